@@ -1,0 +1,105 @@
+"""The one envelope of every message: CloudEvents 1.0, Kafka protocol binding.
+
+Binary content mode: the event's data is the Kafka value (JSON); its
+attributes travel as ``ce_*`` headers; the Kafka key is the aggregate id (a
+tender id, a USCC) so one aggregate's messages keep their order. Platform
+extensions: ``category``, ``correlationid``, ``causationid``; partner commands
+add ``partnerid`` and ``signature``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.categories import Category
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+
+class EnvelopeError(ValueError):
+    """Headers that do not form a valid envelope; ``code`` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Envelope(BaseModel):
+    """CloudEvents attributes of one message, plus the platform's extensions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Unique event id (ce_id); consumers deduplicate on it.")
+    type: str = Field(description="Event type, e.g. ggzy.registration.EntityRegistered.v1.")
+    source: str = Field(description="Producing service, e.g. /ggzy/registration.")
+    time: datetime = Field(description="When the fact happened (UTC).")
+    subject: str = Field(description="Aggregate id; also the Kafka message key.")
+    specversion: str = Field(default=SPECVERSION, description="CloudEvents version.")
+    category: Category | None = Field(default=None, description="Transaction category.")
+    correlationid: str = Field(description="Id shared by every message of one business flow.")
+    causationid: str | None = Field(default=None, description="Id of the message that caused this.")
+    partnerid: str | None = Field(default=None, description="Partner system that sent a command.")
+    signature: str | None = Field(default=None, description="Partner's Ed25519 signature (base64).")
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        type: str,
+        source: str,
+        subject: str,
+        category: Category | None = None,
+        correlationid: str | None = None,
+        causationid: str | None = None,
+    ) -> Envelope:
+        """Stamp a fresh envelope (new id, now)."""
+        event_id = str(uuid.uuid4())
+        return cls(
+            id=event_id,
+            type=type,
+            source=source,
+            time=datetime.now(UTC),
+            subject=subject,
+            category=category,
+            correlationid=correlationid or event_id,
+            causationid=causationid,
+        )
+
+    def headers(self) -> dict[str, str]:
+        """The ``ce_*`` headers (and content-type) of the Kafka binding."""
+        out = {"content-type": CONTENT_TYPE}
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                out[f"ce_{name}"] = str(value)
+        return out
+
+    @classmethod
+    def from_headers(
+        cls, headers: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]]
+    ) -> Envelope:
+        """Read an envelope back from Kafka headers; raise EnvelopeError if invalid."""
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        attrs: dict[str, str] = {}
+        for key, raw in pairs:
+            if key.startswith("ce_"):
+                attrs[key[3:]] = raw.decode() if isinstance(raw, bytes) else raw
+        missing = [
+            k
+            for k in ("id", "type", "source", "time", "subject", "correlationid")
+            if k not in attrs
+        ]
+        if missing:
+            raise EnvelopeError("envelope_missing", f"missing CloudEvents headers: {missing}")
+        if attrs.get("specversion", SPECVERSION) != SPECVERSION:
+            raise EnvelopeError(
+                "envelope_specversion", f"unsupported specversion {attrs['specversion']}"
+            )
+        try:
+            return cls.model_validate(attrs)
+        except ValueError as exc:
+            raise EnvelopeError("envelope_invalid", f"invalid envelope headers: {exc}") from exc

@@ -1,0 +1,195 @@
+"""Aggregate documents with their outbox: one atomic write per decision.
+
+Each aggregate is one MongoDB document holding its state, a ``version``, the
+events it still has to publish (``outbox``: a map keyed by event id, each with
+its order) with an indexed ``outbox_pending`` flag, and the ids of incoming
+messages already applied (``processed``). A change is one conditional
+``update_one`` (version matches, the incoming id is absent) that sets the state,
+records the incoming id and queues the outgoing events together: no dual write,
+no multi-document transaction (MongoDB's single-document atomicity).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from contracts.base import Message, dump
+from contracts.categories import Category
+from contracts.envelope import Envelope
+from contracts.topics import CATEGORY_SCOPED, topic_name
+from ggzy.runtime.errors import Conflict, NotFound
+from ggzy.runtime.logs import correlation_id
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BOOKKEEPING = ("_id", "version", "outbox", "outbox_pending", "processed", "relay_lease",
+               "relay_owner")
+PROCESSED_RETENTION = timedelta(days=14)
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a change happens: the incoming message (if any) and its flow."""
+
+    message_id: str | None = None  # the incoming message; applied at most once
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An event to publish, with its category where the stage is category-scoped."""
+
+    event: Message
+    category: Category | None = None
+
+
+@dataclass
+class Change:
+    """What a decision does to an aggregate: fields to set or remove, events to emit."""
+
+    set: dict[str, Any] = field(default_factory=dict)
+    unset: list[str] = field(default_factory=list)
+    events: list[Outgoing] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of a change: the new version, or that it was a duplicate."""
+
+    version: int
+    duplicate: bool = False
+    envelopes: tuple[Envelope, ...] = ()
+
+
+def state_of(doc: Mapping[str, Any]) -> Doc:
+    """The aggregate's own fields, without the outbox bookkeeping."""
+    return {k: v for k, v in doc.items() if k not in BOOKKEEPING}
+
+
+class Aggregates:
+    """One collection of aggregates of a service, written only through decisions."""
+
+    def __init__(self, collection: AsyncCollection[Doc], *, source: str, topic_prefix: str,
+                 on_queued: Callable[[], None]) -> None:
+        self.collection = collection
+        self.source = source
+        self.topic_prefix = topic_prefix
+        self.on_queued = on_queued
+
+    async def get(self, aggregate_id: str) -> Doc | None:
+        """The aggregate's document (with its version), or None."""
+        return await self.collection.find_one({"_id": aggregate_id})
+
+    async def create(self, aggregate_id: str, state: Doc, events: list[Outgoing],
+                     cause: Cause | None = None) -> Applied:
+        """Insert a new aggregate with its first events; Conflict if the id exists."""
+        cause = cause or Cause()
+        now = datetime.now(UTC)
+        outbox, envelopes = self._queue(aggregate_id, 1, events, cause, now)
+        doc: Doc = {**state, "_id": aggregate_id, "version": 1, "outbox": outbox,
+                    "outbox_pending": bool(outbox), "relay_lease": EPOCH,
+                    "processed": {cause.message_id: now} if cause.message_id else {}}
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self.get(aggregate_id) or {}
+            if cause.message_id and cause.message_id in existing.get("processed", {}):
+                return Applied(version=int(existing["version"]), duplicate=True)
+            raise Conflict("already_exists", f"{aggregate_id} already exists",
+                           existing_id=aggregate_id) from None
+        self._queued(outbox)
+        return Applied(version=1, envelopes=envelopes)
+
+    async def update(self, aggregate_id: str, decide: Callable[[Doc, int], Change],
+                     cause: Cause | None = None, attempts: int = 20) -> Applied:
+        """Load, decide, and write back atomically, retrying on a concurrent change."""
+        cause = cause or Cause()
+        for _ in range(attempts):
+            doc = await self.get(aggregate_id)
+            if doc is None:
+                raise NotFound("not_found", f"{aggregate_id} does not exist")
+            version = int(doc["version"])
+            if cause.message_id and cause.message_id in doc.get("processed", {}):
+                return Applied(version=version, duplicate=True)
+            change = decide(state_of(doc), version)
+            applied = await self._write(doc, change, cause)
+            if applied is not None:
+                return applied
+        raise Conflict("concurrent_update", f"{aggregate_id} changed concurrently; try again")
+
+    async def _write(self, doc: Doc, change: Change, cause: Cause) -> Applied | None:
+        version = int(doc["version"])
+        now = datetime.now(UTC)
+        outbox, envelopes = self._queue(doc["_id"], version + 1, change.events, cause, now)
+        filt: Doc = {"_id": doc["_id"], "version": version}
+        sets: Doc = {**change.set, "version": version + 1}
+        sets.update({f"outbox.{eid}": entry for eid, entry in outbox.items()})
+        if outbox:
+            sets["outbox_pending"] = True
+        if cause.message_id:
+            filt[f"processed.{cause.message_id}"] = {"$exists": False}
+            sets[f"processed.{cause.message_id}"] = now
+        update: Doc = {"$set": sets}
+        unset = list(change.unset) + _expired(doc.get("processed", {}), now)
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        result = await self.collection.update_one(filt, update)
+        if result.matched_count != 1:
+            return None
+        self._queued(outbox)
+        return Applied(version=version + 1, envelopes=envelopes)
+
+    def _queue(self, aggregate_id: str, version: int, events: list[Outgoing], cause: Cause,
+               now: datetime) -> tuple[Doc, tuple[Envelope, ...]]:
+        outbox: Doc = {}
+        envelopes: list[Envelope] = []
+        for index, out in enumerate(events):
+            envelope = self._envelope(out, cause)
+            outbox[envelope.id] = {
+                "order": version * 1000 + index,
+                "topic": self._topic(out),
+                "key": out.event.aggregate_id(),
+                "headers": envelope.headers(),
+                "value": json.dumps(dump(out.event), ensure_ascii=False),
+                "at": now,
+            }
+            envelopes.append(envelope)
+        return outbox, tuple(envelopes)
+
+    def _envelope(self, out: Outgoing, cause: Cause) -> Envelope:
+        return Envelope.new(
+            type=out.event.type_name(),
+            source=self.source,
+            subject=out.event.aggregate_id(),
+            category=out.category,
+            correlationid=cause.correlation_id or correlation_id.get(),
+            causationid=cause.message_id,
+        )
+
+    def _topic(self, out: Outgoing) -> str:
+        event = out.event
+        category = out.category if event.stage in CATEGORY_SCOPED else None
+        return topic_name(event.stage, category, audience=event.audience, kind=event.kind,
+                          prefix=self.topic_prefix)
+
+    def _queued(self, outbox: Doc) -> None:
+        if outbox:
+            self.on_queued()
+
+
+def _expired(processed: Mapping[str, Any], now: datetime) -> list[str]:
+    """Paths of processed-message ids older than the retention (pruned by age)."""
+    limit = now - PROCESSED_RETENTION
+    return [f"processed.{mid}" for mid, at in processed.items()
+            if isinstance(at, datetime) and _aware(at) < limit]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

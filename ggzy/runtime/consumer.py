@@ -1,0 +1,175 @@
+"""Idempotent consumption: contract in, one handler call, offsets after processing.
+
+Every subscriber has an explicit group and commits only after its handler has
+finished (FastStream's NACK_ON_ERROR: never ACK_FIRST). A message that cannot be
+processed (bad envelope, invalid data, a refusal, or a failure that outlived
+its bounded retries) goes to the group's dead-letter topic with the original
+value and headers and the reason, and its partition moves on. Handlers make
+their effect idempotent (the message id is recorded with the effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from aiokafka.structs import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from contracts.base import Message
+from contracts.categories import Category
+from contracts.envelope import Envelope, EnvelopeError
+from ggzy.runtime.errors import DomainError
+from ggzy.runtime.logs import correlation_id
+from ggzy.runtime.metrics import Metrics
+
+log = logging.getLogger("ggzy.consumer")
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class Incoming(Generic[M]):
+    """A consumed message: its envelope, its validated data, and the raw value."""
+
+    envelope: Envelope
+    message: M
+    value: bytes
+
+
+Handler = Callable[[Incoming[Any]], Awaitable[None]]
+
+
+class DeadLetter(Exception):
+    """Raised inside the pipeline: the message goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str, attempts: int = 1) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.attempts = attempts
+
+
+@dataclass
+class Subscription:
+    """One consumer group's handlers for the message types it consumes."""
+
+    group: str
+    topics: list[str]
+    handlers: Mapping[type[Message], Handler]
+    dead_letter_topic: str
+    categories: frozenset[Category]
+    attempts: int = 3
+    backoff_s: float = 0.2
+
+
+class Dispatcher:
+    """Turns one Kafka record into one handler call, or one dead letter."""
+
+    def __init__(self, sub: Subscription, broker: KafkaBroker, metrics: Metrics) -> None:
+        self.sub = sub
+        self.broker = broker
+        self.metrics = metrics
+        self.by_type = {cls.type_name(): (cls, h) for cls, h in sub.handlers.items()}
+
+    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        """Process one record; return the outcome label."""
+        try:
+            outcome = await self._process(record)
+        except DeadLetter as dead:
+            await self._dead_letter(record, dead)
+            outcome = "dead_letter"
+        finally:
+            correlation_id.set(None)
+        return outcome
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        try:
+            envelope = Envelope.from_headers(record.headers or [])
+        except EnvelopeError as exc:
+            raise DeadLetter(exc.code, str(exc)) from exc
+        correlation_id.set(envelope.correlationid)
+        if envelope.category is not None and envelope.category not in self.sub.categories:
+            return self._count(envelope, "skipped_category")
+        entry = self.by_type.get(envelope.type)
+        if entry is None:
+            return self._count(envelope, "ignored")
+        cls, handler = entry
+        message = _parse(cls, record.value)
+        await self._attempt(handler, Incoming(envelope, message, record.value or b""))
+        return self._count(envelope, "handled")
+
+    async def _attempt(self, handler: Handler, incoming: Incoming[Any]) -> None:
+        envelope = incoming.envelope
+        for attempt in range(1, self.sub.attempts + 1):
+            try:
+                await handler(incoming)
+                return
+            except DomainError as exc:
+                raise DeadLetter(exc.code, exc.message, attempt) from exc
+            except Exception as exc:
+                if attempt == self.sub.attempts:
+                    raise DeadLetter("handler_failed", repr(exc), attempt) from exc
+                self.metrics.retries.labels(self.sub.group).inc()
+                log.warning("handler failed, retrying", extra={"event_id": envelope.id,
+                                                               "reason": repr(exc)})
+                await asyncio.sleep(self.sub.backoff_s * 2 ** (attempt - 1))
+
+    def _count(self, envelope: Envelope, outcome: str) -> str:
+        self.metrics.consumed.labels(self.sub.group, envelope.type, outcome).inc()
+        return outcome
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], dead: DeadLetter) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or [])}
+        headers.update({
+            "dlq_reason": dead.reason,
+            "dlq_detail": dead.detail[:2000],
+            "dlq_group": self.sub.group,
+            "dlq_topic": record.topic,
+            "dlq_partition": str(record.partition),
+            "dlq_offset": str(record.offset),
+            "dlq_attempts": str(dead.attempts),
+            "dlq_time": datetime.now(UTC).isoformat(),
+        })
+        # Raises if the dead-letter topic is unreachable: then the offset is not
+        # committed and the message is redelivered, never silently dropped.
+        await self.broker.publish(record.value or b"", self.sub.dead_letter_topic,
+                                  key=record.key, headers=headers)
+        self.metrics.dead_letters.labels(self.sub.group, dead.reason).inc()
+        log.error("message dead-lettered", extra={"reason": dead.reason, "topic": record.topic})
+
+
+def _parse(cls: type[Message], value: bytes | None) -> Message:
+    try:
+        data = json.loads(value or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DeadLetter("invalid_json", f"value is not JSON: {exc}") from exc
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise DeadLetter("invalid_data", exc.json(include_url=False)) from exc
+
+
+def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispatcher:
+    """Register the subscription on the broker (before it starts)."""
+    dispatcher = Dispatcher(sub, broker, metrics)
+
+    async def consume(msg: KafkaMessage) -> None:
+        await dispatcher.handle(msg.raw_message)
+
+    consume.__name__ = f"consume_{sub.group.replace('.', '_').replace('-', '_')}"
+    broker.subscriber(
+        *sub.topics,
+        group_id=sub.group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=sub.group,
+    )(consume)
+    return dispatcher

@@ -1,0 +1,155 @@
+"""The outbox relay: publishes queued events, in order, then clears them.
+
+A relay claims aggregates with pending events under a lease (so a second
+replica never publishes the same aggregate at the same time), publishes each
+aggregate's events in order with an idempotent producer (acks=all), and then
+``$unset``s exactly the events it published. A crash between publish and clear
+republishes the same events with the same ids when the lease runs out; consumers
+deduplicate on the id, so nothing is lost and no effect happens twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from ggzy.runtime.aggregates import EPOCH, Doc
+from ggzy.runtime.metrics import Metrics
+
+log = logging.getLogger("ggzy.outbox")
+
+
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    """The idempotent producer every relay uses (acks=all, ordered retries)."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
+                            linger_ms=2, request_timeout_ms=30000)
+
+
+class OutboxRelay:
+    """Publishes the outboxes of a service's aggregate collections."""
+
+    def __init__(self, collections: list[AsyncCollection[Doc]], producer: AIOKafkaProducer | None,
+                 metrics: Metrics, *, interval_s: float = 0.5, lease_s: float = 30.0) -> None:
+        self.collections = collections
+        self.producer = producer
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self.lease = timedelta(seconds=lease_s)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Create the claim index and start relaying in the background."""
+        for coll in self.collections:
+            await coll.create_index([("outbox_pending", 1), ("relay_lease", 1)])
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    def wake(self) -> None:
+        """Ask for a flush now (called after every write that queued events)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop after a last flush, so what was committed before shutdown goes out."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                published = await self.flush()
+            except Exception:
+                log.exception("outbox relay cycle failed")
+                published = 0
+            if published == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                self._wake.clear()
+
+    async def flush(self) -> int:
+        """Publish every claimable pending event once; return how many were published."""
+        total = 0
+        for coll in self.collections:
+            total += await self._flush_collection(coll)
+        return total
+
+    async def _flush_collection(self, coll: AsyncCollection[Doc]) -> int:
+        now = datetime.now(UTC)
+        owner = uuid.uuid4().hex
+        claim = await coll.update_many(
+            {"outbox_pending": True, "relay_lease": {"$lt": now}},
+            {"$set": {"relay_lease": now + self.lease, "relay_owner": owner}},
+        )
+        if claim.modified_count == 0:
+            self.metrics.outbox_pending.set(0)
+            self.metrics.outbox_oldest_age.set(0)
+            return 0
+        docs = await coll.find({"relay_owner": owner},
+                               {"outbox": 1, "version": 1}).to_list(None)
+        self._observe(docs, now)
+        results = await asyncio.gather(*(self._publish(doc) for doc in docs),
+                                       return_exceptions=True)
+        ops: list[UpdateOne] = []
+        published = 0
+        for doc, result in zip(docs, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("publish failed; will retry", extra={"reason": repr(result)})
+                ops.append(UpdateOne({"_id": doc["_id"], "relay_owner": owner},
+                                     {"$set": {"relay_lease": EPOCH}}))
+                continue
+            published += len(doc.get("outbox") or {})
+            ops.extend(_clear_ops(doc, owner))
+        if ops:
+            await coll.bulk_write(ops, ordered=True)
+        return published
+
+    async def _publish(self, doc: Doc) -> None:
+        if self.producer is None:
+            raise RuntimeError("relay has no producer: start the service first")
+        entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: int(e["order"]))
+        futures = [await self.producer.send(
+            entry["topic"],
+            value=entry["value"].encode(),
+            key=entry["key"].encode(),
+            headers=[(k, str(v).encode()) for k, v in entry["headers"].items()],
+        ) for entry in entries]
+        for entry, future in zip(entries, futures, strict=True):
+            await future
+            self.metrics.outbox_published.labels(entry["topic"]).inc()
+
+    def _observe(self, docs: list[Doc], now: datetime) -> None:
+        self.metrics.outbox_pending.set(len(docs))
+        times = [_aware(e["at"]) for d in docs for e in (d.get("outbox") or {}).values()]
+        self.metrics.outbox_oldest_age.set((now - min(times)).total_seconds() if times else 0)
+
+
+def _clear_ops(doc: Doc, owner: str) -> list[UpdateOne]:
+    """Unset exactly the published events; clear the flag only if nothing was added since."""
+    unset: dict[str, Any] = {f"outbox.{eid}": "" for eid in doc.get("outbox") or {}}
+    release = {"relay_lease": EPOCH, "relay_owner": None}
+    guarded = UpdateOne({"_id": doc["_id"], "version": doc["version"], "relay_owner": owner},
+                        {"$unset": unset, "$set": {**release, "outbox_pending": False}}
+                        if unset else {"$set": {**release, "outbox_pending": False}})
+    if not unset:
+        return [guarded]
+    # If the version moved, new events were queued: keep the flag, drop only ours.
+    fallback = UpdateOne({"_id": doc["_id"], "relay_owner": owner},
+                         {"$unset": unset, "$set": release})
+    return [guarded, fallback]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -1,0 +1,218 @@
+"""The composition of one service: app, broker, store, relay, lifecycle.
+
+A service module provides ``build(runtime) -> Parts`` (its routes, aggregate
+collections, subscriptions, topics and start hooks); this module wires them
+into an aiohttp application whose lifespan opens and closes every connection,
+and serves it until SIGTERM/SIGINT with a graceful shutdown (stop consuming,
+finish in-flight messages and commit, flush the outbox, close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo import AsyncMongoClient
+
+from contracts.categories import Category
+from contracts.topics import Stage, dead_letter_topic, topic_name
+from ggzy.runtime.aggregates import Aggregates, Doc
+from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
+from ggzy.runtime.consumer import Handler, Subscription, subscribe
+from ggzy.runtime.errors import Unauthorized
+from ggzy.runtime.http import Api, error_middleware, json_response
+from ggzy.runtime.metrics import Metrics
+from ggzy.runtime.outbox import OutboxRelay, new_producer
+from ggzy.runtime.settings import Settings
+
+log = logging.getLogger("ggzy.service")
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Parts:
+    """What a service contributes to the runtime."""
+
+    api: Api
+    subscriptions: list[Subscription] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+
+class Runtime:
+    """Connections and shared machinery of one running service."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.mongo: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+        self.db = self.mongo[settings.database]
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap, acks="all", enable_idempotence=True, graceful_timeout=15,
+            middlewares=[KafkaPrometheusMiddleware(registry=self.metrics.registry)],
+            logger=logging.getLogger(f"ggzy.{settings.service}.broker"),
+        )
+        self.relay = OutboxRelay([], None, self.metrics, interval_s=settings.relay_interval_s)
+        self.verifier: TokenVerifier | None = None
+        self.categories: frozenset[Category] = settings.served_categories()
+
+    def aggregates(self, collection: str) -> Aggregates:
+        """The aggregate collection ``collection``, relayed by this service's outbox."""
+        coll = self.db[collection]
+        self.relay.collections.append(coll)
+        return Aggregates(coll, source=f"/ggzy/{self.settings.service}",
+                          topic_prefix=self.settings.topic_prefix, on_queued=self.relay.wake)
+
+    def topic(self, stage: Stage, category: Category | None = None, **kw: Any) -> str:
+        """A topic name with this deployment's prefix."""
+        return topic_name(stage, category, prefix=self.settings.topic_prefix, **kw)
+
+    def subscription(self, group: str, topics: list[str],
+                     handlers: dict[Any, Handler]) -> Subscription:
+        """A subscription with this deployment's retry policy and dead-letter topic."""
+        s = self.settings
+        name = f"{s.topic_prefix}.{group}" if s.topic_prefix else group
+        return Subscription(group=name, topics=topics, handlers=handlers,
+                            dead_letter_topic=dead_letter_topic(group, prefix=s.topic_prefix),
+                            categories=self.categories, attempts=s.consumer_attempts,
+                            backoff_s=s.retry_backoff_s)
+
+    def principal(self, request: web.Request, *roles: Role) -> Principal:
+        """The caller, who must hold one of ``roles`` (any valid token if none given)."""
+        if self.verifier is None:
+            raise Unauthorized("auth_unavailable", "token keys are not loaded yet")
+        principal = bearer(request.headers.get("Authorization"), self.verifier)
+        return require_role(principal, *roles) if roles else principal
+
+
+def build_app(settings: Settings, build: Callable[[Runtime], Parts]) -> web.Application:
+    """The aiohttp application of a service, with its lifespan."""
+    rt = Runtime(settings)
+    parts = build(rt)
+    for sub in parts.subscriptions:
+        subscribe(rt.broker, sub, rt.metrics)
+    app = web.Application(middlewares=[error_middleware(rt.metrics)])
+    app["runtime"] = rt
+    _add_operational_routes(parts.api, rt)
+    app.add_routes(parts.api.routes)
+    app.cleanup_ctx.append(lambda _app: _lifespan(rt, parts))
+    return app
+
+
+async def _lifespan(rt: Runtime, parts: Parts) -> AsyncIterator[None]:
+    await rt.mongo.admin.command("ping")
+    dead = [sub.dead_letter_topic for sub in parts.subscriptions]
+    subscribed = [t for sub in parts.subscriptions for t in sub.topics]
+    await ensure_topics(rt.settings, [*parts.topics, *subscribed, *dead])
+    for hook in parts.on_start:
+        await hook()
+    producer = new_producer(rt.settings.kafka_bootstrap)
+    await producer.start()
+    rt.relay.producer = producer
+    await rt.relay.start()
+    await rt.broker.start()
+    log.info("service started", extra={"service": rt.settings.service})
+    try:
+        yield
+    finally:
+        await rt.broker.stop()  # stop consuming; in-flight messages finish and commit
+        for hook in parts.on_stop:
+            await hook()
+        await rt.relay.stop()  # last flush of what was committed
+        await producer.stop()
+        await rt.mongo.close()
+        log.info("service stopped", extra={"service": rt.settings.service})
+
+
+def _add_operational_routes(api: Api, rt: Runtime) -> None:
+    async def healthz(_: web.Request) -> web.Response:
+        return json_response({"status": "alive", "service": rt.settings.service})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = {"store": await _check(rt.mongo.admin.command("ping")),
+                  "broker": await _check(rt.broker.ping(timeout=2.0))}
+        ok = all(v == "ok" for v in checks.values())
+        return json_response({"ready": ok, "checks": checks}, 200 if ok else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(rt.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def openapi(_: web.Request) -> web.Response:
+        return json_response(api.openapi())
+
+    api.routes.get("/healthz")(healthz)
+    api.routes.get("/readyz")(readyz)
+    api.routes.get("/metrics")(metrics)
+    api.routes.get("/openapi.json")(openapi)
+
+
+async def _check(awaitable: Awaitable[Any]) -> str:
+    try:
+        result = await asyncio.wait_for(awaitable, 3.0)
+    except Exception as exc:
+        return f"failed: {exc!r}"
+    return "ok" if result is not False else "failed"
+
+
+async def ensure_topics(settings: Settings, names: list[str]) -> None:
+    """Create the topics this service needs (the broker does not auto-create)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(n, settings.partitions, 1) for n in sorted(set(names) - existing)]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a replica was first
+                await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+async def load_verifier(rt: Runtime, attempts: int = 30) -> None:
+    """Fetch registration's public key set once at start (retrying while it starts)."""
+    for _ in range(attempts):
+        try:
+            jwks = await asyncio.to_thread(_fetch_json, rt.settings.jwks_url)
+            rt.verifier = TokenVerifier(jwks)
+            return
+        except OSError as exc:
+            log.warning("key set not reachable yet", extra={"reason": repr(exc)})
+            await asyncio.sleep(1.0)
+    raise RuntimeError(f"could not load the key set from {rt.settings.jwks_url}")
+
+
+def _fetch_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        data: dict[str, Any] = json.load(resp)
+        return data
+
+
+async def serve(settings: Settings, build: Callable[[Runtime], Parts]) -> None:
+    """Run the service until it is told to stop."""
+    app = build_app(settings, build)
+    runner = web.AppRunner(app, handle_signals=True)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    log.info("listening", extra={"service": f"{settings.http_host}:{settings.http_port}"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
