@@ -12,9 +12,9 @@ no multi-document transaction (MongoDB's single-document atomicity).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -27,10 +27,13 @@ from contracts.topics import CATEGORY_SCOPED, topic_name
 from ggzy.runtime.errors import Conflict, NotFound
 from ggzy.runtime.logs import correlation_id
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = 0  # relay leases and bookkeeping times are epoch milliseconds (see now_ms)
 BOOKKEEPING = ("_id", "version", "outbox", "outbox_pending", "processed", "relay_lease",
                "relay_owner")
-PROCESSED_RETENTION = timedelta(days=14)
+PROCESSED_RETENTION_MS = 14 * 24 * 3600 * 1000
+# The pending flag is an integer: booleans written by $set do not compare equal to
+# booleans written by insert on every MongoDB-compatible store (nx-27017 stores 0/1).
+PENDING, IDLE = 1, 0
 Doc = dict[str, Any]
 
 
@@ -68,6 +71,16 @@ class Applied:
     envelopes: tuple[Envelope, ...] = ()
 
 
+def now_ms() -> int:
+    """Now in epoch milliseconds: the bookkeeping clock.
+
+    Times the platform compares in queries (leases, timers, processed ids) are
+    integers: a datetime written by ``$set`` is not stored as a date on every
+    MongoDB-compatible store (nx-27017 turns it into a string), integers are.
+    """
+    return time.time_ns() // 1_000_000
+
+
 def state_of(doc: Mapping[str, Any]) -> Doc:
     """The aggregate's own fields, without the outbox bookkeeping."""
     return {k: v for k, v in doc.items() if k not in BOOKKEEPING}
@@ -91,10 +104,10 @@ class Aggregates:
                      cause: Cause | None = None) -> Applied:
         """Insert a new aggregate with its first events; Conflict if the id exists."""
         cause = cause or Cause()
-        now = datetime.now(UTC)
+        now = now_ms()
         outbox, envelopes = self._queue(aggregate_id, 1, events, cause, now)
         doc: Doc = {**state, "_id": aggregate_id, "version": 1, "outbox": outbox,
-                    "outbox_pending": bool(outbox), "relay_lease": EPOCH,
+                    "outbox_pending": PENDING if outbox else IDLE, "relay_lease": EPOCH,
                     "processed": {cause.message_id: now} if cause.message_id else {}}
         try:
             await self.collection.insert_one(doc)
@@ -126,13 +139,13 @@ class Aggregates:
 
     async def _write(self, doc: Doc, change: Change, cause: Cause) -> Applied | None:
         version = int(doc["version"])
-        now = datetime.now(UTC)
+        now = now_ms()
         outbox, envelopes = self._queue(doc["_id"], version + 1, change.events, cause, now)
         filt: Doc = {"_id": doc["_id"], "version": version}
         sets: Doc = {**change.set, "version": version + 1}
         sets.update({f"outbox.{eid}": entry for eid, entry in outbox.items()})
         if outbox:
-            sets["outbox_pending"] = True
+            sets["outbox_pending"] = PENDING
         if cause.message_id:
             filt[f"processed.{cause.message_id}"] = {"$exists": False}
             sets[f"processed.{cause.message_id}"] = now
@@ -147,7 +160,7 @@ class Aggregates:
         return Applied(version=version + 1, envelopes=envelopes)
 
     def _queue(self, aggregate_id: str, version: int, events: list[Outgoing], cause: Cause,
-               now: datetime) -> tuple[Doc, tuple[Envelope, ...]]:
+               now: int) -> tuple[Doc, tuple[Envelope, ...]]:
         outbox: Doc = {}
         envelopes: list[Envelope] = []
         for index, out in enumerate(events):
@@ -184,12 +197,8 @@ class Aggregates:
             self.on_queued()
 
 
-def _expired(processed: Mapping[str, Any], now: datetime) -> list[str]:
+def _expired(processed: Mapping[str, Any], now: int) -> list[str]:
     """Paths of processed-message ids older than the retention (pruned by age)."""
-    limit = now - PROCESSED_RETENTION
+    limit = now - PROCESSED_RETENTION_MS
     return [f"processed.{mid}" for mid, at in processed.items()
-            if isinstance(at, datetime) and _aware(at) < limit]
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+            if isinstance(at, int) and at < limit]

@@ -157,6 +157,13 @@ def _parse(cls: type[Message], value: bytes | None) -> Message:
         raise DeadLetter("invalid_data", exc.json(include_url=False)) from exc
 
 
+async def _raw_body(msg: Any) -> bytes:
+    """Leave decoding to the dispatcher: a body that is not JSON must reach the
+    dead-letter topic with its reason, not fail inside the framework."""
+    body: bytes = msg.body
+    return body
+
+
 def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispatcher:
     """Register the subscription on the broker (before it starts)."""
     dispatcher = Dispatcher(sub, broker, metrics)
@@ -168,6 +175,7 @@ def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispa
     broker.subscriber(
         *sub.topics,
         group_id=sub.group,
+        decoder=_raw_body,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         title=sub.group,

@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ggzy.runtime.aggregates import EPOCH, Doc
+from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, now_ms
 from ggzy.runtime.metrics import Metrics
 
 log = logging.getLogger("ggzy.outbox")
@@ -42,7 +41,7 @@ class OutboxRelay:
         self.producer = producer
         self.metrics = metrics
         self.interval_s = interval_s
-        self.lease = timedelta(seconds=lease_s)
+        self.lease_ms = int(lease_s * 1000)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -87,11 +86,11 @@ class OutboxRelay:
         return total
 
     async def _flush_collection(self, coll: AsyncCollection[Doc]) -> int:
-        now = datetime.now(UTC)
+        now = now_ms()
         owner = uuid.uuid4().hex
         claim = await coll.update_many(
-            {"outbox_pending": True, "relay_lease": {"$lt": now}},
-            {"$set": {"relay_lease": now + self.lease, "relay_owner": owner}},
+            {"outbox_pending": PENDING, "relay_lease": {"$lt": now}},
+            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}},
         )
         if claim.modified_count == 0:
             self.metrics.outbox_pending.set(0)
@@ -130,10 +129,10 @@ class OutboxRelay:
             await future
             self.metrics.outbox_published.labels(entry["topic"]).inc()
 
-    def _observe(self, docs: list[Doc], now: datetime) -> None:
+    def _observe(self, docs: list[Doc], now: int) -> None:
         self.metrics.outbox_pending.set(len(docs))
-        times = [_aware(e["at"]) for d in docs for e in (d.get("outbox") or {}).values()]
-        self.metrics.outbox_oldest_age.set((now - min(times)).total_seconds() if times else 0)
+        times = [int(e["at"]) for d in docs for e in (d.get("outbox") or {}).values()]
+        self.metrics.outbox_oldest_age.set((now - min(times)) / 1000 if times else 0)
 
 
 def _clear_ops(doc: Doc, owner: str) -> list[UpdateOne]:
@@ -141,8 +140,8 @@ def _clear_ops(doc: Doc, owner: str) -> list[UpdateOne]:
     unset: dict[str, Any] = {f"outbox.{eid}": "" for eid in doc.get("outbox") or {}}
     release = {"relay_lease": EPOCH, "relay_owner": None}
     guarded = UpdateOne({"_id": doc["_id"], "version": doc["version"], "relay_owner": owner},
-                        {"$unset": unset, "$set": {**release, "outbox_pending": False}}
-                        if unset else {"$set": {**release, "outbox_pending": False}})
+                        {"$unset": unset, "$set": {**release, "outbox_pending": IDLE}}
+                        if unset else {"$set": {**release, "outbox_pending": IDLE}})
     if not unset:
         return [guarded]
     # If the version moved, new events were queued: keep the flag, drop only ours.
@@ -150,6 +149,3 @@ def _clear_ops(doc: Doc, owner: str) -> list[UpdateOne]:
                          {"$unset": unset, "$set": release})
     return [guarded, fallback]
 
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -39,6 +39,7 @@ from ggzy.runtime.outbox import OutboxRelay, new_producer
 from ggzy.runtime.settings import Settings
 
 log = logging.getLogger("ggzy.service")
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -63,6 +64,7 @@ class Runtime:
         self.db = self.mongo[settings.database]
         self.broker = KafkaBroker(
             settings.kafka_bootstrap, acks="all", enable_idempotence=True, graceful_timeout=15,
+            allow_auto_create_topics=False,
             middlewares=[KafkaPrometheusMiddleware(registry=self.metrics.registry)],
             logger=logging.getLogger(f"ggzy.{settings.service}.broker"),
         )
@@ -106,7 +108,7 @@ def build_app(settings: Settings, build: Callable[[Runtime], Parts]) -> web.Appl
     for sub in parts.subscriptions:
         subscribe(rt.broker, sub, rt.metrics)
     app = web.Application(middlewares=[error_middleware(rt.metrics)])
-    app["runtime"] = rt
+    app[RUNTIME] = rt
     _add_operational_routes(parts.api, rt)
     app.add_routes(parts.api.routes)
     app.cleanup_ctx.append(lambda _app: _lifespan(rt, parts))

@@ -26,14 +26,14 @@ class Record:
 
 
 async def read_topic(bootstrap: str, topic: str, until: Callable[[list[Record]], bool],
-                     timeout: float = 30.0) -> list[Record]:
+                     within: float = 30.0) -> list[Record]:
     """Read ``topic`` from the start until ``until(records)`` holds or the deadline passes."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
     records: list[Record] = []
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         parts: set[int] | None = None
         while parts is None and time.monotonic() < deadline:
             parts = consumer.partitions_for_topic(topic) or None
@@ -68,10 +68,10 @@ async def publish(bootstrap: str, topic: str, value: bytes, key: str | None = No
         await producer.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 30.0,
+async def eventually(check: Callable[[], Any], within: float = 30.0,
                      interval: float = 0.1) -> Any:
     """Poll an async or sync ``check`` until it returns a truthy value (deadline, no sleeps)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: Any = None
     while time.monotonic() < deadline:
         last = check()
@@ -80,4 +80,4 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0,
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    raise AssertionError(f"condition not met within {within}s (last: {last!r})")

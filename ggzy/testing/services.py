@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ggzy.runtime.service import Parts, Runtime, build_app
+from ggzy.runtime.service import RUNTIME, Parts, Runtime, build_app
 from ggzy.runtime.settings import Settings
 
 
@@ -40,6 +40,6 @@ async def running(settings: Settings, build: Callable[[Runtime], Parts]) -> Asyn
     site = web.TCPSite(runner, "127.0.0.1", settings.http_port)
     await site.start()
     try:
-        yield Running(f"http://127.0.0.1:{settings.http_port}", app["runtime"], settings)
+        yield Running(f"http://127.0.0.1:{settings.http_port}", app[RUNTIME], settings)
     finally:
         await runner.cleanup()

@@ -1,0 +1,139 @@
+"""The outbox: state and events in one write; a relay crash loses and doubles nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.registration import PartnerRegistered
+from contracts.topics import Stage, topic_name
+from ggzy.runtime import outbox
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing, now_ms
+from ggzy.runtime.metrics import Metrics
+from ggzy.runtime.outbox import OutboxRelay, new_producer
+from ggzy.runtime.service import ensure_topics
+from ggzy.runtime.settings import Settings
+from ggzy.testing.data import new_uscc
+from ggzy.testing.infra import Infra
+from ggzy.testing.kafka import read_topic
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
+
+
+class Env:
+    def __init__(self, infra: Infra) -> None:
+        self.infra = infra
+        self.prefix = "t" + uuid.uuid4().hex[:10]
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url,
+                                                                        tz_aware=True)
+        self.coll = self.mongo[f"{self.prefix}_outbox"]["partners"]
+        self.woken = 0
+        self.aggs = Aggregates(self.coll, source="/test", topic_prefix=self.prefix,
+                               on_queued=self._wake)
+        self.topic = topic_name(Stage.REGISTRATION, prefix=self.prefix)
+
+    def _wake(self) -> None:
+        self.woken += 1
+
+    async def relay(self, lease_s: float = 30.0) -> OutboxRelay:
+        producer = new_producer(self.infra.kafka_bootstrap)
+        await producer.start()
+        return OutboxRelay([self.coll], producer, Metrics(), interval_s=0.1, lease_s=lease_s)
+
+
+@pytest.fixture
+async def env(infra: Infra) -> AsyncIterator[Env]:
+    e = Env(infra)
+    settings = Settings(kafka_bootstrap=infra.kafka_bootstrap, partitions=1)
+    await ensure_topics(settings, [e.topic])
+    yield e
+    await e.mongo.drop_database(f"{e.prefix}_outbox")
+    await e.mongo.close()
+
+
+def partner(pid: str, name: str = "系统") -> PartnerRegistered:
+    return PartnerRegistered(partner_id=pid, name=name, operator_uscc=new_uscc(),
+                             public_key_pem=PEM, categories=[])
+
+
+async def test_state_and_events_are_written_together_and_published_by_the_relay(
+        env: Env) -> None:
+    await env.aggs.create("p-one", {"name": "a"}, [Outgoing(partner("p-one"))])
+    doc = await env.aggs.get("p-one")
+    assert doc is not None and doc["outbox_pending"] == 1 and len(doc["outbox"]) == 1
+    assert env.woken == 1
+    relay = await env.relay()
+    assert await relay.flush() == 1
+    await relay.producer.stop()  # type: ignore[union-attr]
+    doc = await env.aggs.get("p-one")
+    assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic, lambda rs: len(rs) >= 1)
+    assert [r.key for r in records] == ["p-one"]
+
+
+async def test_relay_crash_after_publish_republishes_the_same_ids_and_nothing_is_lost(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    await env.aggs.create("p-two", {"name": "a"}, [Outgoing(partner("p-two"))])
+    crashing = await env.relay(lease_s=0.5)
+
+    def crash(*_: object) -> list[object]:
+        raise RuntimeError("relay process died before clearing its outbox")
+
+    monkeypatch.setattr(outbox, "_clear_ops", crash)
+    with pytest.raises(RuntimeError):
+        await crashing.flush()
+    await crashing.producer.stop()  # type: ignore[union-attr]
+    monkeypatch.undo()
+    doc = await env.aggs.get("p-two")
+    assert doc is not None and doc["outbox_pending"] == 1  # still queued
+    second = await env.relay(lease_s=0.5)
+    assert await second.flush() == 0  # the dead relay's lease still holds
+    await asyncio.sleep(0.6)  # let the lease run out (a lease is a time, by design)
+    assert await second.flush() == 1
+    await second.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic, lambda rs: len(rs) >= 2)
+    ids = [r.headers["ce_id"] for r in records if r.key == "p-two"]
+    assert len(ids) == 2 and len(set(ids)) == 1  # same event id: consumers deduplicate
+
+
+async def test_events_queued_while_the_relay_publishes_are_kept_for_the_next_round(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    await env.aggs.create("p-three", {"name": "a"}, [Outgoing(partner("p-three"))])
+    relay = await env.relay()
+    original = relay._publish
+
+    async def publish_then_write(doc: dict[str, Any]) -> None:
+        await original(doc)
+        await env.aggs.update("p-three", lambda state, v: Change(
+            set={"name": "b"}, events=[Outgoing(partner("p-three", "second"))]))
+
+    monkeypatch.setattr(relay, "_publish", publish_then_write)
+    assert await relay.flush() == 1
+    doc = await env.aggs.get("p-three")
+    assert doc is not None and doc["outbox_pending"] == 1 and len(doc["outbox"]) == 1
+    monkeypatch.undo()
+    assert await relay.flush() == 1
+    await relay.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: len([r for r in rs if r.key == "p-three"]) >= 2)
+    names = [r.json()["name"] for r in records if r.key == "p-three"]
+    assert names == ["系统", "second"]  # in order
+
+
+async def test_an_incoming_message_is_applied_at_most_once(env: Env) -> None:
+    await env.aggs.create("p-four", {"count": 0}, [])
+
+    def bump(state: dict[str, Any], version: int) -> Change:
+        return Change(set={"count": state["count"] + 1})
+
+    cause = Cause(message_id="evt-1")
+    results = await asyncio.gather(*(env.aggs.update("p-four", bump, cause) for _ in range(5)))
+    doc = await env.aggs.get("p-four")
+    assert doc is not None and doc["count"] == 1
+    assert sum(not r.duplicate for r in results) == 1
+    assert 0 < doc["processed"]["evt-1"] <= now_ms()

@@ -1,0 +1,64 @@
+"""The message envelope (CloudEvents 1.0 Kafka binding) and topic naming."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.categories import Category, parse_categories
+from contracts.envelope import Envelope, EnvelopeError
+from contracts.topics import Audience, Stage, TopicError, dead_letter_topic, topic_name
+
+
+def test_envelope_round_trips_through_kafka_headers() -> None:
+    env = Envelope.new(type="ggzy.bidding.BidsOpened.v1", source="/ggzy/bidding",
+                       subject="T1", category=Category.LAND, causationid="c-1")
+    raw = [(k, v.encode()) for k, v in env.headers().items()]
+    assert Envelope.from_headers(raw) == env
+    assert env.headers()["ce_specversion"] == "1.0"
+    assert env.headers()["content-type"] == "application/json"
+
+
+def test_envelope_without_required_headers_is_refused_with_their_names() -> None:
+    with pytest.raises(EnvelopeError) as err:
+        Envelope.from_headers({"ce_id": "x", "ce_type": "t"})
+    assert err.value.code == "envelope_missing"
+    assert "source" in str(err.value)
+
+
+def test_envelope_with_other_specversion_is_refused() -> None:
+    env = Envelope.new(type="t", source="s", subject="a")
+    headers = {**env.headers(), "ce_specversion": "0.3"}
+    with pytest.raises(EnvelopeError) as err:
+        Envelope.from_headers(headers)
+    assert err.value.code == "envelope_specversion"
+
+
+def test_correlation_defaults_to_the_event_id_and_is_kept_when_given() -> None:
+    first = Envelope.new(type="t", source="s", subject="a")
+    follow = Envelope.new(type="t", source="s", subject="a", correlationid=first.correlationid)
+    assert first.correlationid == first.id
+    assert follow.correlationid == first.id
+
+
+def test_topic_names_are_versioned_and_category_scoped_where_the_stage_is() -> None:
+    assert topic_name(Stage.REGISTRATION) == "ggzy.internal.registration.v1"
+    assert topic_name(Stage.BIDDING, Category.LAND) == "ggzy.internal.bidding.land.v1"
+    assert (topic_name(Stage.ANNOUNCEMENT, Category.CONSTRUCTION, audience=Audience.PARTNER,
+                       prefix="t1") == "t1.ggzy.partner.announcement.construction.v1")
+    assert (topic_name(Stage.REGISTRATION, audience=Audience.PARTNER, kind="commands")
+            == "ggzy.partner.registration.commands.v1")
+    assert dead_letter_topic("registration.partner") == "ggzy.deadletter.registration.partner.v1"
+
+
+def test_topic_refuses_a_missing_or_superfluous_category() -> None:
+    with pytest.raises(TopicError):
+        topic_name(Stage.BIDDING)
+    with pytest.raises(TopicError):
+        topic_name(Stage.CREDIT, Category.LAND)
+
+
+def test_category_filter_parses_all_or_a_subset_and_names_unknown_ones() -> None:
+    assert parse_categories("all") == frozenset(Category)
+    assert parse_categories("land, mining") == {Category.LAND, Category.MINING}
+    with pytest.raises(ValueError, match="fishing"):
+        parse_categories("land,fishing")
