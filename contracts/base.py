@@ -64,7 +64,10 @@ def message_type(type_name: str) -> type[Message] | None:
 
 def all_messages() -> dict[str, type[Message]]:
     """Every registered message type, importing every contract module first."""
-    import contracts.registration  # noqa: F401  (registers its messages)
+    import contracts.announcement
+    import contracts.bidding
+    import contracts.credit
+    import contracts.registration  # noqa: F401  (each module registers its messages)
 
     return dict(sorted(REGISTRY.items()))
 

@@ -52,21 +52,22 @@ def cmd_contracts(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from ggzy.dev import stack
+    from ggzy.dev.stack import down, status, up
 
     if args.action == "up":
-        stack.up(ROOT, args.services or list(SERVICES))
+        up(ROOT, args.services or list(SERVICES))
     elif args.action == "down":
-        stack.down(ROOT)
+        down(ROOT)
     else:
-        stack.status(ROOT)
+        status(ROOT)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ggzy.dev import demo
+    from ggzy.dev.demo import run
 
-    return asyncio.run(demo.run(ROOT))
+    code: int = asyncio.run(run(ROOT))
+    return code
 
 
 def parser() -> argparse.ArgumentParser:

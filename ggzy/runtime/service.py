@@ -37,6 +37,7 @@ from ggzy.runtime.http import Api, error_middleware, json_response
 from ggzy.runtime.metrics import Metrics
 from ggzy.runtime.outbox import OutboxRelay, new_producer
 from ggzy.runtime.settings import Settings
+from ggzy.runtime.timers import Timers
 
 log = logging.getLogger("ggzy.service")
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
@@ -69,6 +70,7 @@ class Runtime:
             logger=logging.getLogger(f"ggzy.{settings.service}.broker"),
         )
         self.relay = OutboxRelay([], None, self.metrics, interval_s=settings.relay_interval_s)
+        self.timers = Timers(self.db["timers"])
         self.verifier: TokenVerifier | None = None
         self.categories: frozenset[Category] = settings.served_categories()
 
@@ -127,10 +129,12 @@ async def _lifespan(rt: Runtime, parts: Parts) -> AsyncIterator[None]:
     rt.relay.producer = producer
     await rt.relay.start()
     await rt.broker.start()
+    await rt.timers.start()
     log.info("service started", extra={"service": rt.settings.service})
     try:
         yield
     finally:
+        await rt.timers.stop()
         await rt.broker.stop()  # stop consuming; in-flight messages finish and commit
         for hook in parts.on_stop:
             await hook()

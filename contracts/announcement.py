@@ -1,0 +1,62 @@
+"""Messages of the announcement stage: public notices and publicity periods."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from contracts.base import Event, register
+from contracts.categories import Category
+from contracts.codes import RegionCode
+from contracts.topics import Audience, Stage
+
+
+class NoticeType(StrEnum):
+    """Notices the law requires (信息公开), per the national data standard."""
+
+    TENDER = "tender"  # 招标公告 / 采购公告
+    MODIFICATION = "modification"  # 澄清、修改公告
+    OPENING = "opening"  # 开标记录
+    CANDIDATES = "candidates"  # 中标候选人公示
+    RESULT = "result"  # 中标结果公告
+    CONTRACT = "contract"  # 合同公告
+    FAILURE = "failure"  # 终止/流标公告
+
+
+@register
+class NoticePublished(Event):
+    """A public notice was published (partner-facing: public data only)."""
+
+    stage: ClassVar[Stage] = Stage.ANNOUNCEMENT
+    audience: ClassVar[Audience] = Audience.PARTNER
+    notice_id: str = Field(description="Notice id.")
+    notice_type: NoticeType = Field(description="Type of notice.")
+    tender_id: str = Field(description="Tender project code.")
+    section_code: str | None = Field(default=None, description="Section, where it applies.")
+    category: Category = Field(description="Transaction category.")
+    region_code: RegionCode = Field(description="Region (GB/T 2260).")
+    title: str = Field(description="Title.")
+    content: dict[str, Any] = Field(description="Fields of the notice (public data only).")
+    published_at: datetime = Field(description="Publication time.")
+    publicity_end: datetime | None = Field(default=None, description="End of publicity, if any.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id
+
+
+@register
+class PublicityPeriodEnded(Event):
+    """A publicity period (公示期) ended; bidding may award if no objection was upheld."""
+
+    stage: ClassVar[Stage] = Stage.ANNOUNCEMENT
+    notice_id: str = Field(description="The publicity notice.")
+    tender_id: str = Field(description="Tender project code.")
+    section_code: str = Field(description="Section.")
+    objection_upheld: bool = Field(description="An objection was upheld during the period.")
+    ended_at: datetime = Field(description="End time.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id

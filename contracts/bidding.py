@@ -1,0 +1,204 @@
+"""Messages of the bidding stage: tenders, sealed bids, opening, draw, evaluation, award.
+
+All are internal (platform services only) and category-scoped. Before the bid
+deadline no message names a bidder except to the platform's own services, and
+none carries a price: bids are sealed (ciphertext and digest only). Public data
+reaches partners only through announcement's notices.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import Event, register
+from contracts.categories import Category
+from contracts.codes import USCC, ProjectCode, RegionCode, SectionCode, TenderProjectCode
+from contracts.topics import Stage
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProcurementMethod(StrEnum):
+    """How the contract is procured (政采法26; 招标投标法)."""
+
+    OPEN_TENDER = "open_tender"  # 公开招标
+    INVITED_TENDER = "invited_tender"  # 邀请招标
+    COMPETITIVE_NEGOTIATION = "competitive_negotiation"  # 竞争性谈判
+    COMPETITIVE_CONSULTATION = "competitive_consultation"  # 竞争性磋商
+    INQUIRY = "inquiry"  # 询价
+    SINGLE_SOURCE = "single_source"  # 单一来源
+
+
+class EvaluationMethod(StrEnum):
+    """How bids are evaluated."""
+
+    LOWEST_PRICE = "lowest_evaluated_price"  # 最低评标价法 / 最低价
+    COMPREHENSIVE = "comprehensive_scoring"  # 综合评分法
+
+
+class Section(_Part):
+    """A section or lot (标段/包) of a tender."""
+
+    section_code: SectionCode = Field(description="Section code (tender project code + 3).")
+    name: str = Field(min_length=1, max_length=200, description="Section name.")
+    estimated_price_fen: int = Field(ge=0, description="Estimated price / budget in fen (分).")
+    deposit_fen: int = Field(ge=0, description="Bid deposit in fen (<= 2%, 条例26).")
+
+
+class BidderLine(_Part):
+    """One bid as read out at opening (开标记录)."""
+
+    bid_id: str = Field(description="Bid id.")
+    bidder_uscc: USCC = Field(description="Bidder's credit code.")
+    bidder_name: str = Field(description="Bidder's name.")
+    price_fen: int | None = Field(description="Bid price in fen; None when not decrypted.")
+    status: str = Field(description="valid, revoked (bidder's fault) or withdrawn (20号令).")
+
+
+class Candidate(_Part):
+    """A winning candidate (中标候选人) of the evaluation report."""
+
+    rank: int = Field(ge=1, le=3, description="Rank, 1 = first (条例53: at most 3).")
+    bid_id: str = Field(description="Bid id.")
+    bidder_uscc: USCC = Field(description="Bidder's credit code.")
+    bidder_name: str = Field(description="Bidder's name.")
+    price_fen: int = Field(ge=0, description="Bid price in fen.")
+    score: str = Field(description="Total score or evaluated price, as a decimal string.")
+
+
+class _TenderEvent(Event):
+    stage: ClassVar[Stage] = Stage.BIDDING
+    tender_id: TenderProjectCode = Field(description="Tender project code (the aggregate id).")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id
+
+
+@register
+class TenderPublished(_TenderEvent):
+    """A tender was published (招标公告/采购公告发布): documents on sale, bids open."""
+
+    project_code: ProjectCode = Field(description="Project code (17 characters).")
+    project_name: str = Field(description="Project name.")
+    category: Category = Field(description="Transaction category.")
+    region_code: RegionCode = Field(description="Region (GB/T 2260).")
+    tenderee_uscc: USCC = Field(description="Tenderee / purchaser.")
+    tenderee_name: str = Field(description="Tenderee's name.")
+    agency_uscc: USCC | None = Field(default=None, description="Agency, if any.")
+    method: ProcurementMethod = Field(description="Procurement method.")
+    evaluation: EvaluationMethod = Field(description="Evaluation method.")
+    state_funded: bool = Field(description="State-funded (first-ranked wins, 条例55).")
+    sections: list[Section] = Field(min_length=1, description="Sections / lots.")
+    issued_at: datetime = Field(description="When the tender documents are issued.")
+    sale_start: datetime = Field(description="Documents on sale from.")
+    sale_end: datetime = Field(description="Documents on sale until.")
+    bid_deadline: datetime = Field(description="Bid deadline = opening time (法34).")
+    qualifications: list[str] = Field(default_factory=list, description="Required qualifications.")
+
+
+@register
+class TenderModified(_TenderEvent):
+    """A clarification or modification (澄清/修改) was issued; the deadline may move (法23)."""
+
+    modification_id: str = Field(description="Modification id.")
+    summary: str = Field(description="What changed, as published.")
+    affects_bids: bool = Field(description="Whether it may affect the preparation of bids.")
+    modified_at: datetime = Field(description="When it was issued.")
+    previous_deadline: datetime = Field(description="Deadline before the change.")
+    bid_deadline: datetime = Field(description="Deadline after the change.")
+    postponed_by_rule: bool = Field(description="The deadline moved because <15 days remained.")
+
+
+@register
+class BidSubmitted(_TenderEvent):
+    """A sealed bid was received (internal only: never on a partner topic)."""
+
+    section_code: SectionCode = Field(description="Section bid for.")
+    bid_id: str = Field(description="Bid id.")
+    bidder_uscc: USCC = Field(description="Bidder.")
+    digest: str = Field(description="SHA-256 of the ciphertext.")
+    received_at: datetime = Field(description="Receipt time.")
+
+
+@register
+class BidWithdrawn(_TenderEvent):
+    """A bidder withdrew its bid before the deadline (internal only)."""
+
+    section_code: SectionCode = Field(description="Section.")
+    bid_id: str = Field(description="Bid id.")
+    bidder_uscc: USCC = Field(description="Bidder.")
+
+
+@register
+class BidsOpened(_TenderEvent):
+    """The opening record of a section (开标记录): names and prices, after decryption."""
+
+    section_code: SectionCode = Field(description="Section.")
+    opened_at: datetime = Field(description="When the record was closed.")
+    lines: list[BidderLine] = Field(description="Every bid extracted at the deadline.")
+
+
+@register
+class TenderFailed(_TenderEvent):
+    """A section failed (流标/废标) and must be re-tendered."""
+
+    section_code: SectionCode = Field(description="Section.")
+    reason: str = Field(description="Machine-readable reason, e.g. fewer_than_minimum_bids.")
+    article: str = Field(description="Legal basis, e.g. 条例44.")
+    valid_bids: int = Field(ge=0, description="Valid bids at the time.")
+
+
+@register
+class ExpertsDrawn(_TenderEvent):
+    """The evaluation committee was drawn at random (internal; names secret until award)."""
+
+    section_code: SectionCode = Field(description="Section.")
+    expert_ids: list[str] = Field(description="Drawn experts (ids only).")
+    commitment: str = Field(description="SHA-256 of the draw seed, published before the draw.")
+
+
+@register
+class EvaluationCompleted(_TenderEvent):
+    """The evaluation report ranked the candidates (评标报告)."""
+
+    section_code: SectionCode = Field(description="Section.")
+    method: EvaluationMethod = Field(description="Evaluation method used.")
+    candidates: list[Candidate] = Field(max_length=3, description="At most 3, ranked (条例53).")
+    reported_at: datetime = Field(description="When the report was made.")
+
+
+@register
+class Awarded(_TenderEvent):
+    """The contract was awarded (中标/成交) after the candidates' publicity."""
+
+    section_code: SectionCode = Field(description="Section.")
+    winner: Candidate = Field(description="The winner.")
+    awarded_at: datetime = Field(description="Award time.")
+    contract_due: datetime = Field(description="Contract to be signed by (法46: 30 days).")
+    committee: list[str] = Field(description="Committee names, public from award (政采条例43).")
+    draw_seed: str = Field(description="The draw seed, revealed so anyone can re-run the draw.")
+
+
+@register
+class ContractSigned(_TenderEvent):
+    """The contract was signed (合同签订)."""
+
+    section_code: SectionCode = Field(description="Section.")
+    winner_uscc: USCC = Field(description="Winner.")
+    price_fen: int = Field(ge=0, description="Contract price in fen.")
+    signed_at: datetime = Field(description="Signing time.")
+
+
+@register
+class ContractOverdue(_TenderEvent):
+    """The winner did not sign within the rule's days (法46): a credit fact."""
+
+    section_code: SectionCode = Field(description="Section.")
+    winner_uscc: USCC = Field(description="Winner that did not sign.")
+    due: datetime = Field(description="The deadline that passed.")
