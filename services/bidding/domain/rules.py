@@ -1,0 +1,116 @@
+"""Per-category rule sets (规则), loaded from data: every number with its source.
+
+Adding a category is configuration: a block in ``rules.yaml``. Nothing here
+depends on a region (国办发〔2015〕63号).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from contracts.categories import Category
+from ggzy.runtime.errors import DomainError
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
+
+
+class Rule(BaseModel):
+    """One number of the law, with its unit and source article."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: float
+    unit: str
+    source: str
+
+    @property
+    def n(self) -> int:
+        return int(self.value)
+
+
+class CategoryRules(BaseModel):
+    """The rules of one transaction category."""
+
+    model_config = ConfigDict(frozen=True)
+
+    documents_to_deadline: Rule
+    sale_period: Rule
+    modification_notice: Rule
+    objection_before_deadline: Rule
+    minimum_bidders: Rule
+    deposit_cap_percent: Rule
+    deposit_refund: Rule
+    committee_minimum: Rule
+    committee_large_budget: Rule
+    large_budget_fen: Rule
+    expert_share: Rule
+    max_candidates: Rule
+    publicity: Rule
+    contract_within: Rule
+    performance_bond_percent: Rule
+    decryption_window: Rule
+
+
+class Calendar(BaseModel):
+    """Working-day calendar: Monday to Friday, less holidays, plus adjusted weekends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.working_weekends:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days from ``start`` to ``end``, both included."""
+        days = (end - start).days + 1
+        return sum(self.is_working_day(start + timedelta(d)) for d in range(max(days, 0)))
+
+    def add_working_days(self, start: datetime, n: int) -> datetime:
+        """The moment ``n`` working days after ``start`` (same time of day)."""
+        at, added = start, 0
+        while added < n:
+            at += timedelta(days=1)
+            added += self.is_working_day(at.date())
+        return at
+
+
+def after(rules_rule: Rule, start: datetime, calendar: Calendar) -> datetime:
+    """The moment a rule's period that starts at ``start`` ends."""
+    if rules_rule.unit == "working_days":
+        return calendar.add_working_days(start, rules_rule.n)
+    if rules_rule.unit == "minutes":
+        return start + timedelta(minutes=rules_rule.value)
+    return start + timedelta(days=rules_rule.value)
+
+
+@cache
+def load(path: Path = RULES_FILE) -> tuple[dict[Category, CategoryRules], Calendar]:
+    """Every category's rules and the calendar, from the rules file."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    calendar = Calendar.model_validate(raw.pop("calendar", {}))
+    return {Category(k): CategoryRules.model_validate(v) for k, v in raw.items()}, calendar
+
+
+def rules_for(category: Category) -> CategoryRules:
+    """The rules of ``category``; a specific refusal if it has none yet."""
+    rules, _ = load()
+    if category not in rules:
+        raise DomainError("category_without_rules",
+                          f"no tender rule set is configured for category {category.value}",
+                          configured=sorted(c.value for c in rules))
+    return rules[category]
+
+
+def calendar() -> Calendar:
+    """The working-day calendar."""
+    return load()[1]

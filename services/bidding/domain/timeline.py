@@ -1,0 +1,116 @@
+"""Timeline rules of a tender (招标时限): issue, sale, deadline, modification, deposit.
+
+Days are calendar days measured moment to moment (a deadline 20 days after the
+issue means at least 20 × 24 hours later); working days, where a category's
+rule says so, are counted on the rules' calendar. Each violation names its
+article, the required and the actual value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ggzy.runtime.errors import DomainError
+from services.bidding.domain.rules import Calendar, CategoryRules, Rule, after
+
+
+class RuleViolation(DomainError):
+    """A legal rule the request breaks; ``article`` cites it."""
+
+    def __init__(self, code: str, rule: Rule, message: str, **details: Any) -> None:
+        super().__init__(code, f"{message} ({rule.source})", article=rule.source, **details)
+        self.article = rule.source
+
+
+class TimelineInvalid(DomainError):
+    """Every rule a tender's timeline breaks."""
+
+    def __init__(self, violations: list[RuleViolation]) -> None:
+        first = violations[0]
+        super().__init__(first.code, first.message,
+                         violations=[{"code": v.code, "message": v.message,
+                                      "article": v.article} for v in violations])
+        self.violations = violations
+
+
+def validate_timeline(rules: CategoryRules, cal: Calendar, *, issued_at: datetime,
+                      sale_start: datetime, sale_end: datetime,
+                      bid_deadline: datetime) -> None:
+    """Raise TimelineInvalid with every violated rule, or return."""
+    found: list[RuleViolation] = []
+    earliest = after(rules.documents_to_deadline, issued_at, cal)
+    if bid_deadline < earliest:
+        found.append(RuleViolation(
+            "deadline_too_early", rules.documents_to_deadline,
+            f"the bid deadline must be at least {rules.documents_to_deadline.n} days after the "
+            f"documents are issued: not before {earliest.isoformat()}",
+            earliest=earliest.isoformat()))
+    if sale_start < issued_at or sale_end <= sale_start:
+        found.append(RuleViolation("sale_period_invalid", rules.sale_period,
+                                   "documents must be on sale from the issue, for a period"))
+    elif _sale_days(rules.sale_period, cal, sale_start, sale_end) < rules.sale_period.n:
+        found.append(RuleViolation(
+            "sale_period_too_short", rules.sale_period,
+            f"documents must be on sale for at least {rules.sale_period.n} "
+            f"{rules.sale_period.unit.replace('_', ' ')}"))
+    if sale_end > bid_deadline:
+        found.append(RuleViolation("sale_after_deadline", rules.sale_period,
+                                   "the sale must end by the bid deadline"))
+    if found:
+        raise TimelineInvalid(found)
+
+
+def _sale_days(rule: Rule, cal: Calendar, start: datetime, end: datetime) -> float:
+    if rule.unit == "working_days":
+        return cal.working_days_between(start.date(), end.date())
+    return (end - start) / timedelta(days=1)
+
+
+def deadline_after_modification(rules: CategoryRules, *, modified_at: datetime,
+                                deadline: datetime, affects_bids: bool) -> datetime:
+    """The bid deadline after a clarification or modification (法23; 条例21).
+
+    One that may affect the bids must come at least 15 days before the deadline;
+    otherwise the deadline moves to 15 days after it. Never silently accepted.
+    """
+    if modified_at >= deadline:
+        raise RuleViolation("modification_after_deadline", rules.modification_notice,
+                            "the bid deadline has passed: the documents cannot change")
+    if not affects_bids:
+        return deadline
+    return max(deadline, after(rules.modification_notice, modified_at, Calendar()))
+
+
+def validate_deposit(rules: CategoryRules, estimated_price_fen: int, deposit_fen: int) -> None:
+    """A bid deposit may not exceed 2% of the estimated price (条例26)."""
+    cap = estimated_price_fen * rules.deposit_cap_percent.value / 100
+    if deposit_fen > cap:
+        raise RuleViolation("deposit_over_cap", rules.deposit_cap_percent,
+                            f"the deposit may not exceed {rules.deposit_cap_percent.value:g}% "
+                            f"of the estimated price ({int(cap)} fen)", cap_fen=int(cap))
+
+
+def committee_shape(rules: CategoryRules, budget_fen: int, size: int,
+                    experts: int) -> None:
+    """An evaluation committee: odd, at least the minimum, experts >= 2/3 (法37)."""
+    minimum = (rules.committee_large_budget if budget_fen >= rules.large_budget_fen.value
+               else rules.committee_minimum)
+    if size < minimum.n or size % 2 == 0:
+        raise RuleViolation("committee_size", minimum,
+                            f"the committee needs an odd number of at least {minimum.n} "
+                            f"members, not {size}")
+    if experts < size * rules.expert_share.value:
+        raise RuleViolation("committee_expert_share", rules.expert_share,
+                            f"at least two thirds of the committee must be drawn experts "
+                            f"({experts} of {size})")
+
+
+def contract_due(rules: CategoryRules, cal: Calendar, awarded_at: datetime) -> datetime:
+    """The contract must be signed within 30 days of the award (法46)."""
+    return after(rules.contract_within, awarded_at, cal)
+
+
+def decryption_end(rules: CategoryRules, cal: Calendar, deadline: datetime) -> datetime:
+    """Until when bidders may reveal their keys at opening (20号令)."""
+    return after(rules.decryption_window, deadline, cal)
