@@ -16,6 +16,7 @@ from ggzy.runtime.settings import Settings
 
 SERVICES = {
     "registration": "services.registration.main",
+    "bidding": "services.bidding.main",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

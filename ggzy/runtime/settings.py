@@ -15,6 +15,7 @@
 | GGZY_JWKS_URL | registration's public key set | http://127.0.0.1:8101/.well-known/jwks.json |
 | GGZY_SIGNING_KEY_FILE | Ed25519 token key (PEM; registration) | generated, kept in store |
 | GGZY_BOOTSTRAP_OPERATOR | "user:password" of a first platform operator | unset |
+| GGZY_RULES_FILE | the service's per-category rule file | the service's rules.yaml |
 | GGZY_LOG_LEVEL | log level | INFO |
 """
 
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"
     signing_key_file: str = ""
     bootstrap_operator: str = ""
+    rules_file: str = ""
     log_level: str = "INFO"
 
     def for_service(self, service: str) -> Settings:

@@ -78,6 +78,11 @@ class ExpertCreate(_Req):
     email: str = ""
 
 
+class ExpertUser(_Req):
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")
+    password: str = Field(min_length=10, max_length=200)
+
+
 class ExpertPatch(_Req):
     specialties: list[str] | None = None
     employer_uscc: str | None = None
@@ -185,6 +190,15 @@ def _expert_routes(api: Api, rt: Runtime, app: Registration) -> None:
         if not who.has(Role.OPERATOR, Role.SUPERVISOR) and who.expert_id != expert_id:
             raise Forbidden("confidential", "expert records are confidential")
         return json_response(await app.expert(expert_id))
+
+    @api.route("POST", "/v1/experts/{expert_id}/user", summary="Give an expert a login",
+               body=ExpertUser, status=201, roles=("operator",), errors=("401", "403", "409"))
+    async def expert_user(request: web.Request) -> web.Response:
+        rt.principal(request, *OP)
+        body = await read_json(request, ExpertUser)
+        user = await app.add_expert_user(request.match_info["expert_id"], body.username,
+                                         body.password)
+        return json_response(user, 201)
 
     @api.route("PATCH", "/v1/experts/{expert_id}", summary="Change an expert's data",
                body=ExpertPatch, response=Registered, roles=("operator", "the expert"),

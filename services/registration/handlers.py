@@ -132,6 +132,16 @@ class Registration:
             raise NotFound("expert_not_found", f"no expert {expert_id}")
         return ExpertSnapshot.model_validate(state_of(doc))
 
+    async def add_expert_user(self, expert_id: str, username: str, password: str) -> dict[
+            str, Any]:
+        """Give an expert of the pool a login (role expert, bound to the expert id)."""
+        await self.expert(expert_id)
+        hashed = await asyncio.to_thread(domain.hash_password, password)
+        await self.store.add_user({"_id": username, "uscc": None, "expert_id": expert_id,
+                                   "roles": [Role.EXPERT.value], "password": hashed,
+                                   "created_at": datetime.now(UTC)})
+        return {"username": username, "expert_id": expert_id, "roles": [Role.EXPERT.value]}
+
     async def update_expert(self, expert_id: str, patch: Mapping[str, Any]) -> Applied:
         """Change an expert's specialties, employer, relations or availability."""
         allowed = {"specialties", "employer_uscc", "related_usccs", "available", "email"}

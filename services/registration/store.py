@@ -6,18 +6,15 @@ writes; users and the token signing key are plain documents of this service.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ggzy.runtime.aggregates import Doc
 from ggzy.runtime.errors import Conflict
+from ggzy.runtime.keys import signing_key
 
 SIGNING_KEY_ID = "token-signing"
 
@@ -26,6 +23,7 @@ class RegistrationStore:
     """Users and keys of the registration service."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.db = db
         self.users = db["users"]
         self.keys = db["keys"]
         self.entities = db["entities"]
@@ -36,26 +34,8 @@ class RegistrationStore:
         await self.entities.create_index("name")
 
     async def signing_key(self, pem_file: str = "") -> tuple[Ed25519PrivateKey, str]:
-        """The token signing key: from a file if given, else the one kept in the store.
-
-        Concurrent first starts of two replicas agree on one key: the insert of the
-        second fails on the unique id and it reads the first's key.
-        """
-        if pem_file:
-            pem_bytes = await asyncio.to_thread(Path(pem_file).read_bytes)
-            key = serialization.load_pem_private_key(pem_bytes, password=None)
-            if not isinstance(key, Ed25519PrivateKey):
-                raise ValueError("GGZY_SIGNING_KEY_FILE must hold an Ed25519 private key")
-            return key, "file-1"
-        fresh = Ed25519PrivateKey.generate()
-        pem = fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()).decode()
-        with contextlib.suppress(DuplicateKeyError):
-            await self.keys.insert_one({"_id": SIGNING_KEY_ID, "pem": pem, "kid": "store-1"})
-        doc = await self.keys.find_one({"_id": SIGNING_KEY_ID}) or {}
-        key = serialization.load_pem_private_key(doc["pem"].encode(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
-        return key, str(doc["kid"])
+        """The token signing key (from a file if given, else kept in the store)."""
+        return await signing_key(self.db, SIGNING_KEY_ID, pem_file)
 
     async def add_user(self, user: dict[str, Any]) -> None:
         """Create a user; Conflict if the user name is taken."""

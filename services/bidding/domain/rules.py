@@ -55,6 +55,7 @@ class CategoryRules(BaseModel):
     contract_within: Rule
     performance_bond_percent: Rule
     decryption_window: Rule
+    late_bids: Rule
 
 
 class Calendar(BaseModel):
@@ -84,33 +85,38 @@ class Calendar(BaseModel):
         return at
 
 
+UNITS = {"days": timedelta(days=1), "minutes": timedelta(minutes=1),
+         "seconds": timedelta(seconds=1)}
+
+
 def after(rules_rule: Rule, start: datetime, calendar: Calendar) -> datetime:
     """The moment a rule's period that starts at ``start`` ends."""
     if rules_rule.unit == "working_days":
         return calendar.add_working_days(start, rules_rule.n)
-    if rules_rule.unit == "minutes":
-        return start + timedelta(minutes=rules_rule.value)
-    return start + timedelta(days=rules_rule.value)
+    return start + UNITS.get(rules_rule.unit, UNITS["days"]) * rules_rule.value
+
+
+class RuleBook(BaseModel):
+    """Every category's rules and the working-day calendar of one deployment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    categories: dict[Category, CategoryRules]
+    calendar: Calendar
+
+    def for_category(self, category: Category) -> CategoryRules:
+        """The rules of ``category``; a specific refusal if it has none yet."""
+        if category not in self.categories:
+            raise DomainError("category_without_rules",
+                              f"no tender rule set is configured for category {category.value}",
+                              configured=sorted(c.value for c in self.categories))
+        return self.categories[category]
 
 
 @cache
-def load(path: Path = RULES_FILE) -> tuple[dict[Category, CategoryRules], Calendar]:
-    """Every category's rules and the calendar, from the rules file."""
+def load(path: Path = RULES_FILE) -> RuleBook:
+    """The rule book in ``path`` (the service's rules.yaml unless configured otherwise)."""
     raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
     calendar = Calendar.model_validate(raw.pop("calendar", {}))
-    return {Category(k): CategoryRules.model_validate(v) for k, v in raw.items()}, calendar
-
-
-def rules_for(category: Category) -> CategoryRules:
-    """The rules of ``category``; a specific refusal if it has none yet."""
-    rules, _ = load()
-    if category not in rules:
-        raise DomainError("category_without_rules",
-                          f"no tender rule set is configured for category {category.value}",
-                          configured=sorted(c.value for c in rules))
-    return rules[category]
-
-
-def calendar() -> Calendar:
-    """The working-day calendar."""
-    return load()[1]
+    return RuleBook(categories={Category(k): CategoryRules.model_validate(v)
+                                for k, v in raw.items()}, calendar=calendar)

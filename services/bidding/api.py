@@ -1,0 +1,221 @@
+"""Bidding's HTTP API: thin routes, one handler call each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.bidding import EvaluationMethod, ProcurementMethod, Section, TenderPublished
+from contracts.categories import Category
+from contracts.codes import CodeError, section_code, tender_project_code
+from ggzy.runtime.auth import Role
+from ggzy.runtime.errors import DomainError, Forbidden
+from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.service import Runtime
+from services.bidding.domain import audit
+from services.bidding.handlers import Bidding
+
+
+class _Req(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SectionIn(_Req):
+    name: str
+    estimated_price_fen: int = Field(ge=0)
+    deposit_fen: int = Field(ge=0)
+
+
+class TenderIn(_Req):
+    """A tender to publish."""
+
+    project_code: str
+    tender_no: int = Field(ge=1, le=999, description="Tender number within the project.")
+    project_name: str
+    category: Category
+    region_code: str
+    tenderee_uscc: str
+    agency_uscc: str | None = None
+    method: ProcurementMethod = ProcurementMethod.OPEN_TENDER
+    evaluation: EvaluationMethod = EvaluationMethod.LOWEST_PRICE
+    state_funded: bool = True
+    price_weight: int = Field(default=30, ge=1, le=100)
+    sections: list[SectionIn] = Field(min_length=1, max_length=999)
+    issued_at: datetime
+    sale_start: datetime
+    sale_end: datetime
+    bid_deadline: datetime
+    expert_mix: dict[str, int] = Field(description="Specialty -> experts to draw.")
+    qualifications: list[str] = Field(default_factory=list)
+
+
+class Modification(_Req):
+    summary: str = Field(min_length=1)
+    affects_bids: bool = True
+
+
+class BidIn(_Req):
+    ciphertext: str = Field(description="base64 AES-256-GCM ciphertext of the bid content.")
+    nonce: str = Field(description="base64 12-byte nonce.")
+    digest: str = Field(description="SHA-256 hex of the ciphertext.")
+    fingerprint: dict[str, str] = Field(default_factory=dict, description="File digest, "
+                                        "machine serials, upload IP/MAC, contact, manager.")
+    deposit: dict[str, Any] | None = None
+
+
+class KeyIn(_Req):
+    key: str = Field(description="base64 32-byte content key.")
+
+
+class SheetIn(_Req):
+    bid_id: str
+    points: float = Field(ge=0, le=100)
+    compliant: bool = True
+
+
+class ScoresIn(_Req):
+    sheets: list[SheetIn] = Field(min_length=1)
+
+
+class ContractIn(_Req):
+    price_fen: int = Field(ge=0)
+
+
+def to_event(body: TenderIn, tenderee_name: str) -> TenderPublished:
+    """The TenderPublished event of a request (codes derived from the project code)."""
+    try:
+        tid = tender_project_code(body.project_code, body.tender_no)
+        sections = [Section(section_code=section_code(tid, i + 1), **s.model_dump())
+                    for i, s in enumerate(body.sections)]
+    except CodeError as exc:
+        raise DomainError(exc.code, str(exc)) from exc
+    data = body.model_dump(exclude={"tender_no", "sections", "price_weight", "expert_mix"})
+    try:
+        return TenderPublished(tender_id=tid, sections=sections, tenderee_name=tenderee_name,
+                               **data)
+    except ValueError as exc:
+        raise DomainError("invalid_tender", str(exc)) from exc
+
+
+PUBLIC = ("tender_id", "project_code", "project_name", "category", "region_code",
+          "tenderee_uscc", "tenderee_name", "agency_uscc", "method", "evaluation",
+          "state_funded", "sections", "issued_at", "sale_start", "sale_end", "bid_deadline",
+          "status", "qualifications")
+
+
+def public_view(state: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see: no bid counts, bidders, keys, seeds or committee before award."""
+    out = {k: state.get(k) for k in PUBLIC}
+    out["sections_status"] = {code: sec["status"] for code, sec in state["section_state"].items()}
+    return out
+
+
+def routes(rt: Runtime, app: Bidding) -> Api:
+    api = Api("ggzy bidding")
+    party = (Role.TENDEREE, Role.AGENCY)
+
+    @api.route("POST", "/v1/tenders", summary="Publish a tender", body=TenderIn, status=201,
+               roles=("tenderee", "agency"), errors=("401", "403", "422"))
+    async def publish(request: web.Request) -> web.Response:
+        who = rt.principal(request, *party)
+        body = await read_json(request, TenderIn)
+        tenderee = await app.store.entity(body.tenderee_uscc.upper()) or {}
+        event = to_event(body, str(tenderee.get("name", body.tenderee_uscc)))
+        await app.publish(event, who, {"expert_mix": body.expert_mix,
+                                       "price_weight": body.price_weight})
+        return json_response({"id": event.tender_id,
+                              "sections": [s.section_code for s in event.sections]}, 201)
+
+    @api.route("GET", "/v1/tenders/{tender_id}", summary="A tender (public data)",
+               errors=("404",))
+    async def get_tender(request: web.Request) -> web.Response:
+        return json_response(public_view(await app.tender(request.match_info["tender_id"])))
+
+    @api.route("POST", "/v1/tenders/{tender_id}/modifications", body=Modification,
+               summary="Clarify or modify the documents (法23)", roles=("tenderee", "agency"))
+    async def modify(request: web.Request) -> web.Response:
+        who = rt.principal(request, *party)
+        body = await read_json(request, Modification)
+        return json_response(await app.modify(request.match_info["tender_id"], body.summary,
+                                              body.affects_bids, who))
+
+    @api.route("GET", "/v1/tenders/{tender_id}/audit", summary="The audit trail, verified")
+    async def audit_trail(request: web.Request) -> web.Response:
+        chain = (await app.tender(request.match_info["tender_id"])).get("audit", [])
+        return json_response({"entries": chain, "broken_at": audit.verify(chain)})
+
+    _bid_routes(api, rt, app)
+    return api
+
+
+def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
+    base = "/v1/tenders/{tender_id}/sections/{section}"
+
+    def ids(request: web.Request) -> tuple[str, str]:
+        return request.match_info["tender_id"], request.match_info["section"]
+
+    @api.route("PUT", base + "/bid", summary="Submit or replace a sealed bid", body=BidIn,
+               status=201, roles=("bidder",), errors=("401", "403", "409", "422"))
+    async def submit(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        body = await read_json(request, BidIn)
+        return json_response(await app.submit_bid(*ids(request), who, body.model_dump()), 201)
+
+    @api.route("DELETE", base + "/bid", summary="Withdraw a bid before the deadline",
+               roles=("bidder",))
+    async def withdraw(request: web.Request) -> web.Response:
+        await app.withdraw_bid(*ids(request), rt.principal(request, Role.BIDDER))
+        return json_response({"withdrawn": True})
+
+    @api.route("POST", base + "/bid/key", summary="Reveal the content key at opening",
+               body=KeyIn, roles=("bidder",))
+    async def reveal(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        body = await read_json(request, KeyIn)
+        return json_response(await app.reveal_key(*ids(request), who, body.key))
+
+    @api.route("GET", base + "/opening", summary="The opening record (after opening)")
+    async def opening(request: web.Request) -> web.Response:
+        tender_id, code = ids(request)
+        sec = (await app.tender(tender_id))["section_state"].get(code, {})
+        if "lines" not in sec:
+            raise DomainError("not_opened", "the section has not been opened")
+        return json_response({"status": sec["status"], "lines": sec["lines"]})
+
+    @api.route("POST", base + "/scores", summary="An expert's score sheets", body=ScoresIn,
+               roles=("expert",))
+    async def scores(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.EXPERT)
+        body = await read_json(request, ScoresIn)
+        return json_response(await app.score(*ids(request), who,
+                                             [s.model_dump() for s in body.sheets]))
+
+    @api.route("GET", base + "/draw", summary="The draw's commitment; after award, its seed")
+    async def draw(request: web.Request) -> web.Response:
+        tender_id, code = ids(request)
+        sec = (await app.tender(tender_id))["section_state"].get(code, {})
+        out: dict[str, Any] = {"commitment": sec.get("commitment")}
+        if sec.get("status") in ("awarded", "contracted", "contract_overdue"):
+            out.update(seed=sec.get("seed"), committee=sec.get("committee"))
+        return json_response(out)
+
+    @api.route("POST", base + "/contract", summary="Record the signed contract",
+               body=ContractIn, roles=("tenderee", "agency"))
+    async def contract(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
+        body = await read_json(request, ContractIn)
+        await app.sign_contract(*ids(request), body.price_fen, who)
+        return json_response({"signed": True})
+
+    @api.route("GET", base + "/committee", summary="The committee (supervisors; secret)",
+               roles=("operator", "supervisor"))
+    async def committee(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        if not who.has(Role.OPERATOR, Role.SUPERVISOR):
+            raise Forbidden("confidential", "the committee is secret until the award")
+        tender_id, code = ids(request)
+        sec = (await app.tender(tender_id))["section_state"].get(code, {})
+        return json_response({"committee": sec.get("committee", [])})

@@ -1,0 +1,39 @@
+"""Hash-chained audit trail of a tender's decisions (监督留痕, 20号令).
+
+Each entry holds the previous entry's hash; its own hash is SHA-256 over the
+previous hash and the entry's canonical JSON. Anyone with the records can
+re-compute the chain and find the first entry that was altered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def _digest(prev: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((prev + canonical).encode()).hexdigest()
+
+
+def entry(chain: list[dict[str, Any]], *, at: str, actor: str, action: str,
+          data: dict[str, Any]) -> dict[str, Any]:
+    """The next entry of ``chain`` (not yet appended)."""
+    prev = chain[-1]["hash"] if chain else GENESIS
+    body = {"n": len(chain) + 1, "at": at, "actor": actor, "action": action, "data": data,
+            "prev": prev}
+    return {**body, "hash": _digest(prev, body)}
+
+
+def verify(chain: list[dict[str, Any]]) -> int | None:
+    """None when the chain is intact, else the number of the first bad entry."""
+    prev = GENESIS
+    for item in chain:
+        body = {k: v for k, v in item.items() if k != "hash"}
+        if item.get("prev") != prev or _digest(prev, body) != item.get("hash"):
+            return int(item.get("n", 0))
+        prev = item["hash"]
+    return None

@@ -1,0 +1,219 @@
+"""The tender's life (招标项目生命周期) as pure decisions: state in, change and events out.
+
+A tender document holds its published data, ``deadline_ms`` (the durable timer
+compares integers), one state per section and the hash-chained audit trail.
+Section states: bidding -> decrypting -> evaluating (committee drawn) ->
+publicity -> awarded -> contracted; or failed (流标) / awaiting_draw.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts.bidding import (
+    Awarded,
+    BidderLine,
+    BidsOpened,
+    Candidate,
+    ContractOverdue,
+    ContractSigned,
+    EvaluationCompleted,
+    ExpertsDrawn,
+    TenderFailed,
+    TenderModified,
+    TenderPublished,
+)
+from contracts.categories import Category
+from ggzy.runtime.aggregates import Change, Outgoing
+from ggzy.runtime.errors import Conflict, DomainError
+from services.bidding.domain import audit
+from services.bidding.domain.rules import Calendar, CategoryRules
+from services.bidding.domain.timeline import (
+    RuleViolation,
+    contract_due,
+    deadline_after_modification,
+    decryption_end,
+)
+
+State = dict[str, Any]
+
+
+def ms(at: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
+    return int(at.timestamp() * 1000)
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+def _change(state: State, actor: str, action: str, data: dict[str, Any], sets: dict[str, Any],
+            events: list[Any], now: datetime) -> Change:
+    """A change that also appends to the audit trail (same atomic write)."""
+    chain = list(state.get("audit", []))
+    chain.append(audit.entry(chain, at=iso(now), actor=actor, action=action, data=data))
+    category = Category(state["category"])
+    return Change(set={**sets, "audit": chain}, events=[Outgoing(e, category) for e in events])
+
+
+def publish(event: TenderPublished, actor: str, extra: dict[str, Any]) -> tuple[State, Change]:
+    """The first state of a published tender."""
+    sections = {s.section_code: {"status": "bidding"} for s in event.sections}
+    state = {**event.model_dump(mode="json"), **extra, "status": "open",
+             "deadline_ms": ms(event.bid_deadline), "section_state": sections, "audit": []}
+    change = _change(state, actor, "publish", {"deadline": iso(event.bid_deadline)}, {},
+                     [event], event.issued_at)
+    return state, change
+
+
+def section_of(state: State, section_code: str) -> dict[str, Any]:
+    """A section's state, or a specific 404-like refusal."""
+    sec = state["section_state"].get(section_code)
+    if sec is None:
+        raise DomainError("section_not_found", f"tender {state['tender_id']} has no section "
+                          f"{section_code}")
+    return dict(sec)
+
+
+def modify(state: State, rules: CategoryRules, *, modification_id: str, summary: str,
+           affects_bids: bool, actor: str, now: datetime) -> Change:
+    """A clarification/modification; the deadline moves when <15 days remain (法23)."""
+    if state["status"] != "open":
+        raise Conflict("tender_closed", "the bid deadline has passed")
+    old = datetime.fromisoformat(state["bid_deadline"])
+    new = deadline_after_modification(rules, modified_at=now, deadline=old,
+                                      affects_bids=affects_bids)
+    event = TenderModified(tender_id=state["tender_id"], modification_id=modification_id,
+                           summary=summary, affects_bids=affects_bids, modified_at=now,
+                           previous_deadline=old, bid_deadline=new, postponed_by_rule=new != old)
+    data = {"summary": summary, "deadline": iso(new), "postponed": new != old,
+            "article": rules.modification_notice.source}
+    return _change(state, actor, "modify", data, {"bid_deadline": iso(new),
+                                                  "deadline_ms": ms(new)}, [event], now)
+
+
+def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, int],
+          now: datetime) -> Change:
+    """At the deadline: sections with too few bids fail (条例44); the rest decrypt."""
+    if state["status"] != "open":
+        return Change()
+    deadline = datetime.fromisoformat(state["bid_deadline"])
+    sets: dict[str, Any] = {"status": "closed"}
+    events: list[Any] = []
+    end = decryption_end(rules, cal, deadline)
+    for code in state["section_state"]:
+        n = counts.get(code, 0)
+        if n < rules.minimum_bidders.n:
+            sets[f"section_state.{code}"] = {"status": "failed", "reason": "too_few_bids"}
+            events.append(_failed(state, code, n, rules))
+        else:
+            sets[f"section_state.{code}"] = {"status": "decrypting", "decrypt_end_ms": ms(end),
+                                             "bids": n}
+    return _change(state, "platform", "close", {"counts": counts, "decrypt_end": iso(end)},
+                   sets, events, now)
+
+
+def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> TenderFailed:
+    return TenderFailed(tender_id=state["tender_id"], section_code=code,
+                        reason="fewer_than_minimum_bids", article=rules.minimum_bidders.source,
+                        valid_bids=valid)
+
+
+def open_section(state: State, rules: CategoryRules, code: str, lines: list[BidderLine],
+                 draw: dict[str, Any] | None, now: datetime) -> Change:
+    """The opening record; too few valid bids fail the section, else the committee is set."""
+    sec = section_of(state, code)
+    if sec["status"] != "decrypting":
+        return Change()
+    opened = BidsOpened(tender_id=state["tender_id"], section_code=code, opened_at=now,
+                        lines=lines)
+    valid = sum(line.status == "valid" for line in lines)
+    events: list[Any] = [opened]
+    if valid < rules.minimum_bidders.n:
+        sec.update(status="failed", reason="too_few_valid_bids")
+        events.append(_failed(state, code, valid, rules))
+    elif draw is None:
+        sec.update(status="awaiting_draw")
+    else:
+        sec.update(status="evaluating", **draw, sheets={})
+        events.append(ExpertsDrawn(tender_id=state["tender_id"], section_code=code,
+                                   expert_ids=draw["committee"], commitment=draw["commitment"]))
+    sec["lines"] = [line.model_dump(mode="json") for line in lines]
+    data = {"section": code, "valid": valid, "status": sec["status"]}
+    return _change(state, "platform", "open", data, {f"section_state.{code}": sec}, events, now)
+
+
+def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any],
+                  now: datetime) -> Change:
+    """An expert's score sheets (only a sitting member, only while evaluating)."""
+    sec = section_of(state, code)
+    if sec["status"] != "evaluating":
+        raise Conflict("not_evaluating", f"section {code} is not being evaluated")
+    if expert_id not in sec["committee"]:
+        raise DomainError("not_on_committee", "you are not on this section's committee")
+    sets = {f"section_state.{code}.sheets.{expert_id}": sheets}
+    return _change(state, expert_id, "score", {"section": code}, sets, [], now)
+
+
+def report(state: State, code: str, candidates: list[Candidate], method: Any,
+           now: datetime) -> Change:
+    """The evaluation report: ranked candidates go to publicity (条例54)."""
+    event = EvaluationCompleted(tender_id=state["tender_id"], section_code=code, method=method,
+                                candidates=candidates, reported_at=now)
+    sets = {f"section_state.{code}.status": "publicity",
+            f"section_state.{code}.candidates": [c.model_dump(mode="json") for c in candidates]}
+    return _change(state, "committee", "report", {"section": code, "candidates": len(candidates)},
+                   sets, [event], now)
+
+
+def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, upheld: bool,
+          names: list[str], now: datetime) -> Change:
+    """After the publicity: award to the first-ranked (条例55), or re-evaluate if upheld."""
+    sec = section_of(state, code)
+    if sec["status"] != "publicity":
+        return Change()
+    if upheld:
+        again = {f"section_state.{code}.status": "evaluating", f"section_state.{code}.sheets": {}}
+        return _change(state, "platform", "reevaluate", {"section": code}, again, [], now)
+    winner = Candidate.model_validate(sec["candidates"][0])
+    due = contract_due(rules, cal, now)
+    event = Awarded(tender_id=state["tender_id"], section_code=code, winner=winner,
+                    awarded_at=now, contract_due=due, committee=names, draw_seed=sec["seed"])
+    sets: dict[str, Any] = {f"section_state.{code}.status": "awarded",
+            f"section_state.{code}.winner": winner.model_dump(mode="json"),
+            f"section_state.{code}.contract_due_ms": ms(due)}
+    data = {"section": code, "winner": winner.bidder_uscc, "article": rules.contract_within.source}
+    return _change(state, "platform", "award", data, sets, [event], now)
+
+
+def sign_contract(state: State, code: str, price_fen: int, actor: str, now: datetime) -> Change:
+    """The contract with the winner (法46)."""
+    sec = section_of(state, code)
+    if sec["status"] != "awarded":
+        raise Conflict("not_awarded", f"section {code} has no award to contract")
+    winner = sec["winner"]
+    event = ContractSigned(tender_id=state["tender_id"], section_code=code,
+                           winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now)
+    sets = {f"section_state.{code}.status": "contracted"}
+    return _change(state, actor, "contract", {"section": code, "price_fen": price_fen}, sets,
+                   [event], now)
+
+
+def contract_overdue(state: State, code: str, now: datetime) -> Change:
+    """The winner did not sign in time: a fact for credit (法46)."""
+    sec = section_of(state, code)
+    if sec["status"] != "awarded":
+        return Change()
+    event = ContractOverdue(tender_id=state["tender_id"], section_code=code,
+                            winner_uscc=sec["winner"]["bidder_uscc"],
+                            due=datetime.fromtimestamp(sec["contract_due_ms"] / 1000, UTC))
+    return _change(state, "platform", "contract_overdue", {"section": code},
+                   {f"section_state.{code}.status": "contract_overdue"}, [event], now)
+
+
+def refuse_after_deadline(state: State, now: datetime, rules: CategoryRules) -> None:
+    """Bids are accepted only before the deadline (法28; 20号令: unfinished = not submitted)."""
+    if state["status"] != "open" or ms(now) >= int(state["deadline_ms"]):
+        raise RuleViolation("bid_deadline_passed", rules.late_bids,
+                            "the bid deadline has passed: bids are refused")

@@ -1,0 +1,309 @@
+"""Bidding use cases: load, decide (domain), save with events (outbox), timers."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from contracts.bidding import BidderLine, BidSubmitted, BidWithdrawn, Candidate, TenderPublished
+from contracts.categories import Category
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing
+from ggzy.runtime.auth import Principal, Role
+from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
+from ggzy.runtime.timers import Timer, Timers
+from services.bidding.domain import draw as draws
+from services.bidding.domain import evaluation, sealed, tender
+from services.bidding.domain.rules import CategoryRules, RuleBook
+from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
+from services.bidding.opening import opening_lines
+from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore
+
+DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Bidding:
+    """The bidding application: tenders, sealed bids, opening, evaluation, award."""
+
+    def __init__(self, *, tenders: Aggregates, bids: Aggregates, store: BiddingStore,
+                 timers: Timers, categories: frozenset[Category], book: RuleBook,
+                 grace_ms: int = 1000) -> None:
+        self.book = book
+        self.tenders = tenders
+        self.bids = bids
+        self.store = store
+        self.timers = timers
+        self.categories = categories
+        self.grace_ms = grace_ms
+        self.receipt_key: Ed25519PrivateKey | None = None
+        timers.on(DEADLINE, self.on_deadline)
+        timers.on(DECRYPT_END, self.on_decrypt_end)
+        timers.on(CONTRACT_DUE, self.on_contract_due)
+
+    def rules(self, state: Mapping[str, Any]) -> CategoryRules:
+        return self.book.for_category(Category(state["category"]))
+
+    async def tender(self, tender_id: str) -> dict[str, Any]:
+        doc = await self.tenders.get(tender_id)
+        if doc is None:
+            raise NotFound("tender_not_found", f"no tender {tender_id}")
+        return doc
+
+    # publication -------------------------------------------------------------------
+    async def publish(self, event: TenderPublished, who: Principal,
+                      extra: dict[str, Any]) -> None:
+        """Publish a tender after checking its parties, timeline, deposits and committee."""
+        if event.category not in self.categories:
+            raise DomainError("category_not_served", f"this deployment does not serve "
+                              f"{event.category.value}")
+        if who.uscc not in {event.tenderee_uscc, event.agency_uscc} and not who.has(
+                Role.OPERATOR):
+            raise Forbidden("not_your_tender", "only the tenderee or its agency may publish")
+        await self._check_party(event.tenderee_uscc, "tenderee")
+        if event.agency_uscc:
+            await self._check_party(event.agency_uscc, "agency")
+        rules = self.book.for_category(event.category)
+        validate_timeline(rules, self.book.calendar, issued_at=event.issued_at,
+                          sale_start=event.sale_start, sale_end=event.sale_end,
+                          bid_deadline=event.bid_deadline)
+        for s in event.sections:
+            validate_deposit(rules, s.estimated_price_fen, s.deposit_fen)
+        size = sum(extra["expert_mix"].values())
+        committee_shape(rules, sum(s.estimated_price_fen for s in event.sections), size, size)
+        state, change = tender.publish(event, who.subject, extra)
+        await self.tenders.create(event.tender_id, {**state, **change.set}, change.events)
+        await self.timers.schedule(f"{DEADLINE}:{event.tender_id}", DEADLINE,
+                                   tender.ms(event.bid_deadline) + self.grace_ms,
+                                   {"tender_id": event.tender_id})
+
+    async def _check_party(self, uscc: str, kind: str) -> None:
+        entity = await self.store.entity(uscc)
+        if entity is None:
+            raise DomainError("party_not_registered", f"{uscc} is not a registered entity")
+        if kind not in entity.get("kinds", []):
+            raise DomainError("party_wrong_kind", f"{uscc} is not registered as a {kind}")
+
+    async def modify(self, tender_id: str, summary: str, affects_bids: bool,
+                     who: Principal) -> dict[str, Any]:
+        """Issue a clarification/modification; the deadline may be postponed (法23)."""
+        state = await self.tender(tender_id)
+        self._owner(state, who)
+        rules = self.rules(state)
+        mod_id = uuid.uuid4().hex[:12]
+        await self.tenders.update(tender_id, lambda s, v: tender.modify(
+            s, rules, modification_id=mod_id, summary=summary, affects_bids=affects_bids,
+            actor=who.subject, now=now()))
+        state = await self.tender(tender_id)
+        await self.timers.reschedule(f"{DEADLINE}:{tender_id}",
+                                     int(state["deadline_ms"]) + self.grace_ms)
+        return {"bid_deadline": state["bid_deadline"]}
+
+    def _owner(self, state: Mapping[str, Any], who: Principal) -> None:
+        if who.uscc not in {state["tenderee_uscc"], state.get("agency_uscc")}:
+            raise Forbidden("not_your_tender", "only the tenderee or its agency may do this")
+
+    # sealed bids ---------------------------------------------------------------------
+    async def submit_bid(self, tender_id: str, section: str, who: Principal,
+                         upload: Mapping[str, Any]) -> dict[str, Any]:
+        """Receive a sealed bid; return a signed, timestamped receipt (20号令)."""
+        at = now()
+        state = await self.tender(tender_id)
+        rules = self.rules(state)
+        tender.refuse_after_deadline(state, at, rules)
+        tender.section_of(state, section)
+        bidder = await self._eligible_bidder(who, Category(state["category"]))
+        bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
+        bid_id = f"{tender_id}:{section}:{bidder}"
+        doc = {"tender_id": tender_id, "section_code": section, "bidder_uscc": bidder,
+               "status": SUBMITTED, "ciphertext": upload["ciphertext"],
+               "nonce": upload["nonce"], "digest": bid.digest, "received_ms": tender.ms(at),
+               "fingerprint": upload.get("fingerprint", {}), "deposit": upload.get("deposit")}
+        event = BidSubmitted(tender_id=tender_id, section_code=section, bid_id=bid_id,
+                             bidder_uscc=bidder, digest=bid.digest, received_at=at)
+        out = [Outgoing(event, Category(state["category"]))]
+        try:
+            await self.bids.create(bid_id, doc, out)
+        except Conflict:  # a resubmission before the deadline replaces the sealed bid
+            await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
+        return self._receipt(tender_id, section, bidder, bid.digest, at)
+
+    async def _eligible_bidder(self, who: Principal, category: Category) -> str:
+        if not who.has(Role.BIDDER) or not who.uscc:
+            raise Forbidden("role_required", "bids are submitted by a bidder's user")
+        await self._check_party(who.uscc, "bidder")
+        banned = await self.store.restriction(who.uscc, category.value, date.today())
+        if banned is not None:
+            raise Forbidden("bidder_restricted", f"{who.uscc} is restricted from "
+                            f"{category.value} until {banned['end']}: {banned['reason']}",
+                            decision_no=banned["decision_no"], until=banned["end"])
+        return who.uscc
+
+    def _receipt(self, tender_id: str, section: str, bidder: str, digest: str,
+                 at: datetime) -> dict[str, Any]:
+        receipt = {"tender_id": tender_id, "section_code": section, "bidder_uscc": bidder,
+                   "digest": digest, "received_at": at.isoformat()}
+        assert self.receipt_key is not None
+        return {"receipt": receipt, "signature": sealed.sign_receipt(self.receipt_key, receipt)}
+
+    async def withdraw_bid(self, tender_id: str, section: str, who: Principal) -> None:
+        """Withdraw before the deadline (撤回)."""
+        state = await self.tender(tender_id)
+        tender.refuse_after_deadline(state, now(), self.rules(state))
+        bid_id = f"{tender_id}:{section}:{who.uscc}"
+        event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
+                             bidder_uscc=str(who.uscc))
+
+        def decide(s: dict[str, Any], v: int) -> Change:
+            if s["status"] != SUBMITTED:
+                raise Conflict("bid_not_submitted", "there is no submitted bid to withdraw")
+            return Change(set={"status": WITHDRAWN},
+                          events=[Outgoing(event, Category(state["category"]))])
+
+        await self.bids.update(bid_id, decide)
+
+    # deadline and opening ------------------------------------------------------------
+    async def on_deadline(self, timer: Timer) -> None:
+        """At the deadline: close bidding, fail thin sections, open the decryption window."""
+        tender_id = timer.payload["tender_id"]
+        state = await self.tender(tender_id)
+        if int(state["deadline_ms"]) + self.grace_ms > timer.due_ms:  # postponed since
+            return
+        rules = self.rules(state)
+        counts = await self.store.counts(tender_id, int(state["deadline_ms"]))
+        cause = Cause(message_id=f"timer:{timer.timer_id}")
+        await self.tenders.update(tender_id, lambda s, v: tender.close(s, rules, self.book.calendar,
+                                                                     counts, now()),
+                                  cause)
+        state = await self.tender(tender_id)
+        for code, sec in state["section_state"].items():
+            if sec["status"] == "decrypting":
+                await self.timers.schedule(f"{DECRYPT_END}:{tender_id}:{code}", DECRYPT_END,
+                                           int(sec["decrypt_end_ms"]),
+                                           {"tender_id": tender_id, "section": code})
+
+    async def reveal_key(self, tender_id: str, section: str, who: Principal,
+                         key_b64: str) -> dict[str, Any]:
+        """A bidder reveals its content key during the decryption window."""
+        state = await self.tender(tender_id)
+        sec = tender.section_of(state, section)
+        if sec["status"] != "decrypting" or tender.ms(now()) >= sec["decrypt_end_ms"]:
+            raise Conflict("not_decrypting", "the decryption window is not open")
+        bid_id = f"{tender_id}:{section}:{who.uscc}"
+        doc = await self.bids.get(bid_id)
+        if doc is None or doc["status"] != SUBMITTED:
+            raise NotFound("bid_not_found", "you have no bid in this section")
+        key = base64.b64decode(key_b64)
+        bid = sealed.SealedBid(base64.b64decode(doc["ciphertext"]),
+                               base64.b64decode(doc["nonce"]), doc["digest"])
+        content = sealed.open_bid(bid, key, tender_id=tender_id, section_code=section,
+                                  bidder_uscc=str(who.uscc))
+        await self.bids.update(bid_id, lambda s, v: Change(set={
+            "key": key_b64, "price_fen": content["price_fen"], "opened": 1}))
+        return {"price_fen": content["price_fen"]}
+
+    async def on_decrypt_end(self, timer: Timer) -> None:
+        """The opening record: read out names and prices; draw the committee (条例46)."""
+        tender_id, code = timer.payload["tender_id"], timer.payload["section"]
+        state = await self.tender(tender_id)
+        rules = self.rules(state)
+        docs = await self.store.section_bids(tender_id, code)
+        entities = await self.store.entities_by_id([d["bidder_uscc"] for d in docs])
+        lines = opening_lines(docs, entities, int(state["deadline_ms"]))
+        valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
+        picked = await self._draw(state, code, valid)
+        await self.tenders.update(tender_id, lambda s, v: tender.open_section(
+            s, rules, code, lines, picked, now()), Cause(message_id=f"timer:{timer.timer_id}"))
+
+    async def _draw(self, state: Mapping[str, Any], code: str,
+                    bidders: list[str]) -> dict[str, Any] | None:
+        banned = await self.store.restricted_subjects(state["category"], date.today())
+        pool = [draws.ExpertCandidate(
+            expert_id=e["_id"], specialties=frozenset(e.get("specialties", [])),
+            employer_uscc=e.get("employer_uscc"),
+            related_usccs=frozenset(e.get("related_usccs", [])),
+            restricted=e["_id"] in banned, available=bool(e.get("available", True)))
+            for e in await self.store.experts_all()]
+        ctx = draws.DrawContext(state["tenderee_uscc"], state.get("agency_uscc"),
+                                frozenset(bidders))
+        seed = secrets.token_hex(32)
+        try:
+            result = draws.draw(pool, ctx, state["expert_mix"], seed)
+        except draws.NotEnoughExperts:
+            return None
+        return {"committee": list(result.committee), "seed": seed,
+                "commitment": draws.commitment(seed)}
+
+    # evaluation and award ------------------------------------------------------------
+    async def score(self, tender_id: str, code: str, who: Principal,
+                    sheets: list[dict[str, Any]]) -> dict[str, Any]:
+        """An expert's sheets; the last one completes the evaluation report."""
+        if not who.expert_id:
+            raise Forbidden("role_required", "scores are submitted by a drawn expert")
+        by_bid = {s["bid_id"]: {"points": str(s["points"]), "compliant": bool(s["compliant"])}
+                  for s in sheets}
+        await self.tenders.update(tender_id, lambda s, v: tender.record_scores(
+            s, code, str(who.expert_id), by_bid, now()))
+        state = await self.tender(tender_id)
+        sec = state["section_state"][code]
+        if set(sec["sheets"]) >= set(sec["committee"]):
+            await self._report(state, code)
+        return {"submitted": len(sec["sheets"]), "committee": len(sec["committee"])}
+
+    async def _report(self, state: Mapping[str, Any], code: str) -> None:
+        sec = state["section_state"][code]
+        lines = {ln["bid_id"]: ln for ln in sec["lines"] if ln["status"] == "valid"}
+        bids = [evaluation.OpenedBid(bid_id, ln["price_fen"], i)
+                for i, (bid_id, ln) in enumerate(lines.items())]
+        sheets = [evaluation.ScoreSheet(expert, bid_id, Decimal(v["points"]), v["compliant"])
+                  for expert, by_bid in sec["sheets"].items() for bid_id, v in by_bid.items()]
+        comprehensive = state["evaluation"] == "comprehensive_scoring"
+        ranked = evaluation.evaluate(bids, sheets, sec["committee"], comprehensive=comprehensive,
+                                     price_weight=Decimal(str(state.get("price_weight", 30))))
+        candidates = [Candidate(rank=r.rank, bid_id=r.bid_id,
+                                bidder_uscc=lines[r.bid_id]["bidder_uscc"],
+                                bidder_name=lines[r.bid_id]["bidder_name"],
+                                price_fen=r.price_fen, score=str(r.score)) for r in ranked]
+        await self.tenders.update(state["_id"], lambda s, v: tender.report(
+            s, code, candidates, state["evaluation"], now()))
+
+    async def on_publicity_ended(self, tender_id: str, code: str, upheld: bool,
+                                 cause: Cause) -> None:
+        """Award after the candidates' publicity with no upheld objection (条例54, 55)."""
+        state = await self.tender(tender_id)
+        rules = self.rules(state)
+        committee = state["section_state"].get(code, {}).get("committee", [])
+        found = await self.store.expert_names(committee)
+        names = [found.get(e, e) for e in committee]
+        await self.tenders.update(tender_id, lambda s, v: tender.award(
+            s, rules, self.book.calendar, code, upheld=upheld, names=names, now=now()), cause)
+        state = await self.tender(tender_id)
+        sec = state["section_state"][code]
+        if sec["status"] == "awarded":
+            await self.timers.schedule(f"{CONTRACT_DUE}:{tender_id}:{code}", CONTRACT_DUE,
+                                       int(sec["contract_due_ms"]),
+                                       {"tender_id": tender_id, "section": code})
+
+    async def sign_contract(self, tender_id: str, code: str, price_fen: int,
+                            who: Principal) -> None:
+        state = await self.tender(tender_id)
+        self._owner(state, who)
+        await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
+            s, code, price_fen, who.subject, now()))
+
+    async def on_contract_due(self, timer: Timer) -> None:
+        tender_id, code = timer.payload["tender_id"], timer.payload["section"]
+        await self.tenders.update(tender_id, lambda s, v: tender.contract_overdue(s, code, now()),
+                                  Cause(message_id=f"timer:{timer.timer_id}"))
+
+
+__all__ = ["BidderLine", "Bidding"]

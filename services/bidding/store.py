@@ -1,0 +1,94 @@
+"""Bidding's own collections: local projections of other stages' facts, and bid queries.
+
+Projections are built from events, never by reading another service's database:
+entities and experts (registration), restrictions (credit). A projection applies
+an event only when its version is newer than what it holds, so redelivery and
+reordering within a partition change nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from ggzy.runtime.aggregates import Doc
+
+SUBMITTED = "submitted"
+WITHDRAWN = "withdrawn"
+
+
+class BiddingStore:
+    """Projections and bid reads of the bidding service."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.entities = db["entity_projection"]
+        self.experts = db["expert_projection"]
+        self.restrictions = db["restrictions"]
+        self.bids = db["bids"]
+
+    async def setup(self) -> None:
+        """Indexes of the queries below."""
+        await self.bids.create_index("tender_id")
+        await self.restrictions.create_index("subject")
+
+    async def project(self, kind: str, key: str, version: int, data: dict[str, Any]) -> None:
+        """Upsert a snapshot if it is newer than the one held (idempotent)."""
+        coll = self.entities if kind == "entity" else self.experts
+        with contextlib.suppress(DuplicateKeyError):  # a newer version is already held
+            await coll.update_one({"_id": key, "version": {"$lt": version}},
+                                  {"$set": {**data, "version": version}}, upsert=True)
+
+    async def entity(self, uscc: str) -> Doc | None:
+        return await self.entities.find_one({"_id": uscc})
+
+    async def entities_by_id(self, usccs: list[str]) -> dict[str, Doc]:
+        docs = await self.entities.find({"_id": {"$in": usccs}}).to_list(None)
+        return {d["_id"]: d for d in docs}
+
+    async def experts_all(self) -> list[Doc]:
+        return await self.experts.find({}).to_list(None)
+
+    async def expert_names(self, ids: list[str]) -> dict[str, str]:
+        docs = await self.experts.find({"_id": {"$in": ids}}, {"name": 1}).to_list(None)
+        return {d["_id"]: d["name"] for d in docs}
+
+    async def restrict(self, restriction_id: str, subject: str, data: dict[str, Any]) -> None:
+        """Record a restriction (idempotent by its id)."""
+        await self.restrictions.update_one(
+            {"_id": restriction_id},
+            {"$setOnInsert": {**data, "subject": subject, "revoked": 0}}, upsert=True)
+
+    async def lift(self, restriction_id: str) -> None:
+        await self.restrictions.update_one({"_id": restriction_id}, {"$set": {"revoked": 1}})
+
+    async def restriction(self, subject: str, category: str, today: date) -> Doc | None:
+        """The restriction that blocks ``subject`` for ``category`` today, if any."""
+        day = today.isoformat()
+        docs = await self.restrictions.find({"subject": subject, "revoked": 0}).to_list(None)
+        return next((d for d in docs if category in d["categories"]
+                     and d["start"] <= day <= d["end"]), None)
+
+    async def restricted_subjects(self, category: str, today: date) -> set[str]:
+        day = today.isoformat()
+        docs = await self.restrictions.find({"revoked": 0}).to_list(None)
+        return {d["subject"] for d in docs
+                if category in d["categories"] and d["start"] <= day <= d["end"]}
+
+    async def counts(self, tender_id: str, deadline_ms: int) -> dict[str, int]:
+        """Bids received before the deadline, per section."""
+        docs = await self.bids.find({"tender_id": tender_id, "status": SUBMITTED},
+                                    {"section_code": 1, "received_ms": 1}).to_list(None)
+        out: dict[str, int] = {}
+        for d in docs:
+            if int(d["received_ms"]) < deadline_ms:
+                out[d["section_code"]] = out.get(d["section_code"], 0) + 1
+        return out
+
+    async def section_bids(self, tender_id: str, section_code: str) -> list[Doc]:
+        docs = await self.bids.find({"tender_id": tender_id, "section_code": section_code,
+                                     "status": SUBMITTED}).to_list(None)
+        return sorted(docs, key=lambda d: int(d["received_ms"]))

@@ -1,0 +1,59 @@
+"""Bidding's subscribers: projections of registration and credit, and publicity ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.announcement import PublicityPeriodEnded
+from contracts.credit import EntityBanned, EntityReinstated, ExpertBlacklisted
+from contracts.registration import (
+    EntityRegistered,
+    EntityUpdated,
+    ExpertRegistered,
+    ExpertUpdated,
+)
+from contracts.topics import Stage
+from ggzy.runtime.aggregates import Cause
+from ggzy.runtime.consumer import Incoming, Subscription
+from ggzy.runtime.service import Runtime
+from services.bidding.handlers import Bidding
+
+
+def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
+    """What bidding consumes."""
+    store = app.store
+
+    async def on_entity(msg: Incoming[Any]) -> None:
+        e = msg.message
+        await store.project("entity", e.entity.uscc, e.entity_version,
+                            e.entity.model_dump(mode="json"))
+
+    async def on_expert(msg: Incoming[Any]) -> None:
+        e = msg.message
+        await store.project("expert", e.expert.expert_id, e.expert_version,
+                            e.expert.model_dump(mode="json"))
+
+    async def on_restriction(msg: Incoming[Any]) -> None:
+        e = msg.message
+        subject = e.uscc if isinstance(e, EntityBanned) else e.expert_id
+        await store.restrict(e.restriction_id, subject, e.model_dump(mode="json"))
+
+    async def on_reinstated(msg: Incoming[EntityReinstated]) -> None:
+        await store.lift(msg.message.restriction_id)
+
+    async def on_publicity(msg: Incoming[PublicityPeriodEnded]) -> None:
+        e = msg.message
+        cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
+        await app.on_publicity_ended(e.tender_id, e.section_code, e.objection_upheld, cause)
+
+    announcements = [rt.topic(Stage.ANNOUNCEMENT, c) for c in sorted(rt.categories)]
+    return [
+        rt.subscription("bidding.registration", [rt.topic(Stage.REGISTRATION)], {
+            EntityRegistered: on_entity, EntityUpdated: on_entity,
+            ExpertRegistered: on_expert, ExpertUpdated: on_expert}),
+        rt.subscription("bidding.credit", [rt.topic(Stage.CREDIT)], {
+            EntityBanned: on_restriction, ExpertBlacklisted: on_restriction,
+            EntityReinstated: on_reinstated}),
+        rt.subscription("bidding.announcement", announcements,
+                        {PublicityPeriodEnded: on_publicity}),
+    ]
