@@ -25,7 +25,7 @@ async def test_registration_process_serves_and_stops_gracefully(infra: Infra,
                            if k != "service"},
            "GGZY_BOOTSTRAP_OPERATOR": "op:operator-password-1"}
     log = (tmp_path / "registration.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "ggzy", "serve", "registration"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "ggzy", "serve", "registration"], env=env,  # noqa: ASYNC220
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{settings.http_port}"
     try:

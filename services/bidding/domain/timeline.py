@@ -8,7 +8,7 @@ article, the required and the actual value.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ggzy.runtime.errors import DomainError
@@ -49,7 +49,7 @@ def validate_timeline(rules: CategoryRules, cal: Calendar, *, issued_at: datetim
     if sale_start < issued_at or sale_end <= sale_start:
         found.append(RuleViolation("sale_period_invalid", rules.sale_period,
                                    "documents must be on sale from the issue, for a period"))
-    elif _sale_days(rules.sale_period, cal, sale_start, sale_end) < rules.sale_period.n:
+    elif not _long_enough(rules.sale_period, cal, sale_start, sale_end):
         found.append(RuleViolation(
             "sale_period_too_short", rules.sale_period,
             f"documents must be on sale for at least {rules.sale_period.n} "
@@ -61,10 +61,10 @@ def validate_timeline(rules: CategoryRules, cal: Calendar, *, issued_at: datetim
         raise TimelineInvalid(found)
 
 
-def _sale_days(rule: Rule, cal: Calendar, start: datetime, end: datetime) -> float:
+def _long_enough(rule: Rule, cal: Calendar, start: datetime, end: datetime) -> bool:
     if rule.unit == "working_days":
-        return cal.working_days_between(start.date(), end.date())
-    return (end - start) / timedelta(days=1)
+        return cal.working_days_between(start.date(), end.date()) >= rule.n
+    return end >= after(rule, start, cal)
 
 
 def deadline_after_modification(rules: CategoryRules, *, modified_at: datetime,

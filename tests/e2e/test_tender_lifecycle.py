@@ -1,0 +1,268 @@
+"""A sealed-bid tender end to end, through public HTTP APIs and Kafka topics only.
+
+The services run as processes with the bidding rules shortened to seconds
+(tests/data/rules-fast.yaml: same articles, same structure).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contracts.announcement import PublicityPeriodEnded
+from contracts.categories import Category
+from contracts.credit import EntityBanned
+from contracts.envelope import Envelope
+from contracts.topics import Stage, topic_name
+from ggzy.testing.kafka import Record, eventually, publish, read_topic
+from tests.e2e.conftest import Platform
+
+A01 = "A01"  # 房屋建筑工程
+E01 = "E01"  # 工程造价
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+async def _parties(p: Platform, bidders: int) -> dict[str, Any]:
+    tenderee, t_token = await p.entity("tenderee", name="示例城投公司")
+    out = {"tenderee": tenderee, "t_token": t_token, "bidders": []}
+    for i in range(bidders):
+        out["bidders"].append(await p.entity("bidder", name=f"投标人{i}建设有限公司"))
+    return out
+
+
+async def _experts(p: Platform) -> None:
+    if "experts" in p.tokens:
+        return
+    experts = [await p.expert([A01]) for _ in range(6)] + [await p.expert([E01])
+                                                          for _ in range(2)]
+    p.tokens["experts"] = json.dumps(experts)
+
+
+def _tender_body(tenderee: str, *, deadline_s: int = 8, sections: int = 1,
+                 evaluation: str = "lowest_evaluated_price",
+                 category: str = "construction") -> dict[str, Any]:
+    now = datetime.now(UTC)
+    project = "2026" + hashlib.sha256(now.isoformat().encode()).hexdigest()[:13].upper()
+    return {
+        "project_code": project, "tender_no": 1, "project_name": "示例市第一中学教学楼新建工程",
+        "category": category, "region_code": "440300", "tenderee_uscc": tenderee,
+        "evaluation": evaluation, "state_funded": True, "price_weight": 30,
+        "sections": [{"name": f"施工{i + 1}标段", "estimated_price_fen": 10_000_000_00,
+                      "deposit_fen": 20_000_00} for i in range(sections)],
+        "issued_at": _iso(now), "sale_start": _iso(now),
+        "sale_end": _iso(now + timedelta(seconds=3)),
+        "bid_deadline": _iso(now + timedelta(seconds=deadline_s)),
+        "expert_mix": {A01: 4, E01: 1},
+    }
+
+
+async def _publish(p: Platform, parties: dict[str, Any], **kw: Any) -> tuple[str, str]:
+    body = _tender_body(parties["tenderee"], **kw)
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
+                                                     parties["t_token"], body))
+    assert status == 201, out
+    return out["id"], out["sections"][0]
+
+
+def _bidding_topic(p: Platform, category: Category = Category.CONSTRUCTION) -> str:
+    return topic_name(Stage.BIDDING, category, prefix=p.prefix)
+
+
+async def _events(p: Platform, tender_id: str, until: Any) -> list[Record]:
+    records = await read_topic(p.kafka, _bidding_topic(p),
+                               lambda rs: until([r for r in rs if r.key == tender_id]), within=60)
+    return [r for r in records if r.key == tender_id]
+
+
+def _types(records: list[Record]) -> list[str]:
+    return [r.headers["ce_type"].split(".")[2] for r in records]
+
+
+async def _section_status(p: Platform, tender_id: str, section: str) -> str:
+    _, t = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    return str(t["sections_status"][section])
+
+
+async def test_full_construction_tender_from_publication_to_contract(platform: Platform) -> None:
+    """法24 timeline, 20号令 sealed bids and opening, 法37 draw, 条例53-55 award, 法46 contract."""
+    p = platform
+    await _experts(p)
+    parties = await _parties(p, 4)
+    tender_id, section = await _publish(p, parties)
+    keys = {}
+    for i, (uscc, token) in enumerate(parties["bidders"]):
+        status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=i: p.submit(
+            tender_id, section, u, t, 9_000_000_00 - n * 10_000_00))
+        assert status == 201, receipt
+        keys[uscc] = (token, key)
+        assert receipt["receipt"]["bidder_uscc"] == uscc and receipt["signature"]
+    # before the deadline nobody learns who or how many have bid
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    assert "bids" not in json.dumps(public) and parties["bidders"][0][0] not in json.dumps(public)
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+    for token, key in list(keys.values())[:3]:  # the fourth never reveals: revoked
+        status, body = await p.call("bidding", "POST",
+                                    f"/v1/tenders/{tender_id}/sections/{section}/bid/key", token,
+                                    {"key": base64.b64encode(key).decode()})
+        assert status == 200, body
+    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    status, opening = await p.call("bidding", "GET",
+                                   f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    assert status == 200
+    assert sorted(line["status"] for line in opening["lines"]) == [
+        "revoked", "valid", "valid", "valid"]
+    status, committee = await p.call("bidding", "GET",
+                                     f"/v1/tenders/{tender_id}/sections/{section}/committee",
+                                     p.tokens["operator"])
+    members = committee["committee"]
+    assert len(members) == 5
+    experts = dict(json.loads(p.tokens["experts"]))
+    valid = [line for line in opening["lines"] if line["status"] == "valid"]
+    for expert_id in members:
+        sheets = [{"bid_id": line["bid_id"], "points": 60, "compliant": True} for line in valid]
+        status, body = await p.call("bidding", "POST",
+                                    f"/v1/tenders/{tender_id}/sections/{section}/scores",
+                                    experts[expert_id], {"sheets": sheets})
+        assert status == 200, body
+    await eventually(lambda: _is(p, tender_id, section, "publicity"), within=30)
+    await _end_publicity(p, tender_id, section)
+    await eventually(lambda: _is(p, tender_id, section, "awarded"), within=30)
+    status, body = await p.call("bidding", "POST",
+                                f"/v1/tenders/{tender_id}/sections/{section}/contract",
+                                parties["t_token"], {"price_fen": 8_980_000_00})
+    assert status == 200, body
+    events = await _events(p, tender_id, lambda rs: "ContractSigned" in _types(rs))
+    types = _types(events)
+    assert types[0] == "TenderPublished"
+    assert types.count("BidSubmitted") == 4
+    for expected in ("BidsOpened", "ExpertsDrawn", "EvaluationCompleted", "Awarded",
+                     "ContractSigned"):
+        assert types.count(expected) == 1, types
+    awarded = next(r.json() for r in events if r.headers["ce_type"].endswith("Awarded.v1"))
+    lowest = min(valid, key=lambda line: line["price_fen"])
+    assert awarded["winner"]["bid_id"] == lowest["bid_id"]  # lowest evaluated price wins
+    _, draw = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
+    assert hashlib.sha256(draw["seed"].encode()).hexdigest() == draw["commitment"]
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
+    assert trail["broken_at"] is None
+    assert [e["action"] for e in trail["entries"]][:3] == ["publish", "close", "open"]
+
+
+async def _is(p: Platform, tender_id: str, section: str, status: str) -> bool:
+    return await _section_status(p, tender_id, section) == status
+
+
+async def _end_publicity(p: Platform, tender_id: str, section: str) -> None:
+    """Announcement ends the candidates' publicity (its own timer) when it runs."""
+    if "announcement" in p.procs:
+        return
+    event = PublicityPeriodEnded(notice_id=f"{tender_id}:candidates", tender_id=tender_id,
+                                 section_code=section, objection_upheld=False,
+                                 ended_at=datetime.now(UTC))
+    env = Envelope.new(type=event.type_name(), source="/ggzy/announcement", subject=tender_id,
+                       category=Category.CONSTRUCTION)
+    await publish(p.kafka, topic_name(Stage.ANNOUNCEMENT, Category.CONSTRUCTION,
+                                      prefix=p.prefix),
+                  json.dumps(event.model_dump(mode="json")).encode(), tender_id, env.headers())
+
+
+async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) -> None:
+    """条例44: fewer than 3 bidders — no opening, re-tender (流标)."""
+    p = platform
+    parties = await _parties(p, 2)
+    tender_id, section = await _publish(p, parties)
+    for uscc, token in parties["bidders"]:
+        status, body, _ = await p.until_known(lambda u=uscc, t=token: p.submit(
+            tender_id, section, u, t, 5_000_000_00))
+        assert status == 201, body
+    events = await _events(p, tender_id, lambda rs: "TenderFailed" in _types(rs))
+    failed = next(r.json() for r in events if r.headers["ce_type"].endswith("TenderFailed.v1"))
+    assert failed["reason"] == "fewer_than_minimum_bids" and failed["valid_bids"] == 2
+    assert "实施条例第44条" in failed["article"]
+    assert "BidsOpened" not in _types(events)
+
+
+async def test_late_bid_is_refused(platform: Platform) -> None:
+    """法28: a bid after the deadline is refused (20号令: unfinished = not submitted)."""
+    p = platform
+    parties = await _parties(p, 1)
+    tender_id, section = await _publish(p, parties, deadline_s=6)
+    uscc, token = parties["bidders"][0]
+    await eventually(lambda: _is(p, tender_id, section, "failed"), within=30)
+    status, body, _ = await p.submit(tender_id, section, uscc, token, 1_000_00)
+    assert status == 422
+    assert body["error"]["code"] == "bid_deadline_passed"
+    assert "招标投标法第28条" in body["error"]["details"]["article"]
+
+
+async def test_bid_from_a_banned_bidder_is_refused_with_the_reason(platform: Platform) -> None:
+    """条例67: a bidder banned for the category (an EntityBanned event from credit)."""
+    p = platform
+    parties = await _parties(p, 1)
+    tender_id, section = await _publish(p, parties, deadline_s=30)
+    uscc, token = parties["bidders"][0]
+    today = datetime.now(UTC).date()
+    ban = EntityBanned(restriction_id=f"R-{uscc}", uscc=uscc,
+                       categories=[Category.CONSTRUCTION], start=today,
+                       end=today + timedelta(days=365), decision_no="深建罚〔2026〕1号",
+                       reason="串通投标 (条例67)")
+    env = Envelope.new(type=ban.type_name(), source="/ggzy/credit", subject=uscc)
+    await publish(p.kafka, topic_name(Stage.CREDIT, prefix=p.prefix),
+                  json.dumps(ban.model_dump(mode="json")).encode(), uscc, env.headers())
+
+    async def refused() -> Any:
+        status, body, _ = await p.submit(tender_id, section, uscc, token, 1_000_00)
+        return body if status == 403 else None
+
+    body = await eventually(refused, within=30)
+    assert body["error"]["code"] == "bidder_restricted"
+    assert body["error"]["details"]["decision_no"] == "深建罚〔2026〕1号"
+
+
+async def test_modification_shortly_before_the_deadline_moves_the_deadline(
+        platform: Platform) -> None:
+    """法23; 条例21: a change with less than the required notice postpones the deadline."""
+    p = platform
+    parties = await _parties(p, 1)
+    tender_id, _ = await _publish(p, parties, deadline_s=10)
+    _, before = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    status, body = await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/modifications",
+                                parties["t_token"], {"summary": "工程量清单更正",
+                                                     "affects_bids": True})
+    assert status == 200, body
+    old = datetime.fromisoformat(before["bid_deadline"])
+    new = datetime.fromisoformat(body["bid_deadline"])
+    # 15 s of notice required (15 days in the real rules), about 10 s left: it moves
+    assert new > old
+    assert new - old >= timedelta(seconds=4)
+    events = await _events(p, tender_id, lambda rs: "TenderModified" in _types(rs))
+    modified = next(r.json() for r in events if r.headers["ce_type"].endswith("Modified.v1"))
+    assert modified["postponed_by_rule"] is True
+
+
+async def test_restart_of_bidding_at_the_deadline_still_opens_once(platform: Platform) -> None:
+    """The deadline is a durable timer: a restart neither loses nor doubles the opening."""
+    p = platform
+    parties = await _parties(p, 3)
+    tender_id, section = await _publish(p, parties, deadline_s=8)
+    for uscc, token in parties["bidders"]:
+        status, body, _ = await p.until_known(lambda u=uscc, t=token: p.submit(
+            tender_id, section, u, t, 3_000_000_00))
+        assert status == 201, body
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    deadline = datetime.fromisoformat(public["bid_deadline"])
+    bidding = p.procs["bidding"]
+    assert bidding.stop() == 0  # down across the deadline
+    await eventually(lambda: datetime.now(UTC) > deadline + timedelta(seconds=1), within=30)
+    bidding.start()
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=60)
+    events = await _events(p, tender_id, lambda rs: len(rs) >= 4)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
+    assert [e["action"] for e in trail["entries"]].count("close") == 1
+    assert _types(events).count("TenderPublished") == 1
