@@ -1,0 +1,114 @@
+"""Tender rules as data, each citing its article (../shared/RULES.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.categories import Category
+from ggzy.runtime.errors import DomainError
+from services.bidding.domain.rules import load
+from services.bidding.domain.timeline import (
+    RuleViolation,
+    TimelineInvalid,
+    committee_shape,
+    deadline_after_modification,
+    validate_deposit,
+    validate_timeline,
+)
+
+BOOK = load()
+CONSTRUCTION = BOOK.for_category(Category.CONSTRUCTION)
+PROCUREMENT = BOOK.for_category(Category.PROCUREMENT)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def test_refuses_deadline_less_than_20_days_after_issue() -> None:
+    """招标投标法第24条: at least 20 days from issue to the bid deadline."""
+    with pytest.raises(TimelineInvalid) as err:
+        validate_timeline(CONSTRUCTION, BOOK.calendar, issued_at=T0, sale_start=T0,
+                          sale_end=T0 + timedelta(days=6), bid_deadline=T0 + timedelta(days=19))
+    assert err.value.code == "deadline_too_early"
+    assert "第24条" in err.value.details["violations"][0]["article"]
+    validate_timeline(CONSTRUCTION, BOOK.calendar, issued_at=T0, sale_start=T0,
+                      sale_end=T0 + timedelta(days=6), bid_deadline=T0 + timedelta(days=20))
+
+
+def test_procurement_sale_period_counts_working_days() -> None:
+    """政府采购法实施条例第31条: documents on sale for at least 5 working days."""
+    friday = T0 + timedelta(days=4)
+    with pytest.raises(TimelineInvalid) as err:  # Fri..Wed = 4 working days
+        validate_timeline(PROCUREMENT, BOOK.calendar, issued_at=friday, sale_start=friday,
+                          sale_end=friday + timedelta(days=5), bid_deadline=T0 + timedelta(30))
+    assert err.value.code == "sale_period_too_short"
+    validate_timeline(PROCUREMENT, BOOK.calendar, issued_at=friday, sale_start=friday,
+                      sale_end=friday + timedelta(days=6), bid_deadline=T0 + timedelta(30))
+
+
+def test_holidays_do_not_count_as_working_days() -> None:
+    assert not BOOK.calendar.is_working_day(date(2026, 10, 1))
+    assert BOOK.calendar.is_working_day(date(2026, 10, 10))  # an adjusted Saturday (调休)
+
+
+def test_every_violation_is_reported_at_once() -> None:
+    with pytest.raises(TimelineInvalid) as err:
+        validate_timeline(CONSTRUCTION, BOOK.calendar, issued_at=T0, sale_start=T0,
+                          sale_end=T0 + timedelta(days=2), bid_deadline=T0 + timedelta(days=1))
+    codes = {v["code"] for v in err.value.details["violations"]}
+    assert codes == {"deadline_too_early", "sale_period_too_short", "sale_after_deadline"}
+
+
+def test_modification_10_days_before_deadline_postpones_deadline() -> None:
+    """招标投标法第23条; 实施条例第21条: 15 days' notice, else the deadline moves."""
+    deadline = T0 + timedelta(days=30)
+    modified = deadline - timedelta(days=10)
+    assert deadline_after_modification(CONSTRUCTION, modified_at=modified, deadline=deadline,
+                                       affects_bids=True) == modified + timedelta(days=15)
+    assert deadline_after_modification(CONSTRUCTION, modified_at=modified, deadline=deadline,
+                                       affects_bids=False) == deadline
+
+
+@given(st.integers(min_value=0, max_value=40 * 24 * 3600 - 1))
+def test_postponed_deadline_always_leaves_the_required_notice(seconds_before: int) -> None:
+    deadline = T0 + timedelta(days=40)
+    modified = deadline - timedelta(seconds=seconds_before + 1)
+    new = deadline_after_modification(CONSTRUCTION, modified_at=modified, deadline=deadline,
+                                      affects_bids=True)
+    assert new >= deadline and new - modified >= timedelta(days=15)
+
+
+def test_modification_after_the_deadline_is_refused() -> None:
+    with pytest.raises(RuleViolation):
+        deadline_after_modification(CONSTRUCTION, modified_at=T0, deadline=T0,
+                                    affects_bids=False)
+
+
+def test_deposit_over_two_percent_is_refused() -> None:
+    """实施条例第26条: a bid deposit of at most 2% of the estimated price."""
+    validate_deposit(CONSTRUCTION, 1_000_000_00, 2_000_000)
+    with pytest.raises(RuleViolation) as err:
+        validate_deposit(CONSTRUCTION, 1_000_000_00, 2_000_001)
+    assert err.value.code == "deposit_over_cap" and err.value.details["cap_fen"] == 2_000_000
+
+
+def test_committee_is_odd_at_least_five_and_seven_for_large_procurement() -> None:
+    """招标投标法第37条; 87号令第47条 (large budgets, unverified default)."""
+    committee_shape(CONSTRUCTION, 10**12, 5, 5)
+    for size in (4, 6):
+        with pytest.raises(RuleViolation):
+            committee_shape(CONSTRUCTION, 10**6, size, size)
+    with pytest.raises(RuleViolation) as err:
+        committee_shape(PROCUREMENT, 10_000_000_00, 5, 5)
+    assert err.value.code == "committee_size"
+    with pytest.raises(RuleViolation) as share:
+        committee_shape(CONSTRUCTION, 10**6, 5, 3)
+    assert share.value.code == "committee_expert_share"
+
+
+def test_a_category_without_rules_is_refused_specifically() -> None:
+    with pytest.raises(DomainError) as err:
+        BOOK.for_category(Category.MEDICAL)
+    assert err.value.code == "category_without_rules"

@@ -1,0 +1,87 @@
+"""The random expert draw with recusal (法37; 条例46; 评标委员会和评标方法暂行规定12)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.bidding.domain.draw import (
+    DrawContext,
+    Exclusion,
+    ExpertCandidate,
+    NotEnoughExperts,
+    commitment,
+    draw,
+    exclusion,
+    verify_draw,
+)
+
+PARTIES = ["T0", "A0", "B0", "B1", "B2", "X0", "X1"]
+experts = st.builds(
+    ExpertCandidate,
+    expert_id=st.text("0123456789ABCDEF", min_size=4, max_size=4).map(lambda s: f"EXP-{s}"),
+    specialties=st.frozensets(st.sampled_from(["A01", "E01"]), min_size=1),
+    employer_uscc=st.none() | st.sampled_from(PARTIES),
+    related_usccs=st.frozensets(st.sampled_from(PARTIES), max_size=2),
+    restricted=st.booleans(), available=st.booleans())
+pools = st.lists(experts, min_size=0, max_size=40, unique_by=lambda e: e.expert_id)
+CTX = DrawContext("T0", "A0", frozenset({"B0", "B1", "B2"}))
+MIX = {"A01": 2, "E01": 1}
+
+
+@given(pools, st.text(min_size=1, max_size=16))
+@settings(max_examples=200)
+def test_no_excluded_expert_is_ever_drawn(pool: list[ExpertCandidate], seed: str) -> None:
+    try:
+        result = draw(pool, CTX, MIX, seed)
+    except NotEnoughExperts:
+        return
+    by_id = {e.expert_id: e for e in pool}
+    for expert_id in result.committee:
+        assert exclusion(by_id[expert_id], CTX) is None
+    assert len(result.committee) == len(set(result.committee)) == 3
+    assert sum("A01" in by_id[e].specialties for e in result.committee[:2]) == 2
+
+
+@given(pools, st.text(min_size=1, max_size=16))
+@settings(max_examples=100)
+def test_same_seed_same_committee_and_the_commitment_verifies(pool: list[ExpertCandidate],
+                                                             seed: str) -> None:
+    try:
+        first = draw(pool, CTX, MIX, seed)
+    except NotEnoughExperts:
+        return
+    assert draw(list(reversed(pool)), CTX, MIX, seed).committee == first.committee
+    assert verify_draw(commitment(seed), seed, pool, CTX, MIX, first.committee)
+    assert not verify_draw(commitment(seed + "x"), seed, pool, CTX, MIX, first.committee)
+
+
+def test_different_seeds_give_different_committees() -> None:
+    pool = [ExpertCandidate(f"EXP-{i:04d}", frozenset({"A01"})) for i in range(30)]
+    committees = {draw(pool, CTX, {"A01": 5}, f"seed-{i}").committee for i in range(20)}
+    assert len(committees) > 15
+
+
+def test_recusal_reasons_are_specific() -> None:
+    """Employer of tenderee, agency or a bidder; a declared relation; a restriction."""
+    cases = {
+        Exclusion.EMPLOYED_BY_TENDEREE: ExpertCandidate("E1", frozenset(), employer_uscc="T0"),
+        Exclusion.EMPLOYED_BY_AGENCY: ExpertCandidate("E2", frozenset(), employer_uscc="A0"),
+        Exclusion.EMPLOYED_BY_BIDDER: ExpertCandidate("E3", frozenset(), employer_uscc="B1"),
+        Exclusion.RELATED_TO_PARTY: ExpertCandidate("E4", frozenset(),
+                                                    related_usccs=frozenset({"B2"})),
+        Exclusion.RESTRICTED: ExpertCandidate("E5", frozenset(), restricted=True),
+        Exclusion.UNAVAILABLE: ExpertCandidate("E6", frozenset(), available=False),
+    }
+    for reason, expert in cases.items():
+        assert exclusion(expert, CTX) == reason
+    assert exclusion(ExpertCandidate("E7", frozenset(), employer_uscc="X0"), CTX) is None
+
+
+def test_too_few_eligible_experts_is_refused_with_the_numbers() -> None:
+    pool = [ExpertCandidate("E1", frozenset({"A01"})),
+            ExpertCandidate("E2", frozenset({"A01"}), employer_uscc="B0")]
+    with pytest.raises(NotEnoughExperts) as err:
+        draw(pool, CTX, {"A01": 2}, "s")
+    assert err.value.details == {"specialty": "A01", "needed": 2, "available": 1}
