@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import random
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ggzy.runtime.errors import DomainError
+from ggzy.testing.data import new_uscc
 from services.bidding.domain import sealed
 from services.bidding.opening import opening_lines
 
@@ -74,14 +76,17 @@ def test_receipt_signature_verifies_and_fails_on_any_change() -> None:
 
 def test_related_bidders_are_all_invalid_and_unopened_bids_are_revoked() -> None:
     """条例34: same legal representative or a control relation; 20号令: 视为撤销."""
-    bids = [{"_id": f"b{i}", "bidder_uscc": u, "received_ms": 1, "opened": 1, "price_fen": 10}
-            for i, u in enumerate(["U1", "U2", "U3", "U4", "U5"])]
-    bids.append({"_id": "b9", "bidder_uscc": "U9", "received_ms": 1})
-    bids.append({"_id": "late", "bidder_uscc": "U8", "received_ms": 99, "opened": 1})
-    entities = {"U1": {"legal_representative_ref": "same"},
-                "U2": {"legal_representative_ref": "same"},
-                "U3": {"controlled_by": ["U4"]}, "U4": {}, "U5": {"name": "诚信公司"}}
+    rng = random.Random(34)
+    u = {name: new_uscc(rng) for name in ("U1", "U2", "U3", "U4", "U5", "U8", "U9")}
+    bids = [{"_id": f"b{i}", "bidder_uscc": u[n], "received_ms": 1, "opened": 1,
+             "price_fen": 10} for i, n in enumerate(["U1", "U2", "U3", "U4", "U5"])]
+    bids.append({"_id": "b9", "bidder_uscc": u["U9"], "received_ms": 1})
+    bids.append({"_id": "late", "bidder_uscc": u["U8"], "received_ms": 99, "opened": 1})
+    entities = {u["U1"]: {"legal_representative_ref": "same"},
+                u["U2"]: {"legal_representative_ref": "same"},
+                u["U3"]: {"controlled_by": [u["U4"]]}, u["U4"]: {},
+                u["U5"]: {"name": "诚信公司"}}
     lines = {line.bidder_uscc: line.status for line in opening_lines(bids, entities, 50)}
-    assert lines == {"U1": "invalid_related", "U2": "invalid_related",
-                     "U3": "invalid_related", "U4": "invalid_related", "U5": "valid",
-                     "U9": "revoked"}
+    assert lines == {u["U1"]: "invalid_related", u["U2"]: "invalid_related",
+                     u["U3"]: "invalid_related", u["U4"]: "invalid_related",
+                     u["U5"]: "valid", u["U9"]: "revoked"}
