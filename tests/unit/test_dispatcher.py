@@ -1,0 +1,95 @@
+"""The consumer's dispatch logic: category filter, retries, dead letters (no broker)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+
+from contracts.categories import Category
+from contracts.credit import EntityReinstated
+from contracts.envelope import Envelope
+from ggzy.runtime.consumer import Dispatcher, Incoming, Subscription
+from ggzy.runtime.errors import DomainError
+from ggzy.runtime.metrics import Metrics
+from ggzy.testing.data import new_uscc
+
+USCC = new_uscc()
+
+
+class RecordingBroker:
+    """Stands in for the broker: records what would be dead-lettered."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[bytes, str, dict[str, str]]] = []
+
+    async def publish(self, value: bytes, topic: str, *, key: Any, headers: dict[str, str]
+                      ) -> None:
+        self.published.append((value, topic, headers))
+
+
+def record(category: Category | None = None, value: bytes | None = None) -> ConsumerRecord[
+        bytes, bytes]:
+    event = EntityReinstated(uscc=USCC, restriction_id="R1")
+    env = Envelope.new(type=event.type_name(), source="/t", subject=USCC, category=category)
+    body = value if value is not None else json.dumps(event.model_dump(mode="json")).encode()
+    headers = [(k, v.encode()) for k, v in env.headers().items()]
+    return ConsumerRecord("topic", 0, 7, 0, 0, USCC.encode(), body, None, len(body), 0, headers)
+
+
+def dispatcher(handler: Any, categories: frozenset[Category] = frozenset(Category)
+               ) -> tuple[Dispatcher, RecordingBroker]:
+    broker = RecordingBroker()
+    sub = Subscription("g", ["topic"], {EntityReinstated: handler}, "dlq", categories,
+                       attempts=3, backoff_s=0)
+    return Dispatcher(sub, broker, Metrics()), broker  # type: ignore[arg-type]
+
+
+async def test_messages_of_categories_not_served_are_skipped() -> None:
+    calls: list[Incoming[Any]] = []
+
+    async def handler(msg: Incoming[Any]) -> None:
+        calls.append(msg)
+
+    d, _ = dispatcher(handler, frozenset({Category.LAND}))
+    assert await d.handle(record(Category.CONSTRUCTION)) == "skipped_category"
+    assert await d.handle(record(Category.LAND)) == "handled"
+    assert len(calls) == 1 and calls[0].message.uscc == USCC
+
+
+async def test_a_passing_failure_is_retried_and_then_handled() -> None:
+    attempts: list[int] = []
+
+    async def flaky(msg: Incoming[Any]) -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("store briefly unreachable")
+
+    d, broker = dispatcher(flaky)
+    assert await d.handle(record()) == "handled"
+    assert len(attempts) == 3 and broker.published == []
+
+
+async def test_a_lasting_failure_is_dead_lettered_after_the_bounded_attempts() -> None:
+    async def broken(msg: Incoming[Any]) -> None:
+        raise RuntimeError("bug")
+
+    d, broker = dispatcher(broken)
+    assert await d.handle(record()) == "dead_letter"
+    [(value, topic, headers)] = broker.published
+    assert topic == "dlq" and headers["dlq_reason"] == "handler_failed"
+    assert headers["dlq_attempts"] == "3" and headers["dlq_offset"] == "7"
+    assert json.loads(value)["uscc"] == USCC  # the original message is kept
+
+
+async def test_a_refusal_is_dead_lettered_at_once_with_its_code() -> None:
+    calls: list[int] = []
+
+    async def refuse(msg: Incoming[Any]) -> None:
+        calls.append(1)
+        raise DomainError("restriction_unknown", "no such restriction")
+
+    d, broker = dispatcher(refuse)
+    assert await d.handle(record()) == "dead_letter"
+    assert calls == [1] and broker.published[0][2]["dlq_reason"] == "restriction_unknown"
