@@ -3,7 +3,9 @@
 Registers a tenderee and a bidder over HTTP as the platform operator, adds a
 user and logs in as that user, changes the bidder's data, connects a partner
 system that registers a third entity through a signed Kafka command, and shows
-the events that came out on the registration topic.
+the events that came out on the registration topic; then runs one tender from
+publication through sealed bids, opening, draw and evaluation to the award and
+contract (ggzy/dev/demo_tender.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from contracts.envelope import Envelope
 from contracts.registration import RegisterEntity
 from contracts.topics import Audience, Stage, topic_name
+from ggzy.dev.demo_tender import run_tender
 from ggzy.dev.stack import OPERATOR, _load
+from ggzy.testing.client import PlatformClient
 from ggzy.testing.data import entity_registration, new_uscc
 from ggzy.testing.kafka import eventually, publish, read_topic
 
@@ -72,7 +76,11 @@ async def run(root: Path) -> int:
                     {"contacts": [{"name": "王五", "phone": "13800000000"}]})
         third = await _partner_registers(s, op, tenderee, bootstrap)
         await eventually(lambda: _exists(s, third), within=30)
-    await _show_events(bootstrap, {tenderee, bidder, third})
+        await _show_events(bootstrap, {tenderee, bidder, third})
+        urls = {name: proc["url"] for name, proc in state["services"].items()}
+        client = PlatformClient("", bootstrap, urls, s, {"operator": op})
+        if "bidding" in urls:
+            await run_tender(client)
     return 0
 
 

@@ -20,6 +20,7 @@ from ggzy.dev import kafka, store
 from ggzy.runtime.settings import DEFAULT_PORTS
 
 OPERATOR = "operator:operator-demo-password"
+DEMO_RULES = Path(__file__).resolve().parents[2] / "deploy" / "rules-demo.yaml"
 
 
 def _dir(root: Path) -> Path:
@@ -50,6 +51,8 @@ def service_env(state: dict[str, Any], service: str) -> dict[str, str]:
         "GGZY_HTTP_PORT": str(DEFAULT_PORTS[service]),
         "GGZY_BOOTSTRAP_OPERATOR": OPERATOR,
         "GGZY_JWKS_URL": f"http://127.0.0.1:{DEFAULT_PORTS['registration']}/.well-known/jwks.json",
+        # the local platform runs a whole tender in about a minute: periods in seconds
+        "GGZY_RULES_FILE": str(DEMO_RULES),
     }
 
 

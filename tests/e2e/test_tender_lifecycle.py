@@ -1,7 +1,7 @@
 """A sealed-bid tender end to end, through public HTTP APIs and Kafka topics only.
 
 The services run as processes with the bidding rules shortened to seconds
-(tests/data/rules-fast.yaml: same articles, same structure).
+(deploy/rules-demo.yaml: same articles, same structure).
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""A client of the platform's public HTTP APIs, as a user or a partner would drive it:
+used by the end-to-end tests, the demo and the benchmarks."""
+
+from __future__ import annotations
+
+import base64
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from ggzy.testing.data import entity_registration, new_resident_id, new_uscc
+from ggzy.testing.kafka import eventually
+from services.bidding.domain import sealed
+
+
+@dataclass
+class PlatformClient:
+    """The services' base URLs, an HTTP session and the tokens obtained so far."""
+
+    prefix: str
+    kafka: str
+    urls: dict[str, str]
+    http: aiohttp.ClientSession | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(20261124))
+
+    def url(self, service: str) -> str:
+        return self.urls[service]
+
+    async def call(self, service: str, method: str, path: str, token: str | None = None,
+                   body: object = None) -> tuple[int, Any]:
+        assert self.http is not None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.url(service) + path, json=body,
+                                     headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def login(self, username: str, password: str) -> str:
+        status, body = await self.call("registration", "POST", "/v1/tokens",
+                                       body={"username": username, "password": password})
+        assert status == 200, body
+        return str(body["access_token"])
+
+    async def entity(self, kind: str, **kw: Any) -> tuple[str, str]:
+        """Register an entity with a user of role ``kind``; return (uscc, token)."""
+        uscc = new_uscc(self.rng)
+        op = self.tokens["operator"]
+        status, body = await self.call("registration", "POST", "/v1/entities", op,
+                                       entity_registration(uscc, kinds=(kind,), **kw))
+        assert status == 201, body
+        user = f"{kind}-{uscc[-8:]}"
+        status, body = await self.call("registration", "POST", f"/v1/entities/{uscc}/users", op,
+                                       {"username": user, "password": "password-123456",
+                                        "roles": [kind]})
+        assert status == 201, body
+        return uscc, await self.login(user, "password-123456")
+
+    async def expert(self, specialties: list[str], employer: str | None = None
+                     ) -> tuple[str, str]:
+        """Register an expert with a login; return (expert_id, token)."""
+        op = self.tokens["operator"]
+        status, body = await self.call("registration", "POST", "/v1/experts", op, {
+            "name": f"专家{self.rng.randint(100, 999)}", "resident_id": new_resident_id(self.rng),
+            "specialties": specialties, "employer_uscc": employer, "region_code": "440300"})
+        assert status == 201, body
+        expert_id = body["id"]
+        user = f"x-{expert_id[-8:].lower()}"
+        status, body = await self.call("registration", "POST", f"/v1/experts/{expert_id}/user",
+                                       op, {"username": user, "password": "password-123456"})
+        assert status == 201, body
+        return expert_id, await self.login(user, "password-123456")
+
+    async def submit(self, tender_id: str, section: str, bidder: str, token: str,
+                     price_fen: int) -> tuple[int, Any, bytes]:
+        """Seal a bid on the bidder's side and upload it; return status, body, key."""
+        key = sealed.new_key()
+        bid = sealed.seal({"price_fen": price_fen, "schedule_days": 300}, key,
+                          tender_id=tender_id, section_code=section, bidder_uscc=bidder)
+        body = {"ciphertext": base64.b64encode(bid.ciphertext).decode(),
+                "nonce": base64.b64encode(bid.nonce).decode(), "digest": bid.digest,
+                "fingerprint": {"file_md5": uuid.uuid4().hex, "ip": "10.1.1.1"}}
+        status, out = await self.call("bidding", "PUT",
+                                      f"/v1/tenders/{tender_id}/sections/{section}/bid",
+                                      token, body)
+        return status, out, key
+
+    async def until_known(self, make: Any) -> Any:
+        """Retry a call while bidding's projection has not yet seen a new entity."""
+        async def attempt() -> Any:
+            result = await make()
+            status, body = result[0], result[1]
+            pending = status == 422 and body["error"]["code"] == "party_not_registered"
+            return None if pending else result
+        return await eventually(attempt, within=30)
