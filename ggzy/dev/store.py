@@ -19,16 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ggzy.dev.kafka import free_port
+
 
 class StoreError(RuntimeError):
     """The store did not start."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _executable() -> str:
@@ -68,7 +63,7 @@ class StoreNode:
         """Start a server storing under ``data_dir``; return once it answers a ping."""
         data_dir = data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
-        port = port or _free_port()
+        port = port or free_port()
         log = (data_dir / "nx-27017.log").open("ab")
         process = subprocess.Popen(
             [_executable(), "--host", "127.0.0.1", "--port", str(port), "--data-dir",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from ggzy.dev.kafka import free_port
 from ggzy.runtime.service import RUNTIME, Parts, Runtime, build_app
 from ggzy.runtime.settings import Settings
+
+__all__ = ["Running", "free_port", "running"]
 
 
 @dataclass
@@ -20,14 +22,6 @@ class Running:
     url: str
     runtime: Runtime
     settings: Settings
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
