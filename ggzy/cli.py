@@ -17,6 +17,7 @@ from ggzy.runtime.settings import Settings
 SERVICES = {
     "registration": "services.registration.main",
     "bidding": "services.bidding.main",
+    "announcement": "services.announcement.main",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -34,7 +34,7 @@ def _settings(infra: Infra, prefix: str, service: str) -> Settings:
     return Settings(kafka_bootstrap=infra.kafka_bootstrap, mongo_url=infra.mongo_url,
                     topic_prefix=prefix, database=f"{prefix}_{service}", partitions=2,
                     relay_interval_s=0.2, retry_backoff_s=0.05, http_port=free_port(),
-                    rules_file=str(FAST_RULES) if service == "bidding" else "")
+                    rules_file=str(FAST_RULES) if service != "registration" else "")
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,7 @@ def platform_procs(infra: Infra, tmp_path_factory: pytest.TempPathFactory
     try:
         for name in SERVICES:
             settings = reg if name == "registration" else _settings(infra, prefix, name)
-            env = service_env(settings, jwks_url=jwks, publicity_seconds=3,
+            env = service_env(settings, jwks_url=jwks,
                               bootstrap_operator=f"{OPERATOR[0]}:{OPERATOR[1]}")
             procs[name] = ServiceProcess(name, env, logs / f"{name}.log",
                                          settings.http_port).start()

@@ -1,0 +1,30 @@
+"""Composition root of the announcement service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.topics import Audience, Stage
+from ggzy.runtime.service import Parts, Runtime, load_verifier
+from services.announcement.api import routes
+from services.announcement.domain import RULES_FILE, load_publicity
+from services.announcement.handlers import Announcement
+from services.announcement.store import NoticeStore
+from services.announcement.subscribers import subscriptions
+
+
+def build(rt: Runtime) -> Parts:
+    """Wire the announcement service onto the runtime."""
+    store = NoticeStore(rt.db)
+    app = Announcement(notices=rt.aggregates("notices"), store=store, timers=rt.timers,
+                       publicity=load_publicity(Path(rt.settings.rules_file or RULES_FILE)))
+
+    async def start() -> None:
+        await store.setup()
+        await load_verifier(rt)
+
+    cats = sorted(rt.categories)
+    own = [rt.topic(Stage.ANNOUNCEMENT, c) for c in cats]
+    own += [rt.topic(Stage.ANNOUNCEMENT, c, audience=Audience.PARTNER) for c in cats]
+    return Parts(api=routes(rt, app), subscriptions=subscriptions(rt, app), topics=own,
+                 on_start=[start])

@@ -1,0 +1,27 @@
+"""Announcement's subscribers: bidding's events in, one notice each."""
+
+from __future__ import annotations
+
+from contracts.bidding import (
+    Awarded,
+    BidsOpened,
+    ContractSigned,
+    EvaluationCompleted,
+    TenderFailed,
+    TenderModified,
+    TenderPublished,
+)
+from contracts.topics import Stage
+from ggzy.runtime.consumer import Subscription
+from ggzy.runtime.service import Runtime
+from services.announcement.handlers import Announcement
+
+PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
+                 ContractSigned, TenderFailed)
+
+
+def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:
+    """The public steps of every tender of the categories served (never bids or draws)."""
+    topics = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
+    return [rt.subscription("announcement.bidding", topics,
+                            dict.fromkeys(PUBLIC_EVENTS, app.on_bidding_event))]
