@@ -106,7 +106,7 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
     _, trail = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
     print(f"  audit trail: {[e['action'] for e in trail['entries']]}, "
           f"broken_at={trail['broken_at']}")
-    _, notices = await c.call("announcement", "GET", f"/v1/notices?q={tender_id}")
-    for notice in notices.get("items", notices.get("notices", [])):
+    _, notices = await c.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+    for notice in notices["items"]:
         print(f"  notice: {notice.get('notice_type')} {notice.get('title')}")
     await asyncio.sleep(0)

@@ -18,7 +18,7 @@ from services.announcement.handlers import Announcement
 from services.announcement.store import text_filter
 
 HIDDEN = ("outbox", "outbox_pending", "processed", "relay_lease", "relay_owner", "objections",
-          "text", "version")
+          "text", "version", "stat_key")
 
 
 class ObjectionIn(BaseModel):
@@ -65,6 +65,8 @@ def filters(query: Any) -> dict[str, Any]:
         raise BadRequest("invalid_parameter", f"bad filter: {exc}") from exc
     if "region" in query:
         out["region_code"] = query["region"]
+    if "tender" in query:
+        out["tender_id"] = query["tender"]
     if dates:
         out["published_ms"] = dates
     if query.get("q"):
@@ -93,7 +95,9 @@ def routes(rt: Runtime, app: Announcement) -> Api:
     @api.route("GET", "/v1/stats", summary="Notices by category and type")
     async def stats(request: web.Request) -> web.Response:
         rows = await app.store.stats(filters(request.query))
-        return json_response({"counts": [{**r["_id"], "count": r["count"]} for r in rows]})
+        counts = [dict(zip(("category", "type"), str(r["_id"]).split(":"), strict=True),
+                       count=r["count"]) for r in rows]
+        return json_response({"counts": counts})
 
     @api.route("POST", "/v1/notices/{notice_id}/objections", summary="Object (异议, 条例54)",
                body=ObjectionIn, status=201, roles=("bidder",), errors=("401", "403", "422"))

@@ -62,6 +62,7 @@ class Announcement:
         try:
             state = {**event.model_dump(mode="json"), "seq": seq, "published_ms": now_ms(),
                      "text": str(draft.content), "objections": {}, "objection_upheld": 0,
+                     "stat_key": f"{category.value}:{draft.notice_type.value}",
                      "publicity_end_ms": int(end.timestamp() * 1000) if end else 0}
             await self.notices.create(notice_id, state, [Outgoing(event, category)], cause)
         finally:

@@ -78,9 +78,10 @@ class NoticeStore:
         return await cursor.limit(limit).to_list(None), mark
 
     async def stats(self, filters: dict[str, Any]) -> list[Doc]:
+        """Counts per (category, type), grouped on one key field: a compound group key
+        is not supported by every MongoDB-compatible store."""
         pipeline = [{"$match": {**filters, "seq": {"$gt": 0}}},
-                    {"$group": {"_id": {"category": "$category", "type": "$notice_type"},
-                                "count": {"$sum": 1}}}]
+                    {"$group": {"_id": "$stat_key", "count": {"$sum": 1}}}]
         cursor = await self.notices.aggregate(pipeline)
         return await cursor.to_list(None)
 
