@@ -152,6 +152,22 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
     assert trail["broken_at"] is None
     assert [e["action"] for e in trail["entries"]][:3] == ["publish", "close", "open"]
+    await _notices_are_public_and_complete(p, tender_id, members)
+
+
+async def _notices_are_public_and_complete(p: Platform, tender_id: str,
+                                           committee: list[str]) -> None:
+    """The notices the law requires, each once, and none with confidential data."""
+    async def all_five() -> Any:
+        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+        return body["items"] if len(body["items"]) >= 5 else None
+
+    notices = await eventually(all_five, within=30)
+    assert sorted(n["notice_type"] for n in notices) == [
+        "candidates", "contract", "opening", "result", "tender"]
+    text = json.dumps([n for n in notices if n["notice_type"] != "result"], ensure_ascii=False)
+    assert not any(expert in text for expert in committee)  # names only from the award
+    assert "digest" not in text and "seed" not in text
 
 
 async def _is(p: Platform, tender_id: str, section: str, status: str) -> bool:
