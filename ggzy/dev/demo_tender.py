@@ -6,7 +6,6 @@ real articles, periods in seconds) so the whole tender takes about a minute.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -106,7 +105,10 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
     _, trail = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
     print(f"  audit trail: {[e['action'] for e in trail['entries']]}, "
           f"broken_at={trail['broken_at']}")
-    _, notices = await c.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
-    for notice in notices["items"]:
-        print(f"  notice: {notice.get('notice_type')} {notice.get('title')}")
-    await asyncio.sleep(0)
+    async def five() -> list[dict[str, Any]] | None:
+        _, body = await c.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+        return body["items"] if len(body["items"]) >= 5 else None
+
+    print("15. the public notices of the tender (announcement's feed, newest first):")
+    for notice in await eventually(five, within=30):
+        print(f"  notice: {notice['notice_type']:10} {notice['title']}")
