@@ -74,8 +74,9 @@ def _bidding_topic(p: Platform, category: Category = Category.CONSTRUCTION) -> s
     return topic_name(Stage.BIDDING, category, prefix=p.prefix)
 
 
-async def _events(p: Platform, tender_id: str, until: Any) -> list[Record]:
-    records = await read_topic(p.kafka, _bidding_topic(p),
+async def _events(p: Platform, tender_id: str, until: Any,
+                  category: Category = Category.CONSTRUCTION) -> list[Record]:
+    records = await read_topic(p.kafka, _bidding_topic(p, category),
                                lambda rs: until([r for r in rs if r.key == tender_id]), within=60)
     return [r for r in records if r.key == tender_id]
 
@@ -282,3 +283,51 @@ async def test_restart_of_bidding_at_the_deadline_still_opens_once(platform: Pla
     _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
     assert [e["action"] for e in trail["entries"]].count("close") == 1
     assert _types(events).count("TenderPublished") == 1
+
+
+async def test_procurement_with_comprehensive_scoring_awards_the_best_total(
+        platform: Platform) -> None:
+    """政府采购法 / 87号令55: price score = lowest valid price / this price × weight, plus the
+    experts' average points; the best total wins, not necessarily the lowest price."""
+    p = platform
+    await _experts(p)
+    parties = await _parties(p, 3)
+    body = _tender_body(parties["tenderee"], category="procurement",
+                        evaluation="comprehensive_scoring")
+    body["sections"][0].update(estimated_price_fen=5_000_000_00, deposit_fen=10_000_00)
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
+                                                     parties["t_token"], body))
+    assert status == 201, out
+    tender_id, section = out["id"], out["sections"][0]
+    prices = [100_000_00, 120_000_00, 150_000_00]
+    keys = []
+    for (uscc, token), price in zip(parties["bidders"], prices, strict=True):
+        status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=price: p.submit(
+            tender_id, section, u, t, n))
+        assert status == 201, receipt
+        keys.append((token, key))
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+    for token, key in keys:
+        await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/sections/{section}/bid/key",
+                     token, {"key": base64.b64encode(key).decode()})
+    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    _, opening = await p.call("bidding", "GET",
+                              f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    points = {100_000_00: 40, 120_000_00: 70, 150_000_00: 50}
+    sheets = [{"bid_id": ln["bid_id"], "points": points[ln["price_fen"]], "compliant": True}
+              for ln in opening["lines"]]
+    _, committee = await p.call("bidding", "GET",
+                                f"/v1/tenders/{tender_id}/sections/{section}/committee",
+                                p.tokens["operator"])
+    experts = dict(json.loads(p.tokens["experts"]))
+    for expert_id in committee["committee"]:
+        status, _ = await p.call("bidding", "POST",
+                                 f"/v1/tenders/{tender_id}/sections/{section}/scores",
+                                 experts[expert_id], {"sheets": sheets})
+        assert status == 200
+    events = await _events(p, tender_id, lambda rs: "EvaluationCompleted" in _types(rs),
+                           Category.PROCUREMENT)
+    report = next(r.json() for r in events if "EvaluationCompleted" in r.headers["ce_type"])
+    ranked = [(c["price_fen"], c["score"]) for c in report["candidates"]]
+    # 120k: 30 × 100/120 = 25.00 + 70 = 95.00; 100k: 30 + 40 = 70.00; 150k: 20 + 50 = 70.00
+    assert ranked == [(120_000_00, "95.00"), (100_000_00, "70.00"), (150_000_00, "70.00")]
