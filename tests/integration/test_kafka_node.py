@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ggzy.dev.kafka import KafkaNode, read_state, stop_pid
+from ggzy.testing.kafka import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +41,15 @@ async def test_topic_produce_consume(node: KafkaNode) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-        described = await admin.describe_topics([topic])
-        assert len(described[0]["partitions"]) == 3
+        async def partitions() -> int:
+            # the controller creates the topic; its metadata reaches the broker shortly after
+            described = await admin.describe_topics([topic])
+            return len(described[0]["partitions"]) if described else 0
+
+        async def three() -> bool:
+            return await partitions() == 3
+
+        assert await eventually(three, within=30)
     finally:
         await admin.close()
 
