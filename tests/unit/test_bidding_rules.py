@@ -106,6 +106,7 @@ def test_committee_is_odd_at_least_five_and_seven_for_large_procurement() -> Non
     with pytest.raises(RuleViolation) as share:
         committee_shape(CONSTRUCTION, 10**6, 5, 3)
     assert share.value.code == "committee_expert_share"
+    committee_shape(CONSTRUCTION, 10**6, 9, 6)  # exactly two thirds is lawful
 
 
 def test_a_category_without_rules_is_refused_specifically() -> None:

@@ -9,6 +9,7 @@ article, the required and the actual value.
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from ggzy.runtime.errors import DomainError
@@ -100,7 +101,8 @@ def committee_shape(rules: CategoryRules, budget_fen: int, size: int,
         raise RuleViolation("committee_size", minimum,
                             f"the committee needs an odd number of at least {minimum.n} "
                             f"members, not {size}")
-    if experts < size * rules.expert_share.value:
+    share = Fraction(rules.expert_share.value).limit_denominator(12)  # 0.6667 -> 2/3
+    if experts < size * share:
         raise RuleViolation("committee_expert_share", rules.expert_share,
                             f"at least two thirds of the committee must be drawn experts "
                             f"({experts} of {size})")
