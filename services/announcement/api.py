@@ -1,120 +1,244 @@
-"""Announcement's HTTP API: the public feed, notices, statistics, objections."""
+"""Announcement's HTTP API: the public feed, notices and statistics (no token; public data
+only), and objections during a publicity period (bidders file, supervisors decide)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.announcement import NoticeType
+from contracts.announcement import NoticePublished, NoticeType
 from contracts.categories import Category
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import BadRequest
 from ggzy.runtime.http import Api, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.announcement.handlers import Announcement
-from services.announcement.store import text_filter
+from services.announcement.store import region_filter, text_filter
 
-HIDDEN = ("outbox", "outbox_pending", "processed", "relay_lease", "relay_owner", "objections",
-          "text", "version", "stat_key")
+BEIJING = timezone(timedelta(hours=8), "CST")  # a date or time without offset is 北京时间
+PUBLIC = (*NoticePublished.model_fields, "seq", "publicity_status")
+REGION = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
+MAX_QUERY = 100
 
 
 class ObjectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000, description="Grounds of the objection.")
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    upheld: bool
+    upheld: bool = Field(description="True upholds the objection, false dismisses it.")
 
 
-def public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A notice as anyone may read it."""
-    out = {k: v for k, v in doc.items() if k not in HIDDEN}
-    out["id"] = out.pop("_id")
-    return out
+class Objection(BaseModel):
+    objection_id: str
+    by: str | None
+    text: str | None
+    status: str = Field(description="pending, upheld or dismissed.")
+    filed_at: str
+    answer_due: str | None = Field(description="To be answered by (条例54: 3 days).")
+    decided_by: str | None
 
 
-def _int(query: Any, name: str, default: int | None, low: int, high: int) -> int | None:
+class FeedPage(BaseModel):
+    items: list[dict[str, Any]] = Field(description="Notices (public fields only).")
+    next_cursor: int | None = Field(description="Pass as cursor= for the next, older page.")
+    next_after: int | None = Field(description=(
+        "Pass as after= to receive only notices newer than those served so far (absent on "
+        "cursor pages: keep the one of the first page)."))
+    watermark: int = Field(description="Every notice numbered up to here is visible.")
+
+
+class Stats(BaseModel):
+    counts: list[dict[str, Any]] = Field(description="Per category and type.")
+    by_type: dict[str, int]
+    by_category: dict[str, int]
+    total: int
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """The feed's parameters, validated: filters, and where to page from."""
+
+    filters: dict[str, Any]
+    before: int | None
+    after: int | None
+    limit: int
+
+
+def public(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A notice as anyone may read it: only the fields of the published notice."""
+    return {"id": doc["_id"], **{k: doc[k] for k in PUBLIC if k in doc}}
+
+
+def _int(query: Mapping[str, str], name: str, low: int, high: int) -> int | None:
     raw = query.get(name)
     if raw is None:
-        return default
+        return None
     try:
         value = int(raw)
-    except ValueError as exc:
-        raise BadRequest("invalid_parameter", f"{name} must be an integer") from exc
+    except ValueError:
+        raise BadRequest("invalid_parameter", f"{name} must be an integer",
+                         parameter=name) from None
     if not low <= value <= high:
-        raise BadRequest("invalid_parameter", f"{name} must be within {low}..{high}")
+        raise BadRequest("invalid_parameter", f"{name} must be within {low}..{high}",
+                         parameter=name)
     return value
 
 
-def filters(query: Any) -> dict[str, Any]:
-    """Feed filters from query parameters, each validated."""
-    out: dict[str, Any] = {}
+def _ms(query: Mapping[str, str], name: str) -> int | None:
+    if name not in query:
+        return None
     try:
-        if "category" in query:
-            out["category"] = Category(query["category"]).value
-        if "type" in query:
-            out["notice_type"] = NoticeType(query["type"]).value
-        dates = {op: int(datetime.fromisoformat(query[k]).timestamp() * 1000)
-                 for k, op in (("since", "$gte"), ("until", "$lt")) if k in query}
-    except ValueError as exc:
-        raise BadRequest("invalid_parameter", f"bad filter: {exc}") from exc
-    if "region" in query:
-        out["region_code"] = query["region"]
+        at = datetime.fromisoformat(query[name])
+    except ValueError:
+        raise BadRequest("invalid_parameter", f"{name} must be an ISO 8601 date or time",
+                         parameter=name) from None
+    return int((at if at.tzinfo else at.replace(tzinfo=BEIJING)).timestamp() * 1000)
+
+
+def _choice(query: Mapping[str, str], name: str, kind: type[Category] | type[NoticeType]
+            ) -> str | None:
+    if name not in query:
+        return None
+    try:
+        return kind(query[name]).value
+    except ValueError:
+        raise BadRequest("invalid_parameter", f"{name} must be one of "
+                         f"{', '.join(k.value for k in kind)}", parameter=name) from None
+
+
+def filters(query: Mapping[str, str]) -> dict[str, Any]:
+    """Filters of the feed and the statistics, each validated (400 invalid_parameter)."""
+    out: dict[str, Any] = {}
+    for param, field_name, kind in (("category", "category", Category),
+                                    ("type", "notice_type", NoticeType)):
+        if (value := _choice(query, param, kind)) is not None:
+            out[field_name] = value
     if "tender" in query:
         out["tender_id"] = query["tender"]
-    if dates:
-        out["published_ms"] = dates
-    if query.get("q"):
-        out.update(text_filter(query["q"]))
-    return out
+    published = {op: ms for op, ms in (("$gte", _ms(query, "since")),
+                                       ("$lt", _ms(query, "until"))) if ms is not None}
+    if published:
+        out["published_ms"] = published
+    return {**out, **_region(query), **_text(query)}
+
+
+def _region(query: Mapping[str, str]) -> dict[str, Any]:
+    if "region" not in query:
+        return {}
+    if not REGION.match(query["region"]):
+        raise BadRequest("invalid_parameter", "region must be a GB/T 2260 code (2, 4 or 6 "
+                         "digits)", parameter="region")
+    return region_filter(query["region"])
+
+
+def _text(query: Mapping[str, str]) -> dict[str, Any]:
+    if "q" not in query:
+        return {}
+    q = query["q"].strip()
+    if not 1 <= len(q) <= MAX_QUERY:
+        raise BadRequest("invalid_parameter", f"q must have 1..{MAX_QUERY} characters",
+                         parameter="q")
+    return text_filter(q)
+
+
+def feed_query(query: Mapping[str, str]) -> FeedQuery:
+    """The feed's parameters: ``cursor`` pages to older notices, ``after`` to newer ones."""
+    before, after = _int(query, "cursor", 1, 2**62), _int(query, "after", 0, 2**62)
+    if before is not None and after is not None:
+        raise BadRequest("invalid_parameter", "give cursor or after, not both",
+                         parameter="cursor")
+    limit = _int(query, "limit", 1, 200)
+    return FeedQuery(filters(query), before, after, 20 if limit is None else limit)
+
+
+def _next(fq: FeedQuery, seqs: list[int], mark: int) -> dict[str, int | None]:
+    """Where the client goes on: older pages by cursor, newer notices by after.
+
+    Everything numbered up to the watermark is visible and final, so a page that is not
+    full covers the filters up to it, and no later notice can take a number below it."""
+    full = len(seqs) == fq.limit
+    if fq.after is not None:
+        return {"next_cursor": None, "next_after": seqs[-1] if full else max(fq.after, mark)}
+    return {"next_cursor": seqs[-1] if full else None,
+            "next_after": mark if fq.before is None else None}
+
+
+def _stats(rows: list[dict[str, Any]]) -> Stats:
+    counts: list[dict[str, Any]] = []
+    by_type: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    for row in rows:
+        category, notice_type = str(row["_id"]).split(":")
+        counts.append({"category": category, "type": notice_type, "count": int(row["count"])})
+        by_type[notice_type] += int(row["count"])
+        by_category[category] += int(row["count"])
+    return Stats(counts=counts, by_type=dict(by_type), by_category=dict(by_category),
+                 total=sum(by_type.values()))
 
 
 def routes(rt: Runtime, app: Announcement) -> Api:
     api = Api("ggzy announcement")
 
-    @api.route("GET", "/v1/notices", summary="The public feed: newest first, by cursor")
+    @api.route("GET", "/v1/notices", response=FeedPage, errors=("400",), summary=(
+        "The public feed, newest first: filters category, region, type, tender, since, until "
+        "(ISO 8601, 北京时间 without offset), q (text, Chinese); cursor= pages to older "
+        "notices, after= returns newer ones oldest first; never skips or repeats a notice"))
     async def feed(request: web.Request) -> web.Response:
-        q = request.query
-        limit = _int(q, "limit", 20, 1, 200) or 20
-        before = _int(q, "cursor", None, 1, 2**62)
-        after = _int(q, "after", None, 0, 2**62)
-        docs, mark = await app.store.feed(filters(q), before=before, after=after, limit=limit)
-        nxt = docs[-1]["seq"] if len(docs) == limit and after is None else None
-        return json_response({"items": [public(d) for d in docs], "next_cursor": nxt,
-                              "watermark": mark})
+        fq = feed_query(request.query)
+        docs, mark = await app.store.feed(fq.filters, before=fq.before, after=fq.after,
+                                          limit=fq.limit)
+        return json_response(FeedPage(items=[public(d) for d in docs], watermark=mark,
+                                      **_next(fq, [int(d["seq"]) for d in docs], mark)))
 
     @api.route("GET", "/v1/notices/{notice_id}", summary="One notice", errors=("404",))
     async def one(request: web.Request) -> web.Response:
         return json_response(public(await app.notice(request.match_info["notice_id"])))
 
-    @api.route("GET", "/v1/stats", summary="Notices by category and type")
+    @api.route("GET", "/v1/stats", response=Stats, errors=("400",),
+               summary="Notices counted by category and type (filters category, region)")
     async def stats(request: web.Request) -> web.Response:
-        rows = await app.store.stats(filters(request.query))
-        counts = [dict(zip(("category", "type"), str(r["_id"]).split(":"), strict=True),
-                       count=r["count"]) for r in rows]
-        return json_response({"counts": counts})
+        query = {k: v for k, v in request.query.items() if k in ("category", "region")}
+        return json_response(_stats(await app.store.stats(filters(query))))
 
-    @api.route("POST", "/v1/notices/{notice_id}/objections", summary="Object (异议, 条例54)",
-               body=ObjectionIn, status=201, roles=("bidder",), errors=("401", "403", "422"))
+    _objection_routes(api, rt, app)
+    return api
+
+
+def _objection_routes(api: Api, rt: Runtime, app: Announcement) -> None:
+    @api.route("POST", "/v1/notices/{notice_id}/objections", body=ObjectionIn,
+               response=Objection, status=201, roles=("bidder",),
+               errors=("401", "403", "404", "422"),
+               summary="Object to a publicised result during its period (异议, 条例54)")
     async def objection(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, ObjectionIn)
-        oid = await app.object(request.match_info["notice_id"], who, body.text)
-        return json_response({"objection_id": oid}, 201)
+        view = await app.object(request.match_info["notice_id"], who, body.text)
+        return json_response(view, 201)
+
+    @api.route("GET", "/v1/notices/{notice_id}/objections", roles=("supervisor",),
+               errors=("401", "403", "404"), summary="The objections to a notice")
+    async def objections(request: web.Request) -> web.Response:
+        rt.principal(request, Role.SUPERVISOR)
+        found = await app.objections(request.match_info["notice_id"])
+        return json_response({"objections": found})
 
     @api.route("POST", "/v1/notices/{notice_id}/objections/{objection_id}/decision",
-               summary="Uphold or dismiss an objection", body=DecisionIn,
-               roles=("supervisor",), errors=("401", "403", "404"))
+               body=DecisionIn, roles=("supervisor",), errors=("401", "403", "404", "409"),
+               summary="Uphold or dismiss an objection (an upheld one sends the section back "
+                       "to evaluation when the publicity ends)")
     async def decision(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.SUPERVISOR)
         body = await read_json(request, DecisionIn)
         await app.decide_objection(request.match_info["notice_id"],
                                    request.match_info["objection_id"], body.upheld, who)
-        return json_response({"decided": True})
-
-    return api
+        return json_response({"decided": "upheld" if body.upheld else "dismissed"})

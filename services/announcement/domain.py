@@ -1,17 +1,18 @@
-"""Notices the law requires, built from bidding's events. Pure; no I/O.
+"""Notices the law requires (信息公开) from bidding's events; publicity and objections. Pure.
 
-Only public data goes into a notice: no bidder before opening, no price before
-opening, no expert names before the award, no fingerprints, keys or seeds.
+A notice carries only public data, under the field names of the national data
+standard (公共资源交易平台系统数据规范): no bidder before the opening, no price
+before the opening, no expert names before the award (法37; 条例46), and never a
+digest, key, commitment or draw seed. Amounts are exact decimal strings in yuan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-
-import yaml
 
 from contracts.announcement import NoticeType
 from contracts.bidding import (
@@ -25,38 +26,33 @@ from contracts.bidding import (
 )
 from contracts.categories import Category
 from contracts.codes import fen_to_yuan_str
-from ggzy.runtime.errors import DomainError
+from ggzy.runtime.errors import Conflict, DomainError, NotFound
+from services.announcement.rules import CategoryRules
 
-RULES_FILE = Path(__file__).with_name("rules.yaml")
-UNITS = {"days": timedelta(days=1), "seconds": timedelta(seconds=1),
-         "minutes": timedelta(minutes=1), "working_days": timedelta(days=1)}
+Rules = CategoryRules | None  # a category's rules, if it has any
+
+PRICE_UNIT, CURRENCY_CODE = "元", "156"  # yuan; CNY (GB/T 12406)
+POSTPONEMENT_BASIS = "招标投标法第23条; 招标投标法实施条例第21条"
+OBJECTION_METHOD = ("投标人或者其他利害关系人对评标结果有异议的，应当在公示期间通过本平台提出"
+                    "（POST /v1/notices/<本公告编号>/objections）；依据{source}，"
+                    "作出答复前暂停招标投标活动")
+FAILURE_REASONS = {
+    "fewer_than_minimum_bids": "投标人少于3个，不得开标，招标人应当依法重新招标",
+    "too_few_valid_bids": "有效投标不足3个，缺乏竞争，否决全部投标",
+}
+# Keys that never belong in a notice (sealed bids, the draw, expert ids).
+CONFIDENTIAL = re.compile(r"digest|seed|commitment|cipher|nonce|key|fingerprint|expert_id",
+                          re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class Publicity:
-    """A publicity period rule."""
+class TenderFacts:
+    """What announcement knows of a tender from its earlier events."""
 
-    value: float
-    unit: str
-    source: str
-
-    def end(self, start: datetime) -> datetime:
-        if self.unit != "working_days":
-            return start + UNITS[self.unit] * self.value
-        at, added = start, 0
-        while added < self.value:
-            at += timedelta(days=1)
-            added += at.weekday() < 5
-        return at
-
-
-def load_publicity(path: Path = RULES_FILE) -> dict[Category, Publicity]:
-    """Publicity rules per category (the ``publicity`` entry of each category of a rule
-    file: this service's own, or the platform's whole rule set given by GGZY_RULES_FILE)."""
-    raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
-    known = {c.value for c in Category}
-    return {Category(k): Publicity(**v["publicity"]) for k, v in raw.items()
-            if k in known and "publicity" in v}
+    project_name: str
+    category: Category
+    region_code: str
+    winners: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # section -> winner
 
 
 @dataclass(frozen=True)
@@ -67,57 +63,213 @@ class Draft:
     section_code: str | None
     title: str
     content: dict[str, Any]
-    publicity: bool = False
+    publicity_end: datetime | None = None
 
 
-def _yuan(fen: int | None) -> str | None:
-    return None if fen is None else fen_to_yuan_str(fen)
+def notice_id(tender_id: str, notice_type: NoticeType, section: str | None,
+              source_event_id: str) -> str:
+    """The notice's id, derived from the event that requires it (a replay finds it again)."""
+    source = source_event_id.replace("-", "")[:12]
+    return f"{tender_id}:{notice_type.value}:{section or '-'}:{source}"
 
 
-def draft(event: Any, project_name: str) -> Draft | None:
-    """The notice an event requires, or None when the event is not public."""
-    if isinstance(event, TenderPublished):
-        content = event.model_dump(mode="json", include={
-            "project_code", "project_name", "tenderee_name", "agency_uscc", "method",
-            "evaluation", "sections", "issued_at", "sale_start", "sale_end", "bid_deadline",
-            "qualifications", "region_code"})
-        return Draft(NoticeType.TENDER, None, f"{event.project_name}招标公告", content)
-    if isinstance(event, TenderModified):
-        content = event.model_dump(mode="json", include={
-            "summary", "modified_at", "previous_deadline", "bid_deadline", "postponed_by_rule"})
-        return Draft(NoticeType.MODIFICATION, None, f"{project_name}澄清修改公告", content)
-    return _after_opening(event, project_name)
+def draft(event: Any, facts: TenderFacts, rules: Rules, now: datetime) -> Draft | None:
+    """The notice ``event`` requires, or None when the event is not public. ``rules`` are
+    the category's (a candidates' notice cannot be published without its period)."""
+    make = DRAFTS.get(type(event))
+    if make is None:
+        return None
+    notice = make(event, facts, rules, now)
+    check_public(notice.content)
+    return notice
 
 
-def _after_opening(event: Any, name: str) -> Draft | None:
-    if isinstance(event, BidsOpened):
-        lines = [{"bidder_name": ln.bidder_name, "price_yuan": _yuan(ln.price_fen),
-                  "status": ln.status} for ln in event.lines]
-        return Draft(NoticeType.OPENING, event.section_code, f"{name}开标记录",
-                     {"opened_at": event.opened_at.isoformat(), "bids": lines})
-    if isinstance(event, EvaluationCompleted):
-        cands = [{"rank": c.rank, "bidder_name": c.bidder_name, "price_yuan": _yuan(c.price_fen),
-                  "score": c.score} for c in event.candidates]
-        return Draft(NoticeType.CANDIDATES, event.section_code, f"{name}中标候选人公示",
-                     {"candidates": cands, "how_to_object":
-                      "投标人或者其他利害关系人可在公示期内通过本平台提出异议 (条例54)"},
-                     publicity=True)
-    if isinstance(event, Awarded):
-        return Draft(NoticeType.RESULT, event.section_code, f"{name}中标结果公告", {
-            "winner": event.winner.bidder_name, "price_yuan": _yuan(event.winner.price_fen),
-            "awarded_at": event.awarded_at.isoformat(), "committee": event.committee})
-    if isinstance(event, ContractSigned):
-        return Draft(NoticeType.CONTRACT, event.section_code, f"{name}合同公告", {
-            "price_yuan": _yuan(event.price_fen), "signed_at": event.signed_at.isoformat()})
-    if isinstance(event, TenderFailed):
-        return Draft(NoticeType.FAILURE, event.section_code, f"{name}流标公告", {
-            "reason": event.reason, "article": event.article, "valid_bids": event.valid_bids})
-    return None
+def check_public(content: Any, path: str = "content") -> None:
+    """Refuse a notice that would carry a confidential field (sealed bids, the draw)."""
+    if isinstance(content, Mapping):
+        for key, value in content.items():
+            if CONFIDENTIAL.search(str(key)):
+                raise DomainError("confidential_field", f"{path}.{key} may not be published")
+            check_public(value, f"{path}.{key}")
+    elif isinstance(content, list):
+        for index, value in enumerate(content):
+            check_public(value, f"{path}[{index}]")
 
 
-def check_objection_window(notice: dict[str, Any], now_ms: int) -> None:
-    """Objections are taken only during the publicity period (条例54)."""
-    if not notice.get("publicity_end_ms"):
+def searchable(draft: Draft) -> str:
+    """The text a full-text query matches: the title and every value of the content."""
+    def values(node: Any) -> list[str]:
+        if isinstance(node, Mapping):
+            return [v for item in node.values() for v in values(item)]
+        if isinstance(node, list):
+            return [v for item in node for v in values(item)]
+        return [] if node is None else [str(node)]
+
+    return " ".join([draft.title, *values(draft.content)])
+
+
+def _amount(name: str, fen: int | None) -> dict[str, str | None]:
+    """An amount as the standard gives it: exact yuan, its unit and currency."""
+    return {name: None if fen is None else fen_to_yuan_str(fen), "PRICE_UNIT": PRICE_UNIT,
+            "CURRENCY_CODE": CURRENCY_CODE}
+
+
+def _word(facts: TenderFacts, construction: str, procurement: str) -> str:
+    return procurement if facts.category == Category.PROCUREMENT else construction
+
+
+def _tender(e: TenderPublished, facts: TenderFacts, rules: Rules,
+            now: datetime) -> Draft:
+    sections = [{"BID_SECTION_CODE": s.section_code, "BID_SECTION_NAME": s.name,
+                 **_amount("CONTRACT_RECKON_PRICE", s.estimated_price_fen),
+                 "MARGIN_AMOUNT": fen_to_yuan_str(s.deposit_fen)} for s in e.sections]
+    content = {
+        "TENDER_PROJECT_CODE": e.tender_id, "PROJECT_CODE": e.project_code,
+        "TENDER_PROJECT_NAME": e.project_name, "TENDERER_NAME": e.tenderee_name,
+        "TENDERER_CODE": e.tenderee_uscc, "TENDER_AGENCY_CODE": e.agency_uscc,
+        "TENDER_MODE": e.method.value, "BID_EVALUATION_METHOD": e.evaluation.value,
+        "REGION_CODE": e.region_code, "BID_SECTIONS": sections,
+        "NOTICE_SEND_TIME": now.isoformat(), "DOC_GET_START_TIME": e.sale_start.isoformat(),
+        "DOC_GET_END_TIME": e.sale_end.isoformat(),
+        "BID_DOC_REFER_END_TIME": e.bid_deadline.isoformat(),
+        "BID_OPEN_TIME": e.bid_deadline.isoformat(), "QUALIFICATIONS": list(e.qualifications)}
+    title = e.project_name + _word(facts, "招标公告", "采购公告")
+    return Draft(NoticeType.TENDER, None, title, content)
+
+
+def _modification(e: TenderModified, facts: TenderFacts, rules: Rules,
+                  now: datetime) -> Draft:
+    content = {
+        "TENDER_PROJECT_CODE": e.tender_id, "NOTICE_CONTENT": e.summary,
+        "AFFECTS_BIDS": e.affects_bids, "MODIFY_TIME": e.modified_at.isoformat(),
+        "ORIGINAL_BID_OPEN_TIME": e.previous_deadline.isoformat(),
+        "BID_DOC_REFER_END_TIME": e.bid_deadline.isoformat(),
+        "BID_OPEN_TIME": e.bid_deadline.isoformat(), "POSTPONED_BY_RULE": e.postponed_by_rule,
+        "LEGAL_BASIS": POSTPONEMENT_BASIS if e.postponed_by_rule else None}
+    return Draft(NoticeType.MODIFICATION, None, f"{facts.project_name}澄清修改公告", content)
+
+
+def _opening(e: BidsOpened, facts: TenderFacts, rules: Rules, now: datetime) -> Draft:
+    bids = [{"BIDDER_NAME": ln.bidder_name, "BIDDER_CODE": ln.bidder_uscc,
+             **_amount("BID_PRICE", ln.price_fen), "BID_STATUS": ln.status} for ln in e.lines]
+    content = {"TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODE": e.section_code,
+               "BID_OPEN_TIME": e.opened_at.isoformat(), "BID_OPEN_RECORDS": bids}
+    return Draft(NoticeType.OPENING, e.section_code, f"{facts.project_name}开标记录", content)
+
+
+def _candidates(e: EvaluationCompleted, facts: TenderFacts, rules: Rules,
+                now: datetime) -> Draft:
+    if rules is None:
+        raise DomainError("category_without_rules",
+                          f"no publicity period is configured for {facts.category.value}")
+    end = rules.publicity.end(now)
+    ranked = [{"WIN_CANDIDATE_ORDER": c.rank, "BIDDER_NAME": c.bidder_name,
+               "BIDDER_CODE": c.bidder_uscc, **_amount("BID_PRICE", c.price_fen),
+               "SCORE": c.score} for c in sorted(e.candidates, key=lambda c: c.rank)]
+    content = {
+        "TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODES": e.section_code,
+        "BID_EVALUATION_METHOD": e.method.value, "REPORT_TIME": e.reported_at.isoformat(),
+        "WIN_CANDIDATES": ranked, "PUBLICITY_START_TIME": now.isoformat(),
+        "PUBLICITY_END_TIME": end.isoformat(), "PUBLICITY_BASIS": rules.publicity.source,
+        "OBJECTION_METHOD": OBJECTION_METHOD.format(source=rules.publicity.source)}
+    title = facts.project_name + _word(facts, "中标候选人公示", "中标（成交）候选人公示")
+    return Draft(NoticeType.CANDIDATES, e.section_code, title, content, publicity_end=end)
+
+
+def _result(e: Awarded, facts: TenderFacts, rules: Rules, now: datetime) -> Draft:
+    w = e.winner
+    content: dict[str, Any] = {
+        "TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODE": e.section_code,
+        "WIN_BIDDER_NAME": w.bidder_name, "WIN_BIDDER_CODE": w.bidder_uscc,
+        **_amount("WIN_BID_PRICE", w.price_fen), "WIN_BID_TIME": e.awarded_at.isoformat(),
+        "EXPERT_NAMES": list(e.committee), "CONTRACT_DUE_TIME": e.contract_due.isoformat()}
+    due = rules.result_announcement if rules else None
+    if due is not None:
+        deadline = due.end(e.awarded_at)
+        content.update(ANNOUNCEMENT_DUE_TIME=deadline.isoformat(), ANNOUNCEMENT_BASIS=due.source,
+                       ANNOUNCED_ON_TIME=now <= deadline)
+    title = facts.project_name + _word(facts, "中标结果公告", "中标（成交）结果公告")
+    return Draft(NoticeType.RESULT, e.section_code, title, content)
+
+
+def _contract(e: ContractSigned, facts: TenderFacts, rules: Rules,
+              now: datetime) -> Draft:
+    winner = facts.winners.get(e.section_code, {})
+    content = {"TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODE": e.section_code,
+               "WIN_BIDDER_CODE": e.winner_uscc, "WIN_BIDDER_NAME": winner.get("name"),
+               **_amount("CONTRACT_AMOUNT", e.price_fen), "SIGN_TIME": e.signed_at.isoformat()}
+    return Draft(NoticeType.CONTRACT, e.section_code, f"{facts.project_name}合同公告", content)
+
+
+def _failure(e: TenderFailed, facts: TenderFacts, rules: Rules,
+             now: datetime) -> Draft:
+    content = {"TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODE": e.section_code,
+               "FAILURE_REASON": e.reason, "FAILURE_REASON_TEXT": FAILURE_REASONS.get(e.reason),
+               "LEGAL_BASIS": e.article, "VALID_BID_COUNT": e.valid_bids}
+    return Draft(NoticeType.FAILURE, e.section_code, f"{facts.project_name}流标（终止）公告",
+                 content)
+
+
+DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {
+    TenderPublished: _tender, TenderModified: _modification, BidsOpened: _opening,
+    EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
+    TenderFailed: _failure}
+
+
+# Publicity periods and objections (公示期与异议, 条例54) -------------------------------
+OPEN, AWAITING_DECISION, ENDED, NO_PUBLICITY = "open", "awaiting_decision", "ended", "none"
+
+
+def pending_objections(notice: Mapping[str, Any]) -> list[str]:
+    """Ids of the objections still waiting for a decision."""
+    return [oid for oid, o in (notice.get("objections") or {}).items()
+            if o.get("status") == "pending"]
+
+
+def file_objection(notice: Mapping[str, Any], objection_id: str, by: str, text: str,
+                   now_ms: int, answer_due_ms: int | None) -> dict[str, Any]:
+    """An objection, taken only while the publicity period runs (条例54)."""
+    if notice.get("publicity_status", NO_PUBLICITY) == NO_PUBLICITY:
         raise DomainError("no_publicity", "this notice has no publicity period")
-    if now_ms >= int(notice["publicity_end_ms"]):
-        raise DomainError("publicity_ended", "the publicity period has ended (条例54)")
+    if notice["publicity_status"] != OPEN or now_ms >= int(notice["publicity_end_ms"]):
+        raise DomainError("publicity_ended", "the publicity period has ended (条例54)",
+                          publicity_end=notice.get("publicity_end"))
+    return {f"objections.{objection_id}": {"by": by, "text": text, "status": "pending",
+                                           "filed_ms": now_ms, "answer_due_ms": answer_due_ms}}
+
+
+def decide_objection(notice: Mapping[str, Any], objection_id: str, upheld: bool, by: str,
+                     now_ms: int) -> dict[str, Any]:
+    """Uphold or dismiss an objection; the decision that answers the last pending objection
+    after the period ran out ends the publicity (activities were paused meanwhile, 条例54)."""
+    objection = (notice.get("objections") or {}).get(objection_id)
+    if objection is None:
+        raise NotFound("objection_not_found", f"no objection {objection_id} on this notice")
+    if objection["status"] != "pending":
+        raise Conflict("objection_decided", f"objection {objection_id} was already decided",
+                       status=objection["status"])
+    sets: dict[str, Any] = {f"objections.{objection_id}.status": "upheld" if upheld
+                            else "dismissed",
+                            f"objections.{objection_id}.decided_by": by,
+                            f"objections.{objection_id}.decided_ms": now_ms}
+    if upheld:
+        sets["objection_upheld"] = 1
+    others = [oid for oid in pending_objections(notice) if oid != objection_id]
+    if not others and now_ms >= int(notice["publicity_end_ms"]):
+        sets["publicity_status"] = ENDED
+    return sets
+
+
+def end_of_period(notice: Mapping[str, Any]) -> dict[str, Any]:
+    """What the end of the period does: end the publicity, or wait for the decisions on
+    pending objections (条例54: no award before the answer); nothing if already done."""
+    if notice.get("publicity_status") != OPEN:
+        return {}
+    if pending_objections(notice):
+        return {"publicity_status": AWAITING_DECISION}
+    return {"publicity_status": ENDED}
+
+
+def upheld(notice: Mapping[str, Any], sets: Mapping[str, Any]) -> bool:
+    """Whether an objection was upheld, counting the change being made."""
+    return bool(sets.get("objection_upheld", notice.get("objection_upheld", 0)))

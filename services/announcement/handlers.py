@@ -3,122 +3,175 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from contracts.announcement import NoticePublished, PublicityPeriodEnded
-from contracts.bidding import TenderPublished
+from contracts.bidding import Awarded, TenderPublished
 from contracts.categories import Category
-from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing, now_ms
+from contracts.envelope import Envelope
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing, now_ms
 from ggzy.runtime.auth import Principal
 from ggzy.runtime.consumer import Incoming
-from ggzy.runtime.errors import DomainError, NotFound
+from ggzy.runtime.errors import Conflict, DomainError, NotFound
 from ggzy.runtime.timers import Timer, Timers
 from services.announcement import domain
-from services.announcement.store import NoticeStore
+from services.announcement.rules import CategoryRules
+from services.announcement.store import NOTICE, NoticeStore
 
-PUBLICITY = "publicity_end"
+PUBLICITY = "publicity_end"  # the kind of timer that ends a publicity period
 
 
 class Announcement:
-    """The announcement application."""
+    """The announcement application: notices, publicity periods and objections."""
 
     def __init__(self, *, notices: Aggregates, store: NoticeStore, timers: Timers,
-                 publicity: dict[Category, domain.Publicity]) -> None:
+                 rules: Mapping[Category, CategoryRules]) -> None:
         self.notices = notices
         self.store = store
         self.timers = timers
-        self.publicity = publicity
+        self.rules = rules
         timers.on(PUBLICITY, self.on_publicity_end)
 
+    # notices from bidding's events ----------------------------------------------------
     async def on_bidding_event(self, msg: Incoming[Any]) -> None:
-        """Publish the notice a bidding event requires (once, whatever the redelivery)."""
+        """Publish the notice a bidding event requires, once whatever the redelivery."""
         event, env = msg.message, msg.envelope
-        if isinstance(event, TenderPublished):
-            await self.store.remember_tender(event.tender_id, {
-                "project_name": event.project_name, "category": event.category.value,
-                "region_code": event.region_code})
-        tender = await self.store.tender(event.tender_id) or {}
-        draft = domain.draft(event, tender.get("project_name", event.tender_id))
-        if draft is None or not tender:
-            return
-        notice_id = f"{event.tender_id}:{draft.notice_type.value}:{env.id[:12]}"
-        if await self.notices.get(notice_id) is not None:
-            return  # redelivered: already published
-        await self._publish(notice_id, draft, tender, event.tender_id,
-                            Cause(message_id=env.id, correlation_id=env.correlationid))
-
-    async def _publish(self, notice_id: str, draft: domain.Draft, tender: dict[str, Any],
-                       tender_id: str, cause: Cause) -> None:
-        category = Category(tender["category"])
+        await self._learn(event)
+        facts = await self.store.facts(event.tender_id)
+        if facts is None:
+            raise DomainError("unknown_tender", f"no TenderPublished seen for {event.tender_id}")
         now = datetime.now(UTC)
-        end = self.publicity[category].end(now) if draft.publicity else None
-        event = NoticePublished(notice_id=notice_id, notice_type=draft.notice_type,
-                                tender_id=tender_id, section_code=draft.section_code,
-                                category=category, region_code=tender["region_code"],
-                                title=draft.title, content=draft.content, published_at=now,
-                                publicity_end=end)
-        seq = await self.store.allocate()
-        try:
-            state = {**event.model_dump(mode="json"), "seq": seq, "published_ms": now_ms(),
-                     "text": str(draft.content), "objections": {}, "objection_upheld": 0,
-                     "stat_key": f"{category.value}:{draft.notice_type.value}",
-                     "publicity_end_ms": int(end.timestamp() * 1000) if end else 0}
-            await self.notices.create(notice_id, state, [Outgoing(event, category)], cause)
-        finally:
-            await self.store.release(seq)
-        if end is not None:
-            await self.timers.schedule(f"{PUBLICITY}:{notice_id}", PUBLICITY,
-                                       state["publicity_end_ms"], {"notice_id": notice_id})
+        draft = domain.draft(event, facts, self.rules.get(facts.category), now)
+        if draft is None:
+            return
+        nid = domain.notice_id(event.tender_id, draft.notice_type, draft.section_code, env.id)
+        notice = (await self.notices.get(nid)
+                  or await self._publish(nid, event.tender_id, draft, facts, env, now))
+        await self._ensure_timer(notice)  # also after a crash between the notice and its timer
 
+    async def _learn(self, event: Any) -> None:
+        """Keep what later notices of the tender need (its name, region, winners)."""
+        if isinstance(event, TenderPublished):
+            await self.store.remember_tender(event.tender_id, event.project_name,
+                                             event.category, event.region_code)
+        elif isinstance(event, Awarded):
+            await self.store.remember_winner(event.tender_id, event.section_code,
+                                             event.winner.bidder_name, event.winner.bidder_uscc)
+
+    async def _publish(self, nid: str, tender_id: str, draft: domain.Draft,
+                       facts: domain.TenderFacts, env: Envelope, now: datetime) -> Doc:
+        """Store the notice and queue NoticePublished in one write (outbox)."""
+        event = NoticePublished(
+            notice_id=nid, notice_type=draft.notice_type, tender_id=tender_id,
+            section_code=draft.section_code, category=facts.category,
+            region_code=facts.region_code, title=draft.title, content=draft.content,
+            published_at=now, publicity_end=draft.publicity_end)
+        end = draft.publicity_end
+        state: Doc = {
+            **event.model_dump(mode="json"), "record": NOTICE, "source_event_id": env.id,
+            "published_ms": _ms(now), "text": domain.searchable(draft),
+            "stat_key": f"{facts.category.value}:{draft.notice_type.value}",
+            "publicity_status": domain.OPEN if end else domain.NO_PUBLICITY,
+            "publicity_end_ms": _ms(end) if end else 0, "objections": {},
+            "objection_upheld": 0}
+        cause = Cause(message_id=env.id, correlation_id=env.correlationid)
+        await self._insert_numbered(nid, state, [Outgoing(event, facts.category)], cause)
+        return state
+
+    async def _insert_numbered(self, nid: str, state: Doc, events: list[Outgoing],
+                               cause: Cause, attempts: int = 5) -> None:
+        """Insert the notice under a fresh publication number (see store: the feed)."""
+        for _ in range(attempts):
+            seq = await self.store.allocate()
+            try:
+                await self.notices.create(nid, {**state, "seq": seq}, events, cause)
+                return
+            except Conflict:
+                if await self.notices.get(nid) is not None:
+                    return  # a concurrent redelivery wrote it first
+                # else the number was voided while this writer stalled: take another
+            finally:
+                await self.store.release(seq)
+        raise Conflict("feed_busy", f"could not number notice {nid}; try again")
+
+    async def _ensure_timer(self, notice: Doc) -> None:
+        if notice.get("publicity_end_ms"):
+            nid = notice.get("notice_id") or notice["_id"]
+            await self.timers.schedule(f"{PUBLICITY}:{nid}", PUBLICITY,
+                                       int(notice["publicity_end_ms"]), {"notice_id": nid})
+
+    # publicity periods and objections (条例54) --------------------------------------
     async def on_publicity_end(self, timer: Timer) -> None:
-        """The publicity period ended: tell bidding whether an objection was upheld."""
-        notice_id = timer.payload["notice_id"]
+        """The period ran out: end the publicity, or wait for pending objections."""
+        def decide(state: Doc, version: int) -> Change:
+            sets = domain.end_of_period(state)
+            return Change(set=sets, events=self._ended(state, sets))
 
-        def decide(state: dict[str, Any], version: int) -> Change:
-            if state.get("publicity_closed"):
-                return Change()
-            event = PublicityPeriodEnded(notice_id=notice_id, tender_id=state["tender_id"],
-                                         section_code=state["section_code"],
-                                         objection_upheld=bool(state["objection_upheld"]),
-                                         ended_at=datetime.now(UTC))
-            return Change(set={"publicity_closed": 1},
-                          events=[Outgoing(event, Category(state["category"]))])
+        await self.notices.update(timer.payload["notice_id"], decide,
+                                  Cause(message_id=f"timer:{timer.timer_id}"))
 
-        await self.notices.update(notice_id, decide, Cause(message_id=f"timer:{timer.timer_id}"))
+    def _ended(self, state: Doc, sets: Mapping[str, Any]) -> list[Outgoing]:
+        """PublicityPeriodEnded when ``sets`` ends the publicity: bidding may then award."""
+        if sets.get("publicity_status") != domain.ENDED:
+            return []
+        event = PublicityPeriodEnded(
+            notice_id=state["notice_id"], tender_id=state["tender_id"],
+            section_code=state["section_code"], objection_upheld=domain.upheld(state, sets),
+            ended_at=datetime.now(UTC))
+        return [Outgoing(event, Category(state["category"]))]
 
-    async def notice(self, notice_id: str) -> dict[str, Any]:
-        doc = await self.notices.get(notice_id)
-        if doc is None:
-            raise NotFound("notice_not_found", f"no notice {notice_id}")
+    async def object(self, nid: str, who: Principal, text: str) -> Doc:
+        """A bidder's objection (异议) while the period runs; returns its id and answer due."""
+        notice = await self.notice(nid)
+        oid = uuid.uuid4().hex[:12]
+        rules = self.rules.get(Category(notice["category"]))
+        answer = rules.objection_answer if rules else None
+
+        def decide(state: Doc, version: int) -> Change:
+            now = now_ms()
+            due = _ms(answer.end(_at(now))) if answer else None
+            return Change(set=domain.file_objection(state, oid, who.uscc or who.subject, text,
+                                                    now, due))
+
+        await self.notices.update(nid, decide)
+        return _objection_view(oid, (await self.notice(nid))["objections"][oid])
+
+    async def decide_objection(self, nid: str, oid: str, upheld: bool, who: Principal) -> None:
+        """A supervisor upholds or dismisses an objection."""
+        await self.notice(nid)
+
+        def decide(state: Doc, version: int) -> Change:
+            sets = domain.decide_objection(state, oid, upheld, who.subject, now_ms())
+            return Change(set=sets, events=self._ended(state, sets))
+
+        await self.notices.update(nid, decide)
+
+    async def objections(self, nid: str) -> list[dict[str, Any]]:
+        """A notice's objections, for the supervisor who decides them."""
+        notice = await self.notice(nid)
+        return [_objection_view(oid, o) for oid, o in (notice.get("objections") or {}).items()]
+
+    async def notice(self, nid: str) -> Doc:
+        """One notice (never a void placeholder of the feed)."""
+        doc = await self.notices.get(nid)
+        if doc is None or doc.get("record") != NOTICE:
+            raise NotFound("notice_not_found", f"no notice {nid}")
         return doc
 
-    async def object(self, notice_id: str, who: Principal, text: str) -> str:
-        """A bidder's objection during the publicity period (异议, 条例54)."""
-        objection_id = uuid.uuid4().hex[:12]
 
-        def decide(state: dict[str, Any], version: int) -> Change:
-            domain.check_objection_window(state, now_ms())
-            return Change(set={f"objections.{objection_id}": {
-                "by": who.uscc, "text": text, "status": "pending", "at_ms": now_ms()}})
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
-        await self.notices.update(notice_id, decide)
-        return objection_id
 
-    async def decide_objection(self, notice_id: str, objection_id: str, upheld: bool,
-                               who: Principal) -> None:
-        """A supervisor upholds or dismisses an objection."""
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
-        def decide(state: dict[str, Any], version: int) -> Change:
-            if objection_id not in state.get("objections", {}):
-                raise NotFound("objection_not_found", f"no objection {objection_id}")
-            if state.get("publicity_closed"):
-                raise DomainError("publicity_ended", "the publicity period has ended")
-            sets: dict[str, Any] = {
-                f"objections.{objection_id}.status": "upheld" if upheld else "dismissed",
-                f"objections.{objection_id}.decided_by": who.subject}
-            if upheld:
-                sets["objection_upheld"] = 1
-            return Change(set=sets)
 
-        await self.notices.update(notice_id, decide)
+def _objection_view(oid: str, o: Mapping[str, Any]) -> dict[str, Any]:
+    due = o.get("answer_due_ms")
+    return {"objection_id": oid, "by": o.get("by"), "text": o.get("text"),
+            "status": o.get("status"), "filed_at": _at(int(o["filed_ms"])).isoformat(),
+            "answer_due": _at(int(due)).isoformat() if due else None,
+            "decided_by": o.get("decided_by")}

@@ -7,8 +7,8 @@ from pathlib import Path
 from contracts.topics import Audience, Stage
 from ggzy.runtime.service import Parts, Runtime, load_verifier
 from services.announcement.api import routes
-from services.announcement.domain import RULES_FILE, load_publicity
 from services.announcement.handlers import Announcement
+from services.announcement.rules import RULES_FILE, load_rules
 from services.announcement.store import NoticeStore
 from services.announcement.subscribers import subscriptions
 
@@ -17,7 +17,7 @@ def build(rt: Runtime) -> Parts:
     """Wire the announcement service onto the runtime."""
     store = NoticeStore(rt.db)
     app = Announcement(notices=rt.aggregates("notices"), store=store, timers=rt.timers,
-                       publicity=load_publicity(Path(rt.settings.rules_file or RULES_FILE)))
+                       rules=load_rules(Path(rt.settings.rules_file or RULES_FILE)))
 
     async def start() -> None:
         await store.setup()

@@ -1,0 +1,104 @@
+"""Announcement's rules per category, as data: publicity periods and their sources. Pure.
+
+Numbers live in ``rules.yaml`` beside this module (or the file GGZY_RULES_FILE
+names), each with the article it comes from; nothing here hard-codes a period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from contracts.categories import Category
+from ggzy.runtime.errors import DomainError
+
+RULES_FILE = Path(__file__).with_name("rules.yaml")
+UNITS = {"seconds": timedelta(seconds=1), "minutes": timedelta(minutes=1),
+         "hours": timedelta(hours=1), "days": timedelta(days=1)}
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Working days: Monday to Friday, less holidays, plus adjusted working weekends."""
+
+    holidays: frozenset[date] = frozenset()
+    working_weekends: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        return day in self.working_weekends or (day.weekday() < 5 and day not in self.holidays)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A period of a rule (a publicity period, a time to answer) and its legal source."""
+
+    value: float
+    unit: str
+    source: str
+    calendar: Calendar = field(default_factory=Calendar)
+
+    def end(self, start: datetime) -> datetime:
+        """The moment the period that starts at ``start`` ends."""
+        if self.unit != "working_days":
+            return start + UNITS[self.unit] * self.value
+        at, added = start, 0
+        while added < self.value:
+            at += timedelta(days=1)
+            added += self.calendar.is_working_day(at.date())
+        return at
+
+
+@dataclass(frozen=True)
+class CategoryRules:
+    """Announcement's rules of one category."""
+
+    publicity: Period  # 中标候选人公示期 (条例54)
+    objection_answer: Period | None = None  # time to answer an objection (条例54)
+    result_announcement: Period | None = None  # result announced within (政采条例43)
+
+
+def load_rules(path: Path = RULES_FILE) -> dict[Category, CategoryRules]:
+    """The rules per category in ``path``: this service's own file, or a platform-wide rule
+    file (GGZY_RULES_FILE) whose categories have a ``publicity`` entry."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
+    calendar = _calendar(raw.get("calendar") or {})
+    known = {c.value for c in Category}
+    return {Category(name): CategoryRules(
+                publicity=_period(spec["publicity"], calendar),
+                objection_answer=_optional(spec.get("objection_answer"), calendar),
+                result_announcement=_optional(spec.get("result_announcement"), calendar))
+            for name, spec in raw.items() if name in known and "publicity" in spec}
+
+
+def _calendar(raw: Mapping[str, Any]) -> Calendar:
+    def days(key: str) -> frozenset[date]:
+        return frozenset(date.fromisoformat(str(d)) for d in raw.get(key, []))
+
+    return Calendar(days("holidays"), days("working_weekends"))
+
+
+def _period(spec: Mapping[str, Any], calendar: Calendar) -> Period:
+    if spec["unit"] not in (*UNITS, "working_days"):
+        raise ValueError(f"unknown unit {spec['unit']!r} in a period rule")
+    if float(spec["value"]) <= 0:
+        raise ValueError("a period must be positive")
+    return Period(float(spec["value"]), str(spec["unit"]), str(spec["source"]), calendar)
+
+
+def _optional(spec: Mapping[str, Any] | None, calendar: Calendar) -> Period | None:
+    return None if spec is None else _period(spec, calendar)
+
+
+def rules_of(rules: Mapping[Category, CategoryRules], category: Category) -> CategoryRules:
+    """The rules of ``category``; a specific refusal when none are configured."""
+    if category not in rules:
+        raise DomainError("category_without_rules", f"no announcement rules for {category.value}",
+                          configured=sorted(c.value for c in rules))
+    return rules[category]
+
+
