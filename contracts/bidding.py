@@ -202,3 +202,37 @@ class ContractOverdue(_TenderEvent):
     section_code: SectionCode = Field(description="Section.")
     winner_uscc: USCC = Field(description="Winner that did not sign.")
     due: datetime = Field(description="The deadline that passed.")
+
+
+class BidFingerprint(_Part):
+    """The fingerprint of one bid (national data standard: 投标文件特征码), never public."""
+
+    bid_id: str = Field(description="Bid id.")
+    bidder_uscc: USCC = Field(description="Bidder.")
+    digest: str = Field(description="SHA-256 of the sealed bid's ciphertext.")
+    price_fen: int | None = Field(default=None, description="Price once opened, else None.")
+    status: str = Field(description="Status in the opening record (valid, revoked, ...).")
+    file_digest: str = Field(default="", description="Digest of the bid document file (MD5/SHA).")
+    machine_serials: list[str] = Field(default_factory=list,
+                                       description="CPU/disk/board serials of the maker machine.")
+    upload_ip: str = Field(default="", description="IP address of the upload.")
+    upload_mac: str = Field(default="", description="MAC address of the upload.")
+    contact_person: str = Field(default="", description="Contact person named in the bid.")
+    agent: str = Field(default="", description="Entrusted agent (委托代理人) of the bid.")
+    project_manager: str = Field(default="", description="Project manager (项目负责人).")
+    deposit_account: str = Field(default="", description="Account the deposit was paid from.")
+
+
+@register
+class BidFingerprintsExtracted(_TenderEvent):
+    """The fingerprints of a section's extracted bids at opening, for the collusion check.
+
+    Internal only (credit's 围标串标 check, 条例40); a section with many bids is
+    sent in ``parts`` events of at most 500 fingerprints each.
+    """
+
+    section_code: SectionCode = Field(description="Section.")
+    part: int = Field(ge=1, description="This part's number, from 1.")
+    parts: int = Field(ge=1, description="How many parts the section's fingerprints fill.")
+    fingerprints: list[BidFingerprint] = Field(description="Fingerprints in this part.")
+    extracted_at: datetime = Field(description="Opening time.")

@@ -7,8 +7,9 @@ standard, BLACK_LIST / EXPERT_CREDIT_RECORD).
 
 from __future__ import annotations
 
-from datetime import date
-from typing import ClassVar
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -58,3 +59,81 @@ class ExpertBlacklisted(_RestrictionEvent):
 
     def aggregate_id(self) -> str:
         return self.expert_id
+
+
+@register
+class ExpertReinstated(Event):
+    """An expert's blacklisting was revoked or its period repaired (专家信用修复)."""
+
+    stage: ClassVar[Stage] = Stage.CREDIT
+    expert_id: str = Field(description="The expert.")
+    restriction_id: str = Field(description="The restriction lifted.")
+
+    def aggregate_id(self) -> str:
+        return self.expert_id
+
+
+class SubjectKind(StrEnum):
+    """Whose credit account it is (信用主体)."""
+
+    ENTITY = "entity"  # a market entity, by credit code
+    EXPERT = "expert"  # an evaluation expert, by platform expert id
+
+
+@register
+class CreditChanged(Event):
+    """A credit account changed: a record was added or revoked, the score and level moved.
+
+    The level's incentives (e.g. a deposit reduction for the best level,
+    国办发〔2015〕63号 守信激励) travel with the event so bidding can apply them.
+    """
+
+    stage: ClassVar[Stage] = Stage.CREDIT
+    subject_kind: SubjectKind = Field(description="Entity or expert.")
+    subject_id: str = Field(description="Credit code of the entity, or the expert id.")
+    record_id: str | None = Field(default=None, description="The record that caused it, if any.")
+    reason: str = Field(description="Machine-readable reason, e.g. bid_revoked, contract_overdue.")
+    score: int = Field(ge=0, le=1000, description="Score after the change (the model's scale).")
+    level: str = Field(description="Level after the change, e.g. A, B, C, D.")
+    previous_level: str | None = Field(default=None, description="Level before the change.")
+    deposit_reduction_pct: int = Field(ge=0, le=100, default=0,
+                                       description="Deposit reduction the level earns, in %.")
+    changed_at: datetime = Field(description="When it changed.")
+
+    def aggregate_id(self) -> str:
+        return self.subject_id
+
+
+class RiskIndicator(StrEnum):
+    """A deemed-collusion indicator (视为串通投标: 条例40; 87号令37) or a risk pattern."""
+
+    SAME_DOCUMENT = "same_document"  # 条例40(一): same file digest (prepared by the same unit)
+    SAME_MACHINE = "same_machine"  # 条例40(一): same maker machine serials
+    SAME_UPLOAD_IP = "same_upload_ip"  # 条例40(二): uploaded from the same address
+    SAME_UPLOAD_MAC = "same_upload_mac"  # 条例40(二)
+    SAME_CONTACT = "same_contact"  # 87号令37: same contact person
+    SAME_AGENT = "same_agent"  # 条例40(二): entrusted the same unit or person
+    SAME_PROJECT_MANAGER = "same_project_manager"  # 条例40(三)
+    SAME_DEPOSIT_ACCOUNT = "same_deposit_account"  # 条例40(五)
+    PRICE_PATTERN = "price_pattern"  # 条例40(四): regular differences / ratios, abnormal closeness
+    RELATED_ENTITIES = "related_entities"  # 条例34: same legal representative or control
+    BID_ROTATION = "bid_rotation"  # cross-tender: the same group takes turns winning
+
+
+@register
+class RiskAlertRaised(Event):
+    """A collusion or risk alert for supervisors (围标串标预警), with its evidence."""
+
+    stage: ClassVar[Stage] = Stage.CREDIT
+    alert_id: str = Field(description="Deterministic alert id (same evidence, same id).")
+    tender_id: str = Field(description="Tender project code ('' for cross-tender patterns).")
+    section_code: str = Field(description="Section ('' for cross-tender patterns).")
+    category: Category = Field(description="Transaction category.")
+    indicator: RiskIndicator = Field(description="Which indicator fired.")
+    article: str = Field(description="Legal basis, e.g. 条例40(一).")
+    bidders: list[USCC] = Field(min_length=1, description="Bidders involved.")
+    evidence: dict[str, Any] = Field(description="What was seen: the shared value, prices, ...")
+    raised_at: datetime = Field(description="When it was raised.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id or self.alert_id

@@ -81,7 +81,7 @@ class PlatformClient:
                           tender_id=tender_id, section_code=section, bidder_uscc=bidder)
         body = {"ciphertext": base64.b64encode(bid.ciphertext).decode(),
                 "nonce": base64.b64encode(bid.nonce).decode(), "digest": bid.digest,
-                "fingerprint": {"file_md5": uuid.uuid4().hex, "ip": "10.1.1.1"}}
+                "fingerprint": {"file_digest": uuid.uuid4().hex}}
         status, out = await self.call("bidding", "PUT",
                                       f"/v1/tenders/{tender_id}/sections/{section}/bid",
                                       token, body)

@@ -57,12 +57,26 @@ class Modification(_Req):
     affects_bids: bool = True
 
 
+class FingerprintIn(_Req):
+    """The bid's fingerprint (投标文件特征码), recorded by the bidder's tool; never public."""
+
+    file_digest: str = Field(default="", max_length=128, description="Bid document digest.")
+    machine_serials: list[str] = Field(default_factory=list, max_length=8,
+                                       description="CPU/disk/board serials of the maker machine.")
+    upload_ip: str = Field(default="", max_length=45, description="Upload IP address.")
+    upload_mac: str = Field(default="", max_length=17, description="Upload MAC address.")
+    contact_person: str = Field(default="", max_length=50, description="Contact person.")
+    agent: str = Field(default="", max_length=100, description="Entrusted agent.")
+    project_manager: str = Field(default="", max_length=50, description="Project manager.")
+    deposit_account: str = Field(default="", max_length=40, description="Deposit payer account.")
+
+
 class BidIn(_Req):
     ciphertext: str = Field(description="base64 AES-256-GCM ciphertext of the bid content.")
     nonce: str = Field(description="base64 12-byte nonce.")
     digest: str = Field(description="SHA-256 hex of the ciphertext.")
-    fingerprint: dict[str, str] = Field(default_factory=dict, description="File digest, "
-                                        "machine serials, upload IP/MAC, contact, manager.")
+    fingerprint: FingerprintIn = Field(default_factory=FingerprintIn,
+                                       description="The bid's fingerprint (条例40 checks).")
     deposit: dict[str, Any] | None = None
 
 

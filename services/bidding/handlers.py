@@ -22,7 +22,7 @@ from services.bidding.domain import draw as draws
 from services.bidding.domain import evaluation, sealed, tender
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
-from services.bidding.opening import opening_lines
+from services.bidding.opening import fingerprints, opening_lines
 from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore
 
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
@@ -221,8 +221,11 @@ class Bidding:
         lines = opening_lines(docs, entities, int(state["deadline_ms"]))
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
         picked = await self._draw(state, code, valid)
+        at = now()
+        evidence = fingerprints(tender_id, code, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.open_section(
-            s, rules, code, lines, picked, now()), Cause(message_id=f"timer:{timer.timer_id}"))
+            s, rules, code, lines, picked, at, evidence),
+            Cause(message_id=f"timer:{timer.timer_id}"))
 
     async def _draw(self, state: Mapping[str, Any], code: str,
                     bidders: list[str]) -> dict[str, Any] | None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from contracts.bidding import BidderLine
+from contracts.bidding import BidderLine, BidFingerprint, BidFingerprintsExtracted
+
+FINGERPRINTS_PER_PART = 500  # keeps each event well under Kafka's 1 MB default
 
 
 def related_groups(bidders: list[str], entities: Mapping[str, Mapping[str, Any]]) -> set[str]:
@@ -45,3 +48,18 @@ def opening_lines(bids: Sequence[Mapping[str, Any]], entities: Mapping[str, Mapp
                                 bidder_name=entities.get(uscc, {}).get("name", uscc),
                                 price_fen=b.get("price_fen"), status=status))
     return lines
+
+
+def fingerprints(tender_id: str, code: str, bids: Sequence[Mapping[str, Any]],
+                 lines: Sequence[BidderLine], at: datetime) -> list[BidFingerprintsExtracted]:
+    """The fingerprints of the extracted bids, in parts, for credit's check (条例40)."""
+    by_id = {b["_id"]: b for b in bids}
+    prints = [BidFingerprint(bid_id=ln.bid_id, bidder_uscc=ln.bidder_uscc,
+                             digest=by_id[ln.bid_id]["digest"], price_fen=ln.price_fen,
+                             status=ln.status, **by_id[ln.bid_id].get("fingerprint", {}))
+              for ln in lines]
+    chunks = [prints[i:i + FINGERPRINTS_PER_PART]
+              for i in range(0, len(prints), FINGERPRINTS_PER_PART)] or [[]]
+    return [BidFingerprintsExtracted(tender_id=tender_id, section_code=code, part=n,
+                                     parts=len(chunks), fingerprints=chunk, extracted_at=at)
+            for n, chunk in enumerate(chunks, 1)]

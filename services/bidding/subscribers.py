@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.announcement import PublicityPeriodEnded
-from contracts.credit import EntityBanned, EntityReinstated, ExpertBlacklisted
+from contracts.credit import EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated
 from contracts.registration import (
     EntityRegistered,
     EntityUpdated,
@@ -38,7 +38,7 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
         subject = e.uscc if isinstance(e, EntityBanned) else e.expert_id
         await store.restrict(e.restriction_id, subject, e.model_dump(mode="json"))
 
-    async def on_reinstated(msg: Incoming[EntityReinstated]) -> None:
+    async def on_reinstated(msg: Incoming[Any]) -> None:
         await store.lift(msg.message.restriction_id)
 
     async def on_publicity(msg: Incoming[PublicityPeriodEnded]) -> None:
@@ -53,7 +53,7 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
             ExpertRegistered: on_expert, ExpertUpdated: on_expert}),
         rt.subscription("bidding.credit", [rt.topic(Stage.CREDIT)], {
             EntityBanned: on_restriction, ExpertBlacklisted: on_restriction,
-            EntityReinstated: on_reinstated}),
+            EntityReinstated: on_reinstated, ExpertReinstated: on_reinstated}),
         rt.subscription("bidding.announcement", announcements,
                         {PublicityPeriodEnded: on_publicity}),
     ]

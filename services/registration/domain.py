@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from contracts.codes import CodeError, validate_region_code, validate_resident_id, validate_uscc
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from contracts.codes import CodeError, validate_region_code, validate_resident_id, validate_uscc
 from contracts.registration import EntityKind, EntityRegistration, EntitySnapshot, ExpertSnapshot
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import DomainError, Forbidden, Unauthorized

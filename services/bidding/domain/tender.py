@@ -8,12 +8,14 @@ publicity -> awarded -> contracted; or failed (流标) / awaiting_draw.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from contracts.bidding import (
     Awarded,
     BidderLine,
+    BidFingerprintsExtracted,
     BidsOpened,
     Candidate,
     ContractOverdue,
@@ -121,15 +123,19 @@ def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> Tender
 
 
 def open_section(state: State, rules: CategoryRules, code: str, lines: list[BidderLine],
-                 draw: dict[str, Any] | None, now: datetime) -> Change:
-    """The opening record; too few valid bids fail the section, else the committee is set."""
+                 draw: dict[str, Any] | None, now: datetime,
+                 evidence: Sequence[BidFingerprintsExtracted] = ()) -> Change:
+    """The opening record; too few valid bids fail the section, else the committee is set.
+
+    ``evidence`` (the bids' fingerprints) goes out in the same write, for credit.
+    """
     sec = section_of(state, code)
     if sec["status"] != "decrypting":
         return Change()
     opened = BidsOpened(tender_id=state["tender_id"], section_code=code, opened_at=now,
                         lines=lines)
     valid = sum(line.status == "valid" for line in lines)
-    events: list[Any] = [opened]
+    events: list[Any] = [opened, *evidence]
     if valid < rules.minimum_bidders.n:
         sec.update(status="failed", reason="too_few_valid_bids")
         events.append(_failed(state, code, valid, rules))
