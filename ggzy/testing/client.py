@@ -74,14 +74,17 @@ class PlatformClient:
         return expert_id, await self.login(user, "password-123456")
 
     async def submit(self, tender_id: str, section: str, bidder: str, token: str,
-                     price_fen: int) -> tuple[int, Any, bytes]:
-        """Seal a bid on the bidder's side and upload it; return status, body, key."""
+                     price_fen: int, fingerprint: dict[str, Any] | None = None
+                     ) -> tuple[int, Any, bytes]:
+        """Seal a bid on the bidder's side and upload it; return status, body, key.
+
+        ``fingerprint`` overrides the default one (a fresh file digest only)."""
         key = sealed.new_key()
         bid = sealed.seal({"price_fen": price_fen, "schedule_days": 300}, key,
                           tender_id=tender_id, section_code=section, bidder_uscc=bidder)
         body = {"ciphertext": base64.b64encode(bid.ciphertext).decode(),
                 "nonce": base64.b64encode(bid.nonce).decode(), "digest": bid.digest,
-                "fingerprint": {"file_digest": uuid.uuid4().hex}}
+                "fingerprint": fingerprint or {"file_digest": uuid.uuid4().hex}}
         status, out = await self.call("bidding", "PUT",
                                       f"/v1/tenders/{tender_id}/sections/{section}/bid",
                                       token, body)
