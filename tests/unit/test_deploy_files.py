@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
+from ggzy.cli import SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -115,6 +117,12 @@ def test_compose_has_the_expected_services(compose: dict[str, Any]) -> None:
     assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", services["kafka"]["image"])
     assert services["mongo"]["image"].startswith("mongo:8")
     assert services["prometheus"]["image"].startswith("prom/prometheus")
+
+
+def test_every_service_of_the_command_line_is_composed(compose: dict[str, Any]) -> None:
+    """What `ggzy serve` can run, compose runs: no service left out of a deployment."""
+    composed = {svc["command"][1] for svc in _app_services(compose).values()}
+    assert composed >= set(SERVICES)
 
 
 def test_every_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
