@@ -1,0 +1,97 @@
+"""The credit rules as data: scoring models per subject kind and collusion thresholds.
+
+Loaded like bidding's rule book (pydantic models, cached per path): the
+service's ``rules.yaml`` unless GGZY_RULES_FILE names a platform-wide file with a
+``credit:`` section. Every number carries its source article (国办发〔2015〕63号:
+provinces set their own scoring models).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.credit import SubjectKind
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Base(_Rule):
+    value: int = Field(ge=0, le=1000)
+    article: str
+
+
+class Deduction(_Rule):
+    """Points one record of a kind takes off the score."""
+
+    points: int = Field(ge=0, le=1000)
+    article: str
+
+
+class Level(_Rule):
+    """A credit level: earned at or above ``min``, with its incentives."""
+
+    level: str = Field(min_length=1, max_length=4)
+    min: int = Field(ge=0, le=1000)
+    deposit_reduction_pct: int = Field(default=0, ge=0, le=100)
+    article: str
+
+
+class Ban(_Rule):
+    """A market ban (or expert blacklisting) and its period."""
+
+    days: int = Field(ge=1, le=3650)
+    article: str
+
+
+class ScoringModel(_Rule):
+    """One subject kind's scoring model (信用评价模型)."""
+
+    base: Base
+    deductions: dict[str, Deduction]
+    levels: list[Level] = Field(min_length=1)
+    level_bans: dict[str, Ban] = Field(default_factory=dict)
+    serious_bans: dict[str, Ban] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _levels_descend(self) -> ScoringModel:
+        mins = [lv.min for lv in self.levels]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("levels must be listed highest first with distinct minimums")
+        if mins[-1] != 0:
+            raise ValueError("the lowest level must start at 0 so every score has a level")
+        names = {lv.level for lv in self.levels}
+        unknown = set(self.level_bans) - names
+        if unknown:
+            raise ValueError(f"level_bans name unknown levels {sorted(unknown)}")
+        return self
+
+
+class CreditRules(BaseModel):
+    """Everything the credit service reads from its rules file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: ScoringModel
+    expert: ScoringModel
+    collusion: dict[str, Any] = Field(default_factory=dict)
+
+    def model_for(self, kind: SubjectKind) -> ScoringModel:
+        return self.entity if kind is SubjectKind.ENTITY else self.expert
+
+
+@cache
+def load(path: Path = RULES_FILE) -> CreditRules:
+    """The credit rules in ``path``, or in the service's own file when it has none."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8")) or {}
+    if "credit" not in raw and path != RULES_FILE:
+        return load(RULES_FILE)
+    return CreditRules.model_validate(raw["credit"])

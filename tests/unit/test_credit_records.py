@@ -1,0 +1,119 @@
+"""Credit accounts as decisions: restrictions block exactly within their dates and
+categories (national data standard BLACK_LIST), records re-score, serious cases ban."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contracts.credit import CreditChanged, EntityBanned, EntityReinstated, SubjectKind
+from ggzy.runtime.aggregates import Change
+from ggzy.runtime.errors import Conflict
+from ggzy.testing.data import new_uscc
+from services.credit.domain import records
+from services.credit.domain.records import Record, Restriction
+from services.credit.domain.rules import load
+
+MODEL = load().entity
+NOW = datetime(2026, 5, 1, 10, tzinfo=UTC)
+TODAY = NOW.date()
+
+
+def _apply(state: dict[str, Any], change: Change) -> dict[str, Any]:
+    """Apply a change's dotted $set paths to a state, as the store would."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in state.items()}
+    for path, value in change.set.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node[p] = dict(node.get(p, {}))
+            node = node[p]
+        node[leaf] = value
+    return out
+
+
+def _account() -> dict[str, Any]:
+    return records.new_account(SubjectKind.ENTITY, new_uscc(), MODEL)
+
+
+def _restriction(start: date, end: date, categories: tuple[str, ...] = ("construction",)
+                 ) -> Restriction:
+    return Restriction("R-1", "bidding", list(categories), start, end, "深建罚〔2026〕7号",
+                       "串通投标 (条例67)")
+
+
+def test_a_restriction_blocks_only_its_categories_within_its_dates() -> None:
+    s = _apply(acc := _account(), records.add_restriction(
+        acc, MODEL, _restriction(TODAY, TODAY + timedelta(days=9)), NOW))
+    assert records.blocking(s, "construction", TODAY)
+    assert records.blocking(s, "construction", TODAY + timedelta(days=9))  # end inclusive
+    assert not records.blocking(s, "construction", TODAY + timedelta(days=10))
+    assert not records.blocking(s, "construction", TODAY - timedelta(days=1))
+    assert not records.blocking(s, "procurement", TODAY)
+
+
+def test_recording_a_restriction_emits_entity_banned_and_a_penalty_record() -> None:
+    acc = _account()
+    change = records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW)
+    kinds = [type(o.event) for o in change.events]
+    assert kinds[0] is EntityBanned and CreditChanged in kinds
+    assert change.set["score"] == 100 - MODEL.deductions["administrative_penalty"].points
+
+
+def test_the_same_decision_twice_is_a_conflict() -> None:
+    acc = _account()
+    s = _apply(acc, records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW))
+    with pytest.raises(Conflict):
+        records.add_restriction(s, MODEL, _restriction(TODAY, TODAY), NOW)
+
+
+def test_revocation_lifts_the_block_and_its_record_stops_counting() -> None:
+    acc = _account()
+    s = _apply(acc, records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW))
+    change = records.revoke_restriction(s, MODEL, "R-1", "sup", "复议撤销", NOW)
+    s = _apply(s, change)
+    assert isinstance(change.events[0].event, EntityReinstated)
+    assert not records.blocking(s, "construction", TODAY)
+    assert s["score"] == MODEL.base.value
+
+
+def test_expiry_before_the_end_date_is_refused_and_after_it_reinstates() -> None:
+    """信用修复: only after the last day."""
+    acc = _account()
+    s = _apply(acc, records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW))
+    with pytest.raises(Conflict):
+        records.expire_restriction(s, "R-1", TODAY)
+    change = records.expire_restriction(s, "R-1", TODAY + timedelta(days=1))
+    assert isinstance(change.events[0].event, EntityReinstated)
+
+
+def test_a_record_is_counted_once() -> None:
+    acc = _account()
+    rec = Record("contract_overdue:T:S", "contract_overdue", "ContractOverdue")
+    s = _apply(acc, records.add_record(acc, MODEL, rec, NOW))
+    assert records.add_record(s, MODEL, rec, NOW).events == []
+
+
+def test_serious_collusion_bans_the_entity_for_the_rules_period() -> None:
+    """条例67: serious collusion -> ban of 1-2 years (the model's period)."""
+    acc = _account()
+    rec = Record("collusion:A1", "collusion_serious", "RiskAlertRaised",
+                 {"categories": ["construction"], "decision_no": "深建罚〔2026〕9号"})
+    change = records.add_record(acc, MODEL, rec, NOW)
+    bans = [o.event for o in change.events if isinstance(o.event, EntityBanned)]
+    assert any(b.decision_no == "深建罚〔2026〕9号" and b.categories == ["construction"]
+               and (b.end - b.start).days + 1 == MODEL.serious_bans["collusion_serious"].days
+               for b in bans)
+
+
+def test_falling_to_level_d_bans_from_the_whole_market() -> None:
+    """国办发〔2015〕63号: the seriously dishonest are banned from the market."""
+    s = _account()
+    for n in range(7):
+        s = _apply(s, records.add_record(s, MODEL, Record(f"o{n}", "contract_overdue", "x"),
+                                         NOW))
+    assert s["level"] == "D"
+    bans = [r for r in s["restrictions"].values() if r["action"] == "market_ban"]
+    assert len(bans) == 1 and set(bans[0]["categories"]) == set(records.ALL_CATEGORIES)
