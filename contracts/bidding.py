@@ -236,3 +236,25 @@ class BidFingerprintsExtracted(_TenderEvent):
     parts: int = Field(ge=1, description="How many parts the section's fingerprints fill.")
     fingerprints: list[BidFingerprint] = Field(description="Fingerprints in this part.")
     extracted_at: datetime = Field(description="Opening time.")
+
+
+class DepositRefund(_Part):
+    """One bid deposit's fate (投标保证金退还)."""
+
+    bid_id: str = Field(description="Bid id.")
+    bidder_uscc: USCC = Field(description="Bidder.")
+    payer_account: str = Field(description="Account the deposit came from (refunded to it).")
+    amount_fen: int = Field(ge=0, description="Deposit in fen.")
+    action: str = Field(description="refund, or withheld (bid revoked after the deadline, 条例35).")
+    due: datetime | None = Field(description="Refund due by (None when withheld).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class DepositRefundsScheduled(_TenderEvent):
+    """Deposits of a section are to be refunded by the rule's deadline (条例35, 57)."""
+
+    section_code: SectionCode = Field(description="Section.")
+    trigger: str = Field(description="withdrawn, failed or contract_signed.")
+    refunds: list[DepositRefund] = Field(description="One entry per deposit.")
+    scheduled_at: datetime = Field(description="When they were scheduled.")

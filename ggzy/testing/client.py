@@ -74,21 +74,33 @@ class PlatformClient:
         return expert_id, await self.login(user, "password-123456")
 
     async def submit(self, tender_id: str, section: str, bidder: str, token: str,
-                     price_fen: int, fingerprint: dict[str, Any] | None = None
-                     ) -> tuple[int, Any, bytes]:
+                     price_fen: int, fingerprint: dict[str, Any] | None = None,
+                     deposit: dict[str, Any] | None = None) -> tuple[int, Any, bytes]:
         """Seal a bid on the bidder's side and upload it; return status, body, key.
 
-        ``fingerprint`` overrides the default one (a fresh file digest only)."""
+        ``fingerprint`` overrides the default one (a fresh file digest only);
+        ``deposit`` the default payment (the section's deposit, from the
+        bidder's own account)."""
         key = sealed.new_key()
         bid = sealed.seal({"price_fen": price_fen, "schedule_days": 300}, key,
                           tender_id=tender_id, section_code=section, bidder_uscc=bidder)
         body = {"ciphertext": base64.b64encode(bid.ciphertext).decode(),
                 "nonce": base64.b64encode(bid.nonce).decode(), "digest": bid.digest,
-                "fingerprint": fingerprint or {"file_digest": uuid.uuid4().hex}}
+                "fingerprint": fingerprint or {"file_digest": uuid.uuid4().hex},
+                "deposit": deposit or await self._deposit(tender_id, section, bidder)}
         status, out = await self.call("bidding", "PUT",
                                       f"/v1/tenders/{tender_id}/sections/{section}/bid",
                                       token, body)
         return status, out, key
+
+    async def _deposit(self, tender_id: str, section: str, bidder: str) -> dict[str, Any] | None:
+        """The section's deposit as the tender asks it, paid from the bidder's account."""
+        status, body = await self.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+        if status != 200:
+            return None
+        required = next((s["deposit_fen"] for s in body["sections"]
+                         if s["section_code"] == section), 0)
+        return {"payer_account": "6222" + bidder[2:16], "amount_fen": required}
 
     async def until_known(self, make: Any) -> Any:
         """Retry a call while bidding's projection has not yet seen a new entity."""

@@ -71,13 +71,21 @@ class FingerprintIn(_Req):
     deposit_account: str = Field(default="", max_length=40, description="Deposit payer account.")
 
 
+class DepositIn(_Req):
+    """The bid deposit as paid (投标保证金), from the bidder's own account (条例26)."""
+
+    payer_account: str = Field(pattern=r"^[0-9A-Za-z-]{6,40}$", description="Payer account.")
+    amount_fen: int = Field(ge=0, description="Amount paid, in fen.")
+
+
 class BidIn(_Req):
     ciphertext: str = Field(description="base64 AES-256-GCM ciphertext of the bid content.")
     nonce: str = Field(description="base64 12-byte nonce.")
     digest: str = Field(description="SHA-256 hex of the ciphertext.")
     fingerprint: FingerprintIn = Field(default_factory=FingerprintIn,
                                        description="The bid's fingerprint (条例40 checks).")
-    deposit: dict[str, Any] | None = None
+    deposit: DepositIn | None = Field(default=None, description="Required when the section "
+                                      "asks a deposit.")
 
 
 class KeyIn(_Req):

@@ -12,14 +12,21 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contracts.bidding import BidderLine, BidSubmitted, BidWithdrawn, Candidate, TenderPublished
+from contracts.bidding import (
+    BidderLine,
+    BidSubmitted,
+    BidWithdrawn,
+    Candidate,
+    DepositRefund,
+    TenderPublished,
+)
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
+from services.bidding.domain import deposits, evaluation, sealed, tender
 from services.bidding.domain import draw as draws
-from services.bidding.domain import evaluation, sealed, tender
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
 from services.bidding.opening import fingerprints, opening_lines
@@ -122,12 +129,17 @@ class Bidding:
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)
         bidder = await self._eligible_bidder(who, Category(state["category"]))
+        deposit = upload.get("deposit")
+        deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit)
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
+        fingerprint = dict(upload.get("fingerprint") or {})
+        if deposit and not fingerprint.get("deposit_account"):
+            fingerprint["deposit_account"] = deposit["payer_account"]
         bid_id = f"{tender_id}:{section}:{bidder}"
         doc = {"tender_id": tender_id, "section_code": section, "bidder_uscc": bidder,
                "status": SUBMITTED, "ciphertext": upload["ciphertext"],
                "nonce": upload["nonce"], "digest": bid.digest, "received_ms": tender.ms(at),
-               "fingerprint": upload.get("fingerprint", {}), "deposit": upload.get("deposit")}
+               "fingerprint": fingerprint, "deposit": deposit}
         event = BidSubmitted(tender_id=tender_id, section_code=section, bid_id=bid_id,
                              bidder_uscc=bidder, digest=bid.digest, received_at=at)
         out = [Outgoing(event, Category(state["category"]))]
@@ -158,16 +170,20 @@ class Bidding:
     async def withdraw_bid(self, tender_id: str, section: str, who: Principal) -> None:
         """Withdraw before the deadline (撤回)."""
         state = await self.tender(tender_id)
-        tender.refuse_after_deadline(state, now(), self.rules(state))
+        rules, at = self.rules(state), now()
+        tender.refuse_after_deadline(state, at, rules)
         bid_id = f"{tender_id}:{section}:{who.uscc}"
+        category = Category(state["category"])
         event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
                              bidder_uscc=str(who.uscc))
 
         def decide(s: dict[str, Any], v: int) -> Change:
             if s["status"] != SUBMITTED:
                 raise Conflict("bid_not_submitted", "there is no submitted bid to withdraw")
+            items = deposits.refunds(rules, self.book.calendar, [{**s, "_id": bid_id}], at)
+            refund = deposits.scheduled(tender_id, section, "withdrawn", items, at)
             return Change(set={"status": WITHDRAWN},
-                          events=[Outgoing(event, Category(state["category"]))])
+                          events=[Outgoing(e, category) for e in (event, *refund)])
 
         await self.bids.update(bid_id, decide)
 
@@ -179,11 +195,14 @@ class Bidding:
         if int(state["deadline_ms"]) + self.grace_ms > timer.due_ms:  # postponed since
             return
         rules = self.rules(state)
-        counts = await self.store.counts(tender_id, int(state["deadline_ms"]))
+        received = await self.store.received(tender_id, int(state["deadline_ms"]))
+        counts = {code: len(bids) for code, bids in received.items()}
+        at = now()
+        refunds = {code: deposits.refunds(rules, self.book.calendar, bids, at)
+                   for code, bids in received.items()}
         cause = Cause(message_id=f"timer:{timer.timer_id}")
-        await self.tenders.update(tender_id, lambda s, v: tender.close(s, rules, self.book.calendar,
-                                                                     counts, now()),
-                                  cause)
+        await self.tenders.update(tender_id, lambda s, v: tender.close(
+            s, rules, self.book.calendar, counts, at, refunds), cause)
         state = await self.tender(tender_id)
         for code, sec in state["section_state"].items():
             if sec["status"] == "decrypting":
@@ -223,9 +242,18 @@ class Bidding:
         picked = await self._draw(state, code, valid)
         at = now()
         evidence = fingerprints(tender_id, code, docs, lines, at)
+        refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.open_section(
-            s, rules, code, lines, picked, at, evidence),
+            s, rules, code, lines, picked, at, evidence, refunds),
             Cause(message_id=f"timer:{timer.timer_id}"))
+
+    def _refunds(self, rules: CategoryRules, docs: list[dict[str, Any]],
+                 lines: list[BidderLine], at: datetime) -> list[DepositRefund]:
+        """Deposits of a section's extracted bids; revoked ones withheld (条例35)."""
+        revoked = frozenset(ln.bid_id for ln in lines if ln.status == "revoked")
+        received = {ln.bid_id for ln in lines}
+        return deposits.refunds(rules, self.book.calendar,
+                                [d for d in docs if d["_id"] in received], at, revoked)
 
     async def _draw(self, state: Mapping[str, Any], code: str,
                     bidders: list[str]) -> dict[str, Any] | None:
@@ -300,8 +328,13 @@ class Bidding:
                             who: Principal) -> None:
         state = await self.tender(tender_id)
         self._owner(state, who)
+        rules, at = self.rules(state), now()
+        docs = await self.store.section_bids(tender_id, code)
+        lines = [BidderLine.model_validate(ln)
+                 for ln in tender.section_of(state, code).get("lines", [])]
+        refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-            s, code, price_fen, who.subject, now()))
+            s, code, price_fen, who.subject, at, refunds))
 
     async def on_contract_due(self, timer: Timer) -> None:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]

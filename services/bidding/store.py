@@ -78,14 +78,15 @@ class BiddingStore:
         return {d["subject"] for d in docs
                 if category in d["categories"] and d["start"] <= day <= d["end"]}
 
-    async def counts(self, tender_id: str, deadline_ms: int) -> dict[str, int]:
-        """Bids received before the deadline, per section."""
+    async def received(self, tender_id: str, deadline_ms: int) -> dict[str, list[Doc]]:
+        """Bids received before the deadline, per section (with their deposits)."""
         docs = await self.bids.find({"tender_id": tender_id, "status": SUBMITTED},
-                                    {"section_code": 1, "received_ms": 1}).to_list(None)
-        out: dict[str, int] = {}
+                                    {"section_code": 1, "received_ms": 1, "bidder_uscc": 1,
+                                     "deposit": 1}).to_list(None)
+        out: dict[str, list[Doc]] = {}
         for d in docs:
             if int(d["received_ms"]) < deadline_ms:
-                out[d["section_code"]] = out.get(d["section_code"], 0) + 1
+                out.setdefault(d["section_code"], []).append(d)
         return out
 
     async def section_bids(self, tender_id: str, section_code: str) -> list[Doc]:

@@ -145,6 +145,7 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     for expected in ("BidsOpened", "ExpertsDrawn", "EvaluationCompleted", "Awarded",
                      "ContractSigned"):
         assert types.count(expected) == 1, types
+    _deposits_refunded_after_the_contract(events, opening["lines"])
     awarded = next(r.json() for r in events if r.headers["ce_type"].endswith("Awarded.v1"))
     lowest = min(valid, key=lambda line: line["price_fen"])
     assert awarded["winner"]["bid_id"] == lowest["bid_id"]  # lowest evaluated price wins
@@ -154,6 +155,25 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     assert trail["broken_at"] is None
     assert [e["action"] for e in trail["entries"]][:3] == ["publish", "close", "open"]
     await _notices_are_public_and_complete(p, tender_id, members)
+
+
+def _deposits_refunded_after_the_contract(events: list[Record],
+                                          lines: list[dict[str, Any]]) -> None:
+    """条例57: every deposit refunded after the contract; 条例35: a revoked bid's withheld.
+
+    The opening's fingerprints go to credit in the same write (条例40 checks)."""
+    types = _types(events)
+    assert types.count("BidFingerprintsExtracted") == 1
+    prints = next(r.json() for r in events if "BidFingerprintsExtracted" in r.headers["ce_type"])
+    assert {f["bid_id"] for f in prints["fingerprints"]} == {ln["bid_id"] for ln in lines}
+    assert all(f["deposit_account"].startswith("6222") for f in prints["fingerprints"])
+    refunds = [r.json() for r in events if "DepositRefundsScheduled" in r.headers["ce_type"]]
+    assert [r["trigger"] for r in refunds] == ["contract_signed"]
+    actions = {x["bid_id"]: x["action"] for x in refunds[0]["refunds"]}
+    revoked = {ln["bid_id"] for ln in lines if ln["status"] == "revoked"}
+    assert actions == {ln["bid_id"]: "withheld" if ln["bid_id"] in revoked else "refund"
+                       for ln in lines}
+    assert all(x["amount_fen"] == 20_000_00 for x in refunds[0]["refunds"])
 
 
 async def _notices_are_public_and_complete(p: Platform, tender_id: str,
@@ -190,19 +210,37 @@ async def _end_publicity(p: Platform, tender_id: str, section: str) -> None:
 
 
 async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) -> None:
-    """条例44: fewer than 3 bidders — no opening, re-tender (流标)."""
+    """条例44: fewer than 3 bidders — no opening, re-tender (流标); deposits refunded (条例57).
+
+    条例26: a bid without the section's deposit is refused; 条例35: a withdrawn
+    bid's deposit is refunded from the withdrawal."""
     p = platform
-    parties = await _parties(p, 2)
+    parties = await _parties(p, 3)
     tender_id, section = await _publish(p, parties)
+    uscc, token = parties["bidders"][0]
+    status, body, _ = await p.until_known(lambda: p.submit(
+        tender_id, section, uscc, token, 5_000_000_00, deposit={"payer_account": "62220001",
+                                                               "amount_fen": 1_00}))
+    assert status == 422 and body["error"]["code"] == "deposit_amount_mismatch", body
     for uscc, token in parties["bidders"]:
         status, body, _ = await p.until_known(lambda u=uscc, t=token: p.submit(
             tender_id, section, u, t, 5_000_000_00))
         assert status == 201, body
+    withdrawn, w_token = parties["bidders"][2]
+    status, body = await p.call("bidding", "DELETE",
+                                f"/v1/tenders/{tender_id}/sections/{section}/bid", w_token)
+    assert status == 200, body
     events = await _events(p, tender_id, lambda rs: "TenderFailed" in _types(rs))
     failed = next(r.json() for r in events if r.headers["ce_type"].endswith("TenderFailed.v1"))
     assert failed["reason"] == "fewer_than_minimum_bids" and failed["valid_bids"] == 2
     assert "实施条例第44条" in failed["article"]
     assert "BidsOpened" not in _types(events)
+    refunds = [r.json() for r in events if "DepositRefundsScheduled" in r.headers["ce_type"]]
+    assert [r["trigger"] for r in refunds] == ["withdrawn", "failed"]
+    assert [x["bidder_uscc"] for x in refunds[0]["refunds"]] == [withdrawn]
+    assert {x["bidder_uscc"] for x in refunds[1]["refunds"]} == {
+        u for u, _ in parties["bidders"][:2]}
+    assert all(x["action"] == "refund" and x["due"] for r in refunds for x in r["refunds"])
 
 
 async def test_late_bid_is_refused(platform: Platform) -> None:

@@ -8,7 +8,7 @@ publicity -> awarded -> contracted; or failed (流标) / awaiting_draw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from contracts.bidding import (
     Candidate,
     ContractOverdue,
     ContractSigned,
+    DepositRefund,
     EvaluationCompleted,
     ExpertsDrawn,
     TenderFailed,
@@ -29,7 +30,7 @@ from contracts.bidding import (
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError
-from services.bidding.domain import audit
+from services.bidding.domain import audit, deposits
 from services.bidding.domain.rules import Calendar, CategoryRules
 from services.bidding.domain.timeline import (
     RuleViolation,
@@ -69,6 +70,15 @@ def publish(event: TenderPublished, actor: str, extra: dict[str, Any]) -> tuple[
     return state, change
 
 
+def published_section(state: State, section_code: str) -> dict[str, Any]:
+    """A section as published (name, estimated price, deposit)."""
+    for sec in state["sections"]:
+        if sec["section_code"] == section_code:
+            return dict(sec)
+    raise DomainError("section_not_found", f"tender {state['tender_id']} has no section "
+                      f"{section_code}")
+
+
 def section_of(state: State, section_code: str) -> dict[str, Any]:
     """A section's state, or a specific 404-like refusal."""
     sec = state["section_state"].get(section_code)
@@ -96,8 +106,11 @@ def modify(state: State, rules: CategoryRules, *, modification_id: str, summary:
 
 
 def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, int],
-          now: datetime) -> Change:
-    """At the deadline: sections with too few bids fail (条例44); the rest decrypt."""
+          now: datetime, refunds: Mapping[str, list[DepositRefund]] | None = None) -> Change:
+    """At the deadline: sections with too few bids fail (条例44); the rest decrypt.
+
+    A failed section's deposits are scheduled for refund in the same write (条例57).
+    """
     if state["status"] != "open":
         return Change()
     deadline = datetime.fromisoformat(state["bid_deadline"])
@@ -107,8 +120,11 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
     for code in state["section_state"]:
         n = counts.get(code, 0)
         if n < rules.minimum_bidders.n:
-            sets[f"section_state.{code}"] = {"status": "failed", "reason": "too_few_bids"}
+            items = (refunds or {}).get(code, [])
+            sets[f"section_state.{code}"] = {"status": "failed", "reason": "too_few_bids",
+                                             **_refund_state(items)}
             events.append(_failed(state, code, n, rules))
+            events.extend(deposits.scheduled(state["tender_id"], code, "failed", items, now))
         else:
             sets[f"section_state.{code}"] = {"status": "decrypting", "decrypt_end_ms": ms(end),
                                              "bids": n}
@@ -124,10 +140,12 @@ def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> Tender
 
 def open_section(state: State, rules: CategoryRules, code: str, lines: list[BidderLine],
                  draw: dict[str, Any] | None, now: datetime,
-                 evidence: Sequence[BidFingerprintsExtracted] = ()) -> Change:
+                 evidence: Sequence[BidFingerprintsExtracted] = (),
+                 refunds: Sequence[DepositRefund] = ()) -> Change:
     """The opening record; too few valid bids fail the section, else the committee is set.
 
-    ``evidence`` (the bids' fingerprints) goes out in the same write, for credit.
+    ``evidence`` (the bids' fingerprints) goes out in the same write, for credit;
+    a failed section schedules its ``refunds`` (条例57).
     """
     sec = section_of(state, code)
     if sec["status"] != "decrypting":
@@ -137,8 +155,9 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
     valid = sum(line.status == "valid" for line in lines)
     events: list[Any] = [opened, *evidence]
     if valid < rules.minimum_bidders.n:
-        sec.update(status="failed", reason="too_few_valid_bids")
+        sec.update(status="failed", reason="too_few_valid_bids", **_refund_state(refunds))
         events.append(_failed(state, code, valid, rules))
+        events.extend(deposits.scheduled(state["tender_id"], code, "failed", list(refunds), now))
     elif draw is None:
         sec.update(status="awaiting_draw")
     else:
@@ -193,17 +212,24 @@ def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, uphel
     return _change(state, "platform", "award", data, sets, [event], now)
 
 
-def sign_contract(state: State, code: str, price_fen: int, actor: str, now: datetime) -> Change:
-    """The contract with the winner (法46)."""
+def sign_contract(state: State, code: str, price_fen: int, actor: str, now: datetime,
+                  refunds: Sequence[DepositRefund] = ()) -> Change:
+    """The contract with the winner (法46); every deposit is scheduled for refund (条例57)."""
     sec = section_of(state, code)
     if sec["status"] != "awarded":
         raise Conflict("not_awarded", f"section {code} has no award to contract")
     winner = sec["winner"]
     event = ContractSigned(tender_id=state["tender_id"], section_code=code,
                            winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now)
-    sets = {f"section_state.{code}.status": "contracted"}
+    sets = {f"section_state.{code}.status": "contracted",
+            **{f"section_state.{code}.{k}": v for k, v in _refund_state(refunds).items()}}
+    refund = deposits.scheduled(state["tender_id"], code, "contract_signed", list(refunds), now)
     return _change(state, actor, "contract", {"section": code, "price_fen": price_fen}, sets,
-                   [event], now)
+                   [event, *refund], now)
+
+
+def _refund_state(refunds: Sequence[DepositRefund]) -> dict[str, Any]:
+    return {"refunds": [r.model_dump(mode="json") for r in refunds]}
 
 
 def contract_overdue(state: State, code: str, now: datetime) -> Change:

@@ -1,0 +1,62 @@
+"""Bid deposits: exact payment (条例26), refunds by the rule's days (条例35, 57)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ggzy.runtime.errors import DomainError
+from ggzy.testing.data import new_uscc
+from services.bidding.domain import deposits
+from services.bidding.domain.rules import load
+
+BOOK = load()
+CONSTRUCTION = BOOK.categories[next(iter(BOOK.categories))]
+AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+RNG = random.Random(26)
+
+
+def _bid(n: int, amount: int = 20_000_00) -> dict[str, object]:
+    return {"_id": f"T:001:{n}", "bidder_uscc": new_uscc(RNG),
+            "deposit": {"payer_account": f"6222{n:08d}", "amount_fen": amount}}
+
+
+def test_a_section_with_a_deposit_refuses_a_bid_without_one_条例26() -> None:
+    with pytest.raises(DomainError) as err:
+        deposits.check_deposit(20_000_00, None)
+    assert err.value.code == "deposit_required"
+
+
+def test_a_deposit_of_another_amount_is_refused() -> None:
+    with pytest.raises(DomainError) as err:
+        deposits.check_deposit(20_000_00, {"payer_account": "62220001", "amount_fen": 19_999_99})
+    assert err.value.code == "deposit_amount_mismatch"
+    assert err.value.details["required_fen"] == 20_000_00
+
+
+def test_no_deposit_is_needed_where_none_is_asked() -> None:
+    deposits.check_deposit(0, None)
+    deposits.check_deposit(20_000_00, {"payer_account": "62220001", "amount_fen": 20_000_00})
+
+
+def test_refunds_fall_due_after_the_rules_days_条例57() -> None:
+    items = deposits.refunds(CONSTRUCTION, BOOK.calendar, [_bid(1), _bid(2)], AT)
+    assert [i.action for i in items] == ["refund", "refund"]
+    assert CONSTRUCTION.deposit_refund.value == 5
+    assert all(i.due == AT + timedelta(days=5) for i in items)
+    assert items[0].payer_account == "622200000001" and items[0].amount_fen == 20_000_00
+
+
+def test_a_revoked_bids_deposit_is_withheld_条例35() -> None:
+    items = deposits.refunds(CONSTRUCTION, BOOK.calendar, [_bid(1), _bid(2)], AT,
+                             revoked=frozenset({"T:001:2"}))
+    assert [(i.action, i.due) for i in items] == [("refund", AT + timedelta(days=5)),
+                                                  ("withheld", None)]
+    assert "第35条" in items[1].article
+
+
+def test_bids_without_a_deposit_schedule_nothing() -> None:
+    items = deposits.refunds(CONSTRUCTION, BOOK.calendar, [{"_id": "x", "bidder_uscc": "y"}], AT)
+    assert items == [] and deposits.scheduled("T", "001", "failed", items, AT) == []
