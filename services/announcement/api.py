@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import BadRequest
 from ggzy.runtime.http import Api, json_response, read_json
 from ggzy.runtime.service import Runtime
+from services.announcement import ocds
 from services.announcement.handlers import Announcement
 from services.announcement.store import region_filter, text_filter
 
@@ -209,6 +210,25 @@ def routes(rt: Runtime, app: Announcement) -> Api:
     async def stats(request: web.Request) -> web.Response:
         query = {k: v for k, v in request.query.items() if k in ("category", "region")}
         return json_response(_stats(await app.store.stats(filters(query))))
+
+    @api.route("GET", "/v1/ocds/releases", errors=("400",), summary=(
+        "Notices as an OCDS 1.1 release package, in publication order: the feed's filters "
+        "(tender=, category=, ...); after= continues where links.next points"))
+    async def ocds_releases(request: web.Request) -> web.Response:
+        query = dict(request.query)
+        if "cursor" not in query:
+            query.setdefault("after", "0")
+        fq = feed_query(query)
+        docs, mark = await app.store.feed(fq.filters, before=fq.before, after=fq.after,
+                                          limit=fq.limit)
+        more = _next(fq, [int(d["seq"]) for d in docs], mark)
+        nxt = None
+        if len(docs) == fq.limit and fq.after is not None:
+            nxt = str(request.url.update_query(after=str(more["next_after"])))
+        return json_response(ocds.package(
+            [public(d) for d in docs], ocid_prefix=rt.settings.ocds_prefix,
+            publisher=rt.settings.publisher_name, published=datetime.now(UTC).isoformat(),
+            uri=str(request.url), next_uri=nxt))
 
     _objection_routes(api, rt, app)
     return api

@@ -489,3 +489,23 @@ async def test_a_notice_is_public_by_id_and_shows_public_fields_only(bidding: Bi
     for missing in ("no-such-notice", "void:1"):
         status, err = await bidding.get(f"/v1/notices/{missing}")
         assert (status, err["error"]["code"]) == (404, "notice_not_found")
+
+
+async def test_notices_are_exported_as_an_ocds_release_package_page_by_page(
+        bidding: Bidding) -> None:
+    """OCDS 1.1: each notice of a tender is one release of one contracting process."""
+    t = tender("示例OCDS导出工程")
+    await bidding.send(t)
+    await bidding.send(evaluation(t, new_uscc()))
+    await bidding.notices(f"tender={t.tender_id}", 2)
+    status, pkg = await bidding.get(f"/v1/ocds/releases?tender={t.tender_id}&limit=1")
+    assert status == 200 and pkg["version"] == "1.1"
+    [first] = pkg["releases"]
+    assert first["tag"] == ["tender"] and first["ocid"].endswith(t.tender_id)
+    assert first["tender"]["title"] == "示例OCDS导出工程"
+    path = pkg["links"]["next"].split(bidding.svc.url, 1)[1]
+    status, page = await bidding.get(path)
+    assert [r["tag"] for r in page["releases"]] == [["award"]]
+    assert page["releases"][0]["awards"][0]["status"] == "pending"
+    status, body = await bidding.get("/v1/ocds/releases?limit=0")
+    assert status == 400 and body["error"]["code"] == "invalid_parameter"
