@@ -104,8 +104,9 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime)
              "revoked": 0}
     records = {**state["records"], key(record.record_id): entry}
     sets: dict[str, Any] = {f"records.{key(record.record_id)}": entry}
-    change = _rescore(state, model, records, record.record_id, record.kind, now, sets)
-    ban = model.serious_bans.get(record.kind)
+    ban = model.serious_bans.get(record.kind)  # a serious case's own ban replaces the level's
+    change = _rescore(state, model, records, record.record_id, record.kind, now, sets,
+                      level_ban=ban is None)
     if ban is not None:
         _ban(state, change, f"{record.record_id}:ban", ban.days, ban.article,
              record.detail.get("categories") or ALL_CATEGORIES,
@@ -115,7 +116,7 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime)
 
 def _rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[str, Any]],
              record_id: str | None, reason: str, now: datetime,
-             sets: dict[str, Any]) -> Change:
+             sets: dict[str, Any], level_ban: bool = True) -> Change:
     s = standing(model, kinds_in_force(records))
     sets.update(score=s.score, level=s.level, deposit_reduction_pct=s.deposit_reduction_pct)
     event = CreditChanged(subject_kind=SubjectKind(state["subject_kind"]),
@@ -124,7 +125,7 @@ def _rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[st
                           deposit_reduction_pct=s.deposit_reduction_pct, changed_at=now)
     change = Change(set=sets, events=[Outgoing(event)])
     ban = model.level_bans.get(s.level)
-    if ban is not None and state["level"] != s.level:
+    if ban is not None and level_ban and state["level"] != s.level:
         _ban(state, change, f"level-{s.level}:{record_id or now.isoformat()}", ban.days,
              ban.article, ALL_CATEGORIES, f"credit level {s.level}", now)
     return change

@@ -1,0 +1,232 @@
+"""Credit's HTTP API: thin routes, one handler call each.
+
+Anyone may read an entity's level and the restrictions in force (信用查询);
+supervisors record and revoke restrictions, read full records, and decide
+alerts; supervisors or the tenderee rate experts' evaluations.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.categories import Category
+from contracts.codes import CodeError, validate_uscc
+from contracts.credit import RiskIndicator, SubjectKind
+from ggzy.runtime.auth import Role
+from ggzy.runtime.errors import BadRequest, DomainError
+from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.service import Runtime
+from services.credit.handlers import Credit
+
+EXPERT_ID = r"^EXP-[0-9A-F]{12}$"
+
+
+class _Req(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RestrictionIn(_Req):
+    """A restriction decided by a document (national data standard BLACK_LIST)."""
+
+    subject_kind: SubjectKind = Field(description="entity (by credit code) or expert.")
+    subject_id: str = Field(min_length=1, max_length=40, description="USCC or expert id.")
+    action: str = Field(min_length=1, max_length=100, description="The restricted action.")
+    categories: list[Category] = Field(min_length=1, description="Trade types covered.")
+    start: date = Field(description="First day (inclusive).")
+    end: date = Field(description="Last day (inclusive).")
+    decision_no: str = Field(min_length=1, max_length=100, description="处罚决定书文号.")
+    reason: str = Field(min_length=1, max_length=500, description="Why, with the article.")
+
+    @model_validator(mode="after")
+    def _dates(self) -> RestrictionIn:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class RestrictionOut(BaseModel):
+    restriction_id: str
+
+
+class RevocationIn(_Req):
+    reason: str = Field(min_length=1, max_length=500, description="Why it is revoked.")
+
+
+class PublicRestriction(BaseModel):
+    restriction_id: str
+    action: str
+    categories: list[str]
+    start: str
+    end: str
+    decision_no: str
+
+
+class PublicCredit(BaseModel):
+    """What anyone may see of an entity's credit (信用信息公开)."""
+
+    uscc: str
+    level: str
+    deposit_reduction_pct: int
+    restrictions: list[PublicRestriction]
+
+
+class Rating(StrEnum):
+    EXCELLENT = "excellent"
+    GOOD = "good"
+    FAIR = "fair"
+    POOR = "poor"
+    BAD = "bad"
+
+
+class RatingIn(_Req):
+    rating: Rating = Field(description="How the expert performed (条例71, 72).")
+    note: str = Field(default="", max_length=500)
+
+
+class DecisionIn(_Req):
+    serious: bool = Field(default=False, description="Serious collusion: a ban (条例67).")
+    decision_no: str = Field(default="", max_length=100, description="Deciding document.")
+    note: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _serious_needs_document(self) -> DecisionIn:
+        if self.serious and not self.decision_no:
+            raise ValueError("a serious finding needs the deciding document's number")
+        return self
+
+
+def subject(kind: SubjectKind, value: str) -> str:
+    """A checked subject id: a valid credit code (GB 32100-2015) or an expert id."""
+    if kind is SubjectKind.EXPERT:
+        if not re.fullmatch(EXPERT_ID, value):
+            raise DomainError("invalid_expert_id", f"{value!r} is not an expert id")
+        return value
+    try:
+        return validate_uscc(value.upper())
+    except CodeError as exc:
+        raise DomainError(exc.code, str(exc)) from exc
+
+
+def _int(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise BadRequest("invalid_query", f"{name} must be an integer from 1 to 1000")
+    return int(raw)
+
+
+def routes(rt: Runtime, app: Credit) -> Api:
+    api = Api("ggzy credit")
+    sup = Role.SUPERVISOR
+
+    @api.route("POST", "/v1/restrictions", summary="Record a restriction", body=RestrictionIn,
+               response=RestrictionOut, status=201, roles=("supervisor",),
+               errors=("401", "403", "409", "422"))
+    async def restrict(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        body = await read_json(request, RestrictionIn)
+        sid = subject(body.subject_kind, body.subject_id)
+        rid = await app.restrict(body.subject_kind, sid, body.model_dump(), who)
+        return json_response({"restriction_id": rid}, 201)
+
+    @api.route("POST", "/v1/restrictions/{restriction_id}/revocation",
+               summary="Revoke a restriction", body=RevocationIn, roles=("supervisor",),
+               errors=("401", "403", "404", "409", "422"))
+    async def revoke(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        body = await read_json(request, RevocationIn)
+        await app.revoke(request.match_info["restriction_id"], body.reason, who)
+        return json_response({"revoked": True})
+
+    @api.route("GET", "/v1/credit/{uscc}", summary="An entity's public credit: level and "
+               "restrictions in force", response=PublicCredit, errors=("422",))
+    async def public(request: web.Request) -> web.Response:
+        uscc = subject(SubjectKind.ENTITY, request.match_info["uscc"])
+        return json_response(await app.public(uscc))
+
+    @api.route("GET", "/v1/accounts/{kind}/{subject_id}", summary="A full credit record",
+               roles=("supervisor",), errors=("401", "403", "422"))
+    async def account(request: web.Request) -> web.Response:
+        rt.principal(request, sup)
+        try:
+            kind = SubjectKind(request.match_info["kind"])
+        except ValueError as exc:
+            raise BadRequest("invalid_kind", "kind is entity or expert") from exc
+        doc = await app.account(kind, subject(kind, request.match_info["subject_id"]))
+        return json_response(_without_bookkeeping(doc))
+
+    @api.route("GET", "/v1/expert-reviews", summary="Expert evaluations to rate",
+               roles=("supervisor", "tenderee", "agency"), errors=("401", "403"))
+    async def reviews(request: web.Request) -> web.Response:
+        rt.principal(request, sup, Role.TENDEREE, Role.AGENCY)
+        q = request.query
+        query = {f: q[p] for p, f in (("expert", "expert_id"), ("tender", "tender_id"),
+                                      ("status", "status")) if p in q}
+        return json_response({"items": await app.store.reviews_of(query)})
+
+    @api.route("POST", "/v1/expert-reviews/{review_id}/rating", summary="Rate an expert's "
+               "evaluation", body=RatingIn, roles=("supervisor", "tenderee", "agency"),
+               errors=("401", "403", "404", "409", "422"))
+    async def rate(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup, Role.TENDEREE, Role.AGENCY)
+        body = await read_json(request, RatingIn)
+        doc = await app.rate(request.match_info["review_id"], body.rating.value, body.note, who)
+        return json_response({"expert_id": doc["subject_id"], "score": doc["score"],
+                              "level": doc["level"]})
+
+    @api.route("GET", "/v1/alerts", summary="Collusion and risk alerts", roles=("supervisor",),
+               errors=("401", "403", "422"))
+    async def alerts(request: web.Request) -> web.Response:
+        rt.principal(request, sup)
+        q = request.query
+        if "indicator" in q and q["indicator"] not in RiskIndicator._value2member_map_:
+            raise BadRequest("invalid_query", f"unknown indicator {q['indicator']!r}")
+        query = {f: q[p] for p, f in (("tender", "tender_id"), ("indicator", "indicator"),
+                                      ("status", "status"), ("category", "category"))
+                 if p in q}
+        docs = await app.store.alerts_of(query, _int(request, "limit", 100))
+        return json_response({"items": [_without_bookkeeping(d) for d in docs]})
+
+    async def decide(request: web.Request, confirmed: bool) -> web.Response:
+        who = rt.principal(request, sup)
+        body = await read_json(request, DecisionIn)
+        doc = await app.decide_alert(request.match_info["alert_id"], confirmed,
+                                     body.model_dump(), who)
+        return json_response({"alert_id": doc["_id"], "status": doc["status"]})
+
+    @api.route("POST", "/v1/alerts/{alert_id}/confirmation", summary="Confirm an alert: a "
+               "collusion record against each bidder", body=DecisionIn, roles=("supervisor",),
+               errors=("401", "403", "404", "409", "422"))
+    async def confirm(request: web.Request) -> web.Response:
+        return await decide(request, True)
+
+    @api.route("POST", "/v1/alerts/{alert_id}/dismissal", summary="Dismiss an alert",
+               body=DecisionIn, roles=("supervisor",), errors=("401", "403", "404", "409"))
+    async def dismiss(request: web.Request) -> web.Response:
+        return await decide(request, False)
+
+    @api.route("GET", "/v1/risk/rotation", summary="Cross-tender bid rotation (the same "
+               "group taking turns to win), with the evidence", roles=("supervisor",),
+               errors=("401", "403", "422"))
+    async def rotation(request: web.Request) -> web.Response:
+        rt.principal(request, sup)
+        patterns = await app.rotation(
+            request.query.get("category"), min_group=_int(request, "min_group", 3),
+            min_together=_int(request, "min_together", 3),
+            min_distinct_winners=_int(request, "min_distinct_winners", 2))
+        return json_response({"items": [{"bidders": list(p.bidders), "tenders": list(p.tenders),
+                                         "winners": p.winners, "evidence": p.evidence}
+                                        for p in patterns]})
+
+    return api
+
+
+def _without_bookkeeping(doc: dict[str, Any]) -> dict[str, Any]:
+    hidden = {"outbox", "outbox_pending", "processed", "relay_lease", "relay_owner"}
+    return {k: v for k, v in doc.items() if k not in hidden}
+

@@ -1,0 +1,255 @@
+"""Credit use cases: load, decide (domain), save with events (outbox), timers.
+
+Accounts (``accounts``) and alerts (``alerts``) are aggregates: one conditional
+write per decision with its events. Events consumed twice change nothing: the
+envelope id is recorded with the effect (Cause) and records have deterministic ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from contracts.bidding import BidFingerprint, BidsOpened, ContractOverdue
+from contracts.credit import RiskAlertRaised, SubjectKind
+from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing
+from ggzy.runtime.auth import Principal, Role
+from ggzy.runtime.errors import Conflict, Forbidden, NotFound
+from ggzy.runtime.timers import Timer, Timers
+from services.credit.domain import collusion, records
+from services.credit.domain.records import Record, Restriction, account_id, key
+from services.credit.domain.rotation import RotationPattern, SectionOutcome, find_rotation
+from services.credit.domain.rules import CreditRules
+from services.credit.store import RATED, CreditStore
+
+EXPIRY = "restriction_expiry"
+Decide = Callable[[Mapping[str, Any]], Change]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def expiry_ms(end: str) -> int:
+    """Local midnight after the last day of a restriction (the end date is inclusive)."""
+    day = date.fromisoformat(end) + timedelta(days=1)
+    return int(datetime.combine(day, time.min).timestamp() * 1000)
+
+
+def restriction_id(kind: SubjectKind, subject: str, decision_no: str) -> str:
+    """One decision against one subject is one restriction (a retried request finds it)."""
+    digest = hashlib.sha256(f"{kind.value}|{subject}|{decision_no}".encode()).hexdigest()
+    return "R-" + digest[:16].upper()
+
+
+class Credit:
+    """The credit application: accounts, restrictions, records, expert reviews, alerts."""
+
+    def __init__(self, *, accounts: Aggregates, alerts: Aggregates, store: CreditStore,
+                 timers: Timers, rules: CreditRules) -> None:
+        self.accounts = accounts
+        self.alerts = alerts
+        self.store = store
+        self.timers = timers
+        self.rules = rules
+        self.collusion = collusion.CollusionConfig.from_mapping(rules.collusion)
+        timers.on(EXPIRY, self.on_expiry)
+
+    # accounts --------------------------------------------------------------------------
+    async def apply(self, kind: SubjectKind, subject: str, decide: Decide,
+                    cause: Cause | None = None) -> Applied:
+        """Decide on an account (opened at the base score on first use); arm expiry timers."""
+        aid = account_id(kind, subject)
+        try:
+            applied = await self.accounts.update(aid, lambda s, v: decide(s), cause)
+        except NotFound as exc:
+            if exc.code != "not_found":
+                raise
+            model = self.rules.model_for(kind)
+            with contextlib.suppress(Conflict):  # a concurrent first use opened it
+                await self.accounts.create(aid, records.new_account(kind, subject, model), [])
+            applied = await self.accounts.update(aid, lambda s, v: decide(s), cause)
+        if applied.duplicate or any(e.type.endswith(("Banned.v1", "Blacklisted.v1"))
+                                    for e in applied.envelopes):
+            await self._arm_expiry(aid)
+        return applied
+
+    async def _arm_expiry(self, aid: str) -> None:
+        doc = await self.accounts.get(aid) or {}
+        kind, subject = doc.get("subject_kind"), doc.get("subject_id")
+        for rid, r in records.active_restrictions(doc):
+            await self.timers.schedule(f"{EXPIRY}:{aid}:{key(rid)}", EXPIRY, expiry_ms(r["end"]),
+                                       {"kind": kind, "subject": subject, "rid": rid})
+
+    async def on_expiry(self, timer: Timer) -> None:
+        """Credit repair at the end of the period (信用修复): the subject is reinstated."""
+        p = timer.payload
+        await self.apply(SubjectKind(p["kind"]), p["subject"],
+                         lambda s: records.expire_restriction(s, p["rid"], date.today()),
+                         Cause(message_id=f"timer:{timer.timer_id}"))
+
+    async def account(self, kind: SubjectKind, subject: str) -> Doc:
+        doc = await self.accounts.get(account_id(kind, subject))
+        if doc is None:
+            model = self.rules.model_for(kind)
+            return records.new_account(kind, subject, model)
+        return doc
+
+    def record(self, kind: SubjectKind, rec: Record) -> Decide:
+        model = self.rules.model_for(kind)
+        return lambda s: records.add_record(s, model, rec, now())
+
+    # restrictions ----------------------------------------------------------------------
+    async def restrict(self, kind: SubjectKind, subject: str, body: Mapping[str, Any],
+                       who: Principal) -> str:
+        """A supervisor's restriction, decided by a document (处罚决定)."""
+        rid = restriction_id(kind, subject, body["decision_no"])
+        r = Restriction(rid, body["action"], [c.value for c in body["categories"]],
+                        body["start"], body["end"], body["decision_no"], body["reason"],
+                        who.subject)
+        model = self.rules.model_for(kind)
+        await self.apply(kind, subject, lambda s: records.add_restriction(s, model, r, now()))
+        return rid
+
+    async def revoke(self, rid: str, reason: str, who: Principal) -> None:
+        """Revoke a restriction (撤销): the subject is reinstated at once."""
+        doc = await self.store.account_with_restriction(key(rid))
+        if doc is None:
+            raise NotFound("restriction_not_found", f"no restriction {rid}")
+        kind = SubjectKind(doc["subject_kind"])
+        model = self.rules.model_for(kind)
+        await self.apply(kind, doc["subject_id"], lambda s: records.revoke_restriction(
+            s, model, rid, who.subject, reason, now()))
+
+    async def public(self, uscc: str) -> dict[str, Any]:
+        """What anyone may see: the level and the restrictions in force today."""
+        doc = await self.account(SubjectKind.ENTITY, uscc)
+        today = date.today()
+        shown = ("restriction_id", "action", "categories", "start", "end", "decision_no")
+        current = [{k: r[k] for k in shown} for r in doc["restrictions"].values()
+                   if records.in_force(r, today)]
+        return {"uscc": uscc, "level": doc["level"], "restrictions": current,
+                "deposit_reduction_pct": doc["deposit_reduction_pct"]}
+
+    # records from the platform's events --------------------------------------------------
+    async def on_bids_opened(self, e: BidsOpened, cause: Cause) -> None:
+        """A bid that failed to decrypt counts as revoked (视为撤销, 20号令; 条例35)."""
+        for line in e.lines:
+            if line.status == "revoked":
+                rec = Record(f"bid_revoked:{line.bid_id}", "bid_revoked", "BidsOpened",
+                             {"tender_id": e.tender_id, "section_code": e.section_code})
+                await self.apply(SubjectKind.ENTITY, line.bidder_uscc,
+                                 self.record(SubjectKind.ENTITY, rec), cause)
+
+    async def on_contract_overdue(self, e: ContractOverdue, cause: Cause) -> None:
+        """The winner did not sign within the rule's days (法46; 条例74)."""
+        rec = Record(f"contract_overdue:{e.tender_id}:{e.section_code}", "contract_overdue",
+                     "ContractOverdue", {"tender_id": e.tender_id,
+                                         "section_code": e.section_code,
+                                         "due": e.due.isoformat()})
+        await self.apply(SubjectKind.ENTITY, e.winner_uscc,
+                         self.record(SubjectKind.ENTITY, rec), cause)
+
+    # expert evaluations (专家评价) ---------------------------------------------------------
+    async def on_evaluated(self, tender_id: str, section: str, category: str) -> None:
+        """After the evaluation, each committee expert's evaluation record is pending."""
+        committee = await self.store.committee(tender_id, section)
+        if committee is None:
+            raise LookupError(f"no committee known for {tender_id}:{section} yet")
+        await self.store.open_reviews(tender_id, section, committee["experts"], category)
+
+    async def rate(self, review_id: str, rating: str, note: str, who: Principal) -> Doc:
+        """A supervisor, or the tenderee of the tender, rates an expert's evaluation."""
+        review = await self.store.review(review_id)
+        if review is None:
+            raise NotFound("review_not_found", f"no expert evaluation {review_id}")
+        if review["status"] == RATED:
+            raise Conflict("review_rated", f"{review_id} is already rated")
+        if not who.has(Role.SUPERVISOR):
+            tender = await self.store.tender(review["tender_id"]) or {}
+            if who.uscc is None or who.uscc not in (tender.get("tenderee_uscc"),
+                                                    tender.get("agency_uscc")):
+                raise Forbidden("not_your_tender", "only the tenderee or a supervisor rates")
+        rec = Record(f"review:{review_id}", f"rating_{rating}", "evaluation",
+                     {"tender_id": review["tender_id"], "section_code": review["section_code"],
+                      "note": note, "by": who.subject})
+        await self.apply(SubjectKind.EXPERT, review["expert_id"],
+                         self.record(SubjectKind.EXPERT, rec))
+        await self.store.rate_review(review_id, rating, who.subject, note)
+        return await self.account(SubjectKind.EXPERT, review["expert_id"])
+
+    # collusion (围标串标) -----------------------------------------------------------------
+    async def on_fingerprints(self, tender_id: str, section: str, part: int, parts: int,
+                              category: str, prints: list[BidFingerprint], cause: Cause) -> int:
+        """Keep a part; once a section is complete, check it (条例40; 87号令37)."""
+        held = await self.store.add_part(tender_id, section, part, parts, category,
+                                         [p.model_dump(mode="json") for p in prints])
+        if held < parts:
+            return 0
+        every = [BidFingerprint.model_validate(p)
+                 for p in await self.store.section_prints(tender_id, section)]
+        await self.store.record_bidders(tender_id, section, category,
+                                        [p.bidder_uscc for p in every])
+        entities = await self.store.entities_by_id(sorted({p.bidder_uscc for p in every}))
+        findings = collusion.check_section(every, entities, self.collusion)
+        raised = 0
+        for f in findings:
+            fid = collusion.finding_id(tender_id, section, f)
+            raised += await self._raise(fid, tender_id, section, category, f.indicator.value,
+                                        f.article, list(f.bidders), f.evidence, cause)
+        return raised
+
+    async def _raise(self, alert_id: str, tender_id: str, section: str, category: str,
+                     indicator: str, article: str, bidders: list[str],
+                     evidence: dict[str, Any], cause: Cause) -> int:
+        event = RiskAlertRaised(alert_id=alert_id, tender_id=tender_id, section_code=section,
+                                category=category, indicator=indicator, article=article,
+                                bidders=bidders, evidence=evidence, raised_at=now())
+        state = {**event.model_dump(mode="json"), "status": "open"}
+        try:
+            await self.alerts.create(alert_id, state, [Outgoing(event)],
+                                     Cause(correlation_id=cause.correlation_id))
+        except Conflict:  # the same evidence was raised before: redelivery
+            return 0
+        return 1
+
+    async def decide_alert(self, alert_id: str, confirmed: bool, body: Mapping[str, Any],
+                           who: Principal) -> Doc:
+        """A supervisor confirms (records against each bidder) or dismisses an alert."""
+        status = "confirmed" if confirmed else "dismissed"
+
+        def decide(s: Mapping[str, Any], v: int) -> Change:
+            if s["status"] == status:
+                return Change()  # a retried decision: apply the records again, once each
+            if s["status"] != "open":
+                raise Conflict("alert_decided", f"alert {alert_id} is {s['status']}")
+            return Change(set={"status": status, "decided_by": who.subject,
+                               "decision": dict(body), "decided_at": now().isoformat()})
+
+        if await self.alerts.get(alert_id) is None:
+            raise NotFound("alert_not_found", f"no alert {alert_id}")
+        await self.alerts.update(alert_id, decide)
+        alert = await self.alerts.get(alert_id) or {}
+        if confirmed:
+            await self._collusion_records(alert, body)
+        return alert
+
+    async def _collusion_records(self, alert: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+        kind = "collusion_serious" if body.get("serious") else "collusion"
+        for bidder in alert["bidders"]:
+            rec = Record(f"collusion:{alert['_id']}", kind, "RiskAlertRaised", {
+                "alert_id": alert["_id"], "indicator": alert["indicator"],
+                "tender_id": alert["tender_id"], "categories": [alert["category"]],
+                "decision_no": body.get("decision_no") or alert["_id"]})
+            await self.apply(SubjectKind.ENTITY, bidder, self.record(SubjectKind.ENTITY, rec))
+
+    async def rotation(self, category: str | None, **thresholds: int
+                       ) -> list[RotationPattern]:
+        """Cross-tender: the same group bidding together and taking turns to win."""
+        outcomes = [SectionOutcome(d["tender_id"], d["section_code"], d.get("category", ""),
+                                   frozenset(d["bidders"]), d.get("winner"))
+                    for d in await self.store.outcomes_of(category)]
+        return find_rotation(outcomes, **thresholds)

@@ -1,0 +1,28 @@
+"""Composition root of the credit service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.topics import Stage
+from ggzy.runtime.service import Parts, Runtime, load_verifier
+from services.credit.api import routes
+from services.credit.domain.rules import RULES_FILE, load
+from services.credit.handlers import Credit
+from services.credit.store import CreditStore
+from services.credit.subscribers import subscriptions
+
+
+def build(rt: Runtime) -> Parts:
+    """Wire the credit service onto the runtime."""
+    store = CreditStore(rt.db)
+    app = Credit(accounts=rt.aggregates("accounts"), alerts=rt.aggregates("alerts"),
+                 store=store, timers=rt.timers,
+                 rules=load(Path(rt.settings.rules_file or RULES_FILE)))
+
+    async def start() -> None:
+        await store.setup()
+        await load_verifier(rt)
+
+    return Parts(api=routes(rt, app), subscriptions=subscriptions(rt, app),
+                 topics=[rt.topic(Stage.CREDIT)], on_start=[start])

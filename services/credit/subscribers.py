@@ -1,0 +1,78 @@
+"""Credit's subscribers: registration's entities, bidding's events of every category."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.bidding import (
+    Awarded,
+    BidFingerprintsExtracted,
+    BidsOpened,
+    ContractOverdue,
+    EvaluationCompleted,
+    ExpertsDrawn,
+    TenderPublished,
+)
+from contracts.registration import EntityRegistered, EntityUpdated
+from contracts.topics import Stage
+from ggzy.runtime.aggregates import Cause
+from ggzy.runtime.consumer import Incoming, Subscription
+from ggzy.runtime.service import Runtime
+from services.credit.handlers import Credit
+
+
+def _cause(msg: Incoming[Any]) -> Cause:
+    return Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
+
+
+def _category(msg: Incoming[Any]) -> str:
+    return msg.envelope.category.value if msg.envelope.category else ""
+
+
+def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
+    """What credit consumes."""
+    store = app.store
+
+    async def on_entity(msg: Incoming[Any]) -> None:
+        e = msg.message
+        await store.project_entity(e.entity.uscc, e.entity_version,
+                                   e.entity.model_dump(mode="json"))
+
+    async def on_published(msg: Incoming[TenderPublished]) -> None:
+        e = msg.message
+        await store.project_tender(e.tender_id, {"tenderee_uscc": e.tenderee_uscc,
+                                                 "agency_uscc": e.agency_uscc,
+                                                 "category": e.category.value})
+
+    async def on_opened(msg: Incoming[BidsOpened]) -> None:
+        await app.on_bids_opened(msg.message, _cause(msg))
+
+    async def on_overdue(msg: Incoming[ContractOverdue]) -> None:
+        await app.on_contract_overdue(msg.message, _cause(msg))
+
+    async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
+        e = msg.message
+        await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
+
+    async def on_evaluated(msg: Incoming[EvaluationCompleted]) -> None:
+        e = msg.message
+        await app.on_evaluated(e.tender_id, e.section_code, _category(msg))
+
+    async def on_awarded(msg: Incoming[Awarded]) -> None:
+        e = msg.message
+        await store.record_winner(e.tender_id, e.section_code, e.winner.bidder_uscc)
+
+    async def on_fingerprints(msg: Incoming[BidFingerprintsExtracted]) -> None:
+        e = msg.message
+        await app.on_fingerprints(e.tender_id, e.section_code, e.part, e.parts, _category(msg),
+                                  e.fingerprints, _cause(msg))
+
+    bidding = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
+    return [
+        rt.subscription("credit.registration", [rt.topic(Stage.REGISTRATION)], {
+            EntityRegistered: on_entity, EntityUpdated: on_entity}),
+        rt.subscription("credit.bidding", bidding, {
+            TenderPublished: on_published, BidsOpened: on_opened, ContractOverdue: on_overdue,
+            ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
+            BidFingerprintsExtracted: on_fingerprints}),
+    ]

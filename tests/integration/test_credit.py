@@ -1,0 +1,421 @@
+"""Credit against the real broker and store: restrictions, records from bidding's
+events, collusion alerts at opening, expert evaluations, role checks, public query.
+
+Bidding's and registration's events are published as those services would
+(CloudEvents headers, key = aggregate id) on the topics of the test's prefix; what
+credit decides is read back through its HTTP API and as events on its own topic.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from contracts.bidding import (
+    Awarded,
+    BidderLine,
+    BidFingerprint,
+    BidFingerprintsExtracted,
+    BidsOpened,
+    Candidate,
+    ContractOverdue,
+    EvaluationCompleted,
+    ExpertsDrawn,
+)
+from contracts.categories import Category
+from contracts.envelope import Envelope
+from contracts.registration import EntityRegistered, EntitySnapshot
+from contracts.topics import Stage, topic_name
+from ggzy.testing.data import entity_registration, new_uscc
+from ggzy.testing.infra import Infra
+from ggzy.testing.kafka import Record, eventually, publish, read_topic
+from ggzy.testing.services import Running, running
+from services.credit.main import build
+from tests.conftest import isolated_settings
+from tests.integration.conftest import Registration
+
+C = Category.CONSTRUCTION
+
+
+@pytest.fixture(scope="module")
+async def credit(infra: Infra, registration: Registration) -> AsyncIterator[Running]:
+    settings = isolated_settings(infra, "credit",
+                                 jwks_url=registration.svc.url + "/.well-known/jwks.json")
+    async with running(settings, build) as svc:
+        yield svc
+
+
+class Platform:
+    """Plays bidding and registration (their events) and the users (the HTTP API)."""
+
+    def __init__(self, svc: Running, http: aiohttp.ClientSession, tokens: dict[str, str]
+                 ) -> None:
+        self.svc, self.http, self.tokens = svc, http, tokens
+        self.prefix, self.kafka = svc.settings.topic_prefix, svc.settings.kafka_bootstrap
+
+    async def call(self, method: str, path: str, token: str | None = None,
+                   body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.svc.url + path, json=body,
+                                     headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def sup(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return await self.call(method, path, self.tokens["supervisor"], body)
+
+    async def send(self, event: Any, env: Envelope | None = None,
+                   stage: Stage = Stage.BIDDING) -> Envelope:
+        cat = C if stage is Stage.BIDDING else None
+        env = env or Envelope.new(type=event.type_name(), source=f"/ggzy/{stage.value}",
+                                  subject=event.aggregate_id(), category=cat)
+        await publish(self.kafka, topic_name(stage, cat, prefix=self.prefix),
+                      json.dumps(event.model_dump(mode="json")).encode(),
+                      event.aggregate_id(), env.headers())
+        return env
+
+    async def credit_events(self, until: Any, within: float = 30) -> list[Record]:
+        return await read_topic(self.kafka, topic_name(Stage.CREDIT, prefix=self.prefix),
+                                until, within=within)
+
+    async def account(self, uscc: str, until: Any) -> dict[str, Any]:
+        async def check() -> Any:
+            status, body = await self.sup("GET", f"/v1/accounts/entity/{uscc}")
+            return body if status == 200 and until(body) else None
+        found: dict[str, Any] = await eventually(check, within=30)
+        return found
+
+
+def of_type(records: list[Record], name: str, **match: Any) -> list[dict[str, Any]]:
+    return [r.json() for r in records if r.headers.get("ce_type", "").endswith(f".{name}.v1")
+            and all(r.json().get(k) == v for k, v in match.items())]
+
+
+async def _user(reg: Registration, kind: str) -> tuple[str, str]:
+    uscc, name = new_uscc(), f"{kind}{uuid.uuid4().hex[:8]}"
+    await reg.call("POST", "/v1/entities", reg.operator_token,
+                   entity_registration(uscc, kinds=(kind,)))
+    await reg.call("POST", f"/v1/entities/{uscc}/users", reg.operator_token, {
+        "username": name, "password": "password-123456", "roles": [kind]})
+    return uscc, await reg.login(name, "password-123456")
+
+
+@pytest.fixture(scope="module")
+async def tokens(registration: Registration) -> dict[str, str]:
+    (_, bidder), (tenderee_uscc, tenderee), (_, supervisor) = [
+        await _user(registration, k) for k in ("bidder", "tenderee", "supervisor")]
+    return {"bidder": bidder, "tenderee": tenderee, "tenderee_uscc": tenderee_uscc,
+            "supervisor": supervisor}
+
+
+@pytest.fixture
+async def p(credit: Running, tokens: dict[str, str]) -> AsyncIterator[Platform]:
+    async with aiohttp.ClientSession() as http:
+        yield Platform(credit, http, tokens)
+
+
+def ids() -> tuple[str, str]:
+    project = f"{datetime.now(UTC):%m%d}{uuid.uuid4().hex[:13].upper()}"
+    return project + "001", project + "001001"
+
+
+def restriction(uscc: str, start: date, end: date, **kw: Any) -> dict[str, Any]:
+    return {"subject_kind": "entity", "subject_id": uscc, "action": "参加依法必须招标项目投标",
+            "categories": ["construction"], "start": start.isoformat(), "end": end.isoformat(),
+            "decision_no": kw.get("decision_no", f"深建罚〔2026〕{uuid.uuid4().hex[:4]}号"),
+            "reason": "串通投标 (招标投标法实施条例第67条)"}
+
+
+# restrictions --------------------------------------------------------------------------
+async def test_a_recorded_restriction_is_published_as_entity_banned_and_revocation_reinstates(
+        p: Platform) -> None:
+    """BLACK_LIST (national data standard): restriction -> EntityBanned; revocation ->
+    EntityReinstated, both on credit's topic for bidding's projection."""
+    uscc, today = new_uscc(), date.today()
+    status, body = await p.sup("POST", "/v1/restrictions",
+                               restriction(uscc, today, today + timedelta(days=30)))
+    assert status == 201, body
+    rid = body["restriction_id"]
+    again = await p.sup("POST", "/v1/restrictions", restriction(
+        uscc, today, today + timedelta(days=30), decision_no=(await p.account(
+            uscc, lambda a: a["restrictions"]))["restrictions"][rid]["decision_no"]))
+    assert again[0] == 409 and again[1]["error"]["code"] == "restriction_exists"
+    status, body = await p.sup("POST", f"/v1/restrictions/{rid}/revocation",
+                               {"reason": "行政复议撤销"})
+    assert status == 200, body
+    events = await p.credit_events(lambda rs: of_type(rs, "EntityReinstated", uscc=uscc))
+    [banned] = of_type(events, "EntityBanned", uscc=uscc)
+    assert banned["restriction_id"] == rid and banned["categories"] == ["construction"]
+    assert of_type(events, "EntityReinstated", uscc=uscc)[0]["restriction_id"] == rid
+    status, body = await p.sup("POST", f"/v1/restrictions/{rid}/revocation", {"reason": "x"})
+    assert status == 409 and body["error"]["code"] == "restriction_not_active"
+
+
+async def test_a_restriction_past_its_end_date_is_repaired_by_its_expiry_timer(
+        p: Platform) -> None:
+    """信用修复: at the end of the period the entity is reinstated (a durable timer)."""
+    uscc, today = new_uscc(), date.today()
+    status, body = await p.sup("POST", "/v1/restrictions", restriction(
+        uscc, today - timedelta(days=30), today - timedelta(days=1)))
+    assert status == 201, body
+    events = await p.credit_events(lambda rs: of_type(rs, "EntityReinstated", uscc=uscc))
+    assert of_type(events, "EntityReinstated", uscc=uscc)[0]["restriction_id"] == \
+        body["restriction_id"]
+    _, public = await p.call("GET", f"/v1/credit/{uscc}")
+    assert public["restrictions"] == []
+
+
+async def test_a_restriction_ending_today_is_still_in_force_today(p: Platform) -> None:
+    """The end date is inclusive: blocked exactly while today is within [start, end]."""
+    uscc, today = new_uscc(), date.today()
+    await p.sup("POST", "/v1/restrictions", restriction(uscc, today, today))
+    _, public = await p.call("GET", f"/v1/credit/{uscc}")
+    assert [r["end"] for r in public["restrictions"]] == [today.isoformat()]
+
+
+# records from bidding's events -----------------------------------------------------------
+async def test_a_redelivered_opening_record_creates_one_revoked_bid_record(p: Platform) -> None:
+    """20号令 / 条例35: a bid that failed to decrypt counts as revoked (视为撤销) — one
+    record however often the opening record is delivered."""
+    tid, sec = ids()
+    bad, good = new_uscc(), new_uscc()
+    opened = BidsOpened(tender_id=tid, section_code=sec, opened_at=datetime.now(UTC), lines=[
+        BidderLine(bid_id=f"{tid}:{sec}:{bad}", bidder_uscc=bad, bidder_name="乙公司",
+                   price_fen=None, status="revoked"),
+        BidderLine(bid_id=f"{tid}:{sec}:{good}", bidder_uscc=good, bidder_name="甲公司",
+                   price_fen=100, status="valid")])
+    env = await p.send(opened)
+    await p.send(opened, env)
+    account = await p.account(bad, lambda a: a["records"])
+    events = await p.credit_events(lambda rs: of_type(rs, "CreditChanged", subject_id=bad))
+    assert [r["kind"] for r in account["records"].values()] == ["bid_revoked"]
+    assert len(of_type(events, "CreditChanged", subject_id=bad)) == 1
+    assert not of_type(events, "CreditChanged", subject_id=good)
+
+
+async def test_a_winner_not_signing_in_time_loses_score_and_level(p: Platform) -> None:
+    """法46 (within 30 days) / 条例74: ContractOverdue -> a record, CreditChanged."""
+    tid, sec = ids()
+    winner = new_uscc()
+    await p.send(ContractOverdue(tender_id=tid, section_code=sec, winner_uscc=winner,
+                                 due=datetime.now(UTC)))
+    events = await p.credit_events(lambda rs: of_type(rs, "CreditChanged", subject_id=winner))
+    [changed] = of_type(events, "CreditChanged", subject_id=winner)
+    assert changed["reason"] == "contract_overdue" and changed["score"] == 85
+    assert (changed["previous_level"], changed["level"]) == ("A", "B")
+    assert changed["deposit_reduction_pct"] == 0
+
+
+# collusion alerts at opening ----------------------------------------------------------------
+def fp(uscc: str, price: int, **kw: Any) -> BidFingerprint:
+    base = {"file_digest": uuid.uuid4().hex, "upload_ip": f"10.{price % 250}.0.{price % 7}",
+            "upload_mac": "", "machine_serials": [uuid.uuid4().hex[:10]],
+            "contact_person": f"联系人{uuid.uuid4().hex[:4]}", "agent": "",
+            "project_manager": f"经理{uuid.uuid4().hex[:4]}", "deposit_account": ""}
+    return BidFingerprint(bid_id=f"b-{uscc}", bidder_uscc=uscc, digest="ab" * 32,
+                          price_fen=price, status="valid", **{**base, **kw})
+
+
+HONEST = [9_130_000_00, 9_471_000_00, 9_802_500_00, 10_013_000_00]
+PLANTED: dict[str, dict[str, Any]] = {
+    "same_document": {"file_digest": "d41d8cd98f00b204e9800998ecf8427e"},
+    "same_machine": {"machine_serials": ["BFEBFBFF000906EA"]},
+    "same_upload_ip": {"upload_ip": "203.0.113.7"},
+    "same_upload_mac": {"upload_mac": "00:1A:2B:3C:4D:5E"},
+    "same_contact": {"contact_person": "王五"},
+    "same_agent": {"agent": "深圳某咨询公司"},
+    "same_project_manager": {"project_manager": "赵六"},
+    "same_deposit_account": {"deposit_account": "4000 0231 0900 1234"},
+}
+
+
+async def _open_section(p: Platform, prints: list[BidFingerprint], parts: int = 1
+                        ) -> tuple[str, str]:
+    tid, sec = ids()
+    size = -(-len(prints) // parts)
+    for n in range(parts):
+        await p.send(BidFingerprintsExtracted(
+            tender_id=tid, section_code=sec, part=n + 1, parts=parts,
+            fingerprints=prints[n * size:(n + 1) * size], extracted_at=datetime.now(UTC)))
+    return tid, sec
+
+
+async def _alerts(p: Platform, tid: str, n: int) -> list[dict[str, Any]]:
+    async def enough() -> Any:
+        _, body = await p.sup("GET", f"/v1/alerts?tender={tid}")
+        return body["items"] if len(body["items"]) >= n else None
+    found: list[dict[str, Any]] = await eventually(enough, within=30)
+    return found
+
+
+async def test_each_planted_indicator_raises_its_alert_and_an_honest_section_none(
+        p: Platform) -> None:
+    """条例40 (一)-(五), 87号令37: one alert per planted indicator, naming the two bidders
+    that share it; prices without a pattern and distinct fingerprints raise nothing."""
+    honest_tid, _ = await _open_section(p, [fp(new_uscc(), x) for x in HONEST], parts=2)
+    planted: dict[str, tuple[str, list[str]]] = {}
+    for indicator, shared in PLANTED.items():
+        bidders = [new_uscc() for _ in HONEST]
+        prints = [fp(b, x, **(shared if i < 2 else {}))
+                  for i, (b, x) in enumerate(zip(bidders, HONEST, strict=True))]
+        planted[indicator] = ((await _open_section(p, prints))[0], sorted(bidders[:2]))
+    for indicator, (tid, pair) in planted.items():
+        [alert] = await _alerts(p, tid, 1)
+        assert (alert["indicator"], sorted(alert["bidders"])) == (indicator, pair)
+        assert alert["article"] and alert["evidence"] and alert["status"] == "open"
+    events = await p.credit_events(lambda rs: len(of_type(rs, "RiskAlertRaised")) >= 8)
+    raised = {e["tender_id"]: e["indicator"] for e in of_type(events, "RiskAlertRaised")}
+    assert {raised[tid] for tid, _ in planted.values()} == set(PLANTED)
+    _, body = await p.sup("GET", f"/v1/alerts?tender={honest_tid}")
+    assert body["items"] == [] and honest_tid not in raised
+
+
+async def test_regular_prices_and_related_entities_raise_alerts(p: Platform) -> None:
+    """条例40(四): equal differences; 条例34: the same legal representative."""
+    a, b, c, d = (new_uscc() for _ in range(4))
+    rep = "f" * 64
+    for uscc in (a, b):
+        snap = EntitySnapshot(uscc=uscc, name=f"{uscc}公司", kinds=["bidder"],
+                              legal_representative="张三", legal_representative_ref=rep,
+                              region_code="440300")
+        await p.send(EntityRegistered(entity=snap, entity_version=1,
+                                      registered_at=datetime.now(UTC)), stage=Stage.REGISTRATION)
+    await eventually(lambda: _projected(p, [a, b]), within=30)
+    prices = [9_000_000_00, 9_100_000_00, 9_200_000_00, 9_734_000_00]
+    tid, _ = await _open_section(p, [fp(u, x) for u, x in zip((a, b, c, d), prices,
+                                                               strict=True)])
+    alerts = await _alerts(p, tid, 2)
+    kinds = {x["indicator"]: sorted(x["bidders"]) for x in alerts}
+    assert kinds["related_entities"] == sorted((a, b))
+    assert set(kinds["price_pattern"]) >= {a, b, c}
+
+
+async def _projected(p: Platform, usccs: list[str]) -> bool:
+    db = p.svc.runtime.db
+    return await db["entity_projection"].count_documents({"_id": {"$in": usccs}}) == len(usccs)
+
+
+async def test_a_confirmed_serious_alert_records_collusion_and_bans_each_bidder(
+        p: Platform) -> None:
+    """条例67: serious collusion confirmed by a supervisor -> a ban of the rule's period."""
+    a, b, c = (new_uscc() for _ in range(3))
+    tid, _ = await _open_section(p, [fp(a, HONEST[0], agent="同一代理"),
+                                     fp(b, HONEST[1], agent="同一代理"), fp(c, HONEST[2])])
+    [alert] = await _alerts(p, tid, 1)
+    url = f"/v1/alerts/{alert['alert_id']}/confirmation"
+    status, body = await p.sup("POST", url, {"serious": True})
+    assert status == 422 and body["error"]["code"] == "invalid_request"
+    status, body = await p.sup("POST", url, {"serious": True, "decision_no": "深建罚〔2026〕88号"})
+    assert status == 200 and body["status"] == "confirmed", body
+    events = await p.credit_events(
+        lambda rs: {e["uscc"] for e in of_type(rs, "EntityBanned")} >= {a, b})
+    bans = [e for e in of_type(events, "EntityBanned") if e["uscc"] in (a, b)]
+    assert {e["decision_no"] for e in bans} == {"深建罚〔2026〕88号"}
+    assert all(e["categories"] == ["construction"] for e in bans)
+    account = await p.account(a, lambda x: x["records"])
+    assert [r["kind"] for r in account["records"].values()] == ["collusion_serious"]
+    status, body = await p.sup("POST", f"/v1/alerts/{alert['alert_id']}/dismissal", {})
+    assert status == 409 and body["error"]["code"] == "alert_decided"
+
+
+async def test_rotation_across_tenders_is_shown_with_the_evidence(p: Platform) -> None:
+    """Cross-tender pattern: the same group bids together and takes turns to win."""
+    group = [new_uscc() for _ in range(3)]
+    tenders = []
+    for n in range(3):
+        tid, sec = await _open_section(p, [fp(u, HONEST[i]) for i, u in enumerate(group)])
+        winner = group[n % 2]
+        await p.send(Awarded(tender_id=tid, section_code=sec, winner=Candidate(
+            rank=1, bid_id=f"b-{winner}", bidder_uscc=winner, bidder_name="x", price_fen=1,
+            score="1"), awarded_at=datetime.now(UTC), contract_due=datetime.now(UTC),
+            committee=[], draw_seed="s"))
+        tenders.append(tid)
+
+    async def found() -> Any:
+        _, body = await p.sup("GET", "/v1/risk/rotation?category=construction")
+        return [x for x in body["items"] if set(group) <= set(x["bidders"])
+                and sum(x["winners"].values()) == 3]
+    [pattern] = await eventually(found, within=30)
+    assert all(any(t in key for key in pattern["tenders"]) for t in tenders)
+    assert sorted(n for n in pattern["winners"].values() if n) == [1, 2]
+
+
+# experts -------------------------------------------------------------------------------------
+async def test_an_expert_rated_bad_after_an_evaluation_is_blacklisted(p: Platform) -> None:
+    """条例71, 72; 政采条例75: evaluations are rated; the rules' threshold bars the expert."""
+    tid, sec = ids()
+    experts = [f"EXP-{uuid.uuid4().hex[:12].upper()}" for _ in range(5)]
+    await p.send(ExpertsDrawn(tender_id=tid, section_code=sec, expert_ids=experts,
+                              commitment="c"))
+    await p.send(EvaluationCompleted(tender_id=tid, section_code=sec, candidates=[],
+                                     method="lowest_evaluated_price",
+                                     reported_at=datetime.now(UTC)))
+
+    async def pending() -> Any:
+        _, body = await p.sup("GET", f"/v1/expert-reviews?tender={tid}&status=pending")
+        return body["items"] if len(body["items"]) == 5 else None
+    reviews = await eventually(pending, within=30)
+    status, body = await p.call("POST", f"/v1/expert-reviews/{reviews[0]['_id']}/rating",
+                                p.tokens["tenderee"], {"rating": "bad"})
+    assert status == 403 and body["error"]["code"] == "not_your_tender"
+    status, body = await p.sup("POST", f"/v1/expert-reviews/{reviews[0]['_id']}/rating",
+                               {"rating": "bad", "note": "未按评标办法评审"})
+    assert status == 200 and body["level"] == "D", body
+    events = await p.credit_events(lambda rs: of_type(rs, "ExpertBlacklisted",
+                                                      expert_id=reviews[0]["expert_id"]))
+    assert of_type(events, "ExpertBlacklisted", expert_id=reviews[0]["expert_id"])
+    status, body = await p.sup("POST", f"/v1/expert-reviews/{reviews[0]['_id']}/rating",
+                               {"rating": "good"})
+    assert status == 409 and body["error"]["code"] == "review_rated"
+
+
+# access ----------------------------------------------------------------------------------------
+async def test_mutating_calls_need_a_supervisor_token(p: Platform) -> None:
+    """Every mutating call is authenticated and authorised by role (DESIGN: Security)."""
+    body = restriction(new_uscc(), date.today(), date.today())
+    status, out = await p.call("POST", "/v1/restrictions", None, body)
+    assert status == 401 and out["error"]["code"] == "token_missing"
+    status, out = await p.call("POST", "/v1/restrictions", p.tokens["bidder"], body)
+    assert status == 403 and out["error"]["code"] == "role_required"
+    status, out = await p.call("GET", "/v1/alerts", p.tokens["bidder"])
+    assert status == 403
+    status, out = await p.call("GET", f"/v1/accounts/entity/{new_uscc()}")
+    assert status == 401
+
+
+async def test_bad_input_is_refused_with_a_code(p: Platform) -> None:
+    today = date.today()
+    cases = [
+        ({**restriction(new_uscc(), today, today - timedelta(days=1))}, "invalid_request"),
+        ({**restriction("91440300ABCDEFGHIJ", today, today)}, None),
+        ({**restriction(new_uscc(), today, today), "categories": []}, "invalid_request"),
+        ({**restriction(new_uscc(), today, today), "subject_kind": "expert"},
+         "invalid_expert_id"),
+    ]
+    for body, code in cases:
+        status, out = await p.sup("POST", "/v1/restrictions", body)
+        assert 400 <= status < 500 and out["error"]["code"], out
+        assert code is None or out["error"]["code"] == code
+
+
+async def test_the_public_query_shows_level_and_restrictions_in_force_only(p: Platform) -> None:
+    """信用信息公开: level and restrictions in force; the full record is for supervisors."""
+    uscc, today = new_uscc(), date.today()
+    await p.sup("POST", "/v1/restrictions", restriction(uscc, today, today + timedelta(days=9)))
+    await p.sup("POST", "/v1/restrictions", restriction(uscc, today + timedelta(days=10),
+                                                        today + timedelta(days=20)))
+    status, public = await p.call("GET", f"/v1/credit/{uscc}")
+    assert status == 200
+    assert set(public) == {"uscc", "level", "deposit_reduction_pct", "restrictions"}
+    [shown] = public["restrictions"]
+    assert set(shown) == {"restriction_id", "action", "categories", "start", "end",
+                          "decision_no"}
+    assert "reason" not in json.dumps(public) and "records" not in public
+    status, full = await p.sup("GET", f"/v1/accounts/entity/{uscc}")
+    assert status == 200 and len(full["restrictions"]) == 2 and full["records"]
+    assert "outbox" not in full and "processed" not in full
