@@ -18,6 +18,7 @@ SERVICES = {
     "registration": "services.registration.main",
     "bidding": "services.bidding.main",
     "announcement": "services.announcement.main",
+    "credit": "services.credit.main",
 }
 ROOT = Path(__file__).resolve().parent.parent
 
