@@ -30,6 +30,7 @@ from contracts.envelope import Envelope, EnvelopeError
 from ggzy.runtime.errors import DomainError
 from ggzy.runtime.logs import correlation_id
 from ggzy.runtime.metrics import Metrics
+from ggzy.runtime.outbox import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("ggzy.consumer")
 M = TypeVar("M", bound=Message)
@@ -178,6 +179,7 @@ def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispa
         decoder=_raw_body,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
         title=sub.group,
     )(consume)
     return dispatcher

@@ -26,10 +26,17 @@ from ggzy.runtime.metrics import Metrics
 log = logging.getLogger("ggzy.outbox")
 
 
+# The largest message the platform sends: an opening record of 10,000 bids is ~1.5 MB,
+# above Kafka's 1 MB default. Topics are created with this limit (service.ensure_topics)
+# and consumers fetch up to it (consumer.subscribe).
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
     """The idempotent producer every relay uses (acks=all, ordered retries)."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                            linger_ms=2, request_timeout_ms=30000)
+                            linger_ms=2, request_timeout_ms=30000,
+                            max_request_size=MAX_MESSAGE_BYTES)
 
 
 class OutboxRelay:

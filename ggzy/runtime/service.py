@@ -35,7 +35,7 @@ from ggzy.runtime.consumer import Handler, Subscription, subscribe
 from ggzy.runtime.errors import Unauthorized
 from ggzy.runtime.http import Api, error_middleware, json_response
 from ggzy.runtime.metrics import Metrics
-from ggzy.runtime.outbox import OutboxRelay, new_producer
+from ggzy.runtime.outbox import MAX_MESSAGE_BYTES, OutboxRelay, new_producer
 from ggzy.runtime.settings import Settings
 from ggzy.runtime.timers import Timers
 
@@ -65,7 +65,7 @@ class Runtime:
         self.db = self.mongo[settings.database]
         self.broker = KafkaBroker(
             settings.kafka_bootstrap, acks="all", enable_idempotence=True, graceful_timeout=15,
-            allow_auto_create_topics=False,
+            allow_auto_create_topics=False, max_request_size=MAX_MESSAGE_BYTES,
             middlewares=[KafkaPrometheusMiddleware(registry=self.metrics.registry)],
             logger=logging.getLogger(f"ggzy.{settings.service}.broker"),
         )
@@ -181,7 +181,9 @@ async def ensure_topics(settings: Settings, names: list[str]) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(n, settings.partitions, 1) for n in sorted(set(names) - existing)]
+        configs = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+        new = [NewTopic(n, settings.partitions, 1, topic_configs=configs)
+               for n in sorted(set(names) - existing)]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):  # a replica was first
                 await admin.create_topics(new)
