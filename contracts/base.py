@@ -67,6 +67,7 @@ def all_messages() -> dict[str, type[Message]]:
     import contracts.announcement
     import contracts.bidding
     import contracts.credit
+    import contracts.notify
     import contracts.registration  # noqa: F401  (each module registers its messages)
 
     return dict(sorted(REGISTRY.items()))

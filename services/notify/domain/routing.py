@@ -1,0 +1,159 @@
+"""Who must hear what (通知对象): pure rules from an event and the facts known about it.
+
+- a tender's parties: the tenderee and agency hear its public steps; each bidder
+  hears its own bid's receipt and withdrawal, and the public steps of tenders it
+  bid in. Nobody hears of another's bid before opening (the tenderee neither);
+- a drawn expert hears of its own draw, and nobody else ever does (the draw is
+  secret: a bidder must never learn who evaluates it);
+- supervisors hear risk alerts (围标串标预警); an entity or expert hears its own
+  credit changes, bans and reinstatements;
+- subscribers hear of new public notices matching their precise-match
+  subscription (category, region, keywords).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.announcement import NoticePublished
+from contracts.bidding import (
+    Awarded,
+    BidsOpened,
+    BidSubmitted,
+    BidWithdrawn,
+    ContractOverdue,
+    ContractSigned,
+    EvaluationCompleted,
+    ExpertsDrawn,
+    TenderFailed,
+    TenderModified,
+    TenderPublished,
+)
+from contracts.credit import (
+    CreditChanged,
+    EntityBanned,
+    EntityReinstated,
+    ExpertBlacklisted,
+    ExpertReinstated,
+    RiskAlertRaised,
+    SubjectKind,
+)
+from services.notify.domain import recipients as r
+from services.notify.domain.recipients import RecipientId
+
+PUBLIC_STEPS: Mapping[type[Any], str] = {
+    TenderModified: "tender_modified", BidsOpened: "bids_opened",
+    TenderFailed: "tender_failed", EvaluationCompleted: "evaluation_completed",
+    Awarded: "awarded", ContractSigned: "contract_signed",
+}
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The parties of one tender, as far as notify has seen them."""
+
+    tenderee: str | None = None
+    agency: str | None = None
+    bidders: frozenset[str] = field(default_factory=frozenset)
+
+    def owners(self) -> list[RecipientId]:
+        """The tenderee and the agency."""
+        return [r.entity(u) for u in (self.tenderee, self.agency) if u]
+
+    def everyone(self) -> list[RecipientId]:
+        """The owners and every bidder (for the public steps of the tender)."""
+        return _unique([*self.owners(), *(r.entity(b) for b in sorted(self.bidders))])
+
+
+@dataclass(frozen=True)
+class Route:
+    """One recipient of an event and what it is told (a template kind)."""
+
+    recipient: RecipientId
+    kind: str
+
+
+@dataclass(frozen=True)
+class Interest:
+    """A precise-match subscription (精准订阅): all given criteria must hold."""
+
+    recipient: RecipientId
+    category: str | None = None  # None: any category
+    regions: Sequence[str] = ()  # GB/T 2260 codes or prefixes; empty: anywhere
+    keywords: Sequence[str] = ()  # any of them in the title or text; empty: any notice
+
+
+def tender_routes(event: Any, parties: Parties) -> list[Route]:
+    """The recipients of a bidding event, from the tender's parties."""
+    if isinstance(event, TenderPublished):
+        return [Route(x, "tender_published") for x in parties.owners()]
+    if isinstance(event, BidSubmitted):
+        return [Route(r.entity(event.bidder_uscc), "bid_received")]
+    if isinstance(event, BidWithdrawn):
+        return [Route(r.entity(event.bidder_uscc), "bid_withdrawn")]
+    if isinstance(event, ExpertsDrawn):
+        return [Route(r.expert(e), "expert_drawn") for e in _unique(event.expert_ids)]
+    if isinstance(event, ContractOverdue):
+        told = [*parties.owners(), r.entity(event.winner_uscc)]
+        return [Route(x, "contract_overdue") for x in _unique(told)]
+    kind = PUBLIC_STEPS.get(type(event))
+    return [Route(x, kind) for x in parties.everyone()] if kind else []
+
+
+def credit_routes(event: Any, supervisors: Iterable[RecipientId]) -> list[Route]:
+    """The recipients of a credit event: its subject, or the supervisors for alerts."""
+    if isinstance(event, RiskAlertRaised):
+        return [Route(x, "risk_alert") for x in _unique(supervisors)]
+    if isinstance(event, CreditChanged):
+        subject = (r.entity(event.subject_id) if event.subject_kind == SubjectKind.ENTITY
+                   else r.expert(event.subject_id))
+        return [Route(subject, "credit_changed")]
+    if isinstance(event, EntityBanned):
+        return [Route(r.entity(event.uscc), "entity_banned")]
+    if isinstance(event, EntityReinstated):
+        return [Route(r.entity(event.uscc), "entity_reinstated")]
+    if isinstance(event, ExpertBlacklisted):
+        return [Route(r.expert(event.expert_id), "expert_blacklisted")]
+    if isinstance(event, ExpertReinstated):
+        return [Route(r.expert(event.expert_id), "expert_reinstated")]
+    return []
+
+
+def notice_routes(notice: NoticePublished, interests: Iterable[Interest]) -> list[Route]:
+    """The subscribers whose subscription the notice matches (one route each)."""
+    matched = [i.recipient for i in interests if matches(i, notice)]
+    return [Route(x, "notice_published") for x in _unique(matched)]
+
+
+def matches(interest: Interest, notice: NoticePublished) -> bool:
+    """Whether a notice meets every criterion of a subscription."""
+    if interest.category and interest.category != notice.category.value:
+        return False
+    if interest.regions and not any(in_region(notice.region_code, g) for g in interest.regions):
+        return False
+    if interest.keywords:
+        text = f"{notice.title} {_text(notice.content)}".casefold()
+        return any(k.casefold() in text for k in interest.keywords)
+    return True
+
+
+def in_region(code: str, region: str) -> bool:
+    """GB/T 2260: 440000 is a province, 440300 a city in it, 440304 a district of the city."""
+    prefix = region
+    while len(prefix) > 2 and prefix.endswith("00"):
+        prefix = prefix[:-2]
+    return code.startswith(prefix)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, Mapping):
+        return " ".join(_text(v) for v in content.values())
+    if isinstance(content, list | tuple):
+        return " ".join(_text(v) for v in content)
+    return str(content)
+
+
+def _unique(items: Iterable[RecipientId | str]) -> list[Any]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,142 @@
+"""Notification texts in Chinese and English, rendered from what the recipient may see.
+
+Each kind has a *context*: the few fields of the event its recipients may read,
+picked explicitly (a whitelist, never the whole event). Templates may name only
+the fields of their kind's context, which is checked when they are loaded, so no
+template can show an expert id to a bidder or a bidder to anyone before opening.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATES_FILE = Path(__file__).with_name("templates.yaml")
+LANGUAGES = ("zh", "en")
+BEIJING = timezone(timedelta(hours=8), "CST")
+Context = dict[str, str]
+
+
+def _t(at: datetime | date | None) -> str:
+    if at is None:
+        return "-"
+    if isinstance(at, datetime):
+        return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return at.isoformat()
+
+
+def _section(e: Any) -> Context:
+    return {"tender_id": e.tender_id, "section_code": e.section_code}
+
+
+def _restriction(e: Any) -> Context:
+    return {"decision_no": e.decision_no, "reason": e.reason, "start": _t(e.start),
+            "end": _t(e.end)}
+
+
+CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
+    "tender_published": lambda e: {"tender_id": e.tender_id, "project_name": e.project_name,
+                                   "bid_deadline": _t(e.bid_deadline)},
+    "tender_modified": lambda e: {"tender_id": e.tender_id, "summary": e.summary,
+                                  "bid_deadline": _t(e.bid_deadline)},
+    "bid_received": lambda e: {**_section(e), "bid_id": e.bid_id, "digest": e.digest,
+                               "received_at": _t(e.received_at)},
+    "bid_withdrawn": lambda e: {**_section(e), "bid_id": e.bid_id},
+    "bids_opened": lambda e: {**_section(e), "opened_at": _t(e.opened_at),
+                              "bids": str(len(e.lines))},
+    "tender_failed": lambda e: {**_section(e), "reason": e.reason, "article": e.article},
+    "expert_drawn": _section,  # never the other experts: the draw is secret
+    "evaluation_completed": lambda e: {**_section(e), "candidates": str(len(e.candidates))},
+    "awarded": lambda e: {**_section(e), "winner_name": e.winner.bidder_name,
+                          "contract_due": _t(e.contract_due)},  # never the committee
+    "contract_signed": lambda e: {**_section(e), "signed_at": _t(e.signed_at)},
+    "contract_overdue": lambda e: {**_section(e), "due": _t(e.due)},
+    "notice_published": lambda e: {"notice_id": e.notice_id, "title": e.title,
+                                   "notice_type": e.notice_type.value,
+                                   "category": e.category.value, "region_code": e.region_code},
+    "credit_changed": lambda e: {"level": e.level, "previous_level": e.previous_level or "-",
+                                 "score": str(e.score), "reason": e.reason},
+    "entity_banned": _restriction,
+    "entity_reinstated": lambda e: {"restriction_id": e.restriction_id},
+    "expert_blacklisted": _restriction,
+    "expert_reinstated": lambda e: {"restriction_id": e.restriction_id},
+    "risk_alert": lambda e: {"tender_id": e.tender_id or "-", "section_code": e.section_code or "-",
+                             "indicator": e.indicator.value, "article": e.article,
+                             "bidders": ", ".join(e.bidders)},  # supervisors only
+}
+
+
+class TemplateError(ValueError):
+    """A template names a field its kind does not expose, or a kind or language is missing."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A notification's text in one language."""
+
+    title: str
+    body: str
+
+
+def context(kind: str, event: Any) -> Context:
+    """The fields of ``event`` that recipients of ``kind`` may read."""
+    return CONTEXTS[kind](event)
+
+
+class Templates:
+    """The loaded, checked templates."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        for kind in CONTEXTS:
+            for lang in LANGUAGES:
+                for part in ("title", "body"):
+                    self._check(kind, lang, part)
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATES_FILE) -> Templates:
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    def _check(self, kind: str, lang: str, part: str) -> None:
+        try:
+            text = self.raw[kind][lang][part]
+        except (KeyError, TypeError):
+            raise TemplateError(f"no {lang} {part} for {kind}") from None
+        allowed = set(CONTEXTS[kind](_Probe()))
+        used = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        if not used <= allowed:
+            raise TemplateError(f"{kind}.{lang}.{part} names {sorted(used - allowed)}, "
+                                f"not among {sorted(allowed)}")
+
+    def render(self, kind: str, lang: str, ctx: Context) -> Rendered:
+        """The text of a notification in ``lang`` (Chinese when unknown)."""
+        entry = self.raw[kind][lang if lang in LANGUAGES else "zh"]
+        return Rendered(entry["title"].format_map(ctx), entry["body"].format_map(ctx))
+
+
+class _Probe:
+    """Stands in for any event, to learn which names a context exposes."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _Probe()
+
+    def __call__(self, *args: Any) -> Any:
+        return self
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def astimezone(self, tz: Any) -> Any:
+        return datetime(2000, 1, 1, tzinfo=tz)
+
+    def __str__(self) -> str:
+        return "probe"

@@ -1,0 +1,120 @@
+"""Notify use cases: an event in, the notifications it owes queued, once each.
+
+For every route (recipient and kind) the text is rendered in the recipient's
+language from the kind's context only, and one delivery is queued per channel the
+recipient has: the inbox always, its webhook when set, e-mail when an address is
+known (its own, else registration's) and an SMTP relay is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts.bidding import BidSubmitted, TenderPublished
+from contracts.credit import RiskAlertRaised
+from contracts.notify import Channel
+from contracts.registration import EntityKind
+from ggzy.runtime.aggregates import Cause, Doc
+from ggzy.runtime.consumer import Incoming
+from services.notify.domain import recipients as r
+from services.notify.domain import routing, templates
+from services.notify.domain.routing import Route
+from services.notify.domain.templates import Templates
+from services.notify.queue import DeliveryQueue, Spec
+from services.notify.store import NotifyStore
+
+
+@dataclass
+class Notify:
+    """The notify application: routing, rendering and queueing."""
+
+    store: NotifyStore
+    queue: DeliveryQueue
+    templates: Templates
+    mail_endpoint: str | None  # the SMTP relay, or None when e-mail is off
+    on_queued: Callable[[], None] = field(default=lambda: None)
+
+    async def on_bidding(self, msg: Incoming[Any]) -> None:
+        """A tender's step: its parties (learnt from the events) hear what concerns them."""
+        event = msg.message
+        if isinstance(event, TenderPublished):
+            await self.store.remember_tender(event.tender_id, event.tenderee_uscc,
+                                             event.agency_uscc)
+        elif isinstance(event, BidSubmitted):
+            await self.store.add_bidder(event.tender_id, event.bidder_uscc)
+        parties = await self.store.parties(event.tender_id)
+        await self.notify(msg, routing.tender_routes(event, parties))
+
+    async def on_credit(self, msg: Incoming[Any]) -> None:
+        """Credit facts reach their subject; risk alerts reach every supervisor."""
+        event = msg.message
+        supervisors = await self.store.supervisors() if isinstance(event, RiskAlertRaised) else []
+        await self.notify(msg, routing.credit_routes(event, supervisors))
+
+    async def on_notice(self, msg: Incoming[Any]) -> None:
+        """A public notice reaches the subscribers it matches."""
+        notice = msg.message
+        interests = await self.store.interests(notice.category.value)
+        await self.notify(msg, routing.notice_routes(notice, interests))
+
+    async def on_registration(self, msg: Incoming[Any]) -> None:
+        """Default e-mail addresses, and which entities are supervising departments."""
+        event = msg.message
+        if hasattr(event, "entity"):
+            e = event.entity
+            emails = [c.email for c in e.contacts if c.email]
+            await self.store.project(r.entity(e.uscc), event.entity_version, emails,
+                                     EntityKind.SUPERVISOR in e.kinds)
+        else:
+            x = event.expert
+            await self.store.project(r.expert(x.expert_id), event.expert_version,
+                                     [x.email] if x.email else [], False)
+
+    async def notify(self, msg: Incoming[Any], routes: list[Route]) -> int:
+        """Queue every delivery the routes owe; return how many were new."""
+        if not routes:
+            return 0
+        env = msg.envelope
+        cause = Cause(message_id=env.id, correlation_id=env.correlationid)
+        docs = await self.store.recipients_by_id(x.recipient for x in routes)
+        new = 0
+        for route in routes:
+            doc = docs.get(route.recipient) or {"_id": route.recipient}
+            for spec in self.specs(msg, route, doc):
+                new += await self.queue.enqueue(spec, cause)
+        if new:
+            self.on_queued()
+        return new
+
+    def specs(self, msg: Incoming[Any], route: Route, doc: Doc) -> list[Spec]:
+        """The deliveries of one route: one per channel of the recipient."""
+        env, rid = msg.envelope, route.recipient
+        ctx = templates.context(route.kind, msg.message)
+        lang = str(doc.get("lang") or "zh")
+        text = self.templates.render(route.kind, lang, ctx)
+        out: list[Spec] = []
+        for channel, endpoint, target in self._channels(doc):
+            nid = r.notification_id(env.id, rid, channel)
+            payload = {"notification_id": nid, "kind": route.kind, "recipient": rid,
+                       "channel": channel.value, "lang": lang, "title": text.title,
+                       "body": text.body, "data": ctx, "source_event_id": env.id,
+                       "source_event_type": env.type,
+                       "created_at": datetime.now(UTC).isoformat()}
+            out.append(Spec(nid, r.lane_id(rid, channel), rid, channel, route.kind, endpoint,
+                            target, payload, env.id, env.type))
+        return out
+
+    def _channels(self, doc: Doc) -> list[tuple[Channel, str, dict[str, Any]]]:
+        out: list[tuple[Channel, str, dict[str, Any]]] = [(Channel.INBOX, "inbox", {})]
+        hook = doc.get("webhook") or {}
+        if hook.get("url") and hook.get("enabled", True):
+            out.append((Channel.WEBHOOK, hook["url"], {"url": hook["url"],
+                                                       "secret": hook["secret"]}))
+        mail = doc.get("email") or {}
+        address = mail.get("address") or next(iter(doc.get("default_emails") or []), None)
+        if self.mail_endpoint and address and mail.get("enabled", True):
+            out.append((Channel.EMAIL, self.mail_endpoint, {"address": address}))
+        return out

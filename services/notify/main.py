@@ -1,0 +1,53 @@
+"""Composition root of the notify service."""
+
+from __future__ import annotations
+
+from contracts.notify import Channel
+from contracts.topics import Stage
+from ggzy.runtime.service import Parts, Runtime, load_verifier
+from services.notify.api import routes
+from services.notify.channels import InboxHub, Mail, Webhooks
+from services.notify.courier import Courier, NotifyMetrics
+from services.notify.domain.templates import Templates
+from services.notify.handlers import Notify
+from services.notify.queue import DeliveryQueue
+from services.notify.settings import NotifySettings
+from services.notify.store import NotifyStore
+from services.notify.subscribers import subscriptions
+
+
+def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
+    """Wire the notify service onto the runtime."""
+    cfg = settings or NotifySettings()
+    store = NotifyStore(rt.db)
+    queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"])
+    hub, webhooks = InboxHub(), Webhooks(cfg.webhook_timeout_s)
+    mail = Mail(cfg.smtp_host, cfg.smtp_port, cfg.smtp_from, cfg.smtp_timeout_s)
+
+    async def inbox(nid: str, target: dict[str, object], payload: dict[str, object]) -> None:
+        """The inbox is the store itself: marking it delivered puts it in the inbox."""
+
+    courier = Courier(queue, {Channel.WEBHOOK: webhooks.send, Channel.EMAIL: mail.send,
+                              Channel.INBOX: inbox}, hub.push,
+                      policy=cfg.retry_policy(), breakers=cfg.breakers(),
+                      metrics=NotifyMetrics(rt.metrics.registry), workers=cfg.workers,
+                      lease_ms=int(cfg.lease_s * 1000), grace_ms=cfg.gap_grace_ms,
+                      batch=cfg.batch)
+    app = Notify(store, queue, Templates.load(), mail.endpoint if cfg.smtp_host else None,
+                 on_queued=courier.wake)
+
+    async def start() -> None:
+        await store.setup()
+        await queue.setup()
+        await load_verifier(rt)
+        await webhooks.start()
+        await courier.start()
+
+    async def stop() -> None:
+        await courier.stop()
+        await hub.close()
+        await webhooks.stop()
+
+    own = [rt.topic(Stage.NOTIFY)]
+    return Parts(api=routes(rt, store, queue, hub), subscriptions=subscriptions(rt, app),
+                 topics=own, on_start=[start], on_stop=[stop])

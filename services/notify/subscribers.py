@@ -1,0 +1,54 @@
+"""Notify's subscribers: every stage's events in, one handler call each."""
+
+from __future__ import annotations
+
+from contracts.announcement import NoticePublished
+from contracts.bidding import (
+    Awarded,
+    BidsOpened,
+    BidSubmitted,
+    BidWithdrawn,
+    ContractOverdue,
+    ContractSigned,
+    EvaluationCompleted,
+    ExpertsDrawn,
+    TenderFailed,
+    TenderModified,
+    TenderPublished,
+)
+from contracts.credit import (
+    CreditChanged,
+    EntityBanned,
+    EntityReinstated,
+    ExpertBlacklisted,
+    ExpertReinstated,
+    RiskAlertRaised,
+)
+from contracts.registration import EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated
+from contracts.topics import Audience, Stage
+from ggzy.runtime.consumer import Subscription
+from ggzy.runtime.service import Runtime
+from services.notify.handlers import Notify
+
+BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpened,
+           TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
+           ContractOverdue)
+CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
+          RiskAlertRaised)
+REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)
+
+
+def subscriptions(rt: Runtime, app: Notify) -> list[Subscription]:
+    """What notify consumes: bidding and announcement per category, credit and registration."""
+    cats = sorted(rt.categories)
+    notices = [rt.topic(Stage.ANNOUNCEMENT, c, audience=Audience.PARTNER) for c in cats]
+    return [
+        rt.subscription("notify.bidding", [rt.topic(Stage.BIDDING, c) for c in cats],
+                        dict.fromkeys(BIDDING, app.on_bidding)),
+        rt.subscription("notify.announcement", notices,
+                        {NoticePublished: app.on_notice}),
+        rt.subscription("notify.credit", [rt.topic(Stage.CREDIT)],
+                        dict.fromkeys(CREDIT, app.on_credit)),
+        rt.subscription("notify.registration", [rt.topic(Stage.REGISTRATION)],
+                        dict.fromkeys(REGISTRATION, app.on_registration)),
+    ]

@@ -1,0 +1,371 @@
+"""Notify against the real broker and store, a real SMTP server and webhook receiver.
+
+Other stages' events are published as their services would (CloudEvents headers,
+key = aggregate id) on the topics of the test's prefix; what notify delivers is
+read back from the receivers it delivers to, its HTTP API and its own topic.
+Every test server listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiosmtpd.controller import Controller
+
+from contracts.bidding import BidSubmitted, ExpertsDrawn, Section, TenderPublished
+from contracts.categories import Category
+from contracts.credit import CreditChanged, SubjectKind
+from contracts.envelope import Envelope
+from contracts.topics import Stage, topic_name
+from ggzy.testing.client import PlatformClient
+from ggzy.testing.infra import Infra
+from ggzy.testing.kafka import Record, eventually, publish, read_topic
+from ggzy.testing.services import Running, free_port, running
+from services.notify.domain import signing
+from services.notify.main import build
+from services.notify.settings import NotifySettings
+from tests.conftest import isolated_settings
+from tests.integration.conftest import Registration
+
+ATTEMPTS = 6  # with the breaker (2 failures, 1 s cool-down): rides out ~3 s down
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+async def notify(infra: Infra, registration: Registration,
+                 smtp: SmtpSink) -> AsyncIterator[Running]:
+    cfg = NotifySettings(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=ATTEMPTS,
+                         backoff_base_ms=100, backoff_max_ms=400, breaker_failures=2,
+                         breaker_cooldown_ms=1000, gap_grace_ms=300, workers=8)
+    settings = isolated_settings(infra, "notify",
+                                 jwks_url=registration.svc.url + "/.well-known/jwks.json")
+    async with running(settings, lambda rt: build(rt, cfg)) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+async def world(notify: Running, registration: Registration) -> AsyncIterator[World]:
+    async with aiohttp.ClientSession() as http:
+        client = PlatformClient(notify.settings.topic_prefix, notify.settings.kafka_bootstrap,
+                                {"registration": registration.svc.url, "notify": notify.url},
+                                http, tokens={"operator": registration.operator_token})
+        yield World(notify, client)
+
+
+class World:
+    """Plays the other stages (their events) and the recipients (the notify API)."""
+
+    def __init__(self, svc: Running, client: PlatformClient) -> None:
+        self.svc, self.client = svc, client
+        self.prefix, self.kafka = svc.settings.topic_prefix, svc.settings.kafka_bootstrap
+
+    async def api(self, method: str, path: str, token: str | None, body: Any = None
+                  ) -> tuple[int, Any]:
+        return await self.client.call("notify", method, path, token, body)
+
+    async def send(self, event: Any, stage: Stage, env: Envelope | None = None,
+                   category: Category | None = None) -> Envelope:
+        env = env or Envelope.new(type=event.type_name(), source=f"/ggzy/{stage.value}",
+                                  subject=event.aggregate_id(), category=category)
+        topic = topic_name(stage, category, prefix=self.prefix)
+        await publish(self.kafka, topic, json.dumps(event.model_dump(mode="json")).encode(),
+                      event.aggregate_id(), env.headers())
+        return env
+
+    async def tender(self, tenderee: str) -> str:
+        now = datetime.now(UTC)
+        tender_id = "2026" + uuid.uuid4().hex[:13].upper() + "001"
+        event = TenderPublished(
+            tender_id=tender_id, project_code=tender_id[:17], project_name="示例教学楼新建工程",
+            category=Category.CONSTRUCTION, region_code="440300", tenderee_uscc=tenderee,
+            tenderee_name="示例城投", method="open_tender", evaluation="lowest_evaluated_price",
+            state_funded=True, sections=[Section(section_code=tender_id + "001", name="一标段",
+                                                 estimated_price_fen=100, deposit_fen=1)],
+            issued_at=now, sale_start=now, sale_end=now, bid_deadline=now + timedelta(days=20))
+        await self.send(event, Stage.BIDDING, category=Category.CONSTRUCTION)
+        return tender_id
+
+    def bid(self, tender_id: str, bidder: str) -> BidSubmitted:
+        return BidSubmitted(tender_id=tender_id, section_code=tender_id + "001",
+                            bid_id=uuid.uuid4().hex[:12], bidder_uscc=bidder, digest="ab" * 32,
+                            received_at=datetime.now(UTC))
+
+    async def inbox(self, token: str, n: int, within: float = 30) -> list[dict[str, Any]]:
+        async def enough() -> list[dict[str, Any]] | None:
+            status, body = await self.api("GET", "/v1/me/inbox?limit=500", token)
+            assert status == 200, body
+            return body["items"] if len(body["items"]) >= n else None
+        found: list[dict[str, Any]] = await eventually(enough, within=within)
+        return found
+
+    async def receipts(self, until: Any) -> list[Record]:
+        return await read_topic(self.kafka, topic_name(Stage.NOTIFY, prefix=self.prefix),
+                                until, within=30)
+
+
+def credit(uscc: str, score: int) -> CreditChanged:
+    return CreditChanged(subject_kind=SubjectKind.ENTITY, subject_id=uscc, reason="test",
+                         score=score, level="B", previous_level="A",
+                         changed_at=datetime.now(UTC))
+
+
+async def test_a_redelivered_event_is_notified_once(world: World) -> None:
+    bidder, token = await world.client.entity("bidder")
+    tenderee, _ = await world.client.entity("tenderee")
+    tender_id = await world.tender(tenderee)
+    bid = world.bid(tender_id, bidder)
+    env = await world.send(bid, Stage.BIDDING, category=Category.CONSTRUCTION)
+    await world.send(bid, Stage.BIDDING, env=env, category=Category.CONSTRUCTION)  # again
+    second = await world.send(world.bid(tender_id, bidder), Stage.BIDDING,
+                              category=Category.CONSTRUCTION)
+    items = await world.inbox(token, 2)
+    assert sorted(i["source_event_id"] for i in items) == sorted([env.id, second.id])
+    records = await world.receipts(lambda rs: _of(rs, second.id) and _of(rs, env.id))
+    assert len(_of(records, env.id)) == 1  # the inbox's receipt, once
+
+
+def _of(records: list[Record], event_id: str) -> list[Record]:
+    return [r for r in records if r.json()["source_event_id"] == event_id]
+
+
+async def test_webhook_down_then_up_gets_every_notification_once_and_in_order(
+        world: World) -> None:
+    uscc, token = await world.client.entity("bidder")
+    secret = "s3cret-" + uuid.uuid4().hex
+    async with Receiver(down=True) as hook:
+        status, body = await world.api("PUT", "/v1/me/webhook", token,
+                                       {"url": hook.url, "secret": secret})
+        assert status == 200 and "secret" not in json.dumps(body), body
+        for score in range(1, 9):
+            await world.send(credit(uscc, score), Stage.CREDIT)
+        await eventually(lambda: hook.refused >= 3, within=30)  # retried, then held back
+        hook.down = False
+        await eventually(lambda: len(hook.accepted) >= 8, within=60)
+        await asyncio.sleep(1.0)  # nothing else arrives late (a duplicate would, by now)
+    scores = [json.loads(body)["data"]["score"] for _, body in hook.accepted]
+    assert scores == [str(s) for s in range(1, 9)]  # each once, in order
+    ids = [headers[signing.NOTIFICATION_ID] for headers, _ in hook.accepted]
+    assert len(set(ids)) == 8
+
+
+async def test_a_receiver_can_verify_the_webhook_signature(world: World) -> None:
+    uscc, token = await world.client.entity("bidder")
+    secret = "verify-" + uuid.uuid4().hex
+    async with Receiver() as hook:
+        await world.api("PUT", "/v1/me/webhook", token, {"url": hook.url, "secret": secret})
+        await world.send(credit(uscc, 700), Stage.CREDIT)
+        await eventually(lambda: hook.accepted, within=30)
+    headers, body = hook.accepted[0]
+    now = int(time.time())
+    assert signing.verify(secret, headers[signing.TIMESTAMP], body,
+                          headers[signing.SIGNATURE], now)
+    assert not signing.verify("another-secret-000", headers[signing.TIMESTAMP], body,
+                              headers[signing.SIGNATURE], now)
+    assert not signing.verify(secret, headers[signing.TIMESTAMP], body + b" ",
+                              headers[signing.SIGNATURE], now)
+
+
+async def test_a_refusing_smtp_server_leads_to_retries_then_a_visible_failure(
+        world: World, smtp: SmtpSink) -> None:
+    uscc, token = await world.client.entity("bidder")
+    status, _ = await world.api("PUT", "/v1/me/email", token,
+                                {"address": f"broken-{uscc}@example.cn"})
+    assert status == 200
+    env = await world.send(credit(uscc, 400), Stage.CREDIT)
+
+    async def failure() -> dict[str, Any] | None:
+        _, body = await world.api("GET", "/v1/failures", world.client.tokens["operator"])
+        return next((f for f in body["failures"] if f["source_event_id"] == env.id), None)
+
+    found = await eventually(failure, within=30)
+    assert found["channel"] == "email" and found["reason"] == "smtp_550"
+    assert found["attempts"] == ATTEMPTS
+    assert smtp.refused.count(f"broken-{uscc}@example.cn") == ATTEMPTS
+    records = await world.receipts(lambda rs: any(
+        r.headers["ce_type"].endswith("NotificationFailed.v1") for r in _of(rs, env.id)))
+    failed = [r.json() for r in _of(records, env.id)
+              if r.headers["ce_type"].endswith("NotificationFailed.v1")]
+    assert [(f["channel"], f["attempts"]) for f in failed] == [("email", ATTEMPTS)]
+    assert len(await world.inbox(token, 1)) == 1  # the inbox still has it
+
+
+async def test_an_email_reaches_the_smtp_server_once_in_the_chosen_language(
+        world: World, smtp: SmtpSink) -> None:
+    uscc, token = await world.client.entity("bidder")
+    address = f"ok-{uscc}@example.cn"
+    await world.api("PUT", "/v1/me", token, {"lang": "en"})
+    await world.api("PUT", "/v1/me/email", token, {"address": address})
+    await world.send(credit(uscc, 650), Stage.CREDIT)
+    message = await eventually(lambda: smtp.to(address), within=30)
+    assert message["Subject"] == "Credit level changed: B"
+    assert "score 650" in message.get_content()
+    await asyncio.sleep(0.5)
+    assert len(smtp.all_to(address)) == 1
+
+
+async def test_the_inbox_pushes_live_to_a_connected_websocket_client(world: World) -> None:
+    uscc, token = await world.client.entity("bidder")
+    http = world.client.http
+    assert http is not None
+    url = world.svc.url.replace("http", "ws") + "/v1/me/inbox/live"
+    async with http.ws_connect(f"{url}?token={token}") as by_query, \
+            http.ws_connect(url) as by_message:
+        await by_message.send_json({"token": token})
+        for ws in (by_query, by_message):
+            ready = await ws.receive_json(timeout=10)
+            assert ready == {"type": "ready", "recipient": f"entity:{uscc}"}
+        await world.send(credit(uscc, 512), Stage.CREDIT)
+        for ws in (by_query, by_message):
+            pushed = await ws.receive_json(timeout=30)
+            assert pushed["type"] == "notification" and pushed["data"]["score"] == "512"
+
+
+async def test_a_websocket_without_a_valid_token_is_refused(world: World) -> None:
+    http = world.client.http
+    assert http is not None
+    url = world.svc.url.replace("http", "ws") + "/v1/me/inbox/live?token=forged"
+    async with http.ws_connect(url) as ws:
+        refused = await ws.receive_json(timeout=10)
+        assert refused["type"] == "error" and refused["code"] == "token_invalid"
+
+
+async def test_a_recipient_sees_only_its_own_inbox_and_subscriptions(world: World) -> None:
+    a, a_token = await world.client.entity("bidder")
+    _, b_token = await world.client.entity("bidder")
+    status, sub = await world.api("POST", "/v1/me/subscriptions", a_token,
+                                  {"category": "construction", "keywords": ["学校"]})
+    assert status == 201, sub
+    await world.send(credit(a, 300), Stage.CREDIT)
+    [item] = await world.inbox(a_token, 1)
+    _, b_subs = await world.api("GET", "/v1/me/subscriptions", b_token)
+    _, b_inbox = await world.api("GET", "/v1/me/inbox", b_token)
+    assert b_subs == {"subscriptions": []} and b_inbox == {"items": []}
+    status, body = await world.api("DELETE", f"/v1/me/subscriptions/{sub['id']}", b_token)
+    assert status == 404 and body["error"]["code"] == "subscription_not_found"
+    status, _ = await world.api("POST", f"/v1/me/inbox/{item['id']}/read", b_token)
+    assert status == 404
+    status, _ = await world.api("POST", f"/v1/me/inbox/{item['id']}/read", a_token)
+    _, unread = await world.api("GET", "/v1/me/inbox?unread=true", a_token)
+    assert status == 200 and unread == {"items": []}
+    status, body = await world.api("GET", "/v1/me/inbox", None)
+    assert status == 401 and body["error"]["code"] == "token_missing"
+
+
+async def test_only_the_drawn_experts_hear_of_their_draw(world: World) -> None:
+    tenderee, t_token = await world.client.entity("tenderee")
+    bidder, b_token = await world.client.entity("bidder")
+    drawn = [await world.client.expert(["A01"]) for _ in range(2)]
+    other, o_token = await world.client.expert(["A01"])
+    tender_id = await world.tender(tenderee)
+    await world.send(world.bid(tender_id, bidder), Stage.BIDDING,
+                     category=Category.CONSTRUCTION)
+    draw = ExpertsDrawn(tender_id=tender_id, section_code=tender_id + "001",
+                        expert_ids=[x for x, _ in drawn], commitment="c" * 64)
+    await world.send(draw, Stage.BIDDING, category=Category.CONSTRUCTION)
+    for (expert_id, token), (colleague, _) in zip(drawn, reversed(drawn), strict=True):
+        [item] = await world.inbox(token, 1)
+        assert item["kind"] == "expert_drawn" and item["recipient"] == f"expert:{expert_id}"
+        assert colleague not in json.dumps(item)  # nor who else evaluates
+    await world.inbox(b_token, 1)  # its bid receipt, processed after the draw's partition
+    for token in (t_token, b_token, o_token):
+        _, body = await world.api("GET", "/v1/me/inbox", token)
+        assert "expert_drawn" not in json.dumps(body)
+        assert not any(x in json.dumps(body) for x, _ in drawn)
+    assert other
+
+
+async def test_the_metrics_count_deliveries_per_channel(world: World) -> None:
+    uscc, token = await world.client.entity("bidder")
+    await world.send(credit(uscc, 100), Stage.CREDIT)
+    await world.inbox(token, 1)
+    async with aiohttp.ClientSession() as http, http.get(world.svc.url + "/metrics") as resp:
+        text = await resp.text()
+    assert 'ggzy_notify_deliveries_total{channel="inbox"}' in text
+    assert 'ggzy_notify_queue_age_seconds_bucket{channel="inbox"' in text
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that is down (503) while ``down`` is set."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+        self.accepted: list[tuple[dict[str, str], bytes]] = []
+        self.refused = 0
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.down:
+            self.refused += 1
+            return web.Response(status=503)
+        self.accepted.append((dict(request.headers), body))
+        return web.Response(status=204)
+
+    async def __aenter__(self) -> Receiver:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: refuses mailboxes named broken-*."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.refused: list[str] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.startswith("broken-"):
+            self.refused.append(address)
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def all_to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def to(self, address: str) -> EmailMessage | None:
+        found = self.all_to(address)
+        return found[0] if found else None
