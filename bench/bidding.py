@@ -48,6 +48,7 @@ import yaml
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pymongo import AsyncMongoClient
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -236,6 +237,19 @@ class OpeningWatch:
 # --------------------------------------------------------------------------- phases
 
 
+async def projected(mongo_url: str, count: int, within: float) -> None:
+    """Wait until bidding's entity projection holds every bidder (read before the burst)."""
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo_url)
+    try:
+        coll = client["ggzy_bidding"]["entity_projection"]
+
+        async def done() -> bool:
+            return await coll.count_documents({}) >= count
+        await until(done, within, interval=1.0)
+    finally:
+        await client.close()
+
+
 async def call(session: aiohttp.ClientSession, method: str, url: str, token: str,
                body: bytes | Doc | None = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -263,7 +277,9 @@ async def burst(session: aiohttp.ClientSession, url: str, bidders: list[Bidder],
         await asyncio.sleep(max(0.0, due - time.time()))
         b.due = due
         try:
-            b.status, _ = await call(session, "PUT", url, b.token, b.body)
+            b.status, out = await call(session, "PUT", url, b.token, b.body)
+            if b.status != 201:
+                b.error = f"http_{b.status}_{out.get('error', {}).get('code')}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             b.error = type(exc).__name__
         b.done = time.time()
@@ -313,8 +329,8 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
         bidders = seal_bids(issuer, tender_id, section, args.bids)
         await play_registration(kafka.bootstrap, [_entity(b.uscc, ["bidder"], n)
                                                   for n, b in enumerate(bidders)])
+        await projected(store.url, args.bids + 1, args.prepare_s)
         prepared_s = time.monotonic() - t0
-        await asyncio.sleep(max(0.0, args.prepare_s - prepared_s))  # the projection catches up
         watch = OpeningWatch(kafka.bootstrap, topic_name(Stage.BIDDING, Category.CONSTRUCTION),
                              tender_id)
         await watch.start()
@@ -325,7 +341,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
         cpu1 = cpu_s(pid), cpu_s(store.pid)
         ok = [b for b in bidders if b.status == 201]
         burst_fig = {
-            "offered": len(bidders), "accepted": len(ok),
+            "offered": len(bidders), "accepted": len(ok), "prepared_s": round(prepared_s, 1),
             "errors": _errors(bidders),
             "accepted_per_s": round(len(ok) / max(max(b.done for b in bidders) - begin, 1e-9),
                                     1),
@@ -453,8 +469,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=32, help="concurrent key reveals")
     p.add_argument("--connections", type=int, default=256, help="HTTP connection pool size")
     p.add_argument("--window-s", type=int, default=120, help="decryption window, s")
-    p.add_argument("--prepare-s", type=float, default=20.0,
-                   help="time for bidding's projection to learn the bidders")
+    p.add_argument("--prepare-s", type=float, default=300.0,
+                   help="at most this long for bidding's projection to learn the bidders")
     p.add_argument("--kafka-records", type=int, default=200_000)
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)

@@ -100,6 +100,12 @@ class Aggregates:
         """The aggregate's document (with its version), or None."""
         return await self.collection.find_one({"_id": aggregate_id})
 
+    async def view(self, aggregate_id: str, without: tuple[str, ...] = ()) -> Doc | None:
+        """The aggregate's state for a read, without its bookkeeping nor ``without``
+        fields (large parts such as an audit trail a hot read does not need)."""
+        hidden = dict.fromkeys(("outbox", "processed", *without), 0)
+        return await self.collection.find_one({"_id": aggregate_id}, hidden)
+
     async def create(self, aggregate_id: str, state: Doc, events: list[Outgoing],
                      cause: Cause | None = None) -> Applied:
         """Insert a new aggregate with its first events; Conflict if the id exists."""

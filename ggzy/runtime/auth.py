@@ -18,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jwt.algorithms import OKPAlgorithm
 
+from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import Forbidden, Unauthorized
 
 ISSUER = "ggzy-registration"
@@ -80,7 +81,11 @@ class TokenIssuer:
 class TokenVerifier:
     """Verifies tokens against a public key set."""
 
-    def __init__(self, jwks: dict[str, Any]) -> None:
+    def __init__(self, jwks: dict[str, Any], cache_s: float = 300.0) -> None:
+        # A verified token stays valid until it expires (tokens are not revocable), so
+        # its principal is remembered until then (at most ``cache_s``): one signature
+        # check per token, not per request.
+        self.verified: TTLCache[str, Principal] = TTLCache(cache_s)
         self.keys: dict[str, Ed25519PublicKey] = {}
         for jwk in jwks.get("keys", []):
             key = OKPAlgorithm.from_jwk(json.dumps(jwk))
@@ -89,6 +94,14 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; Unauthorized with the reason otherwise."""
+        known = self.verified.get(token)
+        if known is not None:
+            return known
+        principal, exp = self._verify(token)
+        self.verified.put(token, principal, ttl_s=exp - time.time())
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             kid = jwt.get_unverified_header(token).get("kid", "")
             key = self.keys.get(kid)
@@ -105,7 +118,7 @@ class TokenVerifier:
         except ValueError as exc:
             raise Unauthorized("token_invalid", f"unknown role in token: {exc}") from exc
         return Principal(subject=claims["sub"], roles=roles, uscc=claims.get("uscc"),
-                         expert_id=claims.get("expert_id"))
+                         expert_id=claims.get("expert_id")), float(claims["exp"])
 
 
 def bearer(header: str | None, verifier: TokenVerifier) -> Principal:

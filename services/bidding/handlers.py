@@ -124,7 +124,9 @@ class Bidding:
                          upload: Mapping[str, Any]) -> dict[str, Any]:
         """Receive a sealed bid; return a signed, timestamped receipt (20号令)."""
         at = now()
-        state = await self.tender(tender_id)
+        state = await self.tenders.view(tender_id, without=("audit",))
+        if state is None:
+            raise NotFound("tender_not_found", f"no tender {tender_id}")
         rules = self.rules(state)
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)

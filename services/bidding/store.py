@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ggzy.runtime.aggregates import Doc
+from ggzy.runtime.cache import TTLCache
 
 SUBMITTED = "submitted"
 WITHDRAWN = "withdrawn"
@@ -24,7 +25,11 @@ WITHDRAWN = "withdrawn"
 class BiddingStore:
     """Projections and bid reads of the bidding service."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], lag_s: float = 2.0) -> None:
+        # Entities and restrictions are read on every bid; they change by events that
+        # lag anyway, so a bid may see them up to ``lag_s`` later than their arrival.
+        self.cached_entities: TTLCache[str, Doc] = TTLCache(lag_s)
+        self.cached_restrictions: TTLCache[str, list[Doc]] = TTLCache(lag_s)
         self.entities = db["entity_projection"]
         self.experts = db["expert_projection"]
         self.restrictions = db["restrictions"]
@@ -43,7 +48,14 @@ class BiddingStore:
                                   {"$set": {**data, "version": version}}, upsert=True)
 
     async def entity(self, uscc: str) -> Doc | None:
-        return await self.entities.find_one({"_id": uscc})
+        """The entity as registration last told (``lag_s`` late at most); only a known
+        entity is remembered, so one registered a moment ago is found at once."""
+        found = self.cached_entities.get(uscc)
+        if found is None:
+            found = await self.entities.find_one({"_id": uscc})
+            if found is not None:
+                self.cached_entities.put(uscc, found)
+        return found
 
     async def entities_by_id(self, usccs: list[str]) -> dict[str, Doc]:
         docs = await self.entities.find({"_id": {"$in": usccs}}).to_list(None)
@@ -68,7 +80,10 @@ class BiddingStore:
     async def restriction(self, subject: str, category: str, today: date) -> Doc | None:
         """The restriction that blocks ``subject`` for ``category`` today, if any."""
         day = today.isoformat()
-        docs = await self.restrictions.find({"subject": subject, "revoked": 0}).to_list(None)
+        docs = self.cached_restrictions.get(subject)
+        if docs is None:
+            docs = await self.restrictions.find({"subject": subject, "revoked": 0}).to_list(None)
+            self.cached_restrictions.put(subject, docs)
         return next((d for d in docs if category in d["categories"]
                      and d["start"] <= day <= d["end"]), None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -75,3 +77,16 @@ def test_role_check_refuses_a_principal_without_the_role() -> None:
         require_role(ALICE, Role.OPERATOR)
     assert err.value.code == "role_required"
     assert err.value.status == 403
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    """Verified tokens are remembered only until their own expiry."""
+    issuer = TokenIssuer(Ed25519PrivateKey.generate(), "k1")
+    verifier = TokenVerifier(issuer.jwks())
+    token = issuer.issue(Principal("u", frozenset({Role.BIDDER})), ttl_s=1)
+    assert verifier.verify(token).subject == "u"
+    assert verifier.verify(token).subject == "u"  # served from memory
+    time.sleep(1.2)
+    with pytest.raises(Unauthorized) as err:
+        verifier.verify(token)
+    assert err.value.code == "token_expired"
