@@ -1,0 +1,127 @@
+"""Who hears what: the routing rules of notify (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from contracts.announcement import NoticePublished, NoticeType
+from contracts.bidding import (
+    ContractOverdue,
+)
+from contracts.categories import Category
+from contracts.credit import (
+    CreditChanged,
+    EntityBanned,
+    RiskAlertRaised,
+    RiskIndicator,
+    SubjectKind,
+)
+from services.notify.domain import recipients as r
+from services.notify.domain.routing import (
+    Interest,
+    Parties,
+    credit_routes,
+    in_region,
+    notice_routes,
+    tender_routes,
+)
+from tests.unit.test_notify_templates import AWARDED, BID, BIDDER, DRAW, NOW, TENDER
+
+PARTIES = Parties("TENDEREE", "AGENCY", frozenset({"B1", "B2"}))
+
+
+def _who(routes: list[object]) -> list[str]:
+    return [x.recipient for x in routes]  # type: ignore[attr-defined]
+
+
+def test_a_bid_receipt_goes_to_its_bidder_only() -> None:
+    assert _who(tender_routes(BID, PARTIES)) == [r.entity(BID.bidder_uscc)]
+
+
+def test_the_tenderee_does_not_hear_of_bids_before_opening() -> None:
+    owners = {r.entity("TENDEREE"), r.entity("AGENCY")}
+    assert not owners & set(_who(tender_routes(BID, PARTIES)))
+
+
+def test_a_draw_reaches_each_drawn_expert_and_nobody_else() -> None:
+    routes = tender_routes(DRAW, PARTIES)
+    assert _who(routes) == [r.expert(x) for x in DRAW.expert_ids]
+    assert {x.kind for x in routes} == {"expert_drawn"}
+
+
+def test_public_steps_reach_owners_and_every_bidder_once() -> None:
+    assert _who(tender_routes(AWARDED, PARTIES)) == [
+        r.entity("TENDEREE"), r.entity("AGENCY"), r.entity("B1"), r.entity("B2")]
+
+
+def test_a_published_tender_reaches_its_owners() -> None:
+    parties = Parties(TENDER.tenderee_uscc, None)
+    assert _who(tender_routes(TENDER, parties)) == [r.entity(TENDER.tenderee_uscc)]
+
+
+def test_an_overdue_contract_reaches_the_owners_and_the_winner() -> None:
+    event = ContractOverdue(tender_id=AWARDED.tender_id, section_code=AWARDED.section_code,
+                            winner_uscc=BIDDER, due=NOW)
+    parties = Parties("TENDEREE", None, frozenset({"B1", BIDDER}))
+    assert _who(tender_routes(event, parties)) == [r.entity("TENDEREE"), r.entity(BIDDER)]
+
+
+def test_risk_alerts_reach_every_supervisor_and_no_bidder() -> None:
+    alert = RiskAlertRaised(alert_id="A1", tender_id="T", section_code="S",
+                            category=Category.CONSTRUCTION, indicator=RiskIndicator.SAME_MACHINE,
+                            article="条例40(一)", bidders=[BID.bidder_uscc], evidence={},
+                            raised_at=NOW)
+    sups = [r.user("sup1"), r.entity("SUPDEPT")]
+    assert _who(credit_routes(alert, sups)) == sups
+
+
+def test_credit_changes_and_bans_reach_their_subject() -> None:
+    changed = CreditChanged(subject_kind=SubjectKind.EXPERT, subject_id="EXP-000000000001",
+                            reason="x", score=1, level="C", changed_at=NOW)
+    ban = EntityBanned(restriction_id="R", categories=[Category.LAND], start=date(2026, 1, 1),
+                       end=date(2026, 12, 31), decision_no="罚1", reason="串通", uscc=BIDDER)
+    assert _who(credit_routes(changed, [r.user("sup")])) == [r.expert("EXP-000000000001")]
+    assert _who(credit_routes(ban, [])) == [r.entity(BIDDER)]
+
+
+def _notice(title: str = "示例学校改造工程招标公告", region: str = "440304") -> NoticePublished:
+    return NoticePublished(notice_id="N1", notice_type=NoticeType.TENDER, tender_id="T",
+                           category=Category.CONSTRUCTION, region_code=region, title=title,
+                           content={"project": "教学楼"}, published_at=datetime.now(UTC))
+
+
+def test_a_notice_reaches_each_matching_subscriber_once() -> None:
+    me = r.entity("ME")
+    interests = [Interest(me, "construction", ("440000",), ("学校",)),
+                 Interest(me, None, (), ()),  # a second matching subscription: still once
+                 Interest(r.entity("LAND"), "land"),
+                 Interest(r.entity("BJ"), None, ("110000",)),
+                 Interest(r.entity("WORDS"), None, (), ("医院", "道路"))]
+    assert _who(notice_routes(_notice(), interests)) == [me]
+
+
+def test_keywords_match_the_notice_text_as_well_as_its_title() -> None:
+    assert notice_routes(_notice(title="公告"), [Interest(r.entity("X"), keywords=("教学楼",))])
+
+
+def test_regions_take_their_cities_and_districts() -> None:
+    assert in_region("440304", "440000") and in_region("440304", "440300")
+    assert in_region("440304", "440304") and not in_region("440304", "440100")
+
+
+def test_recipient_ids_follow_the_token() -> None:
+    assert r.of_claims("u", "U1", None) == "entity:U1"
+    assert r.of_claims("u", None, "EXP-1") == "expert:EXP-1"
+    assert r.of_claims("sup", None, None) == "user:sup"
+
+
+def test_notification_ids_are_one_per_event_recipient_and_channel() -> None:
+    from contracts.notify import Channel
+
+    a = r.notification_id("e1", r.entity("X"), Channel.INBOX)
+    assert a == r.notification_id("e1", r.entity("X"), Channel.INBOX)
+    assert len({a, r.notification_id("e2", r.entity("X"), Channel.INBOX),
+                r.notification_id("e1", r.entity("Y"), Channel.INBOX),
+                r.notification_id("e1", r.entity("X"), Channel.EMAIL)}) == 4
+
+

@@ -1,0 +1,107 @@
+"""Notification texts: Chinese and English, and nothing a recipient may not see."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.bidding import (
+    Awarded,
+    BidSubmitted,
+    Candidate,
+    ExpertsDrawn,
+    Section,
+    TenderPublished,
+)
+from contracts.categories import Category
+from ggzy.testing.data import new_uscc
+from services.notify.domain.templates import (
+    CONTEXTS,
+    LANGUAGES,
+    TemplateError,
+    Templates,
+    context,
+)
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+TID = "2026ABCDEFGHIJKLM001"
+SEC = TID + "001"
+BIDDER, TENDEREE = new_uscc(random.Random(1)), new_uscc(random.Random(2))
+EXPERTS = ["EXP-0000000000A1", "EXP-0000000000B2", "EXP-0000000000C3"]
+TENDER = TenderPublished(
+    tender_id=TID, project_code=TID[:17], project_name="示例教学楼", category=Category.CONSTRUCTION,
+    region_code="440300", tenderee_uscc=TENDEREE, tenderee_name="城投",
+    method="open_tender", evaluation="lowest_evaluated_price", state_funded=True,
+    sections=[Section(section_code=SEC, name="一标段", estimated_price_fen=1, deposit_fen=0)],
+    issued_at=NOW, sale_start=NOW, sale_end=NOW, bid_deadline=NOW + timedelta(days=20))
+BID = BidSubmitted(tender_id=TID, section_code=SEC, bid_id="BID1", bidder_uscc=BIDDER,
+                   digest="ab" * 32, received_at=NOW)
+DRAW = ExpertsDrawn(tender_id=TID, section_code=SEC, expert_ids=EXPERTS, commitment="c" * 64)
+WINNER = Candidate(rank=1, bid_id="BID1", bidder_uscc=BIDDER, bidder_name="甲建设有限公司",
+                   price_fen=900, score="900")
+AWARDED = Awarded(tender_id=TID, section_code=SEC, winner=WINNER, awarded_at=NOW,
+                  contract_due=NOW + timedelta(days=30), committee=["王专家", "李专家"],
+                  draw_seed="s" * 64)
+
+
+@pytest.fixture(scope="module")
+def templates() -> Templates:
+    return Templates.load()
+
+
+def test_every_kind_has_chinese_and_english_texts(templates: Templates) -> None:
+    for kind in CONTEXTS:
+        assert {lang for lang in LANGUAGES if lang in templates.raw[kind]} == {"zh", "en"}
+
+
+def test_a_bid_receipt_is_rendered_in_beijing_time(templates: Templates) -> None:
+    text = templates.render("bid_received", "zh", context("bid_received", BID))
+    assert text.title == f"投标文件已送达：{SEC}"
+    assert "2026-11-24 10:00（北京时间）" in text.body and "BID1" in text.body
+
+
+def test_english_is_chosen_by_the_recipient(templates: Templates) -> None:
+    text = templates.render("awarded", "en", context("awarded", AWARDED))
+    assert text.body.startswith(f"Section {SEC} was awarded to 甲建设有限公司")
+
+
+def test_an_unknown_language_falls_back_to_chinese(templates: Templates) -> None:
+    assert templates.render("awarded", "fr", context("awarded", AWARDED)).title.startswith("中标")
+
+
+def test_the_award_never_names_the_committee_or_the_seed(templates: Templates) -> None:
+    ctx = context("awarded", AWARDED)
+    shown = json.dumps([ctx, *(templates.render("awarded", lang, ctx).__dict__
+                               for lang in LANGUAGES)], ensure_ascii=False)
+    assert "王专家" not in shown and "s" * 64 not in shown
+
+
+def test_an_expert_draw_never_names_any_expert(templates: Templates) -> None:
+    ctx = context("expert_drawn", DRAW)
+    shown = json.dumps([ctx, *(templates.render("expert_drawn", lang, ctx).__dict__
+                               for lang in LANGUAGES)], ensure_ascii=False)
+    assert not any(x in shown for x in EXPERTS) and "c" * 64 not in shown
+
+
+def test_public_steps_never_name_a_bidder_other_than_the_winner(templates: Templates) -> None:
+    assert set(context("tender_published", TENDER)) == {"tender_id", "project_name",
+                                                        "bid_deadline"}
+    assert BIDDER not in json.dumps(context("awarded", AWARDED))
+
+
+def test_a_template_naming_a_field_outside_its_context_is_refused(
+        templates: Templates) -> None:
+    raw = json.loads(json.dumps(templates.raw))
+    raw["expert_drawn"]["en"]["body"] = "Drawn with {expert_ids}"
+    with pytest.raises(TemplateError, match="expert_ids"):
+        Templates(raw)
+
+
+def test_a_missing_language_is_refused(templates: Templates) -> None:
+    raw = json.loads(json.dumps(templates.raw))
+    del raw["awarded"]["en"]
+    with pytest.raises(TemplateError, match="no en"):
+        Templates(raw)
