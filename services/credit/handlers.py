@@ -7,7 +7,6 @@ envelope id is recorded with the effect (Cause) and records have deterministic i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -68,14 +67,23 @@ class Credit:
         except NotFound as exc:
             if exc.code != "not_found":
                 raise
-            model = self.rules.model_for(kind)
-            with contextlib.suppress(Conflict):  # a concurrent first use opened it
-                await self.accounts.create(aid, records.new_account(kind, subject, model), [])
-            applied = await self.accounts.update(aid, lambda s, v: decide(s), cause)
+            applied = await self._open(kind, subject, decide, cause)
         if applied.duplicate or any(e.type.endswith(("Banned.v1", "Blacklisted.v1"))
                                     for e in applied.envelopes):
             await self._arm_expiry(aid)
         return applied
+
+    async def _open(self, kind: SubjectKind, subject: str, decide: Decide,
+                    cause: Cause | None) -> Applied:
+        """A first decision opens the account in one insert, with its events."""
+        aid = account_id(kind, subject)
+        fresh = records.new_account(kind, subject, self.rules.model_for(kind))
+        change = decide(fresh)
+        try:
+            return await self.accounts.create(aid, records.opened_with(fresh, change),
+                                              change.events, cause)
+        except Conflict:  # a concurrent first use opened it: decide on what is there
+            return await self.accounts.update(aid, lambda s, v: decide(s), cause)
 
     async def _arm_expiry(self, aid: str) -> None:
         doc = await self.accounts.get(aid) or {}

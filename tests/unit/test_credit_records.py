@@ -23,15 +23,7 @@ TODAY = NOW.date()
 
 def _apply(state: dict[str, Any], change: Change) -> dict[str, Any]:
     """Apply a change's dotted $set paths to a state, as the store would."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in state.items()}
-    for path, value in change.set.items():
-        node = out
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node[p] = dict(node.get(p, {}))
-            node = node[p]
-        node[leaf] = value
-    return out
+    return records.opened_with(state, change)
 
 
 def _account() -> dict[str, Any]:

@@ -79,6 +79,19 @@ def new_account(kind: SubjectKind, subject_id: str, model: ScoringModel) -> dict
             "deposit_reduction_pct": s.deposit_reduction_pct}
 
 
+def opened_with(state: State, change: Change) -> dict[str, Any]:
+    """The state of a new account after its first change (dotted paths applied)."""
+    out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in state.items()}
+    for path, value in change.set.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node[part] = dict(node.get(part, {}))
+            node = node[part]
+        node[leaf] = value
+    return out
+
+
 def in_force(r: Mapping[str, Any], today: date) -> bool:
     """The restriction applies today (dates inclusive, not revoked or expired)."""
     return bool(r["status"] == ACTIVE and r["start"] <= today.isoformat() <= r["end"])
