@@ -19,6 +19,7 @@ SERVICES = {
     "bidding": "services.bidding.main",
     "announcement": "services.announcement.main",
     "credit": "services.credit.main",
+    "notify": "services.notify.main",
 }
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,172 @@
+"""Notify end to end: one full tender, and who hears what of it (services as processes).
+
+Every party reads its own inbox through notify's API; the tenderee also receives its
+notifications on a signed webhook served by this test on 127.0.0.1; the receipts on
+notify's topic show that nobody else heard anything of the tender.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from contracts.topics import Stage, topic_name
+from ggzy.testing.kafka import eventually, read_topic
+from services.notify.domain import signing
+from tests.e2e.conftest import Platform
+from tests.e2e.test_tender_lifecycle import _events, _experts, _is, _parties, _tender_body
+from tests.integration.test_notify import Receiver
+
+TENDER_STEPS = ["awarded", "bids_opened", "contract_signed", "evaluation_completed"]
+OWNER = sorted(["tender_published", *TENDER_STEPS])
+BIDDER = sorted(["bid_received", *TENDER_STEPS])
+BIDDING_KINDS = {*OWNER, *BIDDER, "expert_drawn", "tender_modified", "tender_failed",
+                 "bid_withdrawn", "contract_overdue"}
+
+
+async def _inbox(p: Platform, token: str, tender_id: str) -> list[dict[str, Any]]:
+    status, body = await p.call("notify", "GET", "/v1/me/inbox?limit=500", token)
+    assert status == 200, body
+    return [i for i in body["items"] if i["data"].get("tender_id") == tender_id]
+
+
+async def _kinds_once(p: Platform, token: str, tender_id: str, expected: list[str]
+                      ) -> list[dict[str, Any]]:
+    """The party's notifications of the tender, once they are all there (then compared)."""
+    async def arrived() -> list[dict[str, Any]] | None:
+        items = await _inbox(p, token, tender_id)
+        got = [i["kind"] for i in items if i["kind"] in BIDDING_KINDS]
+        return items if len(got) >= len(expected) else None
+    items: list[dict[str, Any]] = await eventually(arrived, within=60)
+    assert sorted(i["kind"] for i in items if i["kind"] in BIDDING_KINDS) == expected
+    return items
+
+
+async def _run_tender(p: Platform, parties: dict[str, Any], keyword: str) -> tuple[str, str]:
+    """Publication to contract, as test_tender_lifecycle drives it; returns tender, section."""
+    body = _tender_body(parties["tenderee"])
+    body["project_name"] = f"示例{keyword}教学楼新建工程"
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
+                                                     parties["t_token"], body))
+    assert status == 201, out
+    tender_id, section = out["id"], out["sections"][0]
+    keys = []
+    for i, (uscc, token) in enumerate(parties["bidders"]):
+        status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=i: p.submit(
+            tender_id, section, u, t, 9_000_000_00 - n * 10_000_00))
+        assert status == 201, receipt
+        keys.append((token, key))
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+    for token, key in keys:
+        await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/sections/{section}/bid/key",
+                     token, {"key": base64.b64encode(key).decode()})
+    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    await _score(p, tender_id, section)
+    await eventually(lambda: _is(p, tender_id, section, "awarded"), within=60)
+    status, body = await p.call("bidding", "POST",
+                                f"/v1/tenders/{tender_id}/sections/{section}/contract",
+                                parties["t_token"], {"price_fen": 8_980_000_00})
+    assert status == 200, body
+    return tender_id, section
+
+
+async def _score(p: Platform, tender_id: str, section: str) -> None:
+    _, opening = await p.call("bidding", "GET",
+                              f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    experts = dict(json.loads(p.tokens["experts"]))
+    sheets = [{"bid_id": line["bid_id"], "points": 60, "compliant": True}
+              for line in opening["lines"] if line["status"] == "valid"]
+    for expert_id in await _committee(p, tender_id, section):
+        status, body = await p.call("bidding", "POST",
+                                    f"/v1/tenders/{tender_id}/sections/{section}/scores",
+                                    experts[expert_id], {"sheets": sheets})
+        assert status == 200, body
+
+
+async def _committee(p: Platform, tender_id: str, section: str) -> list[str]:
+    _, body = await p.call("bidding", "GET",
+                           f"/v1/tenders/{tender_id}/sections/{section}/committee",
+                           p.tokens["operator"])
+    members: list[str] = body["committee"]
+    return members
+
+
+async def test_a_full_tender_notifies_each_party_exactly_and_nobody_else(
+        platform: Platform) -> None:
+    p = platform
+    await _experts(p)
+    parties = await _parties(p, 3)
+    keyword = "N" + uuid.uuid4().hex[:8].upper()
+    _, s_token = parties["bidders"][0]
+    status, _ = await p.call("notify", "POST", "/v1/me/subscriptions", s_token,
+                             {"category": "construction", "regions": ["440000"],
+                              "keywords": [keyword]})
+    assert status == 201
+    secret = "e2e-" + uuid.uuid4().hex
+    async with Receiver() as hook:
+        status, _ = await p.call("notify", "PUT", "/v1/me/webhook", parties["t_token"],
+                                 {"url": hook.url, "secret": secret})
+        assert status == 200
+        tender_id, section = await _run_tender(p, parties, keyword)
+        committee = await _committee(p, tender_id, section)
+        seen = [await _kinds_once(p, parties["t_token"], tender_id, OWNER)]
+        for _, token in parties["bidders"]:
+            seen.append(await _kinds_once(p, token, tender_id, BIDDER))
+        await eventually(lambda: len(hook.accepted) >= len(OWNER), within=30)
+    await _experts_alone_hear_their_draw(p, tender_id, committee)
+    shown = json.dumps(seen, ensure_ascii=False)
+    assert not any(x in shown for x in committee) and "EXP-" not in shown
+    _webhook_is_signed_and_complete(hook, secret)
+    await _subscriber_hears_the_notices(p, s_token, keyword)
+    await _nobody_else_heard(p, tender_id, parties, committee)
+
+
+async def _experts_alone_hear_their_draw(p: Platform, tender_id: str,
+                                         committee: list[str]) -> None:
+    for expert_id, token in json.loads(p.tokens["experts"]):
+        if expert_id in committee:
+            [item] = await _kinds_once(p, token, tender_id, ["expert_drawn"])
+            assert not any(x in json.dumps(item) for x in committee if x != expert_id)
+        else:
+            assert await _inbox(p, token, tender_id) == []
+
+
+def _webhook_is_signed_and_complete(hook: Receiver, secret: str) -> None:
+    kinds = sorted(json.loads(body)["kind"] for _, body in hook.accepted)
+    assert kinds == OWNER
+    for headers, body in hook.accepted:
+        assert signing.verify(secret, headers[signing.TIMESTAMP], body,
+                              headers[signing.SIGNATURE], int(time.time()))
+
+
+async def _subscriber_hears_the_notices(p: Platform, token: str, keyword: str) -> None:
+    async def notices() -> list[dict[str, Any]] | None:
+        _, body = await p.call("notify", "GET", "/v1/me/inbox?limit=500", token)
+        found = [i for i in body["items"] if i["kind"] == "notice_published"
+                 and keyword in i["title"]]
+        return found if len(found) >= 5 else None
+    found = await eventually(notices, within=60)
+    assert len({i["source_event_id"] for i in found}) == len(found) == 5
+
+
+async def _nobody_else_heard(p: Platform, tender_id: str, parties: dict[str, Any],
+                             committee: list[str]) -> None:
+    """Every receipt of the tender's events names a party; each party's count is exact."""
+    events = await _events(p, tender_id, lambda rs: any(
+        r.headers["ce_type"].endswith("ContractSigned.v1") for r in rs))
+    ids = {r.headers["ce_id"] for r in events}
+    expected = Counter({f"entity:{parties['tenderee']}": 2 * len(OWNER)})  # inbox + webhook
+    expected.update({f"entity:{b}": len(BIDDER) for b, _ in parties["bidders"]})
+    expected.update({f"expert:{x}": 1 for x in committee})
+    total = sum(expected.values())
+    topic = topic_name(Stage.NOTIFY, prefix=p.prefix)
+    records = await read_topic(p.kafka, topic, lambda rs: sum(
+        r.json()["source_event_id"] in ids for r in rs) >= total, within=60)
+    ours = [r.json() for r in records if r.json()["source_event_id"] in ids]
+    assert all(r.headers["ce_type"].endswith("NotificationDelivered.v1") for r in records
+               if r.json()["source_event_id"] in ids)
+    assert Counter(r["recipient"] for r in ours) == expected
