@@ -1,0 +1,325 @@
+"""The per-section deemed-collusion check (视为串通投标: 条例40; 87号令37; 条例34)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from contracts.bidding import BidFingerprint
+from contracts.credit import RiskIndicator
+from ggzy.testing.data import new_uscc
+from services.credit.domain.collusion import (
+    CollusionConfig,
+    Finding,
+    check_section,
+    finding_id,
+)
+
+_RNG = random.Random(40)
+CODES = sorted({new_uscc(_RNG) for _ in range(40)})[:32]
+HONEST_PRICES = [9_512_300, 10_031_700, 10_877_100, 11_402_900, 8_733_500]
+
+
+def bid(i: int, price: int | None = None, status: str = "valid", **over: Any) -> BidFingerprint:
+    """An honest bid of bidder CODES[i]: every fingerprint value its own."""
+    data: dict[str, Any] = {
+        "bid_id": f"bid-{i:03d}", "bidder_uscc": CODES[i], "digest": f"sha-{i}",
+        "price_fen": HONEST_PRICES[i % 5] if price is None else price, "status": status,
+        "file_digest": f"md5-{i}", "machine_serials": [f"CPU-{i}", f"DISK-{i}"],
+        "upload_ip": f"10.0.0.{i}", "upload_mac": f"00:16:3E:00:00:{i:02X}",
+        "contact_person": f"联系人{i}", "agent": f"代理人{i}", "project_manager": f"项目经理{i}",
+        "deposit_account": f"6222 0000 0000 {i:04d}"}
+    data.update(over)
+    return BidFingerprint(**data)
+
+
+def honest_section() -> list[BidFingerprint]:
+    return [bid(i) for i in range(5)]
+
+
+def only(findings: Sequence[Finding]) -> Finding:
+    assert len(findings) == 1, findings
+    return findings[0]
+
+
+def test_honest_section_raises_nothing() -> None:
+    """条例40: distinct fingerprints and unpatterned prices are no evidence of anything."""
+    assert not _patterned(HONEST_PRICES, CollusionConfig())
+    assert check_section(honest_section(), {}) == []
+
+
+# fingerprints -----------------------------------------------------------------------
+def test_same_document_is_deemed_collusion_tiaoli40_1() -> None:
+    """条例40(一): bids of different bidders prepared by the same unit (same file digest)."""
+    prints = [*honest_section()[:3], bid(3, file_digest="ABCDEF"), bid(4, file_digest=" abcdef")]
+    f = only(check_section(prints, {}))
+    assert (f.indicator, f.article) == (RiskIndicator.SAME_DOCUMENT, "条例40(一)")
+    assert f.bidders == tuple(sorted([CODES[3], CODES[4]]))
+    assert f.evidence == {"field": "file_digest", "value": "abcdef",
+                          "bid_ids": ["bid-003", "bid-004"]}
+
+
+def test_same_machine_serials_are_one_finding_tiaoli40_1() -> None:
+    """条例40(一): made on one machine; the serials the same bidders share are one finding."""
+    shared = ["CPU-X", "DISK-X"]
+    prints = [*honest_section()[:3], bid(3, machine_serials=shared),
+              bid(4, machine_serials=["disk-x ", "CPU-X", "BOARD-4"])]
+    f = only(check_section(prints, {}))
+    assert (f.indicator, f.article) == (RiskIndicator.SAME_MACHINE, "条例40(一)")
+    assert f.bidders == tuple(sorted([CODES[3], CODES[4]]))
+    assert f.evidence == {"field": "machine_serials", "serials": ["CPU-X", "DISK-X"],
+                          "bid_ids": ["bid-003", "bid-004"]}
+
+
+@pytest.mark.parametrize(("name", "values", "indicator", "article", "normal"), [
+    ("upload_ip", ("192.0.2.7", " 192.0.2.7"), RiskIndicator.SAME_UPLOAD_IP, "条例40(二)",
+     "192.0.2.7"),
+    ("upload_mac", ("00:16:3e:aa:bb:cc", "00-16-3E-AA-BB-CC"), RiskIndicator.SAME_UPLOAD_MAC,
+     "条例40(二)", "00163EAABBCC"),
+    ("agent", ("张 三", "张三"), RiskIndicator.SAME_AGENT, "条例40(二)", "张三"),
+    ("contact_person", ("李四", "李四 "), RiskIndicator.SAME_CONTACT, "87号令37", "李四"),
+    ("project_manager", ("王五", "王五"), RiskIndicator.SAME_PROJECT_MANAGER, "条例40(三)",
+     "王五"),
+    ("deposit_account", ("6222-0202-1234", "6222 0202 1234"),
+     RiskIndicator.SAME_DEPOSIT_ACCOUNT, "条例40(五)", "622202021234"),
+])
+def test_shared_value_is_deemed_collusion_with_its_article(
+        name: str, values: tuple[str, str], indicator: RiskIndicator, article: str,
+        normal: str) -> None:
+    """条例40(二)(三)(五); 87号令37: upload address, agent, contact, manager, deposit account."""
+    first: dict[str, Any] = {name: values[0]}
+    second: dict[str, Any] = {name: values[1]}
+    prints = [bid(0), bid(1, **first), bid(2), bid(3, **second), bid(4)]
+    f = only(check_section(prints, {}))
+    assert (f.indicator, f.article) == (indicator, article)
+    assert f.bidders == tuple(sorted([CODES[1], CODES[3]]))
+    assert f.evidence == {"field": name, "value": normal, "bid_ids": ["bid-001", "bid-003"]}
+
+
+def test_same_deposit_account_is_deemed_collusion_tiaoli40_5() -> None:
+    """条例40(五): deposits of three bidders paid from one account: one finding naming all."""
+    prints = [bid(i, deposit_account="62220000") if i < 3 else bid(i) for i in range(5)]
+    f = only(check_section(prints, {}))
+    assert f.indicator is RiskIndicator.SAME_DEPOSIT_ACCOUNT and f.article == "条例40(五)"
+    assert f.bidders == tuple(sorted(CODES[:3]))
+    assert f.evidence["bid_ids"] == ["bid-000", "bid-001", "bid-002"]
+
+
+def test_one_bidders_own_bids_sharing_a_value_are_not_collusion() -> None:
+    """条例40 concerns different bidders: one bidder's two bids share what they like."""
+    twin = bid(0, bid_id="bid-100", price_fen=12_600_000)
+    assert check_section([*honest_section(), twin], {}) == []
+
+
+def test_withdrawn_bids_are_ignored_but_revoked_and_invalid_ones_checked() -> None:
+    """20号令: a bid withdrawn before the deadline was never extracted; a revoked one
+    (视为撤销) and one invalid as related (条例34) were submitted, so they count."""
+    withdrawn = [bid(0), bid(1, upload_ip="1.1.1.1"), bid(2, upload_ip="1.1.1.1",
+                                                        status="withdrawn")]
+    assert check_section(withdrawn, {}) == []
+    revoked = [bid(0), bid(1, upload_ip="1.1.1.1"),
+               bid(2, upload_ip="1.1.1.1", status="revoked", price_fen=None),
+               bid(3, upload_ip="1.1.1.1", status="invalid_related")]
+    f = only(check_section(revoked, {}))
+    assert f.bidders == tuple(sorted(CODES[1:4]))
+
+
+def test_empty_values_are_never_shared() -> None:
+    """A missing fingerprint value is no evidence (条例40)."""
+    blank: dict[str, Any] = {
+        "file_digest": "", "machine_serials": ["", " "], "upload_ip": "", "upload_mac": " ",
+        "contact_person": "", "agent": "", "project_manager": "", "deposit_account": ""}
+    assert check_section([bid(i, **blank) for i in range(5)], {}) == []
+
+
+# prices (条例40(四)) ------------------------------------------------------------------
+def priced(prices: Sequence[int | None]) -> list[BidFingerprint]:
+    return [bid(i, price=p) if p is not None else bid(i, price_fen=None, status="revoked")
+            for i, p in enumerate(prices)]
+
+
+def test_equal_price_differences_are_a_pattern_tiaoli40_4() -> None:
+    """条例40(四): prices with regular differences; an honest price far off is left out."""
+    f = only(check_section(priced([12_000_000, 10_100_000, 10_000_000, 10_200_000, None]), {}))
+    assert (f.indicator, f.article) == (RiskIndicator.PRICE_PATTERN, "条例40(四)")
+    assert f.bidders == tuple(sorted([CODES[1], CODES[2], CODES[3]]))
+    assert f.evidence["patterns"] == ["equal_difference", "equal_ratio"]  # 1% steps: both
+    assert f.evidence["steps_fen"] == [100_000, 100_000]
+    assert f.evidence["prices_fen"] == [10_000_000, 10_100_000, 10_200_000]
+    assert f.evidence["bid_ids"] == ["bid-002", "bid-001", "bid-003"]
+
+
+def test_equal_price_ratios_are_a_pattern_tiaoli40_4() -> None:
+    """条例40(四): each price 10% above the last (equal ratios, unequal differences)."""
+    f = only(check_section(priced([8_000_000, 8_800_000, 9_680_000, 12_500_000]), {}))
+    assert f.evidence["patterns"] == ["equal_ratio"]
+    assert f.evidence["ratios"] == ["1.10000000", "1.10000000"]
+    assert f.bidders == tuple(sorted(CODES[:3]))
+
+
+def test_abnormally_close_prices_are_a_pattern_tiaoli40_4() -> None:
+    """条例40(四): three prices within 0.5% of each other (max/min - 1 = 0.45%)."""
+    f = only(check_section(priced([10_000_000, 10_020_000, 10_045_000, 12_000_000]), {}))
+    assert f.evidence["patterns"] == ["closeness"]
+    assert f.evidence["spread_pct"] == "0.4500"
+    edge = only(check_section(priced([10_000_000, 10_020_000, 10_050_000, 12_000_000]), {}))
+    assert edge.evidence["spread_pct"] == "0.5000"  # exactly 0.5% is within
+    assert not check_section(priced([10_000_000, 10_020_000, 10_050_001, 12_000_000]), {})
+
+
+def test_ratios_indistinguishable_from_one_are_no_ratio_pattern() -> None:
+    """条例40(四): a ratio within the tolerance of 1 is no step (closeness is checked apart)."""
+    exact_only = CollusionConfig(closeness_pct=Decimal(0))
+    assert check_section(priced([10_000_000, 10_000_500, 10_001_001]), {}, exact_only) == []
+
+
+def test_difference_tolerance_is_configurable() -> None:
+    """条例40(四) with a tolerance: steps within 100 fen of each other count as equal."""
+    prices = priced([10_000_000, 11_000_000, 12_000_050, 15_000_000])
+    assert check_section(prices, {}) == []
+    loose = CollusionConfig(equal_difference_tolerance_fen=100)
+    f = only(check_section(prices, {}, loose))
+    assert f.evidence["steps_fen"] == [1_000_000, 1_000_050]
+
+
+def test_a_progression_broken_by_a_price_in_between_is_not_a_run() -> None:
+    """The documented limit of 条例40(四) here: only consecutive sorted prices form a run."""
+    assert check_section(priced([10_000_000, 11_000_000, 12_000_000, 10_300_000]), {}) == []
+
+
+# related entities (条例34) ------------------------------------------------------------
+def test_same_legal_representative_is_related_tiaoli34() -> None:
+    """条例34: units with the same legal representative may not bid on one section."""
+    entities = {CODES[0]: {"legal_representative_ref": "rid-1"},
+                CODES[2]: {"legal_representative_ref": "rid-1"},
+                CODES[3]: {"legal_representative_ref": ""}, CODES[4]: {}}
+    f = only(check_section(honest_section(), entities))
+    assert (f.indicator, f.article) == (RiskIndicator.RELATED_ENTITIES, "条例34")
+    assert f.bidders == tuple(sorted([CODES[0], CODES[2]]))
+    assert f.evidence == {"relation": "same_legal_representative",
+                          "legal_representative_ref": "rid-1"}
+
+
+def test_control_and_common_controller_are_related_tiaoli34() -> None:
+    """条例34: one bidder controls another; two bidders controlled by one absent unit."""
+    entities = {CODES[1]: {"controlled_by": [CODES[0]]},
+                CODES[3]: {"controlled_by": [CODES[9]]}, CODES[4]: {"controlled_by": [CODES[9]]}}
+    control, common = check_section(honest_section(), entities)
+    assert control.bidders == tuple(sorted(CODES[:2]))
+    assert control.evidence == {"relation": "control", "controller": CODES[0],
+                                "controlled": [CODES[1]]}
+    assert common.bidders == tuple(sorted(CODES[3:5]))
+    assert common.evidence == {"relation": "common_controller", "controller": CODES[9]}
+
+
+# config ------------------------------------------------------------------------------
+def test_config_from_yaml_mapping_is_exact_and_refuses_unknown_keys() -> None:
+    config = CollusionConfig.from_mapping({"closeness_pct": 0.3, "equal_ratio_tolerance": 0.001,
+                                           "excluded_statuses": ["withdrawn", "late"]})
+    assert config.closeness_pct == Decimal("0.3")
+    assert config.equal_ratio_tolerance == Decimal("0.001")
+    assert config.excluded_statuses == frozenset({"withdrawn", "late"})
+    with pytest.raises(ValueError, match="closenes_pct"):
+        CollusionConfig.from_mapping({"closenes_pct": 0.3})
+    with pytest.raises(ValueError, match="min_pattern_bids"):
+        CollusionConfig.from_mapping({"min_pattern_bids": 2})
+
+
+# properties --------------------------------------------------------------------------
+_value = st.sampled_from(["", "a", "b", "c"])
+_print = st.builds(
+    lambda b, n, price, status, vals, serials: BidFingerprint(
+        bid_id=f"bid-{n}", bidder_uscc=CODES[b], digest="d", price_fen=price, status=status,
+        file_digest=vals[0], upload_ip=vals[1], upload_mac=vals[2], contact_person=vals[3],
+        agent=vals[4], project_manager=vals[5], deposit_account=vals[6], machine_serials=serials),
+    st.integers(0, 5), st.integers(0, 10**6),
+    st.one_of(st.none(), st.integers(1, 40).map(lambda k: k * 250_000),
+              st.integers(1, 10**8)),
+    st.sampled_from(["valid", "revoked", "withdrawn", "invalid_related"]),
+    st.tuples(*[_value] * 7), st.lists(_value, max_size=3))
+_prints = st.lists(_print, max_size=14, unique_by=lambda p: p.bid_id)
+_entities = st.dictionaries(st.sampled_from(CODES[:6]), st.fixed_dictionaries(
+    {}, optional={"legal_representative_ref": _value,
+                  "controlled_by": st.lists(st.sampled_from(CODES[:8]), max_size=2)}))
+
+
+@given(_prints, _entities)
+def test_no_finding_names_a_single_bidder_or_one_twice(
+        prints: list[BidFingerprint], entities: dict[str, dict[str, Any]]) -> None:
+    bidders = {p.bidder_uscc for p in prints if p.status != "withdrawn"}
+    for f in check_section(prints, entities):
+        assert len(f.bidders) >= 2
+        assert list(f.bidders) == sorted(set(f.bidders))
+        assert set(f.bidders) <= bidders
+
+
+@given(_prints, _entities, st.randoms(use_true_random=False))
+def test_check_is_invariant_under_permutation(
+        prints: list[BidFingerprint], entities: dict[str, dict[str, Any]],
+        rnd: random.Random) -> None:
+    shuffled = list(prints)
+    rnd.shuffle(shuffled)
+    assert check_section(shuffled, entities) == check_section(prints, entities)
+
+
+@given(st.integers(1, 10**9), st.integers(1, 10**7), st.integers(3, 8),
+       st.lists(st.integers(0, 10**6), max_size=4), st.randoms(use_true_random=False))
+def test_any_arithmetic_progression_of_distinct_prices_is_found(
+        start: int, step: int, k: int, others: list[int], rnd: random.Random) -> None:
+    """条例40(四): k >= 3 prices with one non-zero step, among prices outside their range."""
+    ap = [start + n * step for n in range(k)]
+    top = ap[-1]
+    extra = [2 * top + 3 * top * n + o for n, o in enumerate(others, 1)]
+    prints = [bid(i, price=p) for i, p in enumerate(ap + extra)]
+    rnd.shuffle(prints)
+    runs = [f for f in check_section(prints, {}) if "equal_difference" in f.evidence.get(
+        "patterns", [])]
+    assert any({f"bid-{i:03d}" for i in range(k)} <= set(f.evidence["bid_ids"]) for f in runs)
+
+
+def _patterned(prices: list[int], config: CollusionConfig) -> bool:
+    """Reference oracle: does any consecutive sorted triple match a pattern of 条例40(四)?"""
+    p = sorted(prices)
+    for a, b, c in zip(p, p[1:], p[2:], strict=False):
+        if b - a == c - b or c * 100 <= a * (100 + Fraction(config.closeness_pct)):
+            return True
+        r1, r2 = Fraction(b, a), Fraction(c, b)
+        tol = Fraction(config.equal_ratio_tolerance)
+        if abs(r1 - r2) <= tol and min(r1, r2) - 1 > tol:
+            return True
+    return False
+
+
+@given(st.integers(10**6, 10**10).flatmap(lambda est: st.lists(
+    st.integers(est * 8 // 10, est * 12 // 10), min_size=1, max_size=8, unique=True)))
+def test_honest_prints_with_unpatterned_prices_raise_nothing(prices: list[int]) -> None:
+    """Unique fingerprints, prices in ±20% of an estimate with no triple in a pattern."""
+    assume(not _patterned(prices, CollusionConfig()))
+    prints = [bid(i, price=p) for i, p in enumerate(prices)]
+    assert check_section(prints, {CODES[i]: {"legal_representative_ref": f"r{i}"}
+                                  for i in range(len(prices))}) == []
+
+
+@given(_prints, _entities)
+def test_finding_id_is_deterministic(prints: list[BidFingerprint],
+                                     entities: dict[str, dict[str, Any]]) -> None:
+    for f in check_section(prints, entities):
+        again = Finding(f.indicator, f.article, f.bidders, dict(reversed(f.evidence.items())))
+        assert finding_id("T", "S", f) == finding_id("T", "S", again)
+        assert len(finding_id("T", "S", f)) == 64
+        assert finding_id("T", "S", f) != finding_id("T", "S2", f)
+
+
+def test_distinct_findings_have_distinct_ids() -> None:
+    prints = [bid(0, upload_ip="1.1.1.1", agent="甲"), bid(1, upload_ip="1.1.1.1", agent="甲"),
+              *[bid(i) for i in range(2, 5)]]
+    findings = check_section(prints, {})
+    assert len(findings) == 2
+    assert len({finding_id("T", "S", f) for f in findings}) == 2
