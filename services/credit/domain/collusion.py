@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -56,8 +57,10 @@ class CollusionConfig:
     closeness_pct: Decimal = Decimal("0.5")
     min_pattern_bids: int = 3
     equal_difference_tolerance_fen: int = 0
-    equal_ratio_tolerance: Decimal = Decimal("0.0001")
+    equal_ratio_tolerance: Decimal = Decimal("0.000001")
     excluded_statuses: frozenset[str] = field(default=frozenset({"withdrawn"}))
+    pattern_alpha: Decimal = Decimal("0.005")
+    honest_spread_pct: Decimal = Decimal("10")
 
     def __post_init__(self) -> None:
         if self.min_pattern_bids < 3:
@@ -66,6 +69,8 @@ class CollusionConfig:
             raise ValueError("equal_difference_tolerance_fen must be >= 0")
         if self.closeness_pct < 0 or self.equal_ratio_tolerance < 0:
             raise ValueError("closeness_pct and equal_ratio_tolerance must be >= 0")
+        if not 0 < self.pattern_alpha < 1 or self.honest_spread_pct <= 0:
+            raise ValueError("pattern_alpha must be in (0, 1) and honest_spread_pct > 0")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> CollusionConfig:
@@ -76,6 +81,7 @@ class CollusionConfig:
             raise ValueError(f"unknown collusion config key(s): {', '.join(unknown)}")
         convert: dict[str, Callable[[Any], Any]] = {
             "closeness_pct": _decimal, "equal_ratio_tolerance": _decimal,
+            "pattern_alpha": _decimal, "honest_spread_pct": _decimal,
             "min_pattern_bids": _integer, "equal_difference_tolerance_fen": _integer,
             "excluded_statuses": lambda v: frozenset(str(s) for s in v)}
         return cls(**{k: convert[k](v) for k, v in data.items()})
@@ -234,13 +240,16 @@ def price_findings(prints: Sequence[BidFingerprint], config: CollusionConfig) ->
     listing every pattern it matches. O(n log n) for the sort, O(n) after.
 
     A pattern hidden by an honest price in between is not seen (finding every
-    progression among all subsets is quadratic). False positives among honest
-    bids: a tolerance-0 progression of random fen prices needs two equal gaps
-    (odds about 1 in the gap size: ~1 in 10^7 for 5 bids in a ±20% band of
-    1,000,000 yuan). Measured with the defaults on prices uniform in ±20% of an
-    estimate (``bench/collusion.py``): 5 bids 0.6% of sections (ratios within
-    0.0001 0.3%, three within 0.5% 0.3%), 10 bids 6%, 20 bids 40%: closeness is
-    chance in crowded sections, so tighten ``closeness_pct`` per category there.
+    progression among all subsets is quadratic).
+
+    Chance makes patterns too: among 50 honest prices some three are within
+    0.5% of each other almost always. So a run counts only when chance would
+    rarely make it (:func:`chance`): below ``pattern_alpha``, counted over
+    every place in the section where such a run could have appeared
+    (Bonferroni). The yardstick is the section's own spacing of prices, and
+    at least ``honest_spread_pct`` % of the lowest price spread over its bids,
+    so three colluders alone in a section are judged against how far honest
+    prices usually lie apart, not against each other.
     """
     priced = sorted((p.price_fen, p.bid_id, p.bidder_uscc)
                     for p in prints if p.price_fen is not None and p.price_fen > 0)
@@ -261,19 +270,85 @@ def _price_runs(prices: Sequence[int], config: CollusionConfig
                 ) -> dict[_Run, dict[str, dict[str, Any]]]:
     """Each run of sorted prices with the patterns it matches and their figures."""
     k = config.min_pattern_bids
+    odds = Chance(prices, config)
     patterns: dict[_Run, dict[str, dict[str, Any]]] = {}
-    for first, last in _equal_difference_runs(prices, config.equal_difference_tolerance_fen, k):
-        patterns.setdefault((first, last), {})["equal_difference"] = {
-            "steps_fen": [prices[m + 1] - prices[m] for m in range(first, last)]}
+    tol = config.equal_difference_tolerance_fen
+    for first, last in _equal_difference_runs(prices, tol, k):
+        if odds.rare(c := odds.equal_steps(first, last, 2 * tol + 1)):
+            patterns.setdefault((first, last), {})["equal_difference"] = {
+                "steps_fen": [prices[m + 1] - prices[m] for m in range(first, last)],
+                "difference_chance": _odds(c)}
     for first, last in _equal_ratio_runs(prices, config.equal_ratio_tolerance, k):
-        patterns.setdefault((first, last), {})["equal_ratio"] = {"ratios": [
-            str((Decimal(prices[m + 1]) / prices[m]).quantize(_RATIO_PLACES))
-            for m in range(first, last)]}
+        width = 2 * float(config.equal_ratio_tolerance) * prices[first] + 1
+        if odds.rare(c := odds.equal_steps(first, last, width)):
+            patterns.setdefault((first, last), {})["equal_ratio"] = {"ratios": [
+                str((Decimal(prices[m + 1]) / prices[m]).quantize(_RATIO_PLACES))
+                for m in range(first, last)], "ratio_chance": _odds(c)}
     for first, last in _close_groups(prices, config.closeness_pct, k):
         low, high = prices[first], prices[last]
-        patterns.setdefault((first, last), {})["closeness"] = {
-            "spread_pct": str((Decimal(high - low) * 100 / low).quantize(_PCT_PLACES))}
+        if odds.rare(c := odds.close(first, last)):
+            patterns.setdefault((first, last), {})["closeness"] = {
+                "spread_pct": str((Decimal(high - low) * 100 / low).quantize(_PCT_PLACES)),
+                "closeness_chance": _odds(c)}
     return patterns
+
+
+def _odds(chance: float) -> str:
+    """The chance as evidence: a short decimal string (stable in the finding's id)."""
+    return f"{chance:.2e}"
+
+
+class Chance:
+    """How likely chance alone makes a run, with honest prices as a Poisson scatter.
+
+    Honest prices sorted lie apart by gaps of mean ``gap`` (the section's range,
+    or ``honest_spread_pct`` % of its lowest price if wider, over the gaps).
+    ``m`` prices within a span s: the sum of m-1 gaps is at most s, an Erlang
+    (m-1, gap) probability. Equal steps: each further gap falls within a window
+    of ``width`` fen around the first, 1 - exp(-width/gap) each. Either is
+    multiplied by the places a run of m could start (n - m + 1). These odds are
+    statistics, not money: floats.
+    """
+
+    def __init__(self, prices: Sequence[int], config: CollusionConfig) -> None:
+        n = len(prices)
+        spread = float(config.honest_spread_pct) / 100 * (prices[0] if prices else 0)
+        self.n = n
+        self.gap = max(float(prices[-1] - prices[0]) if prices else 0.0, spread) / max(n - 1, 1)
+        self.prices = prices
+        self.alpha = float(config.pattern_alpha)
+
+    def rare(self, chance: float) -> bool:
+        return chance < self.alpha
+
+    def equal_steps(self, first: int, last: int, width: float) -> float:
+        m = last - first + 1
+        each = -math.expm1(-width / self.gap) if self.gap > 0 else 1.0
+        return each ** (m - 2) * (self.n - m + 1)
+
+    def close(self, first: int, last: int) -> float:
+        m = last - first + 1
+        span = self.prices[last] - self.prices[first]
+        return _erlang_cdf(span / self.gap, m - 1) * (self.n - m + 1) if self.gap > 0 else 1.0
+
+
+def _erlang_cdf(x: float, shape: int) -> float:
+    """P(sum of ``shape`` unit exponentials <= x) = P(Poisson(x) >= shape)."""
+    if x <= 0:
+        return 0.0
+    term = math.exp(-x)
+    below = 0.0
+    for i in range(shape):
+        below += term
+        term *= x / (i + 1)
+    if x < shape:  # the tail directly: exact where 1 - below would cancel
+        tail, i = 0.0, shape
+        while term > 1e-300 and (tail == 0.0 or term > tail * 1e-17):
+            tail += term
+            i += 1
+            term *= x / i
+        return min(tail, 1.0)
+    return max(0.0, 1.0 - below)
 
 
 _RATIO_PLACES = Decimal("0.00000001")
