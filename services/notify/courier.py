@@ -74,36 +74,53 @@ class Courier:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._working: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """Something was queued: look now."""
         self._wake.set()
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop(), name=f"courier-{i}")
-                       for i in range(self.workers)]
+        self._tasks = [asyncio.create_task(self._dispatch(), name="courier")]
 
     async def stop(self) -> None:
-        """Stop claiming; a lane in hand finishes its current delivery and is given back."""
+        """Stop claiming; lanes in hand finish their current delivery and are given back."""
         self._stopping = True
         self._wake.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._working:
+            await asyncio.gather(*self._working, return_exceptions=True)
 
-    async def _loop(self) -> None:
-        owner = uuid.uuid4().hex
+    async def _dispatch(self) -> None:
+        """One claimer: takes due lanes while a worker slot is free, else waits to be woken
+        (one poll per interval when idle, not one per worker)."""
+        owner, slots = uuid.uuid4().hex, asyncio.Semaphore(self.workers)
         while not self._stopping:
+            await slots.acquire()
             try:
                 lane = await self.queue.claim(owner, self.lease_ms)
-                if lane is not None:
-                    await self.work(lane, owner)
-                    continue
             except Exception:
-                log.exception("delivery cycle failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
-            self._wake.clear()
+                log.exception("claiming a lane failed")
+                lane = None
+            if lane is None:
+                slots.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                self._wake.clear()
+                continue
+            task = asyncio.create_task(self._work(lane, owner, slots))
+            self._working.add(task)
+            task.add_done_callback(self._working.discard)
+
+    async def _work(self, lane: Doc, owner: str, slots: asyncio.Semaphore) -> None:
+        try:
+            await self.work(lane, owner)
+        except Exception:
+            log.exception("delivery cycle failed")  # the lease runs out; the lane is retaken
+        finally:
+            slots.release()
 
     async def work(self, lane: Doc, owner: str) -> None:
         """Deliver a claimed lane's notifications in order, then give it back."""

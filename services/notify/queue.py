@@ -66,6 +66,7 @@ class DeliveryQueue:
         await coll.create_index("slot", unique=True)
         await coll.create_index("inbox_of")
         await coll.create_index("state")
+        await coll.create_index("outbox_pending")  # the relay's claim, on a single field
         await self.lanes.create_index("due_ms")
 
     # enqueueing ------------------------------------------------------------------

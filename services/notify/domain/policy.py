@@ -62,7 +62,8 @@ class Breaker:
         """When a held-back call should look again."""
         if self.state == OPEN:
             return self.opened_at + self.cooldown_ms
-        return now + max(50, self.cooldown_ms // 20)  # half-open: the trial is under way
+        return now + max(50, self.cooldown_ms)  # half-open: a trial is under way; its
+        # outcome decides, and held lanes must not storm the store meanwhile
 
     def succeeded(self) -> None:
         self.state, self.failures, self.trial = CLOSED, 0, False
