@@ -180,21 +180,29 @@ def tender_body(tenderee: str, deadline: datetime) -> tuple[Doc, str]:
     return body, project
 
 
-def seal_bids(issuer: TokenIssuer, tender_id: str, section: str, count: int) -> list[Bidder]:
-    """Every bidder's token and sealed bid, prepared before the burst (bidder side)."""
+def make_bidders(issuer: TokenIssuer, count: int) -> list[Bidder]:
+    """Bidders with their tokens (the harness plays registration's token issuer)."""
     out = []
     for n in range(count):
         uscc = new_uscc()
+        token = issuer.issue(Principal(f"bidder-{n}", frozenset({Role.BIDDER}), uscc=uscc),
+                             ttl_s=3600)
+        out.append(Bidder(uscc, token, b"", b""))
+    return out
+
+
+def seal_bids(bidders: list[Bidder], tender_id: str, section: str) -> list[Bidder]:
+    """Every bidder's sealed bid for one section, prepared before the phase (bidder side)."""
+    out = []
+    for n, b in enumerate(bidders):
         key = sealed.new_key()
         bid = sealed.seal({"price_fen": 9_000_000_00 - n * 100, "schedule_days": 300}, key,
-                          tender_id=tender_id, section_code=section, bidder_uscc=uscc)
+                          tender_id=tender_id, section_code=section, bidder_uscc=b.uscc)
         body = {"ciphertext": base64.b64encode(bid.ciphertext).decode(),
                 "nonce": base64.b64encode(bid.nonce).decode(), "digest": bid.digest,
                 "fingerprint": {"file_digest": uuid.uuid4().hex, "upload_ip": f"10.{n}"},
                 "deposit": {"payer_account": f"6222{n:012d}", "amount_fen": 20_000_00}}
-        token = issuer.issue(Principal(f"bidder-{n}", frozenset({Role.BIDDER}), uscc=uscc),
-                             ttl_s=3600)
-        out.append(Bidder(uscc, token, key, json.dumps(body).encode()))
+        out.append(Bidder(b.uscc, b.token, key, json.dumps(body).encode()))
     return out
 
 
@@ -308,75 +316,130 @@ async def reveal(session: aiohttp.ClientSession, url: str, bidders: list[Bidder]
     return latencies
 
 
-async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
-                  bidding: Proc, issuer: TokenIssuer, tenderee: str) -> Doc:
-    pid = bidding.pid
-    timeout = aiohttp.ClientTimeout(total=60)
-    connector = aiohttp.TCPConnector(limit=args.connections)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        t_token = issuer.issue(Principal("tenderee", frozenset({Role.TENDEREE}), uscc=tenderee))
-        span = args.bids / args.rate
-        deadline = datetime.now(UTC) + timedelta(seconds=span + args.prepare_s + 3)
-        body, _ = tender_body(tenderee, deadline)
+@dataclass
+class Rig:
+    session: aiohttp.ClientSession
+    bidding: Proc
+    store: StoreNode
+    kafka: KafkaNode
+    t_token: str
+    tenderee: str
+
+    async def publish(self, deadline: datetime) -> tuple[str, str]:
+        body, _ = tender_body(self.tenderee, deadline)
 
         async def published() -> Any:
-            status, out = await call(session, "POST", f"{bidding.url}/v1/tenders", t_token,
-                                     body)
+            status, out = await call(self.session, "POST", f"{self.bidding.url}/v1/tenders",
+                                     self.t_token, body)
             return out if status == 201 else None
         out = await until(published, 60)
-        tender_id, section = out["id"], out["sections"][0]
-        t0 = time.monotonic()
-        bidders = seal_bids(issuer, tender_id, section, args.bids)
-        await play_registration(kafka.bootstrap, [_entity(b.uscc, ["bidder"], n)
-                                                  for n, b in enumerate(bidders)])
-        await projected(store.url, args.bids + 1, args.prepare_s)
-        prepared_s = time.monotonic() - t0
-        watch = OpeningWatch(kafka.bootstrap, topic_name(Stage.BIDDING, Category.CONSTRUCTION),
-                             tender_id)
-        await watch.start()
-        idle_mb = mem_mb(pid, "VmRSS")
-        bid_url = f"{bidding.url}/v1/tenders/{tender_id}/sections/{section}/bid"
-        cpu0 = cpu_s(pid), cpu_s(store.pid)
-        begin = await burst(session, bid_url, bidders, args.rate)
-        cpu1 = cpu_s(pid), cpu_s(store.pid)
-        ok = [b for b in bidders if b.status == 201]
-        burst_fig = {
-            "offered": len(bidders), "accepted": len(ok), "prepared_s": round(prepared_s, 1),
-            "errors": _errors(bidders),
-            "accepted_per_s": round(len(ok) / max(max(b.done for b in bidders) - begin, 1e-9),
-                                    1),
-            "latency_ms": summary_ms([b.done - b.due for b in ok]),
-            "bidding_cpu_us_per_bid": round((cpu1[0] - cpu0[0]) / max(len(ok), 1) * 1e6, 1),
-            "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / max(len(ok), 1) * 1e6, 1),
-            "bidding_rss_idle_mb": idle_mb, "bidding_rss_peak_mb": mem_mb(pid, "VmHWM"),
-            "finished_before_deadline_s": round(deadline.timestamp() - max(
-                b.done for b in bidders), 2)}
-        status_url = f"{bidding.url}/v1/tenders/{tender_id}"
+        return out["id"], out["sections"][0]
 
-        async def state_is(wanted: str) -> bool:
-            _, t = await call(session, "GET", status_url, t_token)
-            return bool(t["sections_status"][section] == wanted)
-        await until(lambda: state_is("decrypting"), 120)
+    async def status(self, tender_id: str, section: str) -> str:
+        _, t = await call(self.session, "GET", f"{self.bidding.url}/v1/tenders/{tender_id}",
+                          self.t_token)
+        return str(t["sections_status"][section])
+
+    def bid_url(self, tender_id: str, section: str) -> str:
+        return f"{self.bidding.url}/v1/tenders/{tender_id}/sections/{section}/bid"
+
+
+async def measure_burst(rig: Rig, bidders: list[Bidder], rate: float) -> Doc:
+    """Phase 1: the bids offered at ``rate`` in the tender's final seconds."""
+    pid, store_pid = rig.bidding.pid, rig.store.pid
+    deadline = datetime.now(UTC) + timedelta(seconds=len(bidders) / rate + 8)
+    tender_id, section = await rig.publish(deadline)
+    load = seal_bids(bidders, tender_id, section)
+    idle_mb = mem_mb(pid, "VmRSS")
+    cpu0 = cpu_s(pid), cpu_s(store_pid)
+    begin = await burst(rig.session, rig.bid_url(tender_id, section), load, rate)
+    cpu1 = cpu_s(pid), cpu_s(store_pid)
+    ok = [b for b in load if b.status == 201]
+    end = max(b.done for b in load)
+    return {
+        "offered": len(load), "rate": rate, "accepted": len(ok), "errors": _errors(load),
+        "accepted_per_s": round(len(ok) / max(end - begin, 1e-9), 1),
+        "latency_ms": summary_ms([b.done - b.due for b in ok]),
+        "bidding_cpu_us_per_bid": round((cpu1[0] - cpu0[0]) / max(len(ok), 1) * 1e6, 1),
+        "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / max(len(ok), 1) * 1e6, 1),
+        "bidding_rss_idle_mb": idle_mb, "bidding_rss_peak_mb": mem_mb(pid, "VmHWM"),
+        "last_answer_before_deadline_s": round(deadline.timestamp() - end, 2)}
+
+
+async def load_bids(rig: Rig, url: str, bids: list[Bidder], clients: int) -> None:
+    """Submit every sealed bid with ``clients`` concurrent clients (no deadline pressure)."""
+    queue = list(bids)
+
+    async def worker() -> None:
+        while queue:
+            b = queue.pop()
+            b.status, out = await call(rig.session, "PUT", url, b.token, b.body)
+            if b.status != 201:
+                raise RuntimeError(f"bid refused while loading: {b.status} {out}")
+    await asyncio.gather(*(worker() for _ in range(clients)))
+
+
+async def measure_opening(rig: Rig, bidders: list[Bidder], args: argparse.Namespace,
+                          accept_rate: float) -> tuple[Doc, Doc]:
+    """Phases 2-3: a tender loaded with every bid, the key reveals, then the opening."""
+    pid = rig.bidding.pid
+    load_s = len(bidders) / max(accept_rate * 0.7, 1.0) + 15
+    deadline = datetime.now(UTC) + timedelta(seconds=load_s)
+    tender_id, section = await rig.publish(deadline)
+    bids = seal_bids(bidders, tender_id, section)
+    url = rig.bid_url(tender_id, section)
+    await load_bids(rig, url, bids, args.clients)
+    watch = OpeningWatch(rig.kafka.bootstrap,
+                         topic_name(Stage.BIDDING, Category.CONSTRUCTION), tender_id)
+    await watch.start()
+    try:
+        await until(lambda: _is(rig, tender_id, section, "decrypting"),
+                    deadline.timestamp() - time.time() + 120)
         window_end = deadline.timestamp() + args.window_s  # decryption_end(): deadline + window
         c0 = cpu_s(pid)
-        latencies = await reveal(session, f"{bid_url}/key", ok, args.clients)
+        latencies = await reveal(rig.session, f"{url}/key", bids, args.clients)
         reveal_fig = {"reveals": len(latencies), "latency_ms": summary_ms(latencies),
                       "bidding_cpu_us_per_reveal": round(
                           (cpu_s(pid) - c0) / max(len(latencies), 1) * 1e6, 1),
                       "done_before_window_end_s": round(window_end - time.time(), 2)}
         c0 = cpu_s(pid)
+
         async def opened() -> bool:
             return watch.seen_at is not None
-        await until(opened, args.window_s + 300)
+        await until(opened, max(window_end - time.time(), 0) + 300)
         assert watch.seen_at is not None
-        opening_fig = {"bids": len(ok), "opening_s": round(watch.seen_at - window_end, 3),
-                       "opening_record_bytes": watch.size,
-                       "bidding_cpu_s": round(cpu_s(pid) - c0, 3),
-                       "bidding_rss_peak_mb": mem_mb(pid, "VmHWM")}
+        return reveal_fig, {"bids": len(bids), "opening_s": round(watch.seen_at - window_end, 3),
+                            "opening_record_bytes": watch.size,
+                            "bidding_cpu_s": round(cpu_s(pid) - c0, 3),
+                            "bidding_rss_peak_mb": mem_mb(pid, "VmHWM")}
+    finally:
         await watch.stop()
+
+
+async def _is(rig: Rig, tender_id: str, section: str, wanted: str) -> bool:
+    return await rig.status(tender_id, section) == wanted
+
+
+async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
+                  bidding: Proc, issuer: TokenIssuer, tenderee: str) -> Doc:
+    timeout = aiohttp.ClientTimeout(total=120)
+    connector = aiohttp.TCPConnector(limit=args.connections)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        t_token = issuer.issue(Principal("tenderee", frozenset({Role.TENDEREE}), uscc=tenderee))
+        rig = Rig(session, bidding, store, kafka, t_token, tenderee)
+        bidders = make_bidders(issuer, max(args.bids, args.open_bids))
+        t0 = time.monotonic()
+        await play_registration(kafka.bootstrap, [_entity(b.uscc, ["bidder"], n)
+                                                  for n, b in enumerate(bidders)])
+        await projected(store.url, len(bidders) + 1, args.prepare_s)
+        prepared_s = round(time.monotonic() - t0, 1)
+        burst_fig = await measure_burst(rig, bidders[:args.bids], args.rate)
+        print(f"burst: {json.dumps(burst_fig)}", file=sys.stderr, flush=True)
+        reveal_fig, opening_fig = await measure_opening(rig, bidders[:args.open_bids], args,
+                                                        burst_fig["accepted_per_s"])
     perf = await yardstick(kafka, args.kafka_records, 512)
-    return {"burst": burst_fig, "reveal": reveal_fig, "opening": opening_fig,
-            "kafka_producer_performance": perf,
+    return {"prepared_s": prepared_s, "burst": burst_fig, "reveal": reveal_fig,
+            "opening": opening_fig, "kafka_producer_performance": perf,
             "accepted_bids_to_kafka_ratio": round(
                 burst_fig["accepted_per_s"] / perf["records_per_sec"], 5)}
 
@@ -434,7 +497,7 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
     b, v, o = r["burst"], r["reveal"], r["opening"]
     lat = b["latency_ms"]
     return [
-        ("bids offered / accepted", f"{b['offered']} / {b['accepted']} at {r['config']['rate']}/s"
+        ("burst: bids offered / accepted", f"{b['offered']} / {b['accepted']} at {b['rate']}/s"
          f", errors {b['errors']}", "0 errors"),
         ("accepted bids per second", f"{b['accepted_per_s']}", f"{r['config']['rate']}/s"),
         ("submission p50/p99/max", f"{lat.get('p50')} / {lat.get('p99')} / {lat.get('max')} ms",
@@ -465,6 +528,7 @@ def _met(ok: bool) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--bids", type=int, default=10_000, help="bids in the burst")
+    p.add_argument("--open-bids", type=int, default=10_000, help="bids in the opened tender")
     p.add_argument("--rate", type=float, default=500.0, help="offered bids/s")
     p.add_argument("--clients", type=int, default=32, help="concurrent key reveals")
     p.add_argument("--connections", type=int, default=256, help="HTTP connection pool size")

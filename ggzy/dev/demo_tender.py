@@ -55,10 +55,14 @@ async def run_tender(c: PlatformClient) -> None:
     _show(f"POST /v1/tenders -> {status}", out)
     tender_id, section = out["id"], out["sections"][0]
     print("10. four bidders seal their bids and upload ciphertext only; each gets a receipt")
+    print("    (the first two upload from the same address: credit will see it at opening)")
     keys = []
     for i, (uscc, token) in enumerate(bidders):
-        status, receipt, key = await c.until_known(lambda u=uscc, t=token, n=i: c.submit(
-            tender_id, section, u, t, 9_500_000_00 - n * 150_000_00))
+        fingerprint = {"file_digest": f"demo-{uscc}", "upload_ip": "10.8.8.8" if i < 2
+                       else f"10.9.9.{i}"}
+        status, receipt, key = await c.until_known(lambda u=uscc, t=token, n=i, f=fingerprint:
+                                                   c.submit(tender_id, section, u, t,
+                                                            9_500_000_00 - n * 150_000_00, f))
         print(f"  {uscc}: {status} receipt digest {receipt['receipt']['digest'][:16]}...")
         keys.append((token, key))
     await _wait(c, tender_id, section, "decrypting")
@@ -75,6 +79,8 @@ async def run_tender(c: PlatformClient) -> None:
         print(f"  opening record: {line['bidder_name']} {line['price_fen']} {line['status']}")
     await _score(c, tender_id, section, experts, opening["lines"])
     await _award(c, tender_id, section, t_token)
+    await _credit(c, tender_id, bidders[3][0])
+    await _notifications(c, t_token, bidders[0][1])
 
 
 async def _score(c: PlatformClient, tender_id: str, section: str, experts: dict[str, str],
@@ -112,3 +118,34 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
     print("15. the public notices of the tender (announcement's feed, newest first):")
     for notice in await eventually(five, within=30):
         print(f"  notice: {notice['notice_type']:10} {notice['title']}")
+
+
+async def _credit(c: PlatformClient, tender_id: str, revoked: str) -> None:
+    if "credit" not in c.urls:
+        return
+    print("16. credit: the bidder that never revealed its key has a record (视为撤销, 20号令)")
+
+    async def lowered() -> Any:
+        _, body = await c.call("credit", "GET", f"/v1/credit/{revoked}")
+        return body if body.get("level") not in (None, "A") or body.get("score", 100) < 100 \
+            else None
+    _show(f"GET /v1/credit/{revoked} (public)", await eventually(lowered, within=30))
+    _, supervisor = await c.entity("supervisor", name="示例市公共资源交易监督管理局")
+
+    async def alerts() -> Any:
+        _, body = await c.call("credit", "GET", f"/v1/alerts?tender={tender_id}", supervisor)
+        return body.get("items") or None
+    print("17. the supervisor sees the collusion alert raised at opening (条例40):")
+    for alert in await eventually(alerts, within=30):
+        print(f"  alert {alert['indicator']} ({alert['article']}): {alert['bidders']} "
+              f"{json.dumps(alert['evidence'], ensure_ascii=False)[:120]}")
+
+
+async def _notifications(c: PlatformClient, tenderee_token: str, bidder_token: str) -> None:
+    if "notify" not in c.urls:
+        return
+    print("18. notify: what the tenderee and a bidder find in their inboxes")
+    for who, token in (("tenderee", tenderee_token), ("bidder", bidder_token)):
+        _, body = await c.call("notify", "GET", "/v1/me/inbox?limit=20", token)
+        for item in reversed(body.get("items", [])):
+            print(f"  {who}: {item.get('title')}")

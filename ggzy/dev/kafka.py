@@ -20,21 +20,22 @@ finds it with ``read_state(path)`` and ends it with ``stop_pid(state.pid)``.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from ggzy.dev.procs import ServerProcess, accepts, command_line_has, free_port
+from ggzy.dev.procs import stop_pid as stop_pids
 
 __all__ = [
     "KafkaError",
@@ -163,14 +164,6 @@ def _tool(
 # --------------------------------------------------------------------------- ports
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _free_ports(count: int) -> list[int]:
     socks: list[socket.socket] = []
     try:
@@ -182,14 +175,6 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- node
@@ -260,7 +245,7 @@ def _read_ports(properties: Path) -> tuple[int, int]:
     return int(listeners.group(1)), int(controller.group(1))
 
 
-class KafkaNode:
+class KafkaNode(ServerProcess):
     """One running broker+controller process; make it with ``KafkaNode.start``."""
 
     def __init__(
@@ -285,10 +270,6 @@ class KafkaNode:
         return f"127.0.0.1:{self.port}"
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
     def state(self) -> NodeState:
         return NodeState(
             pid=self.pid,
@@ -298,35 +279,11 @@ class KafkaNode:
             log=str(self.log),
         )
 
-    def write_state(self, path: Path) -> None:
-        """Record this node (json: pid, ports, data_dir, log) for ``read_state``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(path.name + ".tmp")
-        staging.write_text(json.dumps(asdict(self.state), indent=2) + "\n")
-        staging.replace(path)
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (a clean shutdown), then SIGKILL after ``timeout`` seconds.
         Returns the exit code (143 after a clean SIGTERM shutdown), None if it had
         to be killed."""
-        if self.process.poll() is not None:
-            return self.process.returncode
-        _signal_group(self.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.pid, signal.SIGKILL)
-            self.process.wait()
-            return None
-
-    def __enter__(self) -> KafkaNode:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return super().stop(timeout)
 
     @classmethod
     def start(
@@ -382,7 +339,7 @@ class KafkaNode:
                 ["format", "--standalone", "-t", cluster_id, "-c", str(properties)],
                 timeout=120,
             )
-        if _accepts(port):
+        if accepts(port):
             raise KafkaError(f"127.0.0.1:{port} is already taken")
         command = [
             _java(),
@@ -426,7 +383,7 @@ class KafkaNode:
                 raise KafkaError(
                     f"Kafka exited with {code} while starting; {self.log}:\n" + _tail_file(self.log)
                 )
-            if _accepts(self.port):
+            if accepts(self.port):
                 return
             if time.monotonic() > deadline:
                 raise KafkaError(
@@ -436,58 +393,15 @@ class KafkaNode:
             time.sleep(0.1)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):  # reap it if it is our own child
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie whose parent has not reaped it yet
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _is_kafka(pid: int) -> bool:
-    try:
-        return b"kafka.Kafka" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True  # no /proc to look in: trust the caller
+    return command_line_has(pid, b"kafka.Kafka")
 
 
 def stop_pid(pid: int, timeout: float = 30.0) -> bool:
     """Stop a node started by another process (``read_state(path).pid``): SIGTERM
     to its process group, SIGKILL after ``timeout`` seconds. Returns False if no
     Kafka broker runs under that pid (already gone, or the pid was reused)."""
-    if not _alive(pid) or not _is_kafka(pid):
-        return False
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.1)
-    _signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return True
+    return stop_pids(pid, _is_kafka, timeout, poll_s=0.1)
 
 
 # --------------------------------------------------------------------------- yardstick

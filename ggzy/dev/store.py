@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from ggzy.dev.kafka import free_port
+from ggzy.dev.procs import ServerProcess, accepts, alive, command_line_has, free_port
+from ggzy.dev.procs import stop_pid as stop_pids
 
 __all__ = [
     "CONSOLE_NAME",
@@ -76,14 +74,6 @@ def executable() -> str:
     return found
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def ping(url: str, timeout: float = 2.0) -> bool:
     """True when a MongoDB-compatible server at ``url`` answers ``ping``."""
     from pymongo import MongoClient
@@ -123,7 +113,7 @@ def read_state(path: Path) -> StoreState:
                       data_dir=str(raw["data_dir"]), log=str(raw["log"]))
 
 
-class StoreNode:
+class StoreNode(ServerProcess):
     """One running nx-27017 server; make it with ``StoreNode.start``."""
 
     def __init__(self, process: subprocess.Popen[bytes], *, data_dir: Path, port: int) -> None:
@@ -140,44 +130,18 @@ class StoreNode:
         return f"mongodb://127.0.0.1:{self.port}"
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
     def state(self) -> StoreState:
         return StoreState(pid=self.pid, port=self.port, data_dir=str(self.data_dir),
                           log=str(self.log))
 
-    def write_state(self, path: Path) -> None:
-        """Record this store (json: pid, port, data_dir, log) for ``read_state``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(path.name + ".tmp")
-        staging.write_text(json.dumps(asdict(self.state), indent=2) + "\n")
-        staging.replace(path)
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM to its process group, then SIGKILL after ``timeout`` seconds.
         Returns the exit code (0 after a clean SIGTERM shutdown), None if it had to
-        be killed."""
-        if self.process.poll() is not None:
-            return self.process.returncode
-        _signal_group(self.pid, signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.pid, signal.SIGKILL)
-            self.process.wait()
+        be killed (then its pid file is removed too)."""
+        code = super().stop(timeout)
+        if code is None:
             self.pid_file.unlink(missing_ok=True)
-            return None
-
-    def __enter__(self) -> StoreNode:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return code
 
     @classmethod
     def start(
@@ -195,7 +159,7 @@ class StoreNode:
         data_dir = data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         _clear_stale_pid_file(data_dir / PID_NAME)
-        if port is not None and _accepts(port):
+        if port is not None and accepts(port):
             raise StoreError(f"something already listens on 127.0.0.1:{port}")
         attempts = 1 if port is not None else _PORT_ATTEMPTS
         for attempt in range(1, attempts + 1):
@@ -222,7 +186,7 @@ class StoreNode:
             code = self.process.poll()
             if code is not None:
                 raise StoreError(f"nx-27017 exited with {code} while starting:\n{self._tail()}")
-            if _accepts(self.port) and ping(self.url, timeout=2.0):
+            if accepts(self.port) and ping(self.url, timeout=2.0):
                 return
             if time.monotonic() > deadline:
                 raise StoreError(f"nx-27017 was not ready on {self.url} in time:\n"
@@ -258,64 +222,20 @@ def _clear_stale_pid_file(pid_file: Path) -> None:
     except (OSError, ValueError):
         pid_file.unlink(missing_ok=True)
         return
-    if _alive(pid) and _is_store(pid):
+    if alive(pid) and _is_store(pid):
         raise StoreError(f"a store already runs on {pid_file.parent} (pid {pid})")
     pid_file.unlink(missing_ok=True)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):  # reap it if it is our own child
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie whose parent has not reaped it yet
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _is_store(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True  # no /proc to look in: trust the caller
-    return b"nx-27017" in cmdline or b"nx_27017" in cmdline
+    return command_line_has(pid, b"nx-27017", b"nx_27017")
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> bool:
     """Stop a store started by another process (``read_state(path).pid``): SIGTERM
     to its process group, SIGKILL after ``timeout`` seconds. Returns False if no
     nx-27017 runs under that pid (already gone, or the pid was reused)."""
-    if not _alive(pid) or not _is_store(pid):
-        return False
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    _signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return True
+    return stop_pids(pid, _is_store, timeout, poll_s=0.05)
 
 
 def docker_available(timeout: float = 5.0) -> bool:
