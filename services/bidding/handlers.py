@@ -200,8 +200,8 @@ class Bidding:
         received = await self.store.received(tender_id, int(state["deadline_ms"]))
         counts = {code: len(bids) for code, bids in received.items()}
         at = now()
-        refunds = {code: deposits.refunds(rules, self.book.calendar, bids, at)
-                   for code, bids in received.items()}
+        refunds = {code: deposits.refunds(rules, self.book.calendar, bids, at)  # failing ones
+                   for code, bids in received.items() if len(bids) < rules.minimum_bidders.n}
         cause = Cause(message_id=f"timer:{timer.timer_id}")
         await self.tenders.update(tender_id, lambda s, v: tender.close(
             s, rules, self.book.calendar, counts, at, refunds), cause)
