@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,8 @@ async def run(root: Path) -> int:
         await eventually(lambda: _exists(s, third), within=30)
         await _show_events(bootstrap, {tenderee, bidder, third})
         urls = {name: proc["url"] for name, proc in state["services"].items()}
-        client = PlatformClient("", bootstrap, urls, s, {"operator": op})
+        client = PlatformClient("", bootstrap, urls, s, {"operator": op},
+                                random.Random())  # fresh codes: the demo can run again
         if "bidding" in urls:
             await run_tender(client)
     return 0

@@ -15,6 +15,12 @@ from ggzy.testing.data import entity_registration, new_resident_id, new_uscc
 from ggzy.testing.kafka import eventually
 from services.bidding.domain import sealed
 
+PASSWORD = "password-123456"  # of every user this client creates (test data only)
+
+
+def _expert_user(expert_id: str) -> str:
+    return f"x-{expert_id[-8:].lower()}"
+
 
 @dataclass
 class PlatformClient:
@@ -53,10 +59,10 @@ class PlatformClient:
         assert status == 201, body
         user = f"{kind}-{uscc[-8:]}"
         status, body = await self.call("registration", "POST", f"/v1/entities/{uscc}/users", op,
-                                       {"username": user, "password": "password-123456",
+                                       {"username": user, "password": PASSWORD,
                                         "roles": [kind]})
         assert status == 201, body
-        return uscc, await self.login(user, "password-123456")
+        return uscc, await self.login(user, PASSWORD)
 
     async def expert(self, specialties: list[str], employer: str | None = None
                      ) -> tuple[str, str]:
@@ -67,11 +73,15 @@ class PlatformClient:
             "specialties": specialties, "employer_uscc": employer, "region_code": "440300"})
         assert status == 201, body
         expert_id = body["id"]
-        user = f"x-{expert_id[-8:].lower()}"
         status, body = await self.call("registration", "POST", f"/v1/experts/{expert_id}/user",
-                                       op, {"username": user, "password": "password-123456"})
+                                       op, {"username": _expert_user(expert_id),
+                                            "password": PASSWORD})
         assert status == 201, body
-        return expert_id, await self.login(user, "password-123456")
+        return expert_id, await self.expert_login(expert_id)
+
+    async def expert_login(self, expert_id: str) -> str:
+        """The token of an expert registered by :meth:`expert` (here or in an earlier run)."""
+        return await self.login(_expert_user(expert_id), PASSWORD)
 
     async def submit(self, tender_id: str, section: str, bidder: str, token: str,
                      price_fen: int, fingerprint: dict[str, Any] | None = None,
