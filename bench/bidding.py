@@ -402,6 +402,7 @@ async def measure_opening(rig: Rig, bidders: list[Bidder], args: argparse.Namesp
                       "bidding_cpu_us_per_reveal": round(
                           (cpu_s(pid) - c0) / max(len(latencies), 1) * 1e6, 1),
                       "done_before_window_end_s": round(window_end - time.time(), 2)}
+        await asyncio.sleep(max(0.0, window_end - time.time()))  # the opening starts here
         c0 = cpu_s(pid)
 
         async def opened() -> bool:
