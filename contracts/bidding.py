@@ -258,3 +258,17 @@ class DepositRefundsScheduled(_TenderEvent):
     trigger: str = Field(description="withdrawn, failed or contract_signed.")
     refunds: list[DepositRefund] = Field(description="One entry per deposit.")
     scheduled_at: datetime = Field(description="When they were scheduled.")
+
+
+@register
+class AwardDeclined(_TenderEvent):
+    """The winner declined the award (放弃中标): the next candidate in rank wins (条例55),
+    or the section fails when none is left; a credit fact (条例74)."""
+
+    section_code: SectionCode = Field(description="Section.")
+    bidder_uscc: USCC = Field(description="The winner that declined.")
+    reason: str = Field(description="The reason it gave.")
+    declined_at: datetime = Field(description="When it declined.")
+    next_winner: Candidate | None = Field(default=None,
+                                          description="The candidate awarded instead, if any.")
+    article: str = Field(description="Legal basis, e.g. 招标投标法实施条例第55条.")

@@ -102,6 +102,10 @@ class ScoresIn(_Req):
     sheets: list[SheetIn] = Field(min_length=1)
 
 
+class DeclineIn(_Req):
+    reason: str = Field(min_length=1, max_length=500, description="Why the winner declines.")
+
+
 class ContractIn(_Req):
     price_fen: int = Field(ge=0)
 
@@ -223,6 +227,14 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         if sec.get("status") in ("awarded", "contracted", "contract_overdue"):
             out.update(seed=sec.get("seed"), committee=sec.get("committee"))
         return json_response(out)
+
+    @api.route("POST", base + "/award/decline", summary="The winner declines the award "
+               "(条例55: the next candidate wins)", body=DeclineIn, roles=("bidder",),
+               errors=("401", "403", "409"))
+    async def decline(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        body = await read_json(request, DeclineIn)
+        return json_response(await app.decline_award(*ids(request), who, body.reason))
 
     @api.route("POST", base + "/contract", summary="Record the signed contract",
                body=ContractIn, roles=("tenderee", "agency"))

@@ -326,6 +326,25 @@ class Bidding:
                                        int(sec["contract_due_ms"]),
                                        {"tender_id": tender_id, "section": code})
 
+    async def decline_award(self, tender_id: str, code: str, who: Principal,
+                            reason: str) -> dict[str, Any]:
+        """The winner declines; the next candidate is awarded, with its own contract due."""
+        if not who.has(Role.BIDDER) or not who.uscc:
+            raise Forbidden("role_required", "the award is declined by the winner's user")
+        state = await self.tender(tender_id)
+        rules = self.rules(state)
+        committee = tender.section_of(state, code).get("committee", [])
+        found = await self.store.expert_names(committee)
+        names = [found.get(e, e) for e in committee]
+        await self.tenders.update(tender_id, lambda s, v: tender.decline_award(
+            s, rules, self.book.calendar, code, str(who.uscc), reason, names, now()))
+        sec = tender.section_of(await self.tender(tender_id), code)
+        if sec["status"] == "awarded":
+            await self.timers.reschedule(f"{CONTRACT_DUE}:{tender_id}:{code}",
+                                         int(sec["contract_due_ms"]))
+        return {"status": sec["status"], "winner": sec.get("winner", {}).get("bidder_uscc")
+                if sec["status"] == "awarded" else None}
+
     async def sign_contract(self, tender_id: str, code: str, price_fen: int,
                             who: Principal) -> None:
         state = await self.tender(tender_id)

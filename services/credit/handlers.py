@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from contracts.bidding import BidFingerprint, BidsOpened, ContractOverdue
+from contracts.bidding import AwardDeclined, BidFingerprint, BidsOpened, ContractOverdue
 from contracts.credit import RiskAlertRaised, SubjectKind
 from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
@@ -151,6 +151,15 @@ class Credit:
                              {"tender_id": e.tender_id, "section_code": e.section_code})
                 await self.apply(SubjectKind.ENTITY, line.bidder_uscc,
                                  self.record(SubjectKind.ENTITY, rec), cause)
+
+    async def on_award_declined(self, e: AwardDeclined, cause: Cause) -> None:
+        """The winner gave up the award (放弃中标; 条例74)."""
+        rec = Record(f"award_declined:{e.tender_id}:{e.section_code}:{e.bidder_uscc}",
+                     "award_declined", "AwardDeclined",
+                     {"tender_id": e.tender_id, "section_code": e.section_code,
+                      "reason": e.reason})
+        await self.apply(SubjectKind.ENTITY, e.bidder_uscc,
+                         self.record(SubjectKind.ENTITY, rec), cause)
 
     async def on_contract_overdue(self, e: ContractOverdue, cause: Cause) -> None:
         """The winner did not sign within the rule's days (法46; 条例74)."""

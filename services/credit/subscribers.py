@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.bidding import (
+    AwardDeclined,
     Awarded,
     BidFingerprintsExtracted,
     BidsOpened,
@@ -50,6 +51,9 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
     async def on_overdue(msg: Incoming[ContractOverdue]) -> None:
         await app.on_contract_overdue(msg.message, _cause(msg))
 
+    async def on_declined(msg: Incoming[AwardDeclined]) -> None:
+        await app.on_award_declined(msg.message, _cause(msg))
+
     async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
         e = msg.message
         await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
@@ -74,5 +78,5 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         rt.subscription("credit.bidding", bidding, {
             TenderPublished: on_published, BidsOpened: on_opened, ContractOverdue: on_overdue,
             ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
-            BidFingerprintsExtracted: on_fingerprints}),
+            BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined}),
     ]

@@ -369,3 +369,32 @@ async def test_procurement_with_comprehensive_scoring_awards_the_best_total(
     ranked = [(c["price_fen"], c["score"]) for c in report["candidates"]]
     # 120k: 30 × 100/120 = 25.00 + 70 = 95.00; 100k: 30 + 40 = 70.00; 150k: 20 + 50 = 70.00
     assert ranked == [(120_000_00, "95.00"), (100_000_00, "70.00"), (150_000_00, "70.00")]
+    await _first_declines_and_second_wins(p, tender_id, section, report["candidates"],
+                                          dict(parties["bidders"]))
+
+
+async def _first_declines_and_second_wins(p: Platform, tender_id: str, section: str,
+                                          candidates: list[dict[str, Any]],
+                                          tokens: dict[str, str]) -> None:
+    """条例55: the first-ranked gives up, the second-ranked wins; 条例74: a credit record."""
+    await eventually(lambda: _is(p, tender_id, section, "awarded"), within=30)
+    first, second = candidates[0]["bidder_uscc"], candidates[1]["bidder_uscc"]
+    path = f"/v1/tenders/{tender_id}/sections/{section}/award/decline"
+    status, body = await p.call("bidding", "POST", path, tokens[second], {"reason": "x"})
+    assert status == 403 and body["error"]["code"] == "not_the_winner"
+    status, body = await p.call("bidding", "POST", path, tokens[first], {"reason": "资金不足"})
+    assert status == 200 and body == {"status": "awarded", "winner": second}
+    events = await _events(p, tender_id, lambda rs: _types(rs).count("Awarded") == 2,
+                           Category.PROCUREMENT)
+    winners = [r.json()["winner"]["bidder_uscc"] for r in events
+               if r.headers["ce_type"].endswith(".Awarded.v1")]
+    assert winners == [first, second] and "AwardDeclined" in _types(events)
+    if "credit" in p.procs:
+        _, supervisor = await p.entity("supervisor")
+
+        async def recorded() -> Any:
+            status, account = await p.call("credit", "GET", f"/v1/accounts/entity/{first}",
+                                           supervisor)
+            kinds = [r["kind"] for r in account.get("records", {}).values()]
+            return status == 200 and "award_declined" in kinds
+        await eventually(recorded, within=30)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.bidding import (
+    AwardDeclined,
     Awarded,
     BidderLine,
     BidFingerprintsExtracted,
@@ -29,7 +30,7 @@ from contracts.bidding import (
 )
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
-from ggzy.runtime.errors import Conflict, DomainError
+from ggzy.runtime.errors import Conflict, DomainError, Forbidden
 from services.bidding.domain import audit, deposits
 from services.bidding.domain.rules import Calendar, CategoryRules
 from services.bidding.domain.timeline import (
@@ -40,6 +41,8 @@ from services.bidding.domain.timeline import (
 )
 
 State = dict[str, Any]
+
+DECLINE_ARTICLE = "招标投标法实施条例第55条 (依次确定其他中标候选人); 第74条"
 
 
 def ms(at: datetime) -> int:
@@ -210,6 +213,39 @@ def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, uphel
             f"section_state.{code}.contract_due_ms": ms(due)}
     data = {"section": code, "winner": winner.bidder_uscc, "article": rules.contract_within.source}
     return _change(state, "platform", "award", data, sets, [event], now)
+
+
+def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, bidder: str,
+                  reason: str, names: list[str], now: datetime) -> Change:
+    """The winner declines (放弃中标): award the next candidate in rank, or fail (条例55)."""
+    sec = section_of(state, code)
+    if sec["status"] != "awarded":
+        raise Conflict("not_awarded", f"section {code} has no award to decline")
+    winner = Candidate.model_validate(sec["winner"])
+    if winner.bidder_uscc != bidder:
+        raise Forbidden("not_the_winner", "only the winner may decline the award")
+    declined = [*sec.get("declined", []), bidder]
+    nxt = next((Candidate.model_validate(c) for c in sec["candidates"]
+                if c["rank"] > winner.rank and c["bidder_uscc"] not in declined), None)
+    article = DECLINE_ARTICLE
+    event = AwardDeclined(tender_id=state["tender_id"], section_code=code, bidder_uscc=bidder,
+                          reason=reason, declined_at=now, next_winner=nxt, article=article)
+    sets: dict[str, Any] = {f"section_state.{code}.declined": declined}
+    events: list[Any] = [event]
+    if nxt is None:
+        sets[f"section_state.{code}.status"] = "failed"
+        sets[f"section_state.{code}.reason"] = "winner_declined"
+        events.append(TenderFailed(tender_id=state["tender_id"], section_code=code,
+                                   reason="winner_declined", article=article, valid_bids=0))
+    else:
+        due = contract_due(rules, cal, now)
+        events.append(Awarded(tender_id=state["tender_id"], section_code=code, winner=nxt,
+                              awarded_at=now, contract_due=due, committee=names,
+                              draw_seed=sec["seed"]))
+        sets.update({f"section_state.{code}.winner": nxt.model_dump(mode="json"),
+                     f"section_state.{code}.contract_due_ms": ms(due)})
+    data = {"section": code, "declined": bidder, "next": nxt.bidder_uscc if nxt else None}
+    return _change(state, bidder, "decline", data, sets, events, now)
 
 
 def sign_contract(state: State, code: str, price_fen: int, actor: str, now: datetime,
