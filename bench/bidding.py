@@ -32,8 +32,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import shutil
-import signal
 import sys
 import time
 import uuid
@@ -57,8 +55,10 @@ if str(ROOT) not in sys.path:
 from bench.pipeline import (  # noqa: E402
     PARTITIONS,
     Proc,
+    bench_main,
     config,
     cpu_s,
+    fresh_infra,
     mem_mb,
     service_argv,
     summary_ms,
@@ -482,14 +482,7 @@ async def run_async(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode
 def run(args: argparse.Namespace) -> Doc:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     settings = config(args)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    with ExitStack() as stack:
-        kafka = KafkaNode.start(ROOT, WORK / "kafka")
-        stack.callback(kafka.stop)
-        store = StoreNode.start(WORK / "store")
-        stack.callback(store.stop)
+    with fresh_infra(WORK) as (stack, kafka, store):
         figures = asyncio.run(run_async(args, kafka, store, stack))
     return {"stamp": stamp, "config": settings, **figures}
 
@@ -541,22 +534,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def main() -> int:
-    args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    report = run(args)
+def print_report(report: Doc) -> None:
     rows = table(report)
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:<60}  {target}")
-    out = RESULTS / f"bidding-{report['stamp']}.json"
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
-    return 0
+
+
+def main() -> int:
+    return bench_main("bidding", parse_args, run, print_report)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import signal
 import sys
 import time
 import uuid
@@ -43,13 +41,13 @@ if str(ROOT) not in sys.path:
 
 from bench.pipeline import (  # noqa: E402
     OPERATOR,
-    RESULTS,
     TARGET_CPU_US,
     Proc,
-    _interrupt,
+    bench_main,
     config,
     cpu_per_event_us,
     cpu_snapshot,
+    fresh_infra,
     mem_mb,
     service_argv,
 )
@@ -188,14 +186,7 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
 def run(args: argparse.Namespace) -> Doc:
     """Start the infrastructure and services, measure, stop everything (whatever happens)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    with ExitStack() as stack:
-        kafka = KafkaNode.start(ROOT, WORK / "kafka")
-        stack.callback(kafka.stop)
-        store = StoreNode.start(WORK / "store")
-        stack.callback(store.stop)
+    with fresh_infra(WORK) as (stack, kafka, store):
         procs = start_services(stack, kafka, store, args)
         figures = asyncio.run(measure(args, kafka, store, procs))
     return {"stamp": stamp, "config": config(args), **figures}
@@ -224,18 +215,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> int:
-    args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = run(args)
-    except KeyboardInterrupt:
-        print("interrupted: everything the benchmark started is stopped", file=sys.stderr)
-        return 130
-    path = RESULTS / f"credit-events-{result['stamp']}.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print_report(result)
-    print(f"\nwritten to {path.relative_to(ROOT)}")
-    return 0
+    return bench_main("credit-events", parse_args, run, print_report)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -44,7 +42,14 @@ if str(ROOT) not in sys.path:
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
-from bench.pipeline import RESULTS, WORK, Proc, config, cpu_snapshot  # noqa: E402
+from bench.pipeline import (  # noqa: E402
+    WORK,
+    Proc,
+    bench_main,
+    config,
+    cpu_snapshot,
+    fresh_infra,
+)
 from contracts.credit import CreditChanged, SubjectKind  # noqa: E402
 from contracts.envelope import Envelope  # noqa: E402
 from contracts.topics import Stage, topic_name  # noqa: E402
@@ -243,16 +248,9 @@ async def until_queued(rig: Rig, total: int, within: float) -> int:
 
 def run(args: argparse.Namespace) -> Doc:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(HERE, ignore_errors=True)
-    HERE.mkdir(parents=True)
     sinks = Sinks()
     issuer = TokenIssuer(Ed25519PrivateKey.generate(), "bench")
-    with ExitStack() as stack:
-        kafka = KafkaNode.start(ROOT, HERE / "kafka")
-        stack.callback(kafka.stop)
-        store = StoreNode.start(HERE / "store")
-        stack.callback(store.stop)
+    with fresh_infra(HERE) as (stack, kafka, store):
         sinks.smtp.start()
         stack.callback(sinks.smtp.stop)
         figures = asyncio.run(serve_and_measure(stack, args, kafka, store, sinks, issuer))
@@ -303,23 +301,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
 
 def main() -> int:
-    args = parse_args()
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = run(args)
-    except KeyboardInterrupt:
-        print("interrupted: everything the benchmark started is stopped", file=sys.stderr)
-        return 130
-    path = RESULTS / f"notify-{result['stamp']}.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print_report(result)
-    print(f"\nwritten to {path.relative_to(ROOT)}")
-    return 0
+    return bench_main("notify", parse_args, run, print_report)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -513,18 +513,26 @@ def start_py_spy(args: argparse.Namespace, pids: dict[str, int],
             for n in ("registration", "projection", "store")]
 
 
+@contextmanager
+def fresh_infra(work: Path) -> Iterator[tuple[ExitStack, KafkaNode, StoreNode]]:
+    """A Kafka node and an embedded store under ``work`` (wiped first), and the stack
+    that stops them and whatever else is pushed on it, whatever happens."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    with ExitStack() as stack:
+        kafka = KafkaNode.start(ROOT, work / "kafka")
+        stack.callback(kafka.stop)
+        store = StoreNode.start(work / "store")
+        stack.callback(store.stop)
+        yield stack, kafka, store
+
+
 def run(args: argparse.Namespace) -> Doc:
     """Start the infrastructure and services, measure, stop everything (whatever happens)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     settings = config(args)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    with ExitStack() as stack:
-        kafka = KafkaNode.start(ROOT, WORK / "kafka")
-        stack.callback(kafka.stop)
-        store = StoreNode.start(WORK / "store")
-        stack.callback(store.stop)
+    with fresh_infra(WORK) as (stack, kafka, store):
         procs = start_services(stack, kafka, store, args, stamp)
         figures = asyncio.run(measure(args, kafka, store, procs, stamp))
     return {"stamp": stamp, "config": settings, **figures}
@@ -627,19 +635,27 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main() -> int:
-    args = parse_args()
+def bench_main(name: str, parse: Callable[[], argparse.Namespace],
+               run_bench: Callable[[argparse.Namespace], Doc],
+               report: Callable[[Doc], None]) -> int:
+    """The entry point of every benchmark: run it, stop cleanly on SIGTERM or Ctrl-C
+    (everything it started is stopped by its own clean-up), write and print the figures."""
+    args = parse()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = run(args)
+        result = run_bench(args)
     except KeyboardInterrupt:
         print("interrupted: everything the benchmark started is stopped", file=sys.stderr)
         return 130
-    path = RESULTS / f"pipeline-{result['stamp']}.json"
+    path = RESULTS / f"{name}-{result['stamp']}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print_report(result)
+    report(result)
     print(f"\nwritten to {path.relative_to(ROOT)}")
     return 0
+
+
+def main() -> int:
+    return bench_main("pipeline", parse_args, run, print_report)
 
 
 if __name__ == "__main__":
