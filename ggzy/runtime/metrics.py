@@ -37,6 +37,10 @@ class Metrics:
             "ggzy_dead_letters", "Messages sent to a dead-letter topic", ["group", "reason"],
             registry=r,
         )
+        self.timer_failures = Counter(
+            "ggzy_timer_failures", "Durable timer handler failures (final: no attempt left)",
+            ["kind", "final"], registry=r,
+        )
         self.retries = Counter(
             "ggzy_consumer_retries", "Handler attempts that failed and were retried", ["group"],
             registry=r,

@@ -70,7 +70,7 @@ class Runtime:
             logger=logging.getLogger(f"ggzy.{settings.service}.broker"),
         )
         self.relay = OutboxRelay([], None, self.metrics, interval_s=settings.relay_interval_s)
-        self.timers = Timers(self.db["timers"])
+        self.timers = Timers(self.db["timers"], metrics=self.metrics)
         self.verifier: TokenVerifier | None = None
         self.categories: frozenset[Category] = settings.served_categories()
 

@@ -22,6 +22,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import Doc, now_ms
+from ggzy.runtime.metrics import Metrics
 
 log = logging.getLogger("ggzy.timers")
 PENDING, DONE, FAILED = 0, 1, 2
@@ -45,8 +46,10 @@ class Timers:
     """Schedules and fires the durable timers of one service."""
 
     def __init__(self, collection: AsyncCollection[Doc], *, interval_s: float = 0.2,
-                 lease_s: float = 30.0, max_attempts: int = 5) -> None:
+                 lease_s: float = 30.0, max_attempts: int = 5,
+                 metrics: Metrics | None = None) -> None:
         self.collection = collection
+        self.metrics = metrics
         self.handlers: dict[str, TimerHandler] = {}
         self.interval_s = interval_s
         self.lease_ms = int(lease_s * 1000)
@@ -141,8 +144,10 @@ class Timers:
             log.exception("timer failed", extra={"event_id": timer.timer_id,
                                                  "reason": repr(exc)})
             update: Doc = {"$set": {"last_error": repr(exc)[:500]}}
-            if final:
+            if final:  # kept with its error for operators; alerted on (GgzyTimerFailed)
                 update["$set"]["state"] = FAILED
+            if self.metrics is not None:
+                self.metrics.timer_failures.labels(timer.kind, str(final).lower()).inc()
             await self.collection.update_one({"_id": timer.timer_id}, update)
             return
         await self.collection.update_one({"_id": timer.timer_id}, {"$set": {"state": DONE}})

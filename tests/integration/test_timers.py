@@ -11,6 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ggzy.runtime.aggregates import now_ms
+from ggzy.runtime.metrics import Metrics
 from ggzy.runtime.timers import DONE, FAILED, Timer, Timers
 from ggzy.testing.infra import Infra
 from ggzy.testing.kafka import eventually
@@ -74,7 +75,8 @@ async def test_a_failing_handler_is_retried_after_its_lease_then_marked_failed(
         attempts.append(timer.attempt)
         raise RuntimeError("boom")
 
-    timers = Timers(coll, interval_s=0.05, lease_s=0.1, max_attempts=3)
+    metrics = Metrics()
+    timers = Timers(coll, interval_s=0.05, lease_s=0.1, max_attempts=3, metrics=metrics)
     timers.on("deadline", handler)
     await timers.schedule("f", "deadline", now_ms())
     await timers.start()
@@ -82,3 +84,8 @@ async def test_a_failing_handler_is_retried_after_its_lease_then_marked_failed(
     await eventually(lambda: coll.count_documents({"_id": "f", "state": FAILED}), within=5)
     await timers.stop()
     assert attempts == [1, 2, 3]
+    failures = metrics.timer_failures
+    assert failures.labels("deadline", "false")._value.get() == 2  # retried after its lease
+    assert failures.labels("deadline", "true")._value.get() == 1  # then kept, and alerted on
+    doc = await coll.find_one({"_id": "f"})
+    assert "boom" in doc["last_error"]

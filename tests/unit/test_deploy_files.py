@@ -229,6 +229,7 @@ def test_alerts_cover_the_runtime_metrics() -> None:
         "ggzy_outbox_pending",
         "ggzy_outbox_oldest_age_seconds",
         "ggzy_dead_letters_total",
+        "ggzy_timer_failures_total",
         "up == 0",
     ):
         assert metric in exprs, metric
@@ -275,6 +276,8 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
                         "values": "0 0 0 1 1 1 1 1 1 1 1 1 1",
                     },
                     {"series": f"up{{{_INSTANCE}}}", "values": "1 1 0 0 0"},
+                    {"series": "ggzy_timer_failures_total{" + _INSTANCE
+                     + ',kind="deadline",final="true"}', "values": "0 0 0 0 0 1 1 1"},
                 ],
                 "alert_rule_test": [
                     _alerts_test("GgzyOutboxBacklog", "4m", []),
@@ -284,6 +287,9 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
                     _alerts_test("GgzyDeadLetters", "2m", []),
                     _alerts_test("GgzyDeadLetters", "4m", [dead]),
                     _alerts_test("GgzyDeadLetters", "12m", []),
+                    _alerts_test("GgzyTimerFailed", "4m", []),
+                    _alerts_test("GgzyTimerFailed", "6m", [{**_APP, "kind": "deadline",
+                                                            "severity": "critical"}]),
                     _alerts_test("GgzyTargetDown", "2m", []),
                     _alerts_test("GgzyTargetDown", "4m", [{**_APP, "severity": "critical"}]),
                 ],
