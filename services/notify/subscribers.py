@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.announcement import NoticePublished
 from contracts.bidding import (
+    AwardDeclined,
     Awarded,
     BidsOpened,
     BidSubmitted,
@@ -32,7 +33,7 @@ from services.notify.handlers import Notify
 
 BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpened,
            TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
-           ContractOverdue)
+           ContractOverdue, AwardDeclined)
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised)
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from contracts.announcement import NoticePublished, NoticeType
 from contracts.bidding import (
+    AwardDeclined,
     ContractOverdue,
 )
 from contracts.categories import Category
@@ -64,6 +65,17 @@ def test_an_overdue_contract_reaches_the_owners_and_the_winner() -> None:
                             winner_uscc=BIDDER, due=NOW)
     parties = Parties("TENDEREE", None, frozenset({"B1", BIDDER}))
     assert _who(tender_routes(event, parties)) == [r.entity("TENDEREE"), r.entity(BIDDER)]
+
+
+def test_a_declined_award_reaches_the_owners_and_the_decliner_only() -> None:
+    """条例55: the tenderee learns the winner gave up; other bidders see the new Awarded."""
+    event = AwardDeclined(tender_id=AWARDED.tender_id, section_code=AWARDED.section_code,
+                          bidder_uscc=BIDDER, reason="x", declined_at=NOW,
+                          next_winner=AWARDED.winner, article="条例55")
+    parties = Parties("TENDEREE", "AGENCY", frozenset({"B1", BIDDER}))
+    routes = tender_routes(event, parties)
+    assert _who(routes) == [r.entity("TENDEREE"), r.entity("AGENCY"), r.entity(BIDDER)]
+    assert {x.kind for x in routes} == {"award_declined"}
 
 
 def test_risk_alerts_reach_every_supervisor_and_no_bidder() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from contracts.announcement import NoticePublished
 from contracts.bidding import (
+    AwardDeclined,
     Awarded,
     BidsOpened,
     BidSubmitted,
@@ -98,6 +99,9 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
     if isinstance(event, ContractOverdue):
         told = [*parties.owners(), r.entity(event.winner_uscc)]
         return [Route(x, "contract_overdue") for x in _unique(told)]
+    if isinstance(event, AwardDeclined):  # the next winner hears of it by its Awarded
+        told = [*parties.owners(), r.entity(event.bidder_uscc)]
+        return [Route(x, "award_declined") for x in _unique(told)]
     kind = PUBLIC_STEPS.get(type(event))
     return [Route(x, kind) for x in parties.everyone()] if kind else []
 

@@ -57,6 +57,9 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                           "contract_due": _t(e.contract_due)},  # never the committee
     "contract_signed": lambda e: {**_section(e), "signed_at": _t(e.signed_at)},
     "contract_overdue": lambda e: {**_section(e), "due": _t(e.due)},
+    "award_declined": lambda e: {**_section(e), "declined_at": _t(e.declined_at),
+                                 "next_winner": e.next_winner.bidder_name if e.next_winner
+                                 else "-"},
     "notice_published": lambda e: {"notice_id": e.notice_id, "title": e.title,
                                    "notice_type": e.notice_type.value,
                                    "category": e.category.value, "region_code": e.region_code},
