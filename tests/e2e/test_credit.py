@@ -11,14 +11,13 @@ construction and procurement only, so procurement is the "other category".
 
 from __future__ import annotations
 
-import base64
 from datetime import date, timedelta
 from typing import Any
 
 from contracts.topics import Stage, topic_name
 from ggzy.testing.kafka import eventually, read_topic
 from tests.e2e.conftest import Platform
-from tests.e2e.test_tender_lifecycle import _is, _parties, _publish, _tender_body
+from tests.e2e.test_tender_lifecycle import _is, _open_with_keys, _parties, _publish, _tender_body
 
 A08 = "A08"  # 园林绿化工程: only this test's experts have it, so the draw pool is known
 PRICES = [9_130_000_00, 8_471_000_00, 8_802_500_00, 9_613_000_00]
@@ -122,11 +121,7 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
             tender_id, section, u, t, PRICES[n], {"file_digest": f"{n}" * 32, "upload_ip": a}))
         assert status == 201, out
         keys.append((token, key))
-    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
-    for token, key in keys[:3]:  # the fourth never decrypts: 视为撤销
-        await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/sections/{section}/bid/key",
-                     token, {"key": base64.b64encode(key).decode()})
-    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    await _open_with_keys(p, tender_id, section, keys[:3])  # the fourth: 视为撤销
     _, committee = await p.call("bidding", "GET",
                                 f"/v1/tenders/{tender_id}/sections/{section}/committee",
                                 p.tokens["operator"])

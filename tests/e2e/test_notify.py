@@ -7,7 +7,6 @@ notify's topic show that nobody else heard anything of the tender.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -18,7 +17,14 @@ from contracts.topics import Stage, topic_name
 from ggzy.testing.kafka import eventually, read_topic
 from services.notify.domain import signing
 from tests.e2e.conftest import Platform
-from tests.e2e.test_tender_lifecycle import _events, _experts, _is, _parties, _tender_body
+from tests.e2e.test_tender_lifecycle import (
+    _events,
+    _experts,
+    _is,
+    _open_with_keys,
+    _parties,
+    _tender_body,
+)
 from tests.integration.test_notify import Receiver
 
 TENDER_STEPS = ["awarded", "bids_opened", "contract_signed", "evaluation_completed"]
@@ -60,11 +66,7 @@ async def _run_tender(p: Platform, parties: dict[str, Any], keyword: str) -> tup
             tender_id, section, u, t, 9_000_000_00 - n * 10_000_00))
         assert status == 201, receipt
         keys.append((token, key))
-    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
-    for token, key in keys:
-        await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/sections/{section}/bid/key",
-                     token, {"key": base64.b64encode(key).decode()})
-    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    await _open_with_keys(p, tender_id, section, keys)
     await _score(p, tender_id, section)
     await eventually(lambda: _is(p, tender_id, section, "awarded"), within=60)
     status, body = await p.call("bidding", "POST",

@@ -90,6 +90,19 @@ async def _section_status(p: Platform, tender_id: str, section: str) -> str:
     return str(t["sections_status"][section])
 
 
+async def _open_with_keys(p: Platform, tender_id: str, section: str,
+                          keys: list[tuple[str, bytes]]) -> None:
+    """After the deadline, each of ``keys`` (token, content key) is revealed (20号令); the
+    others never are (视为撤销). Returns once the opening record is made."""
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+    for token, key in keys:
+        status, body = await p.call("bidding", "POST",
+                                    f"/v1/tenders/{tender_id}/sections/{section}/bid/key", token,
+                                    {"key": base64.b64encode(key).decode()})
+        assert status == 200, body
+    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+
+
 async def test_full_construction_tender_from_publication_to_contract(platform: Platform) -> None:
     """法24 timeline, 20号令 sealed bids and opening, 法37 draw, 条例53-55 award, 法46 contract."""
     p = platform
@@ -106,13 +119,7 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     # before the deadline nobody learns who or how many have bid
     _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
     assert "bids" not in json.dumps(public) and parties["bidders"][0][0] not in json.dumps(public)
-    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
-    for token, key in list(keys.values())[:3]:  # the fourth never reveals: revoked
-        status, body = await p.call("bidding", "POST",
-                                    f"/v1/tenders/{tender_id}/sections/{section}/bid/key", token,
-                                    {"key": base64.b64encode(key).decode()})
-        assert status == 200, body
-    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    await _open_with_keys(p, tender_id, section, list(keys.values())[:3])  # the 4th: revoked
     status, opening = await p.call("bidding", "GET",
                                    f"/v1/tenders/{tender_id}/sections/{section}/opening")
     assert status == 200
@@ -344,11 +351,7 @@ async def test_procurement_with_comprehensive_scoring_awards_the_best_total(
             tender_id, section, u, t, n))
         assert status == 201, receipt
         keys.append((token, key))
-    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
-    for token, key in keys:
-        await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/sections/{section}/bid/key",
-                     token, {"key": base64.b64encode(key).decode()})
-    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+    await _open_with_keys(p, tender_id, section, keys)
     _, opening = await p.call("bidding", "GET",
                               f"/v1/tenders/{tender_id}/sections/{section}/opening")
     points = {100_000_00: 40, 120_000_00: 70, 150_000_00: 50}
