@@ -46,6 +46,7 @@ class BiddingStore:
         with contextlib.suppress(DuplicateKeyError):  # a newer version is already held
             await coll.update_one({"_id": key, "version": {"$lt": version}},
                                   {"$set": {**data, "version": version}}, upsert=True)
+        self.cached_entities.drop(key)  # this replica sees its own writes at once
 
     async def entity(self, uscc: str) -> Doc | None:
         """The entity as registration last told (``lag_s`` late at most); only a known
@@ -73,9 +74,13 @@ class BiddingStore:
         await self.restrictions.update_one(
             {"_id": restriction_id},
             {"$setOnInsert": {**data, "subject": subject, "revoked": 0}}, upsert=True)
+        self.cached_restrictions.drop(subject)
 
     async def lift(self, restriction_id: str) -> None:
-        await self.restrictions.update_one({"_id": restriction_id}, {"$set": {"revoked": 1}})
+        doc = await self.restrictions.find_one_and_update({"_id": restriction_id},
+                                                         {"$set": {"revoked": 1}})
+        if doc is not None:
+            self.cached_restrictions.drop(doc["subject"])
 
     async def restriction(self, subject: str, category: str, today: date) -> Doc | None:
         """The restriction that blocks ``subject`` for ``category`` today, if any."""
