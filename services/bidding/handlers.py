@@ -132,7 +132,8 @@ class Bidding:
         tender.section_of(state, section)
         bidder = await self._eligible_bidder(who, Category(state["category"]))
         deposit = upload.get("deposit")
-        deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit)
+        deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
+                               await self.store.deposit_reduction(bidder))
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
         fingerprint = dict(upload.get("fingerprint") or {})
         if deposit and not fingerprint.get("deposit_account"):

@@ -30,6 +30,8 @@ class BiddingStore:
         # lag anyway, so a bid may see them up to ``lag_s`` later than their arrival.
         self.cached_entities: TTLCache[str, Doc] = TTLCache(lag_s)
         self.cached_restrictions: TTLCache[str, list[Doc]] = TTLCache(lag_s)
+        self.cached_reductions: TTLCache[str, int] = TTLCache(lag_s)
+        self.credit = db["credit_projection"]
         self.entities = db["entity_projection"]
         self.experts = db["expert_projection"]
         self.restrictions = db["restrictions"]
@@ -68,6 +70,24 @@ class BiddingStore:
     async def expert_names(self, ids: list[str]) -> dict[str, str]:
         docs = await self.experts.find({"_id": {"$in": ids}}, {"name": 1}).to_list(None)
         return {d["_id"]: d["name"] for d in docs}
+
+    async def project_credit(self, uscc: str, changed_ms: int, reduction_pct: int) -> None:
+        """An entity's deposit reduction from credit (CreditChanged), if newer than held."""
+        with contextlib.suppress(DuplicateKeyError):  # a newer change is already held
+            await self.credit.update_one(
+                {"_id": uscc, "changed_ms": {"$lt": changed_ms}},
+                {"$set": {"changed_ms": changed_ms, "deposit_reduction_pct": reduction_pct}},
+                upsert=True)
+        self.cached_reductions.drop(uscc)
+
+    async def deposit_reduction(self, uscc: str) -> int:
+        """The bidder's deposit reduction in % (0 until credit has rated it)."""
+        found = self.cached_reductions.get(uscc)
+        if found is None:
+            doc = await self.credit.find_one({"_id": uscc})
+            found = int(doc["deposit_reduction_pct"]) if doc else 0
+            self.cached_reductions.put(uscc, found)
+        return found
 
     async def restrict(self, restriction_id: str, subject: str, data: dict[str, Any]) -> None:
         """Record a restriction (idempotent by its id)."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.announcement import PublicityPeriodEnded
-from contracts.credit import EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated
+from contracts.credit import (
+    CreditChanged,
+    EntityBanned,
+    EntityReinstated,
+    ExpertBlacklisted,
+    ExpertReinstated,
+    SubjectKind,
+)
 from contracts.registration import (
     EntityRegistered,
     EntityUpdated,
@@ -38,6 +45,12 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
         subject = e.uscc if isinstance(e, EntityBanned) else e.expert_id
         await store.restrict(e.restriction_id, subject, e.model_dump(mode="json"))
 
+    async def on_credit(msg: Incoming[CreditChanged]) -> None:
+        e = msg.message
+        if e.subject_kind == SubjectKind.ENTITY:
+            await store.project_credit(e.subject_id, int(e.changed_at.timestamp() * 1000),
+                                       e.deposit_reduction_pct)
+
     async def on_reinstated(msg: Incoming[Any]) -> None:
         await store.lift(msg.message.restriction_id)
 
@@ -53,7 +66,8 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
             ExpertRegistered: on_expert, ExpertUpdated: on_expert}),
         rt.subscription("bidding.credit", [rt.topic(Stage.CREDIT)], {
             EntityBanned: on_restriction, ExpertBlacklisted: on_restriction,
-            EntityReinstated: on_reinstated, ExpertReinstated: on_reinstated}),
+            EntityReinstated: on_reinstated, ExpertReinstated: on_reinstated,
+            CreditChanged: on_credit}),
         rt.subscription("bidding.announcement", announcements,
                         {PublicityPeriodEnded: on_publicity}),
     ]

@@ -99,6 +99,11 @@ class Credit:
                          lambda s: records.expire_restriction(s, p["rid"], date.today()),
                          Cause(message_id=f"timer:{timer.timer_id}"))
 
+    async def on_registered(self, uscc: str, cause: Cause) -> None:
+        """A newly registered entity is rated at once (its level and the level's incentives)."""
+        await self.apply(SubjectKind.ENTITY, uscc, lambda s: records.initial_rating(s, now()),
+                         cause)
+
     async def account(self, kind: SubjectKind, subject: str) -> Doc:
         doc = await self.accounts.get(account_id(kind, subject))
         if doc is None:

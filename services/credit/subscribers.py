@@ -38,6 +38,8 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         e = msg.message
         await store.project_entity(e.entity.uscc, e.entity_version,
                                    e.entity.model_dump(mode="json"))
+        if isinstance(e, EntityRegistered):
+            await app.on_registered(e.entity.uscc, _cause(msg))
 
     async def on_published(msg: Incoming[TenderPublished]) -> None:
         e = msg.message

@@ -219,8 +219,9 @@ async def _end_publicity(p: Platform, tender_id: str, section: str) -> None:
 async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) -> None:
     """条例44: fewer than 3 bidders — no opening, re-tender (流标); deposits refunded (条例57).
 
-    条例26: a bid without the section's deposit is refused; 条例35: a withdrawn
-    bid's deposit is refunded from the withdrawal."""
+    条例26: a bid without the section's deposit is refused, a bidder of credit level A
+    may pay half (守信激励); 条例35: a withdrawn bid's deposit is refunded from the
+    withdrawal."""
     p = platform
     parties = await _parties(p, 3)
     tender_id, section = await _publish(p, parties)
@@ -229,7 +230,14 @@ async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) 
         tender_id, section, uscc, token, 5_000_000_00, deposit={"payer_account": "62220001",
                                                                "amount_fen": 1_00}))
     assert status == 422 and body["error"]["code"] == "deposit_amount_mismatch", body
-    for uscc, token in parties["bidders"]:
+    half = {"payer_account": "62220001", "amount_fen": 10_000_00}
+
+    async def with_reduction() -> Any:  # credit rates the new bidder A: half the deposit
+        status, body, _ = await p.submit(tender_id, section, uscc, token, 5_000_000_00,
+                                         deposit=half)
+        return (status, body) if status == 201 else None
+    await eventually(with_reduction, within=30)
+    for uscc, token in parties["bidders"][1:]:
         status, body, _ = await p.until_known(lambda u=uscc, t=token: p.submit(
             tender_id, section, u, t, 5_000_000_00))
         assert status == 201, body
@@ -248,6 +256,9 @@ async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) 
     assert {x["bidder_uscc"] for x in refunds[1]["refunds"]} == {
         u for u, _ in parties["bidders"][:2]}
     assert all(x["action"] == "refund" and x["due"] for r in refunds for x in r["refunds"])
+    paid = {x["bidder_uscc"]: x["amount_fen"] for x in refunds[1]["refunds"]}
+    assert paid[parties["bidders"][0][0]] == 10_000_00  # the reduced deposit comes back
+    assert paid[parties["bidders"][1][0]] == 20_000_00
 
 
 async def test_late_bid_is_refused(platform: Platform) -> None:

@@ -60,3 +60,22 @@ def test_a_revoked_bids_deposit_is_withheld_条例35() -> None:
 def test_bids_without_a_deposit_schedule_nothing() -> None:
     items = deposits.refunds(CONSTRUCTION, BOOK.calendar, [{"_id": "x", "bidder_uscc": "y"}], AT)
     assert items == [] and deposits.scheduled("T", "001", "failed", items, AT) == []
+
+
+def test_a_credit_level_reduction_lowers_what_a_bid_must_pay() -> None:
+    """守信激励 (国办发〔2015〕63号): level A pays half the deposit, or anything up to it all."""
+    assert deposits.required(20_000_00, 50) == 10_000_00
+    assert deposits.required(3, 50) == 1  # rounded down to the fen
+    for amount in (10_000_00, 15_000_00, 20_000_00):
+        deposits.check_deposit(20_000_00, {"payer_account": "62220001", "amount_fen": amount}, 50)
+    for amount in (9_999_99, 20_000_01):
+        with pytest.raises(DomainError) as err:
+            deposits.check_deposit(20_000_00, {"payer_account": "62220001",
+                                               "amount_fen": amount}, 50)
+        assert err.value.code == "deposit_amount_mismatch"
+        assert (err.value.details["required_fen"], err.value.details["max_fen"]) == (
+            10_000_00, 20_000_00)
+    with pytest.raises(DomainError) as err:
+        deposits.check_deposit(20_000_00, {"payer_account": "62220001", "amount_fen": 10_000_00})
+    assert err.value.code == "deposit_amount_mismatch"  # without a reduction: all of it
+    deposits.check_deposit(20_000_00, None, 100)  # waived entirely

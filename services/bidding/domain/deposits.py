@@ -23,16 +23,28 @@ from services.bidding.domain.rules import Calendar, CategoryRules, after
 WITHHELD_ARTICLE = "招标投标法实施条例第35条"
 
 
-def check_deposit(required_fen: int, deposit: Mapping[str, Any] | None) -> None:
-    """A bid must pay the section's deposit, exactly, when one is asked (条例26)."""
-    if required_fen == 0:
+def required(deposit_fen: int, reduction_pct: int) -> int:
+    """What a bidder must pay of a section's deposit after its credit level's reduction
+    (守信激励: e.g. level A pays half; rounded down to the fen)."""
+    return deposit_fen * (100 - reduction_pct) // 100
+
+
+def check_deposit(deposit_fen: int, deposit: Mapping[str, Any] | None,
+                  reduction_pct: int = 0) -> None:
+    """A bid pays the section's deposit (条例26), or less by its credit level's reduction;
+    never more than the section asks."""
+    least = required(deposit_fen, reduction_pct)
+    if least == 0:
         return
     if deposit is None:
         raise DomainError("deposit_required", f"this section asks a bid deposit of "
-                          f"{required_fen} fen (实施条例第26条)", required_fen=required_fen)
-    if int(deposit["amount_fen"]) != required_fen:
-        raise DomainError("deposit_amount_mismatch", f"the deposit must be {required_fen} fen, "
-                          f"not {deposit['amount_fen']}", required_fen=required_fen)
+                          f"{least} fen (实施条例第26条)", required_fen=least,
+                          reduction_pct=reduction_pct)
+    if not least <= int(deposit["amount_fen"]) <= deposit_fen:
+        raise DomainError("deposit_amount_mismatch", f"the deposit must be {least} fen"
+                          + (f" to {deposit_fen} fen" if least < deposit_fen else "")
+                          + f", not {deposit['amount_fen']}", required_fen=least,
+                          max_fen=deposit_fen, reduction_pct=reduction_pct)
 
 
 def refunds(rules: CategoryRules, cal: Calendar, bids: Sequence[Mapping[str, Any]], at: datetime,

@@ -107,6 +107,18 @@ def kinds_in_force(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return [r["kind"] for r in records.values() if not r.get("revoked")]
 
 
+def initial_rating(state: State, now: datetime) -> Change:
+    """An entity's standing published once, when it registers (a level from the start, so
+    the incentives of its level, e.g. a deposit reduction, apply to it like to any other)."""
+    if state.get("rated"):
+        return Change()
+    event = CreditChanged(subject_kind=SubjectKind(state["subject_kind"]),
+                          subject_id=state["subject_id"], reason="rated", score=state["score"],
+                          level=state["level"], previous_level=None,
+                          deposit_reduction_pct=state["deposit_reduction_pct"], changed_at=now)
+    return Change(set={"rated": 1}, events=[Outgoing(event)])
+
+
 def add_record(state: State, model: ScoringModel, record: Record, now: datetime) -> Change:
     """Add a record (once: a known record id changes nothing); re-score; ban if due."""
     if key(record.record_id) in state["records"]:
