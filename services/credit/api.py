@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contracts.categories import Category
 from contracts.codes import CodeError, validate_uscc
 from contracts.credit import RiskIndicator, SubjectKind
+from ggzy.runtime.aggregates import state_of
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import BadRequest, DomainError
 from ggzy.runtime.http import Api, json_response, read_json
@@ -227,6 +228,5 @@ def routes(rt: Runtime, app: Credit) -> Api:
 
 
 def _without_bookkeeping(doc: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"outbox", "outbox_pending", "processed", "relay_lease", "relay_owner"}
-    return {k: v for k, v in doc.items() if k not in hidden}
-
+    """The aggregate's own fields and its id (the runtime's outbox bookkeeping left out)."""
+    return {"_id": doc["_id"], "version": doc.get("version"), **state_of(doc)}

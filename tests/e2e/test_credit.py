@@ -17,7 +17,14 @@ from typing import Any
 from contracts.topics import Stage, topic_name
 from ggzy.testing.kafka import eventually, read_topic
 from tests.e2e.conftest import Platform
-from tests.e2e.test_tender_lifecycle import _is, _open_with_keys, _parties, _publish, _tender_body
+from tests.e2e.test_tender_lifecycle import (
+    _is,
+    _open_with_keys,
+    _parties,
+    _publish,
+    _submit_all,
+    _tender_body,
+)
 
 A08 = "A08"  # 园林绿化工程: only this test's experts have it, so the draw pool is known
 PRICES = [9_130_000_00, 8_471_000_00, 8_802_500_00, 9_613_000_00]
@@ -110,17 +117,11 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
     await _credit_event(p, "ExpertBlacklisted", expert_id=barred)
     parties = await _parties(p, 4)
     body = {**_tender_body(parties["tenderee"], deadline_s=12), "expert_mix": {A08: 5}}
-    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
-                                                     parties["t_token"], body))
-    assert status == 201, out
-    tender_id, section = out["id"], out["sections"][0]
-    keys = []
-    for i, (uscc, token) in enumerate(parties["bidders"]):
-        ip = "203.0.113.9" if i < 2 else f"198.51.100.{i}"
-        status, out, key = await p.until_known(lambda u=uscc, t=token, n=i, a=ip: p.submit(
-            tender_id, section, u, t, PRICES[n], {"file_digest": f"{n}" * 32, "upload_ip": a}))
-        assert status == 201, out
-        keys.append((token, key))
+    tender_id, section = await _publish(p, parties, body)
+    prints: list[dict[str, Any] | None] = [
+        {"file_digest": f"{n}" * 32, "upload_ip": "203.0.113.9" if n < 2 else f"198.51.100.{n}"}
+        for n in range(len(PRICES))]
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES, prints)
     await _open_with_keys(p, tender_id, section, keys[:3])  # the fourth: 视为撤销
     _, committee = await p.call("bidding", "GET",
                                 f"/v1/tenders/{tender_id}/sections/{section}/committee",

@@ -23,6 +23,8 @@ from tests.e2e.test_tender_lifecycle import (
     _is,
     _open_with_keys,
     _parties,
+    _publish,
+    _submit_all,
     _tender_body,
 )
 from tests.integration.test_notify import Receiver
@@ -56,16 +58,10 @@ async def _run_tender(p: Platform, parties: dict[str, Any], keyword: str) -> tup
     """Publication to contract, as test_tender_lifecycle drives it; returns tender, section."""
     body = _tender_body(parties["tenderee"])
     body["project_name"] = f"示例{keyword}教学楼新建工程"
-    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
-                                                     parties["t_token"], body))
-    assert status == 201, out
-    tender_id, section = out["id"], out["sections"][0]
-    keys = []
-    for i, (uscc, token) in enumerate(parties["bidders"]):
-        status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=i: p.submit(
-            tender_id, section, u, t, 9_000_000_00 - n * 10_000_00))
-        assert status == 201, receipt
-        keys.append((token, key))
+    tender_id, section = await _publish(p, parties, body)
+    bidders = parties["bidders"]
+    keys = await _submit_all(p, tender_id, section, bidders,
+                             [9_000_000_00 - n * 10_000_00 for n in range(len(bidders))])
     await _open_with_keys(p, tender_id, section, keys)
     await _score(p, tender_id, section)
     await eventually(lambda: _is(p, tender_id, section, "awarded"), within=60)

@@ -62,12 +62,30 @@ def _tender_body(tenderee: str, *, deadline_s: int = 8, sections: int = 1,
     }
 
 
-async def _publish(p: Platform, parties: dict[str, Any], **kw: Any) -> tuple[str, str]:
-    body = _tender_body(parties["tenderee"], **kw)
+async def _publish(p: Platform, parties: dict[str, Any], body: dict[str, Any] | None = None,
+                   **kw: Any) -> tuple[str, str]:
+    """Publish ``body`` (else ``_tender_body(**kw)``) as the tenderee; (tender, section)."""
+    body = body or _tender_body(parties["tenderee"], **kw)
     status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
                                                      parties["t_token"], body))
     assert status == 201, out
     return out["id"], out["sections"][0]
+
+
+async def _submit_all(p: Platform, tender_id: str, section: str,
+                      bidders: list[tuple[str, str]], prices: list[int],
+                      prints: list[dict[str, Any] | None] | None = None
+                      ) -> list[tuple[str, bytes]]:
+    """Each bidder seals its price and submits (with its fingerprint, if given);
+    returns (token, content key) per bidder, for the reveal."""
+    keys = []
+    for n, ((uscc, token), price) in enumerate(zip(bidders, prices, strict=True)):
+        fp = prints[n] if prints else None
+        status, out, key = await p.until_known(lambda u=uscc, t=token, x=price, f=fp: p.submit(
+            tender_id, section, u, t, x, f))
+        assert status == 201, out
+        keys.append((token, key))
+    return keys
 
 
 def _bidding_topic(p: Platform, category: Category = Category.CONSTRUCTION) -> str:
@@ -351,17 +369,9 @@ async def test_procurement_with_comprehensive_scoring_awards_the_best_total(
     body = _tender_body(parties["tenderee"], category="procurement",
                         evaluation="comprehensive_scoring")
     body["sections"][0].update(estimated_price_fen=5_000_000_00, deposit_fen=10_000_00)
-    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/tenders",
-                                                     parties["t_token"], body))
-    assert status == 201, out
-    tender_id, section = out["id"], out["sections"][0]
-    prices = [100_000_00, 120_000_00, 150_000_00]
-    keys = []
-    for (uscc, token), price in zip(parties["bidders"], prices, strict=True):
-        status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=price: p.submit(
-            tender_id, section, u, t, n))
-        assert status == 201, receipt
-        keys.append((token, key))
+    tender_id, section = await _publish(p, parties, body)
+    keys = await _submit_all(p, tender_id, section, parties["bidders"],
+                             [100_000_00, 120_000_00, 150_000_00])
     await _open_with_keys(p, tender_id, section, keys)
     _, opening = await p.call("bidding", "GET",
                               f"/v1/tenders/{tender_id}/sections/{section}/opening")
