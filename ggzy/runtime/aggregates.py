@@ -24,6 +24,7 @@ from contracts.base import Message, dump
 from contracts.categories import Category
 from contracts.envelope import Envelope
 from contracts.topics import CATEGORY_SCOPED, topic_name
+from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import Conflict, NotFound
 from ggzy.runtime.logs import correlation_id
 
@@ -90,21 +91,24 @@ class Aggregates:
     """One collection of aggregates of a service, written only through decisions."""
 
     def __init__(self, collection: AsyncCollection[Doc], *, source: str, topic_prefix: str,
-                 on_queued: Callable[[], None]) -> None:
+                 on_queued: Callable[[], None], store: Store | None = None) -> None:
         self.collection = collection
+        # Single-document reads and writes are group-committed with the service's
+        # other concurrent ones (batching.Store); without one, each goes alone.
+        self.store = store or Store(collection.database.client)
         self.source = source
         self.topic_prefix = topic_prefix
         self.on_queued = on_queued
 
     async def get(self, aggregate_id: str) -> Doc | None:
         """The aggregate's document (with its version), or None."""
-        return await self.collection.find_one({"_id": aggregate_id})
+        return await self.store.find_one(self.collection, aggregate_id)
 
     async def view(self, aggregate_id: str, without: tuple[str, ...] = ()) -> Doc | None:
         """The aggregate's state for a read, without its bookkeeping nor ``without``
         fields (large parts such as an audit trail a hot read does not need)."""
         hidden = dict.fromkeys(("outbox", "processed", *without), 0)
-        return await self.collection.find_one({"_id": aggregate_id}, hidden)
+        return await self.store.find_one(self.collection, aggregate_id, hidden)
 
     async def create(self, aggregate_id: str, state: Doc, events: list[Outgoing],
                      cause: Cause | None = None) -> Applied:
@@ -116,7 +120,7 @@ class Aggregates:
                     "outbox_pending": PENDING if outbox else IDLE, "relay_lease": EPOCH,
                     "processed": {cause.message_id: now} if cause.message_id else {}}
         try:
-            await self.collection.insert_one(doc)
+            await self.store.insert_one(self.collection, doc)
         except DuplicateKeyError:
             existing = await self.get(aggregate_id) or {}
             if cause.message_id and cause.message_id in existing.get("processed", {}):
@@ -159,8 +163,7 @@ class Aggregates:
         unset = list(change.unset) + _expired(doc.get("processed", {}), now)
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
-        result = await self.collection.update_one(filt, update)
-        if result.matched_count != 1:
+        if await self.store.update_one(self.collection, filt, update) != 1:
             return None
         self._queued(outbox)
         return Applied(version=version + 1, envelopes=envelopes)

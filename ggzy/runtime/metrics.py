@@ -45,3 +45,16 @@ class Metrics:
             "ggzy_consumer_retries", "Handler attempts that failed and were retried", ["group"],
             registry=r,
         )
+        self.store_round_trips = Counter(
+            "ggzy_store_round_trips", "Group-committed round trips to the store", ["kind"],
+            registry=r,
+        )
+        self.store_operations = Counter(
+            "ggzy_store_operations", "Single-document operations they carried (÷ round trips ="
+            " mean batch size)", ["kind"], registry=r,
+        )
+
+    def store_batch(self, kind: str, operations: int) -> None:
+        """Count one group-committed round trip of ``operations`` operations."""
+        self.store_round_trips.labels(kind).inc()
+        self.store_operations.labels(kind).inc(operations)

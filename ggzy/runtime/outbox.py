@@ -3,9 +3,11 @@
 A relay claims aggregates with pending events under a lease (so a second
 replica never publishes the same aggregate at the same time), publishes each
 aggregate's events in order with an idempotent producer (acks=all), and then
-``$unset``s exactly the events it published. A crash between publish and clear
-republishes the same events with the same ids when the lease runs out; consumers
-deduplicate on the id, so nothing is lost and no effect happens twice.
+``$unset``s exactly the events it published (one conditional update per
+aggregate, group-committed with the service's other writes: ``batching.Store``).
+A crash between publish and clear republishes the same events with the same ids
+when the lease runs out; consumers deduplicate on the id, so nothing is lost and
+no effect happens twice.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, now_ms
+from ggzy.runtime.batching import Store
 from ggzy.runtime.metrics import Metrics
 
 log = logging.getLogger("ggzy.outbox")
@@ -43,8 +46,10 @@ class OutboxRelay:
     """Publishes the outboxes of a service's aggregate collections."""
 
     def __init__(self, collections: list[AsyncCollection[Doc]], producer: AIOKafkaProducer | None,
-                 metrics: Metrics, *, interval_s: float = 0.5, lease_s: float = 30.0) -> None:
+                 metrics: Metrics, *, interval_s: float = 0.5, lease_s: float = 30.0,
+                 store: Store | None = None) -> None:
         self.collections = collections
+        self.store = store
         self.producer = producer
         self.metrics = metrics
         self.interval_s = interval_s
@@ -108,18 +113,18 @@ class OutboxRelay:
         self._observe(docs, now)
         results = await asyncio.gather(*(self._publish(doc) for doc in docs),
                                        return_exceptions=True)
-        ops: list[UpdateOne] = []
+        store = self.store or Store(coll.database.client)
+        settle: list[Awaitable[Any]] = []
         published = 0
         for doc, result in zip(docs, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("publish failed; will retry", extra={"reason": repr(result)})
-                ops.append(UpdateOne({"_id": doc["_id"], "relay_owner": owner},
-                                     {"$set": {"relay_lease": EPOCH}}))
+                settle.append(store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},
+                                               {"$set": {"relay_lease": EPOCH}}))
                 continue
             published += len(doc.get("outbox") or {})
-            ops.extend(_clear_ops(doc, owner))
-        if ops:
-            await coll.bulk_write(ops, ordered=True)
+            settle.append(_clear(store, coll, doc, owner))
+        await asyncio.gather(*settle)
         return published
 
     async def _publish(self, doc: Doc) -> None:
@@ -142,17 +147,17 @@ class OutboxRelay:
         self.metrics.outbox_oldest_age.set((now - min(times)) / 1000 if times else 0)
 
 
-def _clear_ops(doc: Doc, owner: str) -> list[UpdateOne]:
+async def _clear(store: Store, coll: AsyncCollection[Doc], doc: Doc, owner: str) -> None:
     """Unset exactly the published events; clear the flag only if nothing was added since."""
     unset: dict[str, Any] = {f"outbox.{eid}": "" for eid in doc.get("outbox") or {}}
     release = {"relay_lease": EPOCH, "relay_owner": None}
-    guarded = UpdateOne({"_id": doc["_id"], "version": doc["version"], "relay_owner": owner},
-                        {"$unset": unset, "$set": {**release, "outbox_pending": IDLE}}
-                        if unset else {"$set": {**release, "outbox_pending": IDLE}})
-    if not unset:
-        return [guarded]
-    # If the version moved, new events were queued: keep the flag, drop only ours.
-    fallback = UpdateOne({"_id": doc["_id"], "relay_owner": owner},
-                         {"$unset": unset, "$set": release})
-    return [guarded, fallback]
+    guarded = {"$unset": unset, "$set": {**release, "outbox_pending": IDLE}} if unset \
+        else {"$set": {**release, "outbox_pending": IDLE}}
+    matched = await store.update_one(
+        coll, {"_id": doc["_id"], "version": doc["version"], "relay_owner": owner}, guarded)
+    if matched or not unset:
+        return
+    # The version moved: new events were queued since. Keep the flag, drop only ours.
+    await store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},
+                           {"$unset": unset, "$set": release})
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.log import access_logger
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -31,6 +32,7 @@ from contracts.categories import Category
 from contracts.topics import Stage, dead_letter_topic, topic_name
 from ggzy.runtime.aggregates import Aggregates, Doc
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
+from ggzy.runtime.batching import Store
 from ggzy.runtime.consumer import Handler, Subscription, subscribe
 from ggzy.runtime.errors import Unauthorized
 from ggzy.runtime.http import Api, error_middleware, json_response
@@ -63,13 +65,15 @@ class Runtime:
         self.metrics = Metrics()
         self.mongo: AsyncMongoClient[Doc] = AsyncMongoClient(settings.mongo_url, tz_aware=True)
         self.db = self.mongo[settings.database]
+        self.store = Store(self.mongo, observe=self.metrics.store_batch)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap, acks="all", enable_idempotence=True, graceful_timeout=15,
             allow_auto_create_topics=False, max_request_size=MAX_MESSAGE_BYTES,
             middlewares=[KafkaPrometheusMiddleware(registry=self.metrics.registry)],
             logger=logging.getLogger(f"ggzy.{settings.service}.broker"),
         )
-        self.relay = OutboxRelay([], None, self.metrics, interval_s=settings.relay_interval_s)
+        self.relay = OutboxRelay([], None, self.metrics, interval_s=settings.relay_interval_s,
+                                 store=self.store)
         self.timers = Timers(self.db["timers"], metrics=self.metrics)
         self.verifier: TokenVerifier | None = None
         self.categories: frozenset[Category] = settings.served_categories()
@@ -79,7 +83,8 @@ class Runtime:
         coll = self.db[collection]
         self.relay.collections.append(coll)
         return Aggregates(coll, source=f"/ggzy/{self.settings.service}",
-                          topic_prefix=self.settings.topic_prefix, on_queued=self.relay.wake)
+                          topic_prefix=self.settings.topic_prefix, on_queued=self.relay.wake,
+                          store=self.store)
 
     def topic(self, stage: Stage, category: Category | None = None, **kw: Any) -> str:
         """A topic name with this deployment's prefix."""
@@ -119,6 +124,7 @@ def build_app(settings: Settings, build: Callable[[Runtime], Parts]) -> web.Appl
 
 async def _lifespan(rt: Runtime, parts: Parts) -> AsyncIterator[None]:
     await rt.mongo.admin.command("ping")
+    await rt.store.start()
     dead = [sub.dead_letter_topic for sub in parts.subscriptions]
     subscribed = [t for sub in parts.subscriptions for t in sub.topics]
     await ensure_topics(rt.settings, [*parts.topics, *subscribed, *dead])
@@ -213,7 +219,8 @@ def _fetch_json(url: str) -> dict[str, Any]:
 async def serve(settings: Settings, build: Callable[[Runtime], Parts]) -> None:
     """Run the service until it is told to stop."""
     app = build_app(settings, build)
-    runner = web.AppRunner(app, handle_signals=True)
+    runner = web.AppRunner(app, handle_signals=True,
+                           access_log=access_logger if settings.access_log else None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

@@ -17,6 +17,7 @@
 | GGZY_BOOTSTRAP_OPERATOR | "user:password" of a first platform operator | unset |
 | GGZY_RULES_FILE | the service's per-category rule file | the service's rules.yaml |
 | GGZY_LOG_LEVEL | log level | INFO |
+| GGZY_ACCESS_LOG | a log line per HTTP request (~100 µs each; /metrics counts them) | false |
 | GGZY_OCDS_PREFIX | OCDS ocid prefix of this platform (announcement) | ocds-ggzy00 |
 | GGZY_PUBLISHER_NAME | publisher named in OCDS packages (announcement) | 公共资源交易平台 |
 """
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     bootstrap_operator: str = ""
     rules_file: str = ""
     log_level: str = "INFO"
+    access_log: bool = False
     ocds_prefix: str = Field(default="ocds-ggzy00", pattern=r"^ocds-[a-z0-9]{6}$")
     publisher_name: str = "公共资源交易平台"
 

@@ -84,7 +84,7 @@ async def test_relay_crash_after_publish_republishes_the_same_ids_and_nothing_is
     def crash(*_: object) -> list[object]:
         raise RuntimeError("relay process died before clearing its outbox")
 
-    monkeypatch.setattr(outbox, "_clear_ops", crash)
+    monkeypatch.setattr(outbox, "_clear", crash)
     with pytest.raises(RuntimeError):
         await crashing.flush()
     await crashing.producer.stop()  # type: ignore[union-attr]
