@@ -4,12 +4,14 @@
 
 Times ``check_section`` on generated sections (mostly unique fingerprint
 values, prices uniform in ±20% of an estimate, 2% revoked without a price, a
-few planted colluding pairs per indicator), reports time per size, per bid, the
-growth ratio between sizes and the peak memory of one check (tracemalloc, in a
-run of its own), then the false-positive rate of honest sections of 5 to 50
-bids and ``find_rotation`` on 10,000 section outcomes. Prints a table and
-writes the figures as JSON to bench/results/. Bounded: fixed sizes and
-repeats, no infrastructure, no timed assertions.
+few planted colluding pairs per indicator), reports time per size: cold (the
+first check in a fresh process that has just built the section, as the service
+checks a section it has just received) and warm (the median of repeats after
+it in this process), per bid, the growth ratio between sizes and the peak
+memory of one check (tracemalloc, in a run of its own), then the false-positive
+rate of honest sections of 5 to 50 bids and ``find_rotation`` on 10,000 section
+outcomes. Prints a table and writes the figures as JSON to bench/results/.
+Bounded: fixed sizes and repeats, no infrastructure, no timed assertions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -114,7 +117,24 @@ def peak_kib(fn: Callable[[], object]) -> float:
         tracemalloc.stop()
 
 
-def bench_sections(sizes: list[int], repeats: int, rng: random.Random) -> list[dict[str, Any]]:
+def cold_check(n: int, seed: int) -> dict[str, float]:
+    """The first check_section of a fresh process on a section of n bids it has just built."""
+    rng = random.Random(seed)
+    prints, entities = section(rng, codes(rng, n), n, planted_pairs=max(8, n // 1000))
+    t0, c0 = time.perf_counter(), time.process_time()
+    check_section(prints, entities)
+    return {"cold_s": time.perf_counter() - t0, "cold_cpu_s": time.process_time() - c0}
+
+
+def cold_in_fresh_process(n: int, seed: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--cold-one", str(n), "--seed", str(seed)],
+                         check=True, capture_output=True, text=True).stdout
+    figures: dict[str, float] = json.loads(out)
+    return figures
+
+
+def bench_sections(sizes: list[int], repeats: int, rng: random.Random,
+                   seed: int) -> list[dict[str, Any]]:
     """check_section per size: times, per bid, growth, peak memory, findings by indicator."""
     bidders = codes(rng, max(sizes))
     rows: list[dict[str, Any]] = []
@@ -124,7 +144,8 @@ def bench_sections(sizes: list[int], repeats: int, rng: random.Random) -> list[d
         check = partial(check_section, prints, entities)
         times, cpu = timed(check, repeats if n < 100_000 else max(3, repeats // 2))
         med = statistics.median(times)
-        row = {"bids": n, "repeats": len(times), "median_s": med, "min_s": min(times),
+        row = {"bids": n, **cold_in_fresh_process(n, seed + n),
+               "repeats": len(times), "median_s": med, "min_s": min(times),
                "cpu_median_s": statistics.median(cpu), "us_per_bid": med / n * 1e6,
                "peak_kib": peak_kib(check),
                "findings": dict(Counter(str(f.indicator) for f in findings))}
@@ -183,11 +204,13 @@ def bench_rotation(rng: random.Random, count: int, repeats: int) -> dict[str, An
 def report(result: dict[str, Any]) -> None:
     print(f"calibration (1M dict inserts, CPU): {result['calibration_s']:.3f} s; "
           f"load average {result['loadavg']}")
-    print(f"{'bids':>8} {'median s':>9} {'min s':>9} {'cpu s':>9} {'µs/bid':>7} {'growth':>7} "
-          f"{'peak KiB':>9}  findings")
+    print("cold: first check in a fresh process; warm: median of repeats after a warm-up")
+    print(f"{'bids':>8} {'cold s':>9} {'cold cpu':>9} {'warm s':>9} {'min s':>9} {'cpu s':>9} "
+          f"{'µs/bid':>7} {'growth':>7} {'peak KiB':>9}  findings")
     for r in result["sections"]:
         growth = f"{r['growth']:.1f}x" if "growth" in r else "-"
-        print(f"{r['bids']:>8} {r['median_s']:>9.4f} {r['min_s']:>9.4f} {r['cpu_median_s']:>9.4f} "
+        print(f"{r['bids']:>8} {r['cold_s']:>9.4f} {r['cold_cpu_s']:>9.4f} {r['median_s']:>9.4f} "
+              f"{r['min_s']:>9.4f} {r['cpu_median_s']:>9.4f} "
               f"{r['us_per_bid']:>7.2f} {growth:>7} {r['peak_kib']:>9.0f}  {r['findings']}")
     print("honest sections with any finding:",
           {k: f"{v:.1%}" for k, v in result["false_positive_rate"].items()})
@@ -205,14 +228,18 @@ def main() -> None:
     parser.add_argument("--fp-sections", type=int, default=2_000)
     parser.add_argument("--outcomes", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=40)
+    parser.add_argument("--cold-one", type=int, help="time one check of this size, print JSON")
     args = parser.parse_args()
+    if args.cold_one:
+        print(json.dumps(cold_check(args.cold_one, args.seed)))
+        return
     rng = random.Random(args.seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     result = {"stamp": stamp, "python": sys.version.split()[0], "seed": args.seed,
               "loadavg": Path("/proc/loadavg").read_text().split()[:3],
               "calibration_s": calibration_s(),
               "sections": bench_sections([int(s) for s in args.sizes.split(",")],
-                                         args.repeats, rng),
+                                         args.repeats, rng, args.seed),
               "false_positive_rate": false_positive_rates(rng, args.fp_sections),
               "rotation": bench_rotation(rng, args.outcomes, 3)}
     report(result)

@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from contracts.bidding import BidFingerprint
 from contracts.credit import RiskIndicator
 from ggzy.testing.data import new_uscc
+from services.credit.domain import collusion
 from services.credit.domain.collusion import (
     CollusionConfig,
     Finding,
@@ -343,3 +345,150 @@ def test_distinct_findings_have_distinct_ids() -> None:
     findings = check_section(prints, {})
     assert len(findings) == 2
     assert len({finding_id("T", "S", f) for f in findings}) == 2
+
+
+# fast paths against their references ---------------------------------------------------
+def _reference_difference_runs(p: Sequence[int], tol: int, k: int) -> list[tuple[int, int]]:
+    """The greedy walk over every price, as it was before the walk skipped ahead."""
+    runs, i, n = [], 0, len(p)
+    while i < n - 1:
+        low = high = p[i + 1] - p[i]
+        j = i + 1
+        if low > tol:
+            while j < n - 1:
+                step = p[j + 1] - p[j]
+                if step <= tol or max(high, step) - min(low, step) > tol:
+                    break
+                low, high, j = min(low, step), max(high, step), j + 1
+            if j - i + 1 >= k:
+                runs.append((i, j))
+        i = j
+    return runs
+
+
+def _reference_ratio_runs(p: Sequence[int], tol: Fraction, k: int) -> list[tuple[int, int]]:
+    """The greedy walk over every price with exact fractions."""
+    runs, i, n = [], 0, len(p)
+    while i < n - 1:
+        j = i + 1
+        if Fraction(p[j], p[i]) - 1 > tol:
+            low = high = Fraction(p[j], p[i])
+            while j < n - 1:
+                r = Fraction(p[j + 1], p[j])
+                if r - 1 <= tol or max(high, r) - min(low, r) > tol:
+                    break
+                low, high, j = min(low, r), max(high, r), j + 1
+            if j - i + 1 >= k:
+                runs.append((i, j))
+        i = j
+    return runs
+
+
+# prices built from a few steps so that progressions, ties and near misses are common
+_steps = st.lists(st.sampled_from([0, 1, 2, 3, 100, 101, 103, 1_000]), max_size=40)
+
+
+def _prices_from(start: int, steps: list[int]) -> list[int]:
+    prices = [start]
+    for s in steps:
+        prices.append(prices[-1] + s)
+    return prices
+
+
+@given(st.integers(1, 10**9), _steps, st.sampled_from([0, 1, 2, 5]), st.integers(3, 8))
+def test_difference_runs_match_the_plain_greedy_walk(start: int, steps: list[int], tol: int,
+                                                     k: int) -> None:
+    prices = _prices_from(start, steps)
+    expected = [r for r in _reference_difference_runs(prices, tol, 3) if r[1] - r[0] + 1 >= k]
+    assert collusion._equal_difference_runs(prices, tol, k) == expected
+
+
+@given(st.integers(1, 2_000), st.lists(st.sampled_from([0, 1, 2, 10, 11, 100]), max_size=30),
+       st.sampled_from(["0", "0.000001", "0.001", "0.01", "0.1"]), st.integers(3, 8))
+def test_ratio_runs_match_the_plain_greedy_walk(start: int, factors: list[int], tol: str,
+                                                k: int) -> None:
+    """Ratios from a few steps of 1 + f/1000 (rounded to fen): equal ratios and near misses."""
+    prices = [start * 1_000]
+    for f in factors:
+        prices.append(prices[-1] * (1_000 + f) // 1_000)
+    exact = Fraction(Decimal(tol))
+    expected = [r for r in _reference_ratio_runs(prices, exact, 3) if r[1] - r[0] + 1 >= k]
+    assert collusion._equal_ratio_runs(prices, Decimal(tol), k) == expected
+
+
+@given(st.lists(st.integers(1, 50), max_size=60), st.randoms(use_true_random=False))
+def test_price_order_is_by_price_then_bid_then_bidder(prices: list[int],
+                                                      rnd: random.Random) -> None:
+    column: list[int | None] = [*prices, None, 0, -5]
+    bid_ids = [f"b{rnd.randint(0, 9)}" for _ in column]
+    bidders = [rnd.choice(CODES[:3]) for _ in column]
+    expected = sorted(range(len(prices)), key=lambda i: (prices[i], bid_ids[i], bidders[i]))
+    got, ordered = collusion._price_order(column, bid_ids, bidders)
+    assert ordered == sorted(prices)
+    key = [(column[i], bid_ids[i], bidders[i]) for i in got]
+    assert key == [(column[i], bid_ids[i], bidders[i]) for i in expected]
+
+
+_texts = st.lists(st.text(alphabet=st.sampled_from(
+    ["a", "B", "Σ", "σ", "ß", "İ", " ", "\t", "\u3000", "\0", ":", "-", ".", "张", "'", "\u0301"]),
+    max_size=8), max_size=12)
+
+
+@given(_texts)
+def test_joined_normalisers_equal_value_by_value(values: list[str]) -> None:
+    """One call on the values joined by NUL changes each value as changing it alone would."""
+    assert collusion._lower(values) == [v.strip().lower() for v in values]
+    assert collusion._compact(values) == ["".join(v.split()).casefold() for v in values]
+    assert collusion._mac(values) == [
+        v.strip().upper().replace(":", "").replace("-", "").replace(".", "") for v in values]
+    assert collusion._account(values) == ["".join(v.split()).replace("-", "") for v in values]
+    assert collusion._serial(values) == [v.strip().upper() for v in values]
+
+
+@given(st.floats(1, 600), st.integers(1, 2_000))
+def test_erlang_tail_from_logarithms_matches_the_direct_sum(x: float, shape: int) -> None:
+    direct = collusion._erlang_cdf(x, shape)
+    large = collusion._erlang_cdf_large(x, shape)
+    assert large == pytest.approx(direct, rel=1e-9, abs=1e-300)
+
+
+def test_erlang_tail_does_not_underflow_for_large_sections() -> None:
+    """exp(-x) is 0 past x ~ 745: the chance of ~1,000 prices in 978 mean gaps is ~1/4."""
+    assert collusion._erlang_cdf(978, 999) == pytest.approx(0.2551, abs=1e-3)
+    assert collusion._erlang_cdf(1_000, 1_000) == pytest.approx(0.5042, abs=1e-3)
+    assert collusion._erlang_cdf(1_000, 1_200) < 1e-8
+    assert collusion._erlang_cdf(5_000, 4_000) == 1.0
+
+
+def test_a_large_honest_section_has_no_closeness_pattern() -> None:
+    """100,000 honest prices lie ~1,000 to each 0.5%: chance, not collusion (条例40(四))."""
+    rng = random.Random(40)
+    prices = sorted(rng.randint(8_000_000_00, 12_000_000_00) for _ in range(100_000))
+    runs = collusion._price_runs(prices, CollusionConfig())
+    assert not [r for r, matched in runs.items() if "closeness" in matched]
+
+
+@given(st.integers(3, 100_000), st.floats(0.5, 10**7), st.floats(1, 10**6))
+def test_shortest_rare_run_is_the_first_length_chance_rarely_makes(
+        n: int, gap_width: float, width: float) -> None:
+    odds = collusion.Chance([10**9 + round(i * gap_width) for i in range(2)], CollusionConfig())
+    odds.n, odds.gap = n, gap_width
+    m = odds.shortest_rare(width)
+    assert 3 <= m <= n + 1
+    if m <= n:
+        assert odds.rare(odds.equal_steps(0, m - 1, width))
+    if m > 3:
+        assert not odds.rare(odds.equal_steps(0, m - 2, width))
+
+
+@given(_prints, _entities)
+def test_any_mapping_of_entities_reads_as_plain_dicts(
+        prints: list[BidFingerprint], entities: dict[str, dict[str, Any]]) -> None:
+    """The C-speed reading of plain dicts finds what reading any Mapping finds (条例34)."""
+    proxied = {k: MappingProxyType(v) for k, v in entities.items()}
+    assert check_section(prints, proxied) == check_section(prints, entities)
+    numbered = {k: {**v, "legal_representative_ref": 1 + len(v.get("legal_representative_ref", ""))}
+                for k, v in entities.items()}  # never 0: a falsy reference is no reference
+    as_text = {k: {**v, "legal_representative_ref": str(v["legal_representative_ref"])}
+               for k, v in numbered.items()}
+    assert check_section(prints, numbered) == check_section(prints, as_text)
