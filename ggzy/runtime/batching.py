@@ -46,8 +46,10 @@ class _Op:
     document: Doc | None = None  # an insert
     filter: Doc | None = None  # an update
     update: Doc | None = None
-    doc_id: Any = None  # a read
+    doc_id: Any = None  # a read: by _id, or of every document whose ``field`` is doc_id
     projection: Doc | None = None
+    field: str = "_id"
+    where: Doc | None = None  # more conditions of a read by field
 
 
 @dataclass
@@ -131,6 +133,13 @@ class Store:
                                                       projection=projection))
         return found
 
+    async def find_by(self, coll: AsyncCollection[Doc], field: str, value: Any,
+                      where: Doc | None = None) -> list[Doc]:
+        """Every document whose ``field`` equals ``value`` (and that matches ``where``)."""
+        found: list[Doc] = await self._reads.put(_Op(coll, self._future(), doc_id=value,
+                                                     field=field, where=where))
+        return found
+
     # writes --------------------------------------------------------------------
     async def _flush_writes(self, batch: list[_Op]) -> None:
         if len(batch) == 1 or not self.bulk_write_supported:
@@ -176,11 +185,34 @@ class Store:
 
     # reads ---------------------------------------------------------------------
     async def _flush_reads(self, batch: list[_Op]) -> None:
-        groups: dict[tuple[str, str], list[_Op]] = {}
+        groups: dict[tuple[str, str, str, str], list[_Op]] = {}
         for op in batch:
-            key = (op.coll.full_name, json.dumps(op.projection, sort_keys=True))
+            key = (op.coll.full_name, op.field, json.dumps(op.projection, sort_keys=True),
+                   json.dumps(op.where, sort_keys=True, default=str))
             groups.setdefault(key, []).append(op)
-        await asyncio.gather(*(self._read_group(ops) for ops in groups.values()))
+        await asyncio.gather(*(self._read_group(ops) if ops[0].field == "_id"
+                               else self._read_by_field(ops) for ops in groups.values()))
+
+    async def _read_by_field(self, ops: list[_Op]) -> None:
+        first = ops[0]
+        values = list({_hashable(op.doc_id): op.doc_id for op in ops}.values())
+        options = first.coll.codec_options
+        raw = first.coll.with_options(codec_options=options.with_options(
+            document_class=RawBSONDocument))
+        condition: Any = values[0] if len(values) == 1 else {"$in": values}
+        try:
+            docs = await raw.find({**(first.where or {}), first.field: condition},
+                                  first.projection).to_list(None)
+        except Exception as exc:
+            for op in ops:
+                op.future.set_exception(exc)
+            return
+        by_value: dict[Any, list[bytes]] = {}
+        for d in docs:
+            by_value.setdefault(_hashable(d[first.field]), []).append(d.raw)
+        for op in ops:
+            op.future.set_result([bson.decode(data, options)
+                                  for data in by_value.get(_hashable(op.doc_id), [])])
 
     async def _read_group(self, ops: list[_Op]) -> None:
         first = ops[0]

@@ -13,6 +13,11 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
+# The attributes every LogRecord has; anything else was passed as ``extra``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName"}
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time, level, logger, message, correlation id, extras."""
 
@@ -26,9 +31,8 @@ class JsonFormatter(logging.Formatter):
         cid = correlation_id.get()
         if cid:
             out["correlation_id"] = cid
-        for key in ("service", "event_id", "event_type", "topic", "reason"):
-            value = record.__dict__.get(key)
-            if value is not None:
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and value is not None and key not in out:
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)

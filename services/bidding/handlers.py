@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -32,6 +34,7 @@ from services.bidding.domain.timeline import committee_shape, validate_deposit, 
 from services.bidding.opening import fingerprints, opening_lines
 from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore
 
+log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
 
 
@@ -236,19 +239,26 @@ class Bidding:
     async def on_decrypt_end(self, timer: Timer) -> None:
         """The opening record: read out names and prices; draw the committee (条例46)."""
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
+        started = time.perf_counter()
         state = await self.tender(tender_id)
         rules = self.rules(state)
         docs = await self.store.section_bids(tender_id, code)
         entities = await self.store.entities_by_id([d["bidder_uscc"] for d in docs])
+        read = time.perf_counter()
         lines = opening_lines(docs, entities, int(state["deadline_ms"]))
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
         picked = await self._draw(state, code, valid)
         at = now()
         evidence = fingerprints(tender_id, code, docs, lines, at)
         refunds = self._refunds(rules, docs, lines, at)
+        decided = time.perf_counter()
         await self.tenders.update(tender_id, lambda s, v: tender.open_section(
             s, rules, code, lines, picked, at, evidence, refunds),
             Cause(message_id=f"timer:{timer.timer_id}"))
+        log.info("section opened", extra={
+            "tender_id": tender_id, "section": code, "bids": len(docs),
+            "read_s": round(read - started, 3), "decide_s": round(decided - read, 3),
+            "write_s": round(time.perf_counter() - decided, 3)})
 
     def _refunds(self, rules: CategoryRules, docs: list[dict[str, Any]],
                  lines: list[BidderLine], at: datetime) -> list[DepositRefund]:

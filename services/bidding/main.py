@@ -16,7 +16,7 @@ from services.bidding.subscribers import subscriptions
 
 def build(rt: Runtime) -> Parts:
     """Wire the bidding service onto the runtime."""
-    store = BiddingStore(rt.db)
+    store = BiddingStore(rt.db, store=rt.store)
     app = Bidding(tenders=rt.aggregates("tenders"), bids=rt.aggregates("bids"), store=store,
                   timers=rt.timers, categories=rt.categories,
                   book=load(Path(rt.settings.rules_file or RULES_FILE)))

@@ -16,16 +16,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ggzy.runtime.aggregates import Doc
+from ggzy.runtime.batching import Store
 from ggzy.runtime.cache import TTLCache
 
 SUBMITTED = "submitted"
+# What the opening reads of a bid: not its ciphertext (opened at the reveal) nor bookkeeping.
+OPENING_FIELDS = {"ciphertext": 0, "nonce": 0, "outbox": 0, "processed": 0}
 WITHDRAWN = "withdrawn"
 
 
 class BiddingStore:
     """Projections and bid reads of the bidding service."""
 
-    def __init__(self, db: AsyncDatabase[Doc], lag_s: float = 2.0) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], lag_s: float = 2.0,
+                 store: Store | None = None) -> None:
+        # Reads on the path of a bid are group-committed with concurrent ones (batching).
+        self.store = store or Store(db.client)
         # Entities and restrictions are read on every bid; they change by events that
         # lag anyway, so a bid may see them up to ``lag_s`` later than their arrival.
         self.cached_entities: TTLCache[str, Doc] = TTLCache(lag_s)
@@ -55,7 +61,7 @@ class BiddingStore:
         entity is remembered, so one registered a moment ago is found at once."""
         found = self.cached_entities.get(uscc)
         if found is None:
-            found = await self.entities.find_one({"_id": uscc})
+            found = await self.store.find_one(self.entities, uscc)
             if found is not None:
                 self.cached_entities.put(uscc, found)
         return found
@@ -84,7 +90,7 @@ class BiddingStore:
         """The bidder's deposit reduction in % (0 until credit has rated it)."""
         found = self.cached_reductions.get(uscc)
         if found is None:
-            doc = await self.credit.find_one({"_id": uscc})
+            doc = await self.store.find_one(self.credit, uscc)
             found = int(doc["deposit_reduction_pct"]) if doc else 0
             self.cached_reductions.put(uscc, found)
         return found
@@ -107,7 +113,7 @@ class BiddingStore:
         day = today.isoformat()
         docs = self.cached_restrictions.get(subject)
         if docs is None:
-            docs = await self.restrictions.find({"subject": subject, "revoked": 0}).to_list(None)
+            docs = await self.store.find_by(self.restrictions, "subject", subject, {"revoked": 0})
             self.cached_restrictions.put(subject, docs)
         return next((d for d in docs if category in d["categories"]
                      and d["start"] <= day <= d["end"]), None)
@@ -131,5 +137,5 @@ class BiddingStore:
 
     async def section_bids(self, tender_id: str, section_code: str) -> list[Doc]:
         docs = await self.bids.find({"tender_id": tender_id, "section_code": section_code,
-                                     "status": SUBMITTED}).to_list(None)
+                                     "status": SUBMITTED}, OPENING_FIELDS).to_list(None)
         return sorted(docs, key=lambda d: int(d["received_ms"]))

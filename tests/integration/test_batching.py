@@ -116,3 +116,16 @@ async def test_concurrent_decisions_on_one_aggregate_all_apply_once(env: Env) ->
     again = await aggs.update("counter", incr, Cause(message_id="m3"))
     assert again.duplicate
     assert any(kind == "write" and n > 1 for kind, n in env.batches)
+
+
+async def test_reads_by_a_field_are_batched_and_grouped_by_value(env: Env) -> None:
+    await env.coll.insert_many([
+        {"_id": "a1", "subject": "A", "revoked": 0}, {"_id": "a2", "subject": "A", "revoked": 0},
+        {"_id": "a3", "subject": "A", "revoked": 1}, {"_id": "b1", "subject": "B", "revoked": 0}])
+    a, b, c, a_again = await asyncio.gather(
+        *(env.store.find_by(env.coll, "subject", s, {"revoked": 0}) for s in "ABCA"))
+    assert sorted(d["_id"] for d in a) == ["a1", "a2"]  # not the revoked one
+    assert [d["_id"] for d in b] == ["b1"]
+    assert c == []
+    assert sorted(d["_id"] for d in a_again) == ["a1", "a2"] and a_again[0] is not a[0]
+    assert ("read", 4) in env.batches
