@@ -72,6 +72,16 @@ class Applied:
     envelopes: tuple[Envelope, ...] = ()
 
 
+@dataclass(frozen=True)
+class Fresh:
+    """Events a write has just queued on an aggregate that had no others pending."""
+
+    coll: AsyncCollection[Doc]
+    doc_id: Any
+    version: int
+    outbox: Doc
+
+
 def now_ms() -> int:
     """Now in epoch milliseconds: the bookkeeping clock.
 
@@ -91,7 +101,8 @@ class Aggregates:
     """One collection of aggregates of a service, written only through decisions."""
 
     def __init__(self, collection: AsyncCollection[Doc], *, source: str, topic_prefix: str,
-                 on_queued: Callable[[], None], store: Store | None = None) -> None:
+                 on_queued: Callable[[], None], store: Store | None = None,
+                 on_fresh: Callable[[Fresh], None] | None = None) -> None:
         self.collection = collection
         # Single-document reads and writes are group-committed with the service's
         # other concurrent ones (batching.Store); without one, each goes alone.
@@ -99,6 +110,9 @@ class Aggregates:
         self.source = source
         self.topic_prefix = topic_prefix
         self.on_queued = on_queued
+        # Events queued on an aggregate with no others pending go to the relay's fast
+        # path (published from memory); the others wait for its sweep.
+        self.on_fresh = on_fresh
 
     async def get(self, aggregate_id: str) -> Doc | None:
         """The aggregate's document (with its version), or None."""
@@ -127,7 +141,7 @@ class Aggregates:
                 return Applied(version=int(existing["version"]), duplicate=True)
             raise Conflict("already_exists", f"{aggregate_id} already exists",
                            existing_id=aggregate_id) from None
-        self._queued(outbox)
+        self._queued(outbox, aggregate_id, 1, fresh=True)
         return Applied(version=1, envelopes=envelopes)
 
     async def update(self, aggregate_id: str, decide: Callable[[Doc, int], Change],
@@ -165,7 +179,7 @@ class Aggregates:
             update["$unset"] = dict.fromkeys(unset, "")
         if await self.store.update_one(self.collection, filt, update) != 1:
             return None
-        self._queued(outbox)
+        self._queued(outbox, doc["_id"], version + 1, fresh=not doc.get("outbox"))
         return Applied(version=version + 1, envelopes=envelopes)
 
     def _queue(self, aggregate_id: str, version: int, events: list[Outgoing], cause: Cause,
@@ -201,8 +215,12 @@ class Aggregates:
         return topic_name(event.stage, category, audience=event.audience, kind=event.kind,
                           prefix=self.topic_prefix)
 
-    def _queued(self, outbox: Doc) -> None:
-        if outbox:
+    def _queued(self, outbox: Doc, aggregate_id: Any, version: int, *, fresh: bool) -> None:
+        if not outbox:
+            return
+        if fresh and self.on_fresh is not None:
+            self.on_fresh(Fresh(self.collection, aggregate_id, version, outbox))
+        else:
             self.on_queued()
 
 

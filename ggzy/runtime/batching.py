@@ -209,7 +209,8 @@ class Store:
             return
         by_value: dict[Any, list[bytes]] = {}
         for d in docs:
-            by_value.setdefault(_hashable(d[first.field]), []).append(d.raw)
+            raw_doc = bson.decode(d.raw, options)  # to read the field (a raw read inflates)
+            by_value.setdefault(_hashable(raw_doc[first.field]), []).append(d.raw)
         for op in ops:
             op.future.set_result([bson.decode(data, options)
                                   for data in by_value.get(_hashable(op.doc_id), [])])
@@ -232,10 +233,19 @@ class Store:
             for op in ops:
                 op.future.set_exception(exc)
             return
-        by_id = {_hashable(d["_id"]): d.raw for d in docs}
+        by_id: dict[Any, tuple[bytes, Doc]] = {}
+        for d in docs:
+            decoded: Doc = bson.decode(d.raw, options)
+            by_id[_hashable(decoded["_id"])] = (d.raw, decoded)
+        handed: set[Any] = set()
         for op in ops:
-            data = by_id.get(_hashable(op.doc_id))
-            op.future.set_result(None if data is None else bson.decode(data, options))
+            key = _hashable(op.doc_id)
+            found = by_id.get(key)
+            if found is None:
+                op.future.set_result(None)
+                continue
+            op.future.set_result(bson.decode(found[0], options) if key in handed else found[1])
+            handed.add(key)
 
 
 def _model(op: _Op) -> InsertOne[Doc] | UpdateOne:

@@ -1,6 +1,12 @@
 """The outbox relay: publishes queued events, in order, then clears them.
 
-A relay claims aggregates with pending events under a lease (so a second
+Two paths, one protocol. The fast path: a write that queued events on an
+aggregate with nothing else pending hands them to this replica's relay
+(``offer``), which claims the aggregate with a conditional single-document write
+on that very version (group-committed with the service's other writes), so it
+publishes from memory without reading the document back. The sweep, every
+``interval_s`` and whenever a fast claim fails or a write finds older events
+pending: a relay claims aggregates with pending events under a lease (so a second
 replica never publishes the same aggregate at the same time), publishes each
 aggregate's events in order with an idempotent producer (acks=all), and then
 ``$unset``s exactly the events it published (one conditional update per
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from typing import Any
@@ -22,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, now_ms
+from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, Fresh, now_ms
 from ggzy.runtime.batching import Store
 from ggzy.runtime.metrics import Metrics
 
@@ -55,6 +62,8 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.lease_ms = int(lease_s * 1000)
         self._wake = asyncio.Event()
+        self._fresh: list[Fresh] = []
+        self._sweep_soon = True
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -65,7 +74,13 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     def wake(self) -> None:
-        """Ask for a flush now (called after every write that queued events)."""
+        """Ask for a sweep now (a write queued events behind others still pending)."""
+        self._sweep_soon = True
+        self._wake.set()
+
+    def offer(self, fresh: Fresh) -> None:
+        """Publish events a write has just queued, from memory (the fast path)."""
+        self._fresh.append(fresh)
         self._wake.set()
 
     async def stop(self) -> None:
@@ -76,19 +91,48 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
+            await self.relay_fresh()
             await self.flush()
 
     async def _run(self) -> None:
+        next_sweep = 0.0
         while not self._stopping:
             try:
-                published = await self.flush()
+                await self.relay_fresh()
+                if self._sweep_soon or time.monotonic() >= next_sweep:
+                    self._sweep_soon = False
+                    next_sweep = time.monotonic() + self.interval_s
+                    if await self.flush():
+                        self._sweep_soon = True  # more may have queued meanwhile
             except Exception:
                 log.exception("outbox relay cycle failed")
-                published = 0
-            if published == 0 and not self._stopping:
+                self._sweep_soon = False
+            if not self._fresh and not self._sweep_soon and not self._stopping:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                    await asyncio.wait_for(self._wake.wait(),
+                                           max(0.0, next_sweep - time.monotonic()))
                 self._wake.clear()
+
+    async def relay_fresh(self) -> int:
+        """Claim, publish and clear what writes offered; what cannot be claimed on the
+        version written (written again since, or held by another relay) is swept."""
+        fresh, self._fresh = self._fresh, []
+        if not fresh:
+            return 0
+        store = self.store or Store(fresh[0].coll.database.client)
+        now, owner = now_ms(), uuid.uuid4().hex
+        # Claimed only on the version written, unleased, and with these events still
+        # there (not already published and cleared by another replica's sweep).
+        claims = await asyncio.gather(*(store.update_one(
+            f.coll, {"_id": f.doc_id, "version": f.version, "relay_lease": {"$lt": now},
+                     f"outbox.{next(iter(f.outbox))}": {"$exists": True}},
+            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
+            for f in fresh), return_exceptions=True)
+        claimed = [(f.coll, {"_id": f.doc_id, "version": f.version, "outbox": f.outbox})
+                   for f, matched in zip(fresh, claims, strict=True) if matched == 1]
+        if len(claimed) < len(fresh):
+            self._sweep_soon = True
+        return await self._publish_claimed(store, claimed, owner)
 
     async def flush(self) -> int:
         """Publish every claimable pending event once; return how many were published."""
@@ -111,12 +155,18 @@ class OutboxRelay:
         docs = await coll.find({"relay_owner": owner},
                                {"outbox": 1, "version": 1}).to_list(None)
         self._observe(docs, now)
-        results = await asyncio.gather(*(self._publish(doc) for doc in docs),
-                                       return_exceptions=True)
         store = self.store or Store(coll.database.client)
+        return await self._publish_claimed(store, [(coll, doc) for doc in docs], owner)
+
+    async def _publish_claimed(self, store: Store, claimed: list[tuple[AsyncCollection[Doc], Doc]],
+                               owner: str) -> int:
+        """Publish each claimed aggregate's events in order; clear what went out, release
+        the rest for a later attempt."""
+        results = await asyncio.gather(*(self._publish(doc) for _, doc in claimed),
+                                       return_exceptions=True)
         settle: list[Awaitable[Any]] = []
         published = 0
-        for doc, result in zip(docs, results, strict=True):
+        for (coll, doc), result in zip(claimed, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("publish failed; will retry", extra={"reason": repr(result)})
                 settle.append(store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},

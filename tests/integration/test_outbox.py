@@ -137,3 +137,62 @@ async def test_an_incoming_message_is_applied_at_most_once(env: Env) -> None:
     assert doc is not None and doc["count"] == 1
     assert sum(not r.duplicate for r in results) == 1
     assert 0 < doc["processed"]["evt-1"] <= now_ms()
+
+
+class FastEnv:
+    """Aggregates wired to a relay's fast path, as the runtime wires them."""
+
+    def __init__(self, env: Env, relay: OutboxRelay) -> None:
+        self.relay = relay
+        self.aggs = Aggregates(env.coll, source="/test", topic_prefix=env.prefix,
+                               on_queued=relay.wake, on_fresh=relay.offer)
+
+
+async def test_the_fast_path_publishes_a_fresh_write_from_memory_and_clears_it(
+        env: Env) -> None:
+    relay = await env.relay()
+    fast = FastEnv(env, relay)
+    await fast.aggs.create("f-one", {"name": "a"}, [Outgoing(partner("f-one"))])
+    assert len(relay._fresh) == 1
+    assert await relay.relay_fresh() == 1
+    assert await relay.flush() == 0  # nothing was left for a sweep
+    doc = await env.aggs.get("f-one")
+    assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
+    assert doc["relay_lease"] == 0
+    await relay.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: any(r.key == "f-one" for r in rs))
+    assert len([r for r in records if r.key == "f-one"]) == 1
+
+
+async def test_a_write_behind_pending_events_leaves_both_to_the_sweep_in_order(
+        env: Env) -> None:
+    relay = await env.relay()
+    fast = FastEnv(env, relay)
+    await fast.aggs.create("f-two", {"name": "a"}, [Outgoing(partner("f-two", "first"))])
+    # written again before the relay ran: the second write is not fresh (the first event
+    # is still pending), and the offered first one can no longer be claimed on version 1
+    await fast.aggs.update("f-two", lambda s, v: Change(
+        set={"name": "b"}, events=[Outgoing(partner("f-two", "second"))]))
+    assert len(relay._fresh) == 1 and relay._sweep_soon
+    assert await relay.relay_fresh() == 0
+    assert await relay.flush() == 2
+    await relay.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: len([r for r in rs if r.key == "f-two"]) >= 2)
+    assert [r.json()["name"] for r in records if r.key == "f-two"] == ["first", "second"]
+    doc = await env.aggs.get("f-two")
+    assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
+
+
+async def test_a_fresh_write_held_by_another_relay_is_not_published_twice(env: Env) -> None:
+    relay, other = await env.relay(), await env.relay()
+    fast = FastEnv(env, relay)
+    await fast.aggs.create("f-three", {"name": "a"}, [Outgoing(partner("f-three"))])
+    assert await other.flush() == 1  # another replica's sweep got there first
+    assert await relay.relay_fresh() == 0  # the claim on version 1 fails: it is not pending
+    await relay.producer.stop()  # type: ignore[union-attr]
+    await other.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: any(r.key == "f-three" for r in rs))
+    assert len([r for r in records if r.key == "f-three"]) == 1
