@@ -461,13 +461,18 @@ def _erlang_cdf(x: float, shape: int) -> float:
         below += term
         term *= x / (i + 1)
     if x < shape:  # the tail directly: exact where 1 - below would cancel
-        tail, i = 0.0, shape
-        while term > 1e-300 and (tail == 0.0 or term > tail * 1e-17):
-            tail += term
-            i += 1
-            term *= x / i
-        return min(tail, 1.0)
+        return _poisson_tail(term, x, shape)
     return max(0.0, 1.0 - below)
+
+
+def _poisson_tail(term: float, x: float, start: int) -> float:
+    """Sum of the Poisson(x) terms from ``start`` up, ``term`` being the one at ``start``."""
+    tail, i = 0.0, start
+    while term > 1e-300 and (tail == 0.0 or term > tail * 1e-17):
+        tail += term
+        i += 1
+        term *= x / i
+    return min(tail, 1.0)
 
 
 _EXP_FLOOR = 600.0  # exp(-600) ~ 1e-261: above the smallest normal float (1e-308)
@@ -482,13 +487,7 @@ def _erlang_cdf_large(x: float, shape: int) -> float:
     """
     log_term = -x + shape * math.log(x) - math.lgamma(shape + 1)
     if x < shape:
-        term = math.exp(log_term) if log_term > -745 else 0.0
-        tail, i = 0.0, shape
-        while term > 1e-300 and (tail == 0.0 or term > tail * 1e-17):
-            tail += term
-            i += 1
-            term *= x / i
-        return min(tail, 1.0)
+        return _poisson_tail(math.exp(log_term) if log_term > -745 else 0.0, x, shape)
     i = shape - 1
     term = math.exp(log_term + math.log(shape) - math.log(x)) if log_term > -745 else 0.0
     below = 0.0
