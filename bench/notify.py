@@ -112,7 +112,8 @@ def start_notify(stack: ExitStack, kafka: KafkaNode, store: StoreNode, sinks: Si
                                          "jwks.json",
                       notify_smtp_host="127.0.0.1", notify_smtp_port=sinks.smtp_port,
                       notify_workers=args.workers, notify_max_attempts=1000,
-                      notify_breaker_cooldown_ms=1000, notify_backoff_max_ms=2000)
+                      notify_breaker_cooldown_ms=1000, notify_backoff_max_ms=2000,
+                      notify_window=args.window)
     proc = Proc("notify", [sys.executable, "-m", "ggzy", "serve", "notify"], env,
                 settings.http_port, HERE / "notify.log")
     stack.callback(proc.stop)
@@ -149,12 +150,31 @@ class Rig:
         await self.producer.flush()
 
     async def inbox_delivered(self) -> float:
+        return (await self.counters()).get('ggzy_notify_deliveries_total{channel="inbox"}', 0.0)
+
+    async def counters(self) -> dict[str, float]:
+        """Notify's counters from /metrics, by name and labels."""
         async with self.http.get(f"{self.notify.url}/metrics") as resp:
             text = await resp.text()
+        out: dict[str, float] = {}
         for line in text.splitlines():
-            if line.startswith('ggzy_notify_deliveries_total{channel="inbox"}'):
-                return float(line.split()[-1])
-        return 0.0
+            if line.startswith(("ggzy_notify_deliveries_total", "ggzy_store_")):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+def store_use(before: dict[str, float], after: dict[str, float], deliveries: float) -> Doc:
+    """Group-committed store round trips and the operations they carried, per delivery
+    (the service's other operations, such as claims' reads, are not counted here)."""
+    out: Doc = {}
+    for kind in ("read", "write"):
+        for what, metric in (("round_trips", "ggzy_store_round_trips_total"),
+                             ("operations", "ggzy_store_operations_total")):
+            key = f'{metric}{{kind="{kind}"}}'
+            out[f"{kind}_{what}"] = round((after.get(key, 0) - before.get(key, 0))
+                                          / max(1.0, deliveries), 2)
+    return out
 
 
 async def until(check: Callable[[], bool], within: float) -> bool:
@@ -172,17 +192,19 @@ def rate(times: list[float], start: float) -> float:
 
 async def phase(rig: Rig, pids: dict[str, int], name: str, usccs: list[str], n: int,
                 arrived: Callable[[], int], within: float) -> Doc:
+    counted = await rig.counters()
     before, start, inbox0 = cpu_snapshot(pids), time.monotonic(), await rig.inbox_delivered()
     await rig.publish(usccs, n)
     done = await until(lambda: arrived() >= n, within)
     elapsed = time.monotonic() - start
     after, inbox = cpu_snapshot(pids), await rig.inbox_delivered() - inbox0
     deliveries = arrived() + inbox
+    use = store_use(counted, await rig.counters(), deliveries)
     cpu = {k: round((after[k] - before[k]) / max(1.0, deliveries) * 1e6, 1) for k in pids}
     return {"phase": name, "notifications": n, "arrived": arrived(), "complete": done,
             "seconds": round(elapsed, 2), "per_s": round(arrived() / elapsed, 1),
             "inbox_delivered": inbox, "inbox_per_s": round(inbox / elapsed, 1),
-            "cpu_us_per_delivery": cpu}
+            "cpu_us_per_delivery": cpu, "store_per_delivery": use}
 
 
 async def measure(args: argparse.Namespace, notify: Proc, store: StoreNode, sinks: Sinks,
@@ -217,16 +239,18 @@ async def drain(rig: Rig, pids: dict[str, int], sinks: Sinks, usccs: list[str],
     await rig.publish(usccs, args.backlog)
     queued = await until_queued(rig, base + args.backlog, args.within)
     queue_s = time.monotonic() - started
+    counted = await rig.counters()
     before, recovered = cpu_snapshot(pids), time.monotonic()
     sinks.down = False
     done = await until(lambda: len(sinks.hook_times) - base >= args.backlog, args.within)
     after, got = cpu_snapshot(pids), len(sinks.hook_times) - base
+    use = store_use(counted, await rig.counters(), got)
     drain_s = time.monotonic() - recovered
     return {"backlog": args.backlog, "queued_before_recovery": queued, "queue_seconds":
             round(queue_s, 1), "drained": done, "received": got,
             "drain_seconds": round(drain_s, 2), "drain_per_s": round(got / drain_s, 1),
             "cpu_us_per_delivery": {k: round((after[k] - before[k]) / max(1, got) * 1e6, 1)
-                                    for k in pids}}
+                                    for k in pids}, "store_per_delivery": use}
 
 
 async def until_queued(rig: Rig, total: int, within: float) -> int:
@@ -277,6 +301,7 @@ def print_report(r: Doc) -> None:
         rows.append(("  inbox alongside /s", f"{p['inbox_per_s']}"))
         rows.append(("  CPU µs/delivery notify | store", f"{p['cpu_us_per_delivery']['notify']}"
                      f" | {p['cpu_us_per_delivery']['store']}"))
+        rows.append(("  store round trips (ops) /delivery", _use(p["store_per_delivery"])))
     b = r["backlog"]
     rows.append(("backlog queued while down", f"{b['queued_before_recovery']} in "
                  f"{b['queue_seconds']} s"))
@@ -284,10 +309,16 @@ def print_report(r: Doc) -> None:
                  f"({b['received']}/{b['backlog']}, {b['drain_per_s']}/s)"))
     rows.append(("  CPU µs/delivery notify | store", f"{b['cpu_us_per_delivery']['notify']} | "
                  f"{b['cpu_us_per_delivery']['store']}"))
+    rows.append(("  store round trips (ops) /delivery", _use(b["store_per_delivery"])))
     rows.append(("duplicates at the receiver", str(r["duplicates_at_receiver"])))
     width = max(len(a) for a, _ in rows)
     for a, b2 in rows:
         print(f"{a.ljust(width)}  {b2}")
+
+
+def _use(u: Doc) -> str:
+    return (f"reads {u['read_round_trips']} ({u['read_operations']}), "
+            f"writes {u['write_round_trips']} ({u['write_operations']})")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -297,6 +328,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--emails", type=int, default=300, help="e-mail phase notifications")
     p.add_argument("--backlog", type=int, default=10_000, help="webhook backlog to drain")
     p.add_argument("--workers", type=int, default=64, help="GGZY_NOTIFY_WORKERS")
+    p.add_argument("--window", type=int, default=16, help="GGZY_NOTIFY_WINDOW")
     p.add_argument("--within", type=float, default=900, help="max wait per phase, s")
     return p.parse_args(argv)
 

@@ -1,9 +1,12 @@
 """The delivery worker: claims due lanes and delivers their notifications in order.
 
-Each of ``workers`` loops claims one due lane at a time (see ``queue``), delivers
-its deliveries by number until the lane is empty, blocked (a retry is not due
-yet, the endpoint's breaker is open, an earlier number is still being written)
-or its batch is done, and gives the lane back with the time it is due again.
+One claimer takes as many due lanes as worker slots are free (see ``queue``:
+one read of the candidates, one conditional write each, group-committed); each
+worker delivers its lane's deliveries by number, reading them a window at a time
+(one read per number, all lanes' reads in one round trip), until the lane is
+empty, blocked (a retry is not due yet, the endpoint's breaker is open, an
+earlier number is still being written) or its batch is done, and gives the lane
+back with the time it is due again. Up to ``workers`` lanes are worked at once.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from contracts.notify import Channel
 from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.errors import Conflict
 from services.notify.channels import DeliveryError
-from services.notify.domain.policy import Breakers, RetryPolicy
+from services.notify.domain.policy import CLOSED, Breaker, Breakers, RetryPolicy
 from services.notify.queue import PENDING, DeliveryQueue
 
 log = logging.getLogger("ggzy.notify.courier")
@@ -65,13 +68,16 @@ class Courier:
     def __init__(self, queue: DeliveryQueue, senders: dict[Channel, Send], push: Push, *,
                  policy: RetryPolicy, breakers: Breakers, metrics: NotifyMetrics,
                  workers: int = 8, lease_ms: int = 60_000, grace_ms: int = 2000,
-                 batch: int = 200, interval_s: float = 0.2) -> None:
+                 batch: int = 200, interval_s: float = 0.2, window: int = 16) -> None:
         self.queue, self.senders, self.push = queue, senders, push
         self.policy, self.breakers, self.metrics = policy, breakers, metrics
         self.workers, self.lease_ms, self.grace_ms = workers, lease_ms, grace_ms
-        self.batch, self.interval_s = batch, interval_s
+        self.batch, self.interval_s, self.window = batch, interval_s, max(1, window)
         self.rng = random.Random()
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()  # a worker slot was freed
+        self._held: dict[str, set[str]] = {}  # lanes held back per endpoint (open breaker)
+        self._chores: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._working: set[asyncio.Task[None]] = set()
@@ -87,73 +93,89 @@ class Courier:
         """Stop claiming; lanes in hand finish their current delivery and are given back."""
         self._stopping = True
         self._wake.set()
+        self._room.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._working:
             await asyncio.gather(*self._working, return_exceptions=True)
+        if self._chores:
+            await asyncio.gather(*self._chores, return_exceptions=True)
 
     async def _dispatch(self) -> None:
-        """One claimer: takes due lanes while a worker slot is free, else waits to be woken
-        (one poll per interval when idle, not one per worker)."""
-        owner, slots = uuid.uuid4().hex, asyncio.Semaphore(self.workers)
+        """One claimer: takes as many due lanes as worker slots are free in one read and
+        one group-committed write, else waits to be woken (one poll per interval when
+        idle, not one per worker)."""
+        owner = uuid.uuid4().hex
         while not self._stopping:
-            await slots.acquire()
+            free = self.workers - len(self._working)
+            if free <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
             try:
-                lane = await self.queue.claim(owner, self.lease_ms)
+                lanes = await self.queue.claim(owner, self.lease_ms, free)
             except Exception:
-                log.exception("claiming a lane failed")
-                lane = None
-            if lane is None:
-                slots.release()
+                log.exception("claiming lanes failed")
+                lanes = []
+            for lane in lanes:
+                task = asyncio.create_task(self._work(lane, owner))
+                self._working.add(task)
+                task.add_done_callback(self._done)
+            if len(lanes) < free:  # nothing more is due now
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval_s)
                 self._wake.clear()
-                continue
-            task = asyncio.create_task(self._work(lane, owner, slots))
-            self._working.add(task)
-            task.add_done_callback(self._working.discard)
 
-    async def _work(self, lane: Doc, owner: str, slots: asyncio.Semaphore) -> None:
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._working.discard(task)
+        self._room.set()
+
+    async def _work(self, lane: Doc, owner: str) -> None:
         try:
-            await self.work(lane, owner)
+            if await self.work(lane, owner):
+                self.wake()  # given back with more to do: claim it again now
         except Exception:
             log.exception("delivery cycle failed")  # the lease runs out; the lane is retaken
-        finally:
-            slots.release()
 
-    async def work(self, lane: Doc, owner: str) -> None:
-        """Deliver a claimed lane's notifications in order, then give it back."""
+    async def work(self, lane: Doc, owner: str) -> bool:
+        """Deliver a claimed lane's notifications in order, then give it back; True when
+        it was given back due now (its batch was used up, or a number was taken since)."""
         lane_id, done = lane["_id"], int(lane.get("done_seq", 0))
-        until = now_ms() + self.lease_ms // 2
-        for _ in range(self.batch):
-            if self._stopping or now_ms() > until:
-                break
-            outcome = await self._next(lane, owner, done)
-            if isinstance(outcome, Later):
-                await self.queue.release(lane_id, owner, outcome.due_ms, done, outcome.gap)
-                return
-            if outcome is None:
-                return  # parked: nothing left
-            done = outcome
+        last = int(lane.get("next_seq", 0))  # the last number taken, as read
+        until, left = now_ms() + self.lease_ms // 2, self.batch
+        while left > 0 and not self._stopping and now_ms() <= until:
+            if done >= last:  # every number known is done: park it, unless one was taken
+                if await self.queue.idle(lane_id, owner, last):
+                    return False
+                fresh = await self.queue.lane(lane_id)
+                last = int((fresh or {}).get("next_seq", last))
+                if done >= last:
+                    break  # released below, due now
+                continue
+            high = min(last, done + min(left, self.window))
+            found = await self.queue.window(lane_id, done + 1, high)
+            for seq in range(done + 1, high + 1):
+                delivery = found.get(seq)
+                if delivery is None:
+                    outcome = await self._missing(lane, seq)
+                elif delivery["state"] != PENDING:
+                    outcome = seq  # finished (or void) already: a stale done number
+                else:
+                    outcome = await self.attempt(delivery)
+                    left -= 1
+                if isinstance(outcome, Later):
+                    await self.queue.release(lane_id, owner, outcome.due_ms, done, outcome.gap)
+                    return False
+                done = outcome
+                if self._stopping:
+                    break
         await self.queue.release(lane_id, owner, now_ms(), done)
+        return True
 
-    async def _next(self, lane: Doc, owner: str, done: int) -> int | Later | None:
-        """Handle number done+1: the new done number, a wait, or None when parked."""
-        seq = done + 1
-        delivery = await self.queue.at(lane["_id"], seq)
-        if delivery is None:
-            return await self._missing(lane, owner, seq)
-        if delivery["state"] != PENDING:
-            return seq  # finished (or void) already: a stale done number
-        return await self.attempt(delivery)
-
-    async def _missing(self, lane: Doc, owner: str, seq: int) -> int | Later | None:
-        fresh = await self.queue.lane(lane["_id"]) or lane
-        if seq > int(fresh.get("next_seq", 0)):
-            if await self.queue.idle(lane["_id"], owner, int(fresh.get("next_seq", 0))):
-                return None
-            return Later(now_ms())  # a number was taken meanwhile: look again
+    async def _missing(self, lane: Doc, seq: int) -> int | Later:
+        """Number ``seq`` was taken but its delivery is not written: wait for it a grace,
+        then void it."""
         now = now_ms()
         since = int(lane["gap_ms"]) if lane.get("gap_seq") == seq else now
         if now - since < self.grace_ms:
@@ -169,6 +191,7 @@ class Courier:
         breaker = self.breakers.of(delivery["endpoint"]) if channel != Channel.INBOX else None
         if breaker is not None and not breaker.allow(now):
             self.metrics.held.labels(channel.value).inc()
+            self._held.setdefault(delivery["endpoint"], set()).add(delivery["lane"])
             return Later(breaker.retry_at(now))
         self.metrics.head_age.labels(channel.value).set((now - int(delivery["created_ms"])) / 1000)
         attempts = int(delivery.get("attempts", 0)) + 1
@@ -176,10 +199,13 @@ class Courier:
             await self.senders[channel](delivery["_id"], delivery["target"], delivery["payload"])
         except DeliveryError as exc:
             if breaker is not None:  # a refused mailbox: the relay itself answered
-                breaker.failed(now_ms()) if exc.endpoint_fault else breaker.succeeded()
+                if exc.endpoint_fault:
+                    breaker.failed(now_ms())
+                else:
+                    self._succeeded(delivery["endpoint"], breaker)
             return await self._failed(delivery, channel, attempts, exc.reason)
         if breaker is not None:
-            breaker.succeeded()
+            self._succeeded(delivery["endpoint"], breaker)
         await self._finished(self.queue.delivered(delivery, attempts), delivery)
         self.metrics.delivered.labels(channel.value).inc()
         if channel == Channel.INBOX:
@@ -187,6 +213,24 @@ class Courier:
                                                     "id": delivery["_id"],
                                                     **delivery["payload"]})
         return int(delivery["seq"])
+
+    def _succeeded(self, endpoint: str, breaker: Breaker) -> None:
+        """The endpoint answered: close its breaker, and if it was open, make the lanes
+        it held back due now instead of at the end of their cool-down."""
+        recovered = breaker.state != CLOSED
+        breaker.succeeded()
+        held = self._held.pop(endpoint, None)
+        if recovered and held:
+            task = asyncio.create_task(self._recover(sorted(held)))
+            self._chores.add(task)
+            task.add_done_callback(self._chores.discard)
+
+    async def _recover(self, lane_ids: list[str]) -> None:
+        try:
+            if await self.queue.due_now(lane_ids):
+                self.wake()
+        except Exception:
+            log.exception("making recovered lanes due failed")  # they come at their time
 
     async def _failed(self, delivery: Doc, channel: Channel, attempts: int,
                       reason: str) -> int | Later:

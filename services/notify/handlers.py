@@ -80,11 +80,9 @@ class Notify:
         env = msg.envelope
         cause = Cause(message_id=env.id, correlation_id=env.correlationid)
         docs = await self.store.recipients_by_id(x.recipient for x in routes)
-        new = 0
-        for route in routes:
-            doc = docs.get(route.recipient) or {"_id": route.recipient}
-            for spec in self.specs(msg, route, doc):
-                new += await self.queue.enqueue(spec, cause)
+        specs = [spec for route in routes for spec in
+                 self.specs(msg, route, docs.get(route.recipient) or {"_id": route.recipient})]
+        new = await self.queue.enqueue_all(specs, cause)
         if new:
             self.on_queued()
         return new

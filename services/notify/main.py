@@ -19,7 +19,7 @@ from services.notify.subscribers import subscriptions
 def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
     """Wire the notify service onto the runtime."""
     cfg = settings or NotifySettings()
-    store = NotifyStore(rt.db)
+    store = NotifyStore(rt.db, rt.store)
     queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"])
     hub, webhooks = InboxHub(), Webhooks(cfg.webhook_timeout_s)
     mail = Mail(cfg.smtp_host, cfg.smtp_port, cfg.smtp_from, cfg.smtp_timeout_s)
@@ -32,7 +32,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
                       policy=cfg.retry_policy(), breakers=cfg.breakers(),
                       metrics=NotifyMetrics(rt.metrics.registry), workers=cfg.workers,
                       lease_ms=int(cfg.lease_s * 1000), grace_ms=cfg.gap_grace_ms,
-                      batch=cfg.batch)
+                      batch=cfg.batch, window=cfg.window)
     app = Notify(store, queue, Templates.load(), mail.endpoint if cfg.smtp_host else None,
                  on_queued=courier.wake)
 

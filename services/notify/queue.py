@@ -6,30 +6,41 @@ receipt (NotificationDelivered / NotificationFailed) are one atomic write, and a
 replayed event inserts nothing twice.
 
 A *lane* is the ordered queue of one recipient on one channel. Enqueueing takes
-the lane's next number (one ``$inc``) and then inserts the delivery with it. A
-worker claims a due lane with one ``find_one_and_update`` that takes a lease (as
-the runtime's timers and relay do), then delivers the lane's deliveries strictly
-by number, each found by its unique ``slot`` (lane and number): n+1 never goes
-before n is delivered or finally failed. A number whose delivery is not there yet
-(a concurrent enqueue still writing it) holds the lane for a short grace; then
-the number is voided by a placeholder holding its slot, so a writer that was only
-slow fails on the unique index and takes a new number: its delivery is still
-made, once.
+the lane's next number and then inserts the delivery with it. The number is a
+conditional write on the last number this replica knows (``next_seq: n`` ->
+``n+1``, under an in-process lock per lane), which makes the lane due unless it
+was due earlier already (``$min``); another replica having taken one
+since makes it match nothing, and the lane is read again. A first delivery
+creates its lane holding number 1. There is no existence check: a redelivered
+event's insert fails on the deterministic id, and the number taken for it is
+voided at once. A worker claims due lanes under a lease (a read of candidates,
+then one conditional write each), then delivers the lane's deliveries strictly
+by number, reading a window of numbers at once, each by its unique ``slot``
+(lane and number): n+1 never goes before n is delivered or finally failed. A
+number whose delivery is not there yet (a concurrent enqueue still writing it)
+holds the lane for a short grace; then the number is voided by a placeholder
+holding its slot, so a writer that was only slow fails on the unique index and
+takes a new number: its delivery is still made, once.
+
+Every single-document operation goes through the runtime's group-commit store,
+so the replica's concurrent lanes and enqueues share round trips.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from contracts.notify import Channel, NotificationDelivered, NotificationFailed
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing, now_ms
+from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import Conflict
 
 PENDING, DELIVERED, FAILED, VOID = "pending", "delivered", "failed", "void"
@@ -54,12 +65,24 @@ class Spec:
 
 
 class DeliveryQueue:
-    """Lanes and deliveries in MongoDB; single-field queries only."""
+    """Lanes and deliveries in MongoDB; single-field queries only.
 
-    def __init__(self, deliveries: Aggregates, lanes: AsyncCollection[Doc]) -> None:
+    Every single-document read and write goes through the runtime's group-commit
+    ``Store`` (the deliveries' ``Aggregates.store``), so the concurrent lanes and
+    enqueues of a replica share round trips (one bulkWrite, one ``$in`` find).
+    """
+
+    def __init__(self, deliveries: Aggregates, lanes: AsyncCollection[Doc],
+                 known_lanes: int = 100_000) -> None:
         self.deliveries = deliveries
         self.lanes = lanes
-        self._known: set[str] = set()  # lanes known to exist
+        self.store: Store = deliveries.store
+        # The last number this replica took per lane (bounded, oldest dropped): the
+        # next one is a conditional write on it, no read. A stale entry (another
+        # replica took a number since) costs one failed write and one read.
+        self._next: dict[str, int] = {}
+        self._known_lanes = known_lanes
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     async def setup(self) -> None:
         coll = self.deliveries.collection
@@ -71,75 +94,157 @@ class DeliveryQueue:
 
     # enqueueing ------------------------------------------------------------------
     async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5) -> bool:
-        """Queue a delivery once; False when it exists already (a redelivered event)."""
+        """Queue a delivery once; False when it exists already (a redelivered event).
+
+        No existence check first: the deterministic id's duplicate key tells it, and
+        the number taken for it is then voided at once (the lane does not wait)."""
         for _ in range(attempts):
-            if await self.deliveries.get(spec.notification_id) is not None:
-                return False
             seq = await self._number(spec)
             try:
                 applied = await self.deliveries.create(
                     spec.notification_id, _state(spec, seq), [], cause)
             except Conflict:
-                continue  # written concurrently (then found above), or its number was voided
-            return not applied.duplicate
+                # the id exists (queued before, under another cause), or the courier
+                # voided our number because we were slow: then take a new one
+                if await self.deliveries.get(spec.notification_id) is not None:
+                    await self.void(spec.lane, seq)
+                    return False
+                continue
+            if applied.duplicate:
+                await self.void(spec.lane, seq)
+                return False
+            return True
         raise Conflict("lane_busy", f"could not queue {spec.notification_id}; try again")
 
-    async def _number(self, spec: Spec) -> int:
-        if spec.lane not in self._known:
-            # $setOnInsert beside $inc in one upsert is not applied by every
-            # MongoDB-compatible store (nx-27017): create the lane on its own, once
-            await self.lanes.update_one({"_id": spec.lane}, {"$setOnInsert": {
-                "next_seq": 0, "done_seq": 0, "lease_ms": 0, "due_ms": IDLE_MS,
-                "channel": spec.channel.value}}, upsert=True)
-            self._known.add(spec.lane)
-        lane = await self.lanes.find_one_and_update(
-            {"_id": spec.lane}, {"$inc": {"next_seq": 1}, "$set": {"due_ms": now_ms()}},
-            return_document=ReturnDocument.AFTER)
-        assert lane is not None  # created above
-        return int(lane["next_seq"])
+    async def enqueue_all(self, specs: list[Spec], cause: Cause) -> int:
+        """Queue several deliveries (of one event) concurrently; return how many were new.
+
+        Specs of one lane keep their order (numbers are taken under the lane's lock)."""
+        results = await asyncio.gather(*(self.enqueue(spec, cause) for spec in specs),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the event is handled again; what was queued stays once
+        return sum(1 for result in results if result is True)
+
+    async def _number(self, spec: Spec, attempts: int = 20) -> int:
+        """Take the lane's next number: a conditional write on the last one known."""
+        async with self._lane_lock(spec.lane):
+            for _ in range(attempts):
+                known = self._next.pop(spec.lane, None)
+                if known is None:
+                    known = await self._create_or_read(spec)
+                    if known < 0:  # created it, with number 1 taken
+                        self._remember(spec.lane, 1)
+                        return 1
+                matched = await self.store.update_one(
+                    self.lanes, {"_id": spec.lane, "next_seq": known},
+                    {"$set": {"next_seq": known + 1}, "$min": {"due_ms": now_ms()}})
+                if matched == 1:
+                    self._remember(spec.lane, known + 1)
+                    return known + 1
+                # another replica took a number since: read the lane again
+        raise Conflict("lane_busy", f"could not number a delivery of {spec.lane}; try again")
+
+    async def _create_or_read(self, spec: Spec) -> int:
+        """The lane's last number, read; or -1 when it did not exist and was created
+        holding number 1."""
+        lane = await self.store.find_one(self.lanes, spec.lane)
+        if lane is not None:
+            return int(lane.get("next_seq", 0))
+        try:
+            await self.store.insert_one(self.lanes, {
+                "_id": spec.lane, "next_seq": 1, "done_seq": 0, "lease_ms": 0,
+                "due_ms": now_ms(), "channel": spec.channel.value})
+        except DuplicateKeyError:  # created concurrently by another replica
+            lane = await self.store.find_one(self.lanes, spec.lane)
+            assert lane is not None
+            return int(lane.get("next_seq", 0))
+        return -1
+
+    def _remember(self, lane_id: str, seq: int) -> None:
+        self._next[lane_id] = seq
+        while len(self._next) > self._known_lanes:
+            del self._next[next(iter(self._next))]
+
+    @contextlib.asynccontextmanager
+    async def _lane_lock(self, lane_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(lane_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[lane_id]
 
     # working a lane ----------------------------------------------------------------
-    async def claim(self, owner: str, lease_ms: int) -> Doc | None:
-        """Take a due lane that no live lease holds."""
+    async def claim(self, owner: str, lease_ms: int, limit: int = 1) -> list[Doc]:
+        """Take up to ``limit`` due lanes that no live lease holds: one read of the
+        candidates, then one conditional write each (group-committed)."""
         now = now_ms()
-        doc: Doc | None = await self.lanes.find_one_and_update(
-            {"due_ms": {"$lte": now}, "lease_ms": {"$lt": now}},
-            {"$set": {"lease_ms": now + lease_ms, "owner": owner}},
-            sort=[("due_ms", 1)], return_document=ReturnDocument.AFTER)
-        return doc
+        candidates: list[Doc] = await self.lanes.find(
+            {"due_ms": {"$lte": now}, "lease_ms": {"$lt": now}}
+        ).sort("due_ms", 1).limit(limit).to_list(None)
+        if not candidates:
+            return []
+        lease = {"lease_ms": now + lease_ms, "owner": owner}
+        matched = await asyncio.gather(*(self.store.update_one(
+            self.lanes, {"_id": c["_id"], "lease_ms": {"$lt": now},
+                         "done_seq": c.get("done_seq", 0)}, {"$set": lease})
+            for c in candidates))
+        return [{**c, **lease} for c, m in zip(candidates, matched, strict=True) if m == 1]
+
+    async def due_now(self, lane_ids: list[str]) -> int:
+        """Make lanes waiting for a later time due now (their endpoint recovered);
+        return how many were."""
+        now = now_ms()
+        matched = await asyncio.gather(*(self.store.update_one(
+            self.lanes, {"_id": lane_id, "due_ms": {"$gt": now, "$lt": IDLE_MS}},
+            {"$set": {"due_ms": now}}) for lane_id in lane_ids))
+        return sum(matched)
 
     async def lane(self, lane_id: str) -> Doc | None:
-        return await self.lanes.find_one({"_id": lane_id})
+        return await self.store.find_one(self.lanes, lane_id)
 
     async def at(self, lane_id: str, seq: int) -> Doc | None:
         """The delivery holding number ``seq`` of the lane, if written."""
-        return await self.deliveries.collection.find_one({"slot": f"{lane_id}#{seq}"}, HIDDEN)
+        return (await self.window(lane_id, seq, seq)).get(seq)
+
+    async def window(self, lane_id: str, first: int, last: int) -> dict[int, Doc]:
+        """The deliveries (and voided numbers) written for numbers first..last, by number:
+        one read by ``slot`` each, all in one ``$in`` find with the other lanes'."""
+        seqs = range(first, last + 1)
+        found = await asyncio.gather(*(self.store.find_by(
+            self.deliveries.collection, "slot", f"{lane_id}#{seq}") for seq in seqs))
+        return {seq: docs[0] for seq, docs in zip(seqs, found, strict=True) if docs}
 
     async def void(self, lane_id: str, seq: int) -> None:
         """Make a number never written final: no delivery can take it any more."""
         slot = f"{lane_id}#{seq}"
         with contextlib.suppress(DuplicateKeyError):  # taken after all, or voided already
-            await self.deliveries.collection.insert_one(
-                {"_id": f"{VOID}:{slot}", "slot": slot, "state": VOID, "voided_ms": now_ms()})
+            await self.store.insert_one(self.deliveries.collection, {
+                "_id": f"{VOID}:{slot}", "slot": slot, "state": VOID, "voided_ms": now_ms()})
 
     async def release(self, lane_id: str, owner: str, due_ms: int, done_seq: int,
                       gap: tuple[int, int] = (0, 0)) -> None:
         """Give the lane back, to be claimed again at ``due_ms``; ``gap`` is the missing
         number being waited for, and since when."""
-        await self.lanes.update_one({"_id": lane_id, "owner": owner}, {"$set": {
+        await self.store.update_one(self.lanes, {"_id": lane_id, "owner": owner}, {"$set": {
             "lease_ms": 0, "due_ms": due_ms, "done_seq": done_seq, "gap_seq": gap[0],
             "gap_ms": gap[1]}})
 
     async def idle(self, lane_id: str, owner: str, next_seq: int) -> bool:
         """Park an empty lane, unless a number was taken since it was read."""
-        result = await self.lanes.update_one(
-            {"_id": lane_id, "owner": owner, "next_seq": next_seq},
+        matched = await self.store.update_one(
+            self.lanes, {"_id": lane_id, "owner": owner, "next_seq": next_seq},
             {"$set": {"lease_ms": 0, "due_ms": IDLE_MS, "done_seq": next_seq}})
-        return result.matched_count == 1
+        return matched == 1
 
     async def retry_later(self, delivery: Doc, attempts: int, due_ms: int, reason: str) -> None:
-        await self.deliveries.collection.update_one(
-            {"_id": delivery["_id"], "state": PENDING},
+        await self.store.update_one(
+            self.deliveries.collection, {"_id": delivery["_id"], "state": PENDING},
             {"$set": {"attempts": attempts, "due_ms": due_ms, "last_error": reason}})
 
     async def delivered(self, delivery: Doc, attempts: int) -> None:
@@ -160,10 +265,19 @@ class DeliveryQueue:
         await self._finish(delivery, sets, event)
 
     async def _finish(self, delivery: Doc, sets: Doc, event: Any) -> None:
+        """The outcome and its receipt in one write. A delivery read with its version
+        (from its lane's window) is written conditionally on that version, without a
+        re-read; if it changed since, it is read again and decided anew."""
+        change = Change(set=sets, events=[Outgoing(event)])
+        # the write Aggregates.update does after its read: same filter, same outbox
+        known = "version" in delivery and delivery.get("state") == PENDING
+        if known and await self.deliveries._write(delivery, change, Cause()) is not None:
+            return
+
         def decide(state: Doc, version: int) -> Change:
             if state["state"] != PENDING:
                 raise Conflict("delivery_finished", f"{delivery['_id']} is {state['state']}")
-            return Change(set=sets, events=[Outgoing(event)])
+            return change
 
         await self.deliveries.update(delivery["_id"], decide)
 

@@ -11,6 +11,8 @@
 | GGZY_NOTIFY_WORKERS | concurrent delivery lanes per replica | 32 |
 | GGZY_NOTIFY_LEASE_S | how long a replica holds a lane it claimed | 60 |
 | GGZY_NOTIFY_GAP_GRACE_MS | wait for an earlier number of a lane still being written | 2000 |
+| GGZY_NOTIFY_BATCH | deliveries per lane claim | 200 |
+| GGZY_NOTIFY_WINDOW | numbers of a lane read at once | 16 |
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class NotifySettings(BaseSettings):
     lease_s: float = Field(default=60.0, gt=0)
     gap_grace_ms: int = Field(default=2000, ge=0)
     batch: int = Field(default=200, ge=1, description="Deliveries per lane claim.")
+    window: int = Field(default=16, ge=1, description="Numbers of a lane read at once.")
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.max_attempts, self.backoff_base_ms, self.backoff_max_ms,

@@ -8,6 +8,7 @@ redelivery or a replay changes nothing. Queries use one indexed field each.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ggzy.runtime.aggregates import Doc, now_ms
+from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import NotFound
 from services.notify.domain.recipients import RecipientId
 from services.notify.domain.routing import Interest, Parties
@@ -27,7 +29,8 @@ ANY = "*"  # a subscription's category when it takes every category
 class NotifyStore:
     """Recipients, subscriptions and projections of the notify service."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], store: Store | None = None) -> None:
+        self.store = store
         self.recipients = db["recipients"]
         self.subscriptions = db["subscriptions"]
         self.tenders = db["tenders"]
@@ -75,8 +78,15 @@ class NotifyStore:
         return await self.recipients.find_one({"_id": rid}) or {"_id": rid}
 
     async def recipients_by_id(self, ids: Iterable[RecipientId]) -> dict[str, Doc]:
-        docs = await self.recipients.find({"_id": {"$in": list(ids)}}).to_list(None)
-        return {d["_id"]: d for d in docs}
+        """The recipients' documents, read by id through the group-commit store (one
+        ``$in`` find shared with the other events handled at the same time)."""
+        unique = list(dict.fromkeys(ids))
+        if self.store is None:
+            docs = await self.recipients.find({"_id": {"$in": unique}}).to_list(None)
+            return {d["_id"]: d for d in docs}
+        found = await asyncio.gather(*(self.store.find_one(self.recipients, rid)
+                                       for rid in unique))
+        return {d["_id"]: d for d in found if d is not None}
 
     async def configure(self, rid: RecipientId, sets: Doc, unset: Iterable[str] = ()) -> Doc:
         """Change a recipient's own settings (channels, language)."""

@@ -22,18 +22,28 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient
 
 from contracts.bidding import BidSubmitted, ExpertsDrawn, Section, TenderPublished
 from contracts.categories import Category
 from contracts.credit import CreditChanged, SubjectKind
 from contracts.envelope import Envelope
+from contracts.notify import Channel
 from contracts.topics import Stage, topic_name
+from ggzy.runtime.aggregates import Aggregates, Cause, Change
+from ggzy.runtime.batching import Store
+from ggzy.runtime.errors import Conflict
 from ggzy.testing.client import PlatformClient
 from ggzy.testing.infra import Infra
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
 from ggzy.testing.services import Running, free_port, running
+from services.notify.courier import Courier, NotifyMetrics
 from services.notify.domain import signing
+from services.notify.domain.policy import Breakers, RetryPolicy
+from services.notify.domain.recipients import RecipientId, lane_id, notification_id
 from services.notify.main import build
+from services.notify.queue import DeliveryQueue, Spec
 from services.notify.settings import NotifySettings
 from tests.conftest import isolated_settings
 from tests.integration.conftest import Registration
@@ -369,3 +379,147 @@ class SmtpSink:
     def to(self, address: str) -> EmailMessage | None:
         found = self.all_to(address)
         return found[0] if found else None
+
+
+# The delivery queue and courier on their own, against the real store -----------------
+
+class Lanes:
+    """A DeliveryQueue (and a courier sending into a list) on a database of its own."""
+
+    def __init__(self, infra: Infra) -> None:
+        self.db_name = "t" + uuid.uuid4().hex[:10] + "_lanes"
+        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url,
+                                                                         tz_aware=True)
+        self.store = Store(self.mongo)
+        self.queue = self.replica()
+        self.sent: list[tuple[str, int]] = []  # (lane, number) in the order sent
+        self.courier = Courier(self.queue, {Channel.WEBHOOK: self.send, Channel.INBOX: self.send},
+                               self.push, policy=RetryPolicy(3, 10, 20, 0.5),
+                               breakers=Breakers(100, 10), metrics=NotifyMetrics(
+                                   CollectorRegistry()), grace_ms=150, window=2)
+
+    def replica(self) -> DeliveryQueue:
+        db = self.mongo[self.db_name]
+        deliveries = Aggregates(db["deliveries"], source="/ggzy/notify", topic_prefix="t",
+                                on_queued=lambda: None, store=self.store)
+        return DeliveryQueue(deliveries, db["lanes"])
+
+    async def send(self, nid: str, target: dict[str, Any], payload: dict[str, Any]) -> None:
+        self.sent.append((payload["lane"], payload["seq_hint"]))
+
+    async def push(self, recipient: str, message: dict[str, Any]) -> None:
+        pass
+
+    def spec(self, event_id: str, recipient: str, channel: Channel = Channel.WEBHOOK,
+             hint: int = 0) -> Spec:
+        rid = RecipientId(recipient)
+        lane = lane_id(rid, channel)
+        return Spec(notification_id(event_id, rid, channel), lane, rid, channel, "credit",
+                    "http://127.0.0.1:9/hook", {"url": "http://127.0.0.1:9/hook", "secret": "s"},
+                    {"lane": lane, "seq_hint": hint}, event_id, "CreditChanged")
+
+    async def work_until_idle(self, within: float = 10) -> None:
+        """Claim and work due lanes until none is due (or ``within`` seconds passed)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            lanes = await self.queue.claim("tester", 60_000, 10)
+            for lane in lanes:
+                await self.courier.work(lane, "tester")
+            if not lanes and not await self.queue.lanes.find_one({"due_ms": {"$lt": 2**61}}):
+                return
+            await asyncio.sleep(0.02)
+
+    async def deliveries(self) -> list[dict[str, Any]]:
+        return await self.queue.deliveries.collection.find({}).to_list(None)
+
+
+@pytest.fixture
+async def lanes(infra: Infra) -> AsyncIterator[Lanes]:
+    env = Lanes(infra)
+    await env.store.start()
+    await env.queue.setup()
+    yield env
+    await env.mongo.drop_database(env.db_name)
+    await env.mongo.close()
+
+
+async def test_a_lane_window_delivers_in_order_across_a_number_never_written(
+        lanes: Lanes) -> None:
+    cause = Cause(message_id="m")
+    for i in (1, 2, 3):
+        assert await lanes.queue.enqueue(lanes.spec(f"e{i}", "entity:A", hint=i), cause)
+    lane = lanes.spec("x", "entity:A").lane
+    # a writer takes number 4 and never writes its delivery (it crashed)
+    assert await lanes.store.update_one(lanes.queue.lanes, {"_id": lane, "next_seq": 3},
+                                        {"$set": {"next_seq": 4}}) == 1
+    for i in (5, 6):  # this replica knew 3 was the last: it learns 4 was taken
+        assert await lanes.queue.enqueue(lanes.spec(f"e{i}", "entity:A", hint=i), cause)
+    await lanes.work_until_idle()
+    assert lanes.sent == [(lane, 1), (lane, 2), (lane, 3), (lane, 5), (lane, 6)]
+    docs = {d["slot"]: d for d in await lanes.deliveries()}
+    assert docs[f"{lane}#4"]["state"] == "void"
+    assert [docs[f"{lane}#{n}"]["state"] for n in (1, 2, 3, 5, 6)] == ["delivered"] * 5
+    parked = await lanes.queue.lane(lane)
+    assert parked is not None and parked["done_seq"] == 6 and parked["lease_ms"] == 0
+
+
+async def test_enqueueing_several_recipients_at_once_is_idempotent(lanes: Lanes) -> None:
+    specs = [lanes.spec("ev", f"entity:{r}", ch) for r in "ABC"
+             for ch in (Channel.INBOX, Channel.WEBHOOK)]
+    cause = Cause(message_id="ev")
+    first, again, concurrently = await asyncio.gather(
+        lanes.queue.enqueue_all(specs, cause), lanes.queue.enqueue_all(specs, cause),
+        lanes.queue.enqueue_all(specs, cause))
+    assert first + again + concurrently == 6
+    assert await lanes.queue.enqueue_all(specs, cause) == 0  # a later redelivery
+    await lanes.work_until_idle()
+    real = [d for d in await lanes.deliveries() if d["state"] != "void"]
+    assert sorted(d["_id"] for d in real) == sorted(s.notification_id for s in specs)
+    assert all(d["state"] == "delivered" and len(d["outbox"]) == 1 for d in real)  # 1 receipt
+    assert sorted(lanes.sent) == sorted((s.lane, 0) for s in specs)  # each sent once
+    for spec in specs:  # the redeliveries' numbers were voided: the lanes are not held
+        lane = await lanes.queue.lane(spec.lane)
+        assert lane is not None and lane["done_seq"] == lane["next_seq"] >= 1
+
+
+async def test_two_replicas_numbering_one_lane_take_every_number_once(lanes: Lanes) -> None:
+    other = lanes.replica()
+    cause = Cause(message_id="m")
+    for i in range(8):  # alternating: each replica's last known number is stale every time
+        queue = lanes.queue if i % 2 == 0 else other
+        assert await queue.enqueue(lanes.spec(f"e{i}", "entity:B", hint=i + 1), cause)
+    more = [lanes.spec(f"c{i}", "entity:B", hint=0) for i in range(6)]
+    await asyncio.gather(*(q.enqueue(s, cause) for s, q in zip(more, [lanes.queue, other] * 3,
+                                                                strict=True)))
+    seqs = sorted(d["seq"] for d in await lanes.deliveries())
+    assert seqs == list(range(1, 15))
+    await lanes.work_until_idle()
+    assert [n for _, n in lanes.sent[:8]] == list(range(1, 9))  # in the order numbered
+    assert len(lanes.sent) == 14
+
+
+async def test_finishing_a_delivery_changed_since_it_was_read_is_decided_again(
+        lanes: Lanes) -> None:
+    spec = lanes.spec("ev", "entity:C")
+    assert await lanes.queue.enqueue(spec, Cause(message_id="ev"))
+    read = (await lanes.queue.window(spec.lane, 1, 1))[1]
+    await lanes.queue.deliveries.update(spec.notification_id, lambda s, v: Change(
+        set={"note": "changed"}))  # the version moved since it was read
+    await lanes.queue.delivered(read, 1)
+    doc = await lanes.queue.deliveries.get(spec.notification_id)
+    assert doc is not None and doc["state"] == "delivered" and doc["note"] == "changed"
+    assert len(doc["outbox"]) == 1
+    with pytest.raises(Conflict):  # finished already: a second outcome is refused
+        await lanes.queue.failed(read, 2, "http_503")
+    doc = await lanes.queue.deliveries.get(spec.notification_id)
+    assert doc is not None and doc["state"] == "delivered" and len(doc["outbox"]) == 1
+
+
+async def test_claiming_takes_many_due_lanes_at_once_and_each_only_once(lanes: Lanes) -> None:
+    cause = Cause(message_id="m")
+    await lanes.queue.enqueue_all([lanes.spec("ev", f"entity:{r}") for r in "DEFG"], cause)
+    first, second = await asyncio.gather(lanes.queue.claim("one", 60_000, 3),
+                                         lanes.queue.claim("two", 60_000, 10))
+    ids = [lane["_id"] for lane in first + second]
+    assert len(ids) == len(set(ids)) == 4 and len(first) <= 3
+    assert await lanes.queue.claim("three", 60_000, 10) == []  # all leased
