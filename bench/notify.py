@@ -158,7 +158,9 @@ class Rig:
             text = await resp.text()
         out: dict[str, float] = {}
         for line in text.splitlines():
-            if line.startswith(("ggzy_notify_deliveries_total", "ggzy_store_")):
+            if line.startswith(("ggzy_notify_deliveries_total", "ggzy_store_",
+                                "ggzy_notify_claim_reads_total",
+                                "ggzy_notify_lanes_claimed_total")):
                 name, _, value = line.rpartition(" ")
                 out[name] = float(value)
         return out
@@ -174,6 +176,9 @@ def store_use(before: dict[str, float], after: dict[str, float], deliveries: flo
             key = f'{metric}{{kind="{kind}"}}'
             out[f"{kind}_{what}"] = round((after.get(key, 0) - before.get(key, 0))
                                           / max(1.0, deliveries), 2)
+    for what in ("claim_reads", "lanes_claimed"):
+        key = f"ggzy_notify_{what}_total"
+        out[what] = round((after.get(key, 0) - before.get(key, 0)) / max(1.0, deliveries), 2)
     return out
 
 
@@ -318,7 +323,8 @@ def print_report(r: Doc) -> None:
 
 def _use(u: Doc) -> str:
     return (f"reads {u['read_round_trips']} ({u['read_operations']}), "
-            f"writes {u['write_round_trips']} ({u['write_operations']})")
+            f"writes {u['write_round_trips']} ({u['write_operations']}); lane claim reads "
+            f"{u['claim_reads']}, lanes claimed {u['lanes_claimed']}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

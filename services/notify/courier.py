@@ -27,7 +27,7 @@ from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.errors import Conflict
 from services.notify.channels import DeliveryError
 from services.notify.domain.policy import CLOSED, Breaker, Breakers, RetryPolicy
-from services.notify.queue import PENDING, DeliveryQueue
+from services.notify.queue import PENDING, DeliveryQueue, Spec
 
 log = logging.getLogger("ggzy.notify.courier")
 Send = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[None]]
@@ -50,6 +50,10 @@ class NotifyMetrics:
         self.age = Histogram("ggzy_notify_queue_age_seconds", "From enqueue to the final "
                              "outcome", ["channel"], registry=r,
                              buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800))
+        self.claims = Counter("ggzy_notify_claim_reads", "Reads of due lanes to claim",
+                              registry=r)
+        self.claimed = Counter("ggzy_notify_lanes_claimed", "Lanes claimed (each worked once "
+                               "per claim)", registry=r)
         self.head_age = Gauge("ggzy_notify_head_age_seconds", "Age of the last notification "
                               "taken up, per channel", ["channel"], registry=r)
 
@@ -118,6 +122,8 @@ class Courier:
             except Exception:
                 log.exception("claiming lanes failed")
                 lanes = []
+            self.metrics.claims.inc()
+            self.metrics.claimed.inc(len(lanes))
             for lane in lanes:
                 task = asyncio.create_task(self._work(lane, owner))
                 self._working.add(task)
@@ -157,6 +163,10 @@ class Courier:
             found = await self.queue.window(lane_id, done + 1, high)
             for seq in range(done + 1, high + 1):
                 delivery = found.get(seq)
+                if delivery is None and await self.queue.settled(lane_id, seq,
+                                                                 self.grace_ms / 1000):
+                    found.update(await self.queue.window(lane_id, seq, high))  # written now
+                    delivery = found.get(seq)
                 if delivery is None:
                     outcome = await self._missing(lane, seq)
                 elif delivery["state"] != PENDING:
@@ -213,6 +223,14 @@ class Courier:
                                                     "id": delivery["_id"],
                                                     **delivery["payload"]})
         return int(delivery["seq"])
+
+    async def delivered_at_once(self, spec: Spec) -> None:
+        """A delivery the queue made at enqueue time (the inbox): count it, push it."""
+        self.metrics.delivered.labels(spec.channel.value).inc()
+        self.metrics.age.labels(spec.channel.value).observe(0.0)
+        if spec.channel == Channel.INBOX:
+            await self.push(spec.recipient, {"type": "notification",
+                                             "id": spec.notification_id, **spec.payload})
 
     def _succeeded(self, endpoint: str, breaker: Breaker) -> None:
         """The endpoint answered: close its breaker, and if it was open, make the lanes

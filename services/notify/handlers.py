@@ -8,7 +8,7 @@ known (its own, else registration's) and an SMTP relay is configured.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +23,12 @@ from services.notify.domain import recipients as r
 from services.notify.domain import routing, templates
 from services.notify.domain.routing import Route
 from services.notify.domain.templates import Templates
-from services.notify.queue import DeliveryQueue, Spec
+from services.notify.queue import DeliveryQueue, Queued, Spec
 from services.notify.store import NotifyStore
+
+
+async def _nothing(spec: Spec) -> None:
+    """What a delivery done at enqueue time needs besides its write: nothing here."""
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Notify:
     templates: Templates
     mail_endpoint: str | None  # the SMTP relay, or None when e-mail is off
     on_queued: Callable[[], None] = field(default=lambda: None)
+    on_delivered: Callable[[Spec], Awaitable[None]] = field(default=_nothing)
 
     async def on_bidding(self, msg: Incoming[Any]) -> None:
         """A tender's step: its parties (learnt from the events) hear what concerns them."""
@@ -82,10 +87,13 @@ class Notify:
         docs = await self.store.recipients_by_id(x.recipient for x in routes)
         specs = [spec for route in routes for spec in
                  self.specs(msg, route, docs.get(route.recipient) or {"_id": route.recipient})]
-        new = await self.queue.enqueue_all(specs, cause)
-        if new:
+        outcomes = await self.queue.enqueue_all(specs, cause)
+        for spec, outcome in zip(specs, outcomes, strict=True):
+            if outcome is Queued.DELIVERED:
+                await self.on_delivered(spec)
+        if Queued.QUEUED in outcomes:
             self.on_queued()
-        return new
+        return sum(1 for outcome in outcomes if outcome is not Queued.DUPLICATE)
 
     def specs(self, msg: Incoming[Any], route: Route, doc: Doc) -> list[Spec]:
         """The deliveries of one route: one per channel of the recipient."""

@@ -20,7 +20,8 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
     """Wire the notify service onto the runtime."""
     cfg = settings or NotifySettings()
     store = NotifyStore(rt.db, rt.store)
-    queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"])
+    queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"],
+                          at_once=frozenset({Channel.INBOX}) if cfg.inbox_at_once else frozenset())
     hub, webhooks = InboxHub(), Webhooks(cfg.webhook_timeout_s)
     mail = Mail(cfg.smtp_host, cfg.smtp_port, cfg.smtp_from, cfg.smtp_timeout_s)
 
@@ -34,7 +35,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
                       lease_ms=int(cfg.lease_s * 1000), grace_ms=cfg.gap_grace_ms,
                       batch=cfg.batch, window=cfg.window)
     app = Notify(store, queue, Templates.load(), mail.endpoint if cfg.smtp_host else None,
-                 on_queued=courier.wake)
+                 on_queued=courier.wake, on_delivered=courier.delivered_at_once)
 
     async def start() -> None:
         await store.setup()

@@ -18,7 +18,8 @@ then one conditional write each), then delivers the lane's deliveries strictly
 by number, reading a window of numbers at once, each by its unique ``slot``
 (lane and number): n+1 never goes before n is delivered or finally failed. A
 number whose delivery is not there yet (a concurrent enqueue still writing it)
-holds the lane for a short grace; then the number is voided by a placeholder
+is waited for in place when this replica is writing it, else it holds the lane
+for a short grace; then the number is voided by a placeholder
 holding its slot, so a writer that was only slow fails on the unique index and
 takes a new number: its delivery is still made, once.
 
@@ -30,7 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import enum
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +48,14 @@ from ggzy.runtime.errors import Conflict
 PENDING, DELIVERED, FAILED, VOID = "pending", "delivered", "failed", "void"
 IDLE_MS = 2**62  # the due time of a lane with nothing to deliver
 HIDDEN = {"outbox": 0, "processed": 0}
+
+
+class Queued(enum.Enum):
+    """What enqueueing did."""
+
+    QUEUED = "queued"  # for the courier to deliver
+    DELIVERED = "delivered"  # delivered at once (the inbox: the write is the delivery)
+    DUPLICATE = "duplicate"  # it existed already (a redelivered event)
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,9 @@ class DeliveryQueue:
     """
 
     def __init__(self, deliveries: Aggregates, lanes: AsyncCollection[Doc],
-                 known_lanes: int = 100_000) -> None:
+                 known_lanes: int = 100_000, at_once: frozenset[Channel] = frozenset()) -> None:
         self.deliveries = deliveries
+        self.at_once = at_once  # channels delivered by the write itself (the inbox)
         self.lanes = lanes
         self.store: Store = deliveries.store
         # The last number this replica took per lane (bounded, oldest dropped): the
@@ -83,6 +94,10 @@ class DeliveryQueue:
         self._next: dict[str, int] = {}
         self._known_lanes = known_lanes
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # Lanes this replica saw caught up (every number done, as of number n): only
+        # those are tried for delivery at once, so a lane with work left costs nothing.
+        self._caught: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Event] = {}  # slots being written here
 
     async def setup(self) -> None:
         coll = self.deliveries.collection
@@ -90,42 +105,96 @@ class DeliveryQueue:
         await coll.create_index("inbox_of")
         await coll.create_index("state")
         await coll.create_index("outbox_pending")  # the relay's claim, on a single field
+        # the relay reads what it claimed by owner: without this index, nx-27017 scans
+        # every delivery (finished ones stay, for the inbox) on each flush
+        await coll.create_index("relay_owner")
         await self.lanes.create_index("due_ms")
 
     # enqueueing ------------------------------------------------------------------
-    async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5) -> bool:
-        """Queue a delivery once; False when it exists already (a redelivered event).
+    async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5) -> Queued:
+        """Queue a delivery once: QUEUED, DELIVERED (done at once, see ``at_once``), or
+        DUPLICATE when it exists already (a redelivered event).
 
         No existence check first: the deterministic id's duplicate key tells it, and
         the number taken for it is then voided at once (the lane does not wait)."""
+        if spec.channel in self.at_once:
+            done = await self._deliver_at_once(spec, cause)
+            if done is not None:
+                return done
         for _ in range(attempts):
             seq = await self._number(spec)
             try:
-                applied = await self.deliveries.create(
-                    spec.notification_id, _state(spec, seq), [], cause)
+                with self._writing(spec.lane, seq):
+                    applied = await self.deliveries.create(
+                        spec.notification_id, _state(spec, seq), [], cause)
             except Conflict:
                 # the id exists (queued before, under another cause), or the courier
                 # voided our number because we were slow: then take a new one
                 if await self.deliveries.get(spec.notification_id) is not None:
                     await self.void(spec.lane, seq)
-                    return False
+                    return Queued.DUPLICATE
                 continue
             if applied.duplicate:
                 await self.void(spec.lane, seq)
-                return False
-            return True
+                return Queued.DUPLICATE
+            return Queued.QUEUED
         raise Conflict("lane_busy", f"could not queue {spec.notification_id}; try again")
 
-    async def enqueue_all(self, specs: list[Spec], cause: Cause) -> int:
-        """Queue several deliveries (of one event) concurrently; return how many were new.
+    async def enqueue_all(self, specs: list[Spec], cause: Cause) -> list[Queued]:
+        """Queue several deliveries (of one event) concurrently, each as ``enqueue``.
 
         Specs of one lane keep their order (numbers are taken under the lane's lock)."""
         results = await asyncio.gather(*(self.enqueue(spec, cause) for spec in specs),
                                        return_exceptions=True)
+        out: list[Queued] = []
         for result in results:
             if isinstance(result, BaseException):
                 raise result  # the event is handled again; what was queued stays once
-        return sum(1 for result in results if result is True)
+            out.append(result)
+        return out
+
+    async def _deliver_at_once(self, spec: Spec, cause: Cause) -> Queued | None:
+        """Deliver on a channel whose delivery is the write itself (the inbox), when its
+        lane has nothing unfinished: take the next number only if every earlier one is
+        done (``done_seq == next_seq``, the lane parked), insert the delivery finished
+        with its receipt in one write, then move the lane's done number on. None when
+        the lane is not known here or not caught up: then it is queued as any other.
+
+        Order holds: a later number is taken here or by another replica only once
+        ``done_seq`` has moved past this one, which is after its insert."""
+        async with self._lane_lock(spec.lane):
+            known = self._next.get(spec.lane)
+            if known is None or self._caught.get(spec.lane) != known:
+                return None  # not known here to be caught up: queue it the usual way
+            matched = await self.store.update_one(
+                self.lanes, {"_id": spec.lane, "next_seq": known, "done_seq": known},
+                {"$set": {"next_seq": known + 1}})
+            if matched != 1:
+                return None  # something is unfinished (or the number moved): queue it
+            seq = known + 1
+            self._remember(spec.lane, seq)
+            self._caught.pop(spec.lane, None)
+            state = {**_state(spec, seq), "state": DELIVERED, "attempts": 1,
+                     "finished_ms": now_ms()}
+            if spec.channel == Channel.INBOX:
+                state.update(inbox_of=spec.recipient, read=0)
+            event = NotificationDelivered(**_about(state | {"_id": spec.notification_id}, 1),
+                                          delivered_at=datetime.now(UTC))
+            try:
+                with self._writing(spec.lane, seq):
+                    applied = await self.deliveries.create(spec.notification_id, state,
+                                                           [Outgoing(event)], cause)
+            except Conflict:
+                applied = None
+            if applied is None or applied.duplicate:
+                await self.void(spec.lane, seq)  # the lane is not held by a number unwritten
+                if applied is None and await self.deliveries.get(spec.notification_id) is None:
+                    return None  # our number was voided under us (a slow write): queue it
+                return Queued.DUPLICATE
+            if await self.store.update_one(self.lanes, {"_id": spec.lane, "done_seq": known},
+                                           {"$set": {"done_seq": seq}}):
+                self._caught[spec.lane] = seq
+            return Queued.DELIVERED
 
     async def _number(self, spec: Spec, attempts: int = 20) -> int:
         """Take the lane's next number: a conditional write on the last one known."""
@@ -142,6 +211,7 @@ class DeliveryQueue:
                     {"$set": {"next_seq": known + 1}, "$min": {"due_ms": now_ms()}})
                 if matched == 1:
                     self._remember(spec.lane, known + 1)
+                    self._caught.pop(spec.lane, None)
                     return known + 1
                 # another replica took a number since: read the lane again
         raise Conflict("lane_busy", f"could not number a delivery of {spec.lane}; try again")
@@ -166,6 +236,29 @@ class DeliveryQueue:
         self._next[lane_id] = seq
         while len(self._next) > self._known_lanes:
             del self._next[next(iter(self._next))]
+        while len(self._caught) > self._known_lanes:
+            del self._caught[next(iter(self._caught))]
+
+    @contextlib.contextmanager
+    def _writing(self, lane_id: str, seq: int) -> Iterator[None]:
+        """Mark number ``seq`` of the lane as being written by this replica."""
+        slot = f"{lane_id}#{seq}"
+        done = self._inflight[slot] = asyncio.Event()
+        try:
+            yield
+        finally:
+            del self._inflight[slot]
+            done.set()
+
+    async def settled(self, lane_id: str, seq: int, within_s: float) -> bool:
+        """Wait (up to ``within_s``) for this replica's write of number ``seq``, if one is
+        under way; True if there was one (then read the number again)."""
+        done = self._inflight.get(f"{lane_id}#{seq}")
+        if done is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), within_s)
+        return True
 
     @contextlib.asynccontextmanager
     async def _lane_lock(self, lane_id: str) -> AsyncIterator[None]:
@@ -240,6 +333,8 @@ class DeliveryQueue:
         matched = await self.store.update_one(
             self.lanes, {"_id": lane_id, "owner": owner, "next_seq": next_seq},
             {"$set": {"lease_ms": 0, "due_ms": IDLE_MS, "done_seq": next_seq}})
+        if matched == 1 and lane_id in self._next:
+            self._caught[lane_id] = next_seq
         return matched == 1
 
     async def retry_later(self, delivery: Doc, attempts: int, due_ms: int, reason: str) -> None:

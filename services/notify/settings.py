@@ -13,6 +13,7 @@
 | GGZY_NOTIFY_GAP_GRACE_MS | wait for an earlier number of a lane still being written | 2000 |
 | GGZY_NOTIFY_BATCH | deliveries per lane claim | 200 |
 | GGZY_NOTIFY_WINDOW | numbers of a lane read at once | 16 |
+| GGZY_NOTIFY_INBOX_AT_ONCE | deliver to the inbox on enqueue when its lane is caught up | true |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class NotifySettings(BaseSettings):
     gap_grace_ms: int = Field(default=2000, ge=0)
     batch: int = Field(default=200, ge=1, description="Deliveries per lane claim.")
     window: int = Field(default=16, ge=1, description="Numbers of a lane read at once.")
+    inbox_at_once: bool = True
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.max_attempts, self.backoff_base_ms, self.backoff_max_ms,

@@ -43,7 +43,7 @@ from services.notify.domain import signing
 from services.notify.domain.policy import Breakers, RetryPolicy
 from services.notify.domain.recipients import RecipientId, lane_id, notification_id
 from services.notify.main import build
-from services.notify.queue import DeliveryQueue, Spec
+from services.notify.queue import DeliveryQueue, Queued, Spec
 from services.notify.settings import NotifySettings
 from tests.conftest import isolated_settings
 from tests.integration.conftest import Registration
@@ -398,11 +398,11 @@ class Lanes:
                                breakers=Breakers(100, 10), metrics=NotifyMetrics(
                                    CollectorRegistry()), grace_ms=150, window=2)
 
-    def replica(self) -> DeliveryQueue:
+    def replica(self, at_once: frozenset[Channel] = frozenset()) -> DeliveryQueue:
         db = self.mongo[self.db_name]
         deliveries = Aggregates(db["deliveries"], source="/ggzy/notify", topic_prefix="t",
                                 on_queued=lambda: None, store=self.store)
-        return DeliveryQueue(deliveries, db["lanes"])
+        return DeliveryQueue(deliveries, db["lanes"], at_once=at_once)
 
     async def send(self, nid: str, target: dict[str, Any], payload: dict[str, Any]) -> None:
         self.sent.append((payload["lane"], payload["seq_hint"]))
@@ -447,13 +447,15 @@ async def test_a_lane_window_delivers_in_order_across_a_number_never_written(
         lanes: Lanes) -> None:
     cause = Cause(message_id="m")
     for i in (1, 2, 3):
-        assert await lanes.queue.enqueue(lanes.spec(f"e{i}", "entity:A", hint=i), cause)
+        assert await lanes.queue.enqueue(lanes.spec(f"e{i}", "entity:A", hint=i),
+                                         cause) is Queued.QUEUED
     lane = lanes.spec("x", "entity:A").lane
     # a writer takes number 4 and never writes its delivery (it crashed)
     assert await lanes.store.update_one(lanes.queue.lanes, {"_id": lane, "next_seq": 3},
                                         {"$set": {"next_seq": 4}}) == 1
     for i in (5, 6):  # this replica knew 3 was the last: it learns 4 was taken
-        assert await lanes.queue.enqueue(lanes.spec(f"e{i}", "entity:A", hint=i), cause)
+        assert await lanes.queue.enqueue(lanes.spec(f"e{i}", "entity:A", hint=i),
+                                         cause) is Queued.QUEUED
     await lanes.work_until_idle()
     assert lanes.sent == [(lane, 1), (lane, 2), (lane, 3), (lane, 5), (lane, 6)]
     docs = {d["slot"]: d for d in await lanes.deliveries()}
@@ -467,11 +469,13 @@ async def test_enqueueing_several_recipients_at_once_is_idempotent(lanes: Lanes)
     specs = [lanes.spec("ev", f"entity:{r}", ch) for r in "ABC"
              for ch in (Channel.INBOX, Channel.WEBHOOK)]
     cause = Cause(message_id="ev")
-    first, again, concurrently = await asyncio.gather(
+    outcomes = await asyncio.gather(
         lanes.queue.enqueue_all(specs, cause), lanes.queue.enqueue_all(specs, cause),
         lanes.queue.enqueue_all(specs, cause))
-    assert first + again + concurrently == 6
-    assert await lanes.queue.enqueue_all(specs, cause) == 0  # a later redelivery
+    assert sum(o.count(Queued.QUEUED) for o in outcomes) == 6
+    assert sum(o.count(Queued.DUPLICATE) for o in outcomes) == 12
+    again = await lanes.queue.enqueue_all(specs, cause)  # a later redelivery
+    assert again == [Queued.DUPLICATE] * 6
     await lanes.work_until_idle()
     real = [d for d in await lanes.deliveries() if d["state"] != "void"]
     assert sorted(d["_id"] for d in real) == sorted(s.notification_id for s in specs)
@@ -487,7 +491,8 @@ async def test_two_replicas_numbering_one_lane_take_every_number_once(lanes: Lan
     cause = Cause(message_id="m")
     for i in range(8):  # alternating: each replica's last known number is stale every time
         queue = lanes.queue if i % 2 == 0 else other
-        assert await queue.enqueue(lanes.spec(f"e{i}", "entity:B", hint=i + 1), cause)
+        assert await queue.enqueue(lanes.spec(f"e{i}", "entity:B", hint=i + 1),
+                                   cause) is Queued.QUEUED
     more = [lanes.spec(f"c{i}", "entity:B", hint=0) for i in range(6)]
     await asyncio.gather(*(q.enqueue(s, cause) for s, q in zip(more, [lanes.queue, other] * 3,
                                                                 strict=True)))
@@ -501,7 +506,7 @@ async def test_two_replicas_numbering_one_lane_take_every_number_once(lanes: Lan
 async def test_finishing_a_delivery_changed_since_it_was_read_is_decided_again(
         lanes: Lanes) -> None:
     spec = lanes.spec("ev", "entity:C")
-    assert await lanes.queue.enqueue(spec, Cause(message_id="ev"))
+    assert await lanes.queue.enqueue(spec, Cause(message_id="ev")) is Queued.QUEUED
     read = (await lanes.queue.window(spec.lane, 1, 1))[1]
     await lanes.queue.deliveries.update(spec.notification_id, lambda s, v: Change(
         set={"note": "changed"}))  # the version moved since it was read
@@ -523,3 +528,34 @@ async def test_claiming_takes_many_due_lanes_at_once_and_each_only_once(lanes: L
     ids = [lane["_id"] for lane in first + second]
     assert len(ids) == len(set(ids)) == 4 and len(first) <= 3
     assert await lanes.queue.claim("three", 60_000, 10) == []  # all leased
+
+
+async def test_the_inbox_is_delivered_at_enqueue_only_when_its_lane_is_caught_up(
+        lanes: Lanes) -> None:
+    queue = lanes.courier.queue = lanes.replica(frozenset({Channel.INBOX}))
+    cause = Cause(message_id="m")
+    inbox = [lanes.spec(f"e{i}", "entity:H", Channel.INBOX, hint=i) for i in range(1, 6)]
+    # a new lane, then one with number 1 unfinished: both queued for the courier
+    assert [await queue.enqueue(s, cause) for s in inbox[:2]] == [Queued.QUEUED] * 2
+    await lanes.work_until_idle()
+    assert [n for _, n in lanes.sent] == [1, 2]
+    # caught up: delivered by the write itself, with its receipt, the lane left parked
+    assert await queue.enqueue(inbox[2], cause) is Queued.DELIVERED
+    doc = await queue.deliveries.get(inbox[2].notification_id)
+    assert doc is not None and (doc["state"], doc["seq"], doc["inbox_of"]) == (
+        "delivered", 3, "entity:H")
+    (receipt,) = doc["outbox"].values()
+    assert json.loads(receipt["value"])["notification_id"] == inbox[2].notification_id
+    lane = await queue.lane(inbox[2].lane)
+    assert lane is not None and lane["done_seq"] == lane["next_seq"] == 3
+    assert lane["due_ms"] > 2**61  # nothing for the courier
+    # a redelivery: nothing twice, its number voided
+    assert await queue.enqueue(inbox[2], cause) is Queued.DUPLICATE
+    # the voided number is not done yet: the next goes through the courier, after it
+    assert await queue.enqueue(inbox[3], cause) is Queued.QUEUED
+    await lanes.work_until_idle()
+    assert [n for _, n in lanes.sent] == [1, 2, 4]
+    assert await queue.enqueue(inbox[4], cause) is Queued.DELIVERED
+    states = {d["seq"]: d["state"] for d in await lanes.deliveries() if "seq" in d}
+    assert states == {1: "delivered", 2: "delivered", 3: "delivered", 5: "delivered",
+                      6: "delivered"}
