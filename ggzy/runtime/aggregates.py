@@ -11,7 +11,6 @@ no multi-document transaction (MongoDB's single-document atomicity).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from contracts.base import Message, dump
+from contracts.base import Message
 from contracts.categories import Category
 from contracts.envelope import Envelope
 from contracts.topics import CATEGORY_SCOPED, topic_name
@@ -80,6 +79,7 @@ class Fresh:
     doc_id: Any
     version: int
     outbox: Doc
+    owner: str | None = None  # a new aggregate, written already leased to this relay
 
 
 def now_ms() -> int:
@@ -102,7 +102,8 @@ class Aggregates:
 
     def __init__(self, collection: AsyncCollection[Doc], *, source: str, topic_prefix: str,
                  on_queued: Callable[[], None], store: Store | None = None,
-                 on_fresh: Callable[[Fresh], None] | None = None) -> None:
+                 on_fresh: Callable[[Fresh], None] | None = None,
+                 lease_new: Callable[[], tuple[int, str]] | None = None) -> None:
         self.collection = collection
         # Single-document reads and writes are group-committed with the service's
         # other concurrent ones (batching.Store); without one, each goes alone.
@@ -113,6 +114,9 @@ class Aggregates:
         # Events queued on an aggregate with no others pending go to the relay's fast
         # path (published from memory); the others wait for its sweep.
         self.on_fresh = on_fresh
+        # A new aggregate is inserted already leased to this replica's relay (no one
+        # else can hold it yet), which then publishes it without a claim.
+        self.lease_new = lease_new
 
     async def get(self, aggregate_id: str) -> Doc | None:
         """The aggregate's document (with its version), or None."""
@@ -133,6 +137,10 @@ class Aggregates:
         doc: Doc = {**state, "_id": aggregate_id, "version": 1, "outbox": outbox,
                     "outbox_pending": PENDING if outbox else IDLE, "relay_lease": EPOCH,
                     "processed": {cause.message_id: now} if cause.message_id else {}}
+        owner = None
+        if outbox and self.lease_new is not None and self.on_fresh is not None:
+            doc["relay_lease"], owner = self.lease_new()
+            doc["relay_owner"] = owner
         try:
             await self.store.insert_one(self.collection, doc)
         except DuplicateKeyError:
@@ -141,7 +149,7 @@ class Aggregates:
                 return Applied(version=int(existing["version"]), duplicate=True)
             raise Conflict("already_exists", f"{aggregate_id} already exists",
                            existing_id=aggregate_id) from None
-        self._queued(outbox, aggregate_id, 1, fresh=True)
+        self._queued(outbox, aggregate_id, 1, fresh=True, owner=owner)
         return Applied(version=1, envelopes=envelopes)
 
     async def update(self, aggregate_id: str, decide: Callable[[Doc, int], Change],
@@ -193,7 +201,7 @@ class Aggregates:
                 "topic": self._topic(out),
                 "key": out.event.aggregate_id(),
                 "headers": envelope.headers(),
-                "value": json.dumps(dump(out.event), ensure_ascii=False),
+                "value": out.event.model_dump_json(),  # as dump(), serialized by pydantic-core
                 "at": now,
             }
             envelopes.append(envelope)
@@ -215,11 +223,12 @@ class Aggregates:
         return topic_name(event.stage, category, audience=event.audience, kind=event.kind,
                           prefix=self.topic_prefix)
 
-    def _queued(self, outbox: Doc, aggregate_id: Any, version: int, *, fresh: bool) -> None:
+    def _queued(self, outbox: Doc, aggregate_id: Any, version: int, *, fresh: bool,
+                owner: str | None = None) -> None:
         if not outbox:
             return
         if fresh and self.on_fresh is not None:
-            self.on_fresh(Fresh(self.collection, aggregate_id, version, outbox))
+            self.on_fresh(Fresh(self.collection, aggregate_id, version, outbox, owner))
         else:
             self.on_queued()
 

@@ -63,6 +63,7 @@ class OutboxRelay:
         self.lease_ms = int(lease_s * 1000)
         self._wake = asyncio.Event()
         self._fresh: list[Fresh] = []
+        self.owner = uuid.uuid4().hex  # leases of new aggregates, taken at their insert
         self._sweep_soon = True
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -77,6 +78,10 @@ class OutboxRelay:
         """Ask for a sweep now (a write queued events behind others still pending)."""
         self._sweep_soon = True
         self._wake.set()
+
+    def lease_new(self) -> tuple[int, str]:
+        """The lease a new aggregate is inserted with: held by this relay from the start."""
+        return now_ms() + self.lease_ms, self.owner
 
     def offer(self, fresh: Fresh) -> None:
         """Publish events a write has just queued, from memory (the fast path)."""
@@ -121,18 +126,22 @@ class OutboxRelay:
             return 0
         store = self.store or Store(fresh[0].coll.database.client)
         now, owner = now_ms(), uuid.uuid4().hex
+        held = [f for f in fresh if f.owner is not None]  # inserted leased to us
+        unheld = [f for f in fresh if f.owner is None]
         # Claimed only on the version written, unleased, and with these events still
         # there (not already published and cleared by another replica's sweep).
         claims = await asyncio.gather(*(store.update_one(
             f.coll, {"_id": f.doc_id, "version": f.version, "relay_lease": {"$lt": now},
                      f"outbox.{next(iter(f.outbox))}": {"$exists": True}},
             {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
-            for f in fresh), return_exceptions=True)
-        claimed = [(f.coll, {"_id": f.doc_id, "version": f.version, "outbox": f.outbox})
-                   for f, matched in zip(fresh, claims, strict=True) if matched == 1]
+            for f in unheld), return_exceptions=True)
+        claimed = [(f.coll, {"_id": f.doc_id, "version": f.version, "outbox": f.outbox},
+                    f.owner or owner)
+                   for f, matched in [*((h, 1) for h in held), *zip(unheld, claims, strict=True)]
+                   if matched == 1]
         if len(claimed) < len(fresh):
             self._sweep_soon = True
-        return await self._publish_claimed(store, claimed, owner)
+        return await self._publish_claimed(store, claimed)
 
     async def flush(self) -> int:
         """Publish every claimable pending event once; return how many were published."""
@@ -156,17 +165,17 @@ class OutboxRelay:
                                {"outbox": 1, "version": 1}).to_list(None)
         self._observe(docs, now)
         store = self.store or Store(coll.database.client)
-        return await self._publish_claimed(store, [(coll, doc) for doc in docs], owner)
+        return await self._publish_claimed(store, [(coll, doc, owner) for doc in docs])
 
-    async def _publish_claimed(self, store: Store, claimed: list[tuple[AsyncCollection[Doc], Doc]],
-                               owner: str) -> int:
+    async def _publish_claimed(self, store: Store,
+                               claimed: list[tuple[AsyncCollection[Doc], Doc, str]]) -> int:
         """Publish each claimed aggregate's events in order; clear what went out, release
         the rest for a later attempt."""
-        results = await asyncio.gather(*(self._publish(doc) for _, doc in claimed),
+        results = await asyncio.gather(*(self._publish(doc) for _, doc, _ in claimed),
                                        return_exceptions=True)
         settle: list[Awaitable[Any]] = []
         published = 0
-        for (coll, doc), result in zip(claimed, results, strict=True):
+        for (coll, doc, owner), result in zip(claimed, results, strict=True):
             if isinstance(result, BaseException):
                 log.warning("publish failed; will retry", extra={"reason": repr(result)})
                 settle.append(store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},

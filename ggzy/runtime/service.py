@@ -84,7 +84,8 @@ class Runtime:
         self.relay.collections.append(coll)
         return Aggregates(coll, source=f"/ggzy/{self.settings.service}",
                           topic_prefix=self.settings.topic_prefix, on_queued=self.relay.wake,
-                          store=self.store, on_fresh=self.relay.offer)
+                          store=self.store, on_fresh=self.relay.offer,
+                          lease_new=self.relay.lease_new)
 
     def topic(self, stage: Stage, category: Category | None = None, **kw: Any) -> str:
         """A topic name with this deployment's prefix."""

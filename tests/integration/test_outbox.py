@@ -142,10 +142,11 @@ async def test_an_incoming_message_is_applied_at_most_once(env: Env) -> None:
 class FastEnv:
     """Aggregates wired to a relay's fast path, as the runtime wires them."""
 
-    def __init__(self, env: Env, relay: OutboxRelay) -> None:
+    def __init__(self, env: Env, relay: OutboxRelay, *, lease_new: bool = False) -> None:
         self.relay = relay
         self.aggs = Aggregates(env.coll, source="/test", topic_prefix=env.prefix,
-                               on_queued=relay.wake, on_fresh=relay.offer)
+                               on_queued=relay.wake, on_fresh=relay.offer,
+                               lease_new=relay.lease_new if lease_new else None)
 
 
 async def test_the_fast_path_publishes_a_fresh_write_from_memory_and_clears_it(
@@ -196,3 +197,36 @@ async def test_a_fresh_write_held_by_another_relay_is_not_published_twice(env: E
     records = await read_topic(env.infra.kafka_bootstrap, env.topic,
                                lambda rs: any(r.key == "f-three" for r in rs))
     assert len([r for r in records if r.key == "f-three"]) == 1
+
+
+async def test_a_new_aggregate_is_inserted_leased_to_its_relay_and_published_unclaimed(
+        env: Env) -> None:
+    relay, other = await env.relay(), await env.relay()
+    fast = FastEnv(env, relay, lease_new=True)
+    await fast.aggs.create("f-four", {"name": "a"}, [Outgoing(partner("f-four"))])
+    doc = await env.aggs.get("f-four")
+    assert doc is not None and doc["relay_owner"] == relay.owner and doc["relay_lease"] > now_ms()
+    assert await other.flush() == 0  # another replica's sweep leaves it alone
+    assert await relay.relay_fresh() == 1
+    doc = await env.aggs.get("f-four")
+    assert doc is not None and doc["outbox"] == {} and doc["relay_lease"] == 0
+    await relay.producer.stop()  # type: ignore[union-attr]
+    await other.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: any(r.key == "f-four" for r in rs))
+    assert len([r for r in records if r.key == "f-four"]) == 1
+
+
+async def test_a_new_aggregate_whose_relay_died_is_swept_when_its_lease_runs_out(
+        env: Env) -> None:
+    dead, other = await env.relay(lease_s=0.5), await env.relay()
+    fast = FastEnv(env, dead, lease_new=True)
+    await fast.aggs.create("f-five", {"name": "a"}, [Outgoing(partner("f-five"))])
+    await dead.producer.stop()  # type: ignore[union-attr]  # it never publishes
+    assert await other.flush() == 0
+    await asyncio.sleep(0.6)
+    assert await other.flush() == 1
+    await other.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: any(r.key == "f-five" for r in rs))
+    assert len([r for r in records if r.key == "f-five"]) == 1
