@@ -8,8 +8,9 @@ replayed event inserts nothing twice.
 A *lane* is the ordered queue of one recipient on one channel. Enqueueing takes
 the lane's next number and then inserts the delivery with it. The number is a
 conditional write on the last number this replica knows (``next_seq: n`` ->
-``n+1``, under an in-process lock per lane), which makes the lane due unless it
-was due earlier already (``$min``); another replica having taken one
+``n+1``, under an in-process lock per lane), which makes a parked lane due and
+leaves the due time of any other alone (a lane blocked until later on an earlier
+number is not woken by a later one); another replica having taken one
 since makes it match nothing, and the lane is read again. A first delivery
 creates its lane holding number 1. There is no existence check: a redelivered
 event's insert fails on the deterministic id, and the number taken for it is
@@ -98,6 +99,7 @@ class DeliveryQueue:
         # those are tried for delivery at once, so a lane with work left costs nothing.
         self._caught: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Event] = {}  # slots being written here
+        self._parked: set[str] = set()  # lanes last seen parked here (a hint only)
 
     async def setup(self) -> None:
         coll = self.deliveries.collection
@@ -201,36 +203,50 @@ class DeliveryQueue:
         async with self._lane_lock(spec.lane):
             for _ in range(attempts):
                 known = self._next.pop(spec.lane, None)
+                parked = spec.lane in self._parked
                 if known is None:
-                    known = await self._create_or_read(spec)
-                    if known < 0:  # created it, with number 1 taken
+                    read = await self._create_or_read(spec)
+                    if read is None:  # created it, with number 1 taken
                         self._remember(spec.lane, 1)
                         return 1
-                matched = await self.store.update_one(
-                    self.lanes, {"_id": spec.lane, "next_seq": known},
-                    {"$set": {"next_seq": known + 1}, "$min": {"due_ms": now_ms()}})
-                if matched == 1:
-                    self._remember(spec.lane, known + 1)
-                    self._caught.pop(spec.lane, None)
-                    return known + 1
+                    known, parked = read
+                for as_parked in (parked, not parked):
+                    if await self._take(spec.lane, known, as_parked):
+                        self._remember(spec.lane, known + 1)
+                        self._caught.pop(spec.lane, None)
+                        self._parked.discard(spec.lane)
+                        return known + 1
                 # another replica took a number since: read the lane again
         raise Conflict("lane_busy", f"could not number a delivery of {spec.lane}; try again")
 
-    async def _create_or_read(self, spec: Spec) -> int:
-        """The lane's last number, read; or -1 when it did not exist and was created
-        holding number 1."""
+    async def _take(self, lane_id: str, known: int, parked: bool) -> bool:
+        """Number ``known + 1``, if ``known`` is the lane's last and it is parked (then it
+        becomes due) or not (then its due time stays: it is due already, or blocked
+        until then on an earlier number, which a later one cannot unblock)."""
+        if parked:
+            matched = await self.store.update_one(
+                self.lanes, {"_id": lane_id, "next_seq": known, "due_ms": {"$gte": IDLE_MS}},
+                {"$set": {"next_seq": known + 1, "due_ms": now_ms()}})
+        else:
+            matched = await self.store.update_one(
+                self.lanes, {"_id": lane_id, "next_seq": known, "due_ms": {"$lt": IDLE_MS}},
+                {"$set": {"next_seq": known + 1}})
+        return matched == 1
+
+    async def _create_or_read(self, spec: Spec) -> tuple[int, bool] | None:
+        """The lane's last number and whether it is parked, read; or None when it did
+        not exist and was created holding number 1."""
         lane = await self.store.find_one(self.lanes, spec.lane)
-        if lane is not None:
-            return int(lane.get("next_seq", 0))
-        try:
-            await self.store.insert_one(self.lanes, {
-                "_id": spec.lane, "next_seq": 1, "done_seq": 0, "lease_ms": 0,
-                "due_ms": now_ms(), "channel": spec.channel.value})
-        except DuplicateKeyError:  # created concurrently by another replica
-            lane = await self.store.find_one(self.lanes, spec.lane)
-            assert lane is not None
-            return int(lane.get("next_seq", 0))
-        return -1
+        if lane is None:
+            try:
+                await self.store.insert_one(self.lanes, {
+                    "_id": spec.lane, "next_seq": 1, "done_seq": 0, "lease_ms": 0,
+                    "due_ms": now_ms(), "channel": spec.channel.value})
+                return None
+            except DuplicateKeyError:  # created concurrently by another replica
+                lane = await self.store.find_one(self.lanes, spec.lane)
+                assert lane is not None
+        return int(lane.get("next_seq", 0)), int(lane.get("due_ms", 0)) >= IDLE_MS
 
     def _remember(self, lane_id: str, seq: int) -> None:
         self._next[lane_id] = seq
@@ -238,6 +254,8 @@ class DeliveryQueue:
             del self._next[next(iter(self._next))]
         while len(self._caught) > self._known_lanes:
             del self._caught[next(iter(self._caught))]
+        while len(self._parked) > self._known_lanes:
+            self._parked.pop()
 
     @contextlib.contextmanager
     def _writing(self, lane_id: str, seq: int) -> Iterator[None]:
@@ -335,6 +353,7 @@ class DeliveryQueue:
             {"$set": {"lease_ms": 0, "due_ms": IDLE_MS, "done_seq": next_seq}})
         if matched == 1 and lane_id in self._next:
             self._caught[lane_id] = next_seq
+            self._parked.add(lane_id)
         return matched == 1
 
     async def retry_later(self, delivery: Doc, attempts: int, due_ms: int, reason: str) -> None:

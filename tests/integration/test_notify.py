@@ -31,7 +31,7 @@ from contracts.credit import CreditChanged, SubjectKind
 from contracts.envelope import Envelope
 from contracts.notify import Channel
 from contracts.topics import Stage, topic_name
-from ggzy.runtime.aggregates import Aggregates, Cause, Change
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, now_ms
 from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import Conflict
 from ggzy.testing.client import PlatformClient
@@ -559,3 +559,31 @@ async def test_the_inbox_is_delivered_at_enqueue_only_when_its_lane_is_caught_up
     states = {d["seq"]: d["state"] for d in await lanes.deliveries() if "seq" in d}
     assert states == {1: "delivered", 2: "delivered", 3: "delivered", 5: "delivered",
                       6: "delivered"}
+
+
+async def test_a_new_number_wakes_a_parked_lane_but_not_one_blocked_until_later(
+        lanes: Lanes) -> None:
+    other = lanes.replica()  # knows nothing of what this replica saw
+    cause = Cause(message_id="m")
+    parked, blocked = lanes.spec("p1", "entity:I"), lanes.spec("b1", "entity:J")
+    await lanes.queue.enqueue_all([parked, blocked], cause)
+    await lanes.work_until_idle()  # both delivered, both parked
+    assert await lanes.queue.claim("tester", 60_000, 10) == []
+    later = now_ms() + 60_000  # as a breaker or a retry would hold it
+    assert await lanes.store.update_one(lanes.queue.lanes, {"_id": blocked.lane},
+                                        {"$set": {"due_ms": later}}) == 1
+    for queue, n in ((lanes.queue, 2), (other, 3)):
+        assert await queue.enqueue(lanes.spec(f"p{n}", "entity:I"), cause) is Queued.QUEUED
+        assert await queue.enqueue(lanes.spec(f"b{n}", "entity:J"), cause) is Queued.QUEUED
+        woken, still = await lanes.queue.lane(parked.lane), await lanes.queue.lane(blocked.lane)
+        assert woken is not None and woken["due_ms"] <= now_ms()
+        assert woken["next_seq"] == n
+        assert still is not None and still["due_ms"] == later and still["next_seq"] == n
+        if n == 2:  # park it again (the blocked lane is not due: not claimed)
+            (lane,) = await lanes.queue.claim("tester", 60_000, 10)
+            await lanes.courier.work(lane, "tester")
+    # this replica last saw it parked, and numbered it 2: both stale, read again
+    due = (await lanes.queue.lane(parked.lane) or {})["due_ms"]
+    assert await lanes.queue.enqueue(lanes.spec("p4", "entity:I"), cause) is Queued.QUEUED
+    after = await lanes.queue.lane(parked.lane)
+    assert after is not None and (after["next_seq"], after["due_ms"]) == (4, due)
