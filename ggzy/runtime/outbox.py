@@ -42,11 +42,17 @@ log = logging.getLogger("ggzy.outbox")
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
+# Records buffered per partition before a send waits for the batch to drain: at
+# aiokafka's 16 KiB default, a relay publishing hundreds of aggregates at once spends
+# its time waking the senders queued behind each full batch.
+MAX_BATCH_BYTES = 1024 * 1024
+
+
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
     """The idempotent producer every relay uses (acks=all, ordered retries)."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
                             linger_ms=2, request_timeout_ms=30000,
-                            max_request_size=MAX_MESSAGE_BYTES)
+                            max_request_size=MAX_MESSAGE_BYTES, max_batch_size=MAX_BATCH_BYTES)
 
 
 class OutboxRelay:
