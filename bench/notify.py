@@ -13,7 +13,9 @@ receiver (aiohttp) and an SMTP server (aiosmtpd), all on 127.0.0.1. Then:
    recovers: the time until every one was received once.
 
 CPU of the notify process and of the store is read from /proc per phase and given
-per delivery, apart. No figure is asserted. See bench/README.md.
+per delivery, apart, with the store round trips and operations notify counted (its
+/metrics) and its lane claims, per delivery. No figure is asserted. See
+bench/README.md.
 
     .venv/bin/python bench/notify.py --events 2000 --emails 300 --backlog 10000
 """

@@ -21,6 +21,7 @@ from services.notify.domain import recipients as r
 from services.notify.domain.routing import (
     Interest,
     Parties,
+    Route,
     credit_routes,
     in_region,
     notice_routes,
@@ -31,8 +32,8 @@ from tests.unit.test_notify_templates import AWARDED, BID, BIDDER, DRAW, NOW, TE
 PARTIES = Parties("TENDEREE", "AGENCY", frozenset({"B1", "B2"}))
 
 
-def _who(routes: list[object]) -> list[str]:
-    return [x.recipient for x in routes]  # type: ignore[attr-defined]
+def _who(routes: list[Route]) -> list[str]:
+    return [x.recipient for x in routes]
 
 
 def test_a_bid_receipt_goes_to_its_bidder_only() -> None:
