@@ -46,6 +46,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # aiokafka's 16 KiB default, a relay publishing hundreds of aggregates at once spends
 # its time waking the senders queued behind each full batch.
 MAX_BATCH_BYTES = 1024 * 1024
+SWEEP_LIMIT = 1000  # aggregates a sweep takes at once (the next sweep follows at once)
 
 
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -159,18 +160,22 @@ class OutboxRelay:
     async def _flush_collection(self, coll: AsyncCollection[Doc]) -> int:
         now = now_ms()
         owner = uuid.uuid4().hex
-        claim = await coll.update_many(
-            {"outbox_pending": PENDING, "relay_lease": {"$lt": now}},
-            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}},
-        )
-        if claim.modified_count == 0:
-            self.metrics.outbox_pending.set(0)
-            self.metrics.outbox_oldest_age.set(0)
+        # An indexed find, then one conditional claim per aggregate on the version read
+        # (group-committed): what is claimed is exactly what was read. (A multi-document
+        # update would do it in one statement, but some stores scan the collection.)
+        found = await coll.find({"outbox_pending": PENDING, "relay_lease": {"$lt": now}},
+                                {"outbox": 1, "version": 1}).limit(SWEEP_LIMIT).to_list(None)
+        self._observe(found, now)
+        if not found:
             return 0
-        docs = await coll.find({"relay_owner": owner},
-                               {"outbox": 1, "version": 1}).to_list(None)
-        self._observe(docs, now)
         store = self.store or Store(coll.database.client)
+        claims = await asyncio.gather(*(store.update_one(
+            coll, {"_id": doc["_id"], "version": doc["version"], "relay_lease": {"$lt": now}},
+            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
+            for doc in found), return_exceptions=True)
+        docs = [doc for doc, matched in zip(found, claims, strict=True) if matched == 1]
+        if len(docs) < len(found) or len(found) == SWEEP_LIMIT:
+            self._sweep_soon = True
         return await self._publish_claimed(store, [(coll, doc, owner) for doc in docs])
 
     async def _publish_claimed(self, store: Store,
