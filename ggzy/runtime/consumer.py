@@ -41,6 +41,7 @@ from ggzy.runtime.outbox import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("ggzy.consumer")
 MAX_RECORDS = 500  # records per batch (per fetch)
+LINGER_BYTES = 64 * 1024  # a fetch returns at once when it has this much, else after linger_ms
 BATCH_WAIT_MS = 20  # an empty fetch waits this long (and FastStream as long again) before the next
 M = TypeVar("M", bound=Message)
 
@@ -78,6 +79,7 @@ class Subscription:
     categories: frozenset[Category]
     attempts: int = 3
     backoff_s: float = 0.2
+    linger_ms: int = 10  # the broker holds a fetch up to this long to fill a batch
 
 
 class Dispatcher:
@@ -208,6 +210,8 @@ def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispa
         batch=True,
         max_records=MAX_RECORDS,
         batch_timeout_ms=BATCH_WAIT_MS,
+        fetch_min_bytes=LINGER_BYTES if sub.linger_ms else 1,
+        fetch_max_wait_ms=max(1, sub.linger_ms),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES,

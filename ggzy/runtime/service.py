@@ -99,6 +99,7 @@ class Runtime:
         return Subscription(group=name, topics=topics, handlers=handlers,
                             dead_letter_topic=dead_letter_topic(group, prefix=s.topic_prefix),
                             categories=self.categories, attempts=s.consumer_attempts,
+                            linger_ms=s.consumer_linger_ms,
                             backoff_s=s.retry_backoff_s)
 
     def principal(self, request: web.Request, *roles: Role) -> Principal:
