@@ -18,7 +18,6 @@ their effect idempotent (the message id is recorded with the effect).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -178,13 +177,12 @@ class Dispatcher:
 
 
 def _parse(cls: type[Message], value: bytes | None) -> Message:
-    try:
-        data = json.loads(value or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DeadLetter("invalid_json", f"value is not JSON: {exc}") from exc
-    try:
-        return cls.model_validate(data)
+    try:  # parsed and validated in one pass by pydantic-core
+        return cls.model_validate_json(value or b"")
     except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            raise DeadLetter("invalid_json", f"value is not JSON: {errors[0]['msg']}") from exc
         raise DeadLetter("invalid_data", exc.json(include_url=False)) from exc
 
 
