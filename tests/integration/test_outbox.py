@@ -149,6 +149,15 @@ class FastEnv:
                                lease_new=relay.lease_new if lease_new else None)
 
 
+async def published(env: Env, key: str, *relays: OutboxRelay, at_least: int = 1) -> list[Any]:
+    """Stop the relays' producers, then the records of ``key`` on the topic."""
+    for relay in relays:
+        await relay.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: len([r for r in rs if r.key == key]) >= at_least)
+    return [r for r in records if r.key == key]
+
+
 async def test_the_fast_path_publishes_a_fresh_write_from_memory_and_clears_it(
         env: Env) -> None:
     relay = await env.relay()
@@ -160,10 +169,7 @@ async def test_the_fast_path_publishes_a_fresh_write_from_memory_and_clears_it(
     doc = await env.aggs.get("f-one")
     assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
     assert doc["relay_lease"] == 0
-    await relay.producer.stop()  # type: ignore[union-attr]
-    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
-                               lambda rs: any(r.key == "f-one" for r in rs))
-    assert len([r for r in records if r.key == "f-one"]) == 1
+    assert len(await published(env, "f-one", relay)) == 1
 
 
 async def test_a_write_behind_pending_events_leaves_both_to_the_sweep_in_order(
@@ -178,10 +184,8 @@ async def test_a_write_behind_pending_events_leaves_both_to_the_sweep_in_order(
     assert len(relay._fresh) == 1 and relay._sweep_soon
     assert await relay.relay_fresh() == 0
     assert await relay.flush() == 2
-    await relay.producer.stop()  # type: ignore[union-attr]
-    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
-                               lambda rs: len([r for r in rs if r.key == "f-two"]) >= 2)
-    assert [r.json()["name"] for r in records if r.key == "f-two"] == ["first", "second"]
+    records = await published(env, "f-two", relay, at_least=2)
+    assert [r.json()["name"] for r in records] == ["first", "second"]
     doc = await env.aggs.get("f-two")
     assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
 
@@ -192,11 +196,7 @@ async def test_a_fresh_write_held_by_another_relay_is_not_published_twice(env: E
     await fast.aggs.create("f-three", {"name": "a"}, [Outgoing(partner("f-three"))])
     assert await other.flush() == 1  # another replica's sweep got there first
     assert await relay.relay_fresh() == 0  # the claim on version 1 fails: it is not pending
-    await relay.producer.stop()  # type: ignore[union-attr]
-    await other.producer.stop()  # type: ignore[union-attr]
-    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
-                               lambda rs: any(r.key == "f-three" for r in rs))
-    assert len([r for r in records if r.key == "f-three"]) == 1
+    assert len(await published(env, "f-three", relay, other)) == 1
 
 
 async def test_a_new_aggregate_is_inserted_leased_to_its_relay_and_published_unclaimed(
@@ -210,11 +210,7 @@ async def test_a_new_aggregate_is_inserted_leased_to_its_relay_and_published_unc
     assert await relay.relay_fresh() == 1
     doc = await env.aggs.get("f-four")
     assert doc is not None and doc["outbox"] == {} and doc["relay_lease"] == 0
-    await relay.producer.stop()  # type: ignore[union-attr]
-    await other.producer.stop()  # type: ignore[union-attr]
-    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
-                               lambda rs: any(r.key == "f-four" for r in rs))
-    assert len([r for r in records if r.key == "f-four"]) == 1
+    assert len(await published(env, "f-four", relay, other)) == 1
 
 
 async def test_a_new_aggregate_whose_relay_died_is_swept_when_its_lease_runs_out(
@@ -226,7 +222,4 @@ async def test_a_new_aggregate_whose_relay_died_is_swept_when_its_lease_runs_out
     assert await other.flush() == 0
     await asyncio.sleep(0.6)
     assert await other.flush() == 1
-    await other.producer.stop()  # type: ignore[union-attr]
-    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
-                               lambda rs: any(r.key == "f-five" for r in rs))
-    assert len([r for r in records if r.key == "f-five"]) == 1
+    assert len(await published(env, "f-five", other)) == 1
