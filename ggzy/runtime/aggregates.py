@@ -164,12 +164,14 @@ class Aggregates:
             if cause.message_id and cause.message_id in doc.get("processed", {}):
                 return Applied(version=version, duplicate=True)
             change = decide(state_of(doc), version)
-            applied = await self._write(doc, change, cause)
+            applied = await self.write_on(doc, change, cause)
             if applied is not None:
                 return applied
         raise Conflict("concurrent_update", f"{aggregate_id} changed concurrently; try again")
 
-    async def _write(self, doc: Doc, change: Change, cause: Cause) -> Applied | None:
+    async def write_on(self, doc: Doc, change: Change, cause: Cause) -> Applied | None:
+        """Write ``change`` on the version of ``doc`` already read (the write ``update``
+        does after its read); None when the aggregate has moved on since."""
         version = int(doc["version"])
         now = now_ms()
         outbox, envelopes = self._queue(doc["_id"], version + 1, change.events, cause, now)
@@ -187,7 +189,9 @@ class Aggregates:
             update["$unset"] = dict.fromkeys(unset, "")
         if await self.store.update_one(self.collection, filt, update) != 1:
             return None
-        self._queued(outbox, doc["_id"], version + 1, fresh=not doc.get("outbox"))
+        # fresh only if the read saw the outbox and it was empty (a read without the
+        # outbox cannot tell, so the events wait for the relay's sweep)
+        self._queued(outbox, doc["_id"], version + 1, fresh="outbox" in doc and not doc["outbox"])
         return Applied(version=version + 1, envelopes=envelopes)
 
     def _queue(self, aggregate_id: str, version: int, events: list[Outgoing], cause: Cause,

@@ -385,7 +385,7 @@ class DeliveryQueue:
         change = Change(set=sets, events=[Outgoing(event)])
         # the write Aggregates.update does after its read: same filter, same outbox
         known = "version" in delivery and delivery.get("state") == PENDING
-        if known and await self.deliveries._write(delivery, change, Cause()) is not None:
+        if known and await self.deliveries.write_on(delivery, change, Cause()) is not None:
             return
 
         def decide(state: Doc, version: int) -> Change:
