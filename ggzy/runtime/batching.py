@@ -190,62 +190,41 @@ class Store:
             key = (op.coll.full_name, op.field, json.dumps(op.projection, sort_keys=True),
                    json.dumps(op.where, sort_keys=True, default=str))
             groups.setdefault(key, []).append(op)
-        await asyncio.gather(*(self._read_group(ops) if ops[0].field == "_id"
-                               else self._read_by_field(ops) for ops in groups.values()))
+        await asyncio.gather(*(self._read_group(ops) for ops in groups.values()))
 
-    async def _read_by_field(self, ops: list[_Op]) -> None:
+    async def _read_group(self, ops: list[_Op]) -> None:
+        """One find for reads of one collection, field, projection and conditions."""
         first = ops[0]
-        values = list({_hashable(op.doc_id): op.doc_id for op in ops}.values())
-        options = first.coll.codec_options
-        raw = first.coll.with_options(codec_options=options.with_options(
-            document_class=RawBSONDocument))
-        condition: Any = values[0] if len(values) == 1 else {"$in": values}
+        by_id = first.field == "_id"
         try:
+            if by_id and len(ops) == 1:
+                first.future.set_result(await first.coll.find_one({"_id": first.doc_id},
+                                                                  first.projection))
+                return
+            values = list({_hashable(op.doc_id): op.doc_id for op in ops}.values())
+            condition: Any = values[0] if len(values) == 1 else {"$in": values}
+            # Raw documents, decoded again for each further reader of one document, so
+            # every reader gets its own copy to change (cheaper than a deep copy).
+            options = first.coll.codec_options
+            raw = first.coll.with_options(codec_options=options.with_options(
+                document_class=RawBSONDocument))
             docs = await raw.find({**(first.where or {}), first.field: condition},
                                   first.projection).to_list(None)
         except Exception as exc:
             for op in ops:
                 op.future.set_exception(exc)
             return
-        by_value: dict[Any, list[bytes]] = {}
-        for d in docs:
-            raw_doc = bson.decode(d.raw, options)  # to read the field (a raw read inflates)
-            by_value.setdefault(_hashable(raw_doc[first.field]), []).append(d.raw)
-        for op in ops:
-            op.future.set_result([bson.decode(data, options)
-                                  for data in by_value.get(_hashable(op.doc_id), [])])
-
-    async def _read_group(self, ops: list[_Op]) -> None:
-        first = ops[0]
-        try:
-            if len(ops) == 1:
-                first.future.set_result(await first.coll.find_one({"_id": first.doc_id},
-                                                                  first.projection))
-                return
-            ids = list({_hashable(op.doc_id): op.doc_id for op in ops}.values())
-            # Raw documents, decoded once per reader: two readers of one document each
-            # get their own copy to change (decoding BSON is cheaper than a deep copy).
-            options = first.coll.codec_options
-            raw = first.coll.with_options(codec_options=options.with_options(
-                document_class=RawBSONDocument))
-            docs = await raw.find({"_id": {"$in": ids}}, first.projection).to_list(None)
-        except Exception as exc:
-            for op in ops:
-                op.future.set_exception(exc)
-            return
-        by_id: dict[Any, tuple[bytes, Doc]] = {}
+        found: dict[Any, list[tuple[bytes, Doc]]] = {}
         for d in docs:
             decoded: Doc = bson.decode(d.raw, options)
-            by_id[_hashable(decoded["_id"])] = (d.raw, decoded)
+            found.setdefault(_hashable(decoded[first.field]), []).append((d.raw, decoded))
         handed: set[Any] = set()
         for op in ops:
             key = _hashable(op.doc_id)
-            found = by_id.get(key)
-            if found is None:
-                op.future.set_result(None)
-                continue
-            op.future.set_result(bson.decode(found[0], options) if key in handed else found[1])
+            pairs = found.get(key, [])
+            copies = [bson.decode(data, options) if key in handed else doc for data, doc in pairs]
             handed.add(key)
+            op.future.set_result((copies[0] if copies else None) if by_id else copies)
 
 
 def _model(op: _Op) -> InsertOne[Doc] | UpdateOne:

@@ -131,21 +131,14 @@ class OutboxRelay:
         fresh, self._fresh = self._fresh, []
         if not fresh:
             return 0
-        store = self.store or Store(fresh[0].coll.database.client)
-        now, owner = now_ms(), uuid.uuid4().hex
-        held = [f for f in fresh if f.owner is not None]  # inserted leased to us
-        unheld = [f for f in fresh if f.owner is None]
-        # Claimed only on the version written, unleased, and with these events still
-        # there (not already published and cleared by another replica's sweep).
-        claims = await asyncio.gather(*(store.update_one(
-            f.coll, {"_id": f.doc_id, "version": f.version, "relay_lease": {"$lt": now},
-                     f"outbox.{next(iter(f.outbox))}": {"$exists": True}},
-            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
-            for f in unheld), return_exceptions=True)
-        claimed = [(f.coll, {"_id": f.doc_id, "version": f.version, "outbox": f.outbox},
-                    f.owner or owner)
-                   for f, matched in [*((h, 1) for h in held), *zip(unheld, claims, strict=True)]
-                   if matched == 1]
+        store = self._store(fresh[0].coll)
+        docs = [(f, {"_id": f.doc_id, "version": f.version, "outbox": f.outbox}) for f in fresh]
+        held = [(f.coll, doc, f.owner) for f, doc in docs if f.owner is not None]  # ours already
+        # The others only while these events are still there (not already published
+        # and cleared by another replica's sweep).
+        claimed = held + await self._claim(store, [
+            (f.coll, doc, {f"outbox.{next(iter(f.outbox))}": {"$exists": True}})
+            for f, doc in docs if f.owner is None])
         if len(claimed) < len(fresh):
             self._sweep_soon = True
         return await self._publish_claimed(store, claimed)
@@ -158,25 +151,36 @@ class OutboxRelay:
         return total
 
     async def _flush_collection(self, coll: AsyncCollection[Doc]) -> int:
+        # An indexed find, then one conditional claim per aggregate on the version read:
+        # what is claimed is exactly what was read. (A multi-document update would do it
+        # in one statement, but some stores run that as a scan of the collection.)
         now = now_ms()
-        owner = uuid.uuid4().hex
-        # An indexed find, then one conditional claim per aggregate on the version read
-        # (group-committed): what is claimed is exactly what was read. (A multi-document
-        # update would do it in one statement, but some stores scan the collection.)
         found = await coll.find({"outbox_pending": PENDING, "relay_lease": {"$lt": now}},
                                 {"outbox": 1, "version": 1}).limit(SWEEP_LIMIT).to_list(None)
         self._observe(found, now)
         if not found:
             return 0
-        store = self.store or Store(coll.database.client)
-        claims = await asyncio.gather(*(store.update_one(
-            coll, {"_id": doc["_id"], "version": doc["version"], "relay_lease": {"$lt": now}},
-            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
-            for doc in found), return_exceptions=True)
-        docs = [doc for doc, matched in zip(found, claims, strict=True) if matched == 1]
-        if len(docs) < len(found) or len(found) == SWEEP_LIMIT:
+        store = self._store(coll)
+        claimed = await self._claim(store, [(coll, doc, {}) for doc in found])
+        if len(claimed) < len(found) or len(found) == SWEEP_LIMIT:
             self._sweep_soon = True
-        return await self._publish_claimed(store, [(coll, doc, owner) for doc in docs])
+        return await self._publish_claimed(store, claimed)
+
+    def _store(self, coll: AsyncCollection[Doc]) -> Store:
+        return self.store or Store(coll.database.client)
+
+    async def _claim(self, store: Store, wanted: list[tuple[AsyncCollection[Doc], Doc, Doc]]
+                     ) -> list[tuple[AsyncCollection[Doc], Doc, str]]:
+        """Lease each aggregate still at the version read, unleased and matching its extra
+        conditions: one conditional write each, group-committed. Returns those leased."""
+        now, owner = now_ms(), uuid.uuid4().hex
+        claims = await asyncio.gather(*(store.update_one(
+            coll, {"_id": doc["_id"], "version": doc["version"], "relay_lease": {"$lt": now},
+                   **extra},
+            {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
+            for coll, doc, extra in wanted), return_exceptions=True)
+        return [(coll, doc, owner)
+                for (coll, doc, _), matched in zip(wanted, claims, strict=True) if matched == 1]
 
     async def _publish_claimed(self, store: Store,
                                claimed: list[tuple[AsyncCollection[Doc], Doc, str]]) -> int:
