@@ -360,6 +360,7 @@ class Rig:
     seen: AsyncCollection[Doc]
     pids: dict[str, int]
     drain_s: float
+    urls: dict[str, str]  # of the services, for /metrics
 
     async def wait_applied(self, keys: list[str]) -> bool:
         """Poll (5/s) until the tap saw every key and the projection's group has
@@ -382,9 +383,37 @@ async def warm_up(rig: Rig) -> None:
         raise RuntimeError(f"warm-up failed: {errors_of(samples)}")
 
 
+def store_counters(urls: dict[str, str]) -> dict[str, float]:
+    """The services' group-commit counters from /metrics: ``<service> <metric>{kind}``."""
+    out: dict[str, float] = {}
+    for service, url in urls.items():
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        for line in text.splitlines():
+            if line.startswith(("ggzy_store_round_trips_total", "ggzy_store_operations_total")):
+                name, _, value = line.rpartition(" ")
+                out[f"{service} {name}"] = float(value)
+    return out
+
+
+def store_use(before: dict[str, float], after: dict[str, float], events: int) -> Doc:
+    """Per event and service: the store round trips of group commit and the single-document
+    operations they carried, by kind (their ratio is the mean batch)."""
+    out: Doc = {}
+    for key in sorted(after):
+        service, name = key.split(" ", 1)
+        metric, kind = name.split("{kind=")
+        what = "round_trips" if "round_trips" in metric else "operations"
+        label = kind.strip('"}')
+        out.setdefault(service, {})[f"{label}_{what}"] = round(
+            (after[key] - before.get(key, 0.0)) / max(1, events), 3)
+    return out
+
+
 async def measure_open(rig: Rig, rate: float, seconds: float,
                        recordings: list[profiling.Recording]) -> Doc:
     load = bodies(round(rate * seconds))
+    counters0 = await asyncio.to_thread(store_counters, rig.urls)
     cpu0 = cpu_snapshot(rig.pids)
     samples = await open_loop(rig.client, load, rate)
     ok = [s for s in samples if s.ok]
@@ -393,8 +422,10 @@ async def measure_open(rig: Rig, rate: float, seconds: float,
     cpu1 = cpu_snapshot(rig.pids)
     for recording in recordings:
         await asyncio.to_thread(recording.wait)
+    counters1 = await asyncio.to_thread(store_counters, rig.urls)
     applied = await applied_at(rig.seen, keys)
-    return open_report(samples, rig.tap, applied, drained, cpu_per_event_us(cpu0, cpu1, len(ok)))
+    report = open_report(samples, rig.tap, applied, drained, cpu_per_event_us(cpu0, cpu1, len(ok)))
+    return {**report, "store_use_per_event": store_use(counters0, counters1, len(ok))}
 
 
 def open_report(samples: list[Sample], tap: Tap, applied: dict[str, float], drained: bool,
@@ -474,7 +505,8 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
                                        "Content-Type": "application/json"})
         await tap.start()
         try:
-            rig = Rig(client, tap, mongo["ggzy_projection"]["seen"], pids, args.drain_seconds)
+            rig = Rig(client, tap, mongo["ggzy_projection"]["seen"], pids, args.drain_seconds,
+                      {n: p.url for n, p in procs.items()})
             return await phases(args, rig, kafka, stamp)
         finally:
             await tap.stop()
@@ -570,6 +602,7 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
         ("CPU/event registration", f"{cpu['registration']} µs", ""),
         ("CPU/event projection", f"{cpu['projection']} µs", ""),
         ("service CPU/event (sum)", f"{svc_cpu} µs", _met(svc_cpu <= TARGET_CPU_US, "<= 200 µs")),
+        *_store_use_rows(o.get("store_use_per_event", {})),
         ("CPU/event store nx-27017", f"{cpu['store']} µs", "apart"),
         ("CPU/event Kafka broker", f"{cpu['kafka']} µs", "apart"),
         ("CPU/event load generator", f"{cpu['harness']} µs", "apart"),
@@ -586,6 +619,12 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
         ("  broker CPU/record there", f"{k['broker_cpu_us_per_record']} µs", ""),
         ("pipeline / Kafka", f"{r['pipeline_to_kafka_ratio']}", ""),
     ]
+
+
+def _store_use_rows(use: Doc) -> list[tuple[str, str, str]]:
+    return [(f"  {service} store trips/event", ", ".join(
+        f"{kind} {u.get(f'{kind}_round_trips', 0)} ({u.get(f'{kind}_operations', 0)} ops)"
+        for kind in ("write", "read")), "") for service, u in use.items()]
 
 
 def _memory_rows(idle: Doc, peak: Doc) -> list[tuple[str, str, str]]:

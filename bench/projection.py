@@ -12,16 +12,13 @@ measure the delivery latency up to the applied effect.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from contracts.registration import EntityRegistered
 from contracts.topics import Stage
 from ggzy.runtime import logs
 from ggzy.runtime.aggregates import Cause, now_ms
 from ggzy.runtime.consumer import Incoming
 from ggzy.runtime.http import Api
-from ggzy.runtime.service import Parts, Runtime, serve
+from ggzy.runtime.service import Parts, Runtime, run
 from ggzy.runtime.settings import Settings
 
 SERVICE = "projection"
@@ -50,8 +47,7 @@ def main() -> None:
     """Serve until SIGTERM/SIGINT (settings from GGZY_* variables)."""
     settings = Settings().for_service(SERVICE)
     logs.configure(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, build))
+    run(settings, build)
 
 
 if __name__ == "__main__":

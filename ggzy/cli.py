@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ggzy.runtime import logs
-from ggzy.runtime.service import Parts, Runtime, serve
+from ggzy.runtime.service import Parts, Runtime, run
 from ggzy.runtime.settings import Settings
 
 SERVICES = {
@@ -36,8 +35,7 @@ def service_builder(name: str) -> Callable[[Runtime], Parts]:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings().for_service(args.service)
     logs.configure(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, service_builder(args.service)))
+    run(settings, service_builder(args.service))
     return 0
 
 

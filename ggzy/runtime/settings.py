@@ -18,12 +18,15 @@
 | GGZY_BOOTSTRAP_OPERATOR | "user:password" of a first platform operator | unset |
 | GGZY_RULES_FILE | the service's per-category rule file | the service's rules.yaml |
 | GGZY_LOG_LEVEL | log level | INFO |
+| GGZY_EVENT_LOOP | "uvloop" (libuv: less CPU per socket event) or "asyncio" | uvloop |
 | GGZY_ACCESS_LOG | a log line per HTTP request (~100 µs each; /metrics counts them) | false |
 | GGZY_OCDS_PREFIX | OCDS ocid prefix of this platform (announcement) | ocds-ggzy00 |
 | GGZY_PUBLISHER_NAME | publisher named in OCDS packages (announcement) | 公共资源交易平台 |
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +66,7 @@ class Settings(BaseSettings):
     rules_file: str = ""
     log_level: str = "INFO"
     access_log: bool = False
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     ocds_prefix: str = Field(default="ocds-ggzy00", pattern=r"^ocds-[a-z0-9]{6}$")
     publisher_name: str = "公共资源交易平台"
 
