@@ -23,7 +23,7 @@ from contracts.bidding import (
     TenderPublished,
 )
 from contracts.categories import Category
-from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
@@ -32,7 +32,7 @@ from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
 from services.bidding.opening import fingerprints, opening_lines
-from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore
+from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_snapshot
 
 log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
@@ -96,12 +96,13 @@ class Bidding:
                                    tender.ms(event.bid_deadline) + self.grace_ms,
                                    {"tender_id": event.tender_id})
 
-    async def _check_party(self, uscc: str, kind: str) -> None:
+    async def _check_party(self, uscc: str, kind: str) -> Doc:
         entity = await self.store.entity(uscc)
         if entity is None:
             raise DomainError("party_not_registered", f"{uscc} is not a registered entity")
         if kind not in entity.get("kinds", []):
             raise DomainError("party_wrong_kind", f"{uscc} is not registered as a {kind}")
+        return entity
 
     async def modify(self, tender_id: str, summary: str, affects_bids: bool,
                      who: Principal) -> dict[str, Any]:
@@ -133,7 +134,7 @@ class Bidding:
         rules = self.rules(state)
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)
-        bidder = await self._eligible_bidder(who, Category(state["category"]))
+        bidder, entity = await self._eligible_bidder(who, Category(state["category"]))
         deposit = upload.get("deposit")
         deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
                                await self.store.deposit_reduction(bidder))
@@ -145,7 +146,8 @@ class Bidding:
         doc = {"tender_id": tender_id, "section_code": section, "bidder_uscc": bidder,
                "status": SUBMITTED, "ciphertext": upload["ciphertext"],
                "nonce": upload["nonce"], "digest": bid.digest, "received_ms": tender.ms(at),
-               "fingerprint": fingerprint, "deposit": deposit}
+               "fingerprint": fingerprint, "deposit": deposit,
+               "bidder": bidder_snapshot(entity)}
         event = BidSubmitted(tender_id=tender_id, section_code=section, bid_id=bid_id,
                              bidder_uscc=bidder, digest=bid.digest, received_at=at)
         out = [Outgoing(event, Category(state["category"]))]
@@ -155,16 +157,16 @@ class Bidding:
             await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
         return self._receipt(tender_id, section, bidder, bid.digest, at)
 
-    async def _eligible_bidder(self, who: Principal, category: Category) -> str:
+    async def _eligible_bidder(self, who: Principal, category: Category) -> tuple[str, Doc]:
         if not who.has(Role.BIDDER) or not who.uscc:
             raise Forbidden("role_required", "bids are submitted by a bidder's user")
-        await self._check_party(who.uscc, "bidder")
+        entity = await self._check_party(who.uscc, "bidder")
         banned = await self.store.restriction(who.uscc, category.value, date.today())
         if banned is not None:
             raise Forbidden("bidder_restricted", f"{who.uscc} is restricted from "
                             f"{category.value} until {banned['end']}: {banned['reason']}",
                             decision_no=banned["decision_no"], until=banned["end"])
-        return who.uscc
+        return who.uscc, entity
 
     def _receipt(self, tender_id: str, section: str, bidder: str, digest: str,
                  at: datetime) -> dict[str, Any]:
@@ -243,7 +245,7 @@ class Bidding:
         state = await self.tender(tender_id)
         rules = self.rules(state)
         docs = await self.store.section_bids(tender_id, code)
-        entities = await self.store.entities_by_id([d["bidder_uscc"] for d in docs])
+        entities = await self.store.bidders_at_opening(docs)
         read = time.perf_counter()
         lines = opening_lines(docs, entities, int(state["deadline_ms"]))
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]

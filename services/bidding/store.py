@@ -15,11 +15,17 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from ggzy.runtime.aggregates import Doc
+from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.batching import Store
 from ggzy.runtime.cache import TTLCache
 
 SUBMITTED = "submitted"
+# What a bid keeps of its bidder as seen at submission: what the opening reads out
+# (the name) and checks (related bidders, 条例34).
+BIDDER_FIELDS = ("name", "legal_representative_ref", "controlled_by")
+# The difference allowed between the clocks of the replica that projected an entity and
+# the one that took a bid (NTP keeps them within milliseconds).
+CLOCK_SKEW_MS = 8_000
 # What the opening reads of a bid: not its ciphertext (opened at the reveal) nor bookkeeping.
 OPENING_FIELDS = {"ciphertext": 0, "nonce": 0, "outbox": 0, "processed": 0}
 WITHDRAWN = "withdrawn"
@@ -35,6 +41,9 @@ class BiddingStore:
         # Entities and restrictions are read on every bid; they change by events that
         # lag anyway, so a bid may see them up to ``lag_s`` later than their arrival.
         self.cached_entities: TTLCache[str, Doc] = TTLCache(lag_s)
+        # An entity projected this long before a section's first bid is in every
+        # snapshot of that section's bids (a bid's snapshot may be ``lag_s`` old).
+        self.snapshot_margin_ms = int(lag_s * 1000) + CLOCK_SKEW_MS
         self.cached_restrictions: TTLCache[str, list[Doc]] = TTLCache(lag_s)
         self.cached_reductions: TTLCache[str, int] = TTLCache(lag_s)
         self.credit = db["credit_projection"]
@@ -46,6 +55,7 @@ class BiddingStore:
     async def setup(self) -> None:
         """Indexes of the queries below."""
         await self.bids.create_index("tender_id")
+        await self.entities.create_index("projected_ms")
         await self.restrictions.create_index("subject")
 
     async def project(self, kind: str, key: str, version: int, data: dict[str, Any]) -> None:
@@ -53,7 +63,8 @@ class BiddingStore:
         coll = self.entities if kind == "entity" else self.experts
         with contextlib.suppress(DuplicateKeyError):  # a newer version is already held
             await coll.update_one({"_id": key, "version": {"$lt": version}},
-                                  {"$set": {**data, "version": version}}, upsert=True)
+                                  {"$set": {**data, "version": version,
+                                            "projected_ms": now_ms()}}, upsert=True)
         self.cached_entities.drop(key)  # this replica sees its own writes at once
 
     async def entity(self, uscc: str) -> Doc | None:
@@ -66,9 +77,25 @@ class BiddingStore:
                 self.cached_entities.put(uscc, found)
         return found
 
-    async def entities_by_id(self, usccs: list[str]) -> dict[str, Doc]:
-        docs = await self.entities.find({"_id": {"$in": usccs}}).to_list(None)
-        return {d["_id"]: d for d in docs}
+    async def bidders_at_opening(self, bids: list[Doc]) -> dict[str, Doc]:
+        """The bidders of ``bids`` as registration last told, for the opening record.
+
+        A bid carries its bidder as seen at submission (``bidder``); only entities
+        projected since the section's first bid (less a margin) are read again, so an
+        opening of 10,000 bids reads the few that changed, not 10,000 entities.
+        """
+        out = {b["bidder_uscc"]: b["bidder"] for b in bids if b.get("bidder") is not None}
+        missing = [b["bidder_uscc"] for b in bids if b.get("bidder") is None]
+        fields = dict.fromkeys(BIDDER_FIELDS, 1)
+        if out:
+            since = min(int(b["received_ms"]) for b in bids) - self.snapshot_margin_ms
+            changed = {"_id": {"$in": list(out)}, "projected_ms": {"$gte": since}}
+            out.update({d["_id"]: d for d in await self.entities.find(changed, fields)
+                        .to_list(None)})
+        if missing:
+            out.update({d["_id"]: d for d in await self.entities.find(
+                {"_id": {"$in": missing}}, fields).to_list(None)})
+        return out
 
     async def experts_all(self) -> list[Doc]:
         return await self.experts.find({}).to_list(None)
@@ -139,3 +166,8 @@ class BiddingStore:
         docs = await self.bids.find({"tender_id": tender_id, "section_code": section_code,
                                      "status": SUBMITTED}, OPENING_FIELDS).to_list(None)
         return sorted(docs, key=lambda d: int(d["received_ms"]))
+
+
+def bidder_snapshot(entity: Doc) -> Doc:
+    """What a bid keeps of its bidder's entity (``BIDDER_FIELDS``)."""
+    return {k: entity[k] for k in BIDDER_FIELDS if k in entity}
