@@ -208,6 +208,10 @@ class Bidding:
         at = now()
         refunds = {code: deposits.refunds(rules, self.book.calendar, bids, at)  # failing ones
                    for code, bids in received.items() if len(bids) < rules.minimum_bidders.n}
+        if state["status"] == "open":  # the sections that will decrypt get their dossier
+            for code, bids in received.items():
+                if len(bids) >= rules.minimum_bidders.n:
+                    await self.store.write_dossier(tender_id, code, bids)
         cause = Cause(message_id=f"timer:{timer.timer_id}")
         await self.tenders.update(tender_id, lambda s, v: tender.close(
             s, rules, self.book.calendar, counts, at, refunds), cause)
@@ -234,8 +238,10 @@ class Bidding:
                                base64.b64decode(doc["nonce"]), doc["digest"])
         content = sealed.open_bid(bid, key, tender_id=tender_id, section_code=section,
                                   bidder_uscc=str(who.uscc))
-        await self.bids.update(bid_id, lambda s, v: Change(set={
-            "key": key_b64, "price_fen": content["price_fen"], "opened": 1}))
+        if not await self.store.record_reveal(tender_id, section, str(who.uscc), key_b64,
+                                              int(content["price_fen"])):
+            await self.bids.update(bid_id, lambda s, v: Change(set={  # no reveal ledger
+                "key": key_b64, "price_fen": content["price_fen"], "opened": 1}))
         return {"price_fen": content["price_fen"]}
 
     async def on_decrypt_end(self, timer: Timer) -> None:
@@ -244,7 +250,10 @@ class Bidding:
         started = time.perf_counter()
         state = await self.tender(tender_id)
         rules = self.rules(state)
-        docs = await self.store.section_bids(tender_id, code)
+        docs = await self.store.dossier(tender_id, code)
+        if docs is None:  # closed before dossiers existed: every bid as it stands
+            docs = await self.store.section_bids(tender_id, code)
+        bids_read = time.perf_counter()
         entities = await self.store.bidders_at_opening(docs)
         read = time.perf_counter()
         lines = opening_lines(docs, entities, int(state["deadline_ms"]))
@@ -259,7 +268,8 @@ class Bidding:
             Cause(message_id=f"timer:{timer.timer_id}"))
         log.info("section opened", extra={
             "tender_id": tender_id, "section": code, "bids": len(docs),
-            "read_s": round(read - started, 3), "decide_s": round(decided - read, 3),
+            "read_s": round(read - started, 3), "bids_read_s": round(bids_read - started, 3),
+            "decide_s": round(decided - read, 3),
             "write_s": round(time.perf_counter() - decided, 3)})
 
     def _refunds(self, rules: CategoryRules, docs: list[dict[str, Any]],

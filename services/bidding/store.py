@@ -28,6 +28,12 @@ BIDDER_FIELDS = ("name", "legal_representative_ref", "controlled_by")
 CLOCK_SKEW_MS = 8_000
 # What the opening reads of a bid: not its ciphertext (opened at the reveal) nor bookkeeping.
 OPENING_FIELDS = {"ciphertext": 0, "nonce": 0, "outbox": 0, "processed": 0}
+# What a section's dossier keeps of each bid received by the deadline (the opening record,
+# the related-bidder check, the fingerprints for credit, the deposits).
+DOSSIER_FIELDS = ("section_code", "bidder_uscc", "received_ms", "digest", "fingerprint",
+                  "deposit", "bidder")
+DOSSIER_PART = 1000  # bids per dossier document (~0.6 MB, far under the 16 MB limit)
+REVEAL_BUCKETS = 16  # documents a section's revealed keys are spread over
 WITHDRAWN = "withdrawn"
 
 
@@ -51,11 +57,15 @@ class BiddingStore:
         self.experts = db["expert_projection"]
         self.restrictions = db["restrictions"]
         self.bids = db["bids"]
+        self.dossiers = db["opening_dossiers"]
+        self.reveals = db["reveals"]
 
     async def setup(self) -> None:
         """Indexes of the queries below."""
         await self.bids.create_index("tender_id")
         await self.entities.create_index("projected_ms")
+        await self.dossiers.create_index("tender_id")
+        await self.reveals.create_index("tender_id")
         await self.restrictions.create_index("subject")
 
     async def project(self, kind: str, key: str, version: int, data: dict[str, Any]) -> None:
@@ -152,15 +162,69 @@ class BiddingStore:
                 if category in d["categories"] and d["start"] <= day <= d["end"]}
 
     async def received(self, tender_id: str, deadline_ms: int) -> dict[str, list[Doc]]:
-        """Bids received before the deadline, per section (with their deposits)."""
+        """Bids received before the deadline, per section (what a dossier keeps of them)."""
         docs = await self.bids.find({"tender_id": tender_id, "status": SUBMITTED},
-                                    {"section_code": 1, "received_ms": 1, "bidder_uscc": 1,
-                                     "deposit": 1}).to_list(None)
+                                    dict.fromkeys(DOSSIER_FIELDS, 1)).to_list(None)
         out: dict[str, list[Doc]] = {}
         for d in docs:
             if int(d["received_ms"]) < deadline_ms:
                 out.setdefault(d["section_code"], []).append(d)
         return out
+
+    # the opening dossier: a section's bids as they stand at the deadline -----------------
+    async def write_dossier(self, tender_id: str, code: str, bids: list[Doc]) -> None:
+        """Keep a section's bids as received by the deadline, and make room for its
+        revealed keys, before its decryption window opens.
+
+        After the deadline a bid no longer changes (late bids, withdrawals and
+        resubmissions are refused); only its key is revealed, and reveals are kept
+        apart (``record_reveal``). So the opening reads a few dossier and reveal
+        documents instead of every bid: 10,000 bid documents cost the embedded store
+        about 0.8 s to read. Rewriting a dossier (a timer fired again) changes nothing.
+        """
+        ordered = sorted(bids, key=lambda b: (int(b["received_ms"]), b["_id"]))
+        parts = [ordered[i:i + DOSSIER_PART] for i in range(0, len(ordered), DOSSIER_PART)]
+        for n, part in enumerate(parts or [[]], 1):
+            part_id = f"{tender_id}:{code}:{n}"  # in the replacement too: nx-27017 needs it
+            await self.dossiers.replace_one(
+                {"_id": part_id},
+                {"_id": part_id, "tender_id": tender_id, "section_code": code, "part": n,
+                 "parts": max(len(parts), 1), "bids": part}, upsert=True)
+        for k in range(REVEAL_BUCKETS):
+            await self.reveals.update_one(
+                {"_id": f"{tender_id}:{code}:{k}"},
+                {"$setOnInsert": {"tender_id": tender_id, "section_code": code, "keys": {}}},
+                upsert=True)
+
+    async def dossier(self, tender_id: str, code: str) -> list[Doc] | None:
+        """The section's bids from its dossier, with the revealed keys' prices merged in
+        (``opened``, ``price_fen``, as the opening reads them); None if it has no whole
+        dossier (closed before dossiers existed)."""
+        docs = await self.dossiers.find({"tender_id": tender_id, "section_code": code}
+                                        ).to_list(None)
+        if not docs or {d["part"] for d in docs} != set(range(1, int(docs[0]["parts"]) + 1)):
+            return None
+        revealed: Doc = {}
+        for bucket in await self.reveals.find({"tender_id": tender_id, "section_code": code},
+                                              {"keys": 1}).to_list(None):
+            revealed.update(bucket.get("keys", {}))
+        bids = [b for d in sorted(docs, key=lambda d: int(d["part"])) for b in d["bids"]]
+        for b in bids:
+            key = revealed.get(b["bidder_uscc"])
+            if key is not None:
+                b.update(opened=1, price_fen=key["price_fen"])
+        return bids
+
+    async def record_reveal(self, tender_id: str, code: str, bidder: str, key_b64: str,
+                            price_fen: int) -> bool:
+        """Keep a bidder's revealed key and its price in the section's reveal ledger
+        (commutative: a repeated reveal of the same key writes the same); False when
+        the section has no ledger (closed before ledgers existed)."""
+        bucket = int(bidder.encode().hex(), 16) % REVEAL_BUCKETS
+        matched = await self.store.update_one(
+            self.reveals, {"_id": f"{tender_id}:{code}:{bucket}"},
+            {"$set": {f"keys.{bidder}": {"key": key_b64, "price_fen": price_fen}}})
+        return matched == 1
 
     async def section_bids(self, tender_id: str, section_code: str) -> list[Doc]:
         docs = await self.bids.find({"tender_id": tender_id, "section_code": section_code,

@@ -79,3 +79,37 @@ async def test_the_snapshot_keeps_only_what_the_opening_uses() -> None:
     snap = bidder_snapshot({**entity("N", "r", ["x"]), "contacts": [{"phone": "1"}],
                             "_id": "u", "version": 3})
     assert snap == {"name": "N", "legal_representative_ref": "r", "controlled_by": ["x"]}
+
+
+def received(n: int, tender_id: str = "T1", code: str = "S1") -> list[Doc]:
+    return [{"_id": f"{tender_id}:{code}:{i:05d}", "section_code": code,
+             "bidder_uscc": f"U{i:05d}", "received_ms": 1_000 + (n - i),  # newest first
+             "digest": f"d{i}", "fingerprint": {"upload_ip": f"10.0.{i % 250}.1"},
+             "deposit": {"payer_account": f"A{i}", "amount_fen": 100},
+             "bidder": {"name": f"N{i}"}} for i in range(n)]
+
+
+async def test_the_opening_reads_the_dossier_and_the_revealed_keys(store: BiddingStore) -> None:
+    bids = received(2_500)
+    await store.write_dossier("T1", "S1", bids)
+    assert await store.dossiers.count_documents({"tender_id": "T1"}) == 3  # 1,000 a part
+    for b in bids[:3]:
+        assert await store.record_reveal("T1", "S1", b["bidder_uscc"], "k", 7_000 + 1)
+    # a timer fired again rewrites the dossier: what was revealed stays
+    await store.write_dossier("T1", "S1", bids)
+    got = await store.dossier("T1", "S1")
+    assert got is not None
+    assert [b["_id"] for b in got] == [b["_id"] for b in sorted(
+        bids, key=lambda b: int(b["received_ms"]))]
+    opened = {b["bidder_uscc"]: b["price_fen"] for b in got if b.get("opened")}
+    assert opened == {b["bidder_uscc"]: 7_001 for b in bids[:3]}
+    assert got[0]["fingerprint"] == bids[-1]["fingerprint"]
+    assert got[0]["bidder"] == bids[-1]["bidder"]
+    assert await store.dossier("T1", "S2") is None  # another section: nothing
+
+
+async def test_an_incomplete_dossier_or_no_ledger_falls_back(store: BiddingStore) -> None:
+    await store.write_dossier("T2", "S1", received(1_500, "T2"))
+    await store.dossiers.delete_one({"_id": "T2:S1:2"})
+    assert await store.dossier("T2", "S1") is None  # the caller reads the bids instead
+    assert not await store.record_reveal("T3", "S1", "U00001", "k", 1)  # no ledger there
