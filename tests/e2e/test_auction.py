@@ -5,6 +5,7 @@ property: a 3 s extension window that extends to 4 s after the offer)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -55,13 +56,14 @@ async def _offer(p: Platform, auction_id: str, token: str, price: int,
     body: dict[str, Any] = {"price_fen": price}
     if seen is not None:
         body["seen_offers"] = seen
-    return await p.until_known(lambda: p.call("bidding", "POST",
-                                              f"/v1/auctions/{auction_id}/offers", token, body))
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", f"/v1/auctions/{auction_id}/offers", token, body))
+    return int(status), out
 
 
 async def _bidding_open(p: Platform, auction_id: str) -> None:
     async def open_() -> bool:
-        return (await _view(p, auction_id))["status"] == "bidding"
+        return bool((await _view(p, auction_id))["status"] == "bidding")
     await eventually(open_, within=30)
 
 
@@ -225,3 +227,48 @@ async def test_property_online_bidding_is_extended_by_a_late_offer(platform: Pla
     assert datetime.fromisoformat(closed["closed_at"]) >= datetime.fromisoformat(
         late["ends_at"])
     assert [o["extended"] for o in _of(records, "OfferAccepted")] == [False, True]
+
+
+async def test_concurrent_offers_on_one_auction_are_serialised(platform: Platform) -> None:
+    """Offers are conditional writes on the auction's version: of bidders offering the same
+    price at once exactly one is accepted; the others are refused as too low or stale."""
+    p = platform
+    seller, s_token = await p.entity("tenderee")
+    bidders = [await p.entity("bidder") for _ in range(6)]
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=20))
+    await _bidding_open(p, auction_id)
+    for _, token in bidders:  # each bidder is known to bidding before the race
+        await p.until_known(lambda t=token: p.call(
+            "bidding", "POST", f"/v1/auctions/{auction_id}/going-on", t))
+    first = await asyncio.gather(*(_offer(p, auction_id, t, 1000 * WAN) for _, t in bidders))
+    assert sorted(s for s, _ in first) == [201] + [422] * 5, first
+    assert {b["error"]["code"] for s, b in first if s != 201} == {"offer_too_low"}
+    second = await asyncio.gather(*(_offer(p, auction_id, t, 1010 * WAN, seen=1)
+                                    for _, t in bidders))
+    codes = sorted(b["error"]["code"] if s != 201 else "accepted" for s, b in second)
+    assert codes.count("accepted") == 1 and set(codes) <= {"accepted", "stale_offer",
+                                                           "already_top"}, codes
+    public = await _view(p, auction_id)
+    assert (public["offers"], public["top_price_fen"]) == (2, 1010 * WAN)
+
+
+async def test_restart_of_bidding_across_the_end_still_closes_once(platform: Platform) -> None:
+    """The end of listing is a durable timer: bidding down across it closes once after."""
+    p = platform
+    seller, s_token = await p.entity("tenderee")
+    (a, a_token), = [await p.entity("bidder")]
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=5))
+    await _bidding_open(p, auction_id)
+    assert (await _offer(p, auction_id, a_token, 1050 * WAN))[0] == 201
+    end = datetime.fromisoformat((await _view(p, auction_id))["ends_at"])
+    bidding = p.procs["bidding"]
+    assert bidding.stop() == 0
+    await eventually(lambda: datetime.now(UTC) > end + timedelta(seconds=1), within=30)
+    bidding.start()
+    records = await _events(p, auction_id, "AuctionClosed")
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] and closed["winner_uscc"] == a
+    assert (await _view(p, auction_id))["status"] == "closed"
+    again = await read_topic(p.kafka, topic_name(Stage.BIDDING, Category.LAND, prefix=p.prefix),
+                             lambda rs: False, within=3)  # everything published meanwhile
+    assert len(_of([r for r in again if r.key == auction_id], "AuctionClosed")) == 1
