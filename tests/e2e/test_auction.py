@@ -80,6 +80,16 @@ def _of(records: list[Record], name: str) -> list[dict[str, Any]]:
     return [r.json() for r in records if r.headers["ce_type"].endswith(f".{name}.v1")]
 
 
+async def _notices(p: Platform, auction_id: str) -> dict[str, dict[str, Any]]:
+    """Announcement's notices of the sale, by type, once both are out."""
+    async def both() -> Any:
+        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={auction_id}")
+        types = {n["notice_type"]: n for n in body["items"]}
+        return types if {"auction", "auction_result"} <= set(types) else None
+    found: dict[str, dict[str, Any]] = await eventually(both, within=30)
+    return found
+
+
 async def _ban(p: Platform, uscc: str) -> None:
     """Credit bans ``uscc`` from land (条例67-like market ban), as an EntityBanned event."""
     today = datetime.now(UTC).date()
@@ -152,6 +162,12 @@ async def test_land_listing_sells_to_the_highest_registered_bidder_by_timer(
     assert c not in json.dumps(after) and str(1050 * WAN) not in json.dumps(after)
     status, body = await _offer(p, auction_id, a_token, 1100 * WAN)
     assert status == 409 and body["error"]["code"] == "auction_closed"
+    notices = await _notices(p, auction_id)
+    assert notices["auction"]["title"].endswith("挂牌出让公告")
+    result = notices["auction_result"]
+    assert result["title"].endswith("成交公示") and result["content"]["DEAL_PRICE"] == "10600000.00"
+    assert result["content"]["WIN_PADDLE"] == 3 and result["content"]["BASE_PRICE_MET"] is True
+    assert "10500000" not in json.dumps(notices)  # the base price is never published
 
 
 async def test_land_auction_with_top_offer_below_base_is_stopped_without_sale(
@@ -175,6 +191,10 @@ async def test_land_auction_with_top_offer_below_base_is_stopped_without_sale(
     assert str(1100 * WAN) not in json.dumps(closed)
     result = (await _view(p, auction_id))["result"]
     assert result["sold"] is False and result["base_price_met"] is False
+    notice = (await _notices(p, auction_id))["auction_result"]
+    assert notice["title"].endswith("不成交（流拍）公告")
+    assert notice["content"]["RESULT_REASON"] == "below_base_price"
+    assert notice["content"]["DEAL_PRICE"] is None and "11000000" not in json.dumps(notice)
 
 
 async def test_land_listing_goes_live_when_a_bidder_wants_to_go_on(platform: Platform) -> None:
