@@ -373,3 +373,20 @@ def test_no_price_cut_once_offers_are_made() -> None:
         auction.reprice(state, LAND, price_fen=90_000_00, start=OPENED + timedelta(days=21),
                         end=OPENED + timedelta(days=31), now=OPENED)
     assert err.value.code == "offers_made"
+
+
+def test_sale_notices_publish_the_deal_price_never_the_base_price() -> None:
+    """出让公告 / 成交公示: the terms, the winner and the deal price (成交价); of the base price
+    only whether it was met (39号令第12条: secret)."""
+    from services.announcement import domain as notices
+
+    facts = notices.TenderFacts("宗地A-01", Category.LAND, "440300")
+    published = notices.draft(_event(), facts, None, T0)
+    state = _offer(_state(), A, 130_000_00, OPENED)
+    closed = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    result = notices.draft(closed, facts, None, T0)
+    assert published is not None and result is not None
+    assert published.title == "宗地A-01挂牌出让公告" and published.content["HAS_BASE_PRICE"]
+    assert result.title == "宗地A-01成交公示" and result.content["DEAL_PRICE"] == "130000.00"
+    assert result.content["WIN_BIDDER_CODE"] == A and result.content["BASE_PRICE_MET"] is True
+    assert "120000" not in str(published.content) + str(result.content)
