@@ -143,7 +143,7 @@ def minimum_offer(state: Mapping[str, Any]) -> int:
         top.price_fen + int(state["increment_fen"]))
 
 
-def _refuse_closed(state: Mapping[str, Any], now_ms: int) -> None:
+def _refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
     if state["status"] == CLOSED:
         raise Conflict("auction_closed", "the auction has closed")
     if now_ms < int(state["start_ms"]):
@@ -156,7 +156,7 @@ def _refuse_closed(state: Mapping[str, Any], now_ms: int) -> None:
 def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: str,
           price_fen: int, seen_offers: int | None, now_ms: int) -> Change:
     """Accept an offer that beats the top by an increment; the end moves by the rules."""
-    _refuse_closed(state, now_ms)
+    _refuse_outside_bidding(state, now_ms)
     offers = offers_of(state)
     top = top_of(offers)
     bidders: dict[str, Any] = dict(state.get("bidders", {}))
@@ -199,7 +199,7 @@ def _ms(span: timedelta) -> int:
 
 def go_on(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: int) -> Change:
     """A bidder of a listing wants to go on at its end (表示愿意继续竞价)."""
-    _refuse_closed(state, now_ms)
+    _refuse_outside_bidding(state, now_ms)
     if state["method"] != AuctionMethod.LISTING or state["status"] != OPEN:
         raise Conflict("not_a_listing", "only a listing in its listing period can go live",
                        article=rules.listing_result.source)
