@@ -24,6 +24,8 @@ class NoticeType(StrEnum):
     RESULT = "result"  # 中标结果公告
     CONTRACT = "contract"  # 合同公告
     FAILURE = "failure"  # 终止/流标公告
+    AUCTION = "auction"  # 拍卖/挂牌出让公告, 产权转让信息披露公告
+    AUCTION_RESULT = "auction_result"  # 成交公示 / 不成交（流拍）公告
 
 
 @register

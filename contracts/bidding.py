@@ -272,3 +272,120 @@ class AwardDeclined(_TenderEvent):
     next_winner: Candidate | None = Field(default=None,
                                           description="The candidate awarded instead, if any.")
     article: str = Field(description="Legal basis, e.g. 招标投标法实施条例第55条.")
+
+
+# Auctions and listings (拍卖/挂牌) of land use rights and state property ----------------
+class AuctionMethod(StrEnum):
+    """How a land parcel or a state property is sold (39号令; 32号令第22条)."""
+
+    AUCTION = "auction"  # 拍卖: sold after the calls with no higher offer
+    LISTING = "listing"  # 挂牌: offers during a listing period; may go live at its end
+    ONLINE_BIDDING = "online_bidding"  # 网络竞价 (多次报价): fixed end, extended by late offers
+
+
+class AuctionCloseReason(StrEnum):
+    """Why an auction or listing closed as it did."""
+
+    SOLD = "sold"  # 成交
+    NO_VALID_OFFER = "no_valid_offer"  # 无人应价 / 挂牌不成交
+    BELOW_BASE_PRICE = "below_base_price"  # 最高应价低于底价: 终止拍卖 / 不成交
+
+
+class _AuctionEvent(Event):
+    stage: ClassVar[Stage] = Stage.BIDDING
+    auction_id: TenderProjectCode = Field(description="Auction or listing id: project code + "
+                                          "3 digits (the aggregate id).")
+
+    def aggregate_id(self) -> str:
+        return self.auction_id
+
+
+@register
+class AuctionPublished(_AuctionEvent):
+    """An auction or listing was announced (出让公告 / 产权转让信息披露).
+
+    Public content: the base price (底价) is secret and never in any event; only
+    whether one is set."""
+
+    project_code: ProjectCode = Field(description="Project code (17 characters).")
+    name: str = Field(description="What is sold: land parcel (宗地) or property (标的).")
+    category: Category = Field(description="Transaction category (land or property).")
+    region_code: RegionCode = Field(description="Region (GB/T 2260).")
+    seller_uscc: USCC = Field(description="Seller (出让人 / 转让方).")
+    seller_name: str = Field(description="Seller's name.")
+    method: AuctionMethod = Field(description="Auction, listing or online bidding.")
+    starting_price_fen: int = Field(ge=0, description="Starting / listing price (起始价/挂牌价) "
+                                    "in fen.")
+    increment_fen: int = Field(ge=1, description="Bid increment (加价幅度) in fen.")
+    appraised_fen: int | None = Field(default=None, ge=0,
+                                      description="Appraised value (评估值), if any, in fen.")
+    has_base_price: bool = Field(description="Whether a secret base price (底价) is set.")
+    announced_at: datetime = Field(description="When the announcement was published.")
+    start_at: datetime = Field(description="When offers open.")
+    end_at: datetime | None = Field(description="End of listing / online bidding; None for an "
+                                    "auction, which ends after the calls.")
+    countdown_s: int = Field(ge=0, description="Seconds with no higher offer that end an "
+                             "auction or live bidding (the calls).")
+    extension_window_s: int = Field(ge=0, description="An offer this close to the end of "
+                                    "online bidding extends it (0: never).")
+    description: str = Field(default="", description="Conditions of the sale, as published.")
+
+
+@register
+class OfferAccepted(_AuctionEvent):
+    """An offer (报价/应价) was accepted. Public: the paddle number (竞买号), never who."""
+
+    offer_no: int = Field(ge=1, description="Number of this offer in the auction, from 1.")
+    paddle: int = Field(ge=1, description="The bidder's anonymous paddle number (竞买号).")
+    price_fen: int = Field(ge=0, description="Offered price in fen.")
+    offered_at: datetime = Field(description="When the offer was accepted.")
+    ends_at: datetime = Field(description="When bidding ends now (after a countdown restart "
+                              "or an extension).")
+    extended: bool = Field(description="Whether this offer moved the end.")
+
+
+@register
+class ListingWentLive(_AuctionEvent):
+    """At the end of listing a bidder wanted to go on: live bidding (现场竞价) starts from
+    the highest offer plus one increment (39号令第21条, unverified)."""
+
+    top_price_fen: int = Field(ge=0, description="Highest listing offer in fen.")
+    minimum_offer_fen: int = Field(ge=0, description="Lowest acceptable live offer in fen.")
+    ends_at: datetime = Field(description="End of live bidding unless a higher offer comes.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionRepriced(_AuctionEvent):
+    """The price was cut (降价); a new disclosure period runs (32号令第18条, unverified)."""
+
+    previous_price_fen: int = Field(ge=0, description="Price before the cut, in fen.")
+    starting_price_fen: int = Field(ge=0, description="New starting / listing price in fen.")
+    announced_at: datetime = Field(description="When the new disclosure began.")
+    start_at: datetime = Field(description="When offers open after the new disclosure.")
+    end_at: datetime | None = Field(description="New end (None for an auction).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionClosed(_AuctionEvent):
+    """An auction or listing closed, sold (成交) or not (流拍 / 不成交).
+
+    Internal (platform services only), like every bidding event: it names the
+    winner's credit code. Public data (paddle, price, whether the base price was
+    met) reaches partners through announcement's result notice; the base price
+    itself is never published."""
+
+    category: Category = Field(description="Transaction category.")
+    sold: bool = Field(description="Whether a buyer won.")
+    reason: AuctionCloseReason = Field(description="sold, no_valid_offer or below_base_price.")
+    article: str = Field(description="Legal basis of the outcome.")
+    offers: int = Field(ge=0, description="Offers accepted in all.")
+    winning_paddle: int | None = Field(default=None, description="Winner's paddle number.")
+    price_fen: int | None = Field(default=None, description="Deal price (成交价) in fen, or the "
+                                  "top offer when not sold.")
+    winner_uscc: USCC | None = Field(default=None, description="Winner (竞得人), internal.")
+    winner_name: str | None = Field(default=None, description="Winner's name.")
+    base_price_met: bool | None = Field(default=None, description="Whether the top offer met "
+                                        "the base price (None when no base price or no offer).")
+    closed_at: datetime = Field(description="When it closed.")

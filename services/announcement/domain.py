@@ -16,6 +16,8 @@ from typing import Any
 
 from contracts.announcement import NoticeType
 from contracts.bidding import (
+    AuctionClosed,
+    AuctionPublished,
     Awarded,
     BidsOpened,
     ContractSigned,
@@ -210,10 +212,46 @@ def _failure(e: TenderFailed, facts: TenderFacts, rules: Rules,
                  content)
 
 
+SALE_METHODS = {"auction": "拍卖", "listing": "挂牌", "online_bidding": "网络竞价"}
+
+
+def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetime) -> Draft:
+    """出让公告 (39号令第10条) / 产权转让信息披露 (32号令第13条): never the base price."""
+    content = {
+        "AUCTION_CODE": e.auction_id, "PROJECT_CODE": e.project_code, "SUBJECT_NAME": e.name,
+        "SELLER_NAME": e.seller_name, "SELLER_CODE": e.seller_uscc,
+        "TRADE_METHOD": e.method.value, "REGION_CODE": e.region_code,
+        **_amount("START_PRICE", e.starting_price_fen),
+        "PRICE_INCREMENT": fen_to_yuan_str(e.increment_fen),
+        "APPRAISED_PRICE": None if e.appraised_fen is None else fen_to_yuan_str(e.appraised_fen),
+        "HAS_BASE_PRICE": e.has_base_price, "NOTICE_SEND_TIME": e.announced_at.isoformat(),
+        "BIDDING_START_TIME": e.start_at.isoformat(),
+        "BIDDING_END_TIME": e.end_at.isoformat() if e.end_at else None,
+        "COUNTDOWN_SECONDS": e.countdown_s, "EXTENSION_WINDOW_SECONDS": e.extension_window_s,
+        "CONDITIONS": e.description}
+    kind = (f"{SALE_METHODS[e.method.value]}出让公告" if e.category == Category.LAND
+            else "产权转让信息披露公告")
+    return Draft(NoticeType.AUCTION, None, e.name + kind, content)
+
+
+def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,
+                    now: datetime) -> Draft:
+    """成交公示 with the deal price (成交价) and the winner, or 不成交 with its reason; whether
+    the base price was met, never the base price itself."""
+    content = {
+        "AUCTION_CODE": e.auction_id, "SOLD": e.sold, "RESULT_REASON": e.reason.value,
+        "LEGAL_BASIS": e.article, "OFFER_COUNT": e.offers, "WIN_PADDLE": e.winning_paddle,
+        "WIN_BIDDER_NAME": e.winner_name, "WIN_BIDDER_CODE": e.winner_uscc,
+        **_amount("DEAL_PRICE", e.price_fen if e.sold else None),
+        "BASE_PRICE_MET": e.base_price_met, "CLOSE_TIME": e.closed_at.isoformat()}
+    title = facts.project_name + ("成交公示" if e.sold else "不成交（流拍）公告")
+    return Draft(NoticeType.AUCTION_RESULT, None, title, content)
+
+
 DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {
     TenderPublished: _tender, TenderModified: _modification, BidsOpened: _opening,
     EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
-    TenderFailed: _failure}
+    TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result}
 
 
 # Publicity periods and objections (公示期与异议, 条例54) -------------------------------

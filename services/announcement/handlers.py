@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.announcement import NoticePublished, PublicityPeriodEnded
-from contracts.bidding import Awarded, TenderPublished
+from contracts.bidding import AuctionPublished, Awarded, TenderPublished
 from contracts.categories import Category
 from contracts.envelope import Envelope
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing, now_ms
@@ -38,17 +38,18 @@ class Announcement:
     async def on_bidding_event(self, msg: Incoming[Any]) -> None:
         """Publish the notice a bidding event requires, once whatever the redelivery."""
         event, env = msg.message, msg.envelope
+        tender_id = event.aggregate_id()  # a tender, or an auction / listing
         await self._learn(event)
-        facts = await self.store.facts(event.tender_id)
+        facts = await self.store.facts(tender_id)
         if facts is None:
-            raise DomainError("unknown_tender", f"no TenderPublished seen for {event.tender_id}")
+            raise DomainError("unknown_tender", f"no TenderPublished seen for {tender_id}")
         now = datetime.now(UTC)
         draft = domain.draft(event, facts, self.rules.get(facts.category), now)
         if draft is None:
             return
-        nid = domain.notice_id(event.tender_id, draft.notice_type, draft.section_code, env.id)
+        nid = domain.notice_id(tender_id, draft.notice_type, draft.section_code, env.id)
         notice = (await self.notices.get(nid)
-                  or await self._publish(nid, event.tender_id, draft, facts, env, now))
+                  or await self._publish(nid, tender_id, draft, facts, env, now))
         await self._ensure_timer(notice)  # also after a crash between the notice and its timer
 
     async def _learn(self, event: Any) -> None:
@@ -56,6 +57,9 @@ class Announcement:
         if isinstance(event, TenderPublished):
             await self.store.remember_tender(event.tender_id, event.project_name,
                                              event.category, event.region_code)
+        elif isinstance(event, AuctionPublished):
+            await self.store.remember_tender(event.auction_id, event.name, event.category,
+                                             event.region_code)
         elif isinstance(event, Awarded):
             await self.store.remember_winner(event.tender_id, event.section_code,
                                              event.winner.bidder_name, event.winner.bidder_uscc)

@@ -166,6 +166,31 @@ def _failure(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> Non
                         "lots": [{"id": c["BID_SECTION_CODE"], "status": "unsuccessful"}]})
 
 
+def _sale(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    """An auction or listing (a sale, not a procurement): its announced terms."""
+    seller = _org(c["SELLER_CODE"], c["SELLER_NAME"], ["procuringEntity"])
+    r["tag"] = ["tender"]
+    r["parties"] = [seller]
+    r["tender"].update({
+        "title": c["SUBJECT_NAME"], "status": "active", "value": _value(c["START_PRICE"]),
+        "procurementMethod": "open", "procurementMethodDetails": c["TRADE_METHOD"],
+        "tenderPeriod": {"startDate": c["BIDDING_START_TIME"],
+                         "endDate": c["BIDDING_END_TIME"]}})
+
+
+def _sale_result(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    if not c["SOLD"]:
+        r["tag"] = ["tenderUpdate"]
+        r["tender"].update({"status": "unsuccessful", "statusDetails": c["RESULT_REASON"]})
+        return
+    winner = _org(c["WIN_BIDDER_CODE"], c["WIN_BIDDER_NAME"], ["supplier"])
+    r["tag"] = ["award"]
+    r["parties"] = [winner]
+    r["awards"] = [{"id": notice["tender_id"], "status": "active", "date": c["CLOSE_TIME"],
+                    "value": _value(c["DEAL_PRICE"]),
+                    "suppliers": [{"id": winner["id"], "name": winner["name"]}]}]
+
+
 FILL = {"tender": _tender, "modification": _amendment, "opening": _opening,
         "candidates": _candidates, "result": _result, "contract": _contract,
-        "failure": _failure}
+        "failure": _failure, "auction": _sale, "auction_result": _sale_result}

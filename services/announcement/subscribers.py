@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from contracts.bidding import (
+    AuctionClosed,
+    AuctionPublished,
     Awarded,
     BidsOpened,
     ContractSigned,
@@ -17,11 +19,12 @@ from ggzy.runtime.service import Runtime
 from services.announcement.handlers import Announcement
 
 PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
-                 ContractSigned, TenderFailed)
+                 ContractSigned, TenderFailed, AuctionPublished, AuctionClosed)
 
 
 def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:
-    """The public steps of every tender of the categories served (never bids or draws)."""
+    """The public steps of every tender, auction and listing of the categories served (never
+    bids, draws or offers)."""
     topics = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     return [rt.subscription("announcement.bidding", topics,
                             dict.fromkeys(PUBLIC_EVENTS, app.on_bidding_event))]

@@ -79,9 +79,9 @@ class Bidding:
         if who.uscc not in {event.tenderee_uscc, event.agency_uscc} and not who.has(
                 Role.OPERATOR):
             raise Forbidden("not_your_tender", "only the tenderee or its agency may publish")
-        await self._check_party(event.tenderee_uscc, "tenderee")
+        await self.check_party(event.tenderee_uscc, "tenderee")
         if event.agency_uscc:
-            await self._check_party(event.agency_uscc, "agency")
+            await self.check_party(event.agency_uscc, "agency")
         rules = self.book.for_category(event.category)
         validate_timeline(rules, self.book.calendar, issued_at=event.issued_at,
                           sale_start=event.sale_start, sale_end=event.sale_end,
@@ -96,7 +96,8 @@ class Bidding:
                                    tender.ms(event.bid_deadline) + self.grace_ms,
                                    {"tender_id": event.tender_id})
 
-    async def _check_party(self, uscc: str, kind: str) -> Doc:
+    async def check_party(self, uscc: str, kind: str) -> Doc:
+        """The party's entity, if registered (registration's projection) as ``kind``."""
         entity = await self.store.entity(uscc)
         if entity is None:
             raise DomainError("party_not_registered", f"{uscc} is not a registered entity")
@@ -134,7 +135,7 @@ class Bidding:
         rules = self.rules(state)
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)
-        bidder, entity = await self._eligible_bidder(who, Category(state["category"]))
+        bidder, entity = await self.eligible_bidder(who, Category(state["category"]))
         deposit = upload.get("deposit")
         deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
                                await self.store.deposit_reduction(bidder))
@@ -157,10 +158,12 @@ class Bidding:
             await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
         return self._receipt(tender_id, section, bidder, bid.digest, at)
 
-    async def _eligible_bidder(self, who: Principal, category: Category) -> tuple[str, Doc]:
+    async def eligible_bidder(self, who: Principal, category: Category) -> tuple[str, Doc]:
+        """The caller's credit code and entity, if it is a registered bidder not restricted
+        for the category (credit's projection); also for auctions and listings (竞买人)."""
         if not who.has(Role.BIDDER) or not who.uscc:
             raise Forbidden("role_required", "bids are submitted by a bidder's user")
-        entity = await self._check_party(who.uscc, "bidder")
+        entity = await self.check_party(who.uscc, "bidder")
         banned = await self.store.restriction(who.uscc, category.value, date.today())
         if banned is not None:
             raise Forbidden("bidder_restricted", f"{who.uscc} is restricted from "

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from contracts.bidding import AuctionMethod
 from contracts.categories import Category
 from ggzy.runtime.errors import DomainError
 
@@ -58,6 +59,49 @@ class CategoryRules(BaseModel):
     late_bids: Rule
 
 
+class AuctionRules(BaseModel):
+    """The rules of auctions and listings (拍卖/挂牌) of one category (land, property)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    methods: frozenset[AuctionMethod]
+    announce_before: Rule  # announcement / disclosure before offers open
+    listing_period: Rule  # shortest listing / online bidding
+    calls: Rule  # calls with no higher offer that end an auction or live bidding
+    call_interval: Rule  # length of one call
+    extension_window: Rule  # an offer this close to the end extends it (0: never)
+    extension: Rule  # ... to this long after the offer
+    increment_max_percent: Rule  # largest increment, in % of the starting price
+    first_price_of_appraised_percent: Rule  # first price >= this % of the appraised value
+    base_price: Rule  # value 1: a secret base price (底价) set collectively is required
+    price_cut: Rule  # a price cut restarts the disclosure (its period: announce_before)
+    listing_result: Rule  # who wins at the end of listing / online bidding
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AuctionRules:
+        if not self.methods:
+            raise ValueError("an auction rule set allows at least one method")
+        if self.calls.value < 1 or self.call_interval.value <= 0:
+            raise ValueError("an auction needs at least one call of a positive interval")
+        if self.extension_window.value > 0 and self.extension.value <= 0:
+            raise ValueError("an extension window needs a positive extension")
+        if not 0 < self.increment_max_percent.value <= 100:
+            raise ValueError("increment_max_percent must be in (0, 100]")
+        negative = [name for name, rule in self if isinstance(rule, Rule) and rule.value < 0]
+        if negative:
+            raise ValueError(f"negative auction rules: {negative}")
+        unsourced = [name for name, rule in self if isinstance(rule, Rule)
+                     and not rule.source.strip()]
+        if unsourced:
+            raise ValueError(f"auction rules without a source: {unsourced}")
+        return self
+
+    @property
+    def countdown(self) -> timedelta:
+        """No higher offer for this long ends an auction: the calls (三次报价无人应价)."""
+        return duration(self.call_interval) * self.calls.n
+
+
 class Calendar(BaseModel):
     """Working-day calendar: Monday to Friday, less holidays, plus adjusted weekends."""
 
@@ -89,6 +133,11 @@ UNITS = {"days": timedelta(days=1), "minutes": timedelta(minutes=1),
          "seconds": timedelta(seconds=1)}
 
 
+def duration(rule: Rule) -> timedelta:
+    """A rule's period in calendar time (not for working days)."""
+    return UNITS.get(rule.unit, UNITS["days"]) * rule.value
+
+
 def after(rules_rule: Rule, start: datetime, calendar: Calendar) -> datetime:
     """The moment a rule's period that starts at ``start`` ends."""
     if rules_rule.unit == "working_days":
@@ -103,6 +152,7 @@ class RuleBook(BaseModel):
 
     categories: dict[Category, CategoryRules]
     calendar: Calendar
+    auctions: dict[Category, AuctionRules] = {}
 
     def for_category(self, category: Category) -> CategoryRules:
         """The rules of ``category``; a specific refusal if it has none yet."""
@@ -112,11 +162,21 @@ class RuleBook(BaseModel):
                               configured=sorted(c.value for c in self.categories))
         return self.categories[category]
 
+    def for_auctions(self, category: Category) -> AuctionRules:
+        """The auction rules of ``category``; a specific refusal if it has none."""
+        if category not in self.auctions:
+            raise DomainError("category_without_rules",
+                              f"no auction rule set is configured for category {category.value}",
+                              configured=sorted(c.value for c in self.auctions))
+        return self.auctions[category]
+
 
 @cache
 def load(path: Path = RULES_FILE) -> RuleBook:
     """The rule book in ``path`` (the service's rules.yaml unless configured otherwise)."""
     raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
     calendar = Calendar.model_validate(raw.pop("calendar", {}))
+    auctions = {Category(k): AuctionRules.model_validate(v)
+                for k, v in (raw.pop("auctions", None) or {}).items()}
     return RuleBook(categories={Category(k): CategoryRules.model_validate(v)
-                                for k, v in raw.items()}, calendar=calendar)
+                                for k, v in raw.items()}, calendar=calendar, auctions=auctions)

@@ -1,0 +1,136 @@
+"""HTTP routes of auctions and listings (拍卖/挂牌): thin, one use case each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.bidding import AuctionMethod
+from contracts.categories import Category
+from ggzy.runtime.aggregates import now_ms
+from ggzy.runtime.auth import Role
+from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.service import Runtime
+from services.bidding.auctions import Auctions
+from services.bidding.domain import auction
+
+
+class _Req(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AuctionIn(_Req):
+    """An auction or listing to announce (出让公告 / 产权转让信息披露)."""
+
+    project_code: str = Field(description="Project code (17 characters).")
+    lot_no: int = Field(ge=1, le=999, description="Lot (宗地/标的) number within the project.")
+    name: str = Field(min_length=1, max_length=200, description="What is sold.")
+    category: Category
+    region_code: str
+    seller_uscc: str = Field(description="Seller (出让人 / 转让方).")
+    method: AuctionMethod
+    starting_price_fen: int = Field(ge=1, description="Starting / listing price in fen.")
+    increment_fen: int = Field(ge=1, description="Bid increment (加价幅度) in fen.")
+    appraised_fen: int | None = Field(default=None, ge=0, description="Appraised value.")
+    base_price_fen: int | None = Field(default=None, ge=0, description="Secret base price "
+                                       "(底价), never shown; required for land.")
+    base_price_decision: str | None = Field(default=None, max_length=100, description=
+                                            "Record number of the collective decision.")
+    start_at: datetime = Field(description="When offers open.")
+    end_at: datetime | None = Field(default=None, description="End of listing / online "
+                                    "bidding; none for an auction.")
+    description: str = Field(default="", max_length=5000)
+
+
+class OfferIn(_Req):
+    price_fen: int = Field(ge=1, description="Offered price in fen.")
+    seen_offers: int | None = Field(default=None, ge=0, description="Number of offers the "
+                                    "bidder saw: a different current number refuses the offer "
+                                    "as stale (409 stale_offer).")
+
+
+class PriceCutIn(_Req):
+    starting_price_fen: int = Field(ge=1, description="New, lower price in fen.")
+    start_at: datetime = Field(description="Offers open after the new disclosure.")
+    end_at: datetime | None = None
+
+
+PUBLIC = ("auction_id", "project_code", "name", "category", "region_code", "seller_uscc",
+          "seller_name", "method", "starting_price_fen", "increment_fen", "appraised_fen",
+          "has_base_price", "announced_at", "start_at", "end_at", "countdown_s",
+          "extension_window_s", "description")
+
+
+def public_view(state: dict[str, Any], now: int) -> dict[str, Any]:
+    """What anyone may see: the top price and paddle and the number of offers, never who
+    made them, and never the base price (after the close only whether it was met)."""
+    offers = auction.offers_of(state)
+    top = auction.top_of(offers)
+    out = {k: state.get(k) for k in PUBLIC}
+    out.update(status=_phase(state, now), offers=len(offers),
+               top_price_fen=top.price_fen if top else None,
+               top_paddle=top.paddle if top else None,
+               minimum_offer_fen=auction.minimum_offer(state),
+               ends_at=auction.at(int(state["end_ms"])).isoformat(),
+               result=state.get("result"))
+    return out
+
+
+def _phase(state: dict[str, Any], now: int) -> str:
+    if state["status"] == auction.CLOSED:
+        return "closed"
+    if now < int(state["start_ms"]):
+        return "announced"
+    if now >= int(state["end_ms"]):
+        return "closing"
+    return "live" if state["status"] == auction.LIVE else "bidding"
+
+
+def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
+    """Add the auction routes to bidding's API."""
+    base = "/v1/auctions/{auction_id}"
+
+    def aid(request: web.Request) -> str:
+        return request.match_info["auction_id"]
+
+    @api.route("POST", "/v1/auctions", summary="Announce an auction or listing", body=AuctionIn,
+               status=201, roles=("tenderee", "operator"), errors=("401", "403", "422"))
+    async def publish(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.OPERATOR)
+        body = await read_json(request, AuctionIn)
+        return json_response({"id": await app.publish(body.model_dump(), who)}, 201)
+
+    @api.route("GET", base, summary="An auction or listing (public: no bidder, no base price)",
+               errors=("404",))
+    async def get(request: web.Request) -> web.Response:
+        return json_response(public_view(await app.get(aid(request)), now_ms()))
+
+    @api.route("POST", base + "/offers", summary="Make an offer (竞买人报价)", body=OfferIn,
+               status=201, roles=("bidder",), errors=("401", "403", "409", "422"))
+    async def offer(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        body = await read_json(request, OfferIn)
+        return json_response(await app.offer(aid(request), who, body.price_fen,
+                                             body.seen_offers), 201)
+
+    @api.route("POST", base + "/going-on", summary="Go on to live bidding at the end of "
+               "listing (39号令第21条)", roles=("bidder",), errors=("401", "403", "409"))
+    async def going_on(request: web.Request) -> web.Response:
+        return json_response(await app.go_on(aid(request), rt.principal(request, Role.BIDDER)))
+
+    @api.route("GET", base + "/me", summary="The caller's paddle and standing",
+               roles=("bidder",))
+    async def mine(request: web.Request) -> web.Response:
+        return json_response(await app.mine(aid(request), rt.principal(request, Role.BIDDER)))
+
+    @api.route("POST", base + "/price-cut", summary="Cut the price with a new disclosure "
+               "(32号令第18条)", body=PriceCutIn, roles=("tenderee", "operator"),
+               errors=("401", "403", "409", "422"))
+    async def price_cut(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.OPERATOR)
+        body = await read_json(request, PriceCutIn)
+        return json_response(await app.cut_price(aid(request), who, body.starting_price_fen,
+                                                 body.start_at, body.end_at))

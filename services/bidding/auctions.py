@@ -1,0 +1,156 @@
+"""Auction and listing use cases (拍卖/挂牌): load, decide (domain), save with events.
+
+Every decision is one conditional write on the auction's document (its version),
+so concurrent offers are serialised without a transaction; the end of bidding is
+a durable timer whose id names the end it was set for, so a moved end (calls,
+extension, live bidding) is followed by the next timer and the close happens once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contracts.bidding import AuctionMethod, AuctionPublished, OfferAccepted
+from contracts.categories import Category
+from contracts.codes import CodeError, tender_project_code
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, now_ms
+from ggzy.runtime.auth import Principal, Role
+from ggzy.runtime.errors import DomainError, Forbidden, NotFound
+from ggzy.runtime.timers import Timer, Timers
+from services.bidding.domain import auction
+from services.bidding.domain.rules import AuctionRules, duration
+from services.bidding.handlers import Bidding
+
+AUCTION_END = "auction_end"
+
+
+class Auctions:
+    """The auctions and listings of land use rights and state property."""
+
+    def __init__(self, *, auctions: Aggregates, bidding: Bidding, timers: Timers) -> None:
+        self.auctions = auctions
+        self.bidding = bidding  # its projections: registered entities and restrictions
+        self.timers = timers
+        timers.on(AUCTION_END, self.on_end)
+
+    def rules(self, state: Mapping[str, Any]) -> AuctionRules:
+        return self.bidding.book.for_auctions(Category(state["category"]))
+
+    async def get(self, auction_id: str) -> Doc:
+        doc = await self.auctions.view(auction_id)
+        if doc is None:
+            raise NotFound("auction_not_found", f"no auction or listing {auction_id}")
+        return doc
+
+    async def publish(self, data: Mapping[str, Any], who: Principal) -> str:
+        """Announce an auction or listing (出让公告 / 信息披露) after checking its rules."""
+        category = Category(data["category"])
+        if category not in self.bidding.categories:
+            raise DomainError("category_not_served", f"this deployment does not serve "
+                              f"{category.value}")
+        if who.uscc != data["seller_uscc"] and not who.has(Role.OPERATOR):
+            raise Forbidden("not_your_auction", "only the seller may announce its sale")
+        seller = await self.bidding.check_party(data["seller_uscc"], "tenderee")
+        rules = self.bidding.book.for_auctions(category)
+        event = _event(data, str(seller.get("name", data["seller_uscc"])), rules)
+        base, decision = data.get("base_price_fen"), data.get("base_price_decision")
+        auction.validate(rules, event, base, decision)
+        state, change = auction.publish(event, rules, base, decision)
+        await self.auctions.create(event.auction_id, state, change.events)
+        await self._schedule(event.auction_id, int(state["end_ms"]))
+        return event.auction_id
+
+    async def _schedule(self, auction_id: str, end_ms: int) -> None:
+        """The timer of one end; a later end gets its own (the id names the end)."""
+        await self.timers.schedule(f"{AUCTION_END}:{auction_id}:{end_ms}", AUCTION_END, end_ms,
+                                   {"auction_id": auction_id})
+
+    async def offer(self, auction_id: str, who: Principal, price_fen: int,
+                    seen_offers: int | None) -> dict[str, Any]:
+        """A bidder's offer (报价); the answer gives its paddle number and the end now."""
+        state = await self.get(auction_id)
+        bidder, entity = await self._bidder(state, who)
+        name = str(entity.get("name", bidder))
+        rules = self.rules(state)
+        made: list[Change] = []
+
+        def decide(s: Doc, v: int) -> Change:
+            made[:] = [auction.offer(s, rules, bidder=bidder, name=name, price_fen=price_fen,
+                                     seen_offers=seen_offers, now_ms=now_ms())]
+            return made[0]
+
+        await self.auctions.update(auction_id, decide)
+        event = made[0].events[0].event
+        assert isinstance(event, OfferAccepted)
+        return {"paddle": event.paddle, "offer_no": event.offer_no,
+                "price_fen": event.price_fen, "ends_at": event.ends_at.isoformat()}
+
+    async def _bidder(self, state: Mapping[str, Any], who: Principal) -> tuple[str, Doc]:
+        bidder, entity = await self.bidding.eligible_bidder(who, Category(state["category"]))
+        if bidder == state["seller_uscc"]:
+            raise Forbidden("seller_cannot_bid", "the seller may not bid on its own sale")
+        return bidder, entity
+
+    async def go_on(self, auction_id: str, who: Principal) -> dict[str, Any]:
+        """A bidder wants to go on at the end of listing (39号令第21条)."""
+        state = await self.get(auction_id)
+        bidder, _ = await self._bidder(state, who)
+        rules = self.rules(state)
+        await self.auctions.update(auction_id, lambda s, v: auction.go_on(s, rules, bidder,
+                                                                          now_ms()))
+        return {"paddle": auction.paddle_of(state, bidder), "going_on": True}
+
+    async def mine(self, auction_id: str, who: Principal) -> dict[str, Any]:
+        """A bidder's own standing: its paddle and whether it holds the top offer."""
+        if not who.uscc:
+            raise Forbidden("role_required", "a bidder's user is required")
+        state = await self.get(auction_id)
+        paddle = auction.paddle_of(state, who.uscc)
+        top = auction.top_of(auction.offers_of(state))
+        return {"paddle": paddle, "top": paddle is not None and top is not None
+                and top.paddle == paddle}
+
+    async def cut_price(self, auction_id: str, who: Principal, price_fen: int,
+                        start: datetime, end: datetime | None) -> dict[str, Any]:
+        """A price cut (降价) with a new disclosure period (32号令第18条)."""
+        state = await self.get(auction_id)
+        if who.uscc != state["seller_uscc"] and not who.has(Role.OPERATOR):
+            raise Forbidden("not_your_auction", "only the seller may cut its price")
+        rules = self.rules(state)
+        await self.auctions.update(auction_id, lambda s, v: auction.reprice(
+            s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC)))
+        state = await self.get(auction_id)
+        await self._schedule(auction_id, int(state["end_ms"]))
+        return {"starting_price_fen": price_fen, "start_at": state["start_at"],
+                "end_at": state["end_at"]}
+
+    async def on_end(self, timer: Timer) -> None:
+        """At an end: go live or close (once); an end moved since is followed by its timer."""
+        auction_id = timer.payload["auction_id"]
+        state = await self.get(auction_id)
+        rules = self.rules(state)
+        # the timer fired for its end: a replica whose clock lags does not read it as early
+        await self.auctions.update(auction_id, lambda s, v: auction.at_end(
+            s, rules, max(now_ms(), timer.due_ms)), Cause(message_id=f"timer:{timer.timer_id}"))
+        state = await self.get(auction_id)
+        if state["status"] != auction.CLOSED:
+            await self._schedule(auction_id, int(state["end_ms"]))
+
+
+def _event(data: Mapping[str, Any], seller_name: str, rules: AuctionRules) -> AuctionPublished:
+    """The announcement's event from the request (codes and rule numbers derived)."""
+    fields = {k: v for k, v in data.items() if k in AuctionPublished.model_fields}
+    window = duration(rules.extension_window) if data["method"] == AuctionMethod.ONLINE_BIDDING \
+        else timedelta(0)
+    try:
+        return AuctionPublished(
+            **fields, auction_id=tender_project_code(data["project_code"], data["lot_no"]),
+            seller_name=seller_name, has_base_price=data.get("base_price_fen") is not None,
+            announced_at=datetime.now(UTC), countdown_s=int(rules.countdown.total_seconds()),
+            extension_window_s=int(window.total_seconds()))
+    except CodeError as exc:
+        raise DomainError(exc.code, str(exc)) from exc
+    except ValueError as exc:
+        raise DomainError("invalid_auction", str(exc)) from exc

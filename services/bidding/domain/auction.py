@@ -1,0 +1,307 @@
+"""Auctions and listings (拍卖/挂牌) as pure decisions: state in, change and events out.
+
+An auction document holds what was announced, the secret base price (底价), the
+current end ``end_ms`` (the durable timer compares integers), the offers (报价, by
+paddle number only), the bidders' paddles (竞买号, private) and, once closed, the
+result. Status: ``open`` -> (listing with a bidder who goes on) ``live`` -> ``closed``.
+
+Articles of 39号令 (land) and 32号令 (property) are unverified; each rule's source
+says so (rules.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contracts.bidding import (
+    AuctionClosed,
+    AuctionCloseReason,
+    AuctionMethod,
+    AuctionPublished,
+    AuctionRepriced,
+    ListingWentLive,
+    OfferAccepted,
+)
+from contracts.categories import Category
+from ggzy.runtime.aggregates import Change, Outgoing
+from ggzy.runtime.errors import Conflict, DomainError, Forbidden
+from services.bidding.domain.rules import AuctionRules, Calendar, after, duration
+
+State = dict[str, Any]
+OPEN, LIVE, CLOSED = "open", "live", "closed"
+WEEKDAYS = Calendar()  # working days for disclosures: Monday-Friday, holidays not modelled
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def at(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One accepted offer: who by paddle only, how much, when, in which order."""
+
+    no: int
+    paddle: int
+    price_fen: int
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an auction or listing ends."""
+
+    reason: AuctionCloseReason
+    article: str
+    top: Offer | None
+    base_price_met: bool | None
+
+    @property
+    def sold(self) -> bool:
+        return self.reason is AuctionCloseReason.SOLD
+
+
+# publication -------------------------------------------------------------------------
+def validate(rules: AuctionRules, e: AuctionPublished, base_price_fen: int | None,
+             base_decision: str | None) -> None:
+    """Refuse an announcement the category's rules do not allow, naming the article."""
+    if e.method not in rules.methods:
+        raise DomainError("method_not_allowed", f"{e.method.value} is not a method of "
+                          f"{e.category.value}", allowed=sorted(m.value for m in rules.methods))
+    _check_schedule(rules, e)
+    _check_prices(rules, e, base_price_fen, base_decision)
+
+
+def _check_schedule(rules: AuctionRules, e: AuctionPublished) -> None:
+    if e.start_at < after(rules.announce_before, e.announced_at, WEEKDAYS):
+        raise DomainError("announcement_too_short", "offers may open only after the "
+                          "announcement period", article=rules.announce_before.source)
+    if e.method is AuctionMethod.AUCTION:
+        if e.end_at is not None:
+            raise DomainError("auction_has_no_end", "an auction ends after the calls, not at a "
+                              "set time", article=rules.calls.source)
+    elif e.end_at is None or e.end_at - e.start_at < duration(rules.listing_period):
+        raise DomainError("listing_too_short", "the listing / bidding period is shorter than "
+                          "the rule", article=rules.listing_period.source)
+    if e.increment_fen * 100 > e.starting_price_fen * rules.increment_max_percent.value:
+        raise DomainError("increment_too_large", "the increment exceeds the rule's share of "
+                          "the starting price", article=rules.increment_max_percent.source)
+
+
+def _check_prices(rules: AuctionRules, e: AuctionPublished, base: int | None,
+                  decision: str | None) -> None:
+    floor = rules.first_price_of_appraised_percent.value
+    if floor > 0:
+        if e.appraised_fen is None:
+            raise DomainError("appraisal_required", "the appraised value is required",
+                              article=rules.first_price_of_appraised_percent.source)
+        if e.starting_price_fen * 100 < e.appraised_fen * floor:
+            raise DomainError("price_below_appraisal", "the first listing price may not be "
+                              "below the appraised value",
+                              article=rules.first_price_of_appraised_percent.source)
+    if rules.base_price.value and (base is None or not (decision or "").strip()):
+        raise DomainError("base_price_required", "a base price set by a collective decision "
+                          "(with its record number) is required", article=rules.base_price.source)
+
+
+def publish(e: AuctionPublished, rules: AuctionRules, base_price_fen: int | None,
+            base_decision: str | None) -> tuple[State, Change]:
+    """The first state of an announced auction or listing, and its event."""
+    state: State = {**e.model_dump(mode="json"), "status": OPEN, "start_ms": ms(e.start_at),
+                    "end_ms": _first_end(e, rules), "base_price_fen": base_price_fen,
+                    "base_price_decision": base_decision, "offers": [], "bidders": {},
+                    "going_on": []}
+    return state, Change(events=[Outgoing(e, e.category)])
+
+
+def _first_end(e: AuctionPublished, rules: AuctionRules) -> int:
+    if e.end_at is None:  # an auction: the calls run from the opening
+        return ms(e.start_at + rules.countdown)
+    return ms(e.end_at)
+
+
+# offers ------------------------------------------------------------------------------
+def offers_of(state: Mapping[str, Any]) -> list[Offer]:
+    return [Offer(**o) for o in state.get("offers", [])]
+
+
+def top_of(offers: list[Offer]) -> Offer | None:
+    """The best offer: the highest; on a tie the earliest (39号令第21条)."""
+    return min(offers, key=lambda o: (-o.price_fen, o.at_ms, o.no), default=None)
+
+
+def minimum_offer(state: Mapping[str, Any]) -> int:
+    """The lowest acceptable offer: the starting price, then the top plus one increment."""
+    top = top_of(offers_of(state))
+    return int(state["starting_price_fen"]) if top is None else (
+        top.price_fen + int(state["increment_fen"]))
+
+
+def _refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
+    if state["status"] == CLOSED:
+        raise Conflict("auction_closed", "the auction has closed")
+    if now_ms < int(state["start_ms"]):
+        raise Conflict("bidding_not_open", "offers open at the announced start",
+                       start_at=state["start_at"])
+    if now_ms >= int(state["end_ms"]):
+        raise Conflict("bidding_ended", "bidding has ended; the result follows")
+
+
+def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: str,
+          price_fen: int, seen_offers: int | None, now_ms: int) -> Change:
+    """Accept an offer that beats the top by an increment; the end moves by the rules."""
+    _refuse_outside_bidding(state, now_ms)
+    offers = offers_of(state)
+    top = top_of(offers)
+    bidders: dict[str, Any] = dict(state.get("bidders", {}))
+    mine = bidders.get(bidder)
+    if seen_offers is not None and seen_offers != len(offers):
+        raise Conflict("stale_offer", "the top offer has changed since you looked",
+                       offers=len(offers), minimum_offer_fen=minimum_offer(state))
+    if top is not None and mine is not None and top.paddle == mine["paddle"]:
+        raise Conflict("already_top", "you hold the top offer")
+    least = minimum_offer(state)
+    if price_fen < least:
+        raise DomainError("offer_too_low", f"the lowest acceptable offer is {least} fen",
+                          minimum_offer_fen=least, article=rules.increment_max_percent.source)
+    if mine is None:
+        mine = {"paddle": len(bidders) + 1, "name": name}
+    new = Offer(no=len(offers) + 1, paddle=mine["paddle"], price_fen=price_fen, at_ms=now_ms)
+    end = _end_after_offer(state, rules, now_ms)
+    event = OfferAccepted(auction_id=state["auction_id"], offer_no=new.no, paddle=new.paddle,
+                          price_fen=price_fen, offered_at=at(now_ms), ends_at=at(end),
+                          extended=end != int(state["end_ms"]))
+    return Change(set={"offers": [*state.get("offers", []), asdict(new)], "end_ms": end,
+                       f"bidders.{bidder}": mine},
+                  events=[Outgoing(event, Category(state["category"]))])
+
+
+def _end_after_offer(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> int:
+    """Calls restart (auction, live bidding); a late offer extends online bidding."""
+    end = int(state["end_ms"])
+    if state["method"] == AuctionMethod.AUCTION or state["status"] == LIVE:
+        return max(end, now_ms + _ms(rules.countdown))
+    window = _ms(duration(rules.extension_window))
+    if state["method"] == AuctionMethod.ONLINE_BIDDING and window and end - now_ms <= window:
+        return max(end, now_ms + _ms(duration(rules.extension)))
+    return end
+
+
+def _ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)
+
+
+def go_on(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: int) -> Change:
+    """A bidder of a listing wants to go on at its end (表示愿意继续竞价)."""
+    _refuse_outside_bidding(state, now_ms)
+    if state["method"] != AuctionMethod.LISTING or state["status"] != OPEN:
+        raise Conflict("not_a_listing", "only a listing in its listing period can go live",
+                       article=rules.listing_result.source)
+    mine = state.get("bidders", {}).get(bidder)
+    if mine is None:
+        raise Forbidden("not_a_bidder", "only a bidder with an offer (and a paddle) may go on")
+    going = sorted({*state.get("going_on", []), int(mine["paddle"])})
+    return Change(set={"going_on": going})
+
+
+def paddle_of(state: Mapping[str, Any], bidder: str) -> int | None:
+    mine = state.get("bidders", {}).get(bidder)
+    return None if mine is None else int(mine["paddle"])
+
+
+# the end: live bidding or the result ------------------------------------------------
+def decide(offers: list[Offer], base_price_fen: int | None, rules: AuctionRules,
+           by_calls: bool) -> Outcome:
+    """The result: the best offer wins if it meets the base price; else no sale.
+
+    ``by_calls``: an auction or live bidding (the calls ended it, 39号令第16条); else the
+    end of a listing or online bidding (39号令第21条; 32号令第22条)."""
+    article = (rules.calls if by_calls else rules.listing_result).source
+    top = top_of(offers)
+    if top is None:
+        return Outcome(AuctionCloseReason.NO_VALID_OFFER, article, None, None)
+    met = None if base_price_fen is None else top.price_fen >= base_price_fen
+    if met is False:
+        return Outcome(AuctionCloseReason.BELOW_BASE_PRICE, rules.base_price.source, top, False)
+    return Outcome(AuctionCloseReason.SOLD, article, top, met)
+
+
+def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:
+    """At the (possibly moved) end: a listing with a bidder who goes on turns live from the
+    top plus one increment (39号令第21条); otherwise the auction closes, once."""
+    if state["status"] == CLOSED or now_ms < int(state["end_ms"]):
+        return Change()
+    offers = offers_of(state)
+    category = Category(state["category"])
+    if state["method"] == AuctionMethod.LISTING and state["status"] == OPEN and offers \
+            and state.get("going_on"):
+        end = now_ms + _ms(rules.countdown)
+        top = top_of(offers)
+        assert top is not None
+        event = ListingWentLive(auction_id=state["auction_id"], top_price_fen=top.price_fen,
+                                minimum_offer_fen=minimum_offer(state), ends_at=at(end),
+                                article=rules.listing_result.source)
+        return Change(set={"status": LIVE, "end_ms": end}, events=[Outgoing(event, category)])
+    by_calls = state["method"] == AuctionMethod.AUCTION or state["status"] == LIVE
+    outcome = decide(offers, state.get("base_price_fen"), rules, by_calls)
+    return _closed(state, outcome, len(offers), now_ms, category)
+
+
+def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
+            category: Category) -> Change:
+    top = outcome.top
+    winner: tuple[str | None, Mapping[str, Any]] = next(
+        ((uscc, b) for uscc, b in state.get("bidders", {}).items()
+         if top is not None and outcome.sold and b["paddle"] == top.paddle), (None, {}))
+    event = AuctionClosed(
+        auction_id=state["auction_id"], category=category, sold=outcome.sold,
+        reason=outcome.reason, article=outcome.article, offers=n,
+        winning_paddle=top.paddle if top and outcome.sold else None,
+        price_fen=top.price_fen if top else None, winner_uscc=winner[0],
+        winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
+        closed_at=at(now_ms))
+    result = {k: v for k, v in event.model_dump(mode="json").items()
+              if k in RESULT_FIELDS}
+    return Change(set={"status": CLOSED, "result": result}, events=[Outgoing(event, category)])
+
+
+# What the public may read of a result: never the base price (only whether it was met).
+RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price_fen",
+                 "base_price_met", "closed_at")
+
+
+# a price cut (降价) ------------------------------------------------------------------
+def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
+            start: datetime, end: datetime | None, now: datetime) -> Change:
+    """Cut the price: allowed with no offer in this round, and only after a new disclosure
+    (32号令第18条); an unsold auction reopens with it."""
+    if not rules.price_cut.value:
+        raise DomainError("price_cut_not_allowed", "this category does not allow price cuts",
+                          article=rules.price_cut.source)
+    sold = state.get("result", {}).get("sold")
+    if state["status"] == LIVE or sold or (state["status"] == OPEN and state.get("offers")):
+        raise Conflict("offers_made", "the price may be cut only before any offer or after no "
+                       "sale", article=rules.price_cut.source)
+    if price_fen >= int(state["starting_price_fen"]):
+        raise DomainError("not_a_price_cut", "the new price must be lower",
+                          starting_price_fen=state["starting_price_fen"])
+    published = {k: v for k, v in state.items() if k in AuctionPublished.model_fields}
+    e = AuctionPublished.model_validate({**published, "starting_price_fen": price_fen,
+                                         "announced_at": now, "start_at": start, "end_at": end})
+    _check_schedule(rules, e)  # a new disclosure; the appraisal floor binds the first price only
+    event = AuctionRepriced(auction_id=state["auction_id"],
+                            previous_price_fen=int(state["starting_price_fen"]),
+                            starting_price_fen=price_fen, announced_at=now, start_at=start,
+                            end_at=end, article=rules.price_cut.source)
+    sets = {"starting_price_fen": price_fen, "announced_at": now.isoformat(),
+            "start_at": start.isoformat(), "end_at": end.isoformat() if end else None,
+            "start_ms": ms(start), "end_ms": _first_end(e, rules), "status": OPEN,
+            "offers": [], "going_on": []}
+    return Change(set=sets, unset=["result"],
+                  events=[Outgoing(event, Category(state["category"]))])

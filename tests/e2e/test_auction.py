@@ -1,0 +1,294 @@
+"""Land listings and auctions (39号令) and property online bidding (32号令) end to end,
+through public HTTP APIs and Kafka topics only, with the rules in seconds
+(deploy/rules-demo.yaml: 2 s announcement, 4 s shortest listing, 3 calls of 1 s;
+property: a 3 s extension window that extends to 4 s after the offer)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contracts.categories import Category
+from contracts.credit import EntityBanned
+from contracts.envelope import Envelope
+from contracts.topics import Stage, topic_name
+from ggzy.testing.kafka import Record, eventually, publish, read_topic
+from tests.e2e.conftest import Platform
+
+WAN = 10_000_00  # 1 万元 in fen
+
+
+def _body(seller: str, method: str = "listing", *, listing_s: int = 8,
+          category: str = "land", **kw: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    start = now + timedelta(seconds=3)
+    project = "2026" + hashlib.sha256(now.isoformat().encode()).hexdigest()[:13].upper()
+    body: dict[str, Any] = {
+        "project_code": project, "lot_no": 1, "name": "示例市2026-07号宗地国有建设用地使用权",
+        "category": category, "region_code": "440300", "seller_uscc": seller, "method": method,
+        "starting_price_fen": 1000 * WAN, "increment_fen": 10 * WAN,
+        "base_price_fen": 1050 * WAN, "base_price_decision": "示自然资〔2026〕集体决策7号",
+        "start_at": start.isoformat(),
+        "end_at": (start + timedelta(seconds=listing_s)).isoformat()
+        if method != "auction" else None}
+    body.update(kw)
+    return body
+
+
+async def _announce(p: Platform, token: str, body: dict[str, Any]) -> str:
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/auctions", token,
+                                                     body))
+    assert status == 201, out
+    return str(out["id"])
+
+
+async def _view(p: Platform, auction_id: str) -> dict[str, Any]:
+    status, body = await p.call("bidding", "GET", f"/v1/auctions/{auction_id}")
+    assert status == 200, body
+    return dict(body)
+
+
+async def _offer(p: Platform, auction_id: str, token: str, price: int,
+                 seen: int | None = None) -> tuple[int, Any]:
+    body: dict[str, Any] = {"price_fen": price}
+    if seen is not None:
+        body["seen_offers"] = seen
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", f"/v1/auctions/{auction_id}/offers", token, body))
+    return int(status), out
+
+
+async def _bidding_open(p: Platform, auction_id: str) -> None:
+    async def open_() -> bool:
+        return bool((await _view(p, auction_id))["status"] == "bidding")
+    await eventually(open_, within=30)
+
+
+async def _events(p: Platform, auction_id: str, until: str,
+                  category: Category = Category.LAND) -> list[Record]:
+    records = await read_topic(
+        p.kafka, topic_name(Stage.BIDDING, category, prefix=p.prefix),
+        lambda rs: any(r.key == auction_id and r.headers["ce_type"].endswith(f".{until}.v1")
+                       for r in rs), within=60)
+    return [r for r in records if r.key == auction_id]
+
+
+def _of(records: list[Record], name: str) -> list[dict[str, Any]]:
+    return [r.json() for r in records if r.headers["ce_type"].endswith(f".{name}.v1")]
+
+
+async def _notices(p: Platform, auction_id: str) -> dict[str, dict[str, Any]]:
+    """Announcement's notices of the sale, by type, once both are out."""
+    async def both() -> Any:
+        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={auction_id}")
+        types = {n["notice_type"]: n for n in body["items"]}
+        return types if {"auction", "auction_result"} <= set(types) else None
+    found: dict[str, dict[str, Any]] = await eventually(both, within=30)
+    return found
+
+
+async def _ban(p: Platform, uscc: str) -> None:
+    """Credit bans ``uscc`` from land (条例67-like market ban), as an EntityBanned event."""
+    today = datetime.now(UTC).date()
+    ban = EntityBanned(restriction_id=f"R-{uscc}", uscc=uscc, categories=[Category.LAND],
+                       start=today, end=today + timedelta(days=365),
+                       decision_no="示自然资罚〔2026〕3号", reason="以虚假材料骗取竞买资格")
+    env = Envelope.new(type=ban.type_name(), source="/ggzy/credit", subject=uscc)
+    await publish(p.kafka, topic_name(Stage.CREDIT, prefix=p.prefix),
+                  json.dumps(ban.model_dump(mode="json")).encode(), uscc, env.headers())
+
+
+async def test_land_listing_sells_to_the_highest_registered_bidder_by_timer(
+        platform: Platform) -> None:
+    """39号令第21条 (unverified): at the end of listing the highest offer at or above the
+    secret base price wins; offers beat the top by an increment; a banned bidder is refused;
+    nobody learns who offered, nor the base price."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    bidders = [await p.entity("bidder", name=f"竞买人{i}置业有限公司") for i in range(3)]
+    banned, b_token = await p.entity("bidder", name="失信置业有限公司")
+    await _ban(p, banned)
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=15))
+    before = await _view(p, auction_id)
+    assert before["status"] == "announced" and "base_price_fen" not in before
+    status, body = await _offer(p, auction_id, bidders[0][1], 1000 * WAN)
+    assert status == 409 and body["error"]["code"] == "bidding_not_open", body
+    await _bidding_open(p, auction_id)
+
+    async def ban_known() -> bool:  # probed without an offer: going on changes nothing
+        _, body = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/going-on",
+                               b_token)
+        return bool(body["error"]["code"] == "bidder_restricted")
+    await eventually(ban_known, within=20)
+    status, refusal = await _offer(p, auction_id, b_token, 1200 * WAN)
+    assert status == 403 and refusal["error"]["code"] == "bidder_restricted", refusal
+    assert refusal["error"]["details"]["decision_no"] == "示自然资罚〔2026〕3号"
+
+    (a, a_token), (b, b_token2), (c, c_token) = bidders
+    status, first = await _offer(p, auction_id, a_token, 1000 * WAN)
+    assert status == 201 and first["paddle"] == 1, first
+    status, body = await _offer(p, auction_id, b_token2, 1005 * WAN)
+    assert status == 422 and body["error"]["code"] == "offer_too_low"
+    assert body["error"]["details"]["minimum_offer_fen"] == 1010 * WAN
+    status, body = await _offer(p, auction_id, b_token2, 1010 * WAN, seen=0)
+    assert status == 409 and body["error"]["code"] == "stale_offer"
+    status, second = await _offer(p, auction_id, b_token2, 1010 * WAN, seen=1)
+    assert status == 201 and second["paddle"] == 2, second
+    status, third = await _offer(p, auction_id, c_token, 1060 * WAN)
+    assert status == 201 and third["paddle"] == 3, third
+
+    public = await _view(p, auction_id)
+    assert (public["top_price_fen"], public["top_paddle"], public["offers"]) == (
+        1060 * WAN, 3, 3)
+    text = json.dumps(public, ensure_ascii=False)
+    assert not any(u in text for u in (a, b, c)) and str(1050 * WAN) not in text
+
+    records = await _events(p, auction_id, "AuctionClosed")
+    offers = _of(records, "OfferAccepted")
+    assert [(o["paddle"], o["price_fen"]) for o in offers] == [
+        (1, 1000 * WAN), (2, 1010 * WAN), (3, 1060 * WAN)]
+    assert not any(u in json.dumps(offers) for u in (a, b, c))
+    assert str(1050 * WAN) not in json.dumps(_of(records, "AuctionPublished"))
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] is True and closed["reason"] == "sold"
+    assert (closed["winner_uscc"], closed["winning_paddle"], closed["price_fen"]) == (
+        c, 3, 1060 * WAN)
+    assert closed["base_price_met"] is True and "第21条" in closed["article"]
+    after = await _view(p, auction_id)
+    assert after["status"] == "closed" and after["result"]["price_fen"] == 1060 * WAN
+    assert c not in json.dumps(after) and str(1050 * WAN) not in json.dumps(after)
+    status, body = await _offer(p, auction_id, a_token, 1100 * WAN)
+    assert status == 409 and body["error"]["code"] == "auction_closed"
+    notices = await _notices(p, auction_id)
+    assert notices["auction"]["title"].endswith("挂牌出让公告")
+    result = notices["auction_result"]
+    assert result["title"].endswith("成交公示") and result["content"]["DEAL_PRICE"] == "10600000.00"
+    assert result["content"]["WIN_PADDLE"] == 3 and result["content"]["BASE_PRICE_MET"] is True
+    assert "10500000" not in json.dumps(notices)  # the base price is never published
+
+
+async def test_land_auction_with_top_offer_below_base_is_stopped_without_sale(
+        platform: Platform) -> None:
+    """39号令第12条、第16条 (unverified): three calls with no higher offer end the auction;
+    the top offer is below the secret base price, so there is no sale."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    (_a, a_token), (_b, b_token) = [await p.entity("bidder") for _ in range(2)]
+    body = _body(seller, "auction", base_price_fen=1100 * WAN)
+    auction_id = await _announce(p, s_token, body)
+    await _bidding_open(p, auction_id)
+    for token, price in ((a_token, 1000 * WAN), (b_token, 1020 * WAN)):
+        status, out = await _offer(p, auction_id, token, price)
+        assert status == 201, out
+    records = await _events(p, auction_id, "AuctionClosed")
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] is False and closed["reason"] == "below_base_price"
+    assert closed["winner_uscc"] is None and closed["winning_paddle"] is None
+    assert closed["base_price_met"] is False and closed["price_fen"] == 1020 * WAN
+    assert str(1100 * WAN) not in json.dumps(closed)
+    result = (await _view(p, auction_id))["result"]
+    assert result["sold"] is False and result["base_price_met"] is False
+    notice = (await _notices(p, auction_id))["auction_result"]
+    assert notice["title"].endswith("不成交（流拍）公告")
+    assert notice["content"]["RESULT_REASON"] == "below_base_price"
+    assert notice["content"]["DEAL_PRICE"] is None and "11000000" not in json.dumps(notice)
+
+
+async def test_land_listing_goes_live_when_a_bidder_wants_to_go_on(platform: Platform) -> None:
+    """39号令第21条 (unverified): a bidder who wants to go on turns the listing's end into
+    live bidding from the highest offer plus one increment; the calls then end it."""
+    p = platform
+    seller, s_token = await p.entity("tenderee")
+    (a, a_token), (_b, b_token) = [await p.entity("bidder") for _ in range(2)]
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=5))
+    await _bidding_open(p, auction_id)
+    assert (await _offer(p, auction_id, a_token, 1050 * WAN))[0] == 201
+    assert (await _offer(p, auction_id, b_token, 1060 * WAN))[0] == 201
+    status, body = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/going-on",
+                                a_token)
+    assert status == 200 and body == {"paddle": 1, "going_on": True}, body
+    records = await _events(p, auction_id, "ListingWentLive")
+    [live] = _of(records, "ListingWentLive")
+    assert live["minimum_offer_fen"] == 1070 * WAN
+    status, body = await _offer(p, auction_id, a_token, 1070 * WAN)
+    assert status == 201, body
+    records = await _events(p, auction_id, "AuctionClosed")
+    [closed] = _of(records, "AuctionClosed")
+    assert (closed["winner_uscc"], closed["price_fen"]) == (a, 1070 * WAN)
+    assert "第16条" in closed["article"]
+
+
+async def test_property_online_bidding_is_extended_by_a_late_offer(platform: Platform) -> None:
+    """32号令第12条、第22条 (unverified): the listing price is at least the appraisal; an
+    offer in the extension window moves the end; the highest offer wins."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例国有资本投资有限公司")
+    (_a, a_token), (b, b_token) = [await p.entity("bidder") for _ in range(2)]
+    body = _body(seller, "online_bidding", category="property", listing_s=4,
+                 appraised_fen=1000 * WAN, base_price_fen=None, base_price_decision=None)
+    low = {**body, "starting_price_fen": 999 * WAN}
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/auctions",
+                                                     s_token, low))
+    assert status == 422 and out["error"]["code"] == "price_below_appraisal", out
+    auction_id = await _announce(p, s_token, body)
+    await _bidding_open(p, auction_id)
+    assert (await _offer(p, auction_id, a_token, 1000 * WAN))[0] == 201
+    planned = datetime.fromisoformat(body["end_at"])
+    await eventually(lambda: datetime.now(UTC) > planned - timedelta(seconds=2), within=10)
+    status, late = await _offer(p, auction_id, b_token, 1010 * WAN)
+    assert status == 201, late
+    assert datetime.fromisoformat(late["ends_at"]) > planned  # extended by the late offer
+    records = await _events(p, auction_id, "AuctionClosed", Category.PROPERTY)
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] and (closed["winner_uscc"], closed["price_fen"]) == (b, 1010 * WAN)
+    assert datetime.fromisoformat(closed["closed_at"]) >= datetime.fromisoformat(
+        late["ends_at"])
+    assert [o["extended"] for o in _of(records, "OfferAccepted")] == [False, True]
+
+
+async def test_concurrent_offers_on_one_auction_are_serialised(platform: Platform) -> None:
+    """Offers are conditional writes on the auction's version: of bidders offering the same
+    price at once exactly one is accepted; the others are refused as too low or stale."""
+    p = platform
+    seller, s_token = await p.entity("tenderee")
+    bidders = [await p.entity("bidder") for _ in range(6)]
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=20))
+    await _bidding_open(p, auction_id)
+    for _, token in bidders:  # each bidder is known to bidding before the race
+        await p.until_known(lambda t=token: p.call(
+            "bidding", "POST", f"/v1/auctions/{auction_id}/going-on", t))
+    first = await asyncio.gather(*(_offer(p, auction_id, t, 1000 * WAN) for _, t in bidders))
+    assert sorted(s for s, _ in first) == [201] + [422] * 5, first
+    assert {b["error"]["code"] for s, b in first if s != 201} == {"offer_too_low"}
+    second = await asyncio.gather(*(_offer(p, auction_id, t, 1010 * WAN, seen=1)
+                                    for _, t in bidders))
+    codes = sorted(b["error"]["code"] if s != 201 else "accepted" for s, b in second)
+    assert codes.count("accepted") == 1 and set(codes) <= {"accepted", "stale_offer",
+                                                           "already_top"}, codes
+    public = await _view(p, auction_id)
+    assert (public["offers"], public["top_price_fen"]) == (2, 1010 * WAN)
+
+
+async def test_restart_of_bidding_across_the_end_still_closes_once(platform: Platform) -> None:
+    """The end of listing is a durable timer: bidding down across it closes once after."""
+    p = platform
+    seller, s_token = await p.entity("tenderee")
+    (a, a_token), = [await p.entity("bidder")]
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=5))
+    await _bidding_open(p, auction_id)
+    assert (await _offer(p, auction_id, a_token, 1050 * WAN))[0] == 201
+    end = datetime.fromisoformat((await _view(p, auction_id))["ends_at"])
+    bidding = p.procs["bidding"]
+    assert bidding.stop() == 0
+    await eventually(lambda: datetime.now(UTC) > end + timedelta(seconds=1), within=30)
+    bidding.start()
+    records = await _events(p, auction_id, "AuctionClosed")
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] and closed["winner_uscc"] == a
+    assert (await _view(p, auction_id))["status"] == "closed"
+    again = await read_topic(p.kafka, topic_name(Stage.BIDDING, Category.LAND, prefix=p.prefix),
+                             lambda rs: False, within=3)  # everything published meanwhile
+    assert len(_of([r for r in again if r.key == auction_id], "AuctionClosed")) == 1

@@ -1,0 +1,392 @@
+"""Auctions and listings (拍卖/挂牌) as pure decisions, each citing its rule.
+
+39号令 = 招标拍卖挂牌出让国有建设用地使用权规定 (land); 32号令 = 企业国有资产交易监督
+管理办法 (property). Their article numbers are unverified (rules.yaml says so).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from contracts.base import Message
+from contracts.bidding import (
+    AuctionClosed,
+    AuctionCloseReason,
+    AuctionMethod,
+    AuctionPublished,
+    AuctionRepriced,
+    ListingWentLive,
+)
+from contracts.categories import Category
+from ggzy.runtime.aggregates import Change
+from ggzy.runtime.errors import Conflict, DomainError
+from ggzy.testing.data import new_uscc
+from services.bidding.domain import auction
+from services.bidding.domain.auction import Offer, decide
+from services.bidding.domain.rules import AuctionRules, load
+
+BOOK = load()
+LAND = BOOK.for_auctions(Category.LAND)
+PROPERTY = BOOK.for_auctions(Category.PROPERTY)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+SELLER, A, B = "914403001922038216", "91110108551385082Q", new_uscc(random.Random(7))
+
+
+def _event(**kw: Any) -> AuctionPublished:
+    data: dict[str, Any] = dict(
+        auction_id="2026ABCDEFGHIJKLM001", project_code="2026ABCDEFGHIJKLM", name="宗地A-01",
+        category=Category.LAND, region_code="440300", seller_uscc=SELLER,
+        seller_name="示例市自然资源局",
+        method=AuctionMethod.LISTING, starting_price_fen=100_000_00, increment_fen=1_000_00,
+        has_base_price=True, announced_at=T0, start_at=T0 + timedelta(days=20),
+        end_at=T0 + timedelta(days=30), countdown_s=90, extension_window_s=0)
+    data.update(kw)
+    return AuctionPublished(**data)
+
+
+def _state(rules: AuctionRules = LAND, base: int | None = 120_000_00, **kw: Any) -> dict[str, Any]:
+    state, _ = auction.publish(_event(**kw), rules, base, "2026-集体决策-07")
+    return state
+
+
+def _ms(at: datetime) -> int:
+    return auction.ms(at)
+
+
+def _apply(state: dict[str, Any], change: Any) -> dict[str, Any]:
+    new = dict(state)
+    for key, value in change.set.items():
+        if key.startswith("bidders."):
+            new["bidders"] = {**new["bidders"], key.split(".", 1)[1]: value}
+        else:
+            new[key] = value
+    for key in change.unset:
+        new.pop(key, None)
+    return new
+
+
+def _offer(state: dict[str, Any], bidder: str, price: int, at: datetime,
+           rules: AuctionRules = LAND, seen: int | None = None) -> dict[str, Any]:
+    return _apply(state, auction.offer(state, rules, bidder=bidder, name=bidder, price_fen=price,
+                                       seen_offers=seen, now_ms=_ms(at)))
+
+
+OPENED = T0 + timedelta(days=20, hours=1)
+E = TypeVar("E", bound=Message)
+
+
+def _event_of(change: Change, kind: type[E]) -> E:
+    event = change.events[0].event
+    assert isinstance(event, kind)
+    return event
+
+
+def _closed(change: Change) -> AuctionClosed:
+    return _event_of(change, AuctionClosed)
+
+
+# publication (rule validation) --------------------------------------------------------
+def test_land_announcement_at_least_20_days_before_39号令第10条() -> None:
+    with pytest.raises(DomainError) as err:
+        auction.validate(LAND, _event(start_at=T0 + timedelta(days=19)), 1, "d")
+    assert err.value.code == "announcement_too_short"
+    assert "39号令第10条" in err.value.details["article"]
+    assert "unverified" in err.value.details["article"]
+    auction.validate(LAND, _event(), 120_000_00, "2026-集体决策-07")
+
+
+def test_land_listing_at_least_10_days_39号令第20条() -> None:
+    with pytest.raises(DomainError) as err:
+        auction.validate(LAND, _event(end_at=T0 + timedelta(days=29)), 1, "d")
+    assert err.value.code == "listing_too_short" and "第20条" in err.value.details["article"]
+
+
+def test_land_needs_a_collectively_decided_base_price_39号令第12条() -> None:
+    for base, decision in ((None, "d"), (1, "  "), (1, None)):
+        with pytest.raises(DomainError) as err:
+            auction.validate(LAND, _event(), base, decision)
+        assert err.value.code == "base_price_required" and "第12条" in err.value.details["article"]
+
+
+def test_an_auction_has_no_set_end_it_ends_after_the_calls() -> None:
+    with pytest.raises(DomainError) as err:
+        auction.validate(LAND, _event(method=AuctionMethod.AUCTION), 1, "d")
+    assert err.value.code == "auction_has_no_end"
+    state = _state(method=AuctionMethod.AUCTION, end_at=None)
+    assert state["end_ms"] - state["start_ms"] == 90_000  # 3 calls of 30 s
+
+
+def test_property_is_not_sold_by_land_methods() -> None:
+    with pytest.raises(DomainError) as err:
+        auction.validate(PROPERTY, _event(category=Category.PROPERTY), None, None)
+    assert err.value.code == "method_not_allowed"
+
+
+def test_property_disclosure_counts_20_working_days_32号令第13条() -> None:
+    """Weekends do not count (holidays are not modelled): 20 working days from a Monday
+    are 4 weeks, so the 26th calendar day is too early and the 28th is fine."""
+    base = dict(category=Category.PROPERTY, method=AuctionMethod.ONLINE_BIDDING,
+                appraised_fen=100_000_00)
+    with pytest.raises(DomainError) as err:
+        auction.validate(PROPERTY, _event(**base, start_at=T0 + timedelta(days=26),
+                                          end_at=T0 + timedelta(days=27)), None, None)
+    assert err.value.code == "announcement_too_short" and "第13条" in err.value.details["article"]
+    auction.validate(PROPERTY, _event(**base, start_at=T0 + timedelta(days=28),
+                                      end_at=T0 + timedelta(days=29)), None, None)
+
+
+def test_property_first_listing_price_not_below_appraisal_32号令第12条() -> None:
+    base = dict(category=Category.PROPERTY, method=AuctionMethod.ONLINE_BIDDING,
+                start_at=T0 + timedelta(days=28), end_at=T0 + timedelta(days=29))
+    with pytest.raises(DomainError) as err:
+        auction.validate(PROPERTY, _event(**base, appraised_fen=100_000_01), None, None)
+    assert err.value.code == "price_below_appraisal" and "第12条" in err.value.details["article"]
+    with pytest.raises(DomainError) as err:
+        auction.validate(PROPERTY, _event(**base), None, None)
+    assert err.value.code == "appraisal_required"
+
+
+def test_refuses_an_increment_above_the_rule_share_of_the_price() -> None:
+    with pytest.raises(DomainError) as err:
+        auction.validate(LAND, _event(increment_fen=10_000_01), 1, "d")
+    assert err.value.code == "increment_too_large"
+
+
+def test_auction_rules_must_be_coherent_and_sourced() -> None:
+    raw = LAND.model_dump()
+    broken: dict[str, Any]
+    for broken in ({"calls": {**raw["calls"], "value": 0}},
+                   {"call_interval": {**raw["call_interval"], "value": 0}},
+                   {"extension_window": {**raw["extension_window"], "value": 5}},
+                   {"increment_max_percent": {**raw["increment_max_percent"], "value": 0}},
+                   {"listing_period": {**raw["listing_period"], "value": -1}},
+                   {"announce_before": {**raw["announce_before"], "source": " "}},
+                   {"methods": []}):
+        with pytest.raises(ValidationError):
+            AuctionRules.model_validate({**raw, **broken})
+
+
+def test_every_auction_rule_cites_its_source_and_land_says_unverified() -> None:
+    for rules in (LAND, PROPERTY):
+        for _, rule in rules:
+            if hasattr(rule, "source"):
+                assert rule.source.strip()
+    assert "39号令" in LAND.announce_before.source and "unverified" in LAND.calls.source
+    assert LAND.calls.n == 3 and LAND.listing_period.n == 10 and LAND.announce_before.n == 20
+
+
+# offers ------------------------------------------------------------------------------
+def test_offers_open_at_the_start_and_must_beat_the_top_by_an_increment() -> None:
+    state = _state()
+    with pytest.raises(Conflict) as early:
+        _offer(state, A, 100_000_00, T0 + timedelta(days=19))
+    assert early.value.code == "bidding_not_open"
+    with pytest.raises(DomainError) as low:
+        _offer(state, A, 99_999_99, OPENED)
+    assert low.value.code == "offer_too_low"
+    assert low.value.details["minimum_offer_fen"] == 100_000_00
+    state = _offer(state, A, 100_000_00, OPENED)
+    with pytest.raises(DomainError) as low:
+        _offer(state, B, 100_999_99, OPENED + timedelta(seconds=1))
+    assert low.value.code == "offer_too_low"
+    assert low.value.details["minimum_offer_fen"] == 101_000_00
+    state = _offer(state, B, 101_000_00, OPENED + timedelta(seconds=1))
+    assert [(o.paddle, o.price_fen) for o in auction.offers_of(state)] == [
+        (1, 100_000_00), (2, 101_000_00)]
+
+
+def test_a_stale_offer_is_refused_with_its_code() -> None:
+    state = _offer(_state(), A, 100_000_00, OPENED)
+    with pytest.raises(Conflict) as err:
+        _offer(state, B, 105_000_00, OPENED, seen=0)
+    assert err.value.code == "stale_offer" and err.value.details["offers"] == 1
+    assert auction.offers_of(_offer(state, B, 105_000_00, OPENED, seen=1))[-1].paddle == 2
+
+
+def test_the_top_bidder_cannot_raise_itself_and_keeps_its_paddle() -> None:
+    state = _offer(_offer(_state(), A, 100_000_00, OPENED), B, 101_000_00, OPENED)
+    with pytest.raises(Conflict) as err:
+        _offer(state, B, 102_000_00, OPENED)
+    assert err.value.code == "already_top"
+    state = _offer(state, A, 102_000_00, OPENED)
+    assert auction.paddle_of(state, A) == 1 and auction.paddle_of(state, B) == 2
+
+
+def test_offer_events_name_the_paddle_never_the_bidder() -> None:
+    change = auction.offer(_state(), LAND, bidder=A, name="竞买人甲", price_fen=100_000_00,
+                           seen_offers=None, now_ms=_ms(OPENED))
+    dumped = change.events[0].event.model_dump_json()
+    assert A not in dumped and "竞买人甲" not in dumped and '"paddle":1' in dumped
+
+
+# the close decision ------------------------------------------------------------------
+def test_auction_sells_after_three_calls_with_no_higher_offer_39号令第16条() -> None:
+    state = _state(method=AuctionMethod.AUCTION, end_at=None)
+    start = T0 + timedelta(days=20)
+    state = _offer(state, A, 120_000_00, start + timedelta(seconds=10))
+    assert state["end_ms"] == _ms(start + timedelta(seconds=100))  # the calls restart
+    state = _offer(state, B, 121_000_00, start + timedelta(seconds=50))
+    assert state["end_ms"] == _ms(start + timedelta(seconds=140))
+    assert auction.at_end(state, LAND, _ms(start + timedelta(seconds=139))).events == []
+    closed = _apply(state, change := auction.at_end(state, LAND, state["end_ms"]))
+    event = _closed(change)
+    assert event.sold and event.winner_uscc == B and event.winning_paddle == 2
+    assert event.price_fen == 121_000_00 and event.base_price_met is True
+    assert "第16条" in event.article
+    assert auction.at_end(closed, LAND, state["end_ms"] + 5).events == []  # exactly once
+
+
+def test_auction_stops_without_sale_below_the_base_price_39号令第12条() -> None:
+    state = _offer(_state(method=AuctionMethod.AUCTION, end_at=None), A, 110_000_00,
+                   T0 + timedelta(days=20, seconds=1))
+    event = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    assert not event.sold and event.reason == AuctionCloseReason.BELOW_BASE_PRICE
+    assert event.winner_uscc is None and event.winning_paddle is None
+    assert event.base_price_met is False and "第12条" in event.article
+    assert "120000" not in event.model_dump_json()  # the base price itself never goes out
+
+
+def test_listing_end_with_a_bidder_going_on_turns_live_from_top_plus_increment_第21条() -> None:
+    state = _offer(_offer(_state(), A, 120_000_00, OPENED), B, 125_000_00, OPENED)
+    state = _apply(state, auction.go_on(state, LAND, A, _ms(OPENED)))
+    end = state["end_ms"]
+    live = _apply(state, change := auction.at_end(state, LAND, end))
+    went = _event_of(change, ListingWentLive)
+    assert "第21条" in went.article
+    assert went.top_price_fen == 125_000_00 and went.minimum_offer_fen == 126_000_00
+    assert live["status"] == auction.LIVE and live["end_ms"] == end + 90_000
+    with pytest.raises(DomainError):
+        _offer(live, A, 125_500_00, auction.at(end + 1))
+    live = _offer(live, A, 126_000_00, auction.at(end + 1_000))
+    assert live["end_ms"] == end + 1_000 + 90_000  # calls restart in live bidding
+    event = _closed(auction.at_end(live, LAND, live["end_ms"]))
+    assert event.sold and event.winner_uscc == A and event.price_fen == 126_000_00
+
+
+def test_only_a_bidder_with_an_offer_may_go_on_and_only_in_a_listing() -> None:
+    state = _offer(_state(), A, 120_000_00, OPENED)
+    with pytest.raises(DomainError) as err:
+        auction.go_on(state, LAND, B, _ms(OPENED))
+    assert err.value.code == "not_a_bidder"
+    online = _state(PROPERTY, None, category=Category.PROPERTY, appraised_fen=1,
+                    method=AuctionMethod.ONLINE_BIDDING)
+    with pytest.raises(Conflict):
+        auction.go_on(_offer(online, A, 100_000_00, OPENED, PROPERTY), PROPERTY, A, _ms(OPENED))
+
+
+def test_listing_single_bidder_at_or_above_base_wins_39号令第21条() -> None:
+    state = _offer(_state(), A, 120_000_00, OPENED)  # exactly the base price
+    event = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    assert event.sold and event.winner_uscc == A and event.reason == AuctionCloseReason.SOLD
+    assert "第21条" in event.article
+
+
+def test_listing_with_no_offer_is_no_sale_39号令第21条() -> None:
+    state = _state()
+    event = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    assert not event.sold and event.reason == AuctionCloseReason.NO_VALID_OFFER
+    assert event.offers == 0 and event.price_fen is None
+
+
+def test_listing_tie_goes_to_the_earliest_offer_39号令第21条() -> None:
+    """The increment makes equal offers unreachable through ``offer``; the rule stands."""
+    offers = [Offer(1, 1, 130_000_00, 1_000), Offer(2, 2, 130_000_00, 900),
+              Offer(3, 3, 129_000_00, 800)]
+    outcome = decide(offers, 120_000_00, LAND, by_calls=False)
+    assert outcome.sold and outcome.top == offers[1]
+
+
+offer_lists = st.lists(st.tuples(st.integers(1, 20), st.integers(1, 10**6),
+                                 st.integers(0, 10**6)), max_size=12)
+
+
+@given(offer_lists, st.one_of(st.none(), st.integers(1, 10**6)))
+def test_close_picks_highest_then_earliest_and_never_sells_below_base(
+        raw: list[tuple[int, int, int]], base: int | None) -> None:
+    """39号令第12条 (never under the base), 第21条 (highest, tie to the earliest)."""
+    offers = [Offer(n + 1, paddle, price, at) for n, (paddle, price, at) in enumerate(raw)]
+    outcome = decide(offers, base, LAND, by_calls=False)
+    if not offers:
+        assert outcome.reason == AuctionCloseReason.NO_VALID_OFFER
+        return
+    best = max(o.price_fen for o in offers)
+    assert outcome.top is not None and outcome.top.price_fen == best
+    assert outcome.top.at_ms == min(o.at_ms for o in offers if o.price_fen == best)
+    assert outcome.sold == (base is None or best >= base)
+
+
+def test_online_bidding_late_offer_extends_the_end_by_the_window() -> None:
+    """Common practice (unverified): an offer in the final minutes extends the end."""
+    state = _state(PROPERTY, None, category=Category.PROPERTY, appraised_fen=100_000_00,
+                   method=AuctionMethod.ONLINE_BIDDING, end_at=T0 + timedelta(days=21))
+    end = auction.at(state["end_ms"])
+    early = _offer(state, A, 100_000_00, end - timedelta(minutes=6), PROPERTY)
+    assert early["end_ms"] == state["end_ms"]  # outside the window: no extension
+    late = _offer(early, B, 101_000_00, end - timedelta(minutes=1), PROPERTY)
+    assert late["end_ms"] == _ms(end + timedelta(minutes=4))  # 5 min after the offer
+    event = _closed(auction.at_end(late, PROPERTY, late["end_ms"]))
+    assert event.sold and event.winner_uscc == B and event.base_price_met is None
+
+
+def test_property_single_buyer_contracts_at_listing_price_or_higher_32号令第22条() -> None:
+    state = _state(PROPERTY, None, category=Category.PROPERTY, appraised_fen=100_000_00,
+                   method=AuctionMethod.ONLINE_BIDDING)
+    with pytest.raises(DomainError):
+        _offer(state, A, 99_999_99, OPENED, PROPERTY)
+    state = _offer(state, A, 100_000_00, OPENED, PROPERTY)
+    event = _closed(auction.at_end(state, PROPERTY, state["end_ms"]))
+    assert event.sold and event.price_fen == 100_000_00 and "第22条" in event.article
+
+
+def test_price_cut_needs_a_new_disclosure_32号令第18条() -> None:
+    base = dict(category=Category.PROPERTY, appraised_fen=100_000_00,
+                method=AuctionMethod.ONLINE_BIDDING, start_at=T0 + timedelta(days=28),
+                end_at=T0 + timedelta(days=29))
+    state = _state(PROPERTY, None, **base)
+    unsold = _apply(state, auction.at_end(state, PROPERTY, state["end_ms"]))
+    now = T0 + timedelta(days=30)  # a Wednesday
+    with pytest.raises(DomainError) as err:
+        auction.reprice(unsold, PROPERTY, price_fen=90_000_00, start=now + timedelta(days=20),
+                        end=now + timedelta(days=40), now=now)
+    assert err.value.code == "announcement_too_short" and "第13条" in err.value.details["article"]
+    change = auction.reprice(unsold, PROPERTY, price_fen=90_000_00,  # below the appraisal now
+                             start=now + timedelta(days=28), end=now + timedelta(days=29), now=now)
+    reopened = _apply(unsold, change)
+    assert reopened["status"] == auction.OPEN and "result" not in reopened
+    assert "第18条" in _event_of(change, AuctionRepriced).article
+    with pytest.raises(DomainError) as err:
+        auction.reprice(reopened, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=28),
+                        end=now + timedelta(days=29), now=now)
+    assert err.value.code == "not_a_price_cut"
+
+
+def test_no_price_cut_once_offers_are_made() -> None:
+    state = _offer(_state(), A, 120_000_00, OPENED)
+    with pytest.raises(Conflict) as err:
+        auction.reprice(state, LAND, price_fen=90_000_00, start=OPENED + timedelta(days=21),
+                        end=OPENED + timedelta(days=31), now=OPENED)
+    assert err.value.code == "offers_made"
+
+
+def test_sale_notices_publish_the_deal_price_never_the_base_price() -> None:
+    """出让公告 / 成交公示: the terms, the winner and the deal price (成交价); of the base price
+    only whether it was met (39号令第12条: secret)."""
+    from services.announcement import domain as notices
+
+    facts = notices.TenderFacts("宗地A-01", Category.LAND, "440300")
+    published = notices.draft(_event(), facts, None, T0)
+    state = _offer(_state(), A, 130_000_00, OPENED)
+    closed = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    result = notices.draft(closed, facts, None, T0)
+    assert published is not None and result is not None
+    assert published.title == "宗地A-01挂牌出让公告" and published.content["HAS_BASE_PRICE"]
+    assert result.title == "宗地A-01成交公示" and result.content["DEAL_PRICE"] == "130000.00"
+    assert result.content["WIN_BIDDER_CODE"] == A and result.content["BASE_PRICE_MET"] is True
+    assert "120000" not in str(published.content) + str(result.content)
