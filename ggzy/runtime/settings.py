@@ -10,7 +10,7 @@
 | GGZY_CATEGORIES | categories served: "all" or a comma list | all |
 | GGZY_PARTITIONS | partitions of topics this service creates | 3 |
 | GGZY_CONSUMER_ATTEMPTS | attempts before a message is dead-lettered | 3 |
-| GGZY_CONSUMER_LINGER_MS | how long a fetch may wait to fill a batch (latency for CPU) | 10 |
+| GGZY_CONSUMER_LINGER_MS | wait to fill a fetch (64 KiB); 0: none, idle fetches wait 500 ms | 0 |
 | GGZY_RETRY_BACKOFF_S | first retry delay (doubles each attempt) | 0.2 |
 | GGZY_RELAY_INTERVAL_S | outbox relay poll interval when idle | 0.5 |
 | GGZY_JWKS_URL | registration's public key set | http://127.0.0.1:8101/.well-known/jwks.json |
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     categories: str = "all"
     partitions: int = Field(default=3, ge=1)
     consumer_attempts: int = Field(default=3, ge=1)
-    consumer_linger_ms: int = Field(default=10, ge=0)
+    consumer_linger_ms: int = Field(default=0, ge=0)
     retry_backoff_s: float = Field(default=0.2, ge=0)
     relay_interval_s: float = Field(default=0.5, gt=0)
     jwks_url: str = "http://127.0.0.1:8101/.well-known/jwks.json"

@@ -264,7 +264,9 @@ class Bidding:
         picked = await self._draw(state, code, valid)
         at = now()
         evidence = fingerprints(tender_id, code, docs, lines, at)
-        refunds = self._refunds(rules, docs, lines, at)
+        # only a section that fails at opening refunds its deposits now (条例57)
+        refunds = self._refunds(rules, docs, lines, at) \
+            if len(valid) < rules.minimum_bidders.n else []
         decided = time.perf_counter()
         await self.tenders.update(tender_id, lambda s, v: tender.open_section(
             s, rules, code, lines, picked, at, evidence, refunds),
