@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.bidding import BidSubmitted, TenderPublished
+from contracts.bidding import AuctionPublished, BidSubmitted, TenderPublished
 from contracts.credit import RiskAlertRaised
 from contracts.notify import Channel
 from contracts.registration import EntityKind
@@ -52,6 +52,14 @@ class Notify:
             await self.store.add_bidder(event.tender_id, event.bidder_uscc)
         parties = await self.store.parties(event.tender_id)
         await self.notify(msg, routing.tender_routes(event, parties))
+
+    async def on_auction(self, msg: Incoming[Any]) -> None:
+        """A sale's announcement and result: its seller and its winner hear them."""
+        event = msg.message
+        if isinstance(event, AuctionPublished):
+            await self.store.remember_tender(event.auction_id, event.seller_uscc, None)
+        parties = await self.store.parties(event.auction_id)
+        await self.notify(msg, routing.auction_routes(event, parties))
 
     async def on_credit(self, msg: Incoming[Any]) -> None:
         """Credit facts reach their subject; risk alerts reach every supervisor."""

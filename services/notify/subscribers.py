@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from contracts.announcement import NoticePublished
 from contracts.bidding import (
+    AuctionClosed,
+    AuctionPublished,
     AwardDeclined,
     Awarded,
     BidsOpened,
@@ -34,6 +36,7 @@ from services.notify.handlers import Notify
 BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpened,
            TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
            ContractOverdue, AwardDeclined)
+AUCTIONS = (AuctionPublished, AuctionClosed)
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised)
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)
@@ -45,7 +48,8 @@ def subscriptions(rt: Runtime, app: Notify) -> list[Subscription]:
     notices = [rt.topic(Stage.ANNOUNCEMENT, c, audience=Audience.PARTNER) for c in cats]
     return [
         rt.subscription("notify.bidding", [rt.topic(Stage.BIDDING, c) for c in cats],
-                        dict.fromkeys(BIDDING, app.on_bidding)),
+                        {**dict.fromkeys(BIDDING, app.on_bidding),
+                         **dict.fromkeys(AUCTIONS, app.on_auction)}),
         rt.subscription("notify.announcement", notices,
                         {NoticePublished: app.on_notice}),
         rt.subscription("notify.credit", [rt.topic(Stage.CREDIT)],

@@ -6,6 +6,10 @@ from datetime import UTC, date, datetime
 
 from contracts.announcement import NoticePublished, NoticeType
 from contracts.bidding import (
+    AuctionClosed,
+    AuctionCloseReason,
+    AuctionMethod,
+    AuctionPublished,
     AwardDeclined,
     ContractOverdue,
 )
@@ -22,11 +26,13 @@ from services.notify.domain.routing import (
     Interest,
     Parties,
     Route,
+    auction_routes,
     credit_routes,
     in_region,
     notice_routes,
     tender_routes,
 )
+from services.notify.domain.templates import Templates, context
 from tests.unit.test_notify_templates import AWARDED, BID, BIDDER, DRAW, NOW, TENDER
 
 PARTIES = Parties("TENDEREE", "AGENCY", frozenset({"B1", "B2"}))
@@ -138,3 +144,43 @@ def test_notification_ids_are_one_per_event_recipient_and_channel() -> None:
                 r.notification_id("e1", r.entity("X"), Channel.EMAIL)}) == 4
 
 
+
+
+# sales (拍卖/挂牌): the seller and the winner hear the result; nobody hears the base price
+def _sale_events() -> tuple[AuctionPublished, AuctionClosed, AuctionClosed]:
+    aid = "2026ABCDEFGHIJKLM002"
+    published = AuctionPublished(
+        auction_id=aid, project_code=aid[:17], name="宗地A-01", category=Category.LAND,
+        region_code="440300", seller_uscc=TENDER.tenderee_uscc, seller_name="自然资源局",
+        method=AuctionMethod.LISTING, starting_price_fen=100_000_00, increment_fen=1_000_00,
+        has_base_price=True, announced_at=NOW, start_at=NOW, end_at=NOW, countdown_s=90,
+        extension_window_s=0)
+    sold = AuctionClosed(auction_id=aid, category=Category.LAND, sold=True,
+                         reason=AuctionCloseReason.SOLD, article="39号令第21条", offers=4,
+                         winning_paddle=3, price_fen=123_456_78, winner_uscc=BIDDER,
+                         winner_name="甲置业有限公司", base_price_met=True, closed_at=NOW)
+    unsold = AuctionClosed(auction_id=aid, category=Category.LAND, sold=False,
+                           reason=AuctionCloseReason.BELOW_BASE_PRICE, article="39号令第16条",
+                           offers=2, price_fen=90_000_00, base_price_met=False, closed_at=NOW)
+    return published, sold, unsold
+
+
+def test_a_sale_result_reaches_its_seller_and_its_winner_only() -> None:
+    published, sold, unsold = _sale_events()
+    seller = Parties(published.seller_uscc, None)
+    assert auction_routes(published, seller) == [
+        Route(r.entity(published.seller_uscc), "auction_published")]
+    assert auction_routes(sold, seller) == [Route(r.entity(published.seller_uscc), "auction_sold"),
+                                            Route(r.entity(BIDDER), "auction_won")]
+    assert auction_routes(unsold, seller) == [
+        Route(r.entity(published.seller_uscc), "auction_unsold")]
+
+
+def test_a_sale_result_shows_the_deal_price_in_yuan_never_the_base_price() -> None:
+    templates = Templates.load()
+    _, sold, unsold = _sale_events()
+    won = templates.render("auction_won", "zh", context("auction_won", sold))
+    assert "123456.78 元" in won.body and "竞买号 3" in won.body
+    told = templates.render("auction_unsold", "en", context("auction_unsold", unsold))
+    assert "below_base_price" in told.body
+    assert "90000.00" not in told.body  # the top offer below base is not told either

@@ -19,6 +19,8 @@ from typing import Any
 
 from contracts.announcement import NoticePublished
 from contracts.bidding import (
+    AuctionClosed,
+    AuctionPublished,
     AwardDeclined,
     Awarded,
     BidsOpened,
@@ -104,6 +106,20 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
         return [Route(x, "award_declined") for x in _unique(told)]
     kind = PUBLIC_STEPS.get(type(event))
     return [Route(x, kind) for x in parties.everyone()] if kind else []
+
+
+def auction_routes(event: Any, parties: Parties) -> list[Route]:
+    """The recipients of a sale's events: its seller (the owner), and the winner of its
+    result. The other bidders learn the outcome from the public result notice."""
+    if isinstance(event, AuctionPublished):
+        return [Route(x, "auction_published") for x in parties.owners()]
+    if isinstance(event, AuctionClosed):
+        if not event.sold or event.winner_uscc is None:
+            return [Route(x, "auction_unsold") for x in parties.owners()]
+        winner = r.entity(event.winner_uscc)
+        return [*(Route(x, "auction_sold") for x in parties.owners() if x != winner),
+                Route(winner, "auction_won")]
+    return []
 
 
 def credit_routes(event: Any, supervisors: Iterable[RecipientId]) -> list[Route]:

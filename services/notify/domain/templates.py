@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from contracts.codes import fen_to_yuan_str
+
 TEMPLATES_FILE = Path(__file__).with_name("templates.yaml")
 LANGUAGES = ("zh", "en")
 BEIJING = timezone(timedelta(hours=8), "CST")
@@ -29,6 +31,10 @@ def _t(at: datetime | date | None) -> str:
     if isinstance(at, datetime):
         return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
     return at.isoformat()
+
+
+def _yuan(fen: int | None) -> str:
+    return fen_to_yuan_str(fen) if isinstance(fen, int) else "-"
 
 
 def _section(e: Any) -> Context:
@@ -69,6 +75,16 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "entity_reinstated": lambda e: {"restriction_id": e.restriction_id},
     "expert_blacklisted": _restriction,
     "expert_reinstated": lambda e: {"restriction_id": e.restriction_id},
+    "auction_published": lambda e: {"auction_id": e.auction_id, "name": e.name,
+                                    "start_at": _t(e.start_at)},
+    # the seller and the winner: the outcome and the deal price, never the base price
+    "auction_sold": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
+                               "winner_name": e.winner_name or "-",
+                               "closed_at": _t(e.closed_at)},
+    "auction_won": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
+                              "paddle": str(e.winning_paddle), "closed_at": _t(e.closed_at)},
+    "auction_unsold": lambda e: {"auction_id": e.auction_id, "reason": e.reason.value,
+                                 "article": e.article, "closed_at": _t(e.closed_at)},
     "risk_alert": lambda e: {"tender_id": e.tender_id or "-", "section_code": e.section_code or "-",
                              "indicator": e.indicator.value, "article": e.article,
                              "bidders": ", ".join(e.bidders)},  # supervisors only
