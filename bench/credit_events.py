@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 import uuid
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import profiling  # noqa: E402
 from bench.pipeline import (  # noqa: E402
     OPERATOR,
     TARGET_CPU_US,
@@ -50,6 +52,8 @@ from bench.pipeline import (  # noqa: E402
     fresh_infra,
     mem_mb,
     service_argv,
+    store_counters,
+    store_use,
 )
 from contracts.bidding import BidderLine, BidsOpened, ContractOverdue  # noqa: E402
 from contracts.categories import Category  # noqa: E402
@@ -77,8 +81,10 @@ def start_services(stack: ExitStack, kafka: KafkaNode, store: StoreNode,
             update={"http_port": free_port(), "jwks_url": jwks})):
         name = settings.service
         env = service_env(settings, bootstrap_operator=":".join(OPERATOR))
-        procs[name] = Proc(name, service_argv("ggzy", name, "none", WORK / "x.prof"), env,
-                           settings.http_port, WORK / f"{name}.log")
+        argv = service_argv("ggzy", name, "none", WORK / "x.prof")
+        if args.profile == "cprofile" and name == "credit":  # timed by CPU, not wall time
+            argv[1:1] = [str(ROOT / "bench" / "cpu_profile.py"), str(WORK / "credit.prof")]
+        procs[name] = Proc(name, argv, env, settings.http_port, WORK / f"{name}.log")
         stack.callback(procs[name].stop)
         procs[name].start()
     return procs
@@ -140,8 +146,11 @@ class Tap:
 
 
 async def phase(producer: AIOKafkaProducer, tap: Tap, pids: dict[str, int],
-                load: list[tuple[str, bytes, dict[str, str]]], drain_s: float) -> Doc:
+                load: list[tuple[str, bytes, dict[str, str]]], drain_s: float,
+                url: str, py_spy: str | None = None, name: str = "") -> Doc:
     target = tap.changed + len(load)
+    counters0 = await asyncio.to_thread(store_counters, {"credit": url})
+    spy = _spy(py_spy, pids["credit"], WORK / f"credit-{name}.txt") if py_spy else None
     topic = topic_name(Stage.BIDDING, Category.CONSTRUCTION)
     cpu0, began = cpu_snapshot(pids), time.monotonic()
     for key, value, headers in load:
@@ -155,10 +164,23 @@ async def phase(producer: AIOKafkaProducer, tap: Tap, pids: dict[str, int],
         await asyncio.sleep(0.2)
     elapsed = time.monotonic() - began
     cpu = cpu_per_event_us(cpu0, cpu_snapshot(pids), len(load))
-    return {"events": len(load), "applied": len(load) - max(0, target - tap.changed),
+    use = store_use(counters0, await asyncio.to_thread(store_counters, {"credit": url}),
+                    len(load))["credit"]
+    profile = _spy_summary(spy) if spy else {}
+    return {**profile, "events": len(load), "applied": len(load) - max(0, target - tap.changed),
             "published_after_s": round(published, 2), "all_applied_after_s": round(elapsed, 2),
             "events_per_s": round(len(load) / elapsed, 1), "cpu_us_per_event": cpu,
-            "credit_cpu_us_per_event": cpu["credit"]}
+            "credit_cpu_us_per_event": cpu["credit"], "store_use_per_event": use}
+
+
+def _spy(py_spy: str, pid: int, output: Path) -> profiling.Recording:
+    """py-spy on credit until the phase ends (SIGINT makes it write what it sampled)."""
+    return profiling.record(py_spy, "credit", pid, 600, output)
+
+
+def _spy_summary(spy: profiling.Recording) -> Doc:
+    spy.proc.send_signal(signal.SIGINT)
+    return {"py_spy": profiling.summarize(spy.wait(), top=25)}
 
 
 async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
@@ -166,16 +188,19 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
     pids = {"credit": procs["credit"].pid, "store": store.pid, "kafka": kafka.pid}
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=5)
     tap = Tap(kafka.bootstrap)
+    url = procs["credit"].url
     await producer.start()
     try:
         await tap.start()
         warm = await phase(producer, tap, pids, events([new_uscc() for _ in range(WARMUP)]),
-                           args.drain_seconds)
+                           args.drain_seconds, url)
         if warm["applied"] < WARMUP:
             raise RuntimeError(f"warm-up not applied: {warm}")
         subjects = [new_uscc() for _ in range(args.events)]
-        fresh = await phase(producer, tap, pids, events(subjects), args.drain_seconds)
-        again = await phase(producer, tap, pids, events(subjects), args.drain_seconds)
+        fresh = await phase(producer, tap, pids, events(subjects), args.drain_seconds, url,
+                            args.py_spy, "new")
+        again = await phase(producer, tap, pids, events(subjects), args.drain_seconds, url,
+                            args.py_spy, "existing")
         return {"new_accounts": fresh, "existing_accounts": again,
                 "credit_rss_mb": mem_mb(pids["credit"], "VmHWM")}
     finally:
@@ -194,12 +219,15 @@ def run(args: argparse.Namespace) -> Doc:
 
 def print_report(r: Doc) -> None:
     print(f"{'phase':<18} {'events':>7} {'applied':>8} {'after s':>8} {'ev/s':>7} "
-          f"{'credit µs':>10} {'store µs':>9} {'kafka µs':>9}")
+          f"{'credit µs':>10} {'store µs':>9} {'kafka µs':>9} {'store ops':>9} {'trips':>6}")
     for name in ("new_accounts", "existing_accounts"):
         p = r[name]
-        cpu = p["cpu_us_per_event"]
+        cpu, use = p["cpu_us_per_event"], p["store_use_per_event"]
+        ops = use.get("read_operations", 0) + use.get("write_operations", 0)
+        trips = use.get("read_round_trips", 0) + use.get("write_round_trips", 0)
         print(f"{name:<18} {p['events']:>7} {p['applied']:>8} {p['all_applied_after_s']:>8} "
-              f"{p['events_per_s']:>7} {cpu['credit']:>10} {cpu['store']:>9} {cpu['kafka']:>9}")
+              f"{p['events_per_s']:>7} {cpu['credit']:>10} {cpu['store']:>9} {cpu['kafka']:>9} "
+              f"{ops:>9.2f} {trips:>6.3f}")
     worst = max(r[n]["credit_cpu_us_per_event"] for n in ("new_accounts", "existing_accounts"))
     met = "met" if worst <= TARGET_CPU_US else "NOT met"
     print(f"\ncredit CPU per event (worst phase): {worst} µs; target <= {TARGET_CPU_US} µs "
@@ -210,6 +238,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--events", type=int, default=2000, help="events per measured phase")
     p.add_argument("--drain-seconds", type=float, default=300, help="max wait per phase")
+    p.add_argument("--profile", choices=("none", "cprofile"), default="none",
+                   help="cProfile credit by CPU time over the whole run (bench/cpu_profile.py; "
+                        "written to .cache/bench-credit/credit.prof; inflates its figures)")
+    p.add_argument("--py-spy", metavar="PATH", default=None,
+                   help="sample credit with this py-spy during each measured phase")
     p.add_argument("--log-level", default="WARNING", help="GGZY_LOG_LEVEL of the services")
     return p.parse_args(argv)
 
