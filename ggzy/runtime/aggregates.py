@@ -183,16 +183,31 @@ class Aggregates:
         if cause.message_id:
             filt[f"processed.{cause.message_id}"] = {"$exists": False}
             sets[f"processed.{cause.message_id}"] = now
+        # fresh only if the read saw the outbox and it was empty (a read without the
+        # outbox cannot tell, so the events wait for the relay's sweep)
+        fresh = "outbox" in doc and not doc["outbox"]
+        owner = self._lease_in(doc, filt, sets, now) if outbox and fresh else None
         update: Doc = {"$set": sets}
         unset = list(change.unset) + _expired(doc.get("processed", {}), now)
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
         if await self.store.update_one(self.collection, filt, update) != 1:
             return None
-        # fresh only if the read saw the outbox and it was empty (a read without the
-        # outbox cannot tell, so the events wait for the relay's sweep)
-        self._queued(outbox, doc["_id"], version + 1, fresh="outbox" in doc and not doc["outbox"])
+        self._queued(outbox, doc["_id"], version + 1, fresh=fresh, owner=owner)
         return Applied(version=version + 1, envelopes=envelopes)
+
+    def _lease_in(self, doc: Doc, filt: Doc, sets: Doc, now: int) -> str | None:
+        """Lease the aggregate to this replica's relay in the write itself, as an insert
+        is, when the read saw it unleased: the write then matches only while no relay
+        holds it, and the relay publishes it without a claim. None: left to a claim."""
+        lease = doc.get("relay_lease")
+        if self.lease_new is None or self.on_fresh is None or not isinstance(lease, int) \
+                or lease >= now:
+            return None
+        filt["relay_lease"] = {"$lt": now}
+        sets["relay_lease"], owner = self.lease_new()
+        sets["relay_owner"] = owner
+        return owner
 
     def _queue(self, aggregate_id: str, version: int, events: list[Outgoing], cause: Cause,
                now: int) -> tuple[Doc, tuple[Envelope, ...]]:

@@ -223,3 +223,63 @@ async def test_a_new_aggregate_whose_relay_died_is_swept_when_its_lease_runs_out
     await asyncio.sleep(0.6)
     assert await other.flush() == 1
     assert len(await published(env, "f-five", other)) == 1
+
+
+async def test_an_update_with_nothing_pending_is_written_leased_and_published_unclaimed(
+        env: Env) -> None:
+    relay, other = await env.relay(), await env.relay()
+    fast = FastEnv(env, relay, lease_new=True)
+    await fast.aggs.create("f-six", {"name": "a"}, [Outgoing(partner("f-six", "first"))])
+    assert await relay.relay_fresh() == 1
+    await fast.aggs.update("f-six", lambda s, v: Change(
+        set={"name": "b"}, events=[Outgoing(partner("f-six", "second"))]))
+    doc = await env.aggs.get("f-six")
+    assert doc is not None and doc["version"] == 2
+    assert doc["relay_owner"] == relay.owner and doc["relay_lease"] > now_ms()
+    assert await other.flush() == 0  # another replica's sweep leaves it alone
+    assert relay._fresh[0].owner == relay.owner
+    assert await relay.relay_fresh() == 1
+    doc = await env.aggs.get("f-six")
+    assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
+    assert doc["relay_lease"] == 0 and doc["relay_owner"] is None
+    records = await published(env, "f-six", relay, other, at_least=2)
+    assert [r.json()["name"] for r in records] == ["first", "second"]
+
+
+async def test_an_update_of_an_aggregate_another_relay_holds_does_not_take_its_lease(
+        env: Env) -> None:
+    relay, other = await env.relay(), await env.relay()
+    fast = FastEnv(env, relay, lease_new=True)
+    await fast.aggs.create("f-seven", {"name": "a"}, [Outgoing(partner("f-seven"))])
+    assert await relay.relay_fresh() == 1
+    held_until = now_ms() + 30_000  # e.g. another relay's claim that is still running
+    await env.coll.update_one({"_id": "f-seven"}, {"$set": {"relay_lease": held_until,
+                                                           "relay_owner": "someone"}})
+    await fast.aggs.update("f-seven", lambda s, v: Change(
+        set={"name": "b"}, events=[Outgoing(partner("f-seven", "second"))]))
+    doc = await env.aggs.get("f-seven")
+    assert doc is not None and doc["version"] == 2 and len(doc["outbox"]) == 1
+    assert doc["relay_owner"] == "someone" and doc["relay_lease"] == held_until
+    assert await relay.relay_fresh() == 0  # offered unleased: its claim fails while held
+    assert await other.flush() == 0
+    await env.coll.update_one({"_id": "f-seven"}, {"$set": {"relay_lease": 0}})
+    assert await other.flush() == 1  # once the lease is free, a sweep publishes it
+    records = await published(env, "f-seven", relay, other, at_least=2)
+    assert [r.json()["name"] for r in records] == ["系统", "second"]
+
+
+async def test_a_lease_taken_between_the_read_and_the_leased_write_is_respected(
+        env: Env) -> None:
+    relay = await env.relay()
+    fast = FastEnv(env, relay, lease_new=True)
+    await fast.aggs.create("f-eight", {"name": "a"}, [Outgoing(partner("f-eight"))])
+    assert await relay.relay_fresh() == 1
+    doc = await fast.aggs.get("f-eight")
+    assert doc is not None
+    await env.coll.update_one({"_id": "f-eight"}, {"$set": {"relay_lease": now_ms() + 30_000,
+                                                           "relay_owner": "someone"}})
+    change = Change(set={"name": "b"}, events=[Outgoing(partner("f-eight", "second"))])
+    assert await fast.aggs.write_on(doc, change, Cause()) is None  # nothing written
+    after = await env.aggs.get("f-eight")
+    assert after is not None and after["version"] == 1 and after["relay_owner"] == "someone"
+    await relay.producer.stop()  # type: ignore[union-attr]
