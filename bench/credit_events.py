@@ -147,13 +147,15 @@ class Tap:
 
 async def phase(producer: AIOKafkaProducer, tap: Tap, pids: dict[str, int],
                 load: list[tuple[str, bytes, dict[str, str]]], drain_s: float,
-                url: str, py_spy: str | None = None, name: str = "") -> Doc:
+                url: str, py_spy: str | None = None, name: str = "", rate: float = 0) -> Doc:
     target = tap.changed + len(load)
     counters0 = await asyncio.to_thread(store_counters, {"credit": url})
     spy = _spy(py_spy, pids["credit"], WORK / f"credit-{name}.txt") if py_spy else None
     topic = topic_name(Stage.BIDDING, Category.CONSTRUCTION)
     cpu0, began = cpu_snapshot(pids), time.monotonic()
-    for key, value, headers in load:
+    for n, (key, value, headers) in enumerate(load):
+        if rate:  # open loop: event n is due at n / rate
+            await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
         await producer.send(topic, value, key=key.encode(),
                             headers=[(k, v.encode()) for k, v in headers.items()])
     await producer.flush()
@@ -198,9 +200,9 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
             raise RuntimeError(f"warm-up not applied: {warm}")
         subjects = [new_uscc() for _ in range(args.events)]
         fresh = await phase(producer, tap, pids, events(subjects), args.drain_seconds, url,
-                            args.py_spy, "new")
+                            args.py_spy, "new", args.rate)
         again = await phase(producer, tap, pids, events(subjects), args.drain_seconds, url,
-                            args.py_spy, "existing")
+                            args.py_spy, "existing", args.rate)
         return {"new_accounts": fresh, "existing_accounts": again,
                 "credit_rss_mb": mem_mb(pids["credit"], "VmHWM")}
     finally:
@@ -237,6 +239,8 @@ def print_report(r: Doc) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--events", type=int, default=2000, help="events per measured phase")
+    p.add_argument("--rate", type=float, default=0,
+                   help="publish the measured events at this rate per second (default: at once)")
     p.add_argument("--drain-seconds", type=float, default=300, help="max wait per phase")
     p.add_argument("--profile", choices=("none", "cprofile"), default="none",
                    help="cProfile credit by CPU time over the whole run (bench/cpu_profile.py; "

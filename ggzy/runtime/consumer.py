@@ -94,6 +94,7 @@ class Dispatcher:
         self.broker = broker
         self.metrics = metrics
         self.by_type = {cls.type_name(): (cls, h) for cls, h in sub.handlers.items()}
+        self._counters: dict[tuple[str, str], Any] = {}  # the labelled children, looked up once
 
     async def handle_batch(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
         """Handle a fetched batch: in order per aggregate, concurrently across them."""
@@ -158,7 +159,12 @@ class Dispatcher:
                 await asyncio.sleep(self.sub.backoff_s * 2 ** (attempt - 1))
 
     def _count(self, envelope: Envelope, outcome: str) -> str:
-        self.metrics.consumed.labels(self.sub.group, envelope.type, outcome).inc()
+        key = (envelope.type, outcome)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.metrics.consumed.labels(
+                self.sub.group, envelope.type, outcome)
+        counter.inc()
         return outcome
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], dead: DeadLetter) -> None:
