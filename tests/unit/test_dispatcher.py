@@ -10,7 +10,14 @@ from aiokafka.structs import ConsumerRecord
 from contracts.categories import Category
 from contracts.credit import EntityReinstated
 from contracts.envelope import Envelope
-from ggzy.runtime.consumer import Dispatcher, Incoming, Subscription
+from ggzy.runtime.consumer import (
+    IDLE_FETCH_WAIT_MS,
+    LINGER_BYTES,
+    Dispatcher,
+    Incoming,
+    Subscription,
+    subscribe,
+)
 from ggzy.runtime.errors import DomainError
 from ggzy.runtime.metrics import Metrics
 from ggzy.testing.data import new_uscc
@@ -93,3 +100,40 @@ async def test_a_refusal_is_dead_lettered_at_once_with_its_code() -> None:
     d, broker = dispatcher(refuse)
     assert await d.handle(record()) == "dead_letter"
     assert calls == [1] and broker.published[0][2]["dlq_reason"] == "restriction_unknown"
+
+
+class SubscribingBroker:
+    """Stands in for the broker at registration: records the subscriber's options."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] = {}
+
+    def subscriber(self, *topics: str, **options: Any) -> Any:
+        self.options = options
+        return lambda consume: consume
+
+
+def fetch_options(linger_ms: int) -> tuple[int, int]:
+    broker = SubscribingBroker()
+    sub = Subscription("g", ["topic"], {}, "dlq", frozenset(Category), linger_ms=linger_ms)
+    subscribe(broker, sub, Metrics())  # type: ignore[arg-type]
+    return broker.options["fetch_min_bytes"], broker.options["fetch_max_wait_ms"]
+
+
+def test_a_lingering_fetch_waits_for_a_batch_up_to_the_linger() -> None:
+    assert fetch_options(10) == (LINGER_BYTES, 10)
+
+
+def test_without_a_linger_a_fetch_returns_with_the_first_record_and_an_idle_one_waits() -> None:
+    assert fetch_options(0) == (1, IDLE_FETCH_WAIT_MS)
+
+
+async def test_outcomes_are_counted_per_type_on_one_labelled_counter() -> None:
+    async def handler(msg: Incoming[EntityReinstated]) -> None:
+        pass
+
+    d, _ = dispatcher(handler)
+    for _ in range(3):
+        await d.handle(record())
+    assert d.metrics.registry.get_sample_value("ggzy_events_consumed_total", {
+        "group": "g", "type": EntityReinstated.type_name(), "outcome": "handled"}) == 3
