@@ -70,6 +70,7 @@ class OutboxRelay:
         self.lease_ms = int(lease_s * 1000)
         self._wake = asyncio.Event()
         self._fresh: list[Fresh] = []
+        self._counters: dict[str, Any] = {}  # published per topic, the labelled children
         self.owner = uuid.uuid4().hex  # leases of new aggregates, taken at their insert
         self._sweep_soon = True
         self._stopping = False
@@ -186,13 +187,16 @@ class OutboxRelay:
                                claimed: list[tuple[AsyncCollection[Doc], Doc, str]]) -> int:
         """Publish each claimed aggregate's events in order; clear what went out, release
         the rest for a later attempt."""
-        results = await asyncio.gather(*(self._publish(doc) for _, doc, _ in claimed),
-                                       return_exceptions=True)
+        # Every aggregate's events are handed to the producer first, then their
+        # deliveries awaited: one pass, no task per aggregate.
+        sent = [await self._send(doc) for _, doc, _ in claimed]
         settle: list[Awaitable[Any]] = []
         published = 0
-        for (coll, doc, owner), result in zip(claimed, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("publish failed; will retry", extra={"reason": repr(result)})
+        for (coll, doc, owner), deliveries in zip(claimed, sent, strict=True):
+            failure = deliveries if isinstance(deliveries, BaseException) \
+                else await self._delivered(deliveries)
+            if failure is not None:
+                log.warning("publish failed; will retry", extra={"reason": repr(failure)})
                 settle.append(store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},
                                                {"$set": {"relay_lease": EPOCH}}))
                 continue
@@ -201,19 +205,44 @@ class OutboxRelay:
         await asyncio.gather(*settle)
         return published
 
-    async def _publish(self, doc: Doc) -> None:
+    async def _send(self, doc: Doc) -> list[tuple[str, asyncio.Future[Any]]] | Exception:
+        """Hand one aggregate's events to the producer in order (acks=all, idempotent):
+        each one's topic and delivery, or why they could not all be handed over."""
         if self.producer is None:
-            raise RuntimeError("relay has no producer: start the service first")
+            return RuntimeError("relay has no producer: start the service first")
         entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: int(e["order"]))
-        futures = [await self.producer.send(
-            entry["topic"],
-            value=entry["value"].encode(),
-            key=entry["key"].encode(),
-            headers=[(k, str(v).encode()) for k, v in entry["headers"].items()],
-        ) for entry in entries]
-        for entry, future in zip(entries, futures, strict=True):
-            await future
-            self.metrics.outbox_published.labels(entry["topic"]).inc()
+        deliveries: list[tuple[str, asyncio.Future[Any]]] = []
+        try:
+            for entry in entries:
+                deliveries.append((entry["topic"], await self.producer.send(
+                    entry["topic"],
+                    value=entry["value"].encode(),
+                    key=entry["key"].encode(),
+                    headers=[(k, str(v).encode()) for k, v in entry["headers"].items()],
+                )))
+        except Exception as exc:
+            await self._delivered(deliveries)  # retrieve what was handed over, then fail
+            return exc
+        return deliveries
+
+    async def _delivered(self, deliveries: list[tuple[str, asyncio.Future[Any]]]
+                         ) -> Exception | None:
+        """Wait for every delivery; the first failure, or None when all were acknowledged."""
+        failure: Exception | None = None
+        for topic, delivery in deliveries:
+            try:
+                await delivery
+            except Exception as exc:
+                failure = failure or exc
+                continue
+            self._published(topic).inc()
+        return failure
+
+    def _published(self, topic: str) -> Any:
+        counter = self._counters.get(topic)
+        if counter is None:
+            counter = self._counters[topic] = self.metrics.outbox_published.labels(topic)
+        return counter
 
     def _observe(self, docs: list[Doc], now: int) -> None:
         self.metrics.outbox_pending.set(len(docs))

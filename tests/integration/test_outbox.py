@@ -105,14 +105,15 @@ async def test_events_queued_while_the_relay_publishes_are_kept_for_the_next_rou
         env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     await env.aggs.create("p-three", {"name": "a"}, [Outgoing(partner("p-three"))])
     relay = await env.relay()
-    original = relay._publish
+    original = relay._send
 
-    async def publish_then_write(doc: dict[str, Any]) -> None:
-        await original(doc)
+    async def send_then_write(doc: dict[str, Any]) -> Any:
+        sent = await original(doc)
         await env.aggs.update("p-three", lambda state, v: Change(
             set={"name": "b"}, events=[Outgoing(partner("p-three", "second"))]))
+        return sent
 
-    monkeypatch.setattr(relay, "_publish", publish_then_write)
+    monkeypatch.setattr(relay, "_send", send_then_write)
     assert await relay.flush() == 1
     doc = await env.aggs.get("p-three")
     assert doc is not None and doc["outbox_pending"] == 1 and len(doc["outbox"]) == 1
@@ -283,3 +284,22 @@ async def test_a_lease_taken_between_the_read_and_the_leased_write_is_respected(
     after = await env.aggs.get("f-eight")
     assert after is not None and after["version"] == 1 and after["relay_owner"] == "someone"
     await relay.producer.stop()  # type: ignore[union-attr]
+
+
+async def test_a_send_that_fails_releases_the_aggregate_and_a_later_round_publishes_it(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    await env.aggs.create("p-nine", {"name": "a"}, [Outgoing(partner("p-nine"))])
+    relay = await env.relay()
+    producer = relay.producer
+    assert producer is not None
+
+    async def refuse(*_: object, **__: object) -> None:
+        raise RuntimeError("the broker refused the record")
+
+    monkeypatch.setattr(producer, "send", refuse)
+    assert await relay.flush() == 0
+    doc = await env.aggs.get("p-nine")
+    assert doc is not None and doc["outbox_pending"] == 1 and doc["relay_lease"] == 0
+    monkeypatch.undo()
+    assert await relay.flush() == 1
+    assert len(await published(env, "p-nine", relay)) == 1
