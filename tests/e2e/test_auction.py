@@ -168,6 +168,31 @@ async def test_land_listing_sells_to_the_highest_registered_bidder_by_timer(
     assert result["title"].endswith("成交公示") and result["content"]["DEAL_PRICE"] == "10600000.00"
     assert result["content"]["WIN_PADDLE"] == 3 and result["content"]["BASE_PRICE_MET"] is True
     assert "10500000" not in json.dumps(notices)  # the base price is never published
+    # notify: the seller hears of its announcement and its result, the winner of its win;
+    # the other bidders hear nothing from notify (the result notice is public)
+    seller_kinds = await _inbox_kinds(p, s_token, auction_id, 2)
+    assert seller_kinds == ["auction_published", "auction_sold"]
+    assert await _inbox_kinds(p, c_token, auction_id, 1) == ["auction_won"]
+    for token in (a_token, b_token2):
+        assert await _inbox_kinds(p, token, auction_id, 0) == []
+
+
+async def _inbox_kinds(p: Platform, token: str, auction_id: str, expected: int) -> list[str]:
+    """The kinds of the recipient's inbox items about the sale, once ``expected`` are in
+    (then a moment more, so that an unexpected extra one would be seen)."""
+    async def items() -> list[dict[str, Any]]:
+        status, body = await p.call("notify", "GET", "/v1/me/inbox?limit=500", token)
+        assert status == 200, body
+        return [i for i in body["items"] if i["data"].get("auction_id") == auction_id]
+
+    async def arrived() -> bool:
+        return len(await items()) >= expected
+    await eventually(arrived, within=30)
+    await asyncio.sleep(1.0)
+    got = await items()
+    text = json.dumps(got, ensure_ascii=False)
+    assert str(1050 * WAN) not in text and "10500000" not in text  # never the base price
+    return sorted(i["kind"] for i in got)
 
 
 async def test_land_auction_with_top_offer_below_base_is_stopped_without_sale(
