@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ggzy.runtime.errors import BadRequest, DomainError
 from ggzy.runtime.logs import correlation_id
@@ -24,6 +24,13 @@ from ggzy.runtime.metrics import Metrics
 
 log = logging.getLogger("ggzy.http")
 T = TypeVar("T", bound=BaseModel)
+
+
+class RequestBody(BaseModel):
+    """The base of every request body: a field the API does not know is refused (422),
+    never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

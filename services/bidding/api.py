@@ -6,30 +6,26 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from contracts.bidding import EvaluationMethod, ProcurementMethod, Section, TenderPublished
 from contracts.categories import Category
 from contracts.codes import CodeError, section_code, tender_project_code
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import DomainError, Forbidden
-from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.domain import audit
 from services.bidding.handlers import Bidding
 
 
-class _Req(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SectionIn(_Req):
+class SectionIn(RequestBody):
     name: str
     estimated_price_fen: int = Field(ge=0)
     deposit_fen: int = Field(ge=0)
 
 
-class TenderIn(_Req):
+class TenderIn(RequestBody):
     """A tender to publish."""
 
     project_code: str
@@ -52,12 +48,12 @@ class TenderIn(_Req):
     qualifications: list[str] = Field(default_factory=list)
 
 
-class Modification(_Req):
+class Modification(RequestBody):
     summary: str = Field(min_length=1)
     affects_bids: bool = True
 
 
-class FingerprintIn(_Req):
+class FingerprintIn(RequestBody):
     """The bid's fingerprint (投标文件特征码), recorded by the bidder's tool; never public."""
 
     file_digest: str = Field(default="", max_length=128, description="Bid document digest.")
@@ -71,14 +67,14 @@ class FingerprintIn(_Req):
     deposit_account: str = Field(default="", max_length=40, description="Deposit payer account.")
 
 
-class DepositIn(_Req):
+class DepositIn(RequestBody):
     """The bid deposit as paid (投标保证金), from the bidder's own account (条例26)."""
 
     payer_account: str = Field(pattern=r"^[0-9A-Za-z-]{6,40}$", description="Payer account.")
     amount_fen: int = Field(ge=0, description="Amount paid, in fen.")
 
 
-class BidIn(_Req):
+class BidIn(RequestBody):
     ciphertext: str = Field(description="base64 AES-256-GCM ciphertext of the bid content.")
     nonce: str = Field(description="base64 12-byte nonce.")
     digest: str = Field(description="SHA-256 hex of the ciphertext.")
@@ -88,25 +84,25 @@ class BidIn(_Req):
                                       "asks a deposit.")
 
 
-class KeyIn(_Req):
+class KeyIn(RequestBody):
     key: str = Field(description="base64 32-byte content key.")
 
 
-class SheetIn(_Req):
+class SheetIn(RequestBody):
     bid_id: str
     points: float = Field(ge=0, le=100)
     compliant: bool = True
 
 
-class ScoresIn(_Req):
+class ScoresIn(RequestBody):
     sheets: list[SheetIn] = Field(min_length=1)
 
 
-class DeclineIn(_Req):
+class DeclineIn(RequestBody):
     reason: str = Field(min_length=1, max_length=500, description="Why the winner declines.")
 
 
-class ContractIn(_Req):
+class ContractIn(RequestBody):
     price_fen: int = Field(ge=0)
 
 

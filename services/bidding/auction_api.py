@@ -6,23 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from contracts.bidding import AuctionMethod
 from contracts.categories import Category
 from ggzy.runtime.aggregates import now_ms
 from ggzy.runtime.auth import Role
-from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.auctions import Auctions
 from services.bidding.domain import auction
 
 
-class _Req(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AuctionIn(_Req):
+class AuctionIn(RequestBody):
     """An auction or listing to announce (出让公告 / 产权转让信息披露)."""
 
     project_code: str = Field(description="Project code (17 characters).")
@@ -45,14 +41,14 @@ class AuctionIn(_Req):
     description: str = Field(default="", max_length=5000)
 
 
-class OfferIn(_Req):
+class OfferIn(RequestBody):
     price_fen: int = Field(ge=1, description="Offered price in fen.")
     seen_offers: int | None = Field(default=None, ge=0, description="Number of offers the "
                                     "bidder saw: a different current number refuses the offer "
                                     "as stale (409 stale_offer).")
 
 
-class PriceCutIn(_Req):
+class PriceCutIn(RequestBody):
     starting_price_fen: int = Field(ge=1, description="New, lower price in fen.")
     start_at: datetime = Field(description="Offers open after the new disclosure.")
     end_at: datetime | None = None

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from contracts.categories import Category
 from contracts.codes import CodeError, validate_uscc
@@ -21,18 +21,14 @@ from contracts.credit import RiskIndicator, SubjectKind
 from ggzy.runtime.aggregates import state_of
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import BadRequest, DomainError
-from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.credit.handlers import Credit
 
 EXPERT_ID = r"^EXP-[0-9A-F]{12}$"
 
 
-class _Req(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RestrictionIn(_Req):
+class RestrictionIn(RequestBody):
     """A restriction decided by a document (national data standard BLACK_LIST)."""
 
     subject_kind: SubjectKind = Field(description="entity (by credit code) or expert.")
@@ -55,7 +51,7 @@ class RestrictionOut(BaseModel):
     restriction_id: str
 
 
-class RevocationIn(_Req):
+class RevocationIn(RequestBody):
     reason: str = Field(min_length=1, max_length=500, description="Why it is revoked.")
 
 
@@ -85,12 +81,12 @@ class Rating(StrEnum):
     BAD = "bad"
 
 
-class RatingIn(_Req):
+class RatingIn(RequestBody):
     rating: Rating = Field(description="How the expert performed (条例71, 72).")
     note: str = Field(default="", max_length=500)
 
 
-class DecisionIn(_Req):
+class DecisionIn(RequestBody):
     serious: bool = Field(default=False, description="Serious collusion: a ban (条例67).")
     decision_no: str = Field(default="", max_length=100, description="Deciding document.")
     note: str = Field(default="", max_length=500)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, Field
 
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import BadRequest, DomainError, NotFound, Unauthorized
-from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.notify.channels import InboxHub
 from services.notify.domain import recipients as r
@@ -23,26 +23,22 @@ EMAIL = r"^[^@\s]+@[^@\s]+$"
 AUTH_WAIT_S = 10.0
 
 
-class SettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SettingsIn(RequestBody):
     lang: Literal["zh", "en"] = Field(description="Language of the notifications.")
 
 
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WebhookIn(RequestBody):
     url: AnyHttpUrl = Field(description="Endpoint that receives signed POSTs.")
     secret: str = Field(min_length=16, max_length=200, description="HMAC-SHA256 key.")
     enabled: bool = Field(default=True, description="False pauses the channel.")
 
 
-class EmailIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EmailIn(RequestBody):
     address: str = Field(pattern=EMAIL, max_length=120, description="Address to write to.")
     enabled: bool = Field(default=True, description="False stops e-mail.")
 
 
-class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SubscriptionIn(RequestBody):
     category: str | None = Field(default=None, description="Category; none = every one.")
     regions: list[str] = Field(default_factory=list, max_length=50,
                                description="GB/T 2260 codes (a province takes its cities).")

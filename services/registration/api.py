@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.categories import Category
 from contracts.registration import (
@@ -20,18 +20,14 @@ from contracts.registration import (
 )
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import Forbidden, Unauthorized
-from ggzy.runtime.http import Api, json_response, read_json
+from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.registration.handlers import Registration
 
 OP = (Role.OPERATOR,)
 
 
-class _Req(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EntityPatch(_Req):
+class EntityPatch(RequestBody):
     """Fields of an entity to change (the USCC never changes)."""
 
     name: str | None = None
@@ -51,13 +47,13 @@ class Registered(BaseModel):
     version: int
 
 
-class UserCreate(_Req):
+class UserCreate(RequestBody):
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")
     password: str = Field(min_length=10, max_length=200)
     roles: list[Role] = Field(min_length=1)
 
 
-class Login(_Req):
+class Login(RequestBody):
     username: str
     password: str
 
@@ -68,7 +64,7 @@ class Token(BaseModel):
     expires_in: int
 
 
-class ExpertCreate(_Req):
+class ExpertCreate(RequestBody):
     name: str = Field(min_length=1, max_length=50)
     resident_id: str
     specialties: list[str] = Field(min_length=1)
@@ -78,12 +74,12 @@ class ExpertCreate(_Req):
     email: str = ""
 
 
-class ExpertUser(_Req):
+class ExpertUser(RequestBody):
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")
     password: str = Field(min_length=10, max_length=200)
 
 
-class ExpertPatch(_Req):
+class ExpertPatch(RequestBody):
     specialties: list[str] | None = None
     employer_uscc: str | None = None
     related_usccs: list[str] | None = None
@@ -91,7 +87,7 @@ class ExpertPatch(_Req):
     email: str | None = None
 
 
-class PartnerCreate(_Req):
+class PartnerCreate(RequestBody):
     partner_id: str
     name: str
     operator_uscc: str
