@@ -115,7 +115,8 @@ def start_notify(stack: ExitStack, kafka: KafkaNode, store: StoreNode, sinks: Si
                       notify_smtp_host="127.0.0.1", notify_smtp_port=sinks.smtp_port,
                       notify_workers=args.workers, notify_max_attempts=1000,
                       notify_breaker_cooldown_ms=1000, notify_backoff_max_ms=2000,
-                      notify_window=args.window)
+                      notify_window=args.window,
+                      notify_webhook_allow_private=True)  # the receiver is on 127.0.0.1
     proc = Proc("notify", [sys.executable, "-m", "ggzy", "serve", "notify"], env,
                 settings.http_port, HERE / "notify.log")
     stack.callback(proc.stop)

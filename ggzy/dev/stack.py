@@ -53,6 +53,8 @@ def service_env(state: dict[str, Any], service: str) -> dict[str, str]:
         "GGZY_JWKS_URL": f"http://127.0.0.1:{DEFAULT_PORTS['registration']}/.well-known/jwks.json",
         # the local platform runs a whole tender in about a minute: periods in seconds
         "GGZY_RULES_FILE": str(DEMO_RULES),
+        # everything runs on this machine: webhooks to local receivers are allowed
+        "GGZY_NOTIFY_WEBHOOK_ALLOW_PRIVATE": "true",
     }
 
 

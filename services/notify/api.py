@@ -13,7 +13,7 @@ from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import BadRequest, DomainError, NotFound, Unauthorized
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
-from services.notify.channels import InboxHub
+from services.notify.channels import InboxHub, forbidden_target
 from services.notify.domain import recipients as r
 from services.notify.domain.recipients import RecipientId
 from services.notify.queue import DeliveryQueue
@@ -75,7 +75,8 @@ def _inbox_item(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], "read": bool(doc.get("read")), **doc["payload"]}
 
 
-def routes(rt: Runtime, store: NotifyStore, queue: DeliveryQueue, hub: InboxHub) -> Api:
+def routes(rt: Runtime, store: NotifyStore, queue: DeliveryQueue, hub: InboxHub,
+           webhook_allow_private: bool = False) -> Api:
     api = Api("ggzy notify")
 
     async def who(request: web.Request) -> RecipientId:
@@ -100,6 +101,10 @@ def routes(rt: Runtime, store: NotifyStore, queue: DeliveryQueue, hub: InboxHub)
                errors=("401", "422"), summary="Set the webhook (signed, see the README)")
     async def put_webhook(request: web.Request) -> web.Response:
         rid, body = await who(request), await read_json(request, WebhookIn)
+        refused = None if webhook_allow_private else forbidden_target(str(body.url))
+        if refused is not None:
+            raise DomainError("webhook_target_forbidden", f"a webhook must call a public "
+                              f"address: {refused}")
         hook = {"url": str(body.url), "secret": body.secret, "enabled": body.enabled}
         return json_response(me_view(await store.configure(rid, {"webhook": hook})))
 

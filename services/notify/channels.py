@@ -9,17 +9,22 @@ every attempt independent (a broken relay cannot poison a shared connection).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import smtplib
+import socket
 import time
 from collections import defaultdict
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from services.notify.domain import signing
 
@@ -43,15 +48,58 @@ def body_of(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class Webhooks:
-    """POSTs signed JSON to recipients' endpoints (see ``domain.signing``)."""
+def is_public(address: str) -> bool:
+    """Whether an IP address is a public internet address: not loopback, private,
+    link-local (where cloud metadata services answer), multicast or reserved."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return ip.is_global and not ip.is_multicast
 
-    def __init__(self, timeout_s: float) -> None:
+
+def forbidden_target(url: str) -> str | None:
+    """Why a webhook URL may not be used when only public targets are allowed (its host
+    is an IP literal that is not public, or a name of this host), or None."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this host"
+    try:
+        return None if is_public(host) else f"{host} is not a public address"
+    except ValueError:  # a name: checked again when it is resolved, at every connection
+        return None
+
+
+class PublicResolver(AbstractResolver):
+    """Resolves webhook hosts to public addresses only, so a recipient's URL cannot make
+    the platform call into its own network (SSRF). Checked at connection time, so a
+    name that resolves elsewhere later (DNS rebinding) is refused as well."""
+
+    def __init__(self) -> None:
+        self.inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        found = await self.inner.resolve(host, port, family)
+        public = [r for r in found if is_public(r["host"])]
+        if not public:
+            raise OSError(f"webhook host {host} resolves to no public address")
+        return public
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class Webhooks:
+    """POSTs signed JSON to recipients' endpoints (see ``domain.signing``).
+
+    Only public targets are called unless ``allow_private`` (a local platform, tests)."""
+
+    def __init__(self, timeout_s: float, allow_private: bool = False) -> None:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.allow_private = allow_private
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
+        resolver = None if self.allow_private else PublicResolver()
+        connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, resolver=resolver)
         self.session = aiohttp.ClientSession(timeout=self.timeout, connector=connector)
 
     async def stop(self) -> None:
@@ -62,6 +110,9 @@ class Webhooks:
         """One attempt; a 2xx answer is a delivery, anything else a DeliveryError."""
         assert self.session is not None, "start the webhook channel first"
         body = body_of(payload)
+        refused = None if self.allow_private else forbidden_target(target["url"])
+        if refused is not None:  # an IP literal is not resolved: checked here
+            raise DeliveryError("webhook_target_forbidden", refused)
         headers = signing.headers(target["secret"], int(time.time()), body, nid)
         try:
             async with self.session.post(target["url"], data=body, headers=headers) as resp:

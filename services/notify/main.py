@@ -22,7 +22,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
     store = NotifyStore(rt.db, rt.store)
     queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"],
                           at_once=frozenset({Channel.INBOX}) if cfg.inbox_at_once else frozenset())
-    hub, webhooks = InboxHub(), Webhooks(cfg.webhook_timeout_s)
+    hub, webhooks = InboxHub(), Webhooks(cfg.webhook_timeout_s, cfg.webhook_allow_private)
     mail = Mail(cfg.smtp_host, cfg.smtp_port, cfg.smtp_from, cfg.smtp_timeout_s)
 
     async def inbox(nid: str, target: dict[str, object], payload: dict[str, object]) -> None:
@@ -50,5 +50,6 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
         await webhooks.stop()
 
     own = [rt.topic(Stage.NOTIFY)]
-    return Parts(api=routes(rt, store, queue, hub), subscriptions=subscriptions(rt, app),
+    api = routes(rt, store, queue, hub, cfg.webhook_allow_private)
+    return Parts(api=api, subscriptions=subscriptions(rt, app),
                  topics=own, on_start=[start], on_stop=[stop])

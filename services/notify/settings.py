@@ -14,6 +14,7 @@
 | GGZY_NOTIFY_BATCH | deliveries per lane claim | 200 |
 | GGZY_NOTIFY_WINDOW | numbers of a lane read at once | 16 |
 | GGZY_NOTIFY_INBOX_AT_ONCE | deliver to the inbox on enqueue when its lane is caught up | true |
+| GGZY_NOTIFY_WEBHOOK_ALLOW_PRIVATE | webhooks may call loopback/private addresses | false |
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class NotifySettings(BaseSettings):
     batch: int = Field(default=200, ge=1, description="Deliveries per lane claim.")
     window: int = Field(default=16, ge=1, description="Numbers of a lane read at once.")
     inbox_at_once: bool = True
+    # false: a webhook may only call public addresses (no SSRF into the platform's network)
+    webhook_allow_private: bool = False
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.max_attempts, self.backoff_base_ms, self.backoff_max_ms,

@@ -64,7 +64,8 @@ async def notify(infra: Infra, registration: Registration,
                  smtp: SmtpSink) -> AsyncIterator[Running]:
     cfg = NotifySettings(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=ATTEMPTS,
                          backoff_base_ms=100, backoff_max_ms=400, breaker_failures=2,
-                         breaker_cooldown_ms=1000, gap_grace_ms=300, workers=8)
+                         breaker_cooldown_ms=1000, gap_grace_ms=300, workers=8,
+                         webhook_allow_private=True)  # receivers here are on 127.0.0.1
     settings = isolated_settings(infra, "notify",
                                  jwks_url=registration.svc.url + "/.well-known/jwks.json")
     async with running(settings, lambda rt: build(rt, cfg)) as svc:
