@@ -5,6 +5,7 @@ receiver on 127.0.0.1 that must see nothing."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -85,7 +86,8 @@ async def test_the_api_refuses_a_private_webhook_with_its_code(
             aiohttp.ClientSession() as http:
         client = PlatformClient(settings.topic_prefix, settings.kafka_bootstrap,
                                 {"registration": registration.svc.url, "notify": svc.url},
-                                http, tokens={"operator": registration.operator_token})
+                                http, tokens={"operator": registration.operator_token},
+                                rng=random.Random())  # codes of its own: registration is shared
         _, token = await client.entity("bidder")
         for url in ("http://127.0.0.1:9/hook", "http://10.1.2.3/hook",
                     "http://169.254.169.254/latest/meta-data", "http://localhost:8080/x",
