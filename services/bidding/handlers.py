@@ -266,7 +266,7 @@ class Bidding:
         evidence = fingerprints(tender_id, code, docs, lines, at)
         # only a section that fails at opening refunds its deposits now (条例57)
         refunds = self._refunds(rules, docs, lines, at) \
-            if len(valid) < rules.minimum_bidders.n else []
+            if tender.fails_at_opening(rules, lines) else []
         decided = time.perf_counter()
         await self.tenders.update(tender_id, lambda s, v: tender.open_section(
             s, rules, code, lines, picked, at, evidence, refunds),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import zlib
 from datetime import date
 from typing import Any
 
@@ -226,7 +227,7 @@ class BiddingStore:
         """Keep a bidder's revealed key and its price in the section's reveal ledger
         (commutative: a repeated reveal of the same key writes the same); False when
         the section has no ledger (closed before ledgers existed)."""
-        bucket = int(bidder.encode().hex(), 16) % REVEAL_BUCKETS
+        bucket = zlib.crc32(bidder.encode()) % REVEAL_BUCKETS
         matched = await self.store.update_one(
             self.reveals, {"_id": f"{tender_id}:{code}:{bucket}"},
             {"$set": {f"keys.{bidder}": {"key": key_b64, "price_fen": price_fen}}})

@@ -141,6 +141,11 @@ def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> Tender
                         valid_bids=valid)
 
 
+def fails_at_opening(rules: CategoryRules, lines: Sequence[BidderLine]) -> bool:
+    """Too few valid bids in the opening record: the section fails (条例44)."""
+    return sum(line.status == "valid" for line in lines) < rules.minimum_bidders.n
+
+
 def open_section(state: State, rules: CategoryRules, code: str, lines: list[BidderLine],
                  draw: dict[str, Any] | None, now: datetime,
                  evidence: Sequence[BidFingerprintsExtracted] = (),
@@ -157,7 +162,7 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
                         lines=lines)
     valid = sum(line.status == "valid" for line in lines)
     events: list[Any] = [opened, *evidence]
-    if valid < rules.minimum_bidders.n:
+    if fails_at_opening(rules, lines):
         sec.update(status="failed", reason="too_few_valid_bids", **_refund_state(refunds))
         events.append(_failed(state, code, valid, rules))
         events.extend(deposits.scheduled(state["tender_id"], code, "failed", list(refunds), now))
