@@ -56,9 +56,10 @@ class Envelope(BaseModel):
         category: Category | None = None,
         correlationid: str | None = None,
         causationid: str | None = None,
+        id: str | None = None,
     ) -> Envelope:
-        """Stamp a fresh envelope (new id, now)."""
-        event_id = str(uuid.uuid4())
+        """Stamp a fresh envelope: now, with a new id (or the deterministic ``id`` given)."""
+        event_id = id or str(uuid.uuid4())
         return cls(
             id=event_id,
             type=type,

@@ -1,4 +1,4 @@
-"""Messages of the notify stage: delivery receipts and final delivery failures.
+"""Messages of the notify stage: queued deliveries, receipts and final failures.
 
 Internal only: they name the recipient (an entity's credit code, an expert id or a
 platform user), which partners must not read; an expert's draw is secret.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from contracts.base import Event, register
+from contracts.base import Event, Message, register
 from contracts.topics import Stage
 
 
@@ -51,3 +51,31 @@ class NotificationFailed(_NotificationEvent):
 
     reason: str = Field(description="The last error, e.g. smtp_550 or http_503.")
     failed_at: datetime = Field(description="When it was given up.")
+
+
+@register
+class NotificationQueued(Message):
+    """A notification owed to one recipient on one channel, queued on its lane.
+
+    Notify's own queue (``kind`` deliveries): keyed by the lane (recipient and
+    channel), so one lane's notifications stay in one partition, in order, and one
+    replica at a time delivers them. It never carries a webhook's secret: the
+    delivering replica reads the recipient's current one.
+    """
+
+    stage: ClassVar[Stage] = Stage.NOTIFY
+    kind: ClassVar[str] = "deliveries"
+    notification_id: str = Field(description="sha256 of (source event id, recipient, channel).")
+    lane: str = Field(description="The ordered queue of the recipient on the channel.")
+    recipient: str = Field(description="entity:<USCC>, expert:<expert id> or user:<subject>.")
+    channel: Channel = Field(description="Channel to deliver on.")
+    about: str = Field(description="What the notification says (its template).")
+    endpoint: str = Field(description="What a circuit breaker guards: the URL, the SMTP relay.")
+    target: dict[str, str] = Field(description="Where to: the webhook URL or the e-mail address.")
+    payload: dict[str, Any] = Field(description="What the recipient receives (rendered text).")
+    source_event_id: str = Field(description="The event the notification is about (ce_id).")
+    source_event_type: str = Field(description="Its CloudEvents type.")
+    queued_ms: int = Field(ge=0, description="When it was queued (epoch milliseconds).")
+
+    def aggregate_id(self) -> str:
+        return self.lane

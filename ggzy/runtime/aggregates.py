@@ -227,20 +227,10 @@ class Aggregates:
         return outbox, tuple(envelopes)
 
     def _envelope(self, out: Outgoing, cause: Cause) -> Envelope:
-        return Envelope.new(
-            type=out.event.type_name(),
-            source=self.source,
-            subject=out.event.aggregate_id(),
-            category=out.category,
-            correlationid=cause.correlation_id or correlation_id.get(),
-            causationid=cause.message_id,
-        )
+        return stamp(out, cause, self.source)
 
     def _topic(self, out: Outgoing) -> str:
-        event = out.event
-        category = out.category if event.stage in CATEGORY_SCOPED else None
-        return topic_name(event.stage, category, audience=event.audience, kind=event.kind,
-                          prefix=self.topic_prefix)
+        return topic_of(out, self.topic_prefix)
 
     def _queued(self, outbox: Doc, aggregate_id: Any, version: int, *, fresh: bool,
                 owner: str | None = None) -> None:
@@ -250,6 +240,27 @@ class Aggregates:
             self.on_fresh(Fresh(self.collection, aggregate_id, version, outbox, owner))
         else:
             self.on_queued()
+
+
+def stamp(out: Outgoing, cause: Cause, source: str, event_id: str | None = None) -> Envelope:
+    """The envelope of an outgoing event caused by ``cause`` (a new id unless given)."""
+    return Envelope.new(
+        type=out.event.type_name(),
+        source=source,
+        subject=out.event.aggregate_id(),
+        category=out.category,
+        correlationid=cause.correlation_id or correlation_id.get(),
+        causationid=cause.message_id,
+        id=event_id,
+    )
+
+
+def topic_of(out: Outgoing, prefix: str) -> str:
+    """The topic an outgoing event goes to."""
+    event = out.event
+    category = out.category if event.stage in CATEGORY_SCOPED else None
+    return topic_name(event.stage, category, audience=event.audience, kind=event.kind,
+                      prefix=prefix)
 
 
 def _expired(processed: Mapping[str, Any], now: int) -> list[str]:

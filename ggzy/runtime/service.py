@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.log import access_logger
+from aiokafka import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -30,7 +31,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.categories import Category
 from contracts.topics import Stage, dead_letter_topic, topic_name
-from ggzy.runtime.aggregates import Aggregates, Doc
+from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, stamp, topic_of
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
 from ggzy.runtime.batching import Store
 from ggzy.runtime.consumer import Handler, Subscription, subscribe
@@ -91,8 +92,8 @@ class Runtime:
         """A topic name with this deployment's prefix."""
         return topic_name(stage, category, prefix=self.settings.topic_prefix, **kw)
 
-    def subscription(self, group: str, topics: list[str],
-                     handlers: dict[Any, Handler]) -> Subscription:
+    def subscription(self, group: str, topics: list[str], handlers: dict[Any, Handler],
+                     listener: ConsumerRebalanceListener | None = None) -> Subscription:
         """A subscription with this deployment's retry policy and dead-letter topic."""
         s = self.settings
         name = f"{s.topic_prefix}.{group}" if s.topic_prefix else group
@@ -100,7 +101,30 @@ class Runtime:
                             dead_letter_topic=dead_letter_topic(group, prefix=s.topic_prefix),
                             categories=self.categories, attempts=s.consumer_attempts,
                             linger_ms=s.consumer_linger_ms,
-                            backoff_s=s.retry_backoff_s)
+                            backoff_s=s.retry_backoff_s, listener=listener)
+
+    async def publish_now(self, events: list[tuple[Outgoing, str]], cause: Cause) -> None:
+        """Publish events at once with the relay's idempotent producer (acks=all), each
+        under the envelope id given, and wait until all are acknowledged.
+
+        Not a second outbox: this is for a handler whose effect is already durable
+        (a notification delivered and recorded) and that, when it runs again for the
+        same input, publishes the same events under the same ids, which consumers
+        deduplicate. Where an event is the only trace of a state change, use the outbox."""
+        producer = self.relay.producer
+        if producer is None:
+            raise RuntimeError("no producer yet: the service has not started")
+        source = f"/ggzy/{self.settings.service}"
+        sent = []
+        for out, event_id in events:
+            envelope = stamp(out, cause, source, event_id)
+            sent.append(await producer.send(
+                topic_of(out, self.settings.topic_prefix),
+                value=out.event.model_dump_json().encode(),
+                key=out.event.aggregate_id().encode(),
+                headers=[(k, v.encode()) for k, v in envelope.headers().items()]))
+        for delivery in sent:
+            await delivery
 
     def principal(self, request: web.Request, *roles: Role) -> Principal:
         """The caller, who must hold one of ``roles`` (any valid token if none given)."""

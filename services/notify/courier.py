@@ -212,10 +212,10 @@ class Courier:
                 if exc.endpoint_fault:
                     breaker.failed(now_ms())
                 else:
-                    self._succeeded(delivery["endpoint"], breaker)
+                    self.succeeded(delivery["endpoint"], breaker)
             return await self._failed(delivery, channel, attempts, exc.reason)
         if breaker is not None:
-            self._succeeded(delivery["endpoint"], breaker)
+            self.succeeded(delivery["endpoint"], breaker)
         await self._finished(self.queue.delivered(delivery, attempts), delivery)
         self.metrics.delivered.labels(channel.value).inc()
         if channel == Channel.INBOX:
@@ -224,15 +224,15 @@ class Courier:
                                                     **delivery["payload"]})
         return int(delivery["seq"])
 
-    async def delivered_at_once(self, spec: Spec) -> None:
-        """A delivery the queue made at enqueue time (the inbox): count it, push it."""
+    async def delivered_now(self, spec: Spec, queued_ms: int) -> None:
+        """A delivery made outside the store queue (the fast lane): count it, push it."""
         self.metrics.delivered.labels(spec.channel.value).inc()
-        self.metrics.age.labels(spec.channel.value).observe(0.0)
+        self.metrics.age.labels(spec.channel.value).observe(max(0, now_ms() - queued_ms) / 1000)
         if spec.channel == Channel.INBOX:
             await self.push(spec.recipient, {"type": "notification",
                                              "id": spec.notification_id, **spec.payload})
 
-    def _succeeded(self, endpoint: str, breaker: Breaker) -> None:
+    def succeeded(self, endpoint: str, breaker: Breaker) -> None:
         """The endpoint answered: close its breaker, and if it was open, make the lanes
         it held back due now instead of at the end of their cool-down."""
         recovered = breaker.state != CLOSED

@@ -1,4 +1,4 @@
-"""Notify use cases: an event in, the notifications it owes queued, once each.
+"""Notify use cases: an event in, the notifications it owes queued on their lanes.
 
 For every route (recipient and kind) the text is rendered in the recipient's
 language from the kind's context only, and one delivery is queued per channel the
@@ -8,8 +8,7 @@ known (its own, else registration's) and an SMTP relay is configured.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,30 +16,25 @@ from contracts.bidding import AuctionPublished, BidSubmitted, TenderPublished
 from contracts.credit import RiskAlertRaised
 from contracts.notify import Channel
 from contracts.registration import EntityKind
-from ggzy.runtime.aggregates import Cause, Doc
+from ggzy.runtime.aggregates import Cause, Doc, Outgoing
 from ggzy.runtime.consumer import Incoming
 from services.notify.domain import recipients as r
 from services.notify.domain import routing, templates
 from services.notify.domain.routing import Route
 from services.notify.domain.templates import Templates
-from services.notify.queue import DeliveryQueue, Queued, Spec
+from services.notify.lanes import Publish, queued, queued_id
+from services.notify.queue import Spec
 from services.notify.store import NotifyStore
-
-
-async def _nothing(spec: Spec) -> None:
-    """What a delivery done at enqueue time needs besides its write: nothing here."""
 
 
 @dataclass
 class Notify:
-    """The notify application: routing, rendering and queueing."""
+    """The notify application: routing, rendering and queueing (on the fast lane)."""
 
     store: NotifyStore
-    queue: DeliveryQueue
     templates: Templates
     mail_endpoint: str | None  # the SMTP relay, or None when e-mail is off
-    on_queued: Callable[[], None] = field(default=lambda: None)
-    on_delivered: Callable[[Spec], Awaitable[None]] = field(default=_nothing)
+    publish: Publish  # Runtime.publish_now
 
     async def on_bidding(self, msg: Incoming[Any]) -> None:
         """A tender's step: its parties (learnt from the events) hear what concerns them."""
@@ -87,7 +81,7 @@ class Notify:
                                      [x.email] if x.email else [], False)
 
     async def notify(self, msg: Incoming[Any], routes: list[Route]) -> int:
-        """Queue every delivery the routes owe; return how many were new."""
+        """Queue every delivery the routes owe; return how many."""
         if not routes:
             return 0
         env = msg.envelope
@@ -95,13 +89,11 @@ class Notify:
         docs = await self.store.recipients_by_id(x.recipient for x in routes)
         specs = [spec for route in routes for spec in
                  self.specs(msg, route, docs.get(route.recipient) or {"_id": route.recipient})]
-        outcomes = await self.queue.enqueue_all(specs, cause)
-        for spec, outcome in zip(specs, outcomes, strict=True):
-            if outcome is Queued.DELIVERED:
-                await self.on_delivered(spec)
-        if Queued.QUEUED in outcomes:
-            self.on_queued()
-        return sum(1 for outcome in outcomes if outcome is not Queued.DUPLICATE)
+        # each on its lane (services.notify.lanes); a redelivered event queues the same
+        # notifications again under the same ids, and the lane delivers each once
+        await self.publish([(Outgoing(queued(spec)), queued_id(spec.notification_id))
+                            for spec in specs], cause)
+        return len(specs)
 
     def specs(self, msg: Incoming[Any], route: Route, doc: Doc) -> list[Spec]:
         """The deliveries of one route: one per channel of the recipient."""

@@ -7,9 +7,10 @@ from contracts.topics import Stage
 from ggzy.runtime.service import Parts, Runtime, load_verifier
 from services.notify.api import routes
 from services.notify.channels import InboxHub, Mail, Webhooks
-from services.notify.courier import Courier, NotifyMetrics
+from services.notify.courier import Courier, NotifyMetrics, Send
 from services.notify.domain.templates import Templates
 from services.notify.handlers import Notify
+from services.notify.lanes import FastLane
 from services.notify.queue import DeliveryQueue
 from services.notify.settings import NotifySettings
 from services.notify.store import NotifyStore
@@ -20,22 +21,23 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
     """Wire the notify service onto the runtime."""
     cfg = settings or NotifySettings()
     store = NotifyStore(rt.db, rt.store)
-    queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"],
-                          at_once=frozenset({Channel.INBOX}) if cfg.inbox_at_once else frozenset())
+    queue = DeliveryQueue(rt.aggregates("deliveries"), rt.db["lanes"])
     hub, webhooks = InboxHub(), Webhooks(cfg.webhook_timeout_s, cfg.webhook_allow_private)
     mail = Mail(cfg.smtp_host, cfg.smtp_port, cfg.smtp_from, cfg.smtp_timeout_s)
 
     async def inbox(nid: str, target: dict[str, object], payload: dict[str, object]) -> None:
         """The inbox is the store itself: marking it delivered puts it in the inbox."""
 
-    courier = Courier(queue, {Channel.WEBHOOK: webhooks.send, Channel.EMAIL: mail.send,
-                              Channel.INBOX: inbox}, hub.push,
+    senders: dict[Channel, Send] = {Channel.WEBHOOK: webhooks.send, Channel.EMAIL: mail.send,
+                                    Channel.INBOX: inbox}
+    courier = Courier(queue, senders, hub.push,
                       policy=cfg.retry_policy(), breakers=cfg.breakers(),
                       metrics=NotifyMetrics(rt.metrics.registry), workers=cfg.workers,
                       lease_ms=int(cfg.lease_s * 1000), grace_ms=cfg.gap_grace_ms,
                       batch=cfg.batch, window=cfg.window)
-    app = Notify(store, queue, Templates.load(), mail.endpoint if cfg.smtp_host else None,
-                 on_queued=courier.wake, on_delivered=courier.delivered_at_once)
+    app = Notify(store, Templates.load(), mail.endpoint if cfg.smtp_host else None,
+                 rt.publish_now)
+    lane = FastLane(queue, courier, store, senders, rt.publish_now)
 
     async def start() -> None:
         await store.setup()
@@ -49,7 +51,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
         await hub.close()
         await webhooks.stop()
 
-    own = [rt.topic(Stage.NOTIFY)]
+    own = [rt.topic(Stage.NOTIFY), rt.topic(Stage.NOTIFY, kind="deliveries")]
     api = routes(rt, store, queue, hub, cfg.webhook_allow_private)
-    return Parts(api=api, subscriptions=subscriptions(rt, app),
+    return Parts(api=api, subscriptions=subscriptions(rt, app, lane),
                  topics=own, on_start=[start], on_stop=[stop])

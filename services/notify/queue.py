@@ -55,8 +55,16 @@ class Queued(enum.Enum):
     """What enqueueing did."""
 
     QUEUED = "queued"  # for the courier to deliver
-    DELIVERED = "delivered"  # delivered at once (the inbox: the write is the delivery)
     DUPLICATE = "duplicate"  # it existed already (a redelivered event)
+
+
+@dataclass(frozen=True)
+class Tried:
+    """An attempt made before the delivery was queued, and when to try again."""
+
+    attempts: int
+    due_ms: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,8 @@ class DeliveryQueue:
     """
 
     def __init__(self, deliveries: Aggregates, lanes: AsyncCollection[Doc],
-                 known_lanes: int = 100_000, at_once: frozenset[Channel] = frozenset()) -> None:
+                 known_lanes: int = 100_000) -> None:
         self.deliveries = deliveries
-        self.at_once = at_once  # channels delivered by the write itself (the inbox)
         self.lanes = lanes
         self.store: Store = deliveries.store
         # The last number this replica took per lane (bounded, oldest dropped): the
@@ -95,9 +102,6 @@ class DeliveryQueue:
         self._next: dict[str, int] = {}
         self._known_lanes = known_lanes
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-        # Lanes this replica saw caught up (every number done, as of number n): only
-        # those are tried for delivery at once, so a lane with work left costs nothing.
-        self._caught: dict[str, int] = {}
         self._inflight: dict[str, asyncio.Event] = {}  # slots being written here
         self._parked: set[str] = set()  # lanes last seen parked here (a hint only)
 
@@ -113,22 +117,24 @@ class DeliveryQueue:
         await self.lanes.create_index("due_ms")
 
     # enqueueing ------------------------------------------------------------------
-    async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5) -> Queued:
-        """Queue a delivery once: QUEUED, DELIVERED (done at once, see ``at_once``), or
-        DUPLICATE when it exists already (a redelivered event).
+    async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5,
+                      tried: Tried | None = None) -> Queued:
+        """Queue a delivery once: QUEUED, or DUPLICATE when it exists already (a
+        redelivered event). ``tried``: an attempt made already (by the fast lane), due
+        again at its time.
 
         No existence check first: the deterministic id's duplicate key tells it, and
         the number taken for it is then voided at once (the lane does not wait)."""
-        if spec.channel in self.at_once:
-            done = await self._deliver_at_once(spec, cause)
-            if done is not None:
-                return done
         for _ in range(attempts):
             seq = await self._number(spec)
+            state = _state(spec, seq)
+            if tried is not None:
+                state.update(attempts=tried.attempts, due_ms=tried.due_ms,
+                             last_error=tried.reason)
             try:
                 with self._writing(spec.lane, seq):
                     applied = await self.deliveries.create(
-                        spec.notification_id, _state(spec, seq), [], cause)
+                        spec.notification_id, state, [], cause)
             except Conflict:
                 # the id exists (queued before, under another cause), or the courier
                 # voided our number because we were slow: then take a new one
@@ -155,49 +161,6 @@ class DeliveryQueue:
             out.append(result)
         return out
 
-    async def _deliver_at_once(self, spec: Spec, cause: Cause) -> Queued | None:
-        """Deliver on a channel whose delivery is the write itself (the inbox), when its
-        lane has nothing unfinished: take the next number only if every earlier one is
-        done (``done_seq == next_seq``, the lane parked), insert the delivery finished
-        with its receipt in one write, then move the lane's done number on. None when
-        the lane is not known here or not caught up: then it is queued as any other.
-
-        Order holds: a later number is taken here or by another replica only once
-        ``done_seq`` has moved past this one, which is after its insert."""
-        async with self._lane_lock(spec.lane):
-            known = self._next.get(spec.lane)
-            if known is None or self._caught.get(spec.lane) != known:
-                return None  # not known here to be caught up: queue it the usual way
-            matched = await self.store.update_one(
-                self.lanes, {"_id": spec.lane, "next_seq": known, "done_seq": known},
-                {"$set": {"next_seq": known + 1}})
-            if matched != 1:
-                return None  # something is unfinished (or the number moved): queue it
-            seq = known + 1
-            self._remember(spec.lane, seq)
-            self._caught.pop(spec.lane, None)
-            state = {**_state(spec, seq), "state": DELIVERED, "attempts": 1,
-                     "finished_ms": now_ms()}
-            if spec.channel == Channel.INBOX:
-                state.update(inbox_of=spec.recipient, read=0)
-            event = NotificationDelivered(**_about(state | {"_id": spec.notification_id}, 1),
-                                          delivered_at=datetime.now(UTC))
-            try:
-                with self._writing(spec.lane, seq):
-                    applied = await self.deliveries.create(spec.notification_id, state,
-                                                           [Outgoing(event)], cause)
-            except Conflict:
-                applied = None
-            if applied is None or applied.duplicate:
-                await self.void(spec.lane, seq)  # the lane is not held by a number unwritten
-                if applied is None and await self.deliveries.get(spec.notification_id) is None:
-                    return None  # our number was voided under us (a slow write): queue it
-                return Queued.DUPLICATE
-            if await self.store.update_one(self.lanes, {"_id": spec.lane, "done_seq": known},
-                                           {"$set": {"done_seq": seq}}):
-                self._caught[spec.lane] = seq
-            return Queued.DELIVERED
-
     async def _number(self, spec: Spec, attempts: int = 20) -> int:
         """Take the lane's next number: a conditional write on the last one known."""
         async with self._lane_lock(spec.lane):
@@ -213,7 +176,6 @@ class DeliveryQueue:
                 for as_parked in (parked, not parked):
                     if await self._take(spec.lane, known, as_parked):
                         self._remember(spec.lane, known + 1)
-                        self._caught.pop(spec.lane, None)
                         self._parked.discard(spec.lane)
                         return known + 1
                 # another replica took a number since: read the lane again
@@ -252,8 +214,6 @@ class DeliveryQueue:
         self._next[lane_id] = seq
         while len(self._next) > self._known_lanes:
             del self._next[next(iter(self._next))]
-        while len(self._caught) > self._known_lanes:
-            del self._caught[next(iter(self._caught))]
         while len(self._parked) > self._known_lanes:
             self._parked.pop()
 
@@ -352,7 +312,6 @@ class DeliveryQueue:
             self.lanes, {"_id": lane_id, "owner": owner, "next_seq": next_seq},
             {"$set": {"lease_ms": 0, "due_ms": IDLE_MS, "done_seq": next_seq}})
         if matched == 1 and lane_id in self._next:
-            self._caught[lane_id] = next_seq
             self._parked.add(lane_id)
         return matched == 1
 
@@ -395,6 +354,45 @@ class DeliveryQueue:
 
         await self.deliveries.update(delivery["_id"], decide)
 
+    # what the fast lane records (services.notify.lanes) --------------------------------
+    async def caught_up(self, lane_id: str) -> bool:
+        """Whether the lane has nothing unfinished here (every number taken is done),
+        or does not exist."""
+        lane = await self.store.find_one(self.lanes, lane_id)
+        return lane is None or int(lane.get("done_seq", 0)) >= int(lane.get("next_seq", 0))
+
+    async def known(self, nid: str) -> Doc | None:
+        """The delivery of this id, if recorded: queued here, delivered or failed."""
+        return await self.store.find_one(self.deliveries.collection, nid)
+
+    async def record_delivered(self, spec: Spec, order: int, cause: Cause) -> bool:
+        """Record a delivery the fast lane made (its receipt goes out apart); False when
+        it was recorded before. ``order`` sorts the recipient's inbox."""
+        doc = {**_state(spec, order), "_id": spec.notification_id, "version": 1,
+               "outbox": {}, "outbox_pending": 0, "state": DELIVERED,
+               "slot": f"{spec.lane}@{spec.notification_id}",
+               "target": _public(spec.target), "attempts": 1, "finished_ms": now_ms(),
+               "processed": {cause.message_id: now_ms()} if cause.message_id else {}}
+        if spec.channel == Channel.INBOX:
+            doc.update(inbox_of=spec.recipient, read=0)
+        try:
+            await self.store.insert_one(self.deliveries.collection, doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def record_failed(self, spec: Spec, order: int, attempts: int, reason: str,
+                            cause: Cause) -> None:
+        """Give up a delivery the fast lane could not make (no attempt left, or nowhere
+        to send it): the failure record and NotificationFailed, in one write."""
+        state = {**_state(spec, order), "slot": f"{spec.lane}@{spec.notification_id}",
+                 "state": FAILED, "target": _public(spec.target), "attempts": attempts,
+                 "last_error": reason, "finished_ms": now_ms()}
+        event = NotificationFailed(**_about(state | {"_id": spec.notification_id}, attempts),
+                                   reason=reason, failed_at=datetime.now(UTC))
+        with contextlib.suppress(Conflict):  # recorded before (a redelivery)
+            await self.deliveries.create(spec.notification_id, state, [Outgoing(event)], cause)
+
     # reads ------------------------------------------------------------------------
     async def inbox(self, recipient: str, unread_only: bool, limit: int) -> list[Doc]:
         query: Doc = {"inbox_of": recipient, **({"read": 0} if unread_only else {})}
@@ -420,6 +418,19 @@ def _state(spec: Spec, seq: int) -> Doc:
             "source_event_id": spec.source_event_id,
             "source_event_type": spec.source_event_type,
             "attempts": 0, "due_ms": 0, "created_ms": now_ms()}
+
+
+def receipt(spec: Spec, attempts: int) -> NotificationDelivered:
+    """The receipt of a delivery made."""
+    return NotificationDelivered(
+        notification_id=spec.notification_id, source_event_id=spec.source_event_id,
+        source_event_type=spec.source_event_type, about=spec.kind, recipient=spec.recipient,
+        channel=spec.channel, attempts=max(1, attempts), delivered_at=datetime.now(UTC))
+
+
+def _public(target: dict[str, Any]) -> dict[str, Any]:
+    """A target without its secret (what a record keeps)."""
+    return {k: v for k, v in target.items() if k != "secret"}
 
 
 def _about(delivery: Doc, attempts: int) -> dict[str, Any]:

@@ -13,7 +13,6 @@
 | GGZY_NOTIFY_GAP_GRACE_MS | wait for an earlier number of a lane still being written | 2000 |
 | GGZY_NOTIFY_BATCH | deliveries per lane claim | 200 |
 | GGZY_NOTIFY_WINDOW | numbers of a lane read at once | 16 |
-| GGZY_NOTIFY_INBOX_AT_ONCE | deliver to the inbox on enqueue when its lane is caught up | true |
 | GGZY_NOTIFY_WEBHOOK_ALLOW_PRIVATE | webhooks may call loopback/private addresses | false |
 """
 
@@ -46,7 +45,6 @@ class NotifySettings(BaseSettings):
     gap_grace_ms: int = Field(default=2000, ge=0)
     batch: int = Field(default=200, ge=1, description="Deliveries per lane claim.")
     window: int = Field(default=16, ge=1, description="Numbers of a lane read at once.")
-    inbox_at_once: bool = True
     # false: a webhook may only call public addresses (no SSRF into the platform's network)
     webhook_allow_private: bool = False
 

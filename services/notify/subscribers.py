@@ -27,11 +27,13 @@ from contracts.credit import (
     ExpertReinstated,
     RiskAlertRaised,
 )
+from contracts.notify import NotificationQueued
 from contracts.registration import EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated
 from contracts.topics import Audience, Stage
 from ggzy.runtime.consumer import Subscription
 from ggzy.runtime.service import Runtime
 from services.notify.handlers import Notify
+from services.notify.lanes import FastLane
 
 BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpened,
            TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
@@ -42,8 +44,9 @@ CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, Expe
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)
 
 
-def subscriptions(rt: Runtime, app: Notify) -> list[Subscription]:
-    """What notify consumes: bidding and announcement per category, credit and registration."""
+def subscriptions(rt: Runtime, app: Notify, lane: FastLane) -> list[Subscription]:
+    """What notify consumes: bidding and announcement per category, credit and
+    registration; and its own deliveries topic, where each lane is delivered in order."""
     cats = sorted(rt.categories)
     notices = [rt.topic(Stage.ANNOUNCEMENT, c, audience=Audience.PARTNER) for c in cats]
     return [
@@ -56,4 +59,6 @@ def subscriptions(rt: Runtime, app: Notify) -> list[Subscription]:
                         dict.fromkeys(CREDIT, app.on_credit)),
         rt.subscription("notify.registration", [rt.topic(Stage.REGISTRATION)],
                         dict.fromkeys(REGISTRATION, app.on_registration)),
+        rt.subscription("notify.deliveries", [rt.topic(Stage.NOTIFY, kind="deliveries")],
+                        {NotificationQueued: lane.on_queued}, listener=lane.listener),
     ]

@@ -1,0 +1,208 @@
+"""The fast lane: notifications queued on Kafka, delivered by their partition's owner.
+
+The fan-out (``handlers.Notify``) publishes one NotificationQueued per (event,
+recipient, channel) on notify's deliveries topic, keyed by its lane (recipient and
+channel). One lane is thus one partition's, in order, and one replica at a time
+delivers a partition (its consumer group's member): the lane has a single writer.
+The runtime's consumer handles one key's records in order and different keys
+concurrently, and commits a batch after all of it was handled.
+
+For each queued notification:
+
+- **inbox**: the write is the delivery. It is inserted delivered under its
+  notification id (a redelivered one finds it there and does nothing more), pushed
+  live to connected clients, and its receipt published.
+- **webhook and e-mail**, while the lane has nothing unfinished in the store queue
+  (``queue.DeliveryQueue``): unless it was recorded already (a redelivery), it is
+  sent once, recorded delivered, and its receipt published. If the attempt fails,
+  or the endpoint's circuit breaker is open, it goes to the store queue with its
+  attempt counted, and so does every later one of the lane until the courier has
+  finished them all: order per lane holds, and retries with backoff, the breaker,
+  the failure record and NotificationFailed are the queue's, as before.
+
+What this replica knows about its lanes (caught up, or not) is forgotten when its
+partitions are assigned or revoked: a lane another replica may have queued to since
+is read again.
+
+Receipts are published at once (``Runtime.publish_now``) under an id derived from the
+notification id: when a delivery recorded is redelivered before its offset was
+committed, the same receipt goes out again under the same id, which consumers
+deduplicate. A webhook sent and not yet recorded when a replica dies is sent again
+by the next owner (the receiver recognises it by its signed notification id): at
+least once, as any delivery over a network can only be.
+
+Store use per notification: an inbox one is one insert; a webhook or e-mail one is
+a read (was it recorded?) and an insert, both group-committed with the others of the
+batch; the store queue only for lanes in trouble.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener
+
+from contracts.notify import Channel, NotificationQueued
+from ggzy.runtime.aggregates import Cause, Doc, Outgoing, now_ms
+from ggzy.runtime.cache import TTLCache
+from ggzy.runtime.consumer import Incoming
+from services.notify.channels import DeliveryError
+from services.notify.courier import Courier, Send
+from services.notify.domain.recipients import RecipientId
+from services.notify.queue import DELIVERED, DeliveryQueue, Spec, Tried, receipt
+from services.notify.store import NotifyStore
+
+log = logging.getLogger("ggzy.notify.lanes")
+RECEIPTS = uuid.UUID("5a0c6f2e-9d43-4b8e-a1f7-0c3d2b9e6a51")  # namespace of receipt ids
+Publish = Callable[[list[tuple[Outgoing, str]], Cause], Awaitable[None]]
+
+
+def receipt_id(notification_id: str) -> str:
+    """The envelope id of a delivery's receipt: the same however often it is published."""
+    return str(uuid.uuid5(RECEIPTS, f"{notification_id}:delivered"))
+
+
+def queued_id(notification_id: str) -> str:
+    """The envelope id of a queued notification (a redelivered event queues it again
+    under the same id)."""
+    return str(uuid.uuid5(RECEIPTS, f"{notification_id}:queued"))
+
+
+class FastLane:
+    """The handler of notify's deliveries topic (group ``notify.deliveries``)."""
+
+    def __init__(self, queue: DeliveryQueue, courier: Courier, store: NotifyStore,
+                 senders: dict[Channel, Send], publish: Publish, *,
+                 known_lanes: int = 100_000, recipients_ttl_s: float = 2.0) -> None:
+        self.queue, self.courier, self.store = queue, courier, store
+        self.senders, self.publish = senders, publish
+        # lanes with nothing unfinished in the store queue, as this replica last saw while
+        # it owned their partition (bounded; forgotten on every rebalance)
+        self._clear: dict[str, None] = {}
+        self._known_lanes = known_lanes
+        # recipients' current channels (a webhook's secret is not on the bus)
+        self._recipients: TTLCache[str, Doc] = TTLCache(recipients_ttl_s, known_lanes)
+        self.listener = _Forget(self._clear)
+
+    async def on_queued(self, msg: Incoming[NotificationQueued]) -> None:
+        q = msg.message
+        cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
+        order = msg.offset + 1  # monotone per lane: a lane is one partition's
+        if q.channel == Channel.INBOX:
+            spec = _spec(q, dict(q.target))
+            if await self.queue.record_delivered(spec, order, cause):
+                await self.courier.delivered_now(spec, q.queued_ms)
+            await self._receipt(spec, cause)
+            return
+        current = await self._with_secret(q)
+        if current is None:
+            await self.queue.record_failed(_spec(q, dict(q.target)), order, 1,
+                                           "channel_removed", cause)
+            return
+        spec = current
+        if not await self._caught_up(q.lane):
+            await self._to_queue(spec, cause)  # behind what the courier still holds
+            return
+        known = await self.queue.known(q.notification_id)
+        if known is not None:  # a redelivery: delivered (again its receipt) or queued
+            if known.get("state") == DELIVERED:
+                await self._receipt(spec, cause)
+            return
+        await self._deliver(spec, order, cause, q.queued_ms)
+
+    async def _deliver(self, spec: Spec, order: int, cause: Cause, queued_ms: int) -> None:
+        courier, now = self.courier, now_ms()
+        breaker = courier.breakers.of(spec.endpoint)
+        if not breaker.allow(now):
+            courier.metrics.held.labels(spec.channel.value).inc()
+            await self._to_queue(spec, cause)
+            return
+        try:
+            await self.senders[spec.channel](spec.notification_id, spec.target, spec.payload)
+        except DeliveryError as exc:
+            if not exc.endpoint_fault:
+                courier.succeeded(spec.endpoint, breaker)
+            else:
+                breaker.failed(now_ms())
+            await self._failed(spec, order, cause, exc.reason)
+            return
+        courier.succeeded(spec.endpoint, breaker)
+        await self.queue.record_delivered(spec, order, cause)
+        await courier.delivered_now(spec, queued_ms)
+        await self._receipt(spec, cause)
+
+    async def _failed(self, spec: Spec, order: int, cause: Cause, reason: str) -> None:
+        """The first attempt failed: the store queue retries it (the lane waits behind
+        it), or it fails for good when no attempt is left."""
+        courier = self.courier
+        if courier.policy.exhausted(1):
+            await self.queue.record_failed(spec, order, 1, reason, cause)
+            courier.metrics.failed.labels(spec.channel.value).inc()
+            return
+        due = now_ms() + courier.policy.delay_ms(1, courier.rng)
+        await self._to_queue(spec, cause, Tried(1, due, reason))
+        courier.metrics.retries.labels(spec.channel.value, reason).inc()
+
+    async def _to_queue(self, spec: Spec, cause: Cause, tried: Tried | None = None) -> None:
+        self._clear.pop(spec.lane, None)
+        await self.queue.enqueue(spec, cause, tried=tried)
+        self.courier.wake()
+
+    async def _caught_up(self, lane: str) -> bool:
+        if lane in self._clear:
+            return True
+        if not await self.queue.caught_up(lane):
+            return False
+        self._clear[lane] = None
+        while len(self._clear) > self._known_lanes:
+            del self._clear[next(iter(self._clear))]
+        return True
+
+    async def _with_secret(self, q: NotificationQueued) -> Spec | None:
+        """The spec with the recipient's current webhook secret; None when the channel
+        was removed since the notification was queued."""
+        if q.channel != Channel.WEBHOOK:
+            return _spec(q, dict(q.target))
+        doc = self._recipients.get(q.recipient)
+        if doc is None:
+            doc = await self.store.recipient(RecipientId(q.recipient))
+            self._recipients.put(q.recipient, doc)
+        hook = doc.get("webhook") or {}
+        if not hook.get("url") or not hook.get("enabled", True):
+            return None
+        return _spec(q, {"url": hook["url"], "secret": hook["secret"]})
+
+    async def _receipt(self, spec: Spec, cause: Cause) -> None:
+        await self.publish([(Outgoing(receipt(spec, 1)), receipt_id(spec.notification_id))],
+                           cause)
+
+
+class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Forgets what was known about lanes whenever partitions move."""
+
+    def __init__(self, clear: dict[str, None]) -> None:
+        self.clear = clear
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.clear.clear()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.clear.clear()
+
+
+def _spec(q: NotificationQueued, target: dict[str, Any]) -> Spec:
+    return Spec(q.notification_id, q.lane, q.recipient, q.channel, q.about, q.endpoint,
+                target, q.payload, q.source_event_id, q.source_event_type)
+
+
+def queued(spec: Spec) -> NotificationQueued:
+    """What the fan-out publishes for a delivery (without any secret)."""
+    return NotificationQueued(
+        notification_id=spec.notification_id, lane=spec.lane, recipient=spec.recipient,
+        channel=spec.channel, about=spec.kind, endpoint=spec.endpoint,
+        target={k: str(v) for k, v in spec.target.items() if k != "secret"},
+        payload=spec.payload, source_event_id=spec.source_event_id,
+        source_event_type=spec.source_event_type, queued_ms=now_ms())
