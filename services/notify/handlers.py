@@ -8,6 +8,7 @@ known (its own, else registration's) and an SMTP relay is configured.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,13 +17,13 @@ from contracts.bidding import AuctionPublished, BidSubmitted, TenderPublished
 from contracts.credit import RiskAlertRaised
 from contracts.notify import Channel
 from contracts.registration import EntityKind
-from ggzy.runtime.aggregates import Cause, Doc, Outgoing
+from ggzy.runtime.aggregates import Cause, Doc, Outgoing, now_ms
 from ggzy.runtime.consumer import Incoming
 from services.notify.domain import recipients as r
 from services.notify.domain import routing, templates
 from services.notify.domain.routing import Route
 from services.notify.domain.templates import Templates
-from services.notify.lanes import Publish, queued, queued_id
+from services.notify.lanes import FastLane, Publish, queued, queued_id
 from services.notify.queue import Spec
 from services.notify.store import NotifyStore
 
@@ -35,6 +36,7 @@ class Notify:
     templates: Templates
     mail_endpoint: str | None  # the SMTP relay, or None when e-mail is off
     publish: Publish  # Runtime.publish_now
+    lane: FastLane  # delivers the inbox at once, and the queued rest in order per lane
 
     async def on_bidding(self, msg: Incoming[Any]) -> None:
         """A tender's step: its parties (learnt from the events) hear what concerns them."""
@@ -89,10 +91,13 @@ class Notify:
         docs = await self.store.recipients_by_id(x.recipient for x in routes)
         specs = [spec for route in routes for spec in
                  self.specs(msg, route, docs.get(route.recipient) or {"_id": route.recipient})]
-        # each on its lane (services.notify.lanes); a redelivered event queues the same
-        # notifications again under the same ids, and the lane delivers each once
-        await self.publish([(Outgoing(queued(spec)), queued_id(spec.notification_id))
-                            for spec in specs], cause)
+        # the inbox at once; the others on their lanes (services.notify.lanes). A
+        # redelivered event does it all again under the same ids: each is delivered once
+        now = now_ms()
+        queued_ = [(Outgoing(queued(spec)), queued_id(spec.notification_id))
+                   for spec in specs if spec.channel != Channel.INBOX]
+        await asyncio.gather(self.publish(queued_, cause), *(
+            self.lane.inbox(spec, cause, now) for spec in specs if spec.channel == Channel.INBOX))
         return len(specs)
 
     def specs(self, msg: Incoming[Any], route: Route, doc: Doc) -> list[Spec]:

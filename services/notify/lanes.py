@@ -9,9 +9,11 @@ concurrently, and commits a batch after all of it was handled.
 
 For each queued notification:
 
-- **inbox**: the write is the delivery. It is inserted delivered under its
-  notification id (a redelivered one finds it there and does nothing more), pushed
-  live to connected clients, and its receipt published.
+- **inbox** (written by the fan-out itself, without this hop: an inbox delivery is
+  never retried or held, so it needs no single writer): the write is the delivery.
+  It is inserted delivered under its notification id (a redelivered event finds it
+  there and does nothing more), pushed live to connected clients, and its receipt
+  published.
 - **webhook and e-mail**, while the lane has nothing unfinished in the store queue
   (``queue.DeliveryQueue``): unless it was recorded already (a redelivery), it is
   sent once, recorded delivered, and its receipt published. If the attempt fails,
@@ -33,12 +35,15 @@ least once, as any delivery over a network can only be.
 
 Store use per notification: an inbox one is one insert; a webhook or e-mail one is
 a read (was it recorded?) and an insert, both group-committed with the others of the
-batch; the store queue only for lanes in trouble.
+batch (and the recipient's current webhook, read at most once per 2 s); the store
+queue only for lanes in trouble.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -85,17 +90,15 @@ class FastLane:
         self._known_lanes = known_lanes
         # recipients' current channels (a webhook's secret is not on the bus)
         self._recipients: TTLCache[str, Doc] = TTLCache(recipients_ttl_s, known_lanes)
+        self._reading: dict[str, asyncio.Future[dict[str, Doc]]] = {}
         self.listener = _Forget(self._clear)
 
     async def on_queued(self, msg: Incoming[NotificationQueued]) -> None:
         q = msg.message
         cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
         order = msg.offset + 1  # monotone per lane: a lane is one partition's
-        if q.channel == Channel.INBOX:
-            spec = _spec(q, dict(q.target))
-            if await self.queue.record_delivered(spec, order, cause):
-                await self.courier.delivered_now(spec, q.queued_ms)
-            await self._receipt(spec, cause)
+        if q.channel == Channel.INBOX:  # the fan-out writes those itself; taken all the same
+            await self.inbox(_spec(q, dict(q.target)), cause, q.queued_ms)
             return
         current = await self._with_secret(q)
         if current is None:
@@ -112,6 +115,14 @@ class FastLane:
                 await self._receipt(spec, cause)
             return
         await self._deliver(spec, order, cause, q.queued_ms)
+
+    async def inbox(self, spec: Spec, cause: Cause, queued_ms: int) -> None:
+        """Deliver to the inbox: the write is the delivery (once: a redelivered event finds
+        it written), then the live push and the receipt. Never retried or held, so it
+        needs no lane: the fan-out calls it directly, sorted by the time of writing."""
+        if await self.queue.record_delivered(spec, time.time_ns() // 1000, cause):
+            await self.courier.delivered_now(spec, queued_ms)
+        await self._receipt(spec, cause)
 
     async def _deliver(self, spec: Spec, order: int, cause: Cause, queued_ms: int) -> None:
         courier, now = self.courier, now_ms()
@@ -167,8 +178,13 @@ class FastLane:
         if q.channel != Channel.WEBHOOK:
             return _spec(q, dict(q.target))
         doc = self._recipients.get(q.recipient)
-        if doc is None:
-            doc = await self.store.recipient(RecipientId(q.recipient))
+        if doc is None:  # one read per recipient at a time, group-committed with the others
+            reading = self._reading.get(q.recipient)
+            if reading is None:
+                reading = self._reading[q.recipient] = asyncio.ensure_future(
+                    self.store.recipients_by_id([RecipientId(q.recipient)]))
+                reading.add_done_callback(lambda _: self._reading.pop(q.recipient, None))
+            doc = (await reading).get(q.recipient) or {}
             self._recipients.put(q.recipient, doc)
         hook = doc.get("webhook") or {}
         if not hook.get("url") or not hook.get("enabled", True):
