@@ -29,7 +29,7 @@ from contracts.bidding import BidSubmitted, ExpertsDrawn, Section, TenderPublish
 from contracts.categories import Category
 from contracts.credit import CreditChanged, SubjectKind
 from contracts.envelope import Envelope
-from contracts.notify import Channel
+from contracts.notify import Channel, NotificationQueued
 from contracts.topics import Stage, topic_name
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, now_ms
 from ggzy.runtime.batching import Store
@@ -42,8 +42,9 @@ from services.notify.courier import Courier, NotifyMetrics
 from services.notify.domain import signing
 from services.notify.domain.policy import Breakers, RetryPolicy
 from services.notify.domain.recipients import RecipientId, lane_id, notification_id
+from services.notify.lanes import queued_id
 from services.notify.main import build
-from services.notify.queue import DeliveryQueue, Queued, Spec
+from services.notify.queue import DeliveryQueue, Queued, Spec, Tried
 from services.notify.settings import NotifySettings
 from tests.conftest import isolated_settings
 from tests.integration.conftest import Registration
@@ -313,6 +314,74 @@ async def test_the_metrics_count_deliveries_per_channel(world: World) -> None:
         text = await resp.text()
     assert 'ggzy_notify_deliveries_total{channel="inbox"}' in text
     assert 'ggzy_notify_queue_age_seconds_bucket{channel="inbox"' in text
+
+
+# The fast lane: notifications queued on notify's deliveries topic -----------------------
+
+def queued_on(world: World, uscc: str, url: str, n: int) -> NotificationQueued:
+    rid = RecipientId(f"entity:{uscc}")
+    event_id = f"ev-{uuid.uuid4().hex}"
+    return NotificationQueued(
+        notification_id=notification_id(event_id, rid, Channel.WEBHOOK),
+        lane=lane_id(rid, Channel.WEBHOOK), recipient=rid, channel=Channel.WEBHOOK,
+        about="credit_changed", endpoint=url, target={"url": url}, payload={"n": n},
+        source_event_id=event_id, source_event_type=CreditChanged.type_name(),
+        queued_ms=now_ms())
+
+
+async def put_on_lane(world: World, q: NotificationQueued, times: int = 1) -> None:
+    """Publish a queued notification as the fan-out does (``times`` over: redelivered)."""
+    env = Envelope.new(type=q.type_name(), source="/ggzy/notify", subject=q.lane,
+                       id=queued_id(q.notification_id))
+    topic = topic_name(Stage.NOTIFY, kind="deliveries", prefix=world.prefix)
+    for _ in range(times):
+        await publish(world.kafka, topic, q.model_dump_json().encode(), q.lane, env.headers())
+
+
+async def test_a_notification_queued_twice_on_its_lane_is_sent_once_signed_with_the_secret(
+        world: World) -> None:
+    uscc, token = await world.client.entity("bidder")
+    secret = "lane-" + uuid.uuid4().hex
+    async with Receiver() as hook:
+        await world.api("PUT", "/v1/me/webhook", token, {"url": hook.url, "secret": secret})
+        q = queued_on(world, uscc, hook.url, 1)
+        assert "secret" not in q.model_dump_json()  # the bus never carries it
+        await put_on_lane(world, q, times=2)
+        await eventually(lambda: hook.accepted, within=30)
+        records = await world.receipts(lambda rs: _of(rs, q.source_event_id))
+        await asyncio.sleep(1.0)  # a second delivery would have arrived by now
+    assert len(hook.accepted) == 1
+    headers, body = hook.accepted[0]
+    assert headers[signing.NOTIFICATION_ID] == q.notification_id
+    assert signing.verify(secret, headers[signing.TIMESTAMP], body, headers[signing.SIGNATURE],
+                          int(time.time()))
+    assert len({r.headers["ce_id"] for r in _of(records, q.source_event_id)}) == 1
+
+
+async def test_a_lane_with_work_left_in_the_store_queue_is_delivered_behind_it(
+        world: World) -> None:
+    """A lane's notification held for a retry (here written as another replica would
+    have) keeps every later one of the lane behind it: nothing overtakes it."""
+    uscc, token = await world.client.entity("bidder")
+    secret = "behind-" + uuid.uuid4().hex
+    rt = world.svc.runtime
+    queue = DeliveryQueue(Aggregates(rt.db["deliveries"], source="/ggzy/notify",
+                                     topic_prefix=world.prefix, on_queued=lambda: None,
+                                     store=rt.store), rt.db["lanes"])
+    async with Receiver() as hook:
+        await world.api("PUT", "/v1/me/webhook", token, {"url": hook.url, "secret": secret})
+        first = queued_on(world, uscc, hook.url, 1)
+        held = Spec(first.notification_id, first.lane, first.recipient, Channel.WEBHOOK,
+                    first.about, hook.url, {"url": hook.url, "secret": secret}, first.payload,
+                    first.source_event_id, first.source_event_type)
+        assert await queue.enqueue(held, Cause(message_id="m1"),
+                                   tried=Tried(1, now_ms() + 3000, "http_503")) is Queued.QUEUED
+        await put_on_lane(world, queued_on(world, uscc, hook.url, 2))
+        await asyncio.sleep(1.5)
+        assert hook.accepted == []  # the second waits behind the first's retry
+        await eventually(lambda: len(hook.accepted) >= 2, within=30)
+        await asyncio.sleep(0.5)
+    assert [json.loads(body)["n"] for _, body in hook.accepted] == [1, 2]
 
 
 class Receiver:
