@@ -35,13 +35,13 @@ least once, as any delivery over a network can only be.
 
 Store use per notification: an inbox one is one insert; a webhook or e-mail one is
 a read (was it recorded?) and an insert, both group-committed with the others of the
-batch (and the recipient's current webhook, read at most once per 2 s); the store
-queue only for lanes in trouble.
+batch (and the recipient's current webhook, as of at most 2 s ago, which the
+fan-out read anyway: ``NotifyStore.recipients_by_id``); the store queue only for
+lanes in trouble.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -51,8 +51,7 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener
 
 from contracts.notify import Channel, NotificationQueued
-from ggzy.runtime.aggregates import Cause, Doc, Outgoing, now_ms
-from ggzy.runtime.cache import TTLCache
+from ggzy.runtime.aggregates import Cause, Outgoing, now_ms
 from ggzy.runtime.consumer import Incoming
 from services.notify.channels import DeliveryError
 from services.notify.courier import Courier, Send
@@ -81,16 +80,13 @@ class FastLane:
 
     def __init__(self, queue: DeliveryQueue, courier: Courier, store: NotifyStore,
                  senders: dict[Channel, Send], publish: Publish, *,
-                 known_lanes: int = 100_000, recipients_ttl_s: float = 2.0) -> None:
+                 known_lanes: int = 100_000) -> None:
         self.queue, self.courier, self.store = queue, courier, store
         self.senders, self.publish = senders, publish
         # lanes with nothing unfinished in the store queue, as this replica last saw while
         # it owned their partition (bounded; forgotten on every rebalance)
         self._clear: dict[str, None] = {}
         self._known_lanes = known_lanes
-        # recipients' current channels (a webhook's secret is not on the bus)
-        self._recipients: TTLCache[str, Doc] = TTLCache(recipients_ttl_s, known_lanes)
-        self._reading: dict[str, asyncio.Future[dict[str, Doc]]] = {}
         self.listener = _Forget(self._clear)
 
     async def on_queued(self, msg: Incoming[NotificationQueued]) -> None:
@@ -177,15 +173,8 @@ class FastLane:
         was removed since the notification was queued."""
         if q.channel != Channel.WEBHOOK:
             return _spec(q, dict(q.target))
-        doc = self._recipients.get(q.recipient)
-        if doc is None:  # one read per recipient at a time, group-committed with the others
-            reading = self._reading.get(q.recipient)
-            if reading is None:
-                reading = self._reading[q.recipient] = asyncio.ensure_future(
-                    self.store.recipients_by_id([RecipientId(q.recipient)]))
-                reading.add_done_callback(lambda _: self._reading.pop(q.recipient, None))
-            doc = (await reading).get(q.recipient) or {}
-            self._recipients.put(q.recipient, doc)
+        doc = (await self.store.recipients_by_id([RecipientId(q.recipient)])).get(
+            q.recipient) or {}
         hook = doc.get("webhook") or {}
         if not hook.get("url") or not hook.get("enabled", True):
             return None

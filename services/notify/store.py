@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.batching import Store
+from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import NotFound
 from services.notify.domain.recipients import RecipientId
 from services.notify.domain.routing import Interest, Parties
@@ -29,8 +30,11 @@ ANY = "*"  # a subscription's category when it takes every category
 class NotifyStore:
     """Recipients, subscriptions and projections of the notify service."""
 
-    def __init__(self, db: AsyncDatabase[Doc], store: Store | None = None) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], store: Store | None = None,
+                 cache_s: float = 2.0) -> None:
         self.store = store
+        self._cache: TTLCache[str, Doc] = TTLCache(cache_s, 100_000)
+        self._reading: dict[str, asyncio.Future[Doc]] = {}
         self.recipients = db["recipients"]
         self.subscriptions = db["subscriptions"]
         self.tenders = db["tenders"]
@@ -65,10 +69,12 @@ class NotifyStore:
         with contextlib.suppress(DuplicateKeyError):  # a newer version is already held
             await self.recipients.update_one({"_id": rid, "reg_version": {"$lt": version}},
                                              {"$set": sets}, upsert=True)
+        self._cache.drop(rid)
 
     async def note_supervisor(self, rid: RecipientId) -> None:
         """A platform user with the supervisor role made itself known: it hears alerts."""
         await self.recipients.update_one({"_id": rid}, {"$set": {"supervisor": 1}}, upsert=True)
+        self._cache.drop(rid)
 
     async def supervisors(self) -> list[RecipientId]:
         docs = await self.recipients.find({"supervisor": 1}, {"_id": 1}).to_list(None)
@@ -78,15 +84,40 @@ class NotifyStore:
         return await self.recipients.find_one({"_id": rid}) or {"_id": rid}
 
     async def recipients_by_id(self, ids: Iterable[RecipientId]) -> dict[str, Doc]:
-        """The recipients' documents, read by id through the group-commit store (one
-        ``$in`` find shared with the other events handled at the same time)."""
-        unique = list(dict.fromkeys(ids))
+        """The recipients' documents (channels, language), as of at most ``cache_s`` ago:
+        read by id through the group-commit store (one ``$in`` find shared with the other
+        events handled at the same time), one read per recipient at a time. A change
+        made through this replica applies at once, one made through another within
+        ``cache_s``."""
+        out: dict[str, Doc] = {}
+        missing: list[RecipientId] = []
+        for rid in dict.fromkeys(ids):
+            doc = self._cache.get(rid)
+            if doc is None:
+                missing.append(rid)
+            elif doc:
+                out[rid] = doc
+        if missing:
+            for rid, doc in zip(missing, await asyncio.gather(
+                    *(self._read(rid) for rid in missing)), strict=True):
+                if doc:
+                    out[rid] = doc
+        return out
+
+    async def _read(self, rid: RecipientId) -> Doc:
+        reading = self._reading.get(rid)
+        if reading is None:
+            reading = self._reading[rid] = asyncio.ensure_future(self._fetch(rid))
+            reading.add_done_callback(lambda _: self._reading.pop(rid, None))
+        return await asyncio.shield(reading)
+
+    async def _fetch(self, rid: RecipientId) -> Doc:
         if self.store is None:
-            docs = await self.recipients.find({"_id": {"$in": unique}}).to_list(None)
-            return {d["_id"]: d for d in docs}
-        found = await asyncio.gather(*(self.store.find_one(self.recipients, rid)
-                                       for rid in unique))
-        return {d["_id"]: d for d in found if d is not None}
+            doc = await self.recipients.find_one({"_id": rid})
+        else:
+            doc = await self.store.find_one(self.recipients, rid)
+        self._cache.put(rid, doc or {})  # {}: none yet (the route's defaults apply)
+        return doc or {}
 
     async def configure(self, rid: RecipientId, sets: Doc, unset: Iterable[str] = ()) -> Doc:
         """Change a recipient's own settings (channels, language)."""
@@ -94,6 +125,7 @@ class NotifyStore:
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
         await self.recipients.update_one({"_id": rid}, update, upsert=True)
+        self._cache.drop(rid)
         return await self.recipient(rid)
 
     # subscriptions (精准订阅) ----------------------------------------------------------
