@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -211,7 +212,7 @@ async def phase(rig: Rig, pids: dict[str, int], name: str, usccs: list[str], n: 
     after, inbox = cpu_snapshot(pids), await rig.inbox_delivered() - inbox0
     deliveries = arrived() + inbox
     use = store_use(counted, await rig.counters(), deliveries)
-    cpu = {k: round((after[k] - before[k]) / max(1.0, deliveries) * 1e6, 1) for k in pids}
+    cpu = {k: round((after[k] - before[k]) / max(1.0, deliveries) * 1e6, 1) for k in after}
     return {"phase": name, "notifications": n, "arrived": arrived(), "complete": done,
             "seconds": round(elapsed, 2), "per_s": round(arrived() / elapsed, 1),
             "inbox_delivered": inbox, "inbox_per_s": round(inbox / elapsed, 1),
@@ -220,7 +221,8 @@ async def phase(rig: Rig, pids: dict[str, int], name: str, usccs: list[str], n: 
 
 async def measure(args: argparse.Namespace, notify: Proc, store: StoreNode, sinks: Sinks,
                   issuer: TokenIssuer, kafka: KafkaNode) -> Doc:
-    pids = {"notify": notify.pid, "store": store.pid}
+    pids = {"notify": notify.pid, "store": store.pid, "kafka": kafka.pid,
+            "harness": os.getpid()}  # the receivers and the load, in this process
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -262,7 +264,7 @@ async def drain(rig: Rig, pids: dict[str, int], sinks: Sinks, usccs: list[str],
             round(queue_s, 1), "drained": done, "received": got,
             "drain_seconds": round(drain_s, 2), "drain_per_s": round(got / drain_s, 1),
             "cpu_us_per_delivery": {k: round((after[k] - before[k]) / max(1, got) * 1e6, 1)
-                                    for k in pids}, "store_per_delivery": use}
+                                    for k in after}, "store_per_delivery": use}
 
 
 async def until_queued(rig: Rig, total: int, within: float) -> int:
@@ -317,6 +319,7 @@ def print_report(r: Doc) -> None:
         rows.append(("  inbox alongside /s", f"{p['inbox_per_s']}"))
         rows.append(("  CPU µs/delivery notify | store", f"{p['cpu_us_per_delivery']['notify']}"
                      f" | {p['cpu_us_per_delivery']['store']}"))
+        rows.append(("  CPU µs/delivery kafka | harness | machine", _rest(p)))
         rows.append(("  store round trips (ops) /delivery", _use(p["store_per_delivery"])))
     b = r["backlog"]
     rows.append(("backlog queued while down", f"{b['queued_before_recovery']} in "
@@ -330,6 +333,11 @@ def print_report(r: Doc) -> None:
     width = max(len(a) for a, _ in rows)
     for a, b2 in rows:
         print(f"{a.ljust(width)}  {b2}")
+
+
+def _rest(p: Doc) -> str:
+    c = p["cpu_us_per_delivery"]
+    return f"{c['kafka']} | {c['harness']} | {c['machine']} (the machine's busy time)"
 
 
 def _use(u: Doc) -> str:

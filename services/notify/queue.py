@@ -1,5 +1,10 @@
 """The durable delivery queue: one document per (event, recipient, channel), in lanes.
 
+Since the fast lane (``services.notify.lanes``) this queue holds only lanes in
+trouble: a webhook or e-mail notification whose first attempt failed, or whose
+endpoint's breaker was open, comes here with its attempt counted, and so does every
+later one of its lane until the lane is caught up again; the rest never touch it.
+
 A *delivery* has a deterministic id (sha256 of the source event id, the recipient
 and the channel) and is an aggregate with its outbox, so its outcome and its
 receipt (NotificationDelivered / NotificationFailed) are one atomic write, and a
