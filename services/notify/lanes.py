@@ -56,7 +56,7 @@ from ggzy.runtime.consumer import Incoming
 from services.notify.channels import DeliveryError
 from services.notify.courier import Courier, Send
 from services.notify.domain.recipients import RecipientId
-from services.notify.queue import DELIVERED, DeliveryQueue, Spec, Tried, receipt
+from services.notify.queue import DELIVERED, FAST, DeliveryQueue, Spec, Tried, receipt
 from services.notify.store import NotifyStore
 
 log = logging.getLogger("ggzy.notify.lanes")
@@ -100,15 +100,16 @@ class FastLane:
         if current is None:
             await self.queue.record_failed(_spec(q, dict(q.target)), order, 1,
                                            "channel_removed", cause)
+            self.courier.metrics.failed.labels(q.channel.value).inc()
             return
         spec = current
         if not await self._caught_up(q.lane):
             await self._to_queue(spec, cause)  # behind what the courier still holds
             return
         known = await self.queue.known(q.notification_id)
-        if known is not None:  # a redelivery: delivered (again its receipt) or queued
-            if known.get("state") == DELIVERED:
-                await self._receipt(spec, cause)
+        if known is not None:  # a redelivery: delivered here (its receipt again) or queued
+            if known.get("state") == DELIVERED and known.get("via") == FAST:
+                await self._receipt(spec, cause)  # the store queue's went by its outbox
             return
         await self._deliver(spec, order, cause, q.queued_ms)
 

@@ -52,6 +52,7 @@ from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import Conflict
 
 PENDING, DELIVERED, FAILED, VOID = "pending", "delivered", "failed", "void"
+FAST = "lane"  # ``via`` of a record the fast lane (or the fan-out's inbox) made
 IDLE_MS = 2**62  # the due time of a lane with nothing to deliver
 HIDDEN = {"outbox": 0, "processed": 0}
 
@@ -374,7 +375,7 @@ class DeliveryQueue:
         """Record a delivery the fast lane made (its receipt goes out apart); False when
         it was recorded before. ``order`` sorts the recipient's inbox."""
         doc = {**_state(spec, order), "_id": spec.notification_id, "version": 1,
-               "outbox": {}, "outbox_pending": 0, "state": DELIVERED,
+               "outbox": {}, "outbox_pending": 0, "state": DELIVERED, "via": FAST,
                "slot": f"{spec.lane}@{spec.notification_id}",
                "target": _public(spec.target), "attempts": 1, "finished_ms": now_ms(),
                "processed": {cause.message_id: now_ms()} if cause.message_id else {}}
