@@ -440,13 +440,16 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
         await asyncio.sleep(args.settle_s)
         burst_fig = await measure_burst(rig, bidders[:args.bids], args.rate)
         print(f"burst: {json.dumps(burst_fig)}", file=sys.stderr, flush=True)
-        reveal_fig, opening_fig = await measure_opening(rig, bidders[:args.open_bids], args,
-                                                        burst_fig["accepted_per_s"])
-    perf = await yardstick(kafka, args.kafka_records, 512)
-    return {"prepared_s": prepared_s, "burst": burst_fig, "reveal": reveal_fig,
-            "opening": opening_fig, "kafka_producer_performance": perf,
-            "accepted_bids_to_kafka_ratio": round(
-                burst_fig["accepted_per_s"] / perf["records_per_sec"], 5)}
+        reveal_fig, opening_fig = await measure_opening(
+            rig, bidders[:args.open_bids], args, burst_fig["accepted_per_s"]) \
+            if args.open_bids else ({}, {})  # --open-bids 0: the burst alone
+    out = {"prepared_s": prepared_s, "burst": burst_fig, "reveal": reveal_fig,
+           "opening": opening_fig}
+    if args.kafka_records:
+        perf = await yardstick(kafka, args.kafka_records, 512)
+        out.update(kafka_producer_performance=perf, accepted_bids_to_kafka_ratio=round(
+            burst_fig["accepted_per_s"] / perf["records_per_sec"], 5))
+    return out
 
 
 def _errors(bidders: list[Bidder]) -> dict[str, int]:
@@ -471,8 +474,10 @@ async def run_async(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode
                             rules_file=str(rules_file(args.window_s)),
                             ).for_service("bidding").model_copy(update={"http_port": free_port()})
         env = service_env(settings, jwks_url=jwks_url)
-        bidding = Proc("bidding", service_argv("ggzy", "bidding", "none", WORK / "x.prof"), env,
-                       settings.http_port, WORK / "bidding.log")
+        argv = service_argv("ggzy", "bidding", "none", WORK / "x.prof")
+        if args.profile == "cprofile":  # timed by CPU, not wall time
+            argv[1:1] = [str(ROOT / "bench" / "cpu_profile.py"), str(WORK / "bidding.prof")]
+        bidding = Proc("bidding", argv, env, settings.http_port, WORK / "bidding.log")
         stack.callback(bidding.stop)
         await asyncio.to_thread(bidding.start)
         tenderee = new_uscc()
@@ -494,7 +499,7 @@ def run(args: argparse.Namespace) -> Doc:
 def table(r: Doc) -> list[tuple[str, str, str]]:
     b, v, o = r["burst"], r["reveal"], r["opening"]
     lat = b["latency_ms"]
-    return [
+    rows = [
         ("burst: bids offered / accepted", f"{b['offered']} / {b['accepted']} at {b['rate']}/s"
          f", errors {b['errors']}", "0 errors"),
         ("accepted bids per second", f"{b['accepted_per_s']}", f"{r['config']['rate']}/s"),
@@ -506,17 +511,25 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
         ("store (nx-27017) CPU per bid", f"{b['store_cpu_us_per_bid']} µs", "apart"),
         ("bidding RSS idle / peak (burst)", f"{b['bidding_rss_idle_mb']} / "
          f"{b['bidding_rss_peak_mb']} MB", f"< {TARGETS['rss_mb']:g} MB "
-         + _met(b["bidding_rss_peak_mb"] < TARGETS["rss_mb"])),
+         + _met(b["bidding_rss_peak_mb"] < TARGETS["rss_mb"]))]
+    if v:
+        rows += _opening_rows(v, o)
+    if "kafka_producer_performance" in r:
+        rows += [
+            ("Kafka ProducerPerformance",
+             f"{r['kafka_producer_performance']['records_per_sec']:,.0f} rec/s", "yardstick"),
+            ("accepted bids / Kafka", f"{r['accepted_bids_to_kafka_ratio']}", "ratio")]
+    return rows
+
+
+def _opening_rows(v: Doc, o: Doc) -> list[tuple[str, str, str]]:
+    return [
         ("key reveals", f"{v['reveals']}, p99 {v['latency_ms'].get('p99')} ms, "
          f"{v['bidding_cpu_us_per_reveal']} µs CPU each", "in the window"),
         ("opening of all bids", f"{o['opening_s']} s ({o['bids']} bids, bidding CPU "
          f"{o['bidding_cpu_s']} s)", f"< {TARGETS['opening_s']:g} s "
          + _met(o["opening_s"] < TARGETS["opening_s"])),
-        ("bidding RSS peak (run)", f"{o['bidding_rss_peak_mb']} MB", ""),
-        ("Kafka ProducerPerformance", f"{r['kafka_producer_performance']['records_per_sec']:,.0f}"
-         " rec/s", "yardstick"),
-        ("accepted bids / Kafka", f"{r['accepted_bids_to_kafka_ratio']}", "ratio"),
-    ]
+        ("bidding RSS peak (run)", f"{o['bidding_rss_peak_mb']} MB", "")]
 
 
 def _met(ok: bool) -> str:
@@ -526,7 +539,8 @@ def _met(ok: bool) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--bids", type=int, default=10_000, help="bids in the burst")
-    p.add_argument("--open-bids", type=int, default=10_000, help="bids in the opened tender")
+    p.add_argument("--open-bids", type=int, default=10_000,
+                   help="bids in the opened tender (0: the burst alone)")
     p.add_argument("--rate", type=float, default=500.0, help="offered bids/s")
     p.add_argument("--clients", type=int, default=32, help="concurrent key reveals")
     p.add_argument("--connections", type=int, default=256, help="HTTP connection pool size")
@@ -535,7 +549,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="at most this long for bidding's projection to learn the bidders")
     p.add_argument("--settle-s", type=float, default=15.0,
                    help="wait between the bidders' registration and the first bids, s")
-    p.add_argument("--kafka-records", type=int, default=200_000)
+    p.add_argument("--kafka-records", type=int, default=200_000,
+                   help="records of Kafka's yardstick (0: none)")
+    p.add_argument("--profile", choices=("none", "cprofile"), default="none",
+                   help="cProfile bidding by CPU time over the whole run (bench/cpu_profile.py;"
+                        f" to {WORK.relative_to(ROOT)}/bidding.prof)")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 
