@@ -25,6 +25,7 @@ from contracts.bidding import (
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
+from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
 from services.bidding.domain import deposits, evaluation, sealed, tender
@@ -47,7 +48,7 @@ class Bidding:
 
     def __init__(self, *, tenders: Aggregates, bids: Aggregates, store: BiddingStore,
                  timers: Timers, categories: frozenset[Category], book: RuleBook,
-                 grace_ms: int = 1000) -> None:
+                 grace_ms: int = 1000, open_tender_s: float = 1.0) -> None:
         self.book = book
         self.tenders = tenders
         self.bids = bids
@@ -56,6 +57,8 @@ class Bidding:
         self.categories = categories
         self.grace_ms = grace_ms
         self.receipt_key: Ed25519PrivateKey | None = None
+        # Tenders open for bids, as read at most ``open_tender_s`` ago (see open_tender).
+        self.open_tenders: TTLCache[str, Doc] = TTLCache(open_tender_s, max_size=1000)
         timers.on(DEADLINE, self.on_deadline)
         timers.on(DECRYPT_END, self.on_decrypt_end)
         timers.on(CONTRACT_DUE, self.on_contract_due)
@@ -115,6 +118,7 @@ class Bidding:
         await self.tenders.update(tender_id, lambda s, v: tender.modify(
             s, rules, modification_id=mod_id, summary=summary, affects_bids=affects_bids,
             actor=who.subject, now=now()))
+        self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
         await self.timers.reschedule(f"{DEADLINE}:{tender_id}",
                                      int(state["deadline_ms"]) + self.grace_ms)
@@ -129,9 +133,7 @@ class Bidding:
                          upload: Mapping[str, Any]) -> dict[str, Any]:
         """Receive a sealed bid; return a signed, timestamped receipt (20号令)."""
         at = now()
-        state = await self.tenders.view(tender_id, without=("audit",))
-        if state is None:
-            raise NotFound("tender_not_found", f"no tender {tender_id}")
+        state = await self.open_tender(tender_id, at)
         rules = self.rules(state)
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)
@@ -157,6 +159,26 @@ class Bidding:
         except Conflict:  # a resubmission before the deadline replaces the sealed bid
             await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
         return self._receipt(tender_id, section, bidder, bid.digest, at)
+
+    async def open_tender(self, tender_id: str, at: datetime) -> Doc:
+        """The tender as a bid needs it (no audit trail).
+
+        While a tender is open for bids, what a bid reads of it changes only by a
+        modification, which may only postpone the deadline (法23), and by the close
+        after the deadline. So a copy read less than ``open_tender_s`` ago answers
+        while it says bids are still taken at ``at``; anything that would refuse the
+        bid (the deadline passed, the tender closed) is decided on a fresh read.
+        """
+        cached = self.open_tenders.get(tender_id)
+        if cached is not None and cached["status"] == "open" \
+                and tender.ms(at) < int(cached["deadline_ms"]):
+            return cached
+        state = await self.tenders.view(tender_id, without=("audit",))
+        if state is None:
+            raise NotFound("tender_not_found", f"no tender {tender_id}")
+        if state["status"] == "open":
+            self.open_tenders.put(tender_id, state)
+        return state
 
     async def eligible_bidder(self, who: Principal, category: Category) -> tuple[str, Doc]:
         """The caller's credit code and entity, if it is a registered bidder not restricted
