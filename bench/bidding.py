@@ -32,6 +32,8 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
+import signal
 import sys
 import time
 import uuid
@@ -324,6 +326,7 @@ class Rig:
     kafka: KafkaNode
     t_token: str
     tenderee: str
+    profiled: bool = False
 
     async def publish(self, deadline: datetime) -> tuple[str, str]:
         body, _ = tender_body(self.tenderee, deadline)
@@ -352,7 +355,11 @@ async def measure_burst(rig: Rig, bidders: list[Bidder], rate: float) -> Doc:
     load = seal_bids(bidders, tender_id, section)
     idle_mb = mem_mb(pid, "VmRSS")
     cpu0 = cpu_s(pid), cpu_s(store_pid)
+    if rig.profiled:  # the profile (bench/cpu_profile.py) covers the burst only
+        os.kill(pid, signal.SIGUSR1)
     begin = await burst(rig.session, rig.bid_url(tender_id, section), load, rate)
+    if rig.profiled:
+        os.kill(pid, signal.SIGUSR2)
     cpu1 = cpu_s(pid), cpu_s(store_pid)
     ok = [b for b in load if b.status == 201]
     end = max(b.done for b in load)
@@ -427,7 +434,8 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
     connector = aiohttp.TCPConnector(limit=args.connections)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         t_token = issuer.issue(Principal("tenderee", frozenset({Role.TENDEREE}), uscc=tenderee))
-        rig = Rig(session, bidding, store, kafka, t_token, tenderee)
+        rig = Rig(session, bidding, store, kafka, t_token, tenderee,
+                  profiled=args.profile == "cprofile")
         bidders = make_bidders(issuer, max(args.bids, args.open_bids))
         t0 = time.monotonic()
         await play_registration(kafka.bootstrap, [_entity(b.uscc, ["bidder"], n)
@@ -475,8 +483,9 @@ async def run_async(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode
                             ).for_service("bidding").model_copy(update={"http_port": free_port()})
         env = service_env(settings, jwks_url=jwks_url)
         argv = service_argv("ggzy", "bidding", "none", WORK / "x.prof")
-        if args.profile == "cprofile":  # timed by CPU, not wall time
+        if args.profile == "cprofile":  # timed by CPU, not wall time, in the burst only
             argv[1:1] = [str(ROOT / "bench" / "cpu_profile.py"), str(WORK / "bidding.prof")]
+            env["GGZY_PROFILE_ON_SIGNAL"] = "1"
         bidding = Proc("bidding", argv, env, settings.http_port, WORK / "bidding.log")
         stack.callback(bidding.stop)
         await asyncio.to_thread(bidding.start)
@@ -552,7 +561,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kafka-records", type=int, default=200_000,
                    help="records of Kafka's yardstick (0: none)")
     p.add_argument("--profile", choices=("none", "cprofile"), default="none",
-                   help="cProfile bidding by CPU time over the whole run (bench/cpu_profile.py;"
+                   help="cProfile bidding by CPU time in the burst (bench/cpu_profile.py;"
                         f" to {WORK.relative_to(ROOT)}/bidding.prof)")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
