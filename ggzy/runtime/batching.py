@@ -187,8 +187,7 @@ class Store:
     async def _flush_reads(self, batch: list[_Op]) -> None:
         groups: dict[tuple[str, str, str, str], list[_Op]] = {}
         for op in batch:
-            key = (op.coll.full_name, op.field, json.dumps(op.projection, sort_keys=True),
-                   json.dumps(op.where, sort_keys=True, default=str))
+            key = (op.coll.full_name, op.field, _text(op.projection), _text(op.where))
             groups.setdefault(key, []).append(op)
         await asyncio.gather(*(self._read_group(ops) for ops in groups.values()))
 
@@ -242,6 +241,11 @@ def _write_error(error: Doc | None, cause: Exception | None) -> Exception:
     if code == 11000:
         return DuplicateKeyError(message, code, error)
     return OperationFailure(message, code, error)
+
+
+def _text(spec: Doc | None) -> str:
+    """A projection or condition as a grouping key (most reads have none)."""
+    return "" if spec is None else json.dumps(spec, sort_keys=True, default=str)
 
 
 def _hashable(value: Any) -> Any:

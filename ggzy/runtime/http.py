@@ -73,10 +73,20 @@ def error_middleware(metrics: Metrics) -> Any:
         finally:
             correlation_id.reset(token)
         response.headers["X-Correlation-Id"] = cid
-        metrics.http_requests.labels(route, request.method, str(response.status)).inc()
-        metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+        counted = (route, request.method, response.status)
+        counter = counters.get(counted)
+        if counter is None:  # the labelled children, looked up once per route and status
+            counter = counters[counted] = metrics.http_requests.labels(
+                route, request.method, str(response.status))
+        timer = timers.get(route)
+        if timer is None:
+            timer = timers[route] = metrics.http_seconds.labels(route)
+        counter.inc()
+        timer.observe(time.perf_counter() - started)
         return response
 
+    counters: dict[tuple[str, str, int], Any] = {}
+    timers: dict[str, Any] = {}
     return middleware
 
 
