@@ -129,16 +129,25 @@ class Store:
     async def find_one(self, coll: AsyncCollection[Doc], doc_id: Any,
                        projection: Doc | None = None) -> Doc | None:
         """The document with ``_id`` ``doc_id`` (with ``projection``), or None."""
-        found: Doc | None = await self._reads.put(_Op(coll, self._future(), doc_id=doc_id,
-                                                      projection=projection))
+        found: Doc | None = await self.read_one(coll, doc_id, projection)
         return found
 
     async def find_by(self, coll: AsyncCollection[Doc], field: str, value: Any,
                       where: Doc | None = None) -> list[Doc]:
         """Every document whose ``field`` equals ``value`` (and that matches ``where``)."""
-        found: list[Doc] = await self._reads.put(_Op(coll, self._future(), doc_id=value,
-                                                     field=field, where=where))
+        found: list[Doc] = await self.read_by(coll, field, value, where)
         return found
+
+    def read_one(self, coll: AsyncCollection[Doc], doc_id: Any,
+                 projection: Doc | None = None) -> asyncio.Future[Doc | None]:
+        """``find_one`` queued at once: reads queued in one turn share a round trip."""
+        return self._reads.put(_Op(coll, self._future(), doc_id=doc_id, projection=projection))
+
+    def read_by(self, coll: AsyncCollection[Doc], field: str, value: Any,
+                where: Doc | None = None) -> asyncio.Future[list[Doc]]:
+        """``find_by`` queued at once."""
+        return self._reads.put(_Op(coll, self._future(), doc_id=value, field=field,
+                                   where=where))
 
     # writes --------------------------------------------------------------------
     async def _flush_writes(self, batch: list[_Op]) -> None:

@@ -101,12 +101,7 @@ class Bidding:
 
     async def check_party(self, uscc: str, kind: str) -> Doc:
         """The party's entity, if registered (registration's projection) as ``kind``."""
-        entity = await self.store.entity(uscc)
-        if entity is None:
-            raise DomainError("party_not_registered", f"{uscc} is not a registered entity")
-        if kind not in entity.get("kinds", []):
-            raise DomainError("party_wrong_kind", f"{uscc} is not registered as a {kind}")
-        return entity
+        return _registered_as(await self.store.entity(uscc), uscc, kind)
 
     async def modify(self, tender_id: str, summary: str, affects_bids: bool,
                      who: Principal) -> dict[str, Any]:
@@ -137,10 +132,10 @@ class Bidding:
         rules = self.rules(state)
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)
-        bidder, entity = await self.eligible_bidder(who, Category(state["category"]))
+        bidder, entity, reduction = await self.eligible_bidder(who, Category(state["category"]))
         deposit = upload.get("deposit")
         deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
-                               await self.store.deposit_reduction(bidder))
+                               reduction)
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
         fingerprint = dict(upload.get("fingerprint") or {})
         if deposit and not fingerprint.get("deposit_account"):
@@ -180,18 +175,21 @@ class Bidding:
             self.open_tenders.put(tender_id, state)
         return state
 
-    async def eligible_bidder(self, who: Principal, category: Category) -> tuple[str, Doc]:
-        """The caller's credit code and entity, if it is a registered bidder not restricted
-        for the category (credit's projection); also for auctions and listings (竞买人)."""
+    async def eligible_bidder(self, who: Principal, category: Category
+                              ) -> tuple[str, Doc, int]:
+        """The caller's credit code, entity and deposit reduction (%), if it is a registered
+        bidder not restricted for the category (credit's projection); also for auctions
+        and listings (竞买人)."""
         if not who.has(Role.BIDDER) or not who.uscc:
             raise Forbidden("role_required", "bids are submitted by a bidder's user")
-        entity = await self.check_party(who.uscc, "bidder")
-        banned = await self.store.restriction(who.uscc, category.value, date.today())
+        found, banned, reduction = await self.store.bidder_facts(who.uscc, category.value,
+                                                                 date.today())
+        entity = _registered_as(found, who.uscc, "bidder")
         if banned is not None:
             raise Forbidden("bidder_restricted", f"{who.uscc} is restricted from "
                             f"{category.value} until {banned['end']}: {banned['reason']}",
                             decision_no=banned["decision_no"], until=banned["end"])
-        return who.uscc, entity
+        return who.uscc, entity, reduction
 
     def _receipt(self, tender_id: str, section: str, bidder: str, digest: str,
                  at: datetime) -> dict[str, Any]:
@@ -411,6 +409,15 @@ class Bidding:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
         await self.tenders.update(tender_id, lambda s, v: tender.contract_overdue(s, code, now()),
                                   Cause(message_id=f"timer:{timer.timer_id}"))
+
+
+def _registered_as(entity: Doc | None, uscc: str, kind: str) -> Doc:
+    """The entity, if registered (registration's projection) as ``kind``."""
+    if entity is None:
+        raise DomainError("party_not_registered", f"{uscc} is not a registered entity")
+    if kind not in entity.get("kinds", []):
+        raise DomainError("party_wrong_kind", f"{uscc} is not registered as a {kind}")
+    return entity
 
 
 __all__ = ["BidderLine", "Bidding"]

@@ -8,6 +8,7 @@ reordering within a partition change nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import zlib
@@ -125,15 +126,6 @@ class BiddingStore:
                 upsert=True)
         self.cached_reductions.drop(uscc)
 
-    async def deposit_reduction(self, uscc: str) -> int:
-        """The bidder's deposit reduction in % (0 until credit has rated it)."""
-        found = self.cached_reductions.get(uscc)
-        if found is None:
-            doc = await self.store.find_one(self.credit, uscc)
-            found = int(doc["deposit_reduction_pct"]) if doc else 0
-            self.cached_reductions.put(uscc, found)
-        return found
-
     async def restrict(self, restriction_id: str, subject: str, data: dict[str, Any]) -> None:
         """Record a restriction (idempotent by its id)."""
         await self.restrictions.update_one(
@@ -147,15 +139,35 @@ class BiddingStore:
         if doc is not None:
             self.cached_restrictions.drop(doc["subject"])
 
-    async def restriction(self, subject: str, category: str, today: date) -> Doc | None:
-        """The restriction that blocks ``subject`` for ``category`` today, if any."""
-        day = today.isoformat()
-        docs = self.cached_restrictions.get(subject)
+    async def bidder_facts(self, uscc: str, category: str, today: date
+                           ) -> tuple[Doc | None, Doc | None, int]:
+        """What a bid checks of its bidder: its entity as registration last told (None if
+        unknown), the restriction that blocks it for ``category`` today (if any) and its
+        deposit reduction in % (0 until credit has rated it); each ``lag_s`` late at most.
+        What the caches cannot answer is read in one round trip, not three."""
+        entity = self.cached_entities.get(uscc)
+        docs = self.cached_restrictions.get(uscc)
+        reduction = self.cached_reductions.get(uscc)
+        reads: list[asyncio.Future[Any]] = []
+        if entity is None:
+            reads.append(self.store.read_one(self.entities, uscc))
         if docs is None:
-            docs = await self.store.find_by(self.restrictions, "subject", subject, {"revoked": 0})
-            self.cached_restrictions.put(subject, docs)
-        return next((d for d in docs if category in d["categories"]
-                     and d["start"] <= day <= d["end"]), None)
+            reads.append(self.store.read_by(self.restrictions, "subject", uscc, {"revoked": 0}))
+        if reduction is None:
+            reads.append(self.store.read_one(self.credit, uscc))
+        answers = iter(await asyncio.gather(*reads))
+        if entity is None:
+            entity = next(answers)
+            if entity is not None:
+                self.cached_entities.put(uscc, entity)
+        if docs is None:
+            docs = next(answers)
+            self.cached_restrictions.put(uscc, docs)
+        if reduction is None:
+            doc = next(answers)
+            reduction = int(doc["deposit_reduction_pct"]) if doc else 0
+            self.cached_reductions.put(uscc, reduction)
+        return entity, _blocking(docs, category, today), reduction
 
     async def restricted_subjects(self, category: str, today: date) -> set[str]:
         day = today.isoformat()
@@ -237,6 +249,13 @@ class BiddingStore:
         docs = await self.bids.find({"tender_id": tender_id, "section_code": section_code,
                                      "status": SUBMITTED}, OPENING_FIELDS).to_list(None)
         return sorted(docs, key=lambda d: int(d["received_ms"]))
+
+
+def _blocking(restrictions: list[Doc], category: str, today: date) -> Doc | None:
+    """The first of ``restrictions`` that covers ``category`` today."""
+    day = today.isoformat()
+    return next((d for d in restrictions if category in d["categories"]
+                 and d["start"] <= day <= d["end"]), None)
 
 
 def bidder_snapshot(entity: Doc) -> Doc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -113,3 +114,33 @@ async def test_an_incomplete_dossier_or_no_ledger_falls_back(store: BiddingStore
     await store.dossiers.delete_one({"_id": "T2:S1:2"})
     assert await store.dossier("T2", "S1") is None  # the caller reads the bids instead
     assert not await store.record_reveal("T3", "S1", "U00001", "k", 1)  # no ledger there
+
+
+async def test_a_bid_reads_its_bidder_its_restriction_and_its_deposit_reduction_together(
+        store: BiddingStore) -> None:
+    """Credit restrictions (BLACK_LIST) and deposit reductions (国办发〔2015〕63号)."""
+    banned, rated, unknown = new_uscc(), new_uscc(), new_uscc()
+    await store.project("entity", banned, 1, entity("banned", "rep-1"))
+    await store.project("entity", rated, 1, entity("rated", "rep-2"))
+    await store.restrict("R1", banned, {"categories": ["construction"], "start": "2026-01-01",
+                                        "end": "2027-12-31", "reason": "collusion",
+                                        "decision_no": "D-1"})
+    await store.restrict("R2", rated, {"categories": ["construction"], "start": "2026-01-01",
+                                       "end": "2027-12-31", "reason": "old", "decision_no": "D-2"})
+    await store.lift("R2")
+    await store.project_credit(rated, 1, 50)
+    day = date(2026, 12, 1)
+    reads = store.store.stats["read_batches"]
+    found, restriction, reduction = await store.bidder_facts(banned, "construction", day)
+    assert store.store.stats["read_batches"] == reads + 1  # three reads, one round trip
+    assert found is not None and found["name"] == "banned"
+    assert restriction is not None and restriction["decision_no"] == "D-1"
+    assert reduction == 0
+    assert (await store.bidder_facts(banned, "procurement", day))[1] is None
+    assert (await store.bidder_facts(banned, "construction", date(2028, 1, 1)))[1] is None
+    found, restriction, reduction = await store.bidder_facts(rated, "construction", day)
+    assert found is not None and restriction is None and reduction == 50  # R2 was lifted
+    assert await store.bidder_facts(unknown, "construction", day) == (None, None, 0)
+    reads = store.store.stats["read_batches"]
+    await store.bidder_facts(rated, "construction", day)
+    assert store.store.stats["read_batches"] == reads  # answered by the caches
