@@ -160,7 +160,7 @@ class Dispatcher:
             for (record, msg), outcome in zip(together, outcomes, strict=True):
                 if outcome is None:
                     self._count(msg.envelope, "handled")
-                else:  # in the order consumed
+                else:  # each aggregate's in the order consumed
                     await self._after_batch(record, msg, outcome)
         return rest
 
