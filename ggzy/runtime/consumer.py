@@ -13,6 +13,9 @@ processed (bad envelope, invalid data, a refusal, or a failure that outlived
 its bounded retries) goes to the group's dead-letter topic with the original
 value and headers and the reason, and its partition moves on. Handlers make
 their effect idempotent (the message id is recorded with the effect).
+A subscription may also hand the messages of some types to one call per batch
+(``Batched``: one decision loop and one write batch instead of a coroutine chain
+per record); what that call cannot settle goes to the per-record path above.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ publishes from memory without reading the document back. The sweep, every
 ``interval_s`` and whenever a fast claim fails or a write finds older events
 pending: a relay claims aggregates with pending events under a lease (so a second
 replica never publishes the same aggregate at the same time), publishes each
-aggregate's events in order with an idempotent producer (acks=all), and then
+aggregate's events in order with an idempotent producer (acks=all; one batch
+per topic and partition for all the aggregates of a pass), and then
 ``$unset``s exactly the events it published (one conditional update per
 aggregate, group-committed with the service's other writes: ``batching.Store``).
 A crash between publish and clear republishes the same events with the same ids
