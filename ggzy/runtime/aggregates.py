@@ -82,6 +82,20 @@ class Fresh:
     owner: str | None = None  # a new aggregate, written already leased to this relay
 
 
+@dataclass
+class Write:
+    """A decision's conditional update on the version read, ready to send."""
+
+    doc_id: Any
+    version: int  # the version it writes
+    filter: Doc
+    update: Doc
+    outbox: Doc
+    envelopes: tuple[Envelope, ...]
+    fresh: bool
+    owner: str | None
+
+
 def now_ms() -> int:
     """Now in epoch milliseconds: the bookkeeping clock.
 
@@ -103,7 +117,8 @@ class Aggregates:
     def __init__(self, collection: AsyncCollection[Doc], *, source: str, topic_prefix: str,
                  on_queued: Callable[[], None], store: Store | None = None,
                  on_fresh: Callable[[Fresh], None] | None = None,
-                 lease_new: Callable[[], tuple[int, str]] | None = None) -> None:
+                 lease_new: Callable[[], tuple[int, str]] | None = None,
+                 cache_size: int = 0) -> None:
         self.collection = collection
         # Single-document reads and writes are group-committed with the service's
         # other concurrent ones (batching.Store); without one, each goes alone.
@@ -117,6 +132,11 @@ class Aggregates:
         # A new aggregate is inserted already leased to this replica's relay (no one
         # else can hold it yet), which then publishes it without a claim.
         self.lease_new = lease_new
+        # Documents as this replica last wrote them (BSON, by id, oldest first), for
+        # ``steps.apply_many`` to write on without reading; a write on a stale one does
+        # not match its version and falls back to a read. 0: no cache.
+        self.cache_size = cache_size
+        self.cache: dict[Any, bytes] = {}
 
     async def get(self, aggregate_id: str) -> Doc | None:
         """The aggregate's document (with its version), or None."""
@@ -132,6 +152,20 @@ class Aggregates:
                      cause: Cause | None = None) -> Applied:
         """Insert a new aggregate with its first events; Conflict if the id exists."""
         cause = cause or Cause()
+        doc, write = self.prepare_new(aggregate_id, state, events, cause)
+        try:
+            await self.store.insert_one(self.collection, doc)
+        except DuplicateKeyError:
+            existing = await self.get(aggregate_id) or {}
+            if cause.message_id and cause.message_id in existing.get("processed", {}):
+                return Applied(version=int(existing["version"]), duplicate=True)
+            raise Conflict("already_exists", f"{aggregate_id} already exists",
+                           existing_id=aggregate_id) from None
+        return self.written(write)
+
+    def prepare_new(self, aggregate_id: str, state: Doc, events: list[Outgoing],
+                    cause: Cause) -> tuple[Doc, Write]:
+        """The document that opens an aggregate with its first events, and its outcome."""
         now = now_ms()
         outbox, envelopes = self._queue(aggregate_id, 1, events, cause, now)
         doc: Doc = {**state, "_id": aggregate_id, "version": 1, "outbox": outbox,
@@ -141,16 +175,7 @@ class Aggregates:
         if outbox and self.lease_new is not None and self.on_fresh is not None:
             doc["relay_lease"], owner = self.lease_new()
             doc["relay_owner"] = owner
-        try:
-            await self.store.insert_one(self.collection, doc)
-        except DuplicateKeyError:
-            existing = await self.get(aggregate_id) or {}
-            if cause.message_id and cause.message_id in existing.get("processed", {}):
-                return Applied(version=int(existing["version"]), duplicate=True)
-            raise Conflict("already_exists", f"{aggregate_id} already exists",
-                           existing_id=aggregate_id) from None
-        self._queued(outbox, aggregate_id, 1, fresh=True, owner=owner)
-        return Applied(version=1, envelopes=envelopes)
+        return doc, Write(aggregate_id, 1, {}, {}, outbox, envelopes, True, owner)
 
     async def update(self, aggregate_id: str, decide: Callable[[Doc, int], Change],
                      cause: Cause | None = None, attempts: int = 20) -> Applied:
@@ -172,6 +197,16 @@ class Aggregates:
     async def write_on(self, doc: Doc, change: Change, cause: Cause) -> Applied | None:
         """Write ``change`` on the version of ``doc`` already read (the write ``update``
         does after its read); None when the aggregate has moved on since."""
+        write = self.prepare(doc, change, cause)
+        if await self.store.update_one(self.collection, write.filter, write.update) != 1:
+            return None
+        return self.written(write)
+
+    def prepare(self, doc: Doc, change: Change, cause: Cause, *, cached: bool = False
+                ) -> Write:
+        """The conditional update that writes ``change`` on the version of ``doc``.
+        ``cached``: ``doc`` is this replica's copy, assumed relayed (its outbox empty):
+        the write then matches only if nothing is pending."""
         version = int(doc["version"])
         now = now_ms()
         outbox, envelopes = self._queue(doc["_id"], version + 1, change.events, cause, now)
@@ -180,6 +215,8 @@ class Aggregates:
         sets.update({f"outbox.{eid}": entry for eid, entry in outbox.items()})
         if outbox:
             sets["outbox_pending"] = PENDING
+            if cached:
+                filt["outbox_pending"] = IDLE
         if cause.message_id:
             filt[f"processed.{cause.message_id}"] = {"$exists": False}
             sets[f"processed.{cause.message_id}"] = now
@@ -191,10 +228,13 @@ class Aggregates:
         unset = list(change.unset) + _expired(doc.get("processed", {}), now)
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
-        if await self.store.update_one(self.collection, filt, update) != 1:
-            return None
-        self._queued(outbox, doc["_id"], version + 1, fresh=fresh, owner=owner)
-        return Applied(version=version + 1, envelopes=envelopes)
+        return Write(doc["_id"], version + 1, filt, update, outbox, envelopes, fresh, owner)
+
+    def written(self, write: Write) -> Applied:
+        """After ``write`` matched: hand its events to the relay."""
+        self._queued(write.outbox, write.doc_id, write.version, fresh=write.fresh,
+                     owner=write.owner)
+        return Applied(version=write.version, envelopes=write.envelopes)
 
     def _lease_in(self, doc: Doc, filt: Doc, sets: Doc, now: int) -> str | None:
         """Lease the aggregate to this replica's relay in the write itself, as an insert

@@ -116,36 +116,41 @@ class Store:
     def _future(self) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().create_future()
 
+    def insert_soon(self, coll: AsyncCollection[Doc], document: Doc) -> asyncio.Future[None]:
+        """Queue an insert; its future fails with DuplicateKeyError if the ``_id`` exists."""
+        return self._writes.put(_Op(coll, self._future(), document=document))
+
+    def update_soon(self, coll: AsyncCollection[Doc], filt: Doc, update: Doc
+                    ) -> asyncio.Future[int]:
+        """Queue an update of the one document ``filt`` matches; its future: how many did."""
+        return self._writes.put(_Op(coll, self._future(), filter=filt, update=update))
+
+    def find_soon(self, coll: AsyncCollection[Doc], doc_id: Any,
+                  projection: Doc | None = None) -> asyncio.Future[Doc | None]:
+        """Queue a read by ``_id``; its future: the document (with ``projection``) or None."""
+        return self._reads.put(_Op(coll, self._future(), doc_id=doc_id, projection=projection))
+
     async def insert_one(self, coll: AsyncCollection[Doc], document: Doc) -> None:
         """Insert one document; DuplicateKeyError if its ``_id`` (or a unique key) exists."""
-        await self._writes.put(_Op(coll, self._future(), document=document))
+        await self.insert_soon(coll, document)
 
     async def update_one(self, coll: AsyncCollection[Doc], filt: Doc, update: Doc) -> int:
         """Apply ``update`` to the one document ``filt`` matches; return how many matched."""
-        matched: int = await self._writes.put(_Op(coll, self._future(), filter=filt,
-                                                  update=update))
-        return matched
+        return await self.update_soon(coll, filt, update)
 
     async def find_one(self, coll: AsyncCollection[Doc], doc_id: Any,
                        projection: Doc | None = None) -> Doc | None:
         """The document with ``_id`` ``doc_id`` (with ``projection``), or None."""
-        found: Doc | None = await self.read_one(coll, doc_id, projection)
-        return found
+        return await self.find_soon(coll, doc_id, projection)
 
     async def find_by(self, coll: AsyncCollection[Doc], field: str, value: Any,
                       where: Doc | None = None) -> list[Doc]:
         """Every document whose ``field`` equals ``value`` (and that matches ``where``)."""
-        found: list[Doc] = await self.read_by(coll, field, value, where)
-        return found
+        return await self.find_by_soon(coll, field, value, where)
 
-    def read_one(self, coll: AsyncCollection[Doc], doc_id: Any,
-                 projection: Doc | None = None) -> asyncio.Future[Doc | None]:
-        """``find_one`` queued at once: reads queued in one turn share a round trip."""
-        return self._reads.put(_Op(coll, self._future(), doc_id=doc_id, projection=projection))
-
-    def read_by(self, coll: AsyncCollection[Doc], field: str, value: Any,
-                where: Doc | None = None) -> asyncio.Future[list[Doc]]:
-        """``find_by`` queued at once."""
+    def find_by_soon(self, coll: AsyncCollection[Doc], field: str, value: Any,
+                     where: Doc | None = None) -> asyncio.Future[list[Doc]]:
+        """``find_by`` queued at once: reads queued in one turn share a round trip."""
         return self._reads.put(_Op(coll, self._future(), doc_id=value, field=field,
                                    where=where))
 

@@ -8,7 +8,8 @@ publishes from memory without reading the document back. The sweep, every
 ``interval_s`` and whenever a fast claim fails or a write finds older events
 pending: a relay claims aggregates with pending events under a lease (so a second
 replica never publishes the same aggregate at the same time), publishes each
-aggregate's events in order with an idempotent producer (acks=all), and then
+aggregate's events in order with an idempotent producer (acks=all; one batch
+per topic and partition for all the aggregates of a pass), and then
 ``$unset``s exactly the events it published (one conditional update per
 aggregate, group-committed with the service's other writes: ``batching.Store``).
 A crash between publish and clear republishes the same events with the same ids
@@ -23,10 +24,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, Fresh, now_ms
@@ -175,7 +176,7 @@ class OutboxRelay:
         """Lease each aggregate still at the version read, unleased and matching its extra
         conditions: one conditional write each, group-committed. Returns those leased."""
         now, owner = now_ms(), uuid.uuid4().hex
-        claims = await asyncio.gather(*(store.update_one(
+        claims = await asyncio.gather(*(store.update_soon(
             coll, {"_id": doc["_id"], "version": doc["version"], "relay_lease": {"$lt": now},
                    **extra},
             {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
@@ -188,55 +189,64 @@ class OutboxRelay:
         """Publish each claimed aggregate's events in order; clear what went out, release
         the rest for a later attempt."""
         # Every aggregate's events are handed to the producer first, then their
-        # deliveries awaited: one pass, no task per aggregate.
-        sent = [await self._send(doc) for _, doc, _ in claimed]
-        settle: list[Awaitable[Any]] = []
+        # deliveries awaited: one pass, one delivery per batch, no task per aggregate.
+        try:
+            sent = await self._send([doc for _, doc, _ in claimed])
+        except Exception as exc:
+            sent = [exc] * len(claimed)
+        batches = {id(b): b for deliveries in sent if not isinstance(deliveries, Exception)
+                   for b in deliveries}
+        outcomes = dict(zip(batches, await asyncio.gather(
+            *(b.delivery for b in batches.values()), return_exceptions=True), strict=True))
+        for key, batch in batches.items():
+            if not isinstance(outcomes[key], BaseException):
+                self._published(batch.topic).inc(batch.count)
+        released: list[asyncio.Future[int]] = []
+        clears: list[tuple[AsyncCollection[Doc], Doc, str, asyncio.Future[int]]] = []
         published = 0
         for (coll, doc, owner), deliveries in zip(claimed, sent, strict=True):
-            failure = deliveries if isinstance(deliveries, BaseException) \
-                else await self._delivered(deliveries)
+            failure = deliveries if isinstance(deliveries, Exception) else next(
+                (outcomes[id(b)] for b in deliveries
+                 if isinstance(outcomes[id(b)], BaseException)), None)
             if failure is not None:
                 log.warning("publish failed; will retry", extra={"reason": repr(failure)})
-                settle.append(store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},
-                                               {"$set": {"relay_lease": EPOCH}}))
+                released.append(store.update_soon(
+                    coll, {"_id": doc["_id"], "relay_owner": owner},
+                    {"$set": {"relay_lease": EPOCH}}))
                 continue
             published += len(doc.get("outbox") or {})
-            settle.append(_clear(store, coll, doc, owner))
-        await asyncio.gather(*settle)
+            clears.append((coll, doc, owner, store.update_soon(coll, *_clear(doc, owner))))
+        done = await asyncio.gather(*released, *(c[3] for c in clears), return_exceptions=True)
+        # Where the version moved (new events were queued since), keep the flag and
+        # drop only the events published.
+        moved = [store.update_soon(coll, {"_id": doc["_id"], "relay_owner": owner},
+                                   {"$unset": _published_paths(doc), "$set": RELEASE})
+                 for coll, doc, owner, cleared in clears
+                 if cleared.exception() is None and cleared.result() == 0
+                 and doc.get("outbox")]
+        done += await asyncio.gather(*moved, return_exceptions=True)
+        for failure in done:
+            if isinstance(failure, BaseException):
+                raise failure
         return published
 
-    async def _send(self, doc: Doc) -> list[tuple[str, asyncio.Future[Any]]] | Exception:
-        """Hand one aggregate's events to the producer in order (acks=all, idempotent):
-        each one's topic and delivery, or why they could not all be handed over."""
-        if self.producer is None:
-            return RuntimeError("relay has no producer: start the service first")
-        entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: int(e["order"]))
-        deliveries: list[tuple[str, asyncio.Future[Any]]] = []
-        try:
-            for entry in entries:
-                deliveries.append((entry["topic"], await self.producer.send(
-                    entry["topic"],
-                    value=entry["value"].encode(),
-                    key=entry["key"].encode(),
-                    headers=[(k, str(v).encode()) for k, v in entry["headers"].items()],
-                )))
-        except Exception as exc:
-            await self._delivered(deliveries)  # retrieve what was handed over, then fail
-            return exc
-        return deliveries
-
-    async def _delivered(self, deliveries: list[tuple[str, asyncio.Future[Any]]]
-                         ) -> Exception | None:
-        """Wait for every delivery; the first failure, or None when all were acknowledged."""
-        failure: Exception | None = None
-        for topic, delivery in deliveries:
+    async def _send(self, docs: list[Doc]) -> list[list[_Batch] | Exception]:
+        """Hand every aggregate's events to the producer in order (acks=all, idempotent),
+        in one batch per topic and partition (a full one goes and another follows): for
+        each aggregate, the batches its events went in, or why they could not all go."""
+        producer = self.producer
+        if producer is None:
+            return [RuntimeError("relay has no producer: start the service first")] * len(docs)
+        batches = _Batches(producer)
+        sent: list[list[_Batch] | Exception] = []
+        for doc in docs:
+            entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: int(e["order"]))
             try:
-                await delivery
+                sent.append([await batches.add(entry) for entry in entries])
             except Exception as exc:
-                failure = failure or exc
-                continue
-            self._published(topic).inc()
-        return failure
+                sent.append(exc)
+        await batches.close()
+        return sent
 
     def _published(self, topic: str) -> Any:
         counter = self._counters.get(topic)
@@ -250,17 +260,74 @@ class OutboxRelay:
         self.metrics.outbox_oldest_age.set((now - min(times)) / 1000 if times else 0)
 
 
-async def _clear(store: Store, coll: AsyncCollection[Doc], doc: Doc, owner: str) -> None:
-    """Unset exactly the published events; clear the flag only if nothing was added since."""
-    unset: dict[str, Any] = {f"outbox.{eid}": "" for eid in doc.get("outbox") or {}}
-    release = {"relay_lease": EPOCH, "relay_owner": None}
-    guarded = {"$unset": unset, "$set": {**release, "outbox_pending": IDLE}} if unset \
-        else {"$set": {**release, "outbox_pending": IDLE}}
-    matched = await store.update_one(
-        coll, {"_id": doc["_id"], "version": doc["version"], "relay_owner": owner}, guarded)
-    if matched or not unset:
-        return
-    # The version moved: new events were queued since. Keep the flag, drop only ours.
-    await store.update_one(coll, {"_id": doc["_id"], "relay_owner": owner},
-                           {"$unset": unset, "$set": release})
+RELEASE = {"relay_lease": EPOCH, "relay_owner": None}
 
+
+def _published_paths(doc: Doc) -> dict[str, Any]:
+    return {f"outbox.{eid}": "" for eid in doc.get("outbox") or {}}
+
+
+def _clear(doc: Doc, owner: str) -> tuple[Doc, Doc]:
+    """The write that unsets exactly the published events and clears the flag, which
+    matches only if nothing was added since (else the events are unset alone, after)."""
+    unset = _published_paths(doc)
+    guarded = {"$unset": unset, "$set": {**RELEASE, "outbox_pending": IDLE}} if unset \
+        else {"$set": {**RELEASE, "outbox_pending": IDLE}}
+    return {"_id": doc["_id"], "version": doc["version"], "relay_owner": owner}, guarded
+
+
+class _Batch:
+    """Records handed to the producer as one batch of one topic and partition."""
+
+    def __init__(self, builder: Any, topic: str, partition: int) -> None:
+        self.builder, self.topic, self.partition = builder, topic, partition
+        self.count = 0
+        self.delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+
+class _Batches:
+    """The open batch of each topic and partition of one relay pass (aiokafka's
+    ``create_batch``/``send_batch``: one delivery per batch, not one per record).
+    Records of one key go to one partition in the order added, as ``send`` would."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.open: dict[tuple[str, int], _Batch] = {}
+        self.partitions: dict[str, list[int]] = {}
+        self.partitioner = DefaultPartitioner()
+
+    async def add(self, entry: Doc) -> _Batch:
+        topic, key = entry["topic"], entry["key"].encode()
+        partitions = self.partitions.get(topic)
+        if partitions is None:
+            partitions = self.partitions[topic] = sorted(await self.producer.partitions_for(topic))
+        partition = self.partitioner(key, partitions, partitions)
+        value = entry["value"].encode()
+        headers = [(k, str(v).encode()) for k, v in entry["headers"].items()]
+        for _ in range(2):
+            batch = self.open.get((topic, partition))
+            if batch is None:
+                batch = self.open[(topic, partition)] = _Batch(self.producer.create_batch(),
+                                                               topic, partition)
+            if batch.builder.append(key=key, value=value, timestamp=None,
+                                    headers=headers) is not None:
+                batch.count += 1
+                return batch
+            if not batch.count:
+                break
+            await self._go(batch)  # full: it goes, and the record opens the next one
+        raise ValueError(f"an event of {len(value)} bytes does not fit in a batch")
+
+    async def _go(self, batch: _Batch) -> None:
+        """Hand ``batch`` over; a batch that cannot go fails its delivery."""
+        del self.open[(batch.topic, batch.partition)]
+        try:
+            batch.delivery = await self.producer.send_batch(batch.builder, batch.topic,
+                                                            partition=batch.partition)
+        except Exception as exc:
+            batch.delivery.set_exception(exc)
+
+    async def close(self) -> None:
+        """Hand over every batch still open."""
+        for batch in list(self.open.values()):
+            await self._go(batch)

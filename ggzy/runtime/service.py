@@ -34,7 +34,7 @@ from contracts.topics import Stage, dead_letter_topic, topic_name
 from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, stamp, topic_of
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
 from ggzy.runtime.batching import Store
-from ggzy.runtime.consumer import Handler, Subscription, subscribe
+from ggzy.runtime.consumer import Batched, Handler, Subscription, subscribe
 from ggzy.runtime.errors import Unauthorized
 from ggzy.runtime.http import Api, error_middleware, json_response
 from ggzy.runtime.metrics import Metrics
@@ -79,20 +79,22 @@ class Runtime:
         self.verifier: TokenVerifier | None = None
         self.categories: frozenset[Category] = settings.served_categories()
 
-    def aggregates(self, collection: str) -> Aggregates:
-        """The aggregate collection ``collection``, relayed by this service's outbox."""
+    def aggregates(self, collection: str, cache_size: int = 0) -> Aggregates:
+        """The aggregate collection ``collection``, relayed by this service's outbox
+        (``cache_size``: documents kept for ``steps.apply_many`` to write on unread)."""
         coll = self.db[collection]
         self.relay.collections.append(coll)
         return Aggregates(coll, source=f"/ggzy/{self.settings.service}",
                           topic_prefix=self.settings.topic_prefix, on_queued=self.relay.wake,
                           store=self.store, on_fresh=self.relay.offer,
-                          lease_new=self.relay.lease_new)
+                          lease_new=self.relay.lease_new, cache_size=cache_size)
 
     def topic(self, stage: Stage, category: Category | None = None, **kw: Any) -> str:
         """A topic name with this deployment's prefix."""
         return topic_name(stage, category, prefix=self.settings.topic_prefix, **kw)
 
     def subscription(self, group: str, topics: list[str], handlers: dict[Any, Handler],
+                     batched: Batched | None = None,
                      listener: ConsumerRebalanceListener | None = None) -> Subscription:
         """A subscription with this deployment's retry policy and dead-letter topic."""
         s = self.settings
@@ -101,7 +103,8 @@ class Runtime:
                             dead_letter_topic=dead_letter_topic(group, prefix=s.topic_prefix),
                             categories=self.categories, attempts=s.consumer_attempts,
                             linger_ms=s.consumer_linger_ms,
-                            backoff_s=s.retry_backoff_s, listener=listener)
+                            backoff_s=s.retry_backoff_s, batched=batched,
+                            listener=listener)
 
     async def publish_now(self, events: list[tuple[Outgoing, str]], cause: Cause) -> None:
         """Publish events at once with the relay's idempotent producer (acks=all), each

@@ -150,11 +150,12 @@ class BiddingStore:
         reduction = self.cached_reductions.get(uscc)
         reads: list[asyncio.Future[Any]] = []
         if entity is None:
-            reads.append(self.store.read_one(self.entities, uscc))
+            reads.append(self.store.find_soon(self.entities, uscc))
         if docs is None:
-            reads.append(self.store.read_by(self.restrictions, "subject", uscc, {"revoked": 0}))
+            reads.append(self.store.find_by_soon(self.restrictions, "subject", uscc,
+                                                 {"revoked": 0}))
         if reduction is None:
-            reads.append(self.store.read_one(self.credit, uscc))
+            reads.append(self.store.find_soon(self.credit, uscc))
         answers = iter(await asyncio.gather(*reads))
         if entity is None:
             entity = next(answers)

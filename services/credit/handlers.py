@@ -17,6 +17,7 @@ from contracts.credit import RiskAlertRaised, SubjectKind
 from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
+from ggzy.runtime.steps import Step, apply_many
 from ggzy.runtime.timers import Timer, Timers
 from services.credit.domain import collusion, records
 from services.credit.domain.records import Record, Restriction, account_id, key
@@ -26,6 +27,7 @@ from services.credit.store import RATED, CreditStore
 
 EXPIRY = "restriction_expiry"
 Decide = Callable[[Mapping[str, Any]], Change]
+RecordedEvent = BidsOpened | ContractOverdue | AwardDeclined  # each adds credit records
 
 
 def now() -> datetime:
@@ -36,6 +38,31 @@ def expiry_ms(end: str) -> int:
     """Local midnight after the last day of a restriction (the end date is inclusive)."""
     day = date.fromisoformat(end) + timedelta(days=1)
     return int(datetime.combine(day, time.min).timestamp() * 1000)
+
+
+def records_of(e: RecordedEvent) -> list[tuple[str, Record]]:
+    """The credit records an event of bidding adds: (credit code, record) each."""
+    if isinstance(e, BidsOpened):  # a bid that failed to decrypt counts as revoked
+        return [(line.bidder_uscc, Record(f"bid_revoked:{line.bid_id}", "bid_revoked",
+                                          "BidsOpened", {"tender_id": e.tender_id,
+                                                         "section_code": e.section_code}))
+                for line in e.lines if line.status == "revoked"]
+    if isinstance(e, AwardDeclined):
+        return [(e.bidder_uscc, Record(
+            f"award_declined:{e.tender_id}:{e.section_code}:{e.bidder_uscc}", "award_declined",
+            "AwardDeclined", {"tender_id": e.tender_id, "section_code": e.section_code,
+                              "reason": e.reason}))]
+    return [(e.winner_uscc, Record(
+        f"contract_overdue:{e.tender_id}:{e.section_code}", "contract_overdue",
+        "ContractOverdue", {"tender_id": e.tender_id, "section_code": e.section_code,
+                            "due": e.due.isoformat()}))]
+
+
+def _arms_expiry(applied: Applied) -> bool:
+    """After this outcome the account's restrictions get their expiry timers (a
+    redelivery arms them again, in case the first attempt stopped short)."""
+    return applied.duplicate or any(e.type.endswith(("Banned.v1", "Blacklisted.v1"))
+                                    for e in applied.envelopes)
 
 
 def restriction_id(kind: SubjectKind, subject: str, decision_no: str) -> str:
@@ -68,8 +95,7 @@ class Credit:
             if exc.code != "not_found":
                 raise
             applied = await self._open(kind, subject, decide, cause)
-        if applied.duplicate or any(e.type.endswith(("Banned.v1", "Blacklisted.v1"))
-                                    for e in applied.envelopes):
+        if _arms_expiry(applied):
             await self._arm_expiry(aid)
         return applied
 
@@ -150,30 +176,50 @@ class Credit:
     # records from the platform's events --------------------------------------------------
     async def on_bids_opened(self, e: BidsOpened, cause: Cause) -> None:
         """A bid that failed to decrypt counts as revoked (视为撤销, 20号令; 条例35)."""
-        for line in e.lines:
-            if line.status == "revoked":
-                rec = Record(f"bid_revoked:{line.bid_id}", "bid_revoked", "BidsOpened",
-                             {"tender_id": e.tender_id, "section_code": e.section_code})
-                await self.apply(SubjectKind.ENTITY, line.bidder_uscc,
-                                 self.record(SubjectKind.ENTITY, rec), cause)
+        await self._add_records(e, cause)
 
     async def on_award_declined(self, e: AwardDeclined, cause: Cause) -> None:
         """The winner gave up the award (放弃中标; 条例74)."""
-        rec = Record(f"award_declined:{e.tender_id}:{e.section_code}:{e.bidder_uscc}",
-                     "award_declined", "AwardDeclined",
-                     {"tender_id": e.tender_id, "section_code": e.section_code,
-                      "reason": e.reason})
-        await self.apply(SubjectKind.ENTITY, e.bidder_uscc,
-                         self.record(SubjectKind.ENTITY, rec), cause)
+        await self._add_records(e, cause)
 
     async def on_contract_overdue(self, e: ContractOverdue, cause: Cause) -> None:
         """The winner did not sign within the rule's days (法46; 条例74)."""
-        rec = Record(f"contract_overdue:{e.tender_id}:{e.section_code}", "contract_overdue",
-                     "ContractOverdue", {"tender_id": e.tender_id,
-                                         "section_code": e.section_code,
-                                         "due": e.due.isoformat()})
-        await self.apply(SubjectKind.ENTITY, e.winner_uscc,
-                         self.record(SubjectKind.ENTITY, rec), cause)
+        await self._add_records(e, cause)
+
+    async def _add_records(self, e: RecordedEvent, cause: Cause) -> None:
+        for uscc, rec in records_of(e):
+            await self.apply(SubjectKind.ENTITY, uscc, self.record(SubjectKind.ENTITY, rec),
+                             cause)
+
+    async def add_records_of(self, events: list[tuple[RecordedEvent, Cause]]
+                             ) -> list[Exception | None]:
+        """The records of many events in one pass (``steps.apply_many``): each event's
+        outcome, None when all its records are applied."""
+        kind = SubjectKind.ENTITY
+        steps: list[Step] = []
+        of_event: list[int] = []
+        for n, (e, cause) in enumerate(events):
+            for uscc, rec in records_of(e):
+                steps.append(Step(account_id(kind, uscc), self.record(kind, rec), cause,
+                                  self._fresh(kind, uscc)))
+                of_event.append(n)
+        outcomes: list[Exception | None] = [None] * len(events)
+        for n, step, applied in zip(of_event, steps, await apply_many(self.accounts, steps),
+                                    strict=True):
+            if outcomes[n] is not None:
+                continue
+            try:
+                if isinstance(applied, Exception):
+                    raise applied
+                if _arms_expiry(applied):
+                    await self._arm_expiry(step.aggregate_id)
+            except Exception as exc:
+                outcomes[n] = exc
+        return outcomes
+
+    def _fresh(self, kind: SubjectKind, subject: str) -> Callable[[], Doc]:
+        model = self.rules.model_for(kind)
+        return lambda: records.new_account(kind, subject, model)
 
     # expert evaluations (专家评价) ---------------------------------------------------------
     async def on_evaluated(self, tender_id: str, section: str, category: str) -> None:

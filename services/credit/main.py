@@ -12,11 +12,14 @@ from services.credit.handlers import Credit
 from services.credit.store import CreditStore
 from services.credit.subscribers import subscriptions
 
+ACCOUNTS_CACHED = 10_000  # account documents kept to write records on without a read
+
 
 def build(rt: Runtime) -> Parts:
     """Wire the credit service onto the runtime."""
     store = CreditStore(rt.db)
-    app = Credit(accounts=rt.aggregates("accounts"), alerts=rt.aggregates("alerts"),
+    app = Credit(accounts=rt.aggregates("accounts", cache_size=ACCOUNTS_CACHED),
+                 alerts=rt.aggregates("alerts"),
                  store=store, timers=rt.timers,
                  rules=load(Path(rt.settings.rules_file or RULES_FILE)))
 

@@ -17,7 +17,7 @@ from contracts.bidding import (
 from contracts.registration import EntityRegistered, EntityUpdated
 from contracts.topics import Stage
 from ggzy.runtime.aggregates import Cause
-from ggzy.runtime.consumer import Incoming, Subscription
+from ggzy.runtime.consumer import Batched, Incoming, Subscription
 from ggzy.runtime.service import Runtime
 from services.credit.handlers import Credit
 
@@ -73,6 +73,9 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         await app.on_fingerprints(e.tender_id, e.section_code, e.part, e.parts, _category(msg),
                                   e.fingerprints, _cause(msg))
 
+    async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
+        return await app.add_records_of([(msg.message, _cause(msg)) for msg in msgs])
+
     bidding = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     return [
         rt.subscription("credit.registration", [rt.topic(Stage.REGISTRATION)], {
@@ -80,5 +83,6 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         rt.subscription("credit.bidding", bidding, {
             TenderPublished: on_published, BidsOpened: on_opened, ContractOverdue: on_overdue,
             ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
-            BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined}),
+            BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined},
+            Batched(frozenset({BidsOpened, ContractOverdue, AwardDeclined}), add_records)),
     ]

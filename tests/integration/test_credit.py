@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from contracts.bidding import (
     Awarded,
@@ -31,7 +32,7 @@ from contracts.bidding import (
 from contracts.categories import Category
 from contracts.envelope import Envelope
 from contracts.registration import EntityRegistered, EntitySnapshot
-from contracts.topics import Stage, topic_name
+from contracts.topics import Stage, dead_letter_topic, topic_name
 from ggzy.testing.data import entity_registration, new_uscc
 from ggzy.testing.infra import Infra
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
@@ -209,6 +210,51 @@ async def test_a_winner_not_signing_in_time_loses_score_and_level(p: Platform) -
     assert changed["reason"] == "contract_overdue" and changed["score"] == 85
     assert (changed["previous_level"], changed["level"]) == ("A", "B")
     assert changed["deposit_reduction_pct"] == 0
+
+
+async def test_records_fetched_together_apply_once_each_in_order_past_a_poison_record(
+        p: Platform) -> None:
+    """Several records of one bidder, a redelivered one and a record that is not JSON,
+    published at once (a fetch hands them over together): each record once, the poison
+    one dead-lettered with its reason, the others not held up by it."""
+    winner = new_uscc()
+    (t1, s1), (t2, s2), (t3, s3) = ids(), ids(), ids()
+    first = ContractOverdue(tender_id=t1, section_code=s1, winner_uscc=winner,
+                            due=datetime.now(UTC))
+    second = ContractOverdue(tender_id=t2, section_code=s2, winner_uscc=winner,
+                             due=datetime.now(UTC))
+    opened = BidsOpened(tender_id=t3, section_code=s3, opened_at=datetime.now(UTC), lines=[
+        BidderLine(bid_id=f"{t3}:{s3}:{winner}", bidder_uscc=winner, bidder_name="乙公司",
+                   price_fen=None, status="revoked")])
+    topic = topic_name(Stage.BIDDING, C, prefix=p.prefix)
+    first_env = envelope(first)
+    batch = [(first, first_env), (None, envelope(second)), (second, envelope(second)),
+             (first, first_env), (opened, envelope(opened))]
+    producer = AIOKafkaProducer(bootstrap_servers=p.kafka, acks="all")
+    await producer.start()
+    try:
+        for event, env in batch:
+            value = json.dumps(event.model_dump(mode="json")).encode() if event else b"{"
+            await producer.send(topic, value, key=t1.encode(),  # one partition, in order
+                                headers=[(k, v.encode()) for k, v in env.headers().items()])
+    finally:
+        await producer.stop()
+    account = await p.account(winner, lambda a: len(a["records"]) >= 3)
+    assert sorted(r["kind"] for r in account["records"].values()) == [
+        "bid_revoked", "contract_overdue", "contract_overdue"]
+    events = await p.credit_events(
+        lambda rs: len(of_type(rs, "CreditChanged", subject_id=winner)) >= 3)
+    assert [e["score"] for e in of_type(events, "CreditChanged", subject_id=winner)] == [
+        85, 70, 65]
+    letters = await read_topic(p.kafka, dead_letter_topic("credit.bidding", prefix=p.prefix),
+                               lambda rs: any(r.key == t1 for r in rs))
+    [letter] = [r for r in letters if r.key == t1]
+    assert letter.headers["dlq_reason"] == "invalid_json"
+
+
+def envelope(event: Any) -> Envelope:
+    return Envelope.new(type=event.type_name(), source="/ggzy/bidding",
+                        subject=event.aggregate_id(), category=C)
 
 
 # collusion alerts at opening ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.registration import PartnerRegistered
@@ -107,8 +108,8 @@ async def test_events_queued_while_the_relay_publishes_are_kept_for_the_next_rou
     relay = await env.relay()
     original = relay._send
 
-    async def send_then_write(doc: dict[str, Any]) -> Any:
-        sent = await original(doc)
+    async def send_then_write(docs: list[dict[str, Any]]) -> Any:
+        sent = await original(docs)
         await env.aggs.update("p-three", lambda state, v: Change(
             set={"name": "b"}, events=[Outgoing(partner("p-three", "second"))]))
         return sent
@@ -296,10 +297,54 @@ async def test_a_send_that_fails_releases_the_aggregate_and_a_later_round_publis
     async def refuse(*_: object, **__: object) -> None:
         raise RuntimeError("the broker refused the record")
 
-    monkeypatch.setattr(producer, "send", refuse)
+    monkeypatch.setattr(producer, "send_batch", refuse)
     assert await relay.flush() == 0
     doc = await env.aggs.get("p-nine")
     assert doc is not None and doc["outbox_pending"] == 1 and doc["relay_lease"] == 0
     monkeypatch.undo()
     assert await relay.flush() == 1
     assert len(await published(env, "p-nine", relay)) == 1
+
+
+async def test_a_delivery_that_fails_releases_every_aggregate_of_its_batch(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    for pid in ("p-ten", "p-eleven"):
+        await env.aggs.create(pid, {"name": "a"}, [Outgoing(partner(pid))])
+    relay = await env.relay()
+    producer = relay.producer
+    assert producer is not None
+
+    async def unacknowledged(*_: object, **__: object) -> asyncio.Future[None]:
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        delivery.set_exception(RuntimeError("the broker did not acknowledge the batch"))
+        return delivery
+
+    monkeypatch.setattr(producer, "send_batch", unacknowledged)
+    assert await relay.flush() == 0
+    for pid in ("p-ten", "p-eleven"):
+        doc = await env.aggs.get(pid)
+        assert doc is not None and doc["outbox_pending"] == 1 and doc["relay_lease"] == 0
+    monkeypatch.undo()
+    assert await relay.flush() == 2
+    assert len(await published(env, "p-eleven", relay)) == 1
+
+
+async def test_events_beyond_one_batch_go_in_the_next_in_order_per_aggregate(env: Env) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=env.infra.kafka_bootstrap, acks="all",
+                                enable_idempotence=True, max_batch_size=2048)
+    await producer.start()
+    relay = OutboxRelay([env.coll], producer, Metrics(), interval_s=0.1)
+    pids = [f"p-batch-{n}" for n in range(3)]
+    for pid in pids:  # four events of ~700 bytes each: a batch holds two
+        await env.aggs.create(pid, {"name": "a"}, [
+            Outgoing(partner(pid, name=f"{n}:" + "系" * 190)) for n in range(4)])
+    assert await relay.flush() == 12
+    await producer.stop()
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: len([r for r in rs if r.key in pids]) >= 12)
+    for pid in pids:
+        assert [r.json()["name"].split(":")[0] for r in records if r.key == pid] == \
+            ["0", "1", "2", "3"]
+    for pid in pids:
+        doc = await env.aggs.get(pid)
+        assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
