@@ -80,14 +80,16 @@ class FastLane:
 
     def __init__(self, queue: DeliveryQueue, courier: Courier, store: NotifyStore,
                  senders: dict[Channel, Send], publish: Publish, *,
-                 known_lanes: int = 100_000) -> None:
+                 known_lanes: int = 100_000, recheck_ms: int = 500) -> None:
         self.queue, self.courier, self.store = queue, courier, store
         self.senders, self.publish = senders, publish
         # lanes with nothing unfinished in the store queue, as this replica last saw while
         # it owned their partition (bounded; forgotten on every rebalance)
         self._clear: dict[str, None] = {}
-        self._known_lanes = known_lanes
-        self.listener = _Forget(self._clear)
+        # lanes this replica queued to (or found not caught up), and when it last looked
+        self._blocked: dict[str, int] = {}
+        self._known_lanes, self.recheck_ms = known_lanes, recheck_ms
+        self.listener = _Forget(self._clear, self._blocked)
 
     async def on_queued(self, msg: Incoming[NotificationQueued]) -> None:
         q = msg.message
@@ -156,17 +158,27 @@ class FastLane:
 
     async def _to_queue(self, spec: Spec, cause: Cause, tried: Tried | None = None) -> None:
         self._clear.pop(spec.lane, None)
+        self._blocked.setdefault(spec.lane, now_ms())
         await self.queue.enqueue(spec, cause, tried=tried)
         self.courier.wake()
 
     async def _caught_up(self, lane: str) -> bool:
+        """Whether the lane has nothing left in the store queue. A lane this replica
+        queued to is read again at most every ``recheck_ms`` (until then its later
+        notifications follow it into the queue, which is always in order)."""
         if lane in self._clear:
             return True
-        if not await self.queue.caught_up(lane):
+        since = self._blocked.get(lane)
+        if since is not None and now_ms() - since < self.recheck_ms:
             return False
+        if not await self.queue.caught_up(lane):
+            self._blocked[lane] = now_ms()
+            return False
+        self._blocked.pop(lane, None)
         self._clear[lane] = None
-        while len(self._clear) > self._known_lanes:
-            del self._clear[next(iter(self._clear))]
+        for known in (self._clear, self._blocked):
+            while len(known) > self._known_lanes:
+                del known[next(iter(known))]
         return True
 
     async def _with_secret(self, q: NotificationQueued) -> Spec | None:
@@ -189,14 +201,16 @@ class FastLane:
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
     """Forgets what was known about lanes whenever partitions move."""
 
-    def __init__(self, clear: dict[str, None]) -> None:
-        self.clear = clear
+    def __init__(self, *known: dict[str, Any]) -> None:
+        self.known = known
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.clear.clear()
+        for known in self.known:
+            known.clear()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.clear.clear()
+        for known in self.known:
+            known.clear()
 
 
 def _spec(q: NotificationQueued, target: dict[str, Any]) -> Spec:
