@@ -94,9 +94,9 @@ class Notify:
         # the inbox at once; the others on their lanes (services.notify.lanes). A
         # redelivered event does it all again under the same ids: each is delivered once
         now = now_ms()
-        queued_ = [(Outgoing(queued(spec)), queued_id(spec.notification_id))
+        on_lanes = [(Outgoing(queued(spec)), queued_id(spec.notification_id))
                    for spec in specs if spec.channel != Channel.INBOX]
-        await asyncio.gather(self.publish(queued_, cause), *(
+        await asyncio.gather(self.publish(on_lanes, cause), *(
             self.lane.inbox(spec, cause, now) for spec in specs if spec.channel == Channel.INBOX))
         return len(specs)
 
