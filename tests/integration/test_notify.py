@@ -60,13 +60,17 @@ def smtp() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+def notify_settings(smtp: SmtpSink) -> NotifySettings:
+    return NotifySettings(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=ATTEMPTS,
+                          backoff_base_ms=100, backoff_max_ms=400, breaker_failures=2,
+                          breaker_cooldown_ms=1000, gap_grace_ms=300, workers=8,
+                          webhook_allow_private=True)  # receivers here are on 127.0.0.1
+
+
 @pytest.fixture(scope="module")
 async def notify(infra: Infra, registration: Registration,
                  smtp: SmtpSink) -> AsyncIterator[Running]:
-    cfg = NotifySettings(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=ATTEMPTS,
-                         backoff_base_ms=100, backoff_max_ms=400, breaker_failures=2,
-                         breaker_cooldown_ms=1000, gap_grace_ms=300, workers=8,
-                         webhook_allow_private=True)  # receivers here are on 127.0.0.1
+    cfg = notify_settings(smtp)
     settings = isolated_settings(infra, "notify",
                                  jwks_url=registration.svc.url + "/.well-known/jwks.json")
     async with running(settings, lambda rt: build(rt, cfg)) as svc:
@@ -382,6 +386,31 @@ async def test_a_lane_with_work_left_in_the_store_queue_is_delivered_behind_it(
         await eventually(lambda: len(hook.accepted) >= 2, within=30)
         await asyncio.sleep(0.5)
     assert [json.loads(body)["n"] for _, body in hook.accepted] == [1, 2]
+
+
+async def test_two_replicas_deliver_a_lane_once_and_in_order_across_their_rebalance(
+        world: World, smtp: SmtpSink) -> None:
+    """A second replica joins the group (its partitions move, what each knew of its
+    lanes is forgotten) while a recipient's notifications flow; then it leaves again."""
+    uscc, token = await world.client.entity("bidder")
+    async with Receiver() as hook:
+        await world.api("PUT", "/v1/me/webhook", token,
+                        {"url": hook.url, "secret": "two-" + uuid.uuid4().hex})
+        for score in range(1, 5):
+            await world.send(credit(uscc, score), Stage.CREDIT)
+        cfg = notify_settings(smtp)
+        async with running(world.svc.settings, lambda rt: build(rt, cfg)):
+            for score in range(5, 13):
+                await world.send(credit(uscc, score), Stage.CREDIT)
+                await asyncio.sleep(0.25)  # spread over the rebalance
+            await eventually(lambda: len(hook.accepted) >= 12, within=60)
+        for score in range(13, 17):  # after the second replica left
+            await world.send(credit(uscc, score), Stage.CREDIT)
+        await eventually(lambda: len(hook.accepted) >= 16, within=60)
+        await asyncio.sleep(1.0)  # a duplicate would have arrived by now
+    scores = [json.loads(body)["data"]["score"] for _, body in hook.accepted]
+    assert scores == [str(s) for s in range(1, 17)]
+    assert len({headers[signing.NOTIFICATION_ID] for headers, _ in hook.accepted}) == 16
 
 
 class Receiver:
