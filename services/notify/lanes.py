@@ -42,7 +42,6 @@ lanes in trouble.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -59,7 +58,6 @@ from services.notify.domain.recipients import RecipientId
 from services.notify.queue import DELIVERED, FAST, DeliveryQueue, Spec, Tried, receipt
 from services.notify.store import NotifyStore
 
-log = logging.getLogger("ggzy.notify.lanes")
 RECEIPTS = uuid.UUID("5a0c6f2e-9d43-4b8e-a1f7-0c3d2b9e6a51")  # namespace of receipt ids
 Publish = Callable[[list[tuple[Outgoing, str]], Cause], Awaitable[None]]
 
