@@ -255,14 +255,8 @@ class Aggregates:
         envelopes: list[Envelope] = []
         for index, out in enumerate(events):
             envelope = self._envelope(out, cause)
-            outbox[envelope.id] = {
-                "order": version * 1000 + index,
-                "topic": self._topic(out),
-                "key": out.event.aggregate_id(),
-                "headers": envelope.headers(),
-                "value": out.event.model_dump_json(),  # as dump(), serialized by pydantic-core
-                "at": now,
-            }
+            outbox[envelope.id] = entry_of(out, envelope, self.topic_prefix,
+                                           version * 1000 + index, now)
             envelopes.append(envelope)
         return outbox, tuple(envelopes)
 
@@ -280,6 +274,18 @@ class Aggregates:
             self.on_fresh(Fresh(self.collection, aggregate_id, version, outbox, owner))
         else:
             self.on_queued()
+
+
+def entry_of(out: Outgoing, envelope: Envelope, prefix: str, order: int, now: int) -> Doc:
+    """An outgoing event as the relay sends it (an outbox entry)."""
+    return {
+        "order": order,
+        "topic": topic_of(out, prefix),
+        "key": out.event.aggregate_id(),
+        "headers": envelope.headers(),
+        "value": out.event.model_dump_json(),  # as dump(), serialized by pydantic-core
+        "at": now,
+    }
 
 
 def stamp(out: Outgoing, cause: Cause, source: str, event_id: str | None = None) -> Envelope:

@@ -230,6 +230,21 @@ class OutboxRelay:
                 raise failure
         return published
 
+    async def send_now(self, entries: list[Doc]) -> None:
+        """Send entries shaped as an outbox's (``aggregates.entry_of``), in order, and
+        wait until every one is acknowledged. Each goes by ``send``, so the small sends
+        of many concurrent callers share the producer's batches (a pass of the relay
+        builds its own)."""
+        if self.producer is None:
+            raise RuntimeError("relay has no producer: start the service first")
+        sent = []
+        for entry in entries:
+            topic, key, value, headers = _record(entry)
+            sent.append(await self.producer.send(topic, value=value, key=key, headers=headers))
+        for entry, delivery in zip(entries, sent, strict=True):
+            await delivery
+            self._published(entry["topic"]).inc()
+
     async def _send(self, docs: list[Doc]) -> list[list[_Batch] | Exception]:
         """Hand every aggregate's events to the producer in order (acks=all, idempotent),
         in one batch per topic and partition (a full one goes and another follows): for
@@ -261,6 +276,12 @@ class OutboxRelay:
 
 
 RELEASE = {"relay_lease": EPOCH, "relay_owner": None}
+
+
+def _record(entry: Doc) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
+    """An outbox entry as a Kafka record: topic, key, value and headers."""
+    return (entry["topic"], entry["key"].encode(), entry["value"].encode(),
+            [(k, str(v).encode()) for k, v in entry["headers"].items()])
 
 
 def _published_paths(doc: Doc) -> dict[str, Any]:
@@ -297,13 +318,11 @@ class _Batches:
         self.partitioner = DefaultPartitioner()
 
     async def add(self, entry: Doc) -> _Batch:
-        topic, key = entry["topic"], entry["key"].encode()
+        topic, key, value, headers = _record(entry)
         partitions = self.partitions.get(topic)
         if partitions is None:
             partitions = self.partitions[topic] = sorted(await self.producer.partitions_for(topic))
         partition = self.partitioner(key, partitions, partitions)
-        value = entry["value"].encode()
-        headers = [(k, str(v).encode()) for k, v in entry["headers"].items()]
         for _ in range(2):
             batch = self.open.get((topic, partition))
             if batch is None:

@@ -31,7 +31,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.categories import Category
 from contracts.topics import Stage, dead_letter_topic, topic_name
-from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, stamp, topic_of
+from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, entry_of, now_ms, stamp
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
 from ggzy.runtime.batching import Store
 from ggzy.runtime.consumer import Batched, Handler, Subscription, subscribe
@@ -114,20 +114,10 @@ class Runtime:
         (a notification delivered and recorded) and that, when it runs again for the
         same input, publishes the same events under the same ids, which consumers
         deduplicate. Where an event is the only trace of a state change, use the outbox."""
-        producer = self.relay.producer
-        if producer is None:
-            raise RuntimeError("no producer yet: the service has not started")
-        source = f"/ggzy/{self.settings.service}"
-        sent = []
-        for out, event_id in events:
-            envelope = stamp(out, cause, source, event_id)
-            sent.append(await producer.send(
-                topic_of(out, self.settings.topic_prefix),
-                value=out.event.model_dump_json().encode(),
-                key=out.event.aggregate_id().encode(),
-                headers=[(k, v.encode()) for k, v in envelope.headers().items()]))
-        for delivery in sent:
-            await delivery
+        source, now = f"/ggzy/{self.settings.service}", now_ms()
+        await self.relay.send_now([
+            entry_of(out, stamp(out, cause, source, event_id), self.settings.topic_prefix,
+                     index, now) for index, (out, event_id) in enumerate(events)])
 
     def principal(self, request: web.Request, *roles: Role) -> Principal:
         """The caller, who must hold one of ``roles`` (any valid token if none given)."""

@@ -374,28 +374,22 @@ class DeliveryQueue:
     async def record_delivered(self, spec: Spec, order: int, cause: Cause) -> bool:
         """Record a delivery the fast lane made (its receipt goes out apart); False when
         it was recorded before. ``order`` sorts the recipient's inbox."""
-        doc = {**_state(spec, order), "_id": spec.notification_id, "version": 1,
-               "outbox": {}, "outbox_pending": 0, "state": DELIVERED, "via": FAST,
-               "slot": f"{spec.lane}@{spec.notification_id}",
-               "target": _public(spec.target), "attempts": 1, "finished_ms": now_ms(),
-               "processed": {cause.message_id: now_ms()} if cause.message_id else {}}
+        state = _finished(spec, order, DELIVERED, via=FAST)
         if spec.channel == Channel.INBOX:
-            doc.update(inbox_of=spec.recipient, read=0)
+            state.update(inbox_of=spec.recipient, read=0)
         try:
-            await self.store.insert_one(self.deliveries.collection, doc)
-        except DuplicateKeyError:
+            applied = await self.deliveries.create(spec.notification_id, state, [], cause)
+        except Conflict:  # recorded before, under another cause
             return False
-        return True
+        return not applied.duplicate
 
     async def record_failed(self, spec: Spec, order: int, attempts: int, reason: str,
                             cause: Cause) -> None:
         """Give up a delivery the fast lane could not make (no attempt left, or nowhere
         to send it): the failure record and NotificationFailed, in one write."""
-        state = {**_state(spec, order), "slot": f"{spec.lane}@{spec.notification_id}",
-                 "state": FAILED, "target": _public(spec.target), "attempts": attempts,
-                 "last_error": reason, "finished_ms": now_ms()}
-        event = NotificationFailed(**_about(state | {"_id": spec.notification_id}, attempts),
-                                   reason=reason, failed_at=datetime.now(UTC))
+        state = _finished(spec, order, FAILED, attempts=attempts, last_error=reason)
+        event = NotificationFailed(**_of_spec(spec, attempts), reason=reason,
+                                   failed_at=datetime.now(UTC))
         with contextlib.suppress(Conflict):  # recorded before (a redelivery)
             await self.deliveries.create(spec.notification_id, state, [Outgoing(event)], cause)
 
@@ -428,15 +422,19 @@ def _state(spec: Spec, seq: int) -> Doc:
 
 def receipt(spec: Spec, attempts: int) -> NotificationDelivered:
     """The receipt of a delivery made."""
-    return NotificationDelivered(
-        notification_id=spec.notification_id, source_event_id=spec.source_event_id,
-        source_event_type=spec.source_event_type, about=spec.kind, recipient=spec.recipient,
-        channel=spec.channel, attempts=max(1, attempts), delivered_at=datetime.now(UTC))
+    return NotificationDelivered(**_of_spec(spec, attempts), delivered_at=datetime.now(UTC))
 
 
-def _public(target: dict[str, Any]) -> dict[str, Any]:
-    """A target without its secret (what a record keeps)."""
-    return {k: v for k, v in target.items() if k != "secret"}
+def _finished(spec: Spec, order: int, state: str, **fields: Any) -> Doc:
+    """A record the fast lane writes finished: under a slot of its own, without the
+    target's secret."""
+    return {**_state(spec, order), "slot": f"{spec.lane}@{spec.notification_id}",
+            "state": state, "target": {k: v for k, v in spec.target.items() if k != "secret"},
+            "attempts": 1, "finished_ms": now_ms(), **fields}
+
+
+def _of_spec(spec: Spec, attempts: int) -> dict[str, Any]:
+    return _about({**_state(spec, 0), "_id": spec.notification_id}, attempts)
 
 
 def _about(delivery: Doc, attempts: int) -> dict[str, Any]:
