@@ -12,6 +12,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +302,25 @@ def test_alerts_fire_when_they_should(promtool: str, tmp_path: Path) -> None:
     test_file.write_text(json.dumps(tests), encoding="utf-8")
     result = _run([promtool, "test", "rules", str(test_file)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_wheel_the_image_installs_carries_every_data_file_the_code_reads(
+        tmp_path: Path) -> None:
+    """The Dockerfile copies pyproject.toml and the three packages and installs them
+    (`pip install .`): each rule book, template file, the calendar and the exported
+    schemas must be in what it installs, or a service in the image fails at start."""
+    packages = ("ggzy", "contracts", "services")
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", src)
+    for pkg in packages:
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    wanted = sorted(str(p.relative_to(src)) for p in src.rglob("*")
+                    if p.is_file() and p.suffix in (".yaml", ".json"))
+    assert "services/credit/rules.yaml" in wanted and "contracts/calendar.yaml" in wanted
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+                    "--wheel-dir", str(tmp_path), str(src)],
+                   check=True, capture_output=True, timeout=180)
+    [wheel] = tmp_path.glob("ggzy-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert [w for w in wanted if w not in names] == []
