@@ -6,31 +6,22 @@ names), each with the article it comes from; nothing here hard-codes a period.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from contracts.calendar import Calendar, calendar_of
 from contracts.categories import Category
 from ggzy.runtime.errors import DomainError
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 UNITS = {"seconds": timedelta(seconds=1), "minutes": timedelta(minutes=1),
          "hours": timedelta(hours=1), "days": timedelta(days=1)}
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Working days: Monday to Friday, less holidays, plus adjusted working weekends."""
-
-    holidays: frozenset[date] = frozenset()
-    working_weekends: frozenset[date] = frozenset()
-
-    def is_working_day(self, day: date) -> bool:
-        return day in self.working_weekends or (day.weekday() < 5 and day not in self.holidays)
 
 
 @dataclass(frozen=True)
@@ -46,11 +37,7 @@ class Period:
         """The moment the period that starts at ``start`` ends."""
         if self.unit != "working_days":
             return start + UNITS[self.unit] * self.value
-        at, added = start, 0
-        while added < self.value:
-            at += timedelta(days=1)
-            added += self.calendar.is_working_day(at.date())
-        return at
+        return self.calendar.add_working_days(start, math.ceil(self.value))
 
 
 @dataclass(frozen=True)
@@ -66,20 +53,13 @@ def load_rules(path: Path = RULES_FILE) -> dict[Category, CategoryRules]:
     """The rules per category in ``path``: this service's own file, or a platform-wide rule
     file (GGZY_RULES_FILE) whose categories have a ``publicity`` entry."""
     raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
-    calendar = _calendar(raw.get("calendar") or {})
+    calendar = calendar_of(raw)
     known = {c.value for c in Category}
     return {Category(name): CategoryRules(
                 publicity=_period(spec["publicity"], calendar),
                 objection_answer=_optional(spec.get("objection_answer"), calendar),
                 result_announcement=_optional(spec.get("result_announcement"), calendar))
             for name, spec in raw.items() if name in known and "publicity" in spec}
-
-
-def _calendar(raw: Mapping[str, Any]) -> Calendar:
-    def days(key: str) -> frozenset[date]:
-        return frozenset(date.fromisoformat(str(d)) for d in raw.get(key, []))
-
-    return Calendar(days("holidays"), days("working_weekends"))
 
 
 def _period(spec: Mapping[str, Any], calendar: Calendar) -> Period:

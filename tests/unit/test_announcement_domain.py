@@ -26,12 +26,13 @@ from contracts.bidding import (
     TenderModified,
     TenderPublished,
 )
+from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.errors import Conflict, DomainError, NotFound
 from ggzy.testing.data import new_uscc
 from services.announcement import domain
 from services.announcement.domain import TenderFacts, check_public, draft, notice_id
-from services.announcement.rules import Calendar, Period, load_rules
+from services.announcement.rules import Period, load_rules
 
 TID, SEC = "1124ABCDEFGHIJKLM001", "1124ABCDEFGHIJKLM001001"
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday

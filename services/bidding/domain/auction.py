@@ -25,10 +25,11 @@ from contracts.bidding import (
     ListingWentLive,
     OfferAccepted,
 )
+from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden
-from services.bidding.domain.rules import AuctionRules, Calendar, after, duration
+from services.bidding.domain.rules import AuctionRules, after, duration
 
 State = dict[str, Any]
 OPEN, LIVE, CLOSED = "open", "live", "closed"

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from contracts.bidding import DepositRefund, DepositRefundsScheduled
+from contracts.calendar import Calendar
 from ggzy.runtime.errors import DomainError
-from services.bidding.domain.rules import Calendar, CategoryRules, after
+from services.bidding.domain.rules import CategoryRules, after
 
 WITHHELD_ARTICLE = "招标投标法实施条例第35条"
 

@@ -6,7 +6,7 @@ depends on a region (国办发〔2015〕63号).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from contracts.bidding import AuctionMethod
+from contracts.calendar import Calendar, calendar_of
 from contracts.categories import Category
 from ggzy.runtime.errors import DomainError
 
@@ -102,33 +103,6 @@ class AuctionRules(BaseModel):
         return duration(self.call_interval) * self.calls.n
 
 
-class Calendar(BaseModel):
-    """Working-day calendar: Monday to Friday, less holidays, plus adjusted weekends."""
-
-    model_config = ConfigDict(frozen=True)
-
-    holidays: frozenset[date] = frozenset()
-    working_weekends: frozenset[date] = frozenset()
-
-    def is_working_day(self, day: date) -> bool:
-        if day in self.working_weekends:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
-
-    def working_days_between(self, start: date, end: date) -> int:
-        """Working days from ``start`` to ``end``, both included."""
-        days = (end - start).days + 1
-        return sum(self.is_working_day(start + timedelta(d)) for d in range(max(days, 0)))
-
-    def add_working_days(self, start: datetime, n: int) -> datetime:
-        """The moment ``n`` working days after ``start`` (same time of day)."""
-        at, added = start, 0
-        while added < n:
-            at += timedelta(days=1)
-            added += self.is_working_day(at.date())
-        return at
-
-
 UNITS = {"days": timedelta(days=1), "minutes": timedelta(minutes=1),
          "seconds": timedelta(seconds=1)}
 
@@ -175,7 +149,8 @@ class RuleBook(BaseModel):
 def load(path: Path = RULES_FILE) -> RuleBook:
     """The rule book in ``path`` (the service's rules.yaml unless configured otherwise)."""
     raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
-    calendar = Calendar.model_validate(raw.pop("calendar", {}))
+    calendar = calendar_of(raw)
+    raw.pop("calendar", None)
     auctions = {Category(k): AuctionRules.model_validate(v)
                 for k, v in (raw.pop("auctions", None) or {}).items()}
     return RuleBook(categories={Category(k): CategoryRules.model_validate(v)

@@ -28,11 +28,12 @@ from contracts.bidding import (
     TenderModified,
     TenderPublished,
 )
+from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden
 from services.bidding.domain import audit, deposits
-from services.bidding.domain.rules import Calendar, CategoryRules
+from services.bidding.domain.rules import CategoryRules
 from services.bidding.domain.timeline import (
     RuleViolation,
     contract_due,

@@ -12,8 +12,9 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from contracts.calendar import Calendar
 from ggzy.runtime.errors import DomainError
-from services.bidding.domain.rules import Calendar, CategoryRules, Rule, after
+from services.bidding.domain.rules import CategoryRules, Rule, after
 
 
 class RuleViolation(DomainError):
