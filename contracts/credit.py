@@ -137,3 +137,71 @@ class RiskAlertRaised(Event):
 
     def aggregate_id(self) -> str:
         return self.tender_id or self.alert_id
+
+
+class ComplaintMatter(StrEnum):
+    """What a complaint (投诉) is about. For the first three the law wants an objection
+    (异议) to the tenderee first (条例60 second paragraph, naming 条例22, 44 and 54)."""
+
+    TENDER_DOCUMENTS = "tender_documents"  # 资格预审文件、招标文件 (条例22)
+    OPENING = "opening"  # 开标 (条例44)
+    EVALUATION_RESULT = "evaluation_result"  # 依法必须招标项目的评标结果 (条例54)
+    OTHER = "other"  # any other act against the law (条例60 first paragraph)
+
+
+class ComplaintOutcome(StrEnum):
+    """How a supervising department ended a complaint (条例61)."""
+
+    REFUSED = "refused"  # 不予受理: not accepted
+    UPHELD = "upheld"  # 投诉成立
+    DISMISSED = "dismissed"  # 驳回: unfounded, or 捏造事实、伪造材料 (条例61 third paragraph)
+
+
+class _ComplaintEvent(Event):
+    stage: ClassVar[Stage] = Stage.CREDIT
+    complaint_id: str = Field(description="Complaint id (one per complainant, tender, "
+                                          "matter and facts).")
+    tender_id: str = Field(description="The tender project complained about.")
+    category: Category = Field(description="Transaction category of the tender.")
+    complainant_uscc: USCC = Field(description="Who complains (投诉人).")
+
+    def aggregate_id(self) -> str:
+        return self.complaint_id
+
+
+@register
+class ComplaintFiled(_ComplaintEvent):
+    """A bidder or other interested party complained to the supervising department
+    (投诉, 条例60; 政府采购法55). The facts stay with the supervisors (credit's API)."""
+
+    section_code: str = Field(description="The section concerned ('' for the whole tender).")
+    respondent_uscc: USCC | None = Field(description="Whose conduct is complained about "
+                                                     "(被投诉人), when named.")
+    matter: ComplaintMatter = Field(description="What the complaint is about.")
+    filed_at: datetime = Field(description="When it was received.")
+    acceptance_due: datetime = Field(description="Accept or refuse by then (条例61: 3 "
+                                                 "working days).")
+    article: str = Field(description="The rule it was filed under.")
+
+
+@register
+class ComplaintAccepted(_ComplaintEvent):
+    """The supervising department accepted the complaint (受理, 条例61)."""
+
+    accepted_at: datetime = Field(description="When it was accepted.")
+    decision_due: datetime = Field(description="A written decision is due by then (条例61: "
+                                               "30 working days).")
+
+
+@register
+class ComplaintDecided(_ComplaintEvent):
+    """The complaint ended: refused, upheld or dismissed, by a written decision (条例61)."""
+
+    respondent_uscc: USCC | None = Field(description="Whose conduct it was about, if named.")
+    outcome: ComplaintOutcome = Field(description="refused, upheld or dismissed.")
+    decision_no: str = Field(description="The decision's document number ('' for a refusal "
+                                         "without one).")
+    reason: str = Field(description="Why, as the supervisor wrote it.")
+    false_complaint: bool = Field(description="Dismissed as made up or forged (捏造事实、伪造"
+                                              "材料: 条例61, 77): a record on the complainant.")
+    decided_at: datetime = Field(description="When it was decided.")

@@ -2,7 +2,8 @@
 
 Anyone may read an entity's level and the restrictions in force (信用查询);
 supervisors record and revoke restrictions, read full records, and decide
-alerts; supervisors or the tenderee rate experts' evaluations.
+alerts; supervisors or the tenderee rate experts' evaluations; a tender's parties
+file complaints (投诉), which supervisors accept or refuse and decide.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from contracts.categories import Category
 from contracts.codes import CodeError, validate_uscc
-from contracts.credit import RiskIndicator, SubjectKind
+from contracts.credit import ComplaintMatter, RiskIndicator, SubjectKind
 from ggzy.runtime.aggregates import state_of
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import BadRequest, DomainError
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
+from services.credit.complaints import Complaints
 from services.credit.handlers import Credit
 
 EXPERT_ID = r"^EXP-[0-9A-F]{12}$"
@@ -98,6 +100,46 @@ class DecisionIn(RequestBody):
         return self
 
 
+class ObjectionIn(RequestBody):
+    """The objection (异议/质疑) a complaint follows (条例60 second paragraph; 政府采购法55)."""
+
+    ref: str = Field(min_length=1, max_length=100, description="The objection's reference, "
+                     "e.g. its id on the announcement API.")
+    filed_on: date = Field(description="When the objection was made.")
+    answered_on: date | None = Field(default=None, description="When it was answered, or the "
+                                     "day the time to answer ran out; null if still waiting.")
+
+
+class ComplaintIn(RequestBody):
+    """A complaint to the supervising department (投诉, 条例60)."""
+
+    tender_id: str = Field(min_length=1, max_length=40, description="Tender project code.")
+    section_code: str = Field(default="", max_length=40, description="Section, if one.")
+    matter: ComplaintMatter = Field(description="What it is about.")
+    respondent_uscc: str | None = Field(default=None, description="Whose conduct (被投诉人).")
+    facts: str = Field(min_length=10, max_length=4000, description="The facts and evidence.")
+    known_on: date = Field(description="When the complainant knew or should have known.")
+    objection: ObjectionIn | None = Field(default=None, description="The objection it follows.")
+
+
+class ComplaintAnswerIn(RequestBody):
+    reason: str = Field(default="", max_length=1000, description="A note on the acceptance.")
+
+
+class ComplaintRefusalIn(RequestBody):
+    reason: str = Field(min_length=1, max_length=1000, description="Why it is not accepted.")
+
+
+class ComplaintDecisionIn(RequestBody):
+    """The written decision on an accepted complaint (书面处理决定, 条例61)."""
+
+    upheld: bool = Field(description="The complaint is founded (投诉成立).")
+    decision_no: str = Field(min_length=1, max_length=100, description="The decision's number.")
+    reason: str = Field(min_length=1, max_length=1000, description="Findings and legal basis.")
+    false_complaint: bool = Field(default=False, description="Dismissed as made up or forged "
+                                  "(捏造事实、伪造材料; 条例61, 77): a record on the complainant.")
+
+
 def subject(kind: SubjectKind, value: str) -> str:
     """A checked subject id: a valid credit code (GB 32100-2015) or an expert id."""
     if kind is SubjectKind.EXPERT:
@@ -117,7 +159,7 @@ def _int(request: web.Request, name: str, default: int) -> int:
     return int(raw)
 
 
-def routes(rt: Runtime, app: Credit) -> Api:
+def routes(rt: Runtime, app: Credit, complaints: Complaints) -> Api:
     api = Api("ggzy credit")
     sup = Role.SUPERVISOR
 
@@ -220,7 +262,68 @@ def routes(rt: Runtime, app: Credit) -> Api:
                                          "winners": p.winners, "evidence": p.evidence}
                                         for p in patterns]})
 
+    complaint_routes(api, rt, complaints)
     return api
+
+
+def complaint_routes(api: Api, rt: Runtime, app: Complaints) -> None:
+    """Complaints (投诉): filed by an entity's user, handled by supervisors (条例60, 61)."""
+    sup = Role.SUPERVISOR
+    parties = (Role.BIDDER, Role.TENDEREE, Role.AGENCY)
+
+    @api.route("POST", "/v1/complaints", summary="File a complaint about a tender (投诉)",
+               body=ComplaintIn, status=201, roles=tuple(r.value for r in parties),
+               errors=("401", "403", "404", "409", "422"))
+    async def file(request: web.Request) -> web.Response:
+        who = rt.principal(request, *parties)
+        body = await read_json(request, ComplaintIn)
+        if body.respondent_uscc is not None:
+            body = body.model_copy(update={
+                "respondent_uscc": subject(SubjectKind.ENTITY, body.respondent_uscc)})
+        doc, new = await app.file(body.model_dump(), who)
+        return json_response(doc, 201 if new else 200)
+
+    @api.route("GET", "/v1/complaints", summary="Complaints, newest first", roles=("supervisor",),
+               errors=("401", "403", "422"))
+    async def complaints(request: web.Request) -> web.Response:
+        rt.principal(request, sup)
+        q = request.query
+        query = {f: q[p] for p, f in (("tender", "tender_id"), ("status", "status"),
+                                      ("category", "category")) if p in q}
+        return json_response({"items": await app.list(query, _int(request, "limit", 100))})
+
+    @api.route("GET", "/v1/complaints/{complaint_id}", summary="A complaint, for supervisors "
+               "and its complainant", errors=("401", "404"))
+    async def complaint(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        return json_response(await app.view(request.match_info["complaint_id"], who))
+
+    @api.route("POST", "/v1/complaints/{complaint_id}/acceptance", summary="Accept a "
+               "complaint (受理)", body=ComplaintAnswerIn, roles=("supervisor",),
+               errors=("401", "403", "404", "409", "422"))
+    async def accept(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        body = await read_json(request, ComplaintAnswerIn)
+        return json_response(await app.answer(request.match_info["complaint_id"], True,
+                                              body.reason, who))
+
+    @api.route("POST", "/v1/complaints/{complaint_id}/refusal", summary="Refuse to accept a "
+               "complaint (不予受理)", body=ComplaintRefusalIn, roles=("supervisor",),
+               errors=("401", "403", "404", "409", "422"))
+    async def refuse(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        body = await read_json(request, ComplaintRefusalIn)
+        return json_response(await app.answer(request.match_info["complaint_id"], False,
+                                              body.reason, who))
+
+    @api.route("POST", "/v1/complaints/{complaint_id}/decision", summary="Decide an accepted "
+               "complaint in writing", body=ComplaintDecisionIn, roles=("supervisor",),
+               errors=("401", "403", "404", "409", "422"))
+    async def decide(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        b = await read_json(request, ComplaintDecisionIn)
+        return json_response(await app.decide(request.match_info["complaint_id"], b.upheld,
+                                              b.decision_no, b.reason, b.false_complaint, who))
 
 
 def _without_bookkeeping(doc: dict[str, Any]) -> dict[str, Any]:

@@ -131,10 +131,11 @@ class Credit:
                          cause)
 
     async def account(self, kind: SubjectKind, subject: str) -> Doc:
-        doc = await self.accounts.get(account_id(kind, subject))
-        if doc is None:
+        aid = account_id(kind, subject)
+        doc = await self.accounts.get(aid)
+        if doc is None:  # nothing recorded yet: the account as it would open (version 0)
             model = self.rules.model_for(kind)
-            return records.new_account(kind, subject, model)
+            return {"_id": aid, "version": 0, **records.new_account(kind, subject, model)}
         return doc
 
     def record(self, kind: SubjectKind, rec: Record) -> Decide:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.bidding import AuctionPublished, BidSubmitted, TenderPublished
-from contracts.credit import RiskAlertRaised
+from contracts.credit import ComplaintFiled, RiskAlertRaised
 from contracts.notify import Channel
 from contracts.registration import EntityKind
 from ggzy.runtime.aggregates import Cause, Doc, Outgoing, now_ms
@@ -58,9 +58,11 @@ class Notify:
         await self.notify(msg, routing.auction_routes(event, parties))
 
     async def on_credit(self, msg: Incoming[Any]) -> None:
-        """Credit facts reach their subject; risk alerts reach every supervisor."""
+        """Credit facts reach their subject; risk alerts and new complaints reach every
+        supervisor."""
         event = msg.message
-        supervisors = await self.store.supervisors() if isinstance(event, RiskAlertRaised) else []
+        supervisors = await self.store.supervisors() \
+            if isinstance(event, RiskAlertRaised | ComplaintFiled) else []
         await self.notify(msg, routing.credit_routes(event, supervisors))
 
     async def on_notice(self, msg: Incoming[Any]) -> None:

@@ -20,6 +20,9 @@ from contracts.bidding import (
     TenderPublished,
 )
 from contracts.credit import (
+    ComplaintAccepted,
+    ComplaintDecided,
+    ComplaintFiled,
     CreditChanged,
     EntityBanned,
     EntityReinstated,
@@ -40,7 +43,7 @@ BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpen
            ContractOverdue, AwardDeclined)
 AUCTIONS = (AuctionPublished, AuctionClosed)
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
-          RiskAlertRaised)
+          RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)
 
 

@@ -28,6 +28,8 @@ from contracts.bidding import (
     ContractOverdue,
     EvaluationCompleted,
     ExpertsDrawn,
+    Section,
+    TenderPublished,
 )
 from contracts.categories import Category
 from contracts.envelope import Envelope
@@ -108,10 +110,10 @@ async def _user(reg: Registration, kind: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 async def tokens(registration: Registration) -> dict[str, str]:
-    (_, bidder), (tenderee_uscc, tenderee), (_, supervisor) = [
+    (bidder_uscc, bidder), (tenderee_uscc, tenderee), (_, supervisor) = [
         await _user(registration, k) for k in ("bidder", "tenderee", "supervisor")]
-    return {"bidder": bidder, "tenderee": tenderee, "tenderee_uscc": tenderee_uscc,
-            "supervisor": supervisor}
+    return {"bidder": bidder, "bidder_uscc": bidder_uscc, "tenderee": tenderee,
+            "tenderee_uscc": tenderee_uscc, "supervisor": supervisor}
 
 
 @pytest.fixture
@@ -465,3 +467,139 @@ async def test_the_public_query_shows_level_and_restrictions_in_force_only(p: Pl
     status, full = await p.sup("GET", f"/v1/accounts/entity/{uscc}")
     assert status == 200 and len(full["restrictions"]) == 2 and full["records"]
     assert "outbox" not in full and "processed" not in full
+
+
+# complaints (投诉: 条例60, 61) ----------------------------------------------------------------
+async def _published_tender(p: Platform) -> str:
+    """A construction tender as bidding publishes it; returns its id once credit knows it."""
+    tid, sec = ids()
+    now = datetime.now(UTC)
+    await p.send(TenderPublished(
+        tender_id=tid, project_code=tid[:17], project_name="示例教学楼新建工程",
+        category=C, region_code="440300", tenderee_uscc=p.tokens["tenderee_uscc"],
+        tenderee_name="示例城投", method="open_tender", evaluation="lowest_evaluated_price",
+        state_funded=True, sections=[Section(section_code=sec, name="一标段",
+                                             estimated_price_fen=100, deposit_fen=1)],
+        issued_at=now, sale_start=now, sale_end=now, bid_deadline=now + timedelta(days=20)))
+
+    async def known() -> Any:
+        return await p.svc.runtime.db["tender_projection"].find_one({"_id": tid})
+    await eventually(known, within=30)
+    return tid
+
+
+def complaint(tid: str, **kw: Any) -> dict[str, Any]:
+    today = date.today()
+    return {"tender_id": tid, "matter": "evaluation_result", "known_on": today.isoformat(),
+            "facts": f"第一中标候选人业绩造假，证据见附件 {uuid.uuid4().hex[:6]}",
+            "objection": {"ref": "OBJ-1", "filed_on": (today - timedelta(days=2)).isoformat(),
+                          "answered_on": today.isoformat()}, **kw}
+
+
+async def test_a_complaint_needs_its_objection_first_and_its_time_and_is_filed_once(
+        p: Platform) -> None:
+    """条例60: within 10 days of knowing; about the evaluation result (条例54) only after an
+    objection, whose wait for the answer is not counted. The same complaint again is the
+    one filed; only supervisors and the complainant see it."""
+    tid = await _published_tender(p)
+    bidder = p.tokens["bidder"]
+    status, body = await p.call("POST", "/v1/complaints", bidder,
+                                complaint(tid, objection=None))
+    assert status == 422 and body["error"]["code"] == "objection_first", body
+    assert "第60条第2款" in body["error"]["details"]["rule"]
+    today = date.today()
+    late = complaint(tid, known_on=(today - timedelta(days=13)).isoformat(), objection={
+        "ref": "OBJ-2", "filed_on": (today - timedelta(days=12)).isoformat(),
+        "answered_on": (today - timedelta(days=10)).isoformat()})
+    status, body = await p.call("POST", "/v1/complaints", bidder, late)
+    # 13 days ago + 10 days + the objection's 2 days waiting = yesterday
+    assert status == 422 and body["error"]["code"] == "complaint_too_late", body
+    assert body["error"]["details"]["last_day"] == (today - timedelta(days=1)).isoformat()
+    in_time = {**late, "objection": {**late["objection"],
+                                     "answered_on": (today - timedelta(days=9)).isoformat()}}
+    status, filed = await p.call("POST", "/v1/complaints", bidder, in_time)
+    assert status == 201 and filed["status"] == "filed", filed
+    assert filed["complainant_uscc"] == p.tokens["bidder_uscc"]
+    status, again = await p.call("POST", "/v1/complaints", bidder, in_time)
+    assert status == 200 and again["complaint_id"] == filed["complaint_id"]
+    cid = filed["complaint_id"]
+    events = await p.credit_events(lambda rs: of_type(rs, "ComplaintFiled", complaint_id=cid))
+    [event] = of_type(events, "ComplaintFiled", complaint_id=cid)
+    assert event["matter"] == "evaluation_result" and "facts" not in event
+    assert event["article"].startswith("招标投标法实施条例第60条")
+    status, body = await p.call("GET", f"/v1/complaints/{cid}", p.tokens["tenderee"])
+    assert status == 404 and body["error"]["code"] == "complaint_not_found"
+    status, body = await p.call("GET", f"/v1/complaints/{cid}", bidder)
+    assert status == 200 and body["facts"] == in_time["facts"]
+    status, body = await p.sup("GET", f"/v1/complaints?tender={tid}")
+    assert status == 200 and [c["complaint_id"] for c in body["items"]] == [cid]
+    status, body = await p.call("GET", f"/v1/complaints?tender={tid}", bidder)
+    assert status == 403
+
+
+async def test_an_upheld_complaint_is_a_credit_record_on_the_respondent(p: Platform) -> None:
+    """条例61: accepted, then decided in writing; upheld against the named respondent, it
+    adds a complaint_upheld record (rules.yaml) to the respondent's credit."""
+    tid = await _published_tender(p)
+    respondent = new_uscc()
+    status, filed = await p.call("POST", "/v1/complaints", p.tokens["bidder"],
+                                 complaint(tid, respondent_uscc=respondent))
+    assert status == 201, filed
+    cid = filed["complaint_id"]
+    status, body = await p.sup("POST", f"/v1/complaints/{cid}/decision", {
+        "upheld": True, "decision_no": "深建投诉〔2026〕1号", "reason": "业绩造假属实"})
+    assert status == 409 and body["error"]["code"] == "complaint_not_accepted"
+    status, body = await p.call("POST", f"/v1/complaints/{cid}/acceptance",
+                                p.tokens["bidder"], {})
+    assert status == 403
+    status, body = await p.sup("POST", f"/v1/complaints/{cid}/acceptance", {})
+    assert status == 200 and body["status"] == "accepted" and body["decision_due"], body
+    decision = {"upheld": True, "decision_no": "深建投诉〔2026〕1号", "reason": "业绩造假属实"}
+    status, body = await p.sup("POST", f"/v1/complaints/{cid}/decision", decision)
+    assert status == 200 and body["status"] == "upheld", body
+    status, body = await p.sup("POST", f"/v1/complaints/{cid}/decision", decision)
+    assert status == 200  # the same decision again: nothing new
+    status, body = await p.sup("POST", f"/v1/complaints/{cid}/decision",
+                               {**decision, "upheld": False})
+    assert status == 409 and body["error"]["code"] == "complaint_decided"
+    account = await p.account(respondent, lambda x: x["records"])
+    [record] = account["records"].values()
+    assert record["kind"] == "complaint_upheld" and "第61条" in record["article"]
+    assert account["score"] == 90
+    events = await p.credit_events(
+        lambda rs: of_type(rs, "ComplaintDecided", complaint_id=cid)
+        and of_type(rs, "CreditChanged", subject_id=respondent))
+    assert [e["outcome"] for e in of_type(events, "ComplaintDecided", complaint_id=cid)] \
+        == ["upheld"]
+    assert of_type(events, "ComplaintAccepted", complaint_id=cid)
+    complainant = await p.account(p.tokens["bidder_uscc"], lambda x: True)
+    assert not [r for r in complainant["records"].values() if r["kind"] == "false_complaint"]
+
+
+async def test_a_complaint_dismissed_as_made_up_is_a_record_on_the_complainant(
+        p: Platform) -> None:
+    """条例61 third paragraph, 77: 捏造事实、伪造材料 -> dismissed, and a record on the
+    complainant; a refusal needs its reason and ends the complaint."""
+    tid = await _published_tender(p)
+    complainant = p.tokens["bidder_uscc"]
+    _, filed = await p.call("POST", "/v1/complaints", p.tokens["bidder"],
+                            complaint(tid, matter="other", objection=None))
+    cid = filed["complaint_id"]
+    await p.sup("POST", f"/v1/complaints/{cid}/acceptance", {"reason": "材料齐全"})
+    status, body = await p.sup("POST", f"/v1/complaints/{cid}/decision", {
+        "upheld": False, "false_complaint": True, "decision_no": "深建投诉〔2026〕2号",
+        "reason": "证明材料系伪造"})
+    assert status == 200 and body["status"] == "dismissed" and body["false_complaint"]
+    account = await p.account(complainant, lambda x: any(
+        r["kind"] == "false_complaint" for r in x["records"].values()))
+    [record] = [r for r in account["records"].values() if r["kind"] == "false_complaint"]
+    assert record["detail"]["complaint_id"] == cid and "第77条" in record["article"]
+    _, other = await p.call("POST", "/v1/complaints", p.tokens["bidder"],
+                            complaint(tid, matter="other", objection=None))
+    status, body = await p.sup("POST", f"/v1/complaints/{other['complaint_id']}/refusal", {})
+    assert status == 422 and body["error"]["code"] == "invalid_request"
+    status, body = await p.sup("POST", f"/v1/complaints/{other['complaint_id']}/refusal",
+                               {"reason": "不属于本部门受理范围"})
+    assert status == 200 and body["status"] == "refused"
+    status, body = await p.sup("POST", f"/v1/complaints/{other['complaint_id']}/acceptance", {})
+    assert status == 409 and body["error"]["code"] == "complaint_answered"

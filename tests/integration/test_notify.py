@@ -27,7 +27,14 @@ from pymongo import AsyncMongoClient
 
 from contracts.bidding import BidSubmitted, ExpertsDrawn, Section, TenderPublished
 from contracts.categories import Category
-from contracts.credit import CreditChanged, SubjectKind
+from contracts.credit import (
+    ComplaintDecided,
+    ComplaintFiled,
+    ComplaintMatter,
+    ComplaintOutcome,
+    CreditChanged,
+    SubjectKind,
+)
 from contracts.envelope import Envelope
 from contracts.notify import Channel, NotificationQueued
 from contracts.topics import Stage, topic_name
@@ -308,6 +315,35 @@ async def test_only_the_drawn_experts_hear_of_their_draw(world: World) -> None:
         assert "expert_drawn" not in json.dumps(body)
         assert not any(x in json.dumps(body) for x, _ in drawn)
     assert other
+
+
+async def test_a_complaint_reaches_the_supervisors_and_its_decision_both_parties(
+        world: World) -> None:
+    """条例60, 61: a new complaint goes to the supervising departments (never to the party
+    complained about); its decision to the complainant and the respondent it names."""
+    _, s_token = await world.client.entity("supervisor")
+    complainant, c_token = await world.client.entity("bidder")
+    respondent, r_token = await world.client.entity("bidder")
+    status, _ = await world.api("GET", "/v1/me/inbox", s_token)  # a supervisor made known
+    assert status == 200
+    now = datetime.now(UTC)
+    ids = {"complaint_id": "CP-" + uuid.uuid4().hex[:16].upper(), "tender_id": "T-complained",
+           "category": Category.CONSTRUCTION, "complainant_uscc": complainant}
+    await world.send(ComplaintFiled(**ids, section_code="", respondent_uscc=respondent,
+                                    matter=ComplaintMatter.OTHER, filed_at=now,
+                                    acceptance_due=now + timedelta(days=3), article="条例60"),
+                     Stage.CREDIT)
+    [item] = await world.inbox(s_token, 1)
+    assert item["kind"] == "complaint_filed" and ids["complaint_id"] in item["title"]
+    await world.send(ComplaintDecided(**ids, respondent_uscc=respondent,
+                                      outcome=ComplaintOutcome.UPHELD, decision_no="深建投诉1号",
+                                      reason="属实", false_complaint=False, decided_at=now),
+                     Stage.CREDIT)
+    for token in (c_token, r_token):
+        [decided] = await world.inbox(token, 1)
+        assert decided["kind"] == "complaint_decided" and "深建投诉1号" in decided["body"]
+    _, body = await world.api("GET", "/v1/me/inbox", r_token)
+    assert "complaint_filed" not in json.dumps(body)
 
 
 async def test_the_metrics_count_deliveries_per_channel(world: World) -> None:

@@ -15,6 +15,11 @@ from contracts.bidding import (
 )
 from contracts.categories import Category
 from contracts.credit import (
+    ComplaintAccepted,
+    ComplaintDecided,
+    ComplaintFiled,
+    ComplaintMatter,
+    ComplaintOutcome,
     CreditChanged,
     EntityBanned,
     RiskAlertRaised,
@@ -184,3 +189,26 @@ def test_a_sale_result_shows_the_deal_price_in_yuan_never_the_base_price() -> No
     told = templates.render("auction_unsold", "en", context("auction_unsold", unsold))
     assert "below_base_price" in told.body
     assert "90000.00" not in told.body  # the top offer below base is not told either
+
+
+def test_complaints_reach_supervisors_then_the_complainant_and_a_respondent_its_decision(
+) -> None:
+    """条例60, 61: supervisors hear of a new complaint; the complainant of each step; the
+    respondent it names only of a decision after acceptance (not of a refusal)."""
+    ids = {"complaint_id": "CP-1", "tender_id": "T", "category": Category.CONSTRUCTION,
+           "complainant_uscc": BIDDER}
+    filed = ComplaintFiled(**ids, section_code="", respondent_uscc="914403001922038216",
+                           matter=ComplaintMatter.OTHER, filed_at=NOW, acceptance_due=NOW,
+                           article="条例60")
+    sups = [r.user("sup1")]
+    assert _who(credit_routes(filed, sups)) == sups
+    accepted = ComplaintAccepted(**ids, accepted_at=NOW, decision_due=NOW)
+    assert _who(credit_routes(accepted, sups)) == [r.entity(BIDDER)]
+
+    def decided(outcome: ComplaintOutcome) -> ComplaintDecided:
+        return ComplaintDecided(**ids, respondent_uscc="914403001922038216", outcome=outcome,
+                                decision_no="D", reason="r", false_complaint=False,
+                                decided_at=NOW)
+    assert _who(credit_routes(decided(ComplaintOutcome.UPHELD), sups)) == [
+        r.entity(BIDDER), r.entity("914403001922038216")]
+    assert _who(credit_routes(decided(ComplaintOutcome.REFUSED), sups)) == [r.entity(BIDDER)]

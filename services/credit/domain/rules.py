@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.credit import SubjectKind
+from contracts.calendar import Calendar, calendar_of, platform_calendar
+from contracts.categories import Category
+from contracts.credit import ComplaintMatter, SubjectKind
+from ggzy.runtime.errors import DomainError
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -75,6 +78,36 @@ class ScoringModel(_Rule):
         return self
 
 
+class Period(_Rule):
+    """A period of the complaint rules, in days or working days, and its source."""
+
+    value: int = Field(ge=1, le=365)
+    unit: Literal["days", "working_days"]
+    source: str = Field(min_length=1)
+
+
+class FilingPeriod(Period):
+    """The time to file, and the complainant's date it runs from."""
+
+    counted_from: Literal["known_on", "objection_answered_on"]
+
+
+class ObjectionFirst(_Rule):
+    """The matters a complaint may only follow an objection (异议/质疑) about."""
+
+    matters: frozenset[ComplaintMatter]
+    source: str = Field(min_length=1)
+
+
+class ComplaintRules(_Rule):
+    """One category's complaint rules (条例60, 61; 政府采购法52-56)."""
+
+    file_within: FilingPeriod
+    objection_first: ObjectionFirst
+    accept_within: Period
+    decide_within: Period
+
+
 class CreditRules(BaseModel):
     """Everything the credit service reads from its rules file."""
 
@@ -83,9 +116,19 @@ class CreditRules(BaseModel):
     entity: ScoringModel
     expert: ScoringModel
     collusion: dict[str, Any] = Field(default_factory=dict)
+    complaints: dict[Category, ComplaintRules] = Field(default_factory=dict)
+    calendar: Calendar = Field(default_factory=platform_calendar)
 
     def model_for(self, kind: SubjectKind) -> ScoringModel:
         return self.entity if kind is SubjectKind.ENTITY else self.expert
+
+    def complaints_of(self, category: Category) -> ComplaintRules:
+        """The complaint rules of ``category``; a specific refusal when it has none."""
+        if category not in self.complaints:
+            raise DomainError("category_without_rules",
+                              f"no complaint rules are configured for {category.value}",
+                              configured=sorted(c.value for c in self.complaints))
+        return self.complaints[category]
 
 
 @cache
@@ -94,4 +137,4 @@ def load(path: Path = RULES_FILE) -> CreditRules:
     raw: dict[str, Any] = yaml.safe_load(path.read_text("utf-8")) or {}
     if "credit" not in raw and path != RULES_FILE:
         return load(RULES_FILE)
-    return CreditRules.model_validate(raw["credit"])
+    return CreditRules.model_validate({**raw["credit"], "calendar": calendar_of(raw)})

@@ -5,8 +5,9 @@
   bid in. Nobody hears of another's bid before opening (the tenderee neither);
 - a drawn expert hears of its own draw, and nobody else ever does (the draw is
   secret: a bidder must never learn who evaluates it);
-- supervisors hear risk alerts (围标串标预警); an entity or expert hears its own
-  credit changes, bans and reinstatements;
+- supervisors hear risk alerts (围标串标预警) and new complaints (投诉); an entity or
+  expert hears its own credit changes, bans and reinstatements; a complainant hears
+  its complaint's steps, a named respondent its decision;
 - subscribers hear of new public notices matching their precise-match
   subscription (category, region, keywords).
 """
@@ -35,6 +36,10 @@ from contracts.bidding import (
     TenderPublished,
 )
 from contracts.credit import (
+    ComplaintAccepted,
+    ComplaintDecided,
+    ComplaintFiled,
+    ComplaintOutcome,
     CreditChanged,
     EntityBanned,
     EntityReinstated,
@@ -123,9 +128,20 @@ def auction_routes(event: Any, parties: Parties) -> list[Route]:
 
 
 def credit_routes(event: Any, supervisors: Iterable[RecipientId]) -> list[Route]:
-    """The recipients of a credit event: its subject, or the supervisors for alerts."""
+    """The recipients of a credit event: its subject, or the supervisors for alerts and
+    new complaints; a complaint's steps reach its complainant, and its decision (once
+    accepted, not a refusal) the respondent it names."""
     if isinstance(event, RiskAlertRaised):
         return [Route(x, "risk_alert") for x in _unique(supervisors)]
+    if isinstance(event, ComplaintFiled):
+        return [Route(x, "complaint_filed") for x in _unique(supervisors)]
+    if isinstance(event, ComplaintAccepted):
+        return [Route(r.entity(event.complainant_uscc), "complaint_accepted")]
+    if isinstance(event, ComplaintDecided):
+        told = [r.entity(event.complainant_uscc)]
+        if event.respondent_uscc and event.outcome is not ComplaintOutcome.REFUSED:
+            told.append(r.entity(event.respondent_uscc))
+        return [Route(x, "complaint_decided") for x in _unique(told)]
     if isinstance(event, CreditChanged):
         subject = (r.entity(event.subject_id) if event.subject_kind == SubjectKind.ENTITY
                    else r.expert(event.subject_id))

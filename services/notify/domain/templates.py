@@ -88,6 +88,16 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "risk_alert": lambda e: {"tender_id": e.tender_id or "-", "section_code": e.section_code or "-",
                              "indicator": e.indicator.value, "article": e.article,
                              "bidders": ", ".join(e.bidders)},  # supervisors only
+    # complaints: supervisors hear of a new one (never its facts, kept in credit's API);
+    # the complainant hears of each step; a named respondent hears the decision only
+    "complaint_filed": lambda e: {"complaint_id": e.complaint_id, "tender_id": e.tender_id,
+                                  "matter": e.matter.value,
+                                  "acceptance_due": _t(e.acceptance_due)},
+    "complaint_accepted": lambda e: {"complaint_id": e.complaint_id, "tender_id": e.tender_id,
+                                     "decision_due": _t(e.decision_due)},
+    "complaint_decided": lambda e: {"complaint_id": e.complaint_id, "tender_id": e.tender_id,
+                                    "outcome": e.outcome.value, "decision_no": e.decision_no
+                                    or "-", "reason": e.reason},
 }
 
 

@@ -1,0 +1,121 @@
+"""Complaint use cases (投诉): file, accept or refuse, decide; records on the decision.
+
+A complaint is an aggregate (``complaints``): each step is one conditional write with
+its event. A decision that adds a credit record applies it to the account after the
+complaint's own write, under a record id derived from the complaint, so a retried
+request applies it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from contracts.categories import Category
+from contracts.credit import ComplaintMatter, SubjectKind
+from ggzy.runtime.aggregates import Aggregates, Doc, Outgoing, state_of
+from ggzy.runtime.auth import Principal, Role
+from ggzy.runtime.errors import Conflict, Forbidden, NotFound
+from services.credit.domain import complaints as c
+from services.credit.domain.rules import CreditRules
+from services.credit.handlers import Credit
+from services.credit.store import CreditStore
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Complaints:
+    """Complaints about a tender, to the supervising department."""
+
+    def __init__(self, *, complaints: Aggregates, store: CreditStore, credit: Credit,
+                 rules: CreditRules) -> None:
+        self.complaints = complaints
+        self.store = store
+        self.credit = credit
+        self.rules = rules
+
+    async def file(self, body: Mapping[str, Any], who: Principal) -> tuple[Doc, bool]:
+        """File a complaint as the entity ``who`` acts for; returns it and whether it is new
+        (the same complaint again returns the one filed)."""
+        if who.uscc is None:
+            raise Forbidden("entity_user_required", "a complaint is filed by an entity's user")
+        tender = await self.store.tender(body["tender_id"])
+        if tender is None:
+            raise NotFound("tender_not_found", f"no tender {body['tender_id']} is known")
+        if body.get("respondent_uscc") == who.uscc:
+            raise Conflict("respondent_is_complainant", "a complaint names another party")
+        category = Category(tender["category"])
+        rules = self.rules.complaints_of(category)
+        cid = c.complaint_id(who.uscc, body["tender_id"], body.get("section_code") or "",
+                             body["matter"], body["facts"])
+        held = await self.complaints.get(cid)
+        if held is not None:
+            return held, False
+        objection = body.get("objection")
+        c.check_filing(rules, self.rules.calendar, ComplaintMatter(body["matter"]),
+                       body["known_on"], c.Objection(
+                           objection["ref"], objection["filed_on"], objection.get("answered_on"))
+                       if objection else None, date.today())
+        state, event = c.filed(cid, _json(body), category.value, who.uscc, rules,
+                               self.rules.calendar, now())
+        with contextlib.suppress(Conflict):  # filed concurrently by a retried request
+            await self.complaints.create(cid, state, [Outgoing(event)])
+        return await self._get(cid), True
+
+    async def answer(self, cid: str, accepted: bool, reason: str, who: Principal) -> Doc:
+        """Accept (受理) or refuse (不予受理) a filed complaint (条例61)."""
+        doc = await self._get(cid)
+        rules = self.rules.complaints_of(Category(doc["category"]))
+        await self.complaints.update(cid, lambda s, v: c.accept(
+            s, accepted, reason, who.subject, rules, self.rules.calendar, now()))
+        return await self._get(cid)
+
+    async def decide(self, cid: str, upheld: bool, decision_no: str, reason: str,
+                     false_complaint: bool, who: Principal) -> Doc:
+        """The written decision; its credit record, if any, follows."""
+        await self._get(cid)
+        await self.complaints.update(cid, lambda s, v: c.decide(
+            s, upheld, decision_no, reason, false_complaint, who.subject, now()))
+        doc = await self._get(cid)
+        for uscc, rec in c.records_of(doc):
+            await self.credit.apply(SubjectKind.ENTITY, uscc,
+                                    self.credit.record(SubjectKind.ENTITY, rec))
+        return doc
+
+    async def view(self, cid: str, who: Principal) -> Doc:
+        """A complaint, for the supervisors and its complainant."""
+        doc = await self._get(cid)
+        if not who.has(Role.SUPERVISOR) and who.uscc != doc["complainant_uscc"]:
+            raise NotFound("complaint_not_found", f"no complaint {cid}")  # not even its existence
+        return doc
+
+    async def list(self, query: Mapping[str, str], limit: int) -> list[Doc]:
+        """Complaints for supervisors, newest first, by tender, status or category."""
+        docs = await self.complaints.collection.find(dict(query)).sort(
+            "filed_at", -1).limit(limit).to_list(None)
+        return [_view(d) for d in docs]
+
+    async def _get(self, cid: str) -> Doc:
+        doc = await self.complaints.get(cid)
+        if doc is None:
+            raise NotFound("complaint_not_found", f"no complaint {cid}")
+        return _view(doc)
+
+
+def _view(doc: Doc) -> Doc:
+    return {"complaint_id": doc["_id"], **state_of(doc)}
+
+
+def _json(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's fields as stored (dates as ISO text)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, Mapping):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return {k: plain(v) for k, v in body.items()}
