@@ -1,4 +1,5 @@
-"""The ``ggzy`` command: serve a service, run the local platform, export contracts."""
+"""The ``ggzy`` command: serve a service, run the local platform, export contracts,
+verify audit trails."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from ggzy.runtime import logs
 from ggzy.runtime.service import Parts, Runtime, run
-from ggzy.runtime.settings import Settings
+from ggzy.runtime.settings import DEFAULT_PORTS, Settings
 
 SERVICES = {
     "registration": "services.registration.main",
@@ -72,6 +73,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Fetch a tender's or a sale's audit trail and re-compute its chain here, trusting
+    nothing the service says about it; with --head, the chain must still contain a head
+    saved earlier (a rewritten history fails even if re-hashed throughout)."""
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+
+    from services.bidding.domain import audit
+
+    kind = "tenders" if args.kind == "tender" else "auctions"
+    url = f"{args.url.rstrip('/')}/v1/{kind}/{args.id}/audit"
+    token = args.token or os.environ.get("GGZY_TOKEN", "")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}
+                                     if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            body = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", {})
+        print(f"ggzy audit: {url}: HTTP {exc.code} {error.get('code', '')}: "
+              f"{error.get('message', exc.reason)}", file=sys.stderr)
+        return 2
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"ggzy audit: {url}: {exc}", file=sys.stderr)
+        return 2
+    entries = body.get("entries") or []
+    head = entries[-1]["hash"] if entries else audit.GENESIS
+    print(f"{args.kind} {args.id}: {len(entries)} entries, head {head}")
+    broken = audit.verify(entries)
+    if broken is not None:
+        print(f"BROKEN at entry {broken}: it does not follow from the entries before it")
+        return 1
+    if args.head and args.head not in {e.get("hash") for e in entries}:
+        print(f"BROKEN: the head saved earlier ({args.head}) is no longer in the chain")
+        return 1
+    if body.get("broken_at") is not None:
+        print(f"the service reports the chain broken at {body['broken_at']}; it verifies here")
+        return 1
+    print("intact: every entry follows from the one before it"
+          + (", and the chain extends the saved head" if args.head else ""))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ggzy`` command."""
     p = argparse.ArgumentParser(prog="ggzy", description="ggzy public resource trading platform")
@@ -88,6 +134,18 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_dev)
     m = sub.add_parser("demo", help="drive a short demo against the running platform")
     m.set_defaults(func=cmd_demo)
+    a = sub.add_parser("audit", help="verify a tender's or a sale's audit trail end to end")
+    a.add_argument("action", choices=["verify"])
+    a.add_argument("kind", choices=["tender", "auction"])
+    a.add_argument("id", help="the tender project code or the sale's id")
+    a.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORTS['bidding']}",
+                   help="bidding's base URL "
+                   "(default: the local platform's)")
+    a.add_argument("--token", default="", help="a supervisor's or operator's token (default: "
+                   "$GGZY_TOKEN)")
+    a.add_argument("--head", default="", help="a head hash saved earlier that the chain "
+                   "must still contain")
+    a.set_defaults(func=cmd_audit)
     return p
 
 

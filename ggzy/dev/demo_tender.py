@@ -109,7 +109,8 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
     print(f"14. the contract is recorded -> {status}")
     _, draw = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
     _show("the draw, verifiable now (sha256(seed) == commitment)", draw)
-    _, trail = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
+    _, trail = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            c.tokens["operator"])
     print(f"  audit trail: {[e['action'] for e in trail['entries']]}, "
           f"broken_at={trail['broken_at']}")
     async def five() -> list[dict[str, Any]] | None:

@@ -44,6 +44,7 @@ class Principal:
     roles: frozenset[Role]
     uscc: str | None = None
     expert_id: str | None = None
+    address: str | None = None  # where the request came from (not in the token)
 
     def has(self, *roles: Role) -> bool:
         """True when the principal holds any of ``roles``."""

@@ -164,8 +164,12 @@ def routes(rt: Runtime, app: Bidding) -> Api:
         return json_response(await app.modify(request.match_info["tender_id"], body.summary,
                                               body.affects_bids, who))
 
-    @api.route("GET", "/v1/tenders/{tender_id}/audit", summary="The audit trail, verified")
+    @api.route("GET", "/v1/tenders/{tender_id}/audit", summary="The audit trail, verified "
+               "(supervisors and operators: it names the experts who scored and each "
+               "operator's address)", roles=("supervisor", "operator"),
+               errors=("401", "403", "404"))
     async def audit_trail(request: web.Request) -> web.Response:
+        rt.principal(request, Role.SUPERVISOR, Role.OPERATOR)
         chain = (await app.tender(request.match_info["tender_id"])).get("audit", [])
         return json_response({"entries": chain, "broken_at": audit.verify(chain)})
 

@@ -15,7 +15,7 @@ from ggzy.runtime.auth import Role
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.auctions import Auctions
-from services.bidding.domain import auction
+from services.bidding.domain import auction, audit
 
 
 class AuctionIn(RequestBody):
@@ -121,6 +121,14 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
                roles=("bidder",))
     async def mine(request: web.Request) -> web.Response:
         return json_response(await app.mine(aid(request), rt.principal(request, Role.BIDDER)))
+
+    @api.route("GET", base + "/audit", summary="The sale's audit trail, verified (supervisors "
+               "and operators: it names each bidder and its address)",
+               roles=("supervisor", "operator"), errors=("401", "403", "404"))
+    async def audit_trail(request: web.Request) -> web.Response:
+        rt.principal(request, Role.SUPERVISOR, Role.OPERATOR)
+        chain = (await app.get(aid(request))).get("audit", [])
+        return json_response({"entries": chain, "broken_at": audit.verify(chain)})
 
     @api.route("POST", base + "/price-cut", summary="Cut the price with a new disclosure "
                "(32号令第18条)", body=PriceCutIn, roles=("tenderee", "operator"),

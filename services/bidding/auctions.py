@@ -19,7 +19,7 @@ from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, now_ms
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
-from services.bidding.domain import auction
+from services.bidding.domain import auction, audit
 from services.bidding.domain.rules import AuctionRules, duration
 from services.bidding.handlers import Bidding
 
@@ -58,6 +58,11 @@ class Auctions:
         base, decision = data.get("base_price_fen"), data.get("base_price_decision")
         auction.validate(rules, event, base, decision)
         state, change = auction.publish(event, rules, base, decision)
+        state["audit"] = audit.appended(state, at=_now_iso(), actor=who.subject,
+                                        action="publish", source=who.address, data={
+            "method": event.method.value, "start_at": event.start_at.isoformat(),
+            "end_at": event.end_at.isoformat() if event.end_at else None,
+            "has_base_price": base is not None})
         await self.auctions.create(event.auction_id, state, change.events)
         await self._schedule(event.auction_id, int(state["end_ms"]))
         return event.auction_id
@@ -77,8 +82,12 @@ class Auctions:
         made: list[Change] = []
 
         def decide(s: Doc, v: int) -> Change:
-            made[:] = [auction.offer(s, rules, bidder=bidder, name=name, price_fen=price_fen,
-                                     seen_offers=seen_offers, now_ms=now_ms())]
+            change = auction.offer(s, rules, bidder=bidder, name=name, price_fen=price_fen,
+                                   seen_offers=seen_offers, now_ms=now_ms())
+            e = change.events[0].event
+            assert isinstance(e, OfferAccepted)
+            made[:] = [_audited(s, change, who, "offer", {
+                "paddle": e.paddle, "offer_no": e.offer_no, "price_fen": e.price_fen})]
             return made[0]
 
         await self.auctions.update(auction_id, decide)
@@ -98,8 +107,9 @@ class Auctions:
         state = await self.get(auction_id)
         bidder, _ = await self._bidder(state, who)
         rules = self.rules(state)
-        await self.auctions.update(auction_id, lambda s, v: auction.go_on(s, rules, bidder,
-                                                                          now_ms()))
+        await self.auctions.update(auction_id, lambda s, v: _audited(
+            s, auction.go_on(s, rules, bidder, now_ms()), who, "go_on",
+            {"paddle": auction.paddle_of(s, bidder)}))
         return {"paddle": auction.paddle_of(state, bidder), "going_on": True}
 
     async def mine(self, auction_id: str, who: Principal) -> dict[str, Any]:
@@ -119,8 +129,10 @@ class Auctions:
         if who.uscc != state["seller_uscc"] and not who.has(Role.OPERATOR):
             raise Forbidden("not_your_auction", "only the seller may cut its price")
         rules = self.rules(state)
-        await self.auctions.update(auction_id, lambda s, v: auction.reprice(
-            s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC)))
+        await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.reprice(
+            s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC)), who,
+            "price_cut", {"price_fen": price_fen, "start": start.isoformat(),
+                          "end": end.isoformat() if end else None}))
         state = await self.get(auction_id)
         await self._schedule(auction_id, int(state["end_ms"]))
         return {"starting_price_fen": price_fen, "start_at": state["start_at"],
@@ -132,11 +144,36 @@ class Auctions:
         state = await self.get(auction_id)
         rules = self.rules(state)
         # the timer fired for its end: a replica whose clock lags does not read it as early
-        await self.auctions.update(auction_id, lambda s, v: auction.at_end(
-            s, rules, max(now_ms(), timer.due_ms)), Cause(message_id=f"timer:{timer.timer_id}"))
+        await self.auctions.update(auction_id, lambda s, v: _ended(s, auction.at_end(
+            s, rules, max(now_ms(), timer.due_ms))), Cause(message_id=f"timer:{timer.timer_id}"))
         state = await self.get(auction_id)
         if state["status"] != auction.CLOSED:
             await self._schedule(auction_id, int(state["end_ms"]))
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _audited(state: Mapping[str, Any], change: Change, who: Principal | None, action: str,
+             data: dict[str, Any]) -> Change:
+    """``change`` with its entry appended to the sale's audit trail (same write); a change
+    that does nothing (a retried request, an end already passed) adds none. The base
+    price is secret and never goes into an entry."""
+    if not change.set and not change.unset and not change.events:
+        return change
+    change.set["audit"] = audit.appended(
+        dict(state), at=_now_iso(), actor=who.subject if who else "platform", action=action,
+        data=data, source=who.address if who else None)
+    return change
+
+
+def _ended(state: Mapping[str, Any], change: Change) -> Change:
+    """The end of bidding in the audit trail: live bidding, or the result."""
+    result = change.set.get("result") or {}
+    return _audited(state, change, None, "end", {
+        "status": change.set.get("status"), "sold": result.get("sold"),
+        "price_fen": result.get("price_fen"), "offers": result.get("offers")})
 
 
 def _event(data: Mapping[str, Any], seller_name: str, rules: AuctionRules) -> AuctionPublished:

@@ -93,7 +93,7 @@ class Bidding:
             validate_deposit(rules, s.estimated_price_fen, s.deposit_fen)
         size = sum(extra["expert_mix"].values())
         committee_shape(rules, sum(s.estimated_price_fen for s in event.sections), size, size)
-        state, change = tender.publish(event, who.subject, extra)
+        state, change = tender.publish(event, who.subject, extra, who.address)
         await self.tenders.create(event.tender_id, {**state, **change.set}, change.events)
         await self.timers.schedule(f"{DEADLINE}:{event.tender_id}", DEADLINE,
                                    tender.ms(event.bid_deadline) + self.grace_ms,
@@ -112,7 +112,7 @@ class Bidding:
         mod_id = uuid.uuid4().hex[:12]
         await self.tenders.update(tender_id, lambda s, v: tender.modify(
             s, rules, modification_id=mod_id, summary=summary, affects_bids=affects_bids,
-            actor=who.subject, now=now()))
+            actor=who.subject, now=now(), source=who.address))
         self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
         await self.timers.reschedule(f"{DEADLINE}:{tender_id}",
@@ -333,7 +333,7 @@ class Bidding:
         by_bid = {s["bid_id"]: {"points": str(s["points"]), "compliant": bool(s["compliant"])}
                   for s in sheets}
         await self.tenders.update(tender_id, lambda s, v: tender.record_scores(
-            s, code, str(who.expert_id), by_bid, now()))
+            s, code, str(who.expert_id), by_bid, now(), who.address))
         state = await self.tender(tender_id)
         sec = state["section_state"][code]
         if set(sec["sheets"]) >= set(sec["committee"]):
@@ -385,7 +385,8 @@ class Bidding:
         found = await self.store.expert_names(committee)
         names = [found.get(e, e) for e in committee]
         await self.tenders.update(tender_id, lambda s, v: tender.decline_award(
-            s, rules, self.book.calendar, code, str(who.uscc), reason, names, now()))
+            s, rules, self.book.calendar, code, str(who.uscc), reason, names, now(),
+            who.address))
         sec = tender.section_of(await self.tender(tender_id), code)
         if sec["status"] == "awarded":
             await self.timers.reschedule(f"{CONTRACT_DUE}:{tender_id}:{code}",
@@ -403,7 +404,7 @@ class Bidding:
                  for ln in tender.section_of(state, code).get("lines", [])]
         refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-            s, code, price_fen, who.subject, at, refunds))
+            s, code, price_fen, who.subject, at, refunds, who.address))
 
     async def on_contract_due(self, timer: Timer) -> None:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]

@@ -162,6 +162,7 @@ async def test_land_listing_sells_to_the_highest_registered_bidder_by_timer(
     assert c not in json.dumps(after) and str(1050 * WAN) not in json.dumps(after)
     status, body = await _offer(p, auction_id, a_token, 1100 * WAN)
     assert status == 409 and body["error"]["code"] == "auction_closed"
+    await _audit_trail_names_each_step_its_operator_and_address(p, auction_id, s_token)
     notices = await _notices(p, auction_id)
     assert notices["auction"]["title"].endswith("挂牌出让公告")
     result = notices["auction_result"]
@@ -175,6 +176,24 @@ async def test_land_listing_sells_to_the_highest_registered_bidder_by_timer(
     assert await _inbox_kinds(p, c_token, auction_id, 1) == ["auction_won"]
     for token in (a_token, b_token2):
         assert await _inbox_kinds(p, token, auction_id, 0) == []
+
+
+async def _audit_trail_names_each_step_its_operator_and_address(
+        p: Platform, auction_id: str, seller_token: str) -> None:
+    """20号令: every operation recorded with its time, operator and source address, in a
+    hash chain; supervisors and operators read it (it names the bidders), the seller not;
+    the base price is never in it."""
+    path = f"/v1/auctions/{auction_id}/audit"
+    status, _ = await p.call("bidding", "GET", path, seller_token)
+    assert status == 403
+    status, trail = await p.call("bidding", "GET", path, p.tokens["operator"])
+    assert status == 200 and trail["broken_at"] is None, trail
+    entries = trail["entries"]
+    assert [e["action"] for e in entries] == ["publish", "offer", "offer", "offer", "end"]
+    assert [e["data"]["paddle"] for e in entries if e["action"] == "offer"] == [1, 2, 3]
+    assert all(e["source"] == "127.0.0.1" for e in entries[:-1])
+    assert entries[-1]["actor"] == "platform" and entries[-1]["data"]["sold"] is True
+    assert "10500000" not in json.dumps(entries)
 
 
 async def _inbox_kinds(p: Platform, token: str, auction_id: str, expected: int) -> list[str]:

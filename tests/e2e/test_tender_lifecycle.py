@@ -6,9 +6,12 @@ The services run as processes with the bidding rules shortened to seconds
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -176,10 +179,41 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     assert awarded["winner"]["bid_id"] == lowest["bid_id"]  # lowest evaluated price wins
     _, draw = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
     assert hashlib.sha256(draw["seed"].encode()).hexdigest() == draw["commitment"]
-    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
-    assert trail["broken_at"] is None
-    assert [e["action"] for e in trail["entries"]][:3] == ["publish", "close", "open"]
+    await _audit_trail_is_for_supervision_and_verifies_end_to_end(p, tender_id)
     await _notices_are_public_and_complete(p, tender_id, members)
+
+
+async def _audit_trail_is_for_supervision_and_verifies_end_to_end(p: Platform,
+                                                                  tender_id: str) -> None:
+    """Every decision in the hash chain with its time, operator and source address (20号令);
+    only supervisors and operators read it (it names the experts who scored); the
+    `ggzy audit verify` command re-computes it from the endpoint."""
+    status, body = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
+    assert status == 401 and body["error"]["code"] == "token_missing"
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    assert trail["broken_at"] is None
+    entries = trail["entries"]
+    assert [e["action"] for e in entries][:3] == ["publish", "close", "open"]
+    by_people = [e for e in entries if e["action"] in ("publish", "score", "contract")]
+    assert by_people and all(e["source"] == "127.0.0.1" for e in by_people)
+    assert all("source" not in e for e in entries if e["actor"] == "platform")
+    verify = ("audit", "verify", "tender", tender_id, "--url", p.url("bidding"))
+    env = {**os.environ, "GGZY_TOKEN": p.tokens["operator"]}
+    code, out = await _ggzy(*verify, "--head", entries[1]["hash"], env=env)
+    assert code == 0 and "intact" in out, out
+    assert f"{len(entries)} entries, head {entries[-1]['hash']}" in out
+    code, out = await _ggzy(*verify, "--head", "f" * 64, env=env)
+    assert code == 1 and "no longer in the chain" in out, out
+
+
+async def _ggzy(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run the ggzy command; its exit code and output."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ggzy", *args, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return int(proc.returncode or 0), out.decode()
 
 
 def _deposits_refunded_after_the_contract(events: list[Record],
@@ -354,7 +388,8 @@ async def test_restart_of_bidding_at_the_deadline_still_opens_once(platform: Pla
     bidding.start()
     await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=60)
     events = await _events(p, tender_id, lambda rs: len(rs) >= 4)
-    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit")
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
     assert [e["action"] for e in trail["entries"]].count("close") == 1
     assert _types(events).count("TenderPublished") == 1
 

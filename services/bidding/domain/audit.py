@@ -1,4 +1,4 @@
-"""Hash-chained audit trail of a tender's decisions (监督留痕, 20号令).
+"""Hash-chained audit trail of a tender's or a sale's decisions (监督留痕, 20号令).
 
 Each entry holds the previous entry's hash; its own hash is SHA-256 over the
 previous hash and the entry's canonical JSON. Anyone with the records can
@@ -20,12 +20,24 @@ def _digest(prev: str, body: dict[str, Any]) -> str:
 
 
 def entry(chain: list[dict[str, Any]], *, at: str, actor: str, action: str,
-          data: dict[str, Any]) -> dict[str, Any]:
-    """The next entry of ``chain`` (not yet appended)."""
+          data: dict[str, Any], source: str | None = None) -> dict[str, Any]:
+    """The next entry of ``chain`` (not yet appended). ``source`` is the address a
+    person's request came from (20号令: every operation with its time, operator and
+    source address); the platform's own steps (timers, events) have none."""
     prev = chain[-1]["hash"] if chain else GENESIS
     body = {"n": len(chain) + 1, "at": at, "actor": actor, "action": action, "data": data,
             "prev": prev}
+    if source is not None:
+        body["source"] = source
     return {**body, "hash": _digest(prev, body)}
+
+
+def appended(state: dict[str, Any], *, at: str, actor: str, action: str,
+             data: dict[str, Any], source: str | None = None) -> list[dict[str, Any]]:
+    """``state``'s audit trail with the next entry appended (for the same write)."""
+    chain = list(state.get("audit", []))
+    chain.append(entry(chain, at=at, actor=actor, action=action, data=data, source=source))
+    return chain
 
 
 def verify(chain: list[dict[str, Any]]) -> int | None:

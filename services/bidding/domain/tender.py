@@ -56,21 +56,22 @@ def iso(at: datetime) -> str:
 
 
 def _change(state: State, actor: str, action: str, data: dict[str, Any], sets: dict[str, Any],
-            events: list[Any], now: datetime) -> Change:
+            events: list[Any], now: datetime, source: str | None = None) -> Change:
     """A change that also appends to the audit trail (same atomic write)."""
-    chain = list(state.get("audit", []))
-    chain.append(audit.entry(chain, at=iso(now), actor=actor, action=action, data=data))
+    chain = audit.appended(state, at=iso(now), actor=actor, action=action, data=data,
+                           source=source)
     category = Category(state["category"])
     return Change(set={**sets, "audit": chain}, events=[Outgoing(e, category) for e in events])
 
 
-def publish(event: TenderPublished, actor: str, extra: dict[str, Any]) -> tuple[State, Change]:
+def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
+            source: str | None = None) -> tuple[State, Change]:
     """The first state of a published tender."""
     sections = {s.section_code: {"status": "bidding"} for s in event.sections}
     state = {**event.model_dump(mode="json"), **extra, "status": "open",
              "deadline_ms": ms(event.bid_deadline), "section_state": sections, "audit": []}
     change = _change(state, actor, "publish", {"deadline": iso(event.bid_deadline)}, {},
-                     [event], event.issued_at)
+                     [event], event.issued_at, source)
     return state, change
 
 
@@ -93,7 +94,7 @@ def section_of(state: State, section_code: str) -> dict[str, Any]:
 
 
 def modify(state: State, rules: CategoryRules, *, modification_id: str, summary: str,
-           affects_bids: bool, actor: str, now: datetime) -> Change:
+           affects_bids: bool, actor: str, now: datetime, source: str | None = None) -> Change:
     """A clarification/modification; the deadline moves when <15 days remain (法23)."""
     if state["status"] != "open":
         raise Conflict("tender_closed", "the bid deadline has passed")
@@ -106,7 +107,7 @@ def modify(state: State, rules: CategoryRules, *, modification_id: str, summary:
     data = {"summary": summary, "deadline": iso(new), "postponed": new != old,
             "article": rules.modification_notice.source}
     return _change(state, actor, "modify", data, {"bid_deadline": iso(new),
-                                                  "deadline_ms": ms(new)}, [event], now)
+                                                  "deadline_ms": ms(new)}, [event], now, source)
 
 
 def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, int],
@@ -179,7 +180,7 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
 
 
 def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any],
-                  now: datetime) -> Change:
+                  now: datetime, source: str | None = None) -> Change:
     """An expert's score sheets (only a sitting member, only while evaluating)."""
     sec = section_of(state, code)
     if sec["status"] != "evaluating":
@@ -187,7 +188,7 @@ def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any
     if expert_id not in sec["committee"]:
         raise DomainError("not_on_committee", "you are not on this section's committee")
     sets = {f"section_state.{code}.sheets.{expert_id}": sheets}
-    return _change(state, expert_id, "score", {"section": code}, sets, [], now)
+    return _change(state, expert_id, "score", {"section": code}, sets, [], now, source)
 
 
 def report(state: State, code: str, candidates: list[Candidate], method: Any,
@@ -222,7 +223,8 @@ def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, uphel
 
 
 def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, bidder: str,
-                  reason: str, names: list[str], now: datetime) -> Change:
+                  reason: str, names: list[str], now: datetime,
+                  source: str | None = None) -> Change:
     """The winner declines (放弃中标): award the next candidate in rank, or fail (条例55)."""
     sec = section_of(state, code)
     if sec["status"] != "awarded":
@@ -251,11 +253,11 @@ def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, 
         sets.update({f"section_state.{code}.winner": nxt.model_dump(mode="json"),
                      f"section_state.{code}.contract_due_ms": ms(due)})
     data = {"section": code, "declined": bidder, "next": nxt.bidder_uscc if nxt else None}
-    return _change(state, bidder, "decline", data, sets, events, now)
+    return _change(state, bidder, "decline", data, sets, events, now, source)
 
 
 def sign_contract(state: State, code: str, price_fen: int, actor: str, now: datetime,
-                  refunds: Sequence[DepositRefund] = ()) -> Change:
+                  refunds: Sequence[DepositRefund] = (), source: str | None = None) -> Change:
     """The contract with the winner (法46); every deposit is scheduled for refund (条例57)."""
     sec = section_of(state, code)
     if sec["status"] != "awarded":
@@ -267,7 +269,7 @@ def sign_contract(state: State, code: str, price_fen: int, actor: str, now: date
             **{f"section_state.{code}.{k}": v for k, v in _refund_state(refunds).items()}}
     refund = deposits.scheduled(state["tender_id"], code, "contract_signed", list(refunds), now)
     return _change(state, actor, "contract", {"section": code, "price_fen": price_fen}, sets,
-                   [event, *refund], now)
+                   [event, *refund], now, source)
 
 
 def _refund_state(refunds: Sequence[DepositRefund]) -> dict[str, Any]:
