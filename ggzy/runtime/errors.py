@@ -6,7 +6,12 @@ with its status, and a consumer dead-letters it at once instead of retrying.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from contracts.categories import Category
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -46,3 +51,13 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+def rules_for(table: Mapping[Category, T], category: Category, what: str) -> T:
+    """The rules of ``category`` in ``table``; a specific refusal naming the categories
+    that have some when it has none (``what``: which rules, e.g. "tender")."""
+    if category not in table:
+        raise DomainError("category_without_rules",
+                          f"no {what} rules are configured for category {category.value}",
+                          configured=sorted(c.value for c in table))
+    return table[category]

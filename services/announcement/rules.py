@@ -17,7 +17,7 @@ import yaml
 
 from contracts.calendar import Calendar, calendar_of
 from contracts.categories import Category
-from ggzy.runtime.errors import DomainError
+from ggzy.runtime.errors import rules_for
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 UNITS = {"seconds": timedelta(seconds=1), "minutes": timedelta(minutes=1),
@@ -76,9 +76,6 @@ def _optional(spec: Mapping[str, Any] | None, calendar: Calendar) -> Period | No
 
 def rules_of(rules: Mapping[Category, CategoryRules], category: Category) -> CategoryRules:
     """The rules of ``category``; a specific refusal when none are configured."""
-    if category not in rules:
-        raise DomainError("category_without_rules", f"no announcement rules for {category.value}",
-                          configured=sorted(c.value for c in rules))
-    return rules[category]
+    return rules_for(rules, category, "announcement")
 
 

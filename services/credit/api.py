@@ -298,23 +298,24 @@ def complaint_routes(api: Api, rt: Runtime, app: Complaints) -> None:
         who = rt.principal(request)
         return json_response(await app.view(request.match_info["complaint_id"], who))
 
+    async def answer(request: web.Request, accepted: bool,
+                     body: type[ComplaintAnswerIn | ComplaintRefusalIn]) -> web.Response:
+        who = rt.principal(request, sup)
+        reason = (await read_json(request, body)).reason
+        return json_response(await app.answer(request.match_info["complaint_id"], accepted,
+                                              reason, who))
+
     @api.route("POST", "/v1/complaints/{complaint_id}/acceptance", summary="Accept a "
                "complaint (受理)", body=ComplaintAnswerIn, roles=("supervisor",),
                errors=("401", "403", "404", "409", "422"))
     async def accept(request: web.Request) -> web.Response:
-        who = rt.principal(request, sup)
-        body = await read_json(request, ComplaintAnswerIn)
-        return json_response(await app.answer(request.match_info["complaint_id"], True,
-                                              body.reason, who))
+        return await answer(request, True, ComplaintAnswerIn)
 
     @api.route("POST", "/v1/complaints/{complaint_id}/refusal", summary="Refuse to accept a "
                "complaint (不予受理)", body=ComplaintRefusalIn, roles=("supervisor",),
                errors=("401", "403", "404", "409", "422"))
     async def refuse(request: web.Request) -> web.Response:
-        who = rt.principal(request, sup)
-        body = await read_json(request, ComplaintRefusalIn)
-        return json_response(await app.answer(request.match_info["complaint_id"], False,
-                                              body.reason, who))
+        return await answer(request, False, ComplaintRefusalIn)
 
     @api.route("POST", "/v1/complaints/{complaint_id}/decision", summary="Decide an accepted "
                "complaint in writing", body=ComplaintDecisionIn, roles=("supervisor",),

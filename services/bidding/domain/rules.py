@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from contracts.bidding import AuctionMethod
 from contracts.calendar import Calendar, calendar_of
 from contracts.categories import Category
-from ggzy.runtime.errors import DomainError
+from ggzy.runtime.errors import rules_for
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -130,19 +130,11 @@ class RuleBook(BaseModel):
 
     def for_category(self, category: Category) -> CategoryRules:
         """The rules of ``category``; a specific refusal if it has none yet."""
-        if category not in self.categories:
-            raise DomainError("category_without_rules",
-                              f"no tender rule set is configured for category {category.value}",
-                              configured=sorted(c.value for c in self.categories))
-        return self.categories[category]
+        return rules_for(self.categories, category, "tender")
 
     def for_auctions(self, category: Category) -> AuctionRules:
         """The auction rules of ``category``; a specific refusal if it has none."""
-        if category not in self.auctions:
-            raise DomainError("category_without_rules",
-                              f"no auction rule set is configured for category {category.value}",
-                              configured=sorted(c.value for c in self.auctions))
-        return self.auctions[category]
+        return rules_for(self.auctions, category, "auction")
 
 
 @cache

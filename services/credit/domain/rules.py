@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contracts.calendar import Calendar, calendar_of, platform_calendar
 from contracts.categories import Category
 from contracts.credit import ComplaintMatter, SubjectKind
-from ggzy.runtime.errors import DomainError
+from ggzy.runtime.errors import rules_for
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -124,11 +124,7 @@ class CreditRules(BaseModel):
 
     def complaints_of(self, category: Category) -> ComplaintRules:
         """The complaint rules of ``category``; a specific refusal when it has none."""
-        if category not in self.complaints:
-            raise DomainError("category_without_rules",
-                              f"no complaint rules are configured for {category.value}",
-                              configured=sorted(c.value for c in self.complaints))
-        return self.complaints[category]
+        return rules_for(self.complaints, category, "complaint")
 
 
 @cache
