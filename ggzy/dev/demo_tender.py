@@ -6,11 +6,13 @@ real articles, periods in seconds) so the whole tender takes about a minute.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ggzy.cli import main
 from ggzy.testing.client import PlatformClient
 from ggzy.testing.kafka import eventually
 
@@ -79,7 +81,9 @@ async def run_tender(c: PlatformClient) -> None:
         print(f"  opening record: {line['bidder_name']} {line['price_fen']} {line['status']}")
     await _score(c, tender_id, section, experts, opening["lines"])
     await _award(c, tender_id, section, t_token)
-    await _credit(c, tender_id, bidders[3][0])
+    supervisor = await _credit(c, tender_id, bidders[3][0])
+    if supervisor:
+        await _complaint(c, tender_id, bidders[1][1], supervisor)
     await _notifications(c, t_token, bidders[0][1])
 
 
@@ -113,6 +117,9 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
                             c.tokens["operator"])
     print(f"  audit trail: {[e['action'] for e in trail['entries']]}, "
           f"broken_at={trail['broken_at']}")
+    print(f"  the same checked here, as `ggzy audit verify tender {tender_id}` does:")
+    await asyncio.to_thread(main, ["audit", "verify", "tender", tender_id, "--url",
+                                   c.urls["bidding"], "--token", c.tokens["operator"]])
     async def five() -> list[dict[str, Any]] | None:
         _, body = await c.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
         return body["items"] if len(body["items"]) >= 5 else None
@@ -122,9 +129,10 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
         print(f"  notice: {notice['notice_type']:10} {notice['title']}")
 
 
-async def _credit(c: PlatformClient, tender_id: str, revoked: str) -> None:
+async def _credit(c: PlatformClient, tender_id: str, revoked: str) -> str | None:
+    """Credit's side of the tender; the supervisor's token (None without credit)."""
     if "credit" not in c.urls:
-        return
+        return None
     print("16. credit: the bidder that never revealed its key has a record (视为撤销, 20号令)")
     _, supervisor = await c.entity("supervisor", name="示例市公共资源交易监督管理局")
 
@@ -146,6 +154,31 @@ async def _credit(c: PlatformClient, tender_id: str, revoked: str) -> None:
     for alert in await eventually(alerts, within=30):
         print(f"  alert {alert['indicator']} ({alert['article']}): {alert['bidders']} "
               f"{json.dumps(alert['evidence'], ensure_ascii=False)[:120]}")
+    return supervisor
+
+
+async def _complaint(c: PlatformClient, tender_id: str, bidder: str, supervisor: str) -> None:
+    """A losing bidder complains about the evaluation result (投诉, 条例60); the supervisor
+    accepts and decides it (条例61)."""
+    print("17b. a losing bidder complains about the evaluation result to the supervisor")
+    today = datetime.now(UTC).date()
+    body: dict[str, Any] = {"tender_id": tender_id, "matter": "evaluation_result",
+                            "known_on": today.isoformat(),
+                            "facts": "第一中标候选人的项目经理同时在其他在建项目任职，请核查。"}
+    status, out = await c.call("credit", "POST", "/v1/complaints", bidder, body)
+    print(f"  without an objection first -> {status} {out.get('error', {}).get('code')}")
+    body["objection"] = {"ref": "异议-1", "filed_on": today.isoformat(),
+                         "answered_on": today.isoformat()}
+    status, out = await c.call("credit", "POST", "/v1/complaints", bidder, body)
+    print(f"  after its objection was answered -> {status} {out.get('complaint_id')}, "
+          f"accept or refuse by {out.get('acceptance_due')}")
+    path = f"/v1/complaints/{out.get('complaint_id')}"
+    status, out = await c.call("credit", "POST", path + "/acceptance", supervisor, {})
+    print(f"  the supervisor accepts it -> {status}, decision due {out.get('decision_due')}")
+    status, out = await c.call("credit", "POST", path + "/decision", supervisor, {
+        "upheld": False, "decision_no": "示监投诉〔2026〕1号",
+        "reason": "经核查，该项目经理已办理变更，投诉不成立。"})
+    print(f"  and decides it in writing -> {status} {out.get('status')}")
 
 
 async def _notifications(c: PlatformClient, tenderee_token: str, bidder_token: str) -> None:

@@ -132,7 +132,7 @@ def accept(state: Mapping[str, Any], accepted: bool, reason: str, by: str,
         due = _after_moment(rules.decide_within, cal, now)
         event: ComplaintAccepted | ComplaintDecided = ComplaintAccepted(
             **_ids(state), accepted_at=now, decision_due=due)
-        sets: dict[str, Any] = {"decision_due": due.isoformat()}
+        sets: dict[str, Any] = {"decision_due": event.model_dump(mode="json")["decision_due"]}
     else:
         event = _decided(state, ComplaintOutcome.REFUSED, "", reason, False, now)
         sets = {}
