@@ -329,6 +329,12 @@ class AuctionPublished(_AuctionEvent):
     extension_window_s: int = Field(ge=0, description="An offer this close to the end of "
                                     "online bidding extends it (0: never).")
     description: str = Field(default="", description="Conditions of the sale, as published.")
+    deposit_fen: int = Field(default=0, ge=0, description="Bidder's deposit (竞买保证金) in fen; "
+                             "above 0, only applicants who paid it and passed the seller's "
+                             "qualification review get a paddle and may offer.")
+    applications_close_at: datetime | None = Field(
+        default=None, description="Applications (竞买申请) with their deposit close then "
+                                  "(required with a deposit).")
 
 
 @register
@@ -389,3 +395,24 @@ class AuctionClosed(_AuctionEvent):
     base_price_met: bool | None = Field(default=None, description="Whether the top offer met "
                                         "the base price (None when no base price or no offer).")
     closed_at: datetime = Field(description="When it closed.")
+
+
+class AuctionDeposit(_Part):
+    """One bidder's deposit (竞买保证金) when a sale ends."""
+
+    bidder_uscc: USCC = Field(description="The applicant.")
+    payer_account: str = Field(description="Account it came from (a refund goes back to it).")
+    amount_fen: int = Field(ge=0, description="Deposit in fen.")
+    action: str = Field(description="refund, or to_price: the winner's counts towards the price.")
+    due: datetime | None = Field(description="Refund due by (None for to_price).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionDepositsSettled(_AuctionEvent):
+    """What happens to each applicant's deposit once a sale has ended or an applicant was
+    not qualified: refunded by the rule's deadline, or the winner's counted towards the
+    price (39号令, unverified). Internal: it names the applicants."""
+
+    deposits: list[AuctionDeposit] = Field(min_length=1, description="One per deposit.")
+    settled_at: datetime = Field(description="When they were settled.")

@@ -228,7 +228,11 @@ def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetim
         "BIDDING_START_TIME": e.start_at.isoformat(),
         "BIDDING_END_TIME": e.end_at.isoformat() if e.end_at else None,
         "COUNTDOWN_SECONDS": e.countdown_s, "EXTENSION_WINDOW_SECONDS": e.extension_window_s,
-        "CONDITIONS": e.description}
+        "CONDITIONS": e.description,
+        # 竞买保证金 and the application deadline (竞买申请截止), when the sale asks for them
+        "DEPOSIT": fen_to_yuan_str(e.deposit_fen) if e.deposit_fen else None,
+        "APPLICATION_END_TIME": e.applications_close_at.isoformat()
+        if e.applications_close_at else None}
     kind = (f"{SALE_METHODS[e.method.value]}出让公告" if e.category == Category.LAND
             else "产权转让信息披露公告")
     return Draft(NoticeType.AUCTION, None, e.name + kind, content)

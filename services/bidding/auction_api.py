@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts.bidding import AuctionMethod
 from contracts.categories import Category
@@ -39,6 +39,32 @@ class AuctionIn(RequestBody):
     end_at: datetime | None = Field(default=None, description="End of listing / online "
                                     "bidding; none for an auction.")
     description: str = Field(default="", max_length=5000)
+    deposit_fen: int = Field(default=0, ge=0, description="Bidder's deposit (竞买保证金); above "
+                             "0, bidders apply with it and the seller reviews each before it "
+                             "gets a paddle.")
+    applications_close_at: datetime | None = Field(default=None, description="Applications "
+                                                   "close then (required with a deposit).")
+
+
+class ApplicationIn(RequestBody):
+    """An application to bid (竞买申请) with the deposit paid."""
+
+    deposit_account: str = Field(min_length=1, max_length=64, description="The bidder's own "
+                                 "account the deposit was paid from (a refund goes back to it).")
+    deposit_paid_fen: int = Field(ge=0, description="Deposit paid, in fen.")
+
+
+class ReviewIn(RequestBody):
+    """The seller's qualification review of one applicant (资格审查)."""
+
+    qualified: bool
+    reason: str = Field(default="", max_length=500, description="Why (required to reject).")
+
+    @model_validator(mode="after")
+    def _rejection_has_reason(self) -> ReviewIn:
+        if not self.qualified and not self.reason.strip():
+            raise ValueError("a rejection needs its reason")
+        return self
 
 
 class OfferIn(RequestBody):
@@ -57,7 +83,7 @@ class PriceCutIn(RequestBody):
 PUBLIC = ("auction_id", "project_code", "name", "category", "region_code", "seller_uscc",
           "seller_name", "method", "starting_price_fen", "increment_fen", "appraised_fen",
           "has_base_price", "announced_at", "start_at", "end_at", "countdown_s",
-          "extension_window_s", "description")
+          "extension_window_s", "description", "deposit_fen", "applications_close_at")
 
 
 def public_view(state: dict[str, Any], now: int) -> dict[str, Any]:
@@ -111,6 +137,30 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
         body = await read_json(request, OfferIn)
         return json_response(await app.offer(aid(request), who, body.price_fen,
                                              body.seen_offers), 201)
+
+    @api.route("POST", base + "/applications", summary="Apply to bid with the deposit paid "
+               "(竞买申请)", body=ApplicationIn, status=201, roles=("bidder",),
+               errors=("401", "403", "409", "422"))
+    async def apply(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        body = await read_json(request, ApplicationIn)
+        return json_response(await app.apply(aid(request), who, body.deposit_account,
+                                             body.deposit_paid_fen), 201)
+
+    @api.route("GET", base + "/applications", summary="The applicants (seller and operators "
+               "only)", roles=("tenderee", "operator"), errors=("401", "403", "404"))
+    async def applications(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.OPERATOR)
+        return json_response({"items": await app.applications(aid(request), who)})
+
+    @api.route("POST", base + "/applications/{bidder_uscc}/review", summary="Qualify or "
+               "reject an applicant (资格审查): a qualified one gets its paddle", body=ReviewIn,
+               roles=("tenderee", "operator"), errors=("401", "403", "404", "409", "422"))
+    async def review(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.OPERATOR)
+        body = await read_json(request, ReviewIn)
+        return json_response(await app.review(aid(request), request.match_info["bidder_uscc"],
+                                              body.qualified, body.reason, who))
 
     @api.route("POST", base + "/going-on", summary="Go on to live bidding at the end of "
                "listing (39号令第21条)", roles=("bidder",), errors=("401", "403", "409"))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.bidding import AuctionMethod, AuctionPublished, OfferAccepted
+from contracts.calendar import Calendar
 from contracts.categories import Category
 from contracts.codes import CodeError, tender_project_code
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, now_ms
@@ -35,6 +36,10 @@ class Auctions:
         self.timers = timers
         timers.on(AUCTION_END, self.on_end)
 
+    @property
+    def calendar(self) -> Calendar:
+        return self.bidding.book.calendar
+
     def rules(self, state: Mapping[str, Any]) -> AuctionRules:
         return self.bidding.book.for_auctions(Category(state["category"]))
 
@@ -56,7 +61,7 @@ class Auctions:
         rules = self.bidding.book.for_auctions(category)
         event = _event(data, str(seller.get("name", data["seller_uscc"])), rules)
         base, decision = data.get("base_price_fen"), data.get("base_price_decision")
-        auction.validate(rules, event, base, decision)
+        auction.validate(rules, event, base, decision, self.calendar)
         state, change = auction.publish(event, rules, base, decision)
         state["audit"] = audit.appended(state, at=_now_iso(), actor=who.subject,
                                         action="publish", source=who.address, data={
@@ -102,6 +107,44 @@ class Auctions:
             raise Forbidden("seller_cannot_bid", "the seller may not bid on its own sale")
         return bidder, entity
 
+    async def apply(self, auction_id: str, who: Principal, account: str,
+                    paid_fen: int) -> dict[str, Any]:
+        """A bidder's application with its deposit (竞买申请, 竞买保证金)."""
+        state = await self.get(auction_id)
+        bidder, entity = await self._bidder(state, who)
+        rules = self.rules(state)
+        await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.apply(
+            s, rules, bidder=bidder, name=str(entity.get("name", bidder)), account=account,
+            paid_fen=paid_fen, now_ms=now_ms()), who, "apply",
+            {"bidder": bidder, "account": account, "paid_fen": paid_fen}))
+        return {"status": (await self.get(auction_id))["applicants"][bidder]["status"]}
+
+    async def review(self, auction_id: str, bidder: str, qualified: bool, reason: str,
+                     who: Principal) -> dict[str, Any]:
+        """The seller's qualification review of one applicant (资格审查)."""
+        state = await self.get(auction_id)
+        self._seller(state, who)
+        rules = self.rules(state)
+        await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.review(
+            s, rules, self.calendar, bidder=bidder, qualified=qualified, reason=reason,
+            now=datetime.now(UTC)), who, "review",
+            {"bidder": bidder, "qualified": qualified, "reason": reason}))
+        state = await self.get(auction_id)
+        return {"bidder": bidder, "status": state["applicants"][bidder]["status"],
+                "paddle": auction.paddle_of(state, bidder)}
+
+    async def applications(self, auction_id: str, who: Principal) -> list[dict[str, Any]]:
+        """The applicants, for the seller and operators (secret to everyone else)."""
+        state = await self.get(auction_id)
+        self._seller(state, who)
+        return [{"bidder_uscc": u, **a, "paddle": auction.paddle_of(state, u)}
+                for u, a in sorted((state.get("applicants") or {}).items(),
+                                   key=lambda kv: int(kv[1]["applied_ms"]))]
+
+    def _seller(self, state: Mapping[str, Any], who: Principal) -> None:
+        if who.uscc != state["seller_uscc"] and not who.has(Role.OPERATOR):
+            raise Forbidden("not_your_auction", "only the seller or an operator may do this")
+
     async def go_on(self, auction_id: str, who: Principal) -> dict[str, Any]:
         """A bidder wants to go on at the end of listing (39号令第21条)."""
         state = await self.get(auction_id)
@@ -130,7 +173,8 @@ class Auctions:
             raise Forbidden("not_your_auction", "only the seller may cut its price")
         rules = self.rules(state)
         await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.reprice(
-            s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC)), who,
+            s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC),
+            cal=self.calendar), who,
             "price_cut", {"price_fen": price_fen, "start": start.isoformat(),
                           "end": end.isoformat() if end else None}))
         state = await self.get(auction_id)
@@ -144,8 +188,10 @@ class Auctions:
         state = await self.get(auction_id)
         rules = self.rules(state)
         # the timer fired for its end: a replica whose clock lags does not read it as early
-        await self.auctions.update(auction_id, lambda s, v: _ended(s, auction.at_end(
-            s, rules, max(now_ms(), timer.due_ms))), Cause(message_id=f"timer:{timer.timer_id}"))
+        at = max(now_ms(), timer.due_ms)
+        await self.auctions.update(auction_id, lambda s, v: _ended(s, auction.settle_deposits(
+            s, auction.at_end(s, rules, at), rules, self.calendar, auction.at(at))),
+            Cause(message_id=f"timer:{timer.timer_id}"))
         state = await self.get(auction_id)
         if state["status"] != auction.CLOSED:
             await self._schedule(auction_id, int(state["end_ms"]))

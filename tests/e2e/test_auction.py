@@ -336,3 +336,63 @@ async def test_restart_of_bidding_across_the_end_still_closes_once(platform: Pla
     again = await read_topic(p.kafka, topic_name(Stage.BIDDING, Category.LAND, prefix=p.prefix),
                              lambda rs: False, within=3)  # everything published meanwhile
     assert len(_of([r for r in again if r.key == auction_id], "AuctionClosed")) == 1
+
+
+async def test_land_listing_with_a_deposit_takes_offers_from_qualified_applicants_only(
+        platform: Platform) -> None:
+    """39号令第14条 (unverified): applicants pay the deposit (竞买保证金) and the seller
+    reviews each before it gets a paddle; 第24条 (unverified): at the end the winner's
+    deposit counts towards the price and the others' are refunded within 5 working days;
+    who applied stays secret to the public."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    (a, a_token), (b, b_token), (c, c_token) = [
+        await p.entity("bidder", name=f"申请人{i}置业有限公司") for i in range(3)]
+    now = datetime.now(UTC)
+    body = _body(seller, listing_s=10, deposit_fen=200 * WAN,
+                 applications_close_at=(now + timedelta(seconds=9)).isoformat())
+    auction_id = await _announce(p, s_token, body)
+    path = f"/v1/auctions/{auction_id}/applications"
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", path, a_token, {
+        "deposit_account": "6222-0001", "deposit_paid_fen": 199 * WAN}))
+    assert status == 422 and out["error"]["code"] == "deposit_required", out
+    for token, account in ((a_token, "6222-0001"), (b_token, "6222-0002"),
+                           (c_token, "6222-0003")):
+        status, out = await p.until_known(lambda t=token, acc=account: p.call(
+            "bidding", "POST", path, t, {"deposit_account": acc,
+                                         "deposit_paid_fen": 200 * WAN}))
+        assert status == 201 and out["status"] == "pending", out
+    status, _ = await p.call("bidding", "GET", path, a_token)
+    assert status == 403
+    status, listed = await p.call("bidding", "GET", path, s_token)
+    assert [x["bidder_uscc"] for x in listed["items"]] == [a, b, c]
+    review = f"{path}/{{}}/review"
+    status, out = await p.call("bidding", "POST", review.format(c), s_token,
+                               {"qualified": False})
+    assert status == 422  # a rejection gives its reason
+    status, out = await p.call("bidding", "POST", review.format(c), s_token,
+                               {"qualified": False, "reason": "未提交资格证明文件"})
+    assert status == 200 and out["status"] == "rejected" and out["paddle"] is None, out
+    for uscc in (a, b):
+        status, out = await p.call("bidding", "POST", review.format(uscc), s_token,
+                                   {"qualified": True})
+        assert status == 200 and out["status"] == "qualified", out
+    public = await _view(p, auction_id)
+    assert public["deposit_fen"] == 200 * WAN
+    assert not any(u in json.dumps(public) for u in (a, b, c))
+    await _bidding_open(p, auction_id)
+    status, out = await _offer(p, auction_id, c_token, 1000 * WAN)
+    assert status == 403 and out["error"]["code"] == "not_qualified", out
+    status, first = await _offer(p, auction_id, a_token, 1000 * WAN)
+    assert status == 201 and first["paddle"] == 1, first
+    status, second = await _offer(p, auction_id, b_token, 1060 * WAN)
+    assert status == 201 and second["paddle"] == 2, second
+    records = await _events(p, auction_id, "AuctionClosed")
+    settled = [d for e in _of(records, "AuctionDepositsSettled") for d in e["deposits"]]
+    actions = {d["bidder_uscc"]: (d["action"], d["payer_account"]) for d in settled}
+    assert actions == {c: ("refund", "6222-0003"), a: ("refund", "6222-0001"),
+                       b: ("to_price", "6222-0002")}
+    assert all(d["due"] for d in settled if d["action"] == "refund")
+    status, out = await p.call("bidding", "POST", path, c_token, {
+        "deposit_account": "6222-0003", "deposit_paid_fen": 200 * WAN})
+    assert status == 409 and out["error"]["code"] in ("auction_closed", "applications_closed")

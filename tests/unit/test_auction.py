@@ -56,6 +56,15 @@ def _state(rules: AuctionRules = LAND, base: int | None = 120_000_00, **kw: Any)
     return state
 
 
+def _validate(rules: AuctionRules, e: AuctionPublished, base: int | None,
+              decision: str | None) -> None:
+    auction.validate(rules, e, base, decision, BOOK.calendar)
+
+
+def _reprice(state: dict[str, Any], rules: AuctionRules, **kw: Any) -> Change:
+    return auction.reprice(state, rules, cal=BOOK.calendar, **kw)
+
+
 def _ms(at: datetime) -> int:
     return auction.ms(at)
 
@@ -95,29 +104,29 @@ def _closed(change: Change) -> AuctionClosed:
 # publication (rule validation) --------------------------------------------------------
 def test_land_announcement_at_least_20_days_before_39号令第10条() -> None:
     with pytest.raises(DomainError) as err:
-        auction.validate(LAND, _event(start_at=T0 + timedelta(days=19)), 1, "d")
+        _validate(LAND, _event(start_at=T0 + timedelta(days=19)), 1, "d")
     assert err.value.code == "announcement_too_short"
     assert "39号令第10条" in err.value.details["article"]
     assert "unverified" in err.value.details["article"]
-    auction.validate(LAND, _event(), 120_000_00, "2026-集体决策-07")
+    _validate(LAND, _event(), 120_000_00, "2026-集体决策-07")
 
 
 def test_land_listing_at_least_10_days_39号令第20条() -> None:
     with pytest.raises(DomainError) as err:
-        auction.validate(LAND, _event(end_at=T0 + timedelta(days=29)), 1, "d")
+        _validate(LAND, _event(end_at=T0 + timedelta(days=29)), 1, "d")
     assert err.value.code == "listing_too_short" and "第20条" in err.value.details["article"]
 
 
 def test_land_needs_a_collectively_decided_base_price_39号令第12条() -> None:
     for base, decision in ((None, "d"), (1, "  "), (1, None)):
         with pytest.raises(DomainError) as err:
-            auction.validate(LAND, _event(), base, decision)
+            _validate(LAND, _event(), base, decision)
         assert err.value.code == "base_price_required" and "第12条" in err.value.details["article"]
 
 
 def test_an_auction_has_no_set_end_it_ends_after_the_calls() -> None:
     with pytest.raises(DomainError) as err:
-        auction.validate(LAND, _event(method=AuctionMethod.AUCTION), 1, "d")
+        _validate(LAND, _event(method=AuctionMethod.AUCTION), 1, "d")
     assert err.value.code == "auction_has_no_end"
     state = _state(method=AuctionMethod.AUCTION, end_at=None)
     assert state["end_ms"] - state["start_ms"] == 90_000  # 3 calls of 30 s
@@ -125,7 +134,7 @@ def test_an_auction_has_no_set_end_it_ends_after_the_calls() -> None:
 
 def test_property_is_not_sold_by_land_methods() -> None:
     with pytest.raises(DomainError) as err:
-        auction.validate(PROPERTY, _event(category=Category.PROPERTY), None, None)
+        _validate(PROPERTY, _event(category=Category.PROPERTY), None, None)
     assert err.value.code == "method_not_allowed"
 
 
@@ -135,10 +144,10 @@ def test_property_disclosure_counts_20_working_days_32号令第13条() -> None:
     base = dict(category=Category.PROPERTY, method=AuctionMethod.ONLINE_BIDDING,
                 appraised_fen=100_000_00)
     with pytest.raises(DomainError) as err:
-        auction.validate(PROPERTY, _event(**base, start_at=T0 + timedelta(days=26),
+        _validate(PROPERTY, _event(**base, start_at=T0 + timedelta(days=26),
                                           end_at=T0 + timedelta(days=27)), None, None)
     assert err.value.code == "announcement_too_short" and "第13条" in err.value.details["article"]
-    auction.validate(PROPERTY, _event(**base, start_at=T0 + timedelta(days=28),
+    _validate(PROPERTY, _event(**base, start_at=T0 + timedelta(days=28),
                                       end_at=T0 + timedelta(days=29)), None, None)
 
 
@@ -146,16 +155,16 @@ def test_property_first_listing_price_not_below_appraisal_32号令第12条() -> 
     base = dict(category=Category.PROPERTY, method=AuctionMethod.ONLINE_BIDDING,
                 start_at=T0 + timedelta(days=28), end_at=T0 + timedelta(days=29))
     with pytest.raises(DomainError) as err:
-        auction.validate(PROPERTY, _event(**base, appraised_fen=100_000_01), None, None)
+        _validate(PROPERTY, _event(**base, appraised_fen=100_000_01), None, None)
     assert err.value.code == "price_below_appraisal" and "第12条" in err.value.details["article"]
     with pytest.raises(DomainError) as err:
-        auction.validate(PROPERTY, _event(**base), None, None)
+        _validate(PROPERTY, _event(**base), None, None)
     assert err.value.code == "appraisal_required"
 
 
 def test_refuses_an_increment_above_the_rule_share_of_the_price() -> None:
     with pytest.raises(DomainError) as err:
-        auction.validate(LAND, _event(increment_fen=10_000_01), 1, "d")
+        _validate(LAND, _event(increment_fen=10_000_01), 1, "d")
     assert err.value.code == "increment_too_large"
 
 
@@ -353,16 +362,16 @@ def test_price_cut_needs_a_new_disclosure_32号令第18条() -> None:
     unsold = _apply(state, auction.at_end(state, PROPERTY, state["end_ms"]))
     now = T0 + timedelta(days=30)  # a Wednesday
     with pytest.raises(DomainError) as err:
-        auction.reprice(unsold, PROPERTY, price_fen=90_000_00, start=now + timedelta(days=20),
+        _reprice(unsold, PROPERTY, price_fen=90_000_00, start=now + timedelta(days=20),
                         end=now + timedelta(days=40), now=now)
     assert err.value.code == "announcement_too_short" and "第13条" in err.value.details["article"]
-    change = auction.reprice(unsold, PROPERTY, price_fen=90_000_00,  # below the appraisal now
+    change = _reprice(unsold, PROPERTY, price_fen=90_000_00,  # below the appraisal now
                              start=now + timedelta(days=28), end=now + timedelta(days=29), now=now)
     reopened = _apply(unsold, change)
     assert reopened["status"] == auction.OPEN and "result" not in reopened
     assert "第18条" in _event_of(change, AuctionRepriced).article
     with pytest.raises(DomainError) as err:
-        auction.reprice(reopened, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=28),
+        _reprice(reopened, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=28),
                         end=now + timedelta(days=29), now=now)
     assert err.value.code == "not_a_price_cut"
 
@@ -370,7 +379,7 @@ def test_price_cut_needs_a_new_disclosure_32号令第18条() -> None:
 def test_no_price_cut_once_offers_are_made() -> None:
     state = _offer(_state(), A, 120_000_00, OPENED)
     with pytest.raises(Conflict) as err:
-        auction.reprice(state, LAND, price_fen=90_000_00, start=OPENED + timedelta(days=21),
+        _reprice(state, LAND, price_fen=90_000_00, start=OPENED + timedelta(days=21),
                         end=OPENED + timedelta(days=31), now=OPENED)
     assert err.value.code == "offers_made"
 
@@ -390,3 +399,97 @@ def test_sale_notices_publish_the_deal_price_never_the_base_price() -> None:
     assert result.title == "宗地A-01成交公示" and result.content["DEAL_PRICE"] == "130000.00"
     assert result.content["WIN_BIDDER_CODE"] == A and result.content["BASE_PRICE_MET"] is True
     assert "120000" not in str(published.content) + str(result.content)
+
+
+# applications and deposits (竞买申请、竞买保证金) ------------------------------------------
+DEPOSITED = {"deposit_fen": 20_000_00, "applications_close_at": T0 + timedelta(days=28)}
+
+
+def _merge(state: dict[str, Any], change: Change) -> dict[str, Any]:
+    """Apply dotted paths one level deep (applicants.X, applicants.X.status, bidders.X)."""
+    new = {**state, "applicants": dict(state.get("applicants") or {}),
+           "bidders": dict(state.get("bidders") or {})}
+    for key, value in change.set.items():
+        parts = key.split(".")
+        if len(parts) == 1:
+            new[key] = value
+        elif len(parts) == 2:
+            new[parts[0]][parts[1]] = value
+        else:
+            new[parts[0]][parts[1]] = {**new[parts[0]][parts[1]], parts[2]: value}
+    return new
+
+
+def test_a_sale_with_a_deposit_needs_an_application_window_within_bidding() -> None:
+    """39号令第14条 (unverified): applications are reviewed before the bidder may offer."""
+    _validate(LAND, _event(**DEPOSITED), 120_000_00, "d")
+    for bad in ({"deposit_fen": 1}, {**DEPOSITED, "applications_close_at": T0 + timedelta(days=31)},
+                {**DEPOSITED, "applications_close_at": T0}):
+        with pytest.raises(DomainError) as exc:
+            _validate(LAND, _event(**bad), 120_000_00, "d")
+        assert exc.value.code == "applications_close_at_invalid"
+        assert "第14条" in exc.value.details["article"]
+    with pytest.raises(DomainError) as exc:
+        _validate(LAND, _event(applications_close_at=T0 + timedelta(days=25)), 120_000_00, "d")
+    assert exc.value.code == "applications_without_deposit"
+
+
+def test_only_qualified_applicants_get_a_paddle_and_may_offer_39号令第14条() -> None:
+    state = _state(**DEPOSITED)
+    open_at = T0 + timedelta(days=21)
+    with pytest.raises(DomainError) as exc:
+        auction.offer(state, LAND, bidder=A, name=A, price_fen=100_000_00, seen_offers=None,
+                      now_ms=_ms(open_at))
+    assert exc.value.code == "not_qualified"
+    with pytest.raises(DomainError) as exc:
+        auction.apply(state, LAND, bidder=A, name="甲", account="6222-A", paid_fen=19_999_99,
+                      now_ms=_ms(T0 + timedelta(days=1)))
+    assert exc.value.code == "deposit_required"
+    for bidder in (A, B):
+        state = _merge(state, auction.apply(state, LAND, bidder=bidder, name=bidder,
+                                            account=f"acct-{bidder}", paid_fen=20_000_00,
+                                            now_ms=_ms(T0 + timedelta(days=1))))
+    again = auction.apply(state, LAND, bidder=A, name="甲", account="acct-" + A,
+                          paid_fen=20_000_00, now_ms=_ms(T0 + timedelta(days=2)))
+    assert again.set == {} and again.events == []
+    with pytest.raises(Conflict) as closed:
+        auction.apply(state, LAND, bidder=SELLER, name="x", account="x", paid_fen=20_000_00,
+                      now_ms=_ms(T0 + timedelta(days=28)))
+    assert closed.value.code == "applications_closed"
+    state = _merge(state, auction.review(state, LAND, BOOK.calendar, bidder=A, qualified=True,
+                                         reason="", now=T0 + timedelta(days=2)))
+    assert auction.paddle_of(state, A) == 1
+    rejected = auction.review(state, LAND, BOOK.calendar, bidder=B, qualified=False,
+                              reason="资格证明不全", now=T0 + timedelta(days=2))
+    [settled] = [o.event for o in rejected.events]
+    assert [(d.bidder_uscc, d.action, d.amount_fen) for d in settled.deposits] == [
+        (B, "refund", 20_000_00)]
+    state = _merge(state, rejected)
+    assert auction.paddle_of(state, B) is None
+    with pytest.raises(Conflict):
+        auction.review(state, LAND, BOOK.calendar, bidder=B, qualified=True, reason="",
+                       now=T0 + timedelta(days=3))
+    state = _offer(state, A, 120_000_00, open_at)
+    assert state["offers"][0]["paddle"] == 1
+
+
+def test_at_the_close_the_winners_deposit_counts_towards_the_price_others_refunded() -> None:
+    """39号令第24条 (unverified): refunds within 5 working days of the end."""
+    state = _state(**DEPOSITED)
+    for bidder in (A, B):
+        state = _merge(state, auction.apply(state, LAND, bidder=bidder, name=bidder,
+                                            account=f"acct-{bidder}", paid_fen=20_000_00,
+                                            now_ms=_ms(T0)))
+        state = _merge(state, auction.review(state, LAND, BOOK.calendar, bidder=bidder,
+                                             qualified=True, reason="", now=T0))
+    state = _offer(state, A, 120_000_00, T0 + timedelta(days=21))
+    state = _offer(state, B, 121_000_00, T0 + timedelta(days=22))
+    end = T0 + timedelta(days=30)  # a Wednesday
+    change = auction.settle_deposits(state, auction.at_end(state, LAND, _ms(end)), LAND,
+                                     BOOK.calendar, end)
+    closed, settled = (o.event for o in change.events)
+    assert isinstance(closed, AuctionClosed) and closed.winner_uscc == B
+    by = {d.bidder_uscc: d for d in settled.deposits}
+    assert (by[B].action, by[B].due) == ("to_price", None)
+    assert by[A].action == "refund" and by[A].due == BOOK.calendar.add_working_days(end, 5)
+    assert by[A].payer_account == "acct-" + A

@@ -19,6 +19,8 @@ from typing import Any
 from contracts.bidding import (
     AuctionClosed,
     AuctionCloseReason,
+    AuctionDeposit,
+    AuctionDepositsSettled,
     AuctionMethod,
     AuctionPublished,
     AuctionRepriced,
@@ -33,7 +35,6 @@ from services.bidding.domain.rules import AuctionRules, after, duration
 
 State = dict[str, Any]
 OPEN, LIVE, CLOSED = "open", "live", "closed"
-WEEKDAYS = Calendar()  # working days for disclosures: Monday-Friday, holidays not modelled
 
 
 def ms(at: datetime) -> int:
@@ -70,17 +71,18 @@ class Outcome:
 
 # publication -------------------------------------------------------------------------
 def validate(rules: AuctionRules, e: AuctionPublished, base_price_fen: int | None,
-             base_decision: str | None) -> None:
+             base_decision: str | None, cal: Calendar) -> None:
     """Refuse an announcement the category's rules do not allow, naming the article."""
     if e.method not in rules.methods:
         raise DomainError("method_not_allowed", f"{e.method.value} is not a method of "
                           f"{e.category.value}", allowed=sorted(m.value for m in rules.methods))
-    _check_schedule(rules, e)
+    _check_schedule(rules, e, cal)
     _check_prices(rules, e, base_price_fen, base_decision)
+    _check_applications(rules, e)
 
 
-def _check_schedule(rules: AuctionRules, e: AuctionPublished) -> None:
-    if e.start_at < after(rules.announce_before, e.announced_at, WEEKDAYS):
+def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
+    if e.start_at < after(rules.announce_before, e.announced_at, cal):
         raise DomainError("announcement_too_short", "offers may open only after the "
                           "announcement period", article=rules.announce_before.source)
     if e.method is AuctionMethod.AUCTION:
@@ -93,6 +95,26 @@ def _check_schedule(rules: AuctionRules, e: AuctionPublished) -> None:
     if e.increment_fen * 100 > e.starting_price_fen * rules.increment_max_percent.value:
         raise DomainError("increment_too_large", "the increment exceeds the rule's share of "
                           "the starting price", article=rules.increment_max_percent.source)
+
+
+def _check_applications(rules: AuctionRules, e: AuctionPublished) -> None:
+    """A sale with a deposit takes applications until a set time within bidding, so the
+    seller can review each applicant before it offers (qualification rule)."""
+    if not e.deposit_fen:
+        if e.applications_close_at is not None:
+            raise DomainError("applications_without_deposit", "applications close only for a "
+                              "sale with a deposit", article=rules.qualification.source)
+        return
+    close = e.applications_close_at
+    last = e.end_at or e.start_at  # an auction's applicants are known before it starts
+    if close is None or close <= e.announced_at or close > last:
+        raise DomainError("applications_close_at_invalid", "a sale with a deposit needs "
+                          "applications_close_at after the announcement and no later than "
+                          f"{'the end of bidding' if e.end_at else 'the start'}",
+                          article=rules.qualification.source)
+    if e.deposit_fen > e.starting_price_fen:
+        raise DomainError("deposit_above_price", "the deposit may not exceed the starting "
+                          "price", article=rules.qualification.source)
 
 
 def _check_prices(rules: AuctionRules, e: AuctionPublished, base: int | None,
@@ -172,6 +194,10 @@ def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: s
         raise DomainError("offer_too_low", f"the lowest acceptable offer is {least} fen",
                           minimum_offer_fen=least, article=rules.increment_max_percent.source)
     if mine is None:
+        if state.get("deposit_fen"):  # paddles come from the qualification review
+            raise Forbidden("not_qualified", "this sale takes offers from qualified "
+                            "applicants only: apply with the deposit first",
+                            article=rules.qualification.source)
         mine = {"paddle": len(bidders) + 1, "name": name}
     new = Offer(no=len(offers) + 1, paddle=mine["paddle"], price_fen=price_fen, at_ms=now_ms)
     end = _end_after_offer(state, rules, now_ms)
@@ -209,6 +235,91 @@ def go_on(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: in
         raise Forbidden("not_a_bidder", "only a bidder with an offer (and a paddle) may go on")
     going = sorted({*state.get("going_on", []), int(mine["paddle"])})
     return Change(set={"going_on": going})
+
+
+# applications and deposits (竞买申请、竞买保证金) ---------------------------------------
+PENDING, QUALIFIED, REJECTED = "pending", "qualified", "rejected"
+
+
+def apply(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: str,
+          account: str, paid_fen: int, now_ms: int) -> Change:
+    """An application with its deposit, before applications close; the same one again
+    changes nothing."""
+    deposit = int(state.get("deposit_fen") or 0)
+    if not deposit:
+        raise Conflict("no_applications", "this sale takes offers from any registered bidder")
+    if state["status"] == CLOSED:
+        raise Conflict("auction_closed", "the auction has closed")
+    if now_ms >= ms(datetime.fromisoformat(str(state["applications_close_at"]))):
+        raise Conflict("applications_closed", "applications have closed",
+                       applications_close_at=state["applications_close_at"])
+    if paid_fen < deposit:
+        raise DomainError("deposit_required", f"the deposit is {deposit} fen",
+                          deposit_fen=deposit, article=rules.qualification.source)
+    held = state.get("applicants", {}).get(bidder)
+    if held is not None:
+        if held["status"] == PENDING and held["account"] == account:
+            return Change()
+        if held["status"] != PENDING:
+            raise Conflict("application_reviewed", f"your application is {held['status']}",
+                           status=held["status"])
+    entry = {"status": PENDING, "name": name, "account": account, "paid_fen": paid_fen,
+             "applied_ms": now_ms}
+    return Change(set={f"applicants.{bidder}": entry})
+
+
+def review(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar, *, bidder: str,
+           qualified: bool, reason: str, now: datetime) -> Change:
+    """The seller's qualification review: a qualified applicant gets its paddle (竞买号);
+    a rejected one its deposit back within the rule's period."""
+    held = state.get("applicants", {}).get(bidder)
+    if held is None:
+        raise DomainError("no_application", f"{bidder} has not applied")
+    status = QUALIFIED if qualified else REJECTED
+    if held["status"] == status:
+        return Change()
+    if held["status"] != PENDING:
+        raise Conflict("application_reviewed", f"the application is {held['status']}",
+                       status=held["status"])
+    if state["status"] == CLOSED:
+        raise Conflict("auction_closed", "the auction has closed")
+    sets: dict[str, Any] = {f"applicants.{bidder}.status": status,
+                            f"applicants.{bidder}.reason": reason}
+    events: list[Outgoing] = []
+    if qualified:
+        paddle = len(state.get("bidders", {})) + 1
+        sets[f"bidders.{bidder}"] = {"paddle": paddle, "name": held["name"]}
+    else:
+        events.append(Outgoing(_settled(state, rules, cal, [(bidder, held)], None, now),
+                               Category(state["category"])))
+    return Change(set=sets, events=events)
+
+
+def _settled(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar,
+             deposits: list[tuple[str, Mapping[str, Any]]], winner: str | None,
+             now: datetime) -> AuctionDepositsSettled:
+    due = after(rules.deposit_refund, now, cal)
+    return AuctionDepositsSettled(auction_id=state["auction_id"], settled_at=now, deposits=[
+        AuctionDeposit(bidder_uscc=uscc, payer_account=a["account"], amount_fen=a["paid_fen"],
+                       action="to_price" if uscc == winner else "refund",
+                       due=None if uscc == winner else due, article=rules.deposit_refund.source)
+        for uscc, a in deposits])
+
+
+def settle_deposits(state: Mapping[str, Any], change: Change, rules: AuctionRules,
+                    cal: Calendar, now: datetime) -> Change:
+    """When ``change`` closes the sale: every qualified applicant's deposit is refunded,
+    but the winner's, which counts towards the price (39号令, unverified)."""
+    if change.set.get("status") != CLOSED:
+        return change
+    held = [(u, a) for u, a in (state.get("applicants") or {}).items()
+            if a["status"] == QUALIFIED]
+    if held:
+        closed = next(o.event for o in change.events if isinstance(o.event, AuctionClosed))
+        winner = closed.winner_uscc if closed.sold else None
+        change.events.append(Outgoing(_settled(state, rules, cal, held, winner, now),
+                                      Category(state["category"])))
+    return change
 
 
 def paddle_of(state: Mapping[str, Any], bidder: str) -> int | None:
@@ -279,7 +390,7 @@ RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price
 
 # a price cut (降价) ------------------------------------------------------------------
 def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
-            start: datetime, end: datetime | None, now: datetime) -> Change:
+            start: datetime, end: datetime | None, now: datetime, cal: Calendar) -> Change:
     """Cut the price: allowed with no offer in this round, and only after a new disclosure
     (32号令第18条); an unsold auction reopens with it."""
     if not rules.price_cut.value:
@@ -295,7 +406,8 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
     published = {k: v for k, v in state.items() if k in AuctionPublished.model_fields}
     e = AuctionPublished.model_validate({**published, "starting_price_fen": price_fen,
                                          "announced_at": now, "start_at": start, "end_at": end})
-    _check_schedule(rules, e)  # a new disclosure; the appraisal floor binds the first price only
+    # a new disclosure; the appraisal floor binds the first price only
+    _check_schedule(rules, e, cal)
     event = AuctionRepriced(auction_id=state["auction_id"],
                             previous_price_fen=int(state["starting_price_fen"]),
                             starting_price_fen=price_fen, announced_at=now, start_at=start,

@@ -77,6 +77,8 @@ class AuctionRules(BaseModel):
     base_price: Rule  # value 1: a secret base price (底价) set collectively is required
     price_cut: Rule  # a price cut restarts the disclosure (its period: announce_before)
     listing_result: Rule  # who wins at the end of listing / online bidding
+    qualification: Rule  # a sale with a deposit: the seller reviews each applicant
+    deposit_refund: Rule  # deposits of all but the winner refunded within this period
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:
