@@ -78,6 +78,9 @@ class PriceCutIn(RequestBody):
     starting_price_fen: int = Field(ge=1, description="New, lower price in fen.")
     start_at: datetime = Field(description="Offers open after the new disclosure.")
     end_at: datetime | None = None
+    applications_close_at: datetime | None = Field(default=None, description="A sale with "
+                                                   "a deposit: the new round's applications "
+                                                   "close then.")
 
 
 PUBLIC = ("auction_id", "project_code", "name", "category", "region_code", "seller_uscc",
@@ -187,4 +190,5 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
         who = rt.principal(request, Role.TENDEREE, Role.OPERATOR)
         body = await read_json(request, PriceCutIn)
         return json_response(await app.cut_price(aid(request), who, body.starting_price_fen,
-                                                 body.start_at, body.end_at))
+                                                 body.start_at, body.end_at,
+                                                 body.applications_close_at))

@@ -166,7 +166,8 @@ class Auctions:
                 and top.paddle == paddle}
 
     async def cut_price(self, auction_id: str, who: Principal, price_fen: int,
-                        start: datetime, end: datetime | None) -> dict[str, Any]:
+                        start: datetime, end: datetime | None,
+                        applications_close_at: datetime | None = None) -> dict[str, Any]:
         """A price cut (降价) with a new disclosure period (32号令第18条)."""
         state = await self.get(auction_id)
         if who.uscc != state["seller_uscc"] and not who.has(Role.OPERATOR):
@@ -174,7 +175,7 @@ class Auctions:
         rules = self.rules(state)
         await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.reprice(
             s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC),
-            cal=self.calendar), who,
+            cal=self.calendar, applications_close_at=applications_close_at), who,
             "price_cut", {"price_fen": price_fen, "start": start.isoformat(),
                           "end": end.isoformat() if end else None}))
         state = await self.get(auction_id)

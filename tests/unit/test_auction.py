@@ -19,6 +19,7 @@ from contracts.base import Message
 from contracts.bidding import (
     AuctionClosed,
     AuctionCloseReason,
+    AuctionDepositsSettled,
     AuctionMethod,
     AuctionPublished,
     AuctionRepriced,
@@ -493,3 +494,28 @@ def test_at_the_close_the_winners_deposit_counts_towards_the_price_others_refund
     assert (by[B].action, by[B].due) == ("to_price", None)
     assert by[A].action == "refund" and by[A].due == BOOK.calendar.add_working_days(end, 5)
     assert by[A].payer_account == "acct-" + A
+
+
+def test_a_price_cut_of_a_sale_with_a_deposit_opens_a_new_round_of_applications() -> None:
+    """A new disclosure (32号令第18条, unverified): the deposits held are refunded, and the
+    bidders apply and are reviewed again before the new window closes."""
+    base = dict(category=Category.PROPERTY, method=AuctionMethod.ONLINE_BIDDING,
+                appraised_fen=100_000_00, has_base_price=False, start_at=T0 + timedelta(days=28),
+                end_at=T0 + timedelta(days=29), deposit_fen=10_000_00,
+                applications_close_at=T0 + timedelta(days=27))
+    state = _state(PROPERTY, None, **base)
+    state = _merge(state, auction.apply(state, PROPERTY, bidder=A, name=A, account="acct-A",
+                                        paid_fen=10_000_00, now_ms=_ms(T0)))
+    state = _merge(state, auction.review(state, PROPERTY, BOOK.calendar, bidder=A,
+                                         qualified=True, reason="", now=T0))
+    now = T0 + timedelta(days=2)
+    with pytest.raises(DomainError) as exc:
+        _reprice(state, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=30),
+                 end=now + timedelta(days=31), now=now)
+    assert exc.value.code == "applications_close_at_invalid"
+    change = _reprice(state, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=30),
+                      end=now + timedelta(days=31), now=now,
+                      applications_close_at=now + timedelta(days=29))
+    assert change.set["applicants"] == {} and change.set["bidders"] == {}
+    settled = [o.event for o in change.events if isinstance(o.event, AuctionDepositsSettled)]
+    assert [(d.bidder_uscc, d.action) for d in settled[0].deposits] == [(A, "refund")]

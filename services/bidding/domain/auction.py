@@ -390,7 +390,8 @@ RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price
 
 # a price cut (降价) ------------------------------------------------------------------
 def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
-            start: datetime, end: datetime | None, now: datetime, cal: Calendar) -> Change:
+            start: datetime, end: datetime | None, now: datetime, cal: Calendar,
+            applications_close_at: datetime | None = None) -> Change:
     """Cut the price: allowed with no offer in this round, and only after a new disclosure
     (32号令第18条); an unsold auction reopens with it."""
     if not rules.price_cut.value:
@@ -405,9 +406,11 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
                           starting_price_fen=state["starting_price_fen"])
     published = {k: v for k, v in state.items() if k in AuctionPublished.model_fields}
     e = AuctionPublished.model_validate({**published, "starting_price_fen": price_fen,
-                                         "announced_at": now, "start_at": start, "end_at": end})
+                                         "announced_at": now, "start_at": start, "end_at": end,
+                                         "applications_close_at": applications_close_at})
     # a new disclosure; the appraisal floor binds the first price only
     _check_schedule(rules, e, cal)
+    _check_applications(rules, e)
     event = AuctionRepriced(auction_id=state["auction_id"],
                             previous_price_fen=int(state["starting_price_fen"]),
                             starting_price_fen=price_fen, announced_at=now, start_at=start,
@@ -416,5 +419,15 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
             "start_at": start.isoformat(), "end_at": end.isoformat() if end else None,
             "start_ms": ms(start), "end_ms": _first_end(e, rules), "status": OPEN,
             "offers": [], "going_on": []}
-    return Change(set=sets, unset=["result"],
-                  events=[Outgoing(event, Category(state["category"]))])
+    events = [Outgoing(event, Category(state["category"]))]
+    if state.get("deposit_fen"):
+        # A new disclosure is a new round of applications: deposits not yet settled (the
+        # sale had not closed) are refunded, and bidders apply and are reviewed again.
+        sets.update(applicants={}, bidders={}, applications_close_at=(
+            applications_close_at.isoformat() if applications_close_at else None))
+        held = [(u, a) for u, a in (state.get("applicants") or {}).items()
+                if a["status"] != REJECTED]
+        if held and state["status"] != CLOSED:
+            events.append(Outgoing(_settled(state, rules, cal, held, None, now),
+                                   Category(state["category"])))
+    return Change(set=sets, unset=["result"], events=events)
