@@ -76,6 +76,10 @@ class NotificationQueued(Message):
     source_event_id: str = Field(description="The event the notification is about (ce_id).")
     source_event_type: str = Field(description="Its CloudEvents type.")
     queued_ms: int = Field(ge=0, description="When it was queued (epoch milliseconds).")
+    first: bool = Field(default=False, description=(
+        "Queued by the first handling of its event (the fan-out's inbox write for the "
+        "recipient was new): no earlier copy of it was queued. False when the event was "
+        "handled before, or unknown."))
 
     def aggregate_id(self) -> str:
         return self.lane

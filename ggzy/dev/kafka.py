@@ -62,6 +62,7 @@ JVM_OPTS = (
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",
     "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:TieredStopAtLevel=1",
     "-Djava.awt.headless=true",
 )
 

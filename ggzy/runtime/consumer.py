@@ -21,6 +21,7 @@ per record); what that call cannot settle goes to the per-record path above.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -48,6 +49,22 @@ LINGER_BYTES = 64 * 1024  # a fetch returns at once when it has this much, else 
 IDLE_FETCH_WAIT_MS = 500  # without linger: a fetch returns any record at once, else after this
 BATCH_WAIT_MS = 20  # an empty fetch waits this long (and FastStream as long again) before the next
 M = TypeVar("M", bound=Message)
+# What the handlers of the batch being handled left to it: awaited after them, before
+# the batch is committed (``leave_to_batch``).
+_left: contextvars.ContextVar[list[asyncio.Future[Any]] | None] = contextvars.ContextVar(
+    "left_to_batch", default=None)
+
+
+def leave_to_batch(pending: asyncio.Future[Any]) -> bool:
+    """Leave the wait for ``pending`` (a publication's acknowledgement) to the consumed
+    batch being handled: it is awaited after the batch's handlers and before its offsets
+    are committed, and its failure fails the batch (which comes again). False, and
+    nothing taken, outside a batch: the caller waits itself."""
+    left = _left.get()
+    if left is None:
+        return False
+    left.append(pending)
+    return True
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,8 @@ class Incoming(Generic[M]):
     message: M
     value: bytes
     offset: int = -1  # its offset in its partition (monotone per partition)
+    topic: str = ""  # where it was consumed from
+    partition: int = -1
 
 
 Handler = Callable[[Incoming[Any]], Awaitable[None]]
@@ -125,7 +144,20 @@ class Dispatcher:
         self._counters: dict[tuple[str, str], Any] = {}  # the labelled children, looked up once
 
     async def handle_batch(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
-        """Handle a fetched batch: in order per aggregate, concurrently across them."""
+        """Handle a fetched batch: in order per aggregate, concurrently across them; then
+        wait for what its handlers left to it (``leave_to_batch``)."""
+        left: list[asyncio.Future[Any]] = []
+        token = _left.set(left)
+        try:
+            await self._handle_batch(records)
+        finally:
+            _left.reset(token)
+            outcomes = await asyncio.gather(*left, return_exceptions=True) if left else []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the batch is not committed, and comes again
+
+    async def _handle_batch(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
         chains: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
             chains.setdefault((record.topic, record.partition, record.key), []).append(record)
@@ -234,7 +266,8 @@ class Dispatcher:
             message = _parse(entry[0], record.value)
         except DeadLetter as dead:
             return dead
-        return Incoming(envelope, message, record.value or b"", record.offset)
+        return Incoming(envelope, message, record.value or b"", record.offset, record.topic,
+                        record.partition)
 
     async def _attempt(self, handler: Handler, incoming: Incoming[Any]) -> None:
         envelope = incoming.envelope

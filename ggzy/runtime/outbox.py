@@ -232,18 +232,30 @@ class OutboxRelay:
 
     async def send_now(self, entries: list[Doc]) -> None:
         """Send entries shaped as an outbox's (``aggregates.entry_of``), in order, and
-        wait until every one is acknowledged. Each goes by ``send``, so the small sends
-        of many concurrent callers share the producer's batches (a pass of the relay
-        builds its own)."""
+        wait until every one is acknowledged."""
+        await (await self.send_soon(entries))
+
+    async def send_soon(self, entries: list[Doc]) -> asyncio.Future[Any]:
+        """Hand entries shaped as an outbox's to the producer, in order; return what
+        completes when every one is acknowledged (or fails with the first failure). Each
+        goes by ``send``, so the small sends of many concurrent callers share the
+        producer's batches (a pass of the relay builds its own)."""
         if self.producer is None:
             raise RuntimeError("relay has no producer: start the service first")
         sent = []
         for entry in entries:
             topic, key, value, headers = _record(entry)
             sent.append(await self.producer.send(topic, value=value, key=key, headers=headers))
-        for entry, delivery in zip(entries, sent, strict=True):
-            await delivery
-            self._published(entry["topic"]).inc()
+        acked = asyncio.gather(*sent)
+        topics = [entry["topic"] for entry in entries]
+
+        def count(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                for topic in topics:
+                    self._published(topic).inc()
+
+        acked.add_done_callback(count)
+        return acked
 
     async def _send(self, docs: list[Doc]) -> list[list[_Batch] | Exception]:
         """Hand every aggregate's events to the producer in order (acks=all, idempotent),

@@ -15,13 +15,13 @@ import json
 import logging
 import signal
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 from aiohttp.log import access_logger
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -34,7 +34,7 @@ from contracts.topics import Stage, dead_letter_topic, topic_name
 from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, entry_of, now_ms, stamp
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
 from ggzy.runtime.batching import Store
-from ggzy.runtime.consumer import Batched, Handler, Subscription, subscribe
+from ggzy.runtime.consumer import Batched, Handler, Subscription, leave_to_batch, subscribe
 from ggzy.runtime.errors import Unauthorized
 from ggzy.runtime.http import Api, error_middleware, json_response
 from ggzy.runtime.metrics import Metrics
@@ -78,6 +78,8 @@ class Runtime:
         self.timers = Timers(self.db["timers"], metrics=self.metrics)
         self.verifier: TokenVerifier | None = None
         self.categories: frozenset[Category] = settings.served_categories()
+        self._offsets: AIOKafkaConsumer | None = None  # for end_offsets, started on first use
+        self._offsets_lock = asyncio.Lock()
 
     def aggregates(self, collection: str, cache_size: int = 0) -> Aggregates:
         """The aggregate collection ``collection``, relayed by this service's outbox
@@ -114,10 +116,48 @@ class Runtime:
         (a notification delivered and recorded) and that, when it runs again for the
         same input, publishes the same events under the same ids, which consumers
         deduplicate. Where an event is the only trace of a state change, use the outbox."""
+        await self.relay.send_now(self._entries(events, cause))
+
+    async def publish_all(self, groups: list[tuple[list[tuple[Outgoing, str]], Cause]]
+                          ) -> None:
+        """As ``publish_now`` for the events of several handlings at once, each group under
+        its own cause: all handed to the producer in the order given, then waited for."""
+        await self.relay.send_now([entry for events, cause in groups
+                                   for entry in self._entries(events, cause)])
+
+    async def publish_with_batch(self, events: list[tuple[Outgoing, str]], cause: Cause
+                                 ) -> None:
+        """As ``publish_now``, but a handler of a consumed batch does not wait for the
+        acknowledgements: the batch does, before it is committed (``leave_to_batch``), so
+        the handler's next record goes on meanwhile. For events whose order against the
+        handler's later effects does not matter (receipts); outside a batch, it waits."""
+        acked = await self.relay.send_soon(self._entries(events, cause))
+        if not leave_to_batch(acked):
+            await acked
+
+    def _entries(self, events: list[tuple[Outgoing, str]], cause: Cause) -> list[Doc]:
         source, now = f"/ggzy/{self.settings.service}", now_ms()
-        await self.relay.send_now([
-            entry_of(out, stamp(out, cause, source, event_id), self.settings.topic_prefix,
-                     index, now) for index, (out, event_id) in enumerate(events)])
+        return [entry_of(out, stamp(out, cause, source, event_id), self.settings.topic_prefix,
+                         index, now) for index, (out, event_id) in enumerate(events)]
+
+    async def end_offsets(self, partitions: Collection[TopicPartition]
+                          ) -> dict[TopicPartition, int]:
+        """The partitions' end offsets now (the offset the next record written gets): a
+        consumer that was assigned them knows that no member before it can have read a
+        record at or after that offset. One group-less consumer, started on first use."""
+        async with self._offsets_lock:
+            if self._offsets is None:
+                consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                            enable_auto_commit=False)
+                await consumer.start()
+                self._offsets = consumer
+        offsets: dict[TopicPartition, int] = await self._offsets.end_offsets(list(partitions))
+        return offsets
+
+    async def close_offsets(self) -> None:
+        if self._offsets is not None:
+            await self._offsets.stop()
+            self._offsets = None
 
     def principal(self, request: web.Request, *roles: Role) -> Principal:
         """The caller, who must hold one of ``roles`` (any valid token if none given)."""
@@ -169,6 +209,7 @@ async def _lifespan(rt: Runtime, parts: Parts) -> AsyncIterator[None]:
             await hook()
         await rt.relay.stop()  # last flush of what was committed
         await producer.stop()
+        await rt.close_offsets()
         await rt.mongo.close()
         log.info("service stopped", extra={"service": rt.settings.service})
 

@@ -9,6 +9,7 @@ known (its own, else registration's) and an SMTP relay is configured.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from services.notify.domain import recipients as r
 from services.notify.domain import routing, templates
 from services.notify.domain.routing import Route
 from services.notify.domain.templates import Templates
-from services.notify.lanes import FastLane, Publish, queued, queued_id
+from services.notify.lanes import FastLane, Publish, PublishAll, queued, queued_id, receipt_of
 from services.notify.queue import Spec
 from services.notify.store import NotifyStore
 
@@ -36,6 +37,7 @@ class Notify:
     templates: Templates
     mail_endpoint: str | None  # the SMTP relay, or None when e-mail is off
     publish: Publish  # Runtime.publish_now
+    publish_all: PublishAll  # Runtime.publish_all
     lane: FastLane  # delivers the inbox at once, and the queued rest in order per lane
 
     async def on_bidding(self, msg: Incoming[Any]) -> None:
@@ -84,23 +86,66 @@ class Notify:
             await self.store.project(r.expert(x.expert_id), event.expert_version,
                                      [x.email] if x.email else [], False)
 
-    async def notify(self, msg: Incoming[Any], routes: list[Route]) -> int:
-        """Queue every delivery the routes owe; return how many."""
-        if not routes:
-            return 0
-        env = msg.envelope
-        cause = Cause(message_id=env.id, correlation_id=env.correlationid)
-        docs = await self.store.recipients_by_id(x.recipient for x in routes)
-        specs = [spec for route in routes for spec in
-                 self.specs(msg, route, docs.get(route.recipient) or {"_id": route.recipient})]
-        # the inbox at once; the others on their lanes (services.notify.lanes). A
-        # redelivered event does it all again under the same ids: each is delivered once
+    async def notify(self, msg: Incoming[Any], routes: list[Route]) -> None:
+        """Queue every delivery the routes owe."""
+        [outcome] = await self.notify_many([(msg, lambda: routes)])
+        if outcome is not None:
+            raise outcome
+
+    async def notify_many(self, routed: list[tuple[Incoming[Any], Callable[[], list[Route]]]]
+                          ) -> list[Exception | None]:
+        """Queue every delivery the events' routes owe, for several events at once (in
+        their order); return each one's outcome (None: done). After the first that
+        fails, none is done (each is handled again on its own, in order).
+
+        The inbox at once; the others on their lanes (services.notify.lanes), all
+        published together with the inbox's receipts. A redelivered event does it all
+        again under the same ids: each is delivered once. The inbox is written first: a
+        recipient's inbox new now says its other notifications of the event were never
+        queued before (``first``: their lane need not read whether one was delivered)."""
+        causes: list[Cause] = []
+        planned: list[list[tuple[Incoming[Any], Route]]] = []
+        failed: Exception | None = None
+        for msg, routes_of in routed:
+            try:
+                routes = routes_of()
+            except Exception as exc:  # this one and the later ones go on their own
+                failed = exc
+                break
+            causes.append(_cause(msg))
+            planned.append([(msg, route) for route in routes])
+        docs = await self.store.recipients_by_id(
+            route.recipient for pairs in planned for _, route in pairs)
+        specs = [[spec for msg, route in pairs for spec in self.specs(
+            msg, route, docs.get(route.recipient) or {"_id": route.recipient})]
+            for pairs in planned]
         now = now_ms()
-        on_lanes = [(Outgoing(queued(spec)), queued_id(spec.notification_id))
-                   for spec in specs if spec.channel != Channel.INBOX]
-        await asyncio.gather(self.publish(on_lanes, cause), *(
-            self.lane.inbox(spec, cause, now) for spec in specs if spec.channel == Channel.INBOX))
-        return len(specs)
+        inbox = [(i, spec) for i, of in enumerate(specs) for spec in of
+                 if spec.channel == Channel.INBOX]
+        written = await asyncio.gather(*(self.lane.write_inbox(spec, causes[i], now)
+                                         for i, spec in inbox), return_exceptions=True)
+        done = len(specs)
+        for (i, _), result in zip(inbox, written, strict=True):
+            if isinstance(result, Exception) and i < done:
+                done, failed = i, result
+        new = {(i, spec.recipient) for (i, spec), fresh in zip(inbox, written, strict=True)
+               if fresh is True}
+        seen: set[str] = set()  # queued before in this batch (an event twice, a route twice)
+        groups: list[tuple[list[tuple[Outgoing, str]], Cause]] = []
+        for i, of in enumerate(specs[:done]):
+            events = [receipt_of(spec) for spec in of if spec.channel == Channel.INBOX]
+            for spec in of:
+                if spec.channel != Channel.INBOX:
+                    first = (i, spec.recipient) in new and spec.notification_id not in seen
+                    seen.add(spec.notification_id)
+                    events.append((Outgoing(queued(spec, first)),
+                                   queued_id(spec.notification_id)))
+            groups.append((events, causes[i]))
+        try:
+            await self.publish_all(groups)
+        except Exception as exc:
+            return [exc] * len(routed)
+        return [None] * done + [failed] * (len(routed) - done)
 
     def specs(self, msg: Incoming[Any], route: Route, doc: Doc) -> list[Spec]:
         """The deliveries of one route: one per channel of the recipient."""
@@ -131,3 +176,7 @@ class Notify:
         if self.mail_endpoint and address and mail.get("enabled", True):
             out.append((Channel.EMAIL, self.mail_endpoint, {"address": address}))
         return out
+
+
+def _cause(msg: Incoming[Any]) -> Cause:
+    return Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)

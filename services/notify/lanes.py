@@ -33,21 +33,31 @@ deduplicate. A webhook sent and not yet recorded when a replica dies is sent aga
 by the next owner (the receiver recognises it by its signed notification id): at
 least once, as any delivery over a network can only be.
 
+Whether a webhook or e-mail notification was recorded already is read only when it
+may have been: when its event was handled before (the fan-out's inbox write for the
+recipient was not new: the record is not ``first``), when its offset is below the
+partition's end as it was when this replica was assigned it (the previous owner may
+have handled it and died before committing), or when this replica handled the lane
+at that offset or later (a batch handled again after a failure). A record queued by
+the first handling of its event, written after the partition came here, and not seen
+here before cannot have been delivered by anyone: it is sent without the read.
+
 Store use per notification: an inbox one is one insert; a webhook or e-mail one is
-a read (was it recorded?) and an insert, both group-committed with the others of the
-batch (and the recipient's current webhook, as of at most 2 s ago, which the
+an insert (and the read above, where a copy may have gone before), group-committed
+with the others of the batch (and the recipient's current webhook, as of at most 2 s ago, which the
 fan-out read anyway: ``NotifyStore.recipients_by_id``); the store queue only for
 lanes in trouble.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from contracts.notify import Channel, NotificationQueued
 from ggzy.runtime.aggregates import Cause, Outgoing, now_ms
@@ -58,8 +68,12 @@ from services.notify.domain.recipients import RecipientId
 from services.notify.queue import DELIVERED, FAST, DeliveryQueue, Spec, Tried, receipt
 from services.notify.store import NotifyStore
 
+log = logging.getLogger("ggzy.notify.lanes")
 RECEIPTS = uuid.UUID("5a0c6f2e-9d43-4b8e-a1f7-0c3d2b9e6a51")  # namespace of receipt ids
 Publish = Callable[[list[tuple[Outgoing, str]], Cause], Awaitable[None]]
+PublishAll = Callable[[list[tuple[list[tuple[Outgoing, str]], Cause]]], Awaitable[None]]
+EndOffsets = Callable[[Collection[TopicPartition]], Awaitable[dict[TopicPartition, int]]]
+Partition = tuple[str, int]  # topic and partition
 
 
 def receipt_id(notification_id: str) -> str:
@@ -78,6 +92,7 @@ class FastLane:
 
     def __init__(self, queue: DeliveryQueue, courier: Courier, store: NotifyStore,
                  senders: dict[Channel, Send], publish: Publish, *,
+                 end_offsets: EndOffsets | None = None,
                  known_lanes: int = 100_000, recheck_ms: int = 500) -> None:
         self.queue, self.courier, self.store = queue, courier, store
         self.senders, self.publish = senders, publish
@@ -87,7 +102,13 @@ class FastLane:
         # lanes this replica queued to (or found not caught up), and when it last looked
         self._blocked: dict[str, int] = {}
         self._known_lanes, self.recheck_ms = known_lanes, recheck_ms
-        self.listener = _Forget(self._clear, self._blocked)
+        # per partition, its end offset when it was assigned here (none known: every
+        # record is checked); per lane, the partition and the last offset handled here
+        self._fresh_from: dict[Partition, int] = {}
+        self._handled: dict[str, tuple[Partition, int]] = {}
+        self.listener = _Forget(self, self._clear, self._blocked, self._fresh_from,
+                                self._handled)
+        self.end_offsets = end_offsets
 
     async def on_queued(self, msg: Incoming[NotificationQueued]) -> None:
         q = msg.message
@@ -103,10 +124,11 @@ class FastLane:
             self.courier.metrics.failed.labels(q.channel.value).inc()
             return
         spec = current
+        unseen = self._unseen(msg, q.lane) and q.first
         if not await self._caught_up(q.lane):
             await self._to_queue(spec, cause)  # behind what the courier still holds
             return
-        known = await self.queue.known(q.notification_id)
+        known = None if unseen else await self.queue.known(q.notification_id)
         if known is not None:  # a redelivery: delivered here (its receipt again) or queued
             if known.get("state") == DELIVERED and known.get("via") == FAST:
                 await self._receipt(spec, cause)  # the store queue's went by its outbox
@@ -114,12 +136,49 @@ class FastLane:
         await self._deliver(spec, order, cause, q.queued_ms)
 
     async def inbox(self, spec: Spec, cause: Cause, queued_ms: int) -> None:
-        """Deliver to the inbox: the write is the delivery (once: a redelivered event finds
-        it written), then the live push and the receipt. Never retried or held, so it
-        needs no lane: the fan-out calls it directly, sorted by the time of writing."""
-        if await self.queue.record_delivered(spec, time.time_ns() // 1000, cause):
-            await self.courier.delivered_now(spec, queued_ms)
+        """Deliver to the inbox (``write_inbox``), then publish its receipt."""
+        await self.write_inbox(spec, cause, queued_ms)
         await self._receipt(spec, cause)
+
+    async def write_inbox(self, spec: Spec, cause: Cause, queued_ms: int) -> bool:
+        """Deliver to the inbox: the write is the delivery (once: a redelivered event finds
+        it written), then the live push; True when it was written now (not before). Never
+        retried or held, so it needs no lane: the fan-out calls it directly, sorted by the
+        time of writing. Its receipt is ``receipt_of(spec)``, for the caller to publish."""
+        if not await self.queue.record_delivered(spec, time.time_ns() // 1000, cause):
+            return False
+        await self.courier.delivered_now(spec, queued_ms)
+        return True
+
+    def _unseen(self, msg: Incoming[NotificationQueued], lane: str) -> bool:
+        """Whether no one can have handled this record before: its offset is at or past
+        its partition's end when this replica was assigned it, and past the last one of
+        its lane handled here. Remembers it as handled (a bounded memory: a lane
+        forgotten raises its partition's mark past what it had handled)."""
+        where = (msg.topic, msg.partition)
+        fresh_from = self._fresh_from.get(where)
+        last = self._handled.pop(lane, None)
+        self._handled[lane] = (where, msg.offset)
+        while len(self._handled) > self._known_lanes:
+            old, (at, offset) = next(iter(self._handled.items()))
+            del self._handled[old]
+            if at in self._fresh_from:
+                self._fresh_from[at] = max(self._fresh_from[at], offset + 1)
+        return (fresh_from is not None and msg.offset >= fresh_from
+                and (last is None or msg.offset > last[1]))
+
+    async def assigned(self, partitions: Collection[TopicPartition]) -> None:
+        """Note where each partition assigned here ended when it came: below that, a
+        record may have been handled by its previous owner. Without it (no way to ask,
+        or the broker did not answer), every record of the partition is checked."""
+        if self.end_offsets is None or not partitions:
+            return
+        try:
+            ends = await self.end_offsets(partitions)
+        except Exception as exc:  # checked record by record instead
+            log.warning("end offsets not known", extra={"reason": repr(exc)})
+            return
+        self._fresh_from.update({(tp.topic, tp.partition): end for tp, end in ends.items()})
 
     async def _deliver(self, spec: Spec, order: int, cause: Cause, queued_ms: int) -> None:
         courier, now = self.courier, now_ms()
@@ -192,15 +251,20 @@ class FastLane:
         return _spec(q, {"url": hook["url"], "secret": hook["secret"]})
 
     async def _receipt(self, spec: Spec, cause: Cause) -> None:
-        await self.publish([(Outgoing(receipt(spec, 1)), receipt_id(spec.notification_id))],
-                           cause)
+        await self.publish([receipt_of(spec)], cause)
+
+
+def receipt_of(spec: Spec) -> tuple[Outgoing, str]:
+    """A delivery's receipt, under its id (the same however often it is published)."""
+    return Outgoing(receipt(spec, 1)), receipt_id(spec.notification_id)
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forgets what was known about lanes whenever partitions move."""
+    """Forgets what was known about lanes whenever partitions move, and notes where the
+    partitions assigned ended."""
 
-    def __init__(self, *known: dict[str, Any]) -> None:
-        self.known = known
+    def __init__(self, lane: FastLane, *known: dict[Any, Any]) -> None:
+        self.lane, self.known = lane, known
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         for known in self.known:
@@ -209,6 +273,7 @@ class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         for known in self.known:
             known.clear()
+        await self.lane.assigned(assigned)
 
 
 def _spec(q: NotificationQueued, target: dict[str, Any]) -> Spec:
@@ -216,11 +281,12 @@ def _spec(q: NotificationQueued, target: dict[str, Any]) -> Spec:
                 target, q.payload, q.source_event_id, q.source_event_type)
 
 
-def queued(spec: Spec) -> NotificationQueued:
-    """What the fan-out publishes for a delivery (without any secret)."""
+def queued(spec: Spec, first: bool = False) -> NotificationQueued:
+    """What the fan-out publishes for a delivery (without any secret); ``first``: by the
+    first handling of its event (no copy of it was queued before)."""
     return NotificationQueued(
         notification_id=spec.notification_id, lane=spec.lane, recipient=spec.recipient,
         channel=spec.channel, about=spec.kind, endpoint=spec.endpoint,
         target={k: str(v) for k, v in spec.target.items() if k != "secret"},
         payload=spec.payload, source_event_id=spec.source_event_id,
-        source_event_type=spec.source_event_type, queued_ms=now_ms())
+        source_event_type=spec.source_event_type, queued_ms=now_ms(), first=first)
