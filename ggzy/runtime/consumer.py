@@ -152,7 +152,10 @@ class Dispatcher:
             await self._handle_batch(records)
         finally:
             _left.reset(token)
-            outcomes = await asyncio.gather(*left, return_exceptions=True) if left else []
+            outcomes = []
+            while left:  # what was left may leave more
+                pending, left[:] = list(left), []
+                outcomes += await asyncio.gather(*pending, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome  # the batch is not committed, and comes again

@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, Fresh, now_ms
@@ -54,7 +54,29 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
     """The idempotent producer every relay uses (acks=all, ordered retries)."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
                             linger_ms=2, request_timeout_ms=30000,
-                            max_request_size=MAX_MESSAGE_BYTES, max_batch_size=MAX_BATCH_BYTES)
+                            max_request_size=MAX_MESSAGE_BYTES, max_batch_size=MAX_BATCH_BYTES,
+                            partitioner=KeyPartitioner())
+
+
+class KeyPartitioner:
+    """Kafka's default partitioner (murmur2 of the key, as aiokafka's and the Java
+    client's), keeping the hashes of the last keys seen: a service's keys repeat (its
+    aggregates, recipients, lanes), and murmur2 is pure Python in aiokafka."""
+
+    def __init__(self, keys: int = 10_000) -> None:
+        self.keys = keys
+        self._hashes: dict[bytes, int] = {}
+
+    def __call__(self, key: bytes | None, all_partitions: list[int],
+                 available: list[int]) -> int:
+        if key is None:
+            return int(DefaultPartitioner()(key, all_partitions, available))
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self.keys:
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
 
 
 class OutboxRelay:
@@ -327,7 +349,7 @@ class _Batches:
         self.producer = producer
         self.open: dict[tuple[str, int], _Batch] = {}
         self.partitions: dict[str, list[int]] = {}
-        self.partitioner = DefaultPartitioner()
+        self.partitioner = KeyPartitioner()
 
     async def add(self, entry: Doc) -> _Batch:
         topic, key, value, headers = _record(entry)

@@ -56,6 +56,15 @@ class NotifyMetrics:
                                "per claim)", registry=r)
         self.head_age = Gauge("ggzy_notify_head_age_seconds", "Age of the last notification "
                               "taken up, per channel", ["channel"], registry=r)
+        self._per_channel: dict[str, tuple[Any, Any]] = {}
+
+    def of_channel(self, channel: str) -> tuple[Any, Any]:
+        """The delivered counter and the age histogram of a channel (looked up once)."""
+        found = self._per_channel.get(channel)
+        if found is None:
+            found = self._per_channel[channel] = (self.delivered.labels(channel),
+                                                  self.age.labels(channel))
+        return found
 
 
 @dataclass(frozen=True)
@@ -226,8 +235,9 @@ class Courier:
 
     async def delivered_now(self, spec: Spec, queued_ms: int) -> None:
         """A delivery made outside the store queue (the fast lane): count it, push it."""
-        self.metrics.delivered.labels(spec.channel.value).inc()
-        self.metrics.age.labels(spec.channel.value).observe(max(0, now_ms() - queued_ms) / 1000)
+        delivered, age = self.metrics.of_channel(spec.channel.value)
+        delivered.inc()
+        age.observe(max(0, now_ms() - queued_ms) / 1000)
         if spec.channel == Channel.INBOX:
             await self.push(spec.recipient, {"type": "notification",
                                              "id": spec.notification_id, **spec.payload})

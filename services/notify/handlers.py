@@ -9,6 +9,7 @@ known (its own, else registration's) and an SMTP relay is configured.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,10 +63,17 @@ class Notify:
     async def on_credit(self, msg: Incoming[Any]) -> None:
         """Credit facts reach their subject; risk alerts and new complaints reach every
         supervisor."""
-        event = msg.message
-        supervisors = await self.store.supervisors() \
-            if isinstance(event, RiskAlertRaised | ComplaintFiled) else []
-        await self.notify(msg, routing.credit_routes(event, supervisors))
+        [outcome] = await self.on_credit_many([msg])
+        if outcome is not None:
+            raise outcome
+
+    async def on_credit_many(self, msgs: list[Incoming[Any]]) -> list[Exception | None]:
+        """``on_credit`` for a fetched batch at once (``notify_many``)."""
+        alerts = any(isinstance(msg.message, RiskAlertRaised | ComplaintFiled) for msg in msgs)
+        supervisors = await self.store.supervisors() if alerts else []
+        return await self.notify_many(
+            [(msg, functools.partial(routing.credit_routes, msg.message, supervisors))
+             for msg in msgs])
 
     async def on_notice(self, msg: Incoming[Any]) -> None:
         """A public notice reaches the subscribers it matches."""

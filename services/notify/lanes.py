@@ -26,11 +26,14 @@ What this replica knows about its lanes (caught up, or not) is forgotten when it
 partitions are assigned or revoked: a lane another replica may have queued to since
 is read again.
 
-Receipts are published at once (``Runtime.publish_now``) under an id derived from the
-notification id: when a delivery recorded is redelivered before its offset was
-committed, the same receipt goes out again under the same id, which consumers
-deduplicate. A webhook sent and not yet recorded when a replica dies is sent again
-by the next owner (the receiver recognises it by its signed notification id): at
+Once a notification is sent, the lane's next one goes on while it is recorded and
+its receipt published (``Runtime.publish_with_batch``): the consumed batch waits for
+every record and receipt before it is committed, and fails (comes again) if one
+failed. Receipts go under an id derived from the notification id: when a delivery
+recorded is redelivered before its offset was committed, the same receipt goes out
+again under the same id, which consumers deduplicate. A webhook sent and not yet
+recorded when a replica dies, or whose record failed, is sent again (the receiver
+recognises it by its signed notification id; its first copy arrived in order): at
 least once, as any delivery over a network can only be.
 
 Whether a webhook or e-mail notification was recorded already is read only when it
@@ -51,6 +54,7 @@ lanes in trouble.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -61,7 +65,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from contracts.notify import Channel, NotificationQueued
 from ggzy.runtime.aggregates import Cause, Outgoing, now_ms
-from ggzy.runtime.consumer import Incoming
+from ggzy.runtime.consumer import Incoming, leave_to_batch
 from services.notify.channels import DeliveryError
 from services.notify.courier import Courier, Send
 from services.notify.domain.recipients import RecipientId
@@ -106,6 +110,9 @@ class FastLane:
         # record is checked); per lane, the partition and the last offset handled here
         self._fresh_from: dict[Partition, int] = {}
         self._handled: dict[str, tuple[Partition, int]] = {}
+        # notifications this replica sent (their record and receipt may be on their way;
+        # one whose recording failed is dropped from here: it is read again)
+        self._sent: dict[str, None] = {}
         self.listener = _Forget(self, self._clear, self._blocked, self._fresh_from,
                                 self._handled)
         self.end_offsets = end_offsets
@@ -127,6 +134,8 @@ class FastLane:
         unseen = self._unseen(msg, q.lane) and q.first
         if not await self._caught_up(q.lane):
             await self._to_queue(spec, cause)  # behind what the courier still holds
+            return
+        if q.notification_id in self._sent:  # sent here: its record is here or on its way
             return
         known = None if unseen else await self.queue.known(q.notification_id)
         if known is not None:  # a redelivery: delivered here (its receipt again) or queued
@@ -197,9 +206,26 @@ class FastLane:
             await self._failed(spec, order, cause, exc.reason)
             return
         courier.succeeded(spec.endpoint, breaker)
-        await self.queue.record_delivered(spec, order, cause)
-        await courier.delivered_now(spec, queued_ms)
-        await self._receipt(spec, cause)
+        self._sent[spec.notification_id] = None
+        while len(self._sent) > self._known_lanes:
+            del self._sent[next(iter(self._sent))]
+        # the lane's next notification goes on while this one is recorded: the batch
+        # waits for the record and the receipt before it is committed
+        recording = asyncio.ensure_future(self._record(spec, order, cause, queued_ms))
+        if not leave_to_batch(recording):
+            await recording
+
+    async def _record(self, spec: Spec, order: int, cause: Cause, queued_ms: int) -> None:
+        """Record a delivery made, then publish its receipt. If either fails, the batch
+        comes again and the notification is read again (and sent again if it was not
+        recorded: at least once, behind the later ones already sent)."""
+        try:
+            await self.queue.record_delivered(spec, order, cause)
+            await self.courier.delivered_now(spec, queued_ms)
+            await self._receipt(spec, cause)
+        except BaseException:
+            self._sent.pop(spec.notification_id, None)
+            raise
 
     async def _failed(self, spec: Spec, order: int, cause: Cause, reason: str) -> None:
         """The first attempt failed: the store queue retries it (the lane waits behind

@@ -33,7 +33,7 @@ from contracts.credit import (
 from contracts.notify import NotificationQueued
 from contracts.registration import EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated
 from contracts.topics import Audience, Stage
-from ggzy.runtime.consumer import Subscription
+from ggzy.runtime.consumer import Batched, Subscription
 from ggzy.runtime.service import Runtime
 from services.notify.handlers import Notify
 from services.notify.lanes import FastLane
@@ -59,7 +59,8 @@ def subscriptions(rt: Runtime, app: Notify, lane: FastLane) -> list[Subscription
         rt.subscription("notify.announcement", notices,
                         {NoticePublished: app.on_notice}),
         rt.subscription("notify.credit", [rt.topic(Stage.CREDIT)],
-                        dict.fromkeys(CREDIT, app.on_credit)),
+                        dict.fromkeys(CREDIT, app.on_credit),
+                        Batched(frozenset(CREDIT), app.on_credit_many)),
         rt.subscription("notify.registration", [rt.topic(Stage.REGISTRATION)],
                         dict.fromkeys(REGISTRATION, app.on_registration)),
         rt.subscription("notify.deliveries", [rt.topic(Stage.NOTIFY, kind="deliveries")],
