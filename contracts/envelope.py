@@ -72,11 +72,15 @@ class Envelope(BaseModel):
         )
 
     def headers(self) -> dict[str, str]:
-        """The ``ce_*`` headers (and content-type) of the Kafka binding."""
+        """The ``ce_*`` headers (and content-type) of the Kafka binding: each attribute
+        as in the envelope's JSON form (``model_dump(mode="json")``), None left out."""
         out = {"content-type": CONTENT_TYPE}
-        for name, value in self.model_dump(mode="json").items():
-            if value is not None:
-                out[f"ce_{name}"] = str(value)
+        attrs = self.__dict__
+        for name, header in _HEADER_NAMES:
+            value = attrs[name]
+            if value is None:
+                continue
+            out[header] = _time_text(value) if name == "time" else str(value)
         return out
 
     @classmethod
@@ -104,3 +108,12 @@ class Envelope(BaseModel):
             return cls.model_validate(attrs)
         except ValueError as exc:
             raise EnvelopeError("envelope_invalid", f"invalid envelope headers: {exc}") from exc
+
+
+_HEADER_NAMES = tuple((name, f"ce_{name}") for name in Envelope.model_fields)
+
+
+def _time_text(value: datetime) -> str:
+    """A datetime as pydantic writes it in JSON: ISO 8601, a zero offset as ``Z``."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
