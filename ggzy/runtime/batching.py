@@ -249,6 +249,23 @@ class Store:
             op.future.set_result((copies[0] if copies else None) if by_id else copies)
 
 
+async def settled(futures: list[asyncio.Future[Any]]) -> list[Any]:
+    """Each future's result, or its exception, in order (as ``asyncio.gather`` with
+    ``return_exceptions=True``), awaited one after the other: the operations of one
+    round trip settle together, so once the first is done the others mostly are, and
+    no callback is added per future. Cancelling the caller leaves the futures alone."""
+    out: list[Any] = []
+    for future in futures:
+        if not future.done():
+            await asyncio.wait((future,))
+        if future.cancelled():
+            out.append(asyncio.CancelledError())
+        else:
+            exc = future.exception()
+            out.append(future.result() if exc is None else exc)
+    return out
+
+
 def _model(op: _Op) -> InsertOne[Doc] | UpdateOne | UpdateMany:
     if op.document is not None:
         return InsertOne(op.document, namespace=op.coll.full_name)

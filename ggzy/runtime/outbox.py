@@ -32,7 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, Fresh, now_ms
-from ggzy.runtime.batching import Store
+from ggzy.runtime.batching import Store, settled
 from ggzy.runtime.metrics import Metrics
 
 log = logging.getLogger("ggzy.outbox")
@@ -177,11 +177,11 @@ class OutboxRelay:
         """Lease each aggregate still at the version read, unleased and matching its extra
         conditions: one conditional write each, group-committed. Returns those leased."""
         now, owner = now_ms(), uuid.uuid4().hex
-        claims = await asyncio.gather(*(store.update_soon(
+        claims = await settled([store.update_soon(
             coll, {"_id": doc["_id"], "version": doc["version"], "relay_lease": {"$lt": now},
                    **extra},
             {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
-            for coll, doc, extra in wanted), return_exceptions=True)
+            for coll, doc, extra in wanted])
         return [(coll, doc, owner)
                 for (coll, doc, _), matched in zip(wanted, claims, strict=True) if matched == 1]
 

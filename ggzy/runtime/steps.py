@@ -36,6 +36,7 @@ from ggzy.runtime.aggregates import (
     Write,
     state_of,
 )
+from ggzy.runtime.batching import settled
 from ggzy.runtime.errors import Conflict, DomainError, NotFound
 
 ATTEMPTS = 20  # rounds before a step that keeps conflicting gives up (as update's)
@@ -99,7 +100,7 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
         else:
             reads[i] = store.find_soon(coll, steps[i].aggregate_id)
     if reads:
-        found = await asyncio.gather(*reads.values(), return_exceptions=True)
+        found = await settled(list(reads.values()))
         for i, doc in zip(reads, found, strict=True):
             if isinstance(doc, BaseException):
                 outcomes[i] = doc if isinstance(doc, Exception) else Exception(repr(doc))
@@ -121,7 +122,7 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
         pending.append((i, doc or written, write, future))
     if not pending:
         return []
-    results = await asyncio.gather(*(p[3] for p in pending), return_exceptions=True)
+    results = await settled([p[3] for p in pending])
     again: list[int] = []
     for (i, doc, write, _), result in zip(pending, results, strict=True):
         inserted = not write.filter
