@@ -10,9 +10,9 @@ pending: a relay claims aggregates with pending events under a lease (so a secon
 replica never publishes the same aggregate at the same time), publishes each
 aggregate's events in order with an idempotent producer (acks=all; one batch
 per topic and partition for all the aggregates of a pass), and then
-clears exactly the events it published (one multi-document update per pass whose
-``$or`` matches each aggregate still at the version published; group-committed with
-the service's other writes: ``batching.Store``).
+clears exactly the events it published (one multi-document update for the
+aggregates of a pass published at one version, matching those still at it;
+group-committed with the service's other writes: ``batching.Store``).
 A crash between publish and clear republishes the same events with the same ids
 when the lease runs out; consumers deduplicate on the id, so nothing is lost and
 no effect happens twice.
@@ -203,7 +203,8 @@ class OutboxRelay:
             if not isinstance(outcomes[key], BaseException):
                 self._published(batch.topic).inc(batch.count)
         released: list[asyncio.Future[int]] = []
-        published_by: dict[int, tuple[AsyncCollection[Doc], list[tuple[Doc, str]]]] = {}
+        # aggregates published at one version under one lease: cleared by one write
+        published_by: dict[tuple[int, int, str], tuple[AsyncCollection[Doc], list[Doc]]] = {}
         published = 0
         for (coll, doc, owner), deliveries in zip(claimed, sent, strict=True):
             failure = deliveries if isinstance(deliveries, Exception) else next(
@@ -216,19 +217,20 @@ class OutboxRelay:
                     {"$set": {"relay_lease": EPOCH}}))
                 continue
             published += len(doc.get("outbox") or {})
-            published_by.setdefault(id(coll), (coll, []))[1].append((doc, owner))
-        # One write clears a chunk of aggregates still at the version published (each
-        # document's update is atomic on its own): what matched had nothing added since.
-        clears = [(coll, chunk, store.update_many_soon(coll, *_clear(chunk)))
-                  for coll, done in published_by.values()
-                  for chunk in (done[i:i + CLEAR_CHUNK] for i in range(0, len(done), CLEAR_CHUNK))]
-        done = await asyncio.gather(*released, *(c[2] for c in clears), return_exceptions=True)
+            group = (id(coll), int(doc["version"]), owner)
+            published_by.setdefault(group, (coll, []))[1].append(doc)
+        # One write clears each group (each document's update atomic on its own): the
+        # aggregates it matches had nothing added since their events were published.
+        clears = [(coll, owner, chunk, store.update_many_soon(coll, *_clear(chunk, owner)))
+                  for (_, _, owner), (coll, docs) in published_by.items()
+                  for chunk in (docs[i:i + CLEAR_CHUNK] for i in range(0, len(docs), CLEAR_CHUNK))]
+        done = await asyncio.gather(*released, *(c[3] for c in clears), return_exceptions=True)
         # Where fewer matched than were published, new events were queued since on some:
         # from those still holding the events published, drop exactly these, keep the flag.
         moved = [store.update_soon(coll, *_drop(doc, owner))
-                 for coll, chunk, cleared in clears
+                 for coll, owner, chunk, cleared in clears
                  if cleared.exception() is None and cleared.result() < len(chunk)
-                 for doc, owner in chunk if doc.get("outbox")]
+                 for doc in chunk if doc.get("outbox")]
         done += await asyncio.gather(*moved, return_exceptions=True)
         for failure in done:
             if isinstance(failure, BaseException):
@@ -290,14 +292,14 @@ def _record(entry: Doc) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
             [(k, str(v).encode()) for k, v in entry["headers"].items()])
 
 
-def _clear(published: list[tuple[Doc, str]]) -> tuple[Doc, Doc]:
+def _clear(published: list[Doc], owner: str) -> tuple[Doc, Doc]:
     """The write that empties the outbox and clears the flag of each aggregate still at
-    the version whose events were published and still leased by the relay that did: at
-    one version an outbox only loses events (new ones come with a new version), so its
-    events then are exactly those published. One ``$or`` of ``_id`` clauses (each one
-    uses the ``_id`` index)."""
-    return ({"$or": [{"_id": doc["_id"], "version": doc["version"], "relay_owner": owner}
-                     for doc, owner in published]},
+    the version whose events were published (``published`` share one) and still leased
+    by the relay that did: at one version an outbox only loses events (new ones come
+    with a new version), so its events then are exactly those published. Selected by
+    ``_id`` (``$in``: the ``_id`` index), then version and lease."""
+    return ({"_id": {"$in": [doc["_id"] for doc in published]},
+             "version": published[0]["version"], "relay_owner": owner},
             {"$set": {"outbox": {}, "outbox_pending": IDLE, **RELEASE}})
 
 
