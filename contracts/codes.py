@@ -221,8 +221,13 @@ def validate_region_code(value: str) -> str:
     return value
 
 
+_SHAPES = {digits: re.compile(f"[0-9A-Z]{{17}}[0-9]{{{digits}}}") for digits in (0, 3, 6)}
+
+
 def _shape(value: str, code: str, what: str, digits: int) -> str:
     """17 characters of [0-9A-Z] (the project code) followed by ``digits`` digits."""
+    if _SHAPES[digits].fullmatch(value):  # the common case, at once; else say what is wrong
+        return value
     if len(value) != 17 + digits:
         raise CodeError(code, f"a {what} has {17 + digits} characters, not {len(value)}")
     for pos, char in enumerate(value, 1):

@@ -158,24 +158,43 @@ def _plan(aggs: Aggregates, step: Step, doc: Doc | None, cached: bool
 
 def _after(doc: Doc, update: Doc) -> Doc:
     """``doc`` with ``update``'s ``$set`` and ``$unset`` applied (dotted paths into
-    nested documents), copying what it changes."""
+    nested documents), copying what it changes (each nested document once)."""
     out = dict(doc)
+    copied: set[int] = set()  # the nested documents of ``out`` that are its own copies
     for path, value in update.get("$set", {}).items():
-        node, leaf = _parent(out, path)
-        node[leaf] = value
+        if "." in path:
+            node, leaf = _parent(out, path, copied)
+            node[leaf] = value
+        else:
+            out[path] = value
     for path in update.get("$unset", {}):
-        node, leaf = _parent(out, path)
-        node.pop(leaf, None)
+        if _present(out, path):  # as the store: nothing to remove, nothing changes
+            node, leaf = _parent(out, path, copied)
+            node.pop(leaf, None)
     return out
 
 
-def _parent(doc: Doc, path: str) -> tuple[Doc, str]:
+def _present(doc: Doc, path: str) -> bool:
+    node: Any = doc
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _parent(doc: Doc, path: str, copied: set[int]) -> tuple[Doc, str]:
     *parents, leaf = path.split(".")
     node = doc
     for part in parents:
         child = node.get(part)
-        node[part] = dict(child) if isinstance(child, dict) else {}
-        node = node[part]
+        if not isinstance(child, dict):
+            child = node[part] = {}
+            copied.add(id(child))
+        elif id(child) not in copied:
+            child = node[part] = dict(child)
+            copied.add(id(child))
+        node = child
     return node, leaf
 
 
