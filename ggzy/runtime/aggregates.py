@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -303,10 +304,14 @@ def stamp(out: Outgoing, cause: Cause, source: str, event_id: str | None = None)
 
 def topic_of(out: Outgoing, prefix: str) -> str:
     """The topic an outgoing event goes to."""
-    event = out.event
-    category = out.category if event.stage in CATEGORY_SCOPED else None
-    return topic_name(event.stage, category, audience=event.audience, kind=event.kind,
-                      prefix=prefix)
+    return _topic(type(out.event), out.category, prefix)
+
+
+@lru_cache(maxsize=1024)
+def _topic(cls: type[Message], category: Category | None, prefix: str) -> str:
+    """A message type's topic (its stage, audience and kind are class attributes)."""
+    scoped = category if cls.stage in CATEGORY_SCOPED else None
+    return topic_name(cls.stage, scoped, audience=cls.audience, kind=cls.kind, prefix=prefix)
 
 
 def _expired(processed: Mapping[str, Any], now: int) -> list[str]:

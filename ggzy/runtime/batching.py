@@ -30,7 +30,7 @@ from typing import Any
 
 import bson
 from bson.raw_bson import RawBSONDocument
-from pymongo import AsyncMongoClient, InsertOne, UpdateOne
+from pymongo import AsyncMongoClient, InsertOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, OperationFailure
 
@@ -46,6 +46,7 @@ class _Op:
     document: Doc | None = None  # an insert
     filter: Doc | None = None  # an update
     update: Doc | None = None
+    many: bool = False  # an update of every document the filter matches
     doc_id: Any = None  # a read: by _id, or of every document whose ``field`` is doc_id
     projection: Doc | None = None
     field: str = "_id"
@@ -125,6 +126,13 @@ class Store:
         """Queue an update of the one document ``filt`` matches; its future: how many did."""
         return self._writes.put(_Op(coll, self._future(), filter=filt, update=update))
 
+    def update_many_soon(self, coll: AsyncCollection[Doc], filt: Doc, update: Doc
+                         ) -> asyncio.Future[int]:
+        """Queue an update of every document ``filt`` matches (each one atomically, not
+        all together); its future: how many matched."""
+        return self._writes.put(_Op(coll, self._future(), filter=filt, update=update,
+                                    many=True))
+
     def find_soon(self, coll: AsyncCollection[Doc], doc_id: Any,
                   projection: Doc | None = None) -> asyncio.Future[Doc | None]:
         """Queue a read by ``_id``; its future: the document (with ``projection``) or None."""
@@ -192,7 +200,8 @@ class Store:
                 op.future.set_result(None)
             else:
                 assert op.filter is not None and op.update is not None
-                result = await op.coll.update_one(op.filter, op.update)
+                update = op.coll.update_many if op.many else op.coll.update_one
+                result = await update(op.filter, op.update)
                 op.future.set_result(result.matched_count)
         except Exception as exc:
             op.future.set_exception(exc)
@@ -240,10 +249,29 @@ class Store:
             op.future.set_result((copies[0] if copies else None) if by_id else copies)
 
 
-def _model(op: _Op) -> InsertOne[Doc] | UpdateOne:
+async def settled(futures: list[asyncio.Future[Any]]) -> list[Any]:
+    """Each future's result, or its exception, in order (as ``asyncio.gather`` with
+    ``return_exceptions=True``), awaited one after the other: the operations of one
+    round trip settle together, so once the first is done the others mostly are, and
+    no callback is added per future. Cancelling the caller leaves the futures alone."""
+    out: list[Any] = []
+    for future in futures:
+        if not future.done():
+            await asyncio.wait((future,))
+        if future.cancelled():
+            out.append(asyncio.CancelledError())
+        else:
+            exc = future.exception()
+            out.append(future.result() if exc is None else exc)
+    return out
+
+
+def _model(op: _Op) -> InsertOne[Doc] | UpdateOne | UpdateMany:
     if op.document is not None:
         return InsertOne(op.document, namespace=op.coll.full_name)
     assert op.filter is not None and op.update is not None
+    if op.many:
+        return UpdateMany(op.filter, op.update, namespace=op.coll.full_name)
     return UpdateOne(op.filter, op.update, namespace=op.coll.full_name)
 
 

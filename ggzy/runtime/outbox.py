@@ -10,8 +10,9 @@ pending: a relay claims aggregates with pending events under a lease (so a secon
 replica never publishes the same aggregate at the same time), publishes each
 aggregate's events in order with an idempotent producer (acks=all; one batch
 per topic and partition for all the aggregates of a pass), and then
-``$unset``s exactly the events it published (one conditional update per
-aggregate, group-committed with the service's other writes: ``batching.Store``).
+clears exactly the events it published (one multi-document update for the
+aggregates of a pass published at one version, matching those still at it;
+group-committed with the service's other writes: ``batching.Store``).
 A crash between publish and clear republishes the same events with the same ids
 when the lease runs out; consumers deduplicate on the id, so nothing is lost and
 no effect happens twice.
@@ -31,7 +32,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, Fresh, now_ms
-from ggzy.runtime.batching import Store
+from ggzy.runtime.batching import Store, settled
 from ggzy.runtime.metrics import Metrics
 
 log = logging.getLogger("ggzy.outbox")
@@ -198,11 +199,11 @@ class OutboxRelay:
         """Lease each aggregate still at the version read, unleased and matching its extra
         conditions: one conditional write each, group-committed. Returns those leased."""
         now, owner = now_ms(), uuid.uuid4().hex
-        claims = await asyncio.gather(*(store.update_soon(
+        claims = await settled([store.update_soon(
             coll, {"_id": doc["_id"], "version": doc["version"], "relay_lease": {"$lt": now},
                    **extra},
             {"$set": {"relay_lease": now + self.lease_ms, "relay_owner": owner}})
-            for coll, doc, extra in wanted), return_exceptions=True)
+            for coll, doc, extra in wanted])
         return [(coll, doc, owner)
                 for (coll, doc, _), matched in zip(wanted, claims, strict=True) if matched == 1]
 
@@ -224,7 +225,8 @@ class OutboxRelay:
             if not isinstance(outcomes[key], BaseException):
                 self._published(batch.topic).inc(batch.count)
         released: list[asyncio.Future[int]] = []
-        clears: list[tuple[AsyncCollection[Doc], Doc, str, asyncio.Future[int]]] = []
+        # aggregates published at one version under one lease: cleared by one write
+        published_by: dict[tuple[int, int, str], tuple[AsyncCollection[Doc], list[Doc]]] = {}
         published = 0
         for (coll, doc, owner), deliveries in zip(claimed, sent, strict=True):
             failure = deliveries if isinstance(deliveries, Exception) else next(
@@ -237,15 +239,20 @@ class OutboxRelay:
                     {"$set": {"relay_lease": EPOCH}}))
                 continue
             published += len(doc.get("outbox") or {})
-            clears.append((coll, doc, owner, store.update_soon(coll, *_clear(doc, owner))))
+            group = (id(coll), int(doc["version"]), owner)
+            published_by.setdefault(group, (coll, []))[1].append(doc)
+        # One write clears each group (each document's update atomic on its own): the
+        # aggregates it matches had nothing added since their events were published.
+        clears = [(coll, owner, chunk, store.update_many_soon(coll, *_clear(chunk, owner)))
+                  for (_, _, owner), (coll, docs) in published_by.items()
+                  for chunk in (docs[i:i + CLEAR_CHUNK] for i in range(0, len(docs), CLEAR_CHUNK))]
         done = await asyncio.gather(*released, *(c[3] for c in clears), return_exceptions=True)
-        # Where the version moved (new events were queued since), keep the flag and
-        # drop only the events published.
-        moved = [store.update_soon(coll, {"_id": doc["_id"], "relay_owner": owner},
-                                   {"$unset": _published_paths(doc), "$set": RELEASE})
-                 for coll, doc, owner, cleared in clears
-                 if cleared.exception() is None and cleared.result() == 0
-                 and doc.get("outbox")]
+        # Where fewer matched than were published, new events were queued since on some:
+        # from those still holding the events published, drop exactly these, keep the flag.
+        moved = [store.update_soon(coll, *_drop(doc, owner))
+                 for coll, owner, chunk, cleared in clears
+                 if cleared.exception() is None and cleared.result() < len(chunk)
+                 for doc in chunk if doc.get("outbox")]
         done += await asyncio.gather(*moved, return_exceptions=True)
         for failure in done:
             if isinstance(failure, BaseException):
@@ -310,6 +317,7 @@ class OutboxRelay:
 
 
 RELEASE = {"relay_lease": EPOCH, "relay_owner": None}
+CLEAR_CHUNK = 500  # aggregates cleared by one write
 
 
 def _record(entry: Doc) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
@@ -318,17 +326,25 @@ def _record(entry: Doc) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
             [(k, str(v).encode()) for k, v in entry["headers"].items()])
 
 
-def _published_paths(doc: Doc) -> dict[str, Any]:
-    return {f"outbox.{eid}": "" for eid in doc.get("outbox") or {}}
+def _clear(published: list[Doc], owner: str) -> tuple[Doc, Doc]:
+    """The write that empties the outbox and clears the flag of each aggregate still at
+    the version whose events were published (``published`` share one) and still leased
+    by the relay that did: at one version an outbox only loses events (new ones come
+    with a new version), so its events then are exactly those published. Selected by
+    ``_id`` (``$in``: the ``_id`` index), then version and lease."""
+    return ({"_id": {"$in": [doc["_id"] for doc in published]},
+             "version": published[0]["version"], "relay_owner": owner},
+            {"$set": {"outbox": {}, "outbox_pending": IDLE, **RELEASE}})
 
 
-def _clear(doc: Doc, owner: str) -> tuple[Doc, Doc]:
-    """The write that unsets exactly the published events and clears the flag, which
-    matches only if nothing was added since (else the events are unset alone, after)."""
-    unset = _published_paths(doc)
-    guarded = {"$unset": unset, "$set": {**RELEASE, "outbox_pending": IDLE}} if unset \
-        else {"$set": {**RELEASE, "outbox_pending": IDLE}}
-    return {"_id": doc["_id"], "version": doc["version"], "relay_owner": owner}, guarded
+def _drop(doc: Doc, owner: str) -> tuple[Doc, Doc]:
+    """The write that unsets exactly the published events of an aggregate that moved on
+    since (its flag stays for the events queued after them), while they are still there
+    (not cleared above) and the lease is still the publisher's."""
+    outbox = doc["outbox"]
+    return ({"_id": doc["_id"], "relay_owner": owner,
+             f"outbox.{next(iter(outbox))}": {"$exists": True}},
+            {"$unset": {f"outbox.{eid}": "" for eid in outbox}, "$set": RELEASE})
 
 
 class _Batch:

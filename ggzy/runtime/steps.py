@@ -36,6 +36,7 @@ from ggzy.runtime.aggregates import (
     Write,
     state_of,
 )
+from ggzy.runtime.batching import settled
 from ggzy.runtime.errors import Conflict, DomainError, NotFound
 
 ATTEMPTS = 20  # rounds before a step that keeps conflicting gives up (as update's)
@@ -99,7 +100,7 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
         else:
             reads[i] = store.find_soon(coll, steps[i].aggregate_id)
     if reads:
-        found = await asyncio.gather(*reads.values(), return_exceptions=True)
+        found = await settled(list(reads.values()))
         for i, doc in zip(reads, found, strict=True):
             if isinstance(doc, BaseException):
                 outcomes[i] = doc if isinstance(doc, Exception) else Exception(repr(doc))
@@ -121,7 +122,7 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
         pending.append((i, doc or written, write, future))
     if not pending:
         return []
-    results = await asyncio.gather(*(p[3] for p in pending), return_exceptions=True)
+    results = await settled([p[3] for p in pending])
     again: list[int] = []
     for (i, doc, write, _), result in zip(pending, results, strict=True):
         inserted = not write.filter
@@ -157,24 +158,43 @@ def _plan(aggs: Aggregates, step: Step, doc: Doc | None, cached: bool
 
 def _after(doc: Doc, update: Doc) -> Doc:
     """``doc`` with ``update``'s ``$set`` and ``$unset`` applied (dotted paths into
-    nested documents), copying what it changes."""
+    nested documents), copying what it changes (each nested document once)."""
     out = dict(doc)
+    copied: set[int] = set()  # the nested documents of ``out`` that are its own copies
     for path, value in update.get("$set", {}).items():
-        node, leaf = _parent(out, path)
-        node[leaf] = value
+        if "." in path:
+            node, leaf = _parent(out, path, copied)
+            node[leaf] = value
+        else:
+            out[path] = value
     for path in update.get("$unset", {}):
-        node, leaf = _parent(out, path)
-        node.pop(leaf, None)
+        if _present(out, path):  # as the store: nothing to remove, nothing changes
+            node, leaf = _parent(out, path, copied)
+            node.pop(leaf, None)
     return out
 
 
-def _parent(doc: Doc, path: str) -> tuple[Doc, str]:
+def _present(doc: Doc, path: str) -> bool:
+    node: Any = doc
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _parent(doc: Doc, path: str, copied: set[int]) -> tuple[Doc, str]:
     *parents, leaf = path.split(".")
     node = doc
     for part in parents:
         child = node.get(part)
-        node[part] = dict(child) if isinstance(child, dict) else {}
-        node = node[part]
+        if not isinstance(child, dict):
+            child = node[part] = {}
+            copied.add(id(child))
+        elif id(child) not in copied:
+            child = node[part] = dict(child)
+            copied.add(id(child))
+        node = child
     return node, leaf
 
 

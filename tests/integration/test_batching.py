@@ -73,6 +73,21 @@ async def test_each_conditional_update_learns_whether_its_own_filter_matched(env
     assert ("write", 10) in env.batches
 
 
+async def test_an_update_of_many_documents_shares_the_round_trip_and_counts_its_own(
+        env: Env) -> None:
+    await env.coll.insert_many([{"_id": f"m{i}", "version": i % 3} for i in range(9)])
+    wanted = {"$or": [{"_id": f"m{i}", "version": 1} for i in range(9)]}  # m1, m4, m7
+    many, one, alone = await asyncio.gather(
+        env.store.update_many_soon(env.coll, wanted, {"$set": {"hit": 1}}),
+        env.store.update_one(env.coll, {"_id": "m0", "version": 0}, {"$set": {"hit": 2}}),
+        env.store.update_one(env.coll, {"_id": "m2", "version": 0}, {"$set": {"hit": 3}}))
+    assert (many, one, alone) == (3, 1, 0)
+    docs = {d["_id"]: d.get("hit") for d in await env.coll.find().to_list(None)}
+    assert docs == {f"m{i}": 1 if i % 3 == 1 else 2 if i == 0 else None for i in range(9)}
+    assert ("write", 3) in env.batches
+    assert await env.store.update_many_soon(env.coll, {"version": 2}, {"$set": {"hit": 4}}) == 3
+
+
 async def test_reads_by_id_are_batched_and_each_reader_gets_its_own_copy(env: Env) -> None:
     await env.coll.insert_many([{"_id": f"r{i}", "tags": ["a"], "secret": i} for i in range(5)])
     found = await asyncio.gather(

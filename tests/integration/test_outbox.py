@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -125,6 +126,40 @@ async def test_events_queued_while_the_relay_publishes_are_kept_for_the_next_rou
                                lambda rs: len([r for r in rs if r.key == "p-three"]) >= 2)
     names = [r.json()["name"] for r in records if r.key == "p-three"]
     assert names == ["系统", "second"]  # in order
+
+
+async def test_one_write_clears_a_pass_and_keeps_what_was_queued_on_one_meanwhile(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = [f"p-many-{n}" for n in range(5)]
+    for aid in ids:
+        await env.aggs.create(aid, {"name": "a"}, [Outgoing(partner(aid))])
+    relay = await env.relay()
+    original = relay._send
+
+    async def send_then_write(docs: list[dict[str, Any]]) -> Any:
+        sent = await original(docs)
+        await env.aggs.update(ids[2], lambda state, v: Change(
+            set={"name": "b"}, events=[Outgoing(partner(ids[2], "second"))]))
+        return sent
+
+    monkeypatch.setattr(relay, "_send", send_then_write)
+    assert await relay.flush() == 5
+    monkeypatch.undo()
+    for aid in ids:
+        doc = await env.aggs.get(aid)
+        assert doc is not None and doc["relay_lease"] == 0 and doc["relay_owner"] is None
+        if aid == ids[2]:  # the event published is gone, the one queued meanwhile stays
+            assert doc["outbox_pending"] == 1
+            assert [json.loads(e["value"])["name"] for e in doc["outbox"].values()] == [
+                "second"]
+        else:
+            assert doc["outbox"] == {} and doc["outbox_pending"] == 0
+    assert await relay.flush() == 1
+    await relay.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: len([r for r in rs if r.key in ids]) >= 6)
+    names = [(r.key, r.json()["name"]) for r in records if r.key in ids]
+    assert sorted(names) == sorted([(aid, "系统") for aid in ids] + [(ids[2], "second")])
 
 
 async def test_an_incoming_message_is_applied_at_most_once(env: Env) -> None:

@@ -22,7 +22,9 @@ from contracts.codes import (
     ResidentId,
     SectionCode,
     TenderProjectCode,
+    check_uscc,
     fen_to_yuan_str,
+    is_valid_uscc,
     org_code_check_char,
     resident_id_check_char,
     resident_id_with_check,
@@ -94,6 +96,31 @@ def test_any_single_character_substitution_is_rejected(code: str, pos: int, char
     assume(char.upper() != code[pos])
     with pytest.raises(CodeError):
         validate_uscc(code[:pos] + char + code[pos + 1:])
+
+
+def full_check_passes(code: str) -> bool:
+    try:
+        check_uscc(code)
+    except CodeError:
+        return False
+    return True
+
+
+@given(st.one_of(generated_usccs, st.just(CENTRAL_USCC), st.sampled_from(KNOWN_USCC)),
+       st.integers(0, 17), st.sampled_from(USCC_CHARSET + "IOSVZ-a*"))
+def test_the_quick_credit_code_check_agrees_with_the_full_one(code: str, pos: int,
+                                                              char: str) -> None:
+    """GB 32100-2015: validate_uscc's quick pass accepts exactly what every rule accepts."""
+    assert is_valid_uscc(code) and full_check_passes(code)
+    changed = code[:pos] + char + code[pos + 1:]
+    assert is_valid_uscc(changed) == full_check_passes(changed)
+
+
+@given(st.text(USCC_CHARSET, min_size=16, max_size=19))
+def test_the_quick_check_agrees_on_any_string_of_code_characters(text: str) -> None:
+    # the first two positions drawn from real authorities and categories half the time
+    for code in (text, "91" + text[2:]):
+        assert is_valid_uscc(code) == full_check_passes(code)
 
 
 @given(generated_usccs)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
 import pytest
+from pydantic import ValidationError
 
 from contracts.categories import Category, parse_categories
 from contracts.envelope import Envelope, EnvelopeError
@@ -38,6 +42,42 @@ def test_correlation_defaults_to_the_event_id_and_is_kept_when_given() -> None:
     follow = Envelope.new(type="t", source="s", subject="a", correlationid=first.correlationid)
     assert first.correlationid == first.id
     assert follow.correlationid == first.id
+
+
+def reference_headers(envelope: Envelope) -> dict[str, str]:
+    """The headers as the envelope's JSON form gives them (what headers() must equal)."""
+    return {"content-type": "application/json", **{
+        f"ce_{k}": str(v) for k, v in envelope.model_dump(mode="json").items()
+        if v is not None}}
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 12, 1, 15, 30, 1, 123456, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))),
+    datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=timezone(timedelta(0))),
+    datetime(2026, 1, 1, 1, 2, 3, 5000)])
+def test_headers_are_the_envelopes_json_form(when: datetime) -> None:
+    envelope = Envelope(id="e-1", type="t.v1", source="/s", time=when, subject="x",
+                        category=Category.LAND, correlationid="c", partnerid="p")
+    assert envelope.headers() == reference_headers(envelope)
+    assert Envelope.from_headers(envelope.headers()) == envelope
+
+
+def test_a_new_envelope_is_the_validated_model_and_wrong_types_are_still_refused() -> None:
+    new = Envelope.new(type="t.v1", source="/s", subject="x", category=Category.LAND,
+                       causationid="cause")
+    assert new == Envelope.model_validate(new.model_dump())
+    assert new.headers() == reference_headers(new)
+    assert Envelope.new(type="t.v1", source="/s", subject="x").category is None
+    wrong: Any = 17
+    with pytest.raises(ValidationError):
+        Envelope.new(type="t.v1", source="/s", subject=wrong)
+    assert Envelope.new(type="t.v1", source="/s", subject="x",
+                        category=wrong_category()).category is Category.LAND
+
+
+def wrong_category() -> Any:
+    return "land"  # a plain string where a Category is declared: validated into one
 
 
 def test_topic_names_are_versioned_and_category_scoped_where_the_stage_is() -> None:
