@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from operator import mul
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -50,6 +51,14 @@ MAX_DECIMAL_DIGITS = 6  # ... and up to 6 decimal digits
 MAX_FEN = 2**63 - 1  # stored as a 64-bit integer
 _PROJECT_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+# The fast paths below accept only what the detailed checks accept; anything else goes
+# through those checks, which say exactly what is wrong.
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+_USCC_SHAPE = re.compile(f"[{USCC_CHARSET}]{{18}}")
+_USCC_VALUE = {c: i for i, c in enumerate(USCC_CHARSET)}
+_BASE36 = {c: int(c, 36) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}  # A=10..Z=35
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 class CodeError(ValueError):
@@ -61,7 +70,7 @@ class CodeError(ValueError):
 
 
 def _province_problem(region: str) -> str | None:
-    if not re.fullmatch(r"[0-9]{6}", region):
+    if not _SIX_DIGITS.fullmatch(region):
         return f"{region!r} is not 6 digits"
     if region[:2] not in PROVINCES:
         return f"{region} starts with {region[:2]}, which is not a province-level code"
@@ -86,9 +95,28 @@ def uscc_check_char(first17: str) -> str:
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
+def _uscc_valid(code: str) -> bool:
+    """True when ``code`` passes every check of ``validate_uscc`` (False: look closer)."""
+    if not _USCC_SHAPE.fullmatch(code):
+        return False
+    categories = USCC_CATEGORIES.get(code[0])
+    region = code[2:8]
+    if categories is None or code[1] not in categories or (
+            region != USCC_NATIONAL_REGION and region[:2] not in PROVINCES) \
+            or not _SIX_DIGITS.fullmatch(region):
+        return False
+    c9 = 11 - sum(map(mul, map(_BASE36.__getitem__, code[8:16]), ORG_WEIGHTS)) % 11
+    if code[16] != ("X" if c9 == 10 else "0" if c9 == 11 else str(c9)):
+        return False
+    total = sum(map(mul, map(_USCC_VALUE.__getitem__, code[:17]), USCC_WEIGHTS))
+    return code[17] == USCC_CHARSET[(31 - total % 31) % 31]
+
+
 def validate_uscc(value: str) -> str:
     """A valid unified social credit code (GB 32100-2015), stripped and upper-cased."""
     code = value.strip().upper()
+    if _uscc_valid(code):
+        return code
     if len(code) != 18:
         raise CodeError("uscc_length", f"a credit code has 18 characters, not {len(code)}")
     for pos, char in enumerate(code, 1):
@@ -145,6 +173,8 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
     The birth date (positions 7-14) must be a real date from 1900-01-01 to ``today``.
     """
     rid = value.strip().upper()
+    if _resident_id_valid(rid, today):
+        return rid
     if len(rid) != 18:
         raise CodeError("id_length", f"an identity number has 18 characters, not {len(rid)}")
     for pos, char in enumerate(rid, 1):
@@ -168,6 +198,19 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
         raise CodeError("id_check_digit", f"position 18: check character should be "
                         f"{expected!r}, found {rid[17]!r}")
     return rid
+
+
+def _resident_id_valid(rid: str, today: date | None) -> bool:
+    """True when ``rid`` passes every check of ``validate_resident_id`` (False: look closer)."""
+    if not _ID_SHAPE.fullmatch(rid) or rid[:2] not in PROVINCES:
+        return False
+    try:
+        born = date(int(rid[6:10]), int(rid[10:12]), int(rid[12:14]))
+    except ValueError:
+        return False
+    if not _EARLIEST_BIRTH <= born <= (today or date.today()):
+        return False
+    return rid[17] == ID_CHECK[sum(map(mul, map(int, rid[:17]), ID_WEIGHTS)) % 11]
 
 
 def resident_id_with_check(first17: str) -> str:
