@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import signal
@@ -254,15 +253,6 @@ def run(settings: Settings, build: Callable[[Runtime], Parts]) -> None:
         runner.run(serve(settings, build))
 
 
-def _freeze_startup_objects() -> None:
-    """Leave what start-up made (modules, models, schemas, connections: ~100,000
-    objects that live as long as the process) out of the cyclic garbage collector's
-    full passes: each took ~40 ms of CPU scanning them again. Garbage is collected
-    first, so nothing collectable is kept."""
-    gc.collect()
-    gc.freeze()
-
-
 async def serve(settings: Settings, build: Callable[[Runtime], Parts]) -> None:
     """Run the service until it is told to stop."""
     app = build_app(settings, build)
@@ -271,7 +261,6 @@ async def serve(settings: Settings, build: Callable[[Runtime], Parts]) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
-    _freeze_startup_objects()
     log.info("listening", extra={"service": f"{settings.http_host}:{settings.http_port}"})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
