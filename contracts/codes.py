@@ -51,6 +51,11 @@ MAX_DECIMAL_DIGITS = 6  # ... and up to 6 decimal digits
 MAX_FEN = 2**63 - 1  # stored as a 64-bit integer
 _PROJECT_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+# The fast paths below accept only what the detailed checks accept; anything else goes
+# through those checks, which say exactly what is wrong.
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_EARLIEST_BIRTH = date(1900, 1, 1)
 
 
 class CodeError(ValueError):
@@ -62,7 +67,7 @@ class CodeError(ValueError):
 
 
 def _province_problem(region: str) -> str | None:
-    if not re.fullmatch(r"[0-9]{6}", region):
+    if not _SIX_DIGITS.fullmatch(region):
         return f"{region!r} is not 6 digits"
     if region[:2] not in PROVINCES:
         return f"{region} starts with {region[:2]}, which is not a province-level code"
@@ -182,6 +187,8 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
     The birth date (positions 7-14) must be a real date from 1900-01-01 to ``today``.
     """
     rid = value.strip().upper()
+    if _resident_id_valid(rid, today):
+        return rid
     if len(rid) != 18:
         raise CodeError("id_length", f"an identity number has 18 characters, not {len(rid)}")
     for pos, char in enumerate(rid, 1):
@@ -205,6 +212,19 @@ def validate_resident_id(value: str, *, today: date | None = None) -> str:
         raise CodeError("id_check_digit", f"position 18: check character should be "
                         f"{expected!r}, found {rid[17]!r}")
     return rid
+
+
+def _resident_id_valid(rid: str, today: date | None) -> bool:
+    """True when ``rid`` passes every check of ``validate_resident_id`` (False: look closer)."""
+    if not _ID_SHAPE.fullmatch(rid) or rid[:2] not in PROVINCES:
+        return False
+    try:
+        born = date(int(rid[6:10]), int(rid[10:12]), int(rid[12:14]))
+    except ValueError:
+        return False
+    if not _EARLIEST_BIRTH <= born <= (today or date.today()):
+        return False
+    return rid[17] == ID_CHECK[sum(map(mul, map(int, rid[:17]), ID_WEIGHTS)) % 11]
 
 
 def resident_id_with_check(first17: str) -> str:

@@ -104,12 +104,7 @@ class TokenVerifier:
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
-            kid = jwt.get_unverified_header(token).get("kid", "")
-            key = self.keys.get(kid)
-            if key is None:
-                raise Unauthorized("token_unknown_key", f"token signed with unknown key {kid!r}")
-            claims = jwt.decode(token, key, algorithms=["EdDSA"], audience=AUDIENCE,
-                                issuer=ISSUER, options={"require": ["exp", "sub", "iat"]})
+            claims = self._claims(token)
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token_expired", "token has expired") from exc
         except jwt.InvalidTokenError as exc:
@@ -120,6 +115,41 @@ class TokenVerifier:
             raise Unauthorized("token_invalid", f"unknown role in token: {exc}") from exc
         return Principal(subject=claims["sub"], roles=roles, uscc=claims.get("uscc"),
                          expert_id=claims.get("expert_id")), float(claims["exp"])
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        """The verified claims (PyJWT checks the signature and the claims). With a single
+        key in the set (the usual case) the token is decoded once, with that key, and its
+        header's ``kid`` checked after; on any failure the outcome is the one decoding
+        with the key the header names gives: the header's own error, an unknown key, or
+        that key's verdict."""
+        if len(self.keys) == 1:
+            ((only_kid, only_key),) = self.keys.items()
+            try:
+                verified = jwt.decode_complete(token, only_key, **_DECODE)
+            except jwt.InvalidTokenError:
+                self._key_of(token)  # a bad header or an unknown key says so first
+                raise
+            kid = verified["header"].get("kid", "")
+            if kid != only_kid:
+                raise _unknown_key(kid)
+            claims: dict[str, Any] = verified["payload"]
+            return claims
+        return jwt.decode(token, self._key_of(token), **_DECODE)
+
+    def _key_of(self, token: str) -> Ed25519PublicKey:
+        kid = jwt.get_unverified_header(token).get("kid", "")
+        key = self.keys.get(kid)
+        if key is None:
+            raise _unknown_key(kid)
+        return key
+
+
+_DECODE: dict[str, Any] = {"algorithms": ["EdDSA"], "audience": AUDIENCE, "issuer": ISSUER,
+                           "options": {"require": ["exp", "sub", "iat"]}}
+
+
+def _unknown_key(kid: str) -> Unauthorized:
+    return Unauthorized("token_unknown_key", f"token signed with unknown key {kid!r}")
 
 
 def bearer(header: str | None, verifier: TokenVerifier) -> Principal:

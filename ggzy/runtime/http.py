@@ -35,27 +35,43 @@ RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """A JSON response; pydantic models are dumped in JSON mode."""
+    """A JSON response (UTF-8); pydantic models are dumped in JSON mode."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
-    body = json.dumps(data, ensure_ascii=False, default=str)
-    return web.Response(text=body, status=status, content_type="application/json")
+    body = json.dumps(data, ensure_ascii=False, default=str).encode()
+    return web.Response(body=body, status=status, content_type="application/json",
+                        charset="utf-8")
 
 
 async def read_json(request: web.Request, model: type[T]) -> T:
-    """The request body validated as ``model``; a specific 4xx otherwise."""
+    """The request body validated as ``model``; a specific 4xx otherwise.
+
+    A UTF-8 body (JSON's own encoding, and aiohttp's default) is parsed and validated
+    by pydantic-core in one pass over the raw bytes; a body sent in another charset is
+    decoded by it first."""
+    raw = await request.read()
+    body: bytes | str = raw
+    charset = request.charset
+    if charset is not None and charset.lower() not in _UTF8:
+        try:
+            body = raw.decode(charset)
+        except (ValueError, LookupError) as exc:
+            raise BadRequest("invalid_json", f"request body is not JSON: {exc}") from exc
     try:
-        raw = await request.json()
-    except ValueError as exc:
-        raise BadRequest("invalid_json", f"request body is not JSON: {exc}") from exc
-    try:
-        return model.model_validate(raw)
+        return model.model_validate_json(body)
     except ValidationError as exc:
+        found = exc.errors(include_url=False)
+        if found[0]["type"] == "json_invalid":
+            raise BadRequest("invalid_json",
+                             f"request body is not JSON: {found[0]['msg']}") from exc
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                  for e in exc.errors(include_url=False)]
+                  for e in found]
         first = errors[0]
         raise DomainError("invalid_request", f"{first['field']}: {first['message']}",
                           errors=errors) from exc
+
+
+_UTF8 = frozenset({"utf-8", "utf8"})
 
 
 def error_middleware(metrics: Metrics) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from contracts.topics import Stage, topic_name
 from ggzy.testing.data import entity_registration, new_resident_id, new_uscc
 from ggzy.testing.kafka import Record, read_topic
@@ -157,3 +159,38 @@ async def test_openapi_document_describes_the_routes(registration: Registration)
     assert paths["/v1/entities"]["post"]["security"] == [{"bearer": []}]
     status, health = await registration.call("GET", "/readyz")
     assert (status, health["ready"]) == (200, True)
+
+
+async def test_request_body_is_read_as_json_with_specific_refusals(
+        registration: Registration) -> None:
+    """The body is parsed and validated in one pass: a body that is not JSON is a 400,
+    one with a wrong or unknown field a 422 naming the field; a body sent in another
+    charset than UTF-8 is decoded by it."""
+    url = registration.svc.url + "/v1/entities"
+    auth = {"Authorization": f"Bearer {registration.operator_token}"}
+
+    async def post(data: bytes, content_type: str) -> tuple[int, dict[str, object]]:
+        async with registration.http.post(url, data=data, headers={
+                **auth, "Content-Type": content_type}) as resp:
+            return resp.status, await resp.json()
+
+    status, err = await post(b'{"uscc": ', "application/json")
+    assert (status, err["error"]["code"]) == (400, "invalid_json")  # type: ignore[index]
+    status, err = await post(b"\xff\xfe", "application/json")
+    assert (status, err["error"]["code"]) == (400, "invalid_json")  # type: ignore[index]
+    body = entity_registration(new_uscc())
+    status, err = await post(json.dumps({**body, "kinds": "bidder"}).encode(),
+                             "application/json")
+    assert status == 422
+    assert err["error"]["code"] == "invalid_request"  # type: ignore[index]
+    assert err["error"]["details"]["errors"][0]["field"] == "kinds"  # type: ignore[index]
+    status, err = await post(json.dumps({**body, "unknown": 1}).encode(), "application/json")
+    assert (status, err["error"]["details"]["errors"][0]["field"]) == (  # type: ignore[index]
+        422, "unknown")
+    uscc = new_uscc()
+    gbk = json.dumps(entity_registration(uscc, name="深圳示例建设有限公司"),
+                     ensure_ascii=False).encode("gbk")
+    status, created = await post(gbk, "application/json; charset=gbk")
+    assert (status, created) == (201, {"id": uscc, "version": 1})
+    status, entity = await registration.call("GET", f"/v1/entities/{uscc}")
+    assert entity["name"] == "深圳示例建设有限公司"

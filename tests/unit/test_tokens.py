@@ -90,3 +90,34 @@ def test_a_remembered_token_is_refused_once_it_expires() -> None:
     with pytest.raises(Unauthorized) as err:
         verifier.verify(token)
     assert err.value.code == "token_expired"
+
+
+def test_single_key_set_refuses_a_valid_signature_under_another_kid() -> None:
+    """Signed by the one known key, but the header names another: an unknown key, as
+    when the verifier looks the key up by its kid."""
+    key = Ed25519PrivateKey.generate()
+    known = TokenIssuer(key, "k1")
+    with pytest.raises(Unauthorized) as err:
+        TokenVerifier(known.jwks()).verify(TokenIssuer(key, "k2").issue(ALICE))
+    assert err.value.code == "token_unknown_key"
+
+
+def test_an_unknown_key_is_reported_before_expiry_or_a_bad_signature() -> None:
+    verifier = TokenVerifier(issuer("k1").jwks())
+    for token in (issuer("k2").issue(ALICE, ttl_s=-10), issuer("k2").issue(ALICE)):
+        with pytest.raises(Unauthorized) as err:
+            verifier.verify(token)
+        assert err.value.code == "token_unknown_key"
+    with pytest.raises(Unauthorized) as bad:
+        verifier.verify("not-a-jwt")
+    assert bad.value.code == "token_invalid"
+
+
+def test_a_key_set_of_two_verifies_tokens_of_either_key() -> None:
+    first, second = issuer("k1"), issuer("k2")
+    verifier = TokenVerifier({"keys": [*first.jwks()["keys"], *second.jwks()["keys"]]})
+    assert verifier.verify(first.issue(ALICE)) == ALICE
+    assert verifier.verify(second.issue(ALICE)) == ALICE
+    with pytest.raises(Unauthorized) as err:
+        verifier.verify(issuer("k3").issue(ALICE))
+    assert err.value.code == "token_unknown_key"
