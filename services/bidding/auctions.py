@@ -55,8 +55,7 @@ class Auctions:
         if category not in self.bidding.categories:
             raise DomainError("category_not_served", f"this deployment does not serve "
                               f"{category.value}")
-        if who.uscc != data["seller_uscc"] and not who.has(Role.OPERATOR):
-            raise Forbidden("not_your_auction", "only the seller may announce its sale")
+        self._seller(data, who)
         seller = await self.bidding.check_party(data["seller_uscc"], "tenderee")
         rules = self.bidding.book.for_auctions(category)
         event = _event(data, str(seller.get("name", data["seller_uscc"])), rules)
@@ -170,8 +169,7 @@ class Auctions:
                         applications_close_at: datetime | None = None) -> dict[str, Any]:
         """A price cut (降价) with a new disclosure period (32号令第18条)."""
         state = await self.get(auction_id)
-        if who.uscc != state["seller_uscc"] and not who.has(Role.OPERATOR):
-            raise Forbidden("not_your_auction", "only the seller may cut its price")
+        self._seller(state, who)
         rules = self.rules(state)
         await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.reprice(
             s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC),
