@@ -53,8 +53,8 @@ class Complaints:
         cid = c.complaint_id(who.uscc, body["tender_id"], body.get("section_code") or "",
                              body["matter"], body["facts"])
         held = await self.complaints.get(cid)
-        if held is not None:
-            return held, False
+        if held is not None:  # a retried request: the one filed, as a read shows it
+            return _view(held), False
         objection = body.get("objection")
         c.check_filing(rules, self.rules.calendar, ComplaintMatter(body["matter"]),
                        body["known_on"], c.Objection(
