@@ -274,6 +274,57 @@ class AwardDeclined(_TenderEvent):
     article: str = Field(description="Legal basis, e.g. 招标投标法实施条例第55条.")
 
 
+@register
+class TenderObjectionFiled(_TenderEvent):
+    """A potential bidder or other interested party objected to the tender documents
+    (对招标文件提出异议, 条例22; 政府采购的质疑, 政采法52). Internal: it names the
+    objector, whom no notice or partner topic shows (20号令: who takes part stays
+    unknown before the deadline)."""
+
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: USCC = Field(description="Who objected.")
+    text: str = Field(description="The grounds, as filed.")
+    filed_at: datetime = Field(description="When it was filed.")
+    answer_due: datetime = Field(description="The tenderee answers by then (条例22: 3 days).")
+    suspends: bool = Field(description="Whether the tender is suspended until the answer.")
+    article: str = Field(description="Legal basis of the filing and its answer.")
+
+
+@register
+class TenderObjectionAnswered(_TenderEvent):
+    """The tenderee answered an objection to the documents (条例22; 政采法53)."""
+
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: USCC = Field(description="Who objected (the answer goes to it).")
+    answer: str = Field(description="The answer, as given.")
+    answered_at: datetime = Field(description="When it was answered.")
+    late: bool = Field(description="Answered after the rule's deadline (a credit fact).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class TenderSuspended(_TenderEvent):
+    """The tendering is suspended (暂停招标投标活动): no bid is taken or withdrawn, and the
+    tender does not open, until it resumes (条例22: an objection to the documents)."""
+
+    reason: str = Field(description="Why: objection (to the documents).")
+    reference: str = Field(description="What caused it, e.g. the objection's id.")
+    suspended_at: datetime = Field(description="Since when.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class TenderResumed(_TenderEvent):
+    """The tendering resumes; the time it was suspended is given back to the bidders when
+    the category's rules say so (the deadline moves by as much)."""
+
+    resumed_at: datetime = Field(description="When it resumed.")
+    suspended_at: datetime = Field(description="When the suspension began.")
+    previous_deadline: datetime = Field(description="The deadline before the suspension.")
+    bid_deadline: datetime = Field(description="The deadline now.")
+    article: str = Field(description="Legal basis.")
+
+
 # Auctions and listings (拍卖/挂牌) of land use rights and state property ----------------
 class AuctionMethod(StrEnum):
     """How a land parcel or a state property is sold (39号令; 32号令第22条)."""

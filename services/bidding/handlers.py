@@ -28,7 +28,7 @@ from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
-from services.bidding.domain import deposits, evaluation, sealed, tender
+from services.bidding.domain import deposits, evaluation, objections, sealed, tender
 from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
@@ -115,9 +115,58 @@ class Bidding:
             actor=who.subject, now=now(), source=who.address))
         self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
-        await self.timers.reschedule(f"{DEADLINE}:{tender_id}",
-                                     int(state["deadline_ms"]) + self.grace_ms)
+        await self._move_deadline(state)
         return {"bid_deadline": state["bid_deadline"]}
+
+    async def _move_deadline(self, state: Mapping[str, Any]) -> None:
+        """Move the deadline's timer to the tender's deadline; if it fired already (the
+        tender was suspended at its deadline), a new timer for the new deadline."""
+        tender_id, due = state["tender_id"], int(state["deadline_ms"]) + self.grace_ms
+        if not await self.timers.reschedule(f"{DEADLINE}:{tender_id}", due):
+            await self.timers.schedule(f"{DEADLINE}:{tender_id}:{due}", DEADLINE, due,
+                                       {"tender_id": tender_id})
+
+    # objections to the documents (条例22; 政采法52) ----------------------------------
+    async def object_to_documents(self, tender_id: str, text: str,
+                                  who: Principal) -> dict[str, Any]:
+        """A registered entity's objection to the documents; it may suspend the tender."""
+        if not who.uscc:
+            raise Forbidden("role_required", "an objection is filed by an entity's user")
+        if await self.store.entity(who.uscc) is None:
+            raise DomainError("party_not_registered", f"{who.uscc} is not a registered entity")
+        state = await self.tender(tender_id)
+        rules, oid = self.rules(state), uuid.uuid4().hex[:12]
+        await self.tenders.update(tender_id, lambda s, v: objections.file(
+            s, rules, self.book.calendar, objection_id=oid, objector=str(who.uscc),
+            text=text, now=now(), source=who.address))
+        self.open_tenders.drop(tender_id)
+        state = await self.tender(tender_id)
+        mine = next(o for o in objections.visible(state, who.uscc, owner=False)
+                    if o["objection_id"] == oid)
+        return {**mine, "suspended": bool(state.get("suspensions"))}
+
+    async def answer_objection(self, tender_id: str, objection_id: str, text: str,
+                               who: Principal) -> dict[str, Any]:
+        """The tenderee's (or agency's) answer; the last one resumes a suspended tender."""
+        state = await self.tender(tender_id)
+        self._owner(state, who)
+        rules = self.rules(state)
+        await self.tenders.update(tender_id, lambda s, v: objections.answer(
+            s, rules, objection_id=objection_id, text=text, actor=who.subject, now=now(),
+            source=who.address))
+        self.open_tenders.drop(tender_id)
+        state = await self.tender(tender_id)
+        if not state.get("suspensions"):
+            await self._move_deadline(state)
+        return {"suspended": bool(state.get("suspensions")),
+                "bid_deadline": state["bid_deadline"]}
+
+    async def objections_of(self, tender_id: str, who: Principal) -> list[dict[str, Any]]:
+        """All objections for the owners and supervisors; a caller's own otherwise."""
+        state = await self.tender(tender_id)
+        owner = who.has(Role.SUPERVISOR, Role.OPERATOR) or bool(
+            who.uscc and who.uscc in {state["tenderee_uscc"], state.get("agency_uscc")})
+        return objections.visible(state, who.uscc, owner=owner)
 
     def _owner(self, state: Mapping[str, Any], who: Principal) -> None:
         if who.uscc not in {state["tenderee_uscc"], state.get("agency_uscc")}:
@@ -224,6 +273,9 @@ class Bidding:
         tender_id = timer.payload["tender_id"]
         state = await self.tender(tender_id)
         if int(state["deadline_ms"]) + self.grace_ms > timer.due_ms:  # postponed since
+            return
+        if state.get("suspensions"):  # opens when it resumes, at its deadline then (条例22)
+            log.info("deadline while suspended", extra={"tender_id": tender_id})
             return
         rules = self.rules(state)
         received = await self.store.received(tender_id, int(state["deadline_ms"]))

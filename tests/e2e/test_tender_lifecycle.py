@@ -457,3 +457,73 @@ async def _first_declines_and_second_wins(p: Platform, tender_id: str, section: 
             kinds = [r["kind"] for r in account.get("records", {}).values()]
             return status == 200 and "award_declined" in kinds
         await eventually(recorded, within=30)
+
+
+async def test_objection_to_the_documents_suspends_the_tender_until_answered(
+        platform: Platform) -> None:
+    """条例22: an objection >= 10 days (3 s here) before the deadline suspends the tendering
+    until the tenderee answers: no bid meanwhile, no opening at the old deadline; on the
+    answer it resumes with the time bidders had left, and the public notices (暂停公告,
+    恢复公告) never name the objector. Too late an objection is refused."""
+    p = platform
+    parties = await _parties(p, 4)
+    tender_id, section = await _publish(p, parties, deadline_s=10)
+    (first, t0), *others = parties["bidders"][:3]
+    objector, o_token = parties["bidders"][3]
+    status, body, _ = await p.until_known(lambda: p.submit(tender_id, section, first, t0,
+                                                          2_000_000_00))
+    assert status == 201, body
+    _, before = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    status, filed = await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/objections",
+                                 o_token, {"text": "以特定行业业绩为加分条件，排斥潜在投标人"})
+    assert status == 201, filed
+    assert filed["suspended"] is True and filed["status"] == "pending"
+    (uscc, token) = others[0]
+    status, body, _ = await p.submit(tender_id, section, uscc, token, 2_100_000_00)
+    assert status == 409 and body["error"]["code"] == "tender_suspended", body
+    assert "第22条" in body["error"]["details"]["article"]
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    assert public["suspended_since"] and objector not in json.dumps(public)
+    _, seen = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections", token)
+    assert seen["objections"] == []  # another bidder does not learn who objected
+    _, owners = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections",
+                             parties["t_token"])
+    assert [o["objector_uscc"] for o in owners["objections"]] == [objector]
+
+    old_deadline = datetime.fromisoformat(before["bid_deadline"])
+    await eventually(lambda: datetime.now(UTC) > old_deadline + timedelta(seconds=2), within=30)
+    assert await _is(p, tender_id, section, "bidding")  # no opening while suspended
+    status, answered = await p.call(
+        "bidding", "POST", f"/v1/tenders/{tender_id}/objections/{filed['objection_id']}/answer",
+        parties["t_token"], {"answer": "经复核，业绩条件不设加分，已另行澄清"})
+    assert status == 200, answered
+    assert answered["suspended"] is False
+    new_deadline = datetime.fromisoformat(answered["bid_deadline"])
+    assert new_deadline > datetime.now(UTC) + timedelta(seconds=5)  # ~8 s left at suspension
+    for uscc, token in others:
+        status, body, _ = await p.submit(tender_id, section, uscc, token, 2_200_000_00)
+        assert status == 201, body
+    _, mine = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections", o_token)
+    assert mine["objections"][0]["answer"].startswith("经复核")
+
+    await eventually(lambda: datetime.now(UTC) > new_deadline - timedelta(seconds=2), within=30)
+    status, late = await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/objections",
+                                o_token, {"text": "再次异议"})
+    assert status == 422 and late["error"]["code"] == "objection_too_late", late
+    assert "第22条" in late["error"]["details"]["article"]
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+
+    async def both_notices() -> Any:
+        _, found = await p.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+        kinds = {n["notice_type"]: n for n in found["items"]}
+        return kinds if {"suspension", "resumption"} <= set(kinds) else None
+
+    notices = await eventually(both_notices, within=30)
+    assert notices["resumption"]["content"]["BID_OPEN_TIME"] == new_deadline.isoformat()
+    assert "第22条" in notices["suspension"]["content"]["LEGAL_BASIS"]
+    assert objector not in json.dumps(list(notices.values()), ensure_ascii=False)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    actions = [e["action"] for e in trail["entries"]]
+    assert actions.count("object") == 1 and actions.count("answer_objection") == 1
+    assert actions.count("close") == 1 and trail["broken_at"] is None

@@ -44,7 +44,11 @@ class CategoryRules(BaseModel):
     documents_to_deadline: Rule
     sale_period: Rule
     modification_notice: Rule
-    objection_before_deadline: Rule
+    objection_before_deadline: Rule  # an objection to the documents comes this long before
+    objection_window: Rule  # ... or within this long of the end of the sale (0: no limit)
+    objection_answer: Rule  # the tenderee answers within this long
+    objection_suspends: Rule  # 1: the tender is suspended until the answer
+    suspension_restores_time: Rule  # 1: the deadline moves by a suspension's length
     minimum_bidders: Rule
     deposit_cap_percent: Rule
     deposit_refund: Rule

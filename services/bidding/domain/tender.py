@@ -56,12 +56,14 @@ def iso(at: datetime) -> str:
 
 
 def _change(state: State, actor: str, action: str, data: dict[str, Any], sets: dict[str, Any],
-            events: list[Any], now: datetime, source: str | None = None) -> Change:
+            events: list[Any], now: datetime, source: str | None = None,
+            unset: Sequence[str] = ()) -> Change:
     """A change that also appends to the audit trail (same atomic write)."""
     chain = audit.appended(state, at=iso(now), actor=actor, action=action, data=data,
                            source=source)
     category = Category(state["category"])
-    return Change(set={**sets, "audit": chain}, events=[Outgoing(e, category) for e in events])
+    return Change(set={**sets, "audit": chain}, unset=list(unset),
+                  events=[Outgoing(e, category) for e in events])
 
 
 def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
@@ -116,7 +118,7 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
 
     A failed section's deposits are scheduled for refund in the same write (条例57).
     """
-    if state["status"] != "open":
+    if state["status"] != "open" or state.get("suspensions"):  # suspended: opens later
         return Change()
     deadline = datetime.fromisoformat(state["bid_deadline"])
     sets: dict[str, Any] = {"status": "closed"}
@@ -289,7 +291,14 @@ def contract_overdue(state: State, code: str, now: datetime) -> Change:
 
 
 def refuse_after_deadline(state: State, now: datetime, rules: CategoryRules) -> None:
-    """Bids are accepted only before the deadline (法28; 20号令: unfinished = not submitted)."""
+    """Bids are accepted only before the deadline (法28; 20号令: unfinished = not submitted),
+    and neither taken nor withdrawn while the tender is suspended (条例22)."""
     if state["status"] != "open" or ms(now) >= int(state["deadline_ms"]):
         raise RuleViolation("bid_deadline_passed", rules.late_bids,
                             "the bid deadline has passed: bids are refused")
+    suspensions = state.get("suspensions")
+    if suspensions:
+        first = next(iter(suspensions.values()))
+        raise Conflict("tender_suspended", f"the tender is suspended ({first['reason']}) "
+                       f"until it resumes: no bid is taken or withdrawn meanwhile "
+                       f"({first['article']})", article=first["article"])
