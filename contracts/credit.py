@@ -205,3 +205,26 @@ class ComplaintDecided(_ComplaintEvent):
     false_complaint: bool = Field(description="Dismissed as made up or forged (捏造事实、伪造"
                                               "材料: 条例61, 77): a record on the complainant.")
     decided_at: datetime = Field(description="When it was decided.")
+
+
+@register
+class TenderSuspensionOrdered(_ComplaintEvent):
+    """While handling an accepted complaint the supervising department orders the tender's
+    activities suspended (责令暂停招标投标活动, 条例62; 政府采购法57: in writing, at most 30
+    days): bidding takes and releases no bids, does not open, award or contract."""
+
+    ordered_at: datetime = Field(description="When it was ordered.")
+    until: datetime | None = Field(description="The longest it may last (政府采购法57: 30 "
+                                               "days); None: until lifted or decided.")
+    reason: str = Field(description="Why, as the supervisor wrote it.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class TenderSuspensionLifted(_ComplaintEvent):
+    """The suspension a complaint's handling ordered ends: lifted by the supervisor, or
+    the complaint was decided."""
+
+    lifted_at: datetime = Field(description="When it ended.")
+    cause: str = Field(description="lifted or decided.")
+

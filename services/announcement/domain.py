@@ -215,7 +215,8 @@ def _failure(e: TenderFailed, facts: TenderFacts, rules: Rules,
 
 
 SUSPENSION_REASONS = {"objection": "潜在投标人或者其他利害关系人对招标文件提出异议，"
-                                    "招标人作出答复前暂停招标投标活动"}
+                                    "招标人作出答复前暂停招标投标活动",
+                      "complaint": "行政监督部门处理投诉期间，责令暂停招标投标活动"}
 
 
 def _suspension(e: TenderSuspended, facts: TenderFacts, rules: Rules,

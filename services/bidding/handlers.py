@@ -23,6 +23,7 @@ from contracts.bidding import (
     TenderPublished,
 )
 from contracts.categories import Category
+from contracts.credit import TenderSuspensionLifted, TenderSuspensionOrdered
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.cache import TTLCache
@@ -37,6 +38,7 @@ from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_sn
 
 log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
+SUSPENSION_END = "suspension_end"
 
 
 def now() -> datetime:
@@ -62,6 +64,7 @@ class Bidding:
         timers.on(DEADLINE, self.on_deadline)
         timers.on(DECRYPT_END, self.on_decrypt_end)
         timers.on(CONTRACT_DUE, self.on_contract_due)
+        timers.on(SUSPENSION_END, self.on_suspension_end)
 
     def rules(self, state: Mapping[str, Any]) -> CategoryRules:
         return self.book.for_category(Category(state["category"]))
@@ -156,10 +159,56 @@ class Bidding:
             source=who.address))
         self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
-        if not state.get("suspensions"):
-            await self._move_deadline(state)
+        await self._after_resumption(state)
         return {"suspended": bool(state.get("suspensions")),
                 "bid_deadline": state["bid_deadline"]}
+
+    # suspensions ordered while a complaint is handled (条例62; 政府采购法57) ---------------
+    async def on_suspension_ordered(self, e: TenderSuspensionOrdered, cause: Cause) -> None:
+        """Suspend the tender a complaint is about, until lifted, decided or ``e.until``."""
+        if e.category not in self.categories or await self.tenders.view(
+                e.tender_id, without=("audit",)) is None:
+            return  # another deployment's tender, or not a tender of this service
+        await self.tenders.update(e.tender_id, lambda s, v: objections.complaint_suspension(
+            s, e.complaint_id, e.article, now()), cause)
+        self.open_tenders.drop(e.tender_id)
+        if e.until is not None:
+            await self.timers.schedule(
+                f"{SUSPENSION_END}:{e.tender_id}:{e.complaint_id}", SUSPENSION_END,
+                tender.ms(e.until), {"tender_id": e.tender_id, "complaint_id": e.complaint_id})
+
+    async def on_suspension_lifted(self, e: TenderSuspensionLifted, cause: Cause) -> None:
+        if e.category in self.categories:
+            await self._end_suspension(e.tender_id, e.complaint_id, e.cause, cause)
+
+    async def on_suspension_end(self, timer: Timer) -> None:
+        """The longest suspension the rules allow is over (政府采购法57: 30 days)."""
+        await self._end_suspension(timer.payload["tender_id"], timer.payload["complaint_id"],
+                                   "expired", Cause(message_id=f"timer:{timer.timer_id}"))
+
+    async def _end_suspension(self, tender_id: str, complaint_id: str, why: str,
+                              cause: Cause) -> None:
+        state = await self.tenders.view(tender_id, without=("audit",))
+        if state is None:
+            return
+        rules = self.rules(state)
+        await self.tenders.update(tender_id, lambda s, v: objections.end_complaint_suspension(
+            s, rules, complaint_id, why, now()), cause)
+        self.open_tenders.drop(tender_id)
+        await self._after_resumption(await self.tender(tender_id))
+
+    async def _after_resumption(self, state: Mapping[str, Any]) -> None:
+        """Once nothing suspends the tender: its deadline's timer, and the awards that
+        waited for the resumption."""
+        if state.get("suspensions"):
+            return
+        if state["status"] == "open":
+            await self._move_deadline(state)
+        for code, sec in state["section_state"].items():
+            if sec["status"] == "publicity" and "award_waits" in sec:
+                await self.on_publicity_ended(
+                    state["tender_id"], code, bool(sec["award_waits"]["upheld"]),
+                    Cause(message_id=f"resumed:{code}:{len(state.get('audit', []))}"))
 
     async def objections_of(self, tender_id: str, who: Principal) -> list[dict[str, Any]]:
         """All objections for the owners and supervisors; a caller's own otherwise."""

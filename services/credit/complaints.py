@@ -74,6 +74,20 @@ class Complaints:
             s, accepted, reason, who.subject, rules, self.rules.calendar, now()))
         return await self._get(cid)
 
+    async def suspend(self, cid: str, reason: str, who: Principal) -> Doc:
+        """Order the tender suspended while the complaint is handled (条例62)."""
+        doc = await self._get(cid)
+        rules = self.rules.complaints_of(Category(doc["category"]))
+        await self.complaints.update(cid, lambda s, v: c.order_suspension(
+            s, reason, who.subject, rules, self.rules.calendar, now()))
+        return await self._get(cid)
+
+    async def lift(self, cid: str, who: Principal) -> Doc:
+        """Lift the suspension before the decision."""
+        await self._get(cid)
+        await self.complaints.update(cid, lambda s, v: c.lift_suspension(s, who.subject, now()))
+        return await self._get(cid)
+
     async def decide(self, cid: str, upheld: bool, decision_no: str, reason: str,
                      false_complaint: bool, who: Principal) -> Doc:
         """The written decision; its credit record, if any, follows."""

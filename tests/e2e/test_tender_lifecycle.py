@@ -527,3 +527,65 @@ async def test_objection_to_the_documents_suspends_the_tender_until_answered(
     actions = [e["action"] for e in trail["entries"]]
     assert actions.count("object") == 1 and actions.count("answer_objection") == 1
     assert actions.count("close") == 1 and trail["broken_at"] is None
+
+
+async def test_a_supervisor_handling_a_complaint_suspends_the_tender_until_decided(
+        platform: Platform) -> None:
+    """条例62: while handling an accepted complaint the supervisor may order the tender's
+    activities suspended (credit's TenderSuspensionOrdered, consumed by bidding over
+    Kafka); the written decision lifts it and the tender resumes."""
+    p = platform
+    parties = await _parties(p, 2)
+    tender_id, section = await _publish(p, parties, deadline_s=20)
+    (complainant, c_token), (bidder, b_token) = parties["bidders"]
+    if "supervisor" not in p.tokens:
+        _, p.tokens["supervisor"] = await p.entity("supervisor", name="示例市住房和建设局")
+    sup = p.tokens["supervisor"]
+    body = {"tender_id": tender_id, "matter": "other", "known_on": datetime.now(UTC).date()
+            .isoformat(), "facts": "招标人要求投标人在本地设立分支机构，排斥外地投标人"}
+
+    async def filed() -> Any:  # once credit has seen the tender
+        status, out = await p.call("credit", "POST", "/v1/complaints", c_token, body)
+        return out if status == 201 else None
+
+    cid = (await eventually(filed, within=30))["complaint_id"]
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/suspension", sup,
+                               {"reason": "需调查"})
+    assert status == 409 and out["error"]["code"] == "complaint_not_accepted", out
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/acceptance", sup, {})
+    assert status == 200, out
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/suspension", sup,
+                               {"reason": "需调查招标文件中的地域限制"})
+    assert status == 200 and out["suspension"]["until"] is None, out  # no limit (条例62)
+
+    async def refused() -> Any:
+        status, out, _ = await p.until_known(lambda: p.submit(tender_id, section, bidder,
+                                                              b_token, 1_000_000_00))
+        return out if status == 409 else None
+
+    out = await eventually(refused, within=30)
+    assert out["error"]["code"] == "tender_suspended"
+    assert "第62条" in out["error"]["details"]["article"]
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/decision", sup, {
+        "upheld": True, "decision_no": "深建投诉〔2026〕9号", "reason": "地域限制违法，责令改正"})
+    assert status == 200 and out["suspension"]["lifted_at"], out
+
+    async def accepted() -> Any:
+        status, out, _ = await p.submit(tender_id, section, bidder, b_token, 1_000_000_00)
+        return out if status == 201 else None
+
+    await eventually(accepted, within=30)
+
+    async def notices() -> Any:
+        _, found = await p.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+        kinds = {n["notice_type"]: n for n in found["items"]}
+        return kinds if {"suspension", "resumption"} <= set(kinds) else None
+
+    found = await eventually(notices, within=30)
+    assert found["suspension"]["content"]["SUSPEND_REASON"] == "complaint"
+    assert complainant not in json.dumps(list(found.values()), ensure_ascii=False)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    actions = [e["action"] for e in trail["entries"]]
+    assert actions.count("suspend") == actions.count("resume") == 1
+    assert actions.index("suspend") < actions.index("resume") and trail["broken_at"] is None

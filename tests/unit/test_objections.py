@@ -222,3 +222,66 @@ def test_bidders_never_get_less_time_than_they_had_left(left_h: int, paused_h: i
                                         actor="t", now=resumed_at))[-1]
     assert resumed.bid_deadline - resumed_at >= timedelta(hours=left_h)
     assert resumed.bid_deadline >= DEADLINE
+
+
+# suspensions ordered while a complaint is handled (条例62; 政府采购法57) -------------------
+SEC = "1124ABCDEFGHIJKLM001001"
+
+
+def _at_publicity() -> dict[str, Any]:
+    winner = {"rank": 1, "bid_id": "b1", "bidder_uscc": OBJECTOR, "bidder_name": "甲",
+              "price_fen": 100, "score": "1"}
+    return {**_state(), "status": "closed", "section_state": {SEC: {
+        "status": "publicity", "candidates": [winner], "seed": "s" * 64,
+        "committee": ["EXP-000000000001"]}}}
+
+
+def test_a_complaint_suspension_defers_the_award_until_it_resumes_tiaoli62() -> None:
+    state = _at_publicity()
+    at = DEADLINE + timedelta(days=5)
+    ordered = objections.complaint_suspension(state, "CP-1", "实施条例第62条", at)
+    assert [type(e) for e in _events(ordered)] == [TenderSuspended]
+    state = _apply(state, ordered)
+    assert objections.complaint_suspension(state, "CP-1", "实施条例第62条", at) == Change()
+    deferred = tender.award(state, CONSTRUCTION, CAL, SEC, upheld=False, names=[], now=at)
+    assert _events(deferred) == [] and deferred.set["audit"][-1]["action"] == "award_deferred"
+    state = _apply(state, deferred)
+    assert state["section_state"][SEC]["award_waits"] == {"upheld": False}
+    resumed = objections.end_complaint_suspension(state, CONSTRUCTION, "CP-1", "decided",
+                                                  at + timedelta(days=9))
+    (event,) = _events(resumed)
+    assert isinstance(event, TenderResumed)
+    assert event.bid_deadline == DEADLINE  # closed already: no deadline to give back
+    state = _apply(state, resumed)
+    awarded = tender.award(state, CONSTRUCTION, CAL, SEC, upheld=False, names=[], now=at)
+    assert [type(e).__name__ for e in _events(awarded)] == ["Awarded"]
+    assert f"section_state.{SEC}.award_waits" in awarded.unset
+    assert objections.end_complaint_suspension(state, CONSTRUCTION, "CP-1", "lifted",
+                                               at) == Change()
+
+
+def test_no_contract_is_recorded_while_suspended_tiaoli62() -> None:
+    state = _at_publicity()
+    state["section_state"][SEC].update(status="awarded", winner={"bidder_uscc": OBJECTOR})
+    state = _apply(state, objections.complaint_suspension(state, "CP-2", "实施条例第62条",
+                                                          DEADLINE))
+    with pytest.raises(Conflict) as refused:
+        tender.sign_contract(state, SEC, 100, "t", DEADLINE)
+    assert refused.value.code == "tender_suspended"
+    assert "第62条" in refused.value.details["article"]
+
+
+def test_an_objection_and_a_complaint_suspension_both_end_before_it_resumes() -> None:
+    filed_at = DEADLINE - timedelta(days=12)
+    state = _apply(_state(), _file(_state(), filed_at))
+    state = _apply(state, objections.complaint_suspension(state, "CP-3", "实施条例第62条",
+                                                          filed_at + timedelta(hours=1)))
+    answered = objections.answer(state, CONSTRUCTION, objection_id="o1", text="a", actor="t",
+                                 now=filed_at + timedelta(days=1))
+    assert [type(e) for e in _events(answered)] == [TenderObjectionAnswered]
+    state = _apply(state, answered)
+    with pytest.raises(Conflict):
+        tender.refuse_after_deadline(state, filed_at + timedelta(days=1), CONSTRUCTION)
+    resumed = _events(objections.end_complaint_suspension(
+        state, CONSTRUCTION, "CP-3", "lifted", filed_at + timedelta(days=4)))[-1]
+    assert resumed.bid_deadline == DEADLINE + timedelta(days=4)

@@ -1,4 +1,4 @@
-"""Objections to the tender documents and the suspensions they cause, as pure decisions.
+"""Objections to the tender documents, and suspensions of a tender, as pure decisions.
 
 Construction (条例22): a potential bidder or other interested party objects to the
 tender documents at least 10 days before the bid deadline; the tenderee answers
@@ -15,6 +15,11 @@ so, bidders get back the time they had left when it began (the deadline moves to
 at least the resumption plus that time). A tenderee that also changes the
 documents answers with a modification, which moves the deadline by its own rule
 (法23).
+
+A supervisor handling a complaint may also order the tender's activities suspended
+(条例62; 政府采购法57: at most 30 days), whenever in its life: then no award is made
+when the candidates' publicity ends (it waits for the resumption) and no contract is
+recorded until it resumes.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from services.bidding.domain.rules import CategoryRules, Rule, after, duration
 from services.bidding.domain.tender import State, _change, iso, ms
 from services.bidding.domain.timeline import RuleViolation
 
-OBJECTION = "objection"
+OBJECTION, COMPLAINT = "objection", "complaint"
 PENDING, ANSWERED = "pending", "answered"
 
 
@@ -143,7 +148,7 @@ def lift(state: State, rules: CategoryRules, key: str,
         return {}, [f"suspensions.{key}"], []
     since = state["suspended"]
     deadline = int(state["deadline_ms"])
-    if rules.suspension_restores_time.value >= 1:
+    if rules.suspension_restores_time.value >= 1 and state["status"] == "open":
         left = int(since["deadline_ms"]) - int(since["at_ms"])
         deadline = max(deadline, ms(now) + left)
     article = state["suspensions"][key]["article"]
@@ -153,6 +158,29 @@ def lift(state: State, rules: CategoryRules, key: str,
                             bid_deadline=_at(deadline), article=article)
     sets = {"bid_deadline": iso(_at(deadline)), "deadline_ms": deadline}
     return sets, ["suspensions", "suspended"], [resumed]
+
+
+def complaint_suspension(state: State, complaint_id: str, article: str, now: datetime,
+                         actor: str = "supervisor") -> Change:
+    """A supervisor's order, while handling a complaint, to suspend the tender (条例62)."""
+    key = f"{COMPLAINT}-{complaint_id}"
+    if key in (state.get("suspensions") or {}):
+        return Change()
+    sets, events = suspend(state, key, COMPLAINT, complaint_id, article, now)
+    return _change(state, actor, "suspend", {"complaint": complaint_id, "article": article},
+                   sets, events, now)
+
+
+def end_complaint_suspension(state: State, rules: CategoryRules, complaint_id: str,
+                             cause: str, now: datetime) -> Change:
+    """The complaint's suspension ends (lifted, decided or at its longest); the last
+    suspension resumes the tender."""
+    key = f"{COMPLAINT}-{complaint_id}"
+    if key not in (state.get("suspensions") or {}):
+        return Change()
+    sets, unset, events = lift(state, rules, key, now)
+    return _change(state, "supervisor" if cause != "expired" else "platform", "resume",
+                   {"complaint": complaint_id, "cause": cause}, sets, events, now, None, unset)
 
 
 def visible(state: State, who_uscc: str | None, *, owner: bool) -> list[dict[str, Any]]:
@@ -168,4 +196,5 @@ def visible(state: State, who_uscc: str | None, *, owner: bool) -> list[dict[str
     return out
 
 
-__all__ = ["answer", "file", "filing_closes", "lift", "suspend", "visible"]
+__all__ = ["answer", "complaint_suspension", "end_complaint_suspension", "file",
+           "filing_closes", "lift", "suspend", "visible"]
