@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Event, register
 from contracts.categories import Category
@@ -227,4 +227,33 @@ class TenderSuspensionLifted(_ComplaintEvent):
 
     lifted_at: datetime = Field(description="When it ended.")
     cause: str = Field(description="lifted or decided.")
+
+
+class RecordDue(BaseModel):
+    """One credit record a decision adds to one account."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject_kind: SubjectKind = Field(description="Whose account.")
+    subject_id: str = Field(description="Credit code or expert id.")
+    record_id: str = Field(description="Deterministic record id (applied once).")
+    kind: str = Field(description="Record kind of the scoring model, e.g. complaint_upheld.")
+    source: str = Field(description="The event the decision made, e.g. ComplaintDecided.")
+    detail: dict[str, Any] = Field(description="What the record says (decision, tender).")
+
+
+@register
+class CreditRecordsDue(Event):
+    """The credit records a supervisor's decision adds (a complaint decided, a collusion
+    alert confirmed), written with the decision itself and applied by credit to each
+    account once. Credit's own: on its records topic, read by no other service."""
+
+    stage: ClassVar[Stage] = Stage.CREDIT
+    kind: ClassVar[str] = "records"
+    decision_id: str = Field(description="The complaint or alert decided (the key).")
+    records: list[RecordDue] = Field(min_length=1, description="One per account.")
+    decided_at: datetime = Field(description="When it was decided.")
+
+    def aggregate_id(self) -> str:
+        return self.decision_id
 

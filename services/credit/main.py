@@ -31,4 +31,5 @@ def build(rt: Runtime) -> Parts:
         await load_verifier(rt)
 
     return Parts(api=routes(rt, app, complaints), subscriptions=subscriptions(rt, app),
-                 topics=[rt.topic(Stage.CREDIT)], on_start=[start])
+                 topics=[rt.topic(Stage.CREDIT), rt.topic(Stage.CREDIT, kind="records")],
+                 on_start=[start])

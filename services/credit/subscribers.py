@@ -14,6 +14,7 @@ from contracts.bidding import (
     ExpertsDrawn,
     TenderPublished,
 )
+from contracts.credit import CreditRecordsDue
 from contracts.registration import EntityRegistered, EntityUpdated
 from contracts.topics import Stage
 from ggzy.runtime.aggregates import Cause
@@ -76,8 +77,13 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
         return await app.add_records_of([(msg.message, _cause(msg)) for msg in msgs])
 
+    async def on_records_due(msg: Incoming[CreditRecordsDue]) -> None:
+        await app.on_records_due(msg.message, _cause(msg))
+
     bidding = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     return [
+        rt.subscription("credit.records", [rt.topic(Stage.CREDIT, kind="records")],
+                        {CreditRecordsDue: on_records_due}),
         rt.subscription("credit.registration", [rt.topic(Stage.REGISTRATION)], {
             EntityRegistered: on_entity, EntityUpdated: on_entity}),
         rt.subscription("credit.bidding", bidding, {

@@ -13,7 +13,8 @@ Pure.
   the decision, or the supervisor, lifts it.
 - Upheld against a named respondent: a ``complaint_upheld`` record on the respondent.
   Dismissed as made up or forged (捏造事实、伪造材料: 条例61 third paragraph, 77): a
-  ``false_complaint`` record on the complainant.
+  ``false_complaint`` record on the complainant. The record goes out with the decision
+  (``CreditRecordsDue``, one write) and credit applies it to the account once.
 
 A step is decided once: the same decision again changes nothing (a retried request),
 a different one is refused with the complaint's status.
@@ -34,6 +35,9 @@ from contracts.credit import (
     ComplaintFiled,
     ComplaintMatter,
     ComplaintOutcome,
+    CreditRecordsDue,
+    RecordDue,
+    SubjectKind,
     TenderSuspensionLifted,
     TenderSuspensionOrdered,
 )
@@ -161,13 +165,20 @@ def decide(state: Mapping[str, Any], upheld: bool, decision_no: str, reason: str
                        status=state["status"])
     step = {"step": outcome.value, "by": by, "reason": reason, "decision_no": decision_no,
             "at": now.isoformat()}
-    due = state.get("decision_due")
+    decision_due = state.get("decision_due")
     sets: dict[str, Any] = {"status": outcome.value, "decision_no": decision_no,
                             "false_complaint": false_complaint,
                             "steps": [*state["steps"], step],
-                            "overdue_decision": due is not None
-                            and now > datetime.fromisoformat(str(due))}
+                            "overdue_decision": decision_due is not None
+                            and now > datetime.fromisoformat(str(decision_due))}
     events = [Outgoing(_decided(state, outcome, decision_no, reason, false_complaint, now))]
+    due = [RecordDue(subject_kind=SubjectKind.ENTITY, subject_id=uscc,
+                     record_id=rec.record_id, kind=rec.kind, source=rec.source,
+                     detail=rec.detail)
+           for uscc, rec in records_of({**state, **sets})]
+    if due:  # applied by credit from its records topic: with the decision, in one write
+        events.append(Outgoing(CreditRecordsDue(decision_id=state["complaint_id"],
+                                                records=due, decided_at=now)))
     held = state.get("suspension")
     if held and not held.get("lifted_at"):  # the decision ends the suspension it ordered
         sets["suspension.lifted_at"] = now.isoformat()
