@@ -215,12 +215,15 @@ class BidFingerprint(_Part):
     file_digest: str = Field(default="", description="Digest of the bid document file (MD5/SHA).")
     machine_serials: list[str] = Field(default_factory=list,
                                        description="CPU/disk/board serials of the maker machine.")
-    upload_ip: str = Field(default="", description="IP address of the upload.")
+    upload_ip: str = Field(default="", description="IP address of the upload, as the "
+                           "platform saw it (through its trusted proxies).")
     upload_mac: str = Field(default="", description="MAC address of the upload.")
     contact_person: str = Field(default="", description="Contact person named in the bid.")
     agent: str = Field(default="", description="Entrusted agent (委托代理人) of the bid.")
     project_manager: str = Field(default="", description="Project manager (项目负责人).")
     deposit_account: str = Field(default="", description="Account the deposit was paid from.")
+    declared_upload_ip: str = Field(default="", description="The upload IP the bidder's tool "
+                                    "declared, when it differs from the one seen.")
 
 
 @register

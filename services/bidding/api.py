@@ -71,7 +71,9 @@ class FingerprintIn(RequestBody):
     file_digest: str = Field(default="", max_length=128, description="Bid document digest.")
     machine_serials: list[str] = Field(default_factory=list, max_length=8,
                                        description="CPU/disk/board serials of the maker machine.")
-    upload_ip: str = Field(default="", max_length=45, description="Upload IP address.")
+    upload_ip: str = Field(default="", max_length=45, description="Upload IP address as the "
+                           "bidder's tool saw it; the platform records the address it sees "
+                           "(a different one is kept as declared_upload_ip).")
     upload_mac: str = Field(default="", max_length=17, description="Upload MAC address.")
     contact_person: str = Field(default="", max_length=50, description="Contact person.")
     agent: str = Field(default="", max_length=100, description="Entrusted agent.")

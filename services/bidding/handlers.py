@@ -235,7 +235,7 @@ class Bidding:
         deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
                                reduction)
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
-        fingerprint = dict(upload.get("fingerprint") or {})
+        fingerprint = observed(dict(upload.get("fingerprint") or {}), who.address)
         if deposit and not fingerprint.get("deposit_account"):
             fingerprint["deposit_account"] = deposit["payer_account"]
         bid_id = f"{tender_id}:{section}:{bidder}"
@@ -511,6 +511,18 @@ class Bidding:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
         await self.tenders.update(tender_id, lambda s, v: tender.contract_overdue(s, code, now()),
                                   Cause(message_id=f"timer:{timer.timer_id}"))
+
+
+def observed(fingerprint: dict[str, Any], address: str | None) -> dict[str, Any]:
+    """The fingerprint with the upload IP the platform saw (条例40(二) compares those: a
+    declared one costs nothing to fake); a different declared one is kept beside it."""
+    if not address:
+        return fingerprint
+    declared = fingerprint.get("upload_ip") or ""
+    if declared and declared != address:
+        fingerprint["declared_upload_ip"] = declared
+    fingerprint["upload_ip"] = address
+    return fingerprint
 
 
 def _registered_as(entity: Doc | None, uscc: str, kind: str) -> Doc:

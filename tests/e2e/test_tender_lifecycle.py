@@ -77,15 +77,17 @@ async def _publish(p: Platform, parties: dict[str, Any], body: dict[str, Any] | 
 
 async def _submit_all(p: Platform, tender_id: str, section: str,
                       bidders: list[tuple[str, str]], prices: list[int],
-                      prints: list[dict[str, Any] | None] | None = None
-                      ) -> list[tuple[str, bytes]]:
-    """Each bidder seals its price and submits (with its fingerprint, if given);
-    returns (token, content key) per bidder, for the reveal."""
+                      prints: list[dict[str, Any] | None] | None = None,
+                      addresses: list[str] | None = None) -> list[tuple[str, bytes]]:
+    """Each bidder seals its price and submits (with its fingerprint, from its address,
+    if given); returns (token, content key) per bidder, for the reveal."""
     keys = []
     for n, ((uscc, token), price) in enumerate(zip(bidders, prices, strict=True)):
         fp = prints[n] if prints else None
-        status, out, key = await p.until_known(lambda u=uscc, t=token, x=price, f=fp: p.submit(
-            tender_id, section, u, t, x, f))
+        ip = addresses[n] if addresses else None
+        status, out, key = await p.until_known(
+            lambda u=uscc, t=token, x=price, f=fp, a=ip: p.submit(tender_id, section, u, t, x,
+                                                                  f, client_ip=a))
         assert status == 201, out
         keys.append((token, key))
     return keys
