@@ -20,6 +20,7 @@ from contracts.bidding import (
     BidWithdrawn,
     Candidate,
     DepositRefund,
+    EvaluationMethod,
     TenderPublished,
 )
 from contracts.categories import Category
@@ -32,7 +33,12 @@ from ggzy.runtime.timers import Timer, Timers
 from services.bidding.domain import deposits, evaluation, objections, sealed, tender
 from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
-from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
+from services.bidding.domain.timeline import (
+    RuleViolation,
+    committee_shape,
+    validate_deposit,
+    validate_timeline,
+)
 from services.bidding.opening import fingerprints, opening_lines
 from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_snapshot
 
@@ -67,7 +73,7 @@ class Bidding:
         timers.on(SUSPENSION_END, self.on_suspension_end)
 
     def rules(self, state: Mapping[str, Any]) -> CategoryRules:
-        return self.book.for_category(Category(state["category"]))
+        return self.book.for_tender(Category(state["category"]), state.get("method"))
 
     async def tender(self, tender_id: str) -> dict[str, Any]:
         doc = await self.tenders.get(tender_id)
@@ -88,7 +94,11 @@ class Bidding:
         await self.check_party(event.tenderee_uscc, "tenderee")
         if event.agency_uscc:
             await self.check_party(event.agency_uscc, "agency")
-        rules = self.book.for_category(event.category)
+        rules = self.book.for_tender(event.category, event.method)
+        if rules.lowest_price_only.value >= 1 and event.evaluation != EvaluationMethod.LOWEST_PRICE:
+            raise RuleViolation("evaluation_not_allowed", rules.lowest_price_only,
+                                f"a {event.method.value} procurement is awarded on the lowest "
+                                f"price, not by {event.evaluation.value}")
         validate_timeline(rules, self.book.calendar, issued_at=event.issued_at,
                           sale_start=event.sale_start, sale_end=event.sale_end,
                           bid_deadline=event.bid_deadline)
@@ -250,6 +260,10 @@ class Bidding:
         try:
             await self.bids.create(bid_id, doc, out)
         except Conflict:  # a resubmission before the deadline replaces the sealed bid
+            if rules.one_price.value >= 1:  # ... unless its price may not change (询价)
+                raise Conflict("price_unchangeable", f"a bid here is one price that cannot "
+                               f"be changed or submitted again ({rules.one_price.source})",
+                               article=rules.one_price.source) from None
             await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
         return self._receipt(tender_id, section, bidder, bid.digest, at)
 

@@ -591,3 +591,39 @@ async def test_a_supervisor_handling_a_complaint_suspends_the_tender_until_decid
     actions = [e["action"] for e in trail["entries"]]
     assert actions.count("suspend") == actions.count("resume") == 1
     assert actions.index("suspend") < actions.index("resume") and trail["broken_at"] is None
+
+
+async def test_procurement_methods_change_the_rules_they_name(platform: Platform) -> None:
+    """政府采购法26: an inquiry (询价, 第40条) is one price that cannot change and is awarded
+    on the lowest price; a single-source procurement (第39条) opens with its one supplier
+    where a tender would fail (流标); construction takes neither method (招标投标法第10条)."""
+    p = platform
+    parties = await _parties(p, 1)
+    uscc, token = parties["bidders"][0]
+    small = [{"name": "设备包", "estimated_price_fen": 1_000_000_00, "deposit_fen": 10_000_00}]
+    body = {**_tender_body(parties["tenderee"], deadline_s=8, category="procurement"),
+            "sections": small}  # under 10 million yuan: a committee of 5 (87号令47)
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", "/v1/tenders", parties["t_token"], {**body, "method": "inquiry",
+                                                               "evaluation":
+                                                               "comprehensive_scoring"}))
+    assert status == 422 and out["error"]["code"] == "evaluation_not_allowed", out
+    assert "第40条" in out["error"]["details"]["article"]
+    status, out = await p.call("bidding", "POST", "/v1/tenders", parties["t_token"],
+                               {**_tender_body(parties["tenderee"]), "method": "inquiry"})
+    assert status == 422 and out["error"]["code"] == "method_not_allowed", out
+    tender_id, section = await _publish(p, parties, {**body, "method": "inquiry"})
+    status, out, _ = await p.until_known(lambda: p.submit(tender_id, section, uscc, token,
+                                                          500_000_00))
+    assert status == 201, out
+    status, out, _ = await p.submit(tender_id, section, uscc, token, 480_000_00)
+    assert status == 409 and out["error"]["code"] == "price_unchangeable", out
+    assert "第40条" in out["error"]["details"]["article"]
+
+    single = {**_tender_body(parties["tenderee"], deadline_s=7, category="procurement"),
+              "method": "single_source", "sections": small}
+    single["project_code"] = single["project_code"][:-1] + "S"
+    tender_id, section = await _publish(p, parties, single)
+    status, out, _ = await p.submit(tender_id, section, uscc, token, 900_000_00)
+    assert status == 201, out
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
