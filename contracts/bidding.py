@@ -425,6 +425,9 @@ class AuctionRepriced(_AuctionEvent):
     start_at: datetime = Field(description="When offers open after the new disclosure.")
     end_at: datetime | None = Field(description="New end (None for an auction).")
     article: str = Field(description="Legal basis.")
+    approval_no: str | None = Field(default=None, description="The approving unit's written "
+                                    "consent, for a price below 90% of the appraisal "
+                                    "(32号令第18条).")
 
 
 @register

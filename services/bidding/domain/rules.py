@@ -82,6 +82,7 @@ class AuctionRules(BaseModel):
     first_price_of_appraised_percent: Rule  # first price >= this % of the appraised value
     base_price: Rule  # value 1: a secret base price (底价) set collectively is required
     price_cut: Rule  # a price cut restarts the disclosure (its period: announce_before)
+    price_cut_approval_below_percent: Rule  # below this % of the appraisal: approval (0: none)
     listing_result: Rule  # who wins at the end of listing / online bidding
     qualification: Rule  # a sale with a deposit: the seller reviews each applicant
     deposit_refund: Rule  # deposits of all but the winner refunded within this period
