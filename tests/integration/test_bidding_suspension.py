@@ -55,8 +55,8 @@ async def _tender(app: Bidding, section_status: str) -> tuple[str, str]:
         "tender_id": tender_id, "category": P.value, "method": "open_tender",
         "status": "closed", "tenderee_uscc": new_uscc(), "bid_deadline": deadline.isoformat(),
         "deadline_ms": tender.ms(deadline), "audit": [], "section_state": {section: {
-            "status": section_status, "candidates": [winner], "seed": "s" * 64,
-            "committee": []}}}, [])
+            "status": section_status, "candidates": [winner], "winner": winner,
+            "seed": "s" * 64, "committee": []}}}, [])
     return tender_id, section
 
 
