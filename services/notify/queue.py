@@ -101,6 +101,9 @@ class DeliveryQueue:
                  known_lanes: int = 100_000) -> None:
         self.deliveries = deliveries
         self.lanes = lanes
+        # the webhook and e-mail deliveries the fast lane made: one plain document each
+        # under the notification id, with no index but ``_id`` (see ``record_delivered``)
+        self.sent: AsyncCollection[Doc] = lanes.database["sent"]
         self.store: Store = deliveries.store
         # The last number this replica took per lane (bounded, oldest dropped): the
         # next one is a conditional write on it, no read. A stale entry (another
@@ -130,7 +133,10 @@ class DeliveryQueue:
         again at its time.
 
         No existence check first: the deterministic id's duplicate key tells it, and
-        the number taken for it is then voided at once (the lane does not wait)."""
+        the number taken for it is then voided at once (the lane does not wait). One
+        the fast lane delivered (``sent``) is a duplicate too."""
+        if await self.store.find_one(self.sent, spec.notification_id, {"_id": 1}) is not None:
+            return Queued.DUPLICATE
         for _ in range(attempts):
             seq = await self._number(spec)
             state = _state(spec, seq)
@@ -368,15 +374,29 @@ class DeliveryQueue:
         return lane is None or int(lane.get("done_seq", 0)) >= int(lane.get("next_seq", 0))
 
     async def known(self, nid: str) -> Doc | None:
-        """The delivery of this id, if recorded: queued here, delivered or failed."""
-        return await self.store.find_one(self.deliveries.collection, nid)
+        """The delivery of this id, if recorded: queued here, delivered or failed (both
+        places read in one round trip)."""
+        queued, sent = await asyncio.gather(
+            self.store.find_soon(self.deliveries.collection, nid),
+            self.store.find_soon(self.sent, nid))
+        return queued or sent
 
     async def record_delivered(self, spec: Spec, order: int, cause: Cause) -> bool:
         """Record a delivery the fast lane made (its receipt goes out apart); False when
-        it was recorded before. ``order`` sorts the recipient's inbox."""
+        it was recorded before. ``order`` sorts the recipient's inbox.
+
+        An inbox delivery is the inbox itself (in ``deliveries``, under its indexes); a
+        webhook or e-mail one is a plain document in ``sent``: that it went, once (no
+        payload, no target, no outbox: its receipt is published apart), which costs the
+        store one insert with no other index to keep."""
+        if spec.channel != Channel.INBOX:
+            try:
+                await self.store.insert_one(self.sent, _sent(spec, order))
+            except DuplicateKeyError:  # recorded before (a redelivery)
+                return False
+            return True
         state = _finished(spec, order, DELIVERED, via=FAST)
-        if spec.channel == Channel.INBOX:
-            state.update(inbox_of=spec.recipient, read=0)
+        state.update(inbox_of=spec.recipient, read=0)
         try:
             applied = await self.deliveries.create(spec.notification_id, state, [], cause)
         except Conflict:  # recorded before, under another cause
@@ -433,8 +453,20 @@ def _finished(spec: Spec, order: int, state: str, **fields: Any) -> Doc:
             "attempts": 1, "finished_ms": now_ms(), **fields}
 
 
+def _sent(spec: Spec, order: int) -> Doc:
+    """The record of a webhook or e-mail delivery the fast lane made."""
+    return {"_id": spec.notification_id, "state": DELIVERED, "via": FAST, "lane": spec.lane,
+            "seq": order, "recipient": spec.recipient, "channel": spec.channel.value,
+            "kind": spec.kind, "endpoint": spec.endpoint,
+            "source_event_id": spec.source_event_id,
+            "source_event_type": spec.source_event_type, "finished_ms": now_ms()}
+
+
 def _of_spec(spec: Spec, attempts: int) -> dict[str, Any]:
-    return _about({**_state(spec, 0), "_id": spec.notification_id}, attempts)
+    return {"notification_id": spec.notification_id, "source_event_id": spec.source_event_id,
+            "source_event_type": spec.source_event_type, "about": spec.kind,
+            "recipient": spec.recipient, "channel": spec.channel,
+            "attempts": max(1, attempts)}
 
 
 def _about(delivery: Doc, attempts: int) -> dict[str, Any]:
