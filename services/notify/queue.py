@@ -104,6 +104,9 @@ class DeliveryQueue:
         # the webhook and e-mail deliveries the fast lane made: one plain document each
         # under the notification id, with no index but ``_id`` (see ``record_delivered``)
         self.sent: AsyncCollection[Doc] = lanes.database["sent"]
+        # the inbox: one document per inbox notification, indexed by recipient only (those
+        # the store queue delivered before the fast lane carry ``inbox_of`` in deliveries)
+        self.inbox_docs: AsyncCollection[Doc] = lanes.database["inbox"]
         self.store: Store = deliveries.store
         # The last number this replica took per lane (bounded, oldest dropped): the
         # next one is a conditional write on it, no read. A stale entry (another
@@ -124,6 +127,7 @@ class DeliveryQueue:
         # every delivery (finished ones stay, for the inbox) on each flush
         await coll.create_index("relay_owner")
         await self.lanes.create_index("due_ms")
+        await self.inbox_docs.create_index("inbox_of")
 
     # enqueueing ------------------------------------------------------------------
     async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5,
@@ -385,23 +389,18 @@ class DeliveryQueue:
         """Record a delivery the fast lane made (its receipt goes out apart); False when
         it was recorded before. ``order`` sorts the recipient's inbox.
 
-        An inbox delivery is the inbox itself (in ``deliveries``, under its indexes); a
-        webhook or e-mail one is a plain document in ``sent``: that it went, once (no
-        payload, no target, no outbox: its receipt is published apart), which costs the
-        store one insert with no other index to keep."""
-        if spec.channel != Channel.INBOX:
-            try:
-                await self.store.insert_one(self.sent, _sent(spec, order))
-            except DuplicateKeyError:  # recorded before (a redelivery)
-                return False
-            return True
-        state = _finished(spec, order, DELIVERED, via=FAST)
-        state.update(inbox_of=spec.recipient, read=0)
+        Each is one plain insert under the notification id, outside ``deliveries`` (whose
+        six indexes the store keeps for every document, for the store queue and its
+        relay): an inbox one in ``inbox`` (the inbox itself, indexed by recipient), a
+        webhook or e-mail one in ``sent`` (that it went, once: no payload, no target,
+        no outbox, as its receipt is published apart)."""
+        inbox = spec.channel == Channel.INBOX
         try:
-            applied = await self.deliveries.create(spec.notification_id, state, [], cause)
-        except Conflict:  # recorded before, under another cause
+            await self.store.insert_one(self.inbox_docs if inbox else self.sent,
+                                        _inboxed(spec, order) if inbox else _sent(spec, order))
+        except DuplicateKeyError:  # recorded before (a redelivery)
             return False
-        return not applied.duplicate
+        return True
 
     async def record_failed(self, spec: Spec, order: int, attempts: int, reason: str,
                             cause: Cause) -> None:
@@ -415,15 +414,22 @@ class DeliveryQueue:
 
     # reads ------------------------------------------------------------------------
     async def inbox(self, recipient: str, unread_only: bool, limit: int) -> list[Doc]:
+        """The recipient's newest inbox notifications: the fast lane's and any the store
+        queue delivered (in ``deliveries``), by their order."""
         query: Doc = {"inbox_of": recipient, **({"read": 0} if unread_only else {})}
-        return await self.deliveries.collection.find(
-            query, {"payload": 1, "read": 1, "seq": 1, "finished_ms": 1}
-        ).sort("seq", -1).limit(limit).to_list(None)
+        fields = {"payload": 1, "read": 1, "seq": 1, "finished_ms": 1}
+        found = await asyncio.gather(*(
+            coll.find(query, fields).sort("seq", -1).limit(limit).to_list(None)
+            for coll in (self.inbox_docs, self.deliveries.collection)))
+        return sorted(found[0] + found[1], key=lambda d: -int(d.get("seq", 0)))[:limit]
 
     async def mark_read(self, recipient: str, nid: str) -> bool:
-        result = await self.deliveries.collection.update_one(
-            {"_id": nid, "inbox_of": recipient}, {"$set": {"read": 1}})
-        return result.matched_count == 1
+        for coll in (self.inbox_docs, self.deliveries.collection):
+            result = await coll.update_one({"_id": nid, "inbox_of": recipient},
+                                           {"$set": {"read": 1}})
+            if result.matched_count == 1:
+                return True
+        return False
 
     async def failures(self, limit: int) -> list[Doc]:
         return await self.deliveries.collection.find(
@@ -451,6 +457,12 @@ def _finished(spec: Spec, order: int, state: str, **fields: Any) -> Doc:
     return {**_state(spec, order), "slot": f"{spec.lane}@{spec.notification_id}",
             "state": state, "target": {k: v for k, v in spec.target.items() if k != "secret"},
             "attempts": 1, "finished_ms": now_ms(), **fields}
+
+
+def _inboxed(spec: Spec, order: int) -> Doc:
+    """An inbox notification, delivered (``order`` sorts the recipient's inbox)."""
+    return {**_sent(spec, order), "inbox_of": spec.recipient, "read": 0,
+            "payload": spec.payload}
 
 
 def _sent(spec: Spec, order: int) -> Doc:
