@@ -63,6 +63,8 @@ from bench.pipeline import (  # noqa: E402
     fresh_infra,
     mem_mb,
     service_argv,
+    store_counters,
+    store_use,
     summary_ms,
     yardstick,
 )
@@ -355,6 +357,8 @@ async def measure_burst(rig: Rig, bidders: list[Bidder], rate: float) -> Doc:
     load = seal_bids(bidders, tender_id, section)
     idle_mb = mem_mb(pid, "VmRSS")
     cpu0 = cpu_s(pid), cpu_s(store_pid)
+    counted = {"bidding": rig.bidding.url}
+    trips0 = await asyncio.to_thread(store_counters, counted)
     if rig.profiled:  # the profile (bench/cpu_profile.py) covers the burst only
         os.kill(pid, signal.SIGUSR1)
     begin = await burst(rig.session, rig.bid_url(tender_id, section), load, rate)
@@ -362,6 +366,7 @@ async def measure_burst(rig: Rig, bidders: list[Bidder], rate: float) -> Doc:
         os.kill(pid, signal.SIGUSR2)
     cpu1 = cpu_s(pid), cpu_s(store_pid)
     ok = [b for b in load if b.status == 201]
+    trips = store_use(trips0, await asyncio.to_thread(store_counters, counted), len(ok))
     end = max(b.done for b in load)
     return {
         "offered": len(load), "rate": rate, "accepted": len(ok), "errors": _errors(load),
@@ -369,6 +374,8 @@ async def measure_burst(rig: Rig, bidders: list[Bidder], rate: float) -> Doc:
         "latency_ms": summary_ms([b.done - b.due for b in ok]),
         "bidding_cpu_us_per_bid": round((cpu1[0] - cpu0[0]) / max(len(ok), 1) * 1e6, 1),
         "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / max(len(ok), 1) * 1e6, 1),
+        # group-committed round trips and the operations they carried, per accepted bid
+        "store_use_per_bid": trips.get("bidding", {}),
         "bidding_rss_idle_mb": idle_mb, "bidding_rss_peak_mb": mem_mb(pid, "VmHWM"),
         "last_answer_before_deadline_s": round(deadline.timestamp() - end, 2)}
 

@@ -101,7 +101,8 @@ class Auctions:
                 "price_fen": event.price_fen, "ends_at": event.ends_at.isoformat()}
 
     async def _bidder(self, state: Mapping[str, Any], who: Principal) -> tuple[str, Doc]:
-        bidder, entity, _ = await self.bidding.eligible_bidder(who, Category(state["category"]))
+        bidder, entity, _ = await self.bidding.eligible_bidder(who, Category(state["category"]),
+                                                               with_reduction=False)
         if bidder == state["seller_uscc"]:
             raise Forbidden("seller_cannot_bid", "the seller may not bid on its own sale")
         return bidder, entity

@@ -240,10 +240,11 @@ class Bidding:
         rules = self.rules(state)
         tender.refuse_after_deadline(state, at, rules)
         tender.section_of(state, section)
-        bidder, entity, reduction = await self.eligible_bidder(who, Category(state["category"]))
         deposit = upload.get("deposit")
-        deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
-                               reduction)
+        deposit_fen = tender.published_section(state, section)["deposit_fen"]
+        bidder, entity, reduction = await self.eligible_bidder(
+            who, Category(state["category"]), deposits.reduction_matters(deposit_fen, deposit))
+        deposits.check_deposit(deposit_fen, deposit, reduction)
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
         fingerprint = observed(dict(upload.get("fingerprint") or {}), who.address)
         if deposit and not fingerprint.get("deposit_account"):
@@ -287,15 +288,15 @@ class Bidding:
             self.open_tenders.put(tender_id, state)
         return state
 
-    async def eligible_bidder(self, who: Principal, category: Category
-                              ) -> tuple[str, Doc, int]:
-        """The caller's credit code, entity and deposit reduction (%), if it is a registered
-        bidder not restricted for the category (credit's projection); also for auctions
-        and listings (竞买人)."""
+    async def eligible_bidder(self, who: Principal, category: Category,
+                              with_reduction: bool = True) -> tuple[str, Doc, int]:
+        """The caller's credit code, entity and deposit reduction (%; 0 unless
+        ``with_reduction``), if it is a registered bidder not restricted for the category
+        (credit's projection); also for auctions and listings (竞买人)."""
         if not who.has(Role.BIDDER) or not who.uscc:
             raise Forbidden("role_required", "bids are submitted by a bidder's user")
-        found, banned, reduction = await self.store.bidder_facts(who.uscc, category.value,
-                                                                 date.today())
+        found, banned, reduction = await self.store.bidder_facts(
+            who.uscc, category.value, date.today(), with_reduction)
         entity = _registered_as(found, who.uscc, "bidder")
         if banned is not None:
             raise Forbidden("bidder_restricted", f"{who.uscc} is restricted from "

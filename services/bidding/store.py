@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import zlib
 from datetime import date
 from typing import Any
@@ -36,8 +37,13 @@ OPENING_FIELDS = {"ciphertext": 0, "nonce": 0, "outbox": 0, "processed": 0}
 DOSSIER_FIELDS = ("section_code", "bidder_uscc", "received_ms", "digest", "fingerprint",
                   "deposit", "bidder")
 DOSSIER_PART = 1000  # bids per dossier document (~0.6 MB, far under the 16 MB limit)
+# Restrictions in force are few (a ban list): while there are at most this many, a bid
+# checks its bidder against the whole list, read once per ``lag_s``, not one read a bid.
+RESTRICTION_LIST_MAX = 1000
+RESTRICTION_LIST_RETRY_S = 60.0  # after a longer list: per-bidder reads this long
 REVEAL_BUCKETS = 16  # documents a section's revealed keys are spread over
 WITHDRAWN = "withdrawn"
+LISTED = "in force"  # the restriction list's one cache key
 
 
 class BiddingStore:
@@ -55,6 +61,11 @@ class BiddingStore:
         self.snapshot_margin_ms = int(lag_s * 1000) + CLOCK_SKEW_MS
         self.cached_restrictions: TTLCache[str, list[Doc]] = TTLCache(lag_s)
         self.cached_reductions: TTLCache[str, int] = TTLCache(lag_s)
+        # Every restriction in force, by subject (None while there are too many to list).
+        self.restriction_list: TTLCache[str, dict[str, list[Doc]]] = TTLCache(lag_s)
+        self._listing: asyncio.Future[list[Doc]] | None = None
+        self._list_generation = 0  # a restriction recorded or lifted here since a read
+        self._list_unused_until = 0.0
         self.credit = db["credit_projection"]
         self.entities = db["entity_projection"]
         self.experts = db["expert_projection"]
@@ -70,6 +81,7 @@ class BiddingStore:
         await self.dossiers.create_index("tender_id")
         await self.reveals.create_index("tender_id")
         await self.restrictions.create_index("subject")
+        await self.restrictions.create_index("revoked")
 
     async def project(self, kind: str, key: str, version: int, data: dict[str, Any]) -> None:
         """Upsert a snapshot if it is newer than the one held (idempotent)."""
@@ -131,27 +143,38 @@ class BiddingStore:
         await self.restrictions.update_one(
             {"_id": restriction_id},
             {"$setOnInsert": {**data, "subject": subject, "revoked": 0}}, upsert=True)
-        self.cached_restrictions.drop(subject)
+        self._restrictions_changed(subject)
 
     async def lift(self, restriction_id: str) -> None:
         doc = await self.restrictions.find_one_and_update({"_id": restriction_id},
                                                          {"$set": {"revoked": 1}})
         if doc is not None:
-            self.cached_restrictions.drop(doc["subject"])
+            self._restrictions_changed(doc["subject"])
 
-    async def bidder_facts(self, uscc: str, category: str, today: date
-                           ) -> tuple[Doc | None, Doc | None, int]:
+    def _restrictions_changed(self, subject: str) -> None:
+        """This replica sees its own restriction writes at once."""
+        self.cached_restrictions.drop(subject)
+        self.restriction_list.drop(LISTED)
+        self._list_generation += 1
+        self._listing = None
+
+    async def bidder_facts(self, uscc: str, category: str, today: date,
+                           with_reduction: bool = True) -> tuple[Doc | None, Doc | None, int]:
         """What a bid checks of its bidder: its entity as registration last told (None if
         unknown), the restriction that blocks it for ``category`` today (if any) and its
-        deposit reduction in % (0 until credit has rated it); each ``lag_s`` late at most.
-        What the caches cannot answer is read in one round trip, not three."""
+        deposit reduction in % (0 until credit has rated it, or when not ``with_reduction``:
+        not read); each ``lag_s`` late at most. What the caches cannot answer is read in
+        one round trip, not three."""
         entity = self.cached_entities.get(uscc)
-        docs = self.cached_restrictions.get(uscc)
-        reduction = self.cached_reductions.get(uscc)
+        docs = self._restrictions_cached(uscc)
+        reduction = self.cached_reductions.get(uscc) if with_reduction else 0
         reads: list[asyncio.Future[Any]] = []
         if entity is None:
             reads.append(self.store.find_soon(self.entities, uscc))
-        if docs is None:
+        listed = docs is None and self._list_unused_until <= time.monotonic()
+        if listed:  # shared by the bids waiting on it: one leaving must not cancel it
+            reads.append(asyncio.shield(self._list_soon()))
+        elif docs is None:
             reads.append(self.store.find_by_soon(self.restrictions, "subject", uscc,
                                                  {"revoked": 0}))
         if reduction is None:
@@ -163,12 +186,48 @@ class BiddingStore:
                 self.cached_entities.put(uscc, entity)
         if docs is None:
             docs = next(answers)
-            self.cached_restrictions.put(uscc, docs)
+            if listed:
+                docs = [d for d in docs if d["subject"] == uscc]
+            else:
+                self.cached_restrictions.put(uscc, docs)
         if reduction is None:
             doc = next(answers)
             reduction = int(doc["deposit_reduction_pct"]) if doc else 0
             self.cached_reductions.put(uscc, reduction)
         return entity, _blocking(docs, category, today), reduction
+
+    def _restrictions_cached(self, uscc: str) -> list[Doc] | None:
+        listed = self.restriction_list.get(LISTED)
+        if listed is not None:
+            return listed.get(uscc, [])
+        return self.cached_restrictions.get(uscc)
+
+    def _list_soon(self) -> asyncio.Future[list[Doc]]:
+        """Every restriction in force, read once for the bids waiting on it; kept by
+        subject for ``lag_s`` unless a restriction changed here meanwhile, or unless
+        there are more than ``RESTRICTION_LIST_MAX`` (then bids read their own)."""
+        if self._listing is not None:
+            return self._listing
+        listing = self._listing = self.store.find_by_soon(self.restrictions, "revoked", 0)
+        generation = self._list_generation
+
+        def listed(done: asyncio.Future[list[Doc]]) -> None:
+            if self._listing is done:
+                self._listing = None
+            if done.cancelled() or done.exception() is not None \
+                    or generation != self._list_generation:
+                return
+            docs = done.result()
+            if len(docs) > RESTRICTION_LIST_MAX:
+                self._list_unused_until = time.monotonic() + RESTRICTION_LIST_RETRY_S
+                return
+            by_subject: dict[str, list[Doc]] = {}
+            for d in docs:
+                by_subject.setdefault(d["subject"], []).append(d)
+            self.restriction_list.put(LISTED, by_subject)
+
+        listing.add_done_callback(listed)
+        return listing
 
     async def restricted_subjects(self, category: str, today: date) -> set[str]:
         day = today.isoformat()

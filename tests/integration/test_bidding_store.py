@@ -3,6 +3,7 @@ entities registration changed since (real store)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -11,8 +12,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ggzy.runtime.aggregates import Doc, now_ms
+from ggzy.runtime.cache import TTLCache
 from ggzy.testing.data import new_uscc
 from ggzy.testing.infra import Infra
+from services.bidding import store as bidding_store
 from services.bidding.opening import opening_lines
 from services.bidding.store import BiddingStore, bidder_snapshot
 
@@ -144,3 +147,63 @@ async def test_a_bid_reads_its_bidder_its_restriction_and_its_deposit_reduction_
     reads = store.store.stats["read_batches"]
     await store.bidder_facts(rated, "construction", day)
     assert store.store.stats["read_batches"] == reads  # answered by the caches
+
+
+def _banned(decision_no: str) -> Doc:
+    return {"categories": ["construction"], "start": "2026-01-01", "end": "2027-12-31",
+            "reason": "collusion", "decision_no": decision_no}
+
+
+async def test_concurrent_bids_check_their_bidders_against_one_read_of_the_restriction_list(
+        store: BiddingStore) -> None:
+    bidders = [new_uscc() for _ in range(5)]
+    for n, uscc in enumerate(bidders):
+        await store.project("entity", uscc, 1, entity(f"b{n}", f"rep-{n}"))
+    await store.restrict("R1", bidders[0], _banned("D-1"))
+    await store.restrict("R2", bidders[1], _banned("D-2"))
+    await store.lift("R2")
+    day = date(2026, 12, 1)
+    reads = store.store.stats["reads"]
+    facts = await asyncio.gather(*(store.bidder_facts(u, "construction", day, False)
+                                   for u in bidders))
+    # five entities and one list of the restrictions in force (no deposit reductions)
+    assert store.store.stats["reads"] == reads + 6
+    assert [f[1]["decision_no"] if f[1] else None for f in facts] == ["D-1"] + [None] * 4
+    assert all(f[2] == 0 for f in facts)
+    other = new_uscc()  # a bidder not seen before: its check reads only its entity
+    reads = store.store.stats["reads"]
+    assert await store.bidder_facts(other, "construction", day, False) == (None, None, 0)
+    assert store.store.stats["reads"] == reads + 1
+
+
+async def test_a_restriction_change_here_counts_at_once_and_one_elsewhere_within_the_lag(
+        store: BiddingStore) -> None:
+    clock = [0.0]
+    store.restriction_list = TTLCache(store.restriction_list.ttl_s, clock=lambda: clock[0])
+    elsewhere = BiddingStore(store.bids.database)  # another replica on the same store
+    uscc, day = new_uscc(), date(2026, 12, 1)
+    await store.project("entity", uscc, 1, entity("b", "rep"))
+    assert (await store.bidder_facts(uscc, "construction", day))[1] is None  # list read
+    await store.restrict("R1", uscc, _banned("D-1"))
+    assert (await store.bidder_facts(uscc, "construction", day))[1] is not None
+    await elsewhere.lift("R1")
+    assert (await store.bidder_facts(uscc, "construction", day))[1] is not None  # the list
+    clock[0] += store.restriction_list.ttl_s  # ... until it is lag_s old
+    assert (await store.bidder_facts(uscc, "construction", day))[1] is None
+
+
+async def test_with_more_restrictions_in_force_than_a_list_holds_each_bid_reads_its_own(
+        store: BiddingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bidding_store, "RESTRICTION_LIST_MAX", 2)
+    bidders = [new_uscc() for _ in range(3)]
+    for n, uscc in enumerate(bidders):
+        await store.project("entity", uscc, 1, entity(f"b{n}", f"rep-{n}"))
+        await store.restrict(f"R{n}", uscc, _banned(f"D-{n}"))
+    day = date(2026, 12, 1)
+    first = await store.bidder_facts(bidders[0], "construction", day)  # from the long list
+    assert first[1] is not None and first[1]["decision_no"] == "D-0"
+    assert store.restriction_list.get(bidding_store.LISTED) is None  # not kept
+    reads = store.store.stats["reads"]
+    second = await store.bidder_facts(bidders[1], "construction", day)
+    assert second[1] is not None and second[1]["decision_no"] == "D-1"
+    assert store.store.stats["reads"] == reads + 3  # entity, its restrictions, reduction

@@ -79,3 +79,17 @@ def test_a_credit_level_reduction_lowers_what_a_bid_must_pay() -> None:
         deposits.check_deposit(20_000_00, {"payer_account": "62220001", "amount_fen": 10_000_00})
     assert err.value.code == "deposit_amount_mismatch"  # without a reduction: all of it
     deposits.check_deposit(20_000_00, None, 100)  # waived entirely
+
+
+def test_a_credit_reduction_matters_only_where_a_bid_pays_less_than_the_section_asks() -> None:
+    """A reduction lowers the least a bid pays, never the most: a bid paying the whole
+    deposit is accepted whatever its bidder's reduction, so the reduction is not read."""
+    paid = {"payer_account": "62220001", "amount_fen": 20_000_00}
+    assert not deposits.reduction_matters(20_000_00, paid)
+    assert not deposits.reduction_matters(0, None)
+    assert deposits.reduction_matters(20_000_00, None)
+    assert deposits.reduction_matters(20_000_00, {**paid, "amount_fen": 10_000_00})
+    assert deposits.reduction_matters(20_000_00, {**paid, "amount_fen": 30_000_00})
+    for reduction in (0, 50, 100):  # what skipping the read relies on
+        deposits.check_deposit(20_000_00, paid, reduction)
+        deposits.check_deposit(0, None, reduction)

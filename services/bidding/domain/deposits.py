@@ -30,6 +30,13 @@ def required(deposit_fen: int, reduction_pct: int) -> int:
     return deposit_fen * (100 - reduction_pct) // 100
 
 
+def reduction_matters(deposit_fen: int, deposit: Mapping[str, Any] | None) -> bool:
+    """Whether the bidder's credit reduction can change ``check_deposit``'s verdict or its
+    wording: not for a section without a deposit, nor for a bid paying it in full (a
+    reduction only lowers the least amount, never the most)."""
+    return deposit_fen > 0 and (deposit is None or int(deposit["amount_fen"]) != deposit_fen)
+
+
 def check_deposit(deposit_fen: int, deposit: Mapping[str, Any] | None,
                   reduction_pct: int = 0) -> None:
     """A bid pays the section's deposit (条例26), or less by its credit level's reduction;
