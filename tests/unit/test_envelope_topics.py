@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.categories import Category, parse_categories
-from contracts.envelope import Envelope, EnvelopeError
+from contracts.envelope import Envelope, EnvelopeError, new_id
 from contracts.topics import Audience, Stage, TopicError, dead_letter_topic, topic_name
 
 
@@ -78,6 +79,16 @@ def test_a_new_envelope_is_the_validated_model_and_wrong_types_are_still_refused
 
 def wrong_category() -> Any:
     return "land"  # a plain string where a Category is declared: validated into one
+
+
+def test_new_ids_are_distinct_random_uuids_written_as_uuid4_writes_them() -> None:
+    ids = [new_id() for _ in range(2000)]  # more than one read of the random source
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    assert Envelope.new(type="t", source="/s", subject="x").id != Envelope.new(
+        type="t", source="/s", subject="x").id
 
 
 def test_topic_names_are_versioned_and_category_scoped_where_the_stage_is() -> None:
