@@ -11,6 +11,7 @@ from contracts.categories import Category
 from contracts.credit import EntityReinstated
 from contracts.envelope import Envelope
 from ggzy.runtime.consumer import (
+    BATCH_WAIT_MS,
     IDLE_FETCH_WAIT_MS,
     LINGER_BYTES,
     Dispatcher,
@@ -126,6 +127,16 @@ def test_a_lingering_fetch_waits_for_a_batch_up_to_the_linger() -> None:
 
 def test_without_a_linger_a_fetch_returns_with_the_first_record_and_an_idle_one_waits() -> None:
     assert fetch_options(0) == (1, IDLE_FETCH_WAIT_MS)
+
+
+def test_the_wait_after_an_empty_fetch_is_the_subscriptions_own() -> None:
+    waits = []
+    for sub in (Subscription("g", ["t"], {}, "dlq", frozenset(Category)),
+                Subscription("g", ["t"], {}, "dlq", frozenset(Category), idle_wait_ms=100)):
+        broker = SubscribingBroker()
+        subscribe(broker, sub, Metrics())  # type: ignore[arg-type]
+        waits.append(broker.options["batch_timeout_ms"])
+    assert waits == [BATCH_WAIT_MS, 100]
 
 
 async def test_outcomes_are_counted_per_type_on_one_labelled_counter() -> None:
