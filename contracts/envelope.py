@@ -89,8 +89,9 @@ class Envelope(BaseModel):
     ) -> Envelope:
         """Read an envelope back from Kafka headers; raise EnvelopeError if invalid."""
         pairs = headers.items() if isinstance(headers, Mapping) else headers
-        attrs: dict[str, str] = {key[3:]: raw.decode() if isinstance(raw, bytes) else raw
-                                 for key, raw in pairs if key[:3] == "ce_"}
+        # the envelope's own attributes (other ce_ headers are extensions it ignores)
+        attrs: dict[str, str] = {_ATTRIBUTES[key]: raw.decode() if isinstance(raw, bytes)
+                                 else raw for key, raw in pairs if key in _ATTRIBUTES}
         if not attrs.keys() >= _REQUIRED_SET:
             missing = [k for k in _REQUIRED if k not in attrs]
             raise EnvelopeError("envelope_missing", f"missing CloudEvents headers: {missing}")
@@ -128,6 +129,7 @@ os.register_at_fork(after_in_child=_ids.clear)  # a child draws its own ids
 _REQUIRED = ("id", "type", "source", "time", "subject", "correlationid")
 _REQUIRED_SET = frozenset(_REQUIRED)
 _HEADER_NAMES = tuple((name, f"ce_{name}") for name in Envelope.model_fields)
+_ATTRIBUTES = {header: name for name, header in _HEADER_NAMES}
 
 
 def _time_text(value: datetime) -> str:

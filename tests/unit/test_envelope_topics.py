@@ -23,6 +23,13 @@ def test_envelope_round_trips_through_kafka_headers() -> None:
     assert env.headers()["content-type"] == "application/json"
 
 
+def test_extension_and_other_headers_are_ignored_when_reading_an_envelope() -> None:
+    env = Envelope.new(type="ggzy.bidding.BidsOpened.v1", source="/ggzy/bidding", subject="T1")
+    raw = [(k, v.encode()) for k, v in env.headers().items()]
+    raw += [("ce_dataschema", b"https://example.org/s"), ("traceparent", b"00-ab-cd-01")]
+    assert Envelope.from_headers(raw) == env
+
+
 def test_envelope_without_required_headers_is_refused_with_their_names() -> None:
     with pytest.raises(EnvelopeError) as err:
         Envelope.from_headers({"ce_id": "x", "ce_type": "t"})
