@@ -340,6 +340,19 @@ def _parse(cls: type[Message], value: bytes | None) -> Message:
         raise DeadLetter("invalid_data", exc.json(include_url=False)) from exc
 
 
+async def _batch_message(records: tuple[ConsumerRecord[bytes, bytes], ...],
+                         parse: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's message for a fetched batch, as its batch parser makes it, without its
+    header dictionary per record (the dispatcher reads each record's headers itself):
+    its parse of the first record, then given the batch's records (what a nack rewinds),
+    bodies and id."""
+    msg = await parse(records[:1])
+    msg.raw_message = records
+    msg.body = [record.value or b"" for record in records]
+    msg.message_id = f"{records[0].offset}-{records[-1].offset}-{records[0].timestamp}"
+    return msg
+
+
 async def _raw_body(msg: Any) -> bytes:
     """Leave decoding to the dispatcher: a body that is not JSON must reach the
     dead-letter topic with its reason, not fail inside the framework."""
@@ -359,6 +372,7 @@ def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispa
         *sub.topics,
         group_id=sub.group,
         decoder=_raw_body,
+        parser=_batch_message,
         batch=True,
         max_records=MAX_RECORDS,
         batch_timeout_ms=sub.idle_wait_ms,
