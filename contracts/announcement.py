@@ -26,6 +26,8 @@ class NoticeType(StrEnum):
     FAILURE = "failure"  # 终止/流标公告
     AUCTION = "auction"  # 拍卖/挂牌出让公告, 产权转让信息披露公告
     AUCTION_RESULT = "auction_result"  # 成交公示 / 不成交（流拍）公告
+    SUSPENSION = "suspension"  # 暂停公告 (条例22: an objection to the documents)
+    RESUMPTION = "resumption"  # 恢复公告, with the deadline after the suspension
 
 
 @register

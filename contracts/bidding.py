@@ -215,12 +215,15 @@ class BidFingerprint(_Part):
     file_digest: str = Field(default="", description="Digest of the bid document file (MD5/SHA).")
     machine_serials: list[str] = Field(default_factory=list,
                                        description="CPU/disk/board serials of the maker machine.")
-    upload_ip: str = Field(default="", description="IP address of the upload.")
+    upload_ip: str = Field(default="", description="IP address of the upload, as the "
+                           "platform saw it (through its trusted proxies).")
     upload_mac: str = Field(default="", description="MAC address of the upload.")
     contact_person: str = Field(default="", description="Contact person named in the bid.")
     agent: str = Field(default="", description="Entrusted agent (委托代理人) of the bid.")
     project_manager: str = Field(default="", description="Project manager (项目负责人).")
     deposit_account: str = Field(default="", description="Account the deposit was paid from.")
+    declared_upload_ip: str = Field(default="", description="The upload IP the bidder's tool "
+                                    "declared, when it differs from the one seen.")
 
 
 @register
@@ -272,6 +275,57 @@ class AwardDeclined(_TenderEvent):
     next_winner: Candidate | None = Field(default=None,
                                           description="The candidate awarded instead, if any.")
     article: str = Field(description="Legal basis, e.g. 招标投标法实施条例第55条.")
+
+
+@register
+class TenderObjectionFiled(_TenderEvent):
+    """A potential bidder or other interested party objected to the tender documents
+    (对招标文件提出异议, 条例22; 政府采购的质疑, 政采法52). Internal: it names the
+    objector, whom no notice or partner topic shows (20号令: who takes part stays
+    unknown before the deadline)."""
+
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: USCC = Field(description="Who objected.")
+    text: str = Field(description="The grounds, as filed.")
+    filed_at: datetime = Field(description="When it was filed.")
+    answer_due: datetime = Field(description="The tenderee answers by then (条例22: 3 days).")
+    suspends: bool = Field(description="Whether the tender is suspended until the answer.")
+    article: str = Field(description="Legal basis of the filing and its answer.")
+
+
+@register
+class TenderObjectionAnswered(_TenderEvent):
+    """The tenderee answered an objection to the documents (条例22; 政采法53)."""
+
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: USCC = Field(description="Who objected (the answer goes to it).")
+    answer: str = Field(description="The answer, as given.")
+    answered_at: datetime = Field(description="When it was answered.")
+    late: bool = Field(description="Answered after the rule's deadline (a credit fact).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class TenderSuspended(_TenderEvent):
+    """The tendering is suspended (暂停招标投标活动): no bid is taken or withdrawn, and the
+    tender does not open, until it resumes (条例22: an objection to the documents)."""
+
+    reason: str = Field(description="Why: objection (to the documents).")
+    reference: str = Field(description="What caused it, e.g. the objection's id.")
+    suspended_at: datetime = Field(description="Since when.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class TenderResumed(_TenderEvent):
+    """The tendering resumes; the time it was suspended is given back to the bidders when
+    the category's rules say so (the deadline moves by as much)."""
+
+    resumed_at: datetime = Field(description="When it resumed.")
+    suspended_at: datetime = Field(description="When the suspension began.")
+    previous_deadline: datetime = Field(description="The deadline before the suspension.")
+    bid_deadline: datetime = Field(description="The deadline now.")
+    article: str = Field(description="Legal basis.")
 
 
 # Auctions and listings (拍卖/挂牌) of land use rights and state property ----------------
@@ -371,6 +425,9 @@ class AuctionRepriced(_AuctionEvent):
     start_at: datetime = Field(description="When offers open after the new disclosure.")
     end_at: datetime | None = Field(description="New end (None for an auction).")
     article: str = Field(description="Legal basis.")
+    approval_no: str | None = Field(default=None, description="The approving unit's written "
+                                    "consent, for a price below 90% of the appraisal "
+                                    "(32号令第18条).")
 
 
 @register

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Event, register
 from contracts.categories import Category
@@ -205,3 +205,55 @@ class ComplaintDecided(_ComplaintEvent):
     false_complaint: bool = Field(description="Dismissed as made up or forged (捏造事实、伪造"
                                               "材料: 条例61, 77): a record on the complainant.")
     decided_at: datetime = Field(description="When it was decided.")
+
+
+@register
+class TenderSuspensionOrdered(_ComplaintEvent):
+    """While handling an accepted complaint the supervising department orders the tender's
+    activities suspended (责令暂停招标投标活动, 条例62; 政府采购法57: in writing, at most 30
+    days): bidding takes and releases no bids, does not open, award or contract."""
+
+    ordered_at: datetime = Field(description="When it was ordered.")
+    until: datetime | None = Field(description="The longest it may last (政府采购法57: 30 "
+                                               "days); None: until lifted or decided.")
+    reason: str = Field(description="Why, as the supervisor wrote it.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class TenderSuspensionLifted(_ComplaintEvent):
+    """The suspension a complaint's handling ordered ends: lifted by the supervisor, or
+    the complaint was decided."""
+
+    lifted_at: datetime = Field(description="When it ended.")
+    cause: str = Field(description="lifted or decided.")
+
+
+class RecordDue(BaseModel):
+    """One credit record a decision adds to one account."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject_kind: SubjectKind = Field(description="Whose account.")
+    subject_id: str = Field(description="Credit code or expert id.")
+    record_id: str = Field(description="Deterministic record id (applied once).")
+    kind: str = Field(description="Record kind of the scoring model, e.g. complaint_upheld.")
+    source: str = Field(description="The event the decision made, e.g. ComplaintDecided.")
+    detail: dict[str, Any] = Field(description="What the record says (decision, tender).")
+
+
+@register
+class CreditRecordsDue(Event):
+    """The credit records a supervisor's decision adds (a complaint decided, a collusion
+    alert confirmed), written with the decision itself and applied by credit to each
+    account once. Credit's own: on its records topic, read by no other service."""
+
+    stage: ClassVar[Stage] = Stage.CREDIT
+    kind: ClassVar[str] = "records"
+    decision_id: str = Field(description="The complaint or alert decided (the key).")
+    records: list[RecordDue] = Field(min_length=1, description="One per account.")
+    decided_at: datetime = Field(description="When it was decided.")
+
+    def aggregate_id(self) -> str:
+        return self.decision_id
+

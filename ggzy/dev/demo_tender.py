@@ -56,6 +56,15 @@ async def run_tender(c: PlatformClient) -> None:
                                                      body))
     _show(f"POST /v1/tenders -> {status}", out)
     tender_id, section = out["id"], out["sections"][0]
+    print("9b. a bidder objects to the documents (条例22): the tender is suspended until the")
+    print("    tenderee answers, then resumes with the bidders' time given back")
+    status, filed = await c.call("bidding", "POST", f"/v1/tenders/{tender_id}/objections",
+                                 bidders[3][1], {"text": "资格条件要求本地业绩，排斥潜在投标人"})
+    _show(f"POST .../objections -> {status}", filed)
+    status, answered = await c.call(
+        "bidding", "POST", f"/v1/tenders/{tender_id}/objections/{filed['objection_id']}/answer",
+        t_token, {"answer": "已删除本地业绩要求，详见澄清"})
+    _show(f"POST .../answer -> {status}", answered)
     print("10. four bidders seal their bids and upload ciphertext only; each gets a receipt")
     print("    (the first two upload from the same address: credit will see it at opening)")
     keys = []
@@ -120,12 +129,12 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
     print(f"  the same checked here, as `ggzy audit verify tender {tender_id}` does:")
     await asyncio.to_thread(main, ["audit", "verify", "tender", tender_id, "--url",
                                    c.urls["bidding"], "--token", c.tokens["operator"]])
-    async def five() -> list[dict[str, Any]] | None:
+    async def seven() -> list[dict[str, Any]] | None:  # with the suspension and resumption
         _, body = await c.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
-        return body["items"] if len(body["items"]) >= 5 else None
+        return body["items"] if len(body["items"]) >= 7 else None
 
     print("15. the public notices of the tender (announcement's feed, newest first):")
-    for notice in await eventually(five, within=30):
+    for notice in await eventually(seven, within=30):
         print(f"  notice: {notice['notice_type']:10} {notice['title']}")
 
 

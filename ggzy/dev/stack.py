@@ -55,6 +55,9 @@ def service_env(state: dict[str, Any], service: str) -> dict[str, str]:
         "GGZY_RULES_FILE": str(DEMO_RULES),
         # everything runs on this machine: webhooks to local receivers are allowed
         "GGZY_NOTIFY_WEBHOOK_ALLOW_PRIVATE": "true",
+        # the demo's client stands in for the platform's proxy: it names each bidder's
+        # address in X-Forwarded-For (a deployment lists its load balancers here)
+        "GGZY_TRUSTED_PROXIES": "127.0.0.1",
     }
 
 

@@ -31,6 +31,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.categories import Category
 from contracts.topics import Stage, dead_letter_topic, topic_name
+from ggzy.runtime.addresses import client_address, networks
 from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, entry_of, now_ms, stamp
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
 from ggzy.runtime.batching import Store
@@ -77,6 +78,7 @@ class Runtime:
                                  store=self.store)
         self.timers = Timers(self.db["timers"], metrics=self.metrics)
         self.verifier: TokenVerifier | None = None
+        self.trusted_proxies = networks(settings.trusted_proxies)
         self.categories: frozenset[Category] = settings.served_categories()
         self._offsets: AIOKafkaConsumer | None = None  # for end_offsets, started on first use
         self._offsets_lock = asyncio.Lock()
@@ -167,8 +169,9 @@ class Runtime:
         if roles:
             require_role(principal, *roles)
         # The source address goes into audit trails (20号令: time, operator and address of
-        # every operation); behind a proxy it is the proxy's unless aiohttp is told more.
-        return replace(principal, address=request.remote)
+        # every operation) and a bid's fingerprint: the client's, through trusted proxies.
+        return replace(principal, address=client_address(
+            request.remote, request.headers.get("X-Forwarded-For"), self.trusted_proxies))
 
 
 def build_app(settings: Settings, build: Callable[[Runtime], Parts]) -> web.Application:

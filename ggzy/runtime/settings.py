@@ -22,6 +22,7 @@
 | GGZY_ACCESS_LOG | a log line per HTTP request (~100 µs each; /metrics counts them) | false |
 | GGZY_OCDS_PREFIX | OCDS ocid prefix of this platform (announcement) | ocds-ggzy00 |
 | GGZY_PUBLISHER_NAME | publisher named in OCDS packages (announcement) | 公共资源交易平台 |
+| GGZY_TRUSTED_PROXIES | proxies believed in X-Forwarded-For (comma list of networks) | none |
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     ocds_prefix: str = Field(default="ocds-ggzy00", pattern=r"^ocds-[a-z0-9]{6}$")
     publisher_name: str = "公共资源交易平台"
+    trusted_proxies: str = ""
 
     def for_service(self, service: str) -> Settings:
         """A copy completed with the service's own defaults."""

@@ -4,6 +4,7 @@ used by the end-to-end tests, the demo and the benchmarks."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -37,9 +38,13 @@ class PlatformClient:
         return self.urls[service]
 
     async def call(self, service: str, method: str, path: str, token: str | None = None,
-                   body: object = None) -> tuple[int, Any]:
+                   body: object = None, client_ip: str | None = None) -> tuple[int, Any]:
+        """A request; ``client_ip`` is named in X-Forwarded-For, as the platform's proxy
+        would (the services of the tests and the demo trust 127.0.0.1 as their proxy)."""
         assert self.http is not None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if client_ip:
+            headers["X-Forwarded-For"] = client_ip
         async with self.http.request(method, self.url(service) + path, json=body,
                                      headers=headers) as resp:
             return resp.status, await resp.json()
@@ -85,12 +90,15 @@ class PlatformClient:
 
     async def submit(self, tender_id: str, section: str, bidder: str, token: str,
                      price_fen: int, fingerprint: dict[str, Any] | None = None,
-                     deposit: dict[str, Any] | None = None) -> tuple[int, Any, bytes]:
+                     deposit: dict[str, Any] | None = None,
+                     client_ip: str | None = None) -> tuple[int, Any, bytes]:
         """Seal a bid on the bidder's side and upload it; return status, body, key.
 
-        ``fingerprint`` overrides the default one (a fresh file digest only);
-        ``deposit`` the default payment (the section's deposit, from the
-        bidder's own account)."""
+        ``fingerprint`` overrides the default one (a fresh file digest only); the
+        upload comes from ``client_ip``, else the fingerprint's ``upload_ip``, else an
+        address of the bidder's own (the platform records the address it sees, as its
+        proxy names it); ``deposit`` the default payment
+        (the section's deposit, from the bidder's own account)."""
         key = sealed.new_key()
         bid = sealed.seal({"price_fen": price_fen, "schedule_days": 300}, key,
                           tender_id=tender_id, section_code=section, bidder_uscc=bidder)
@@ -100,7 +108,9 @@ class PlatformClient:
                 "deposit": deposit or await self._deposit(tender_id, section, bidder)}
         status, out = await self.call("bidding", "PUT",
                                       f"/v1/tenders/{tender_id}/sections/{section}/bid",
-                                      token, body)
+                                      token, body, client_ip=client_ip or (
+                                          fingerprint or {}).get("upload_ip")
+                                      or bidder_address(bidder))
         return status, out, key
 
     async def _deposit(self, tender_id: str, section: str, bidder: str) -> dict[str, Any] | None:
@@ -120,3 +130,11 @@ class PlatformClient:
             pending = status == 422 and body["error"]["code"] == "party_not_registered"
             return None if pending else result
         return await eventually(attempt, within=30)
+
+
+def bidder_address(uscc: str) -> str:
+    """An address of the bidder's own (198.18.0.0/15, for tests): different bidders
+    upload from different addresses unless a test says otherwise."""
+    n = int(hashlib.sha256(uscc.encode()).hexdigest()[:8], 16)
+    return f"198.{18 + (n >> 16 & 1)}.{n >> 8 & 255}.{n & 255}"
+

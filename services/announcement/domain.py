@@ -25,6 +25,8 @@ from contracts.bidding import (
     TenderFailed,
     TenderModified,
     TenderPublished,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.categories import Category
 from contracts.codes import fen_to_yuan_str
@@ -212,6 +214,31 @@ def _failure(e: TenderFailed, facts: TenderFacts, rules: Rules,
                  content)
 
 
+SUSPENSION_REASONS = {"objection": "潜在投标人或者其他利害关系人对招标文件提出异议，"
+                                    "招标人作出答复前暂停招标投标活动",
+                      "complaint": "行政监督部门处理投诉期间，责令暂停招标投标活动"}
+
+
+def _suspension(e: TenderSuspended, facts: TenderFacts, rules: Rules,
+                now: datetime) -> Draft:
+    """暂停公告: the tender takes no bids until it resumes (who objected is not named)."""
+    content = {"TENDER_PROJECT_CODE": e.tender_id, "SUSPEND_TIME": e.suspended_at.isoformat(),
+               "SUSPEND_REASON": e.reason,
+               "SUSPEND_REASON_TEXT": SUSPENSION_REASONS.get(e.reason), "LEGAL_BASIS": e.article}
+    return Draft(NoticeType.SUSPENSION, None, f"{facts.project_name}暂停公告", content)
+
+
+def _resumption(e: TenderResumed, facts: TenderFacts, rules: Rules,
+                now: datetime) -> Draft:
+    """恢复公告: the tender takes bids again, with its deadline (moved by the suspension)."""
+    content = {"TENDER_PROJECT_CODE": e.tender_id, "RESUME_TIME": e.resumed_at.isoformat(),
+               "SUSPEND_TIME": e.suspended_at.isoformat(),
+               "ORIGINAL_BID_OPEN_TIME": e.previous_deadline.isoformat(),
+               "BID_DOC_REFER_END_TIME": e.bid_deadline.isoformat(),
+               "BID_OPEN_TIME": e.bid_deadline.isoformat(), "LEGAL_BASIS": e.article}
+    return Draft(NoticeType.RESUMPTION, None, f"{facts.project_name}恢复公告", content)
+
+
 SALE_METHODS = {"auction": "拍卖", "listing": "挂牌", "online_bidding": "网络竞价"}
 
 
@@ -255,7 +282,8 @@ def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,
 DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {
     TenderPublished: _tender, TenderModified: _modification, BidsOpened: _opening,
     EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
-    TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result}
+    TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result,
+    TenderSuspended: _suspension, TenderResumed: _resumption}
 
 
 # Publicity periods and objections (公示期与异议, 条例54) -------------------------------

@@ -12,6 +12,8 @@ Every published notice is one release of its tender's contracting process
 | result (中标结果) | award | the active award with its supplier and value |
 | contract (合同公告) | contract | the active contract, signed date and value |
 | failure (流标/终止) | tenderUpdate | tender.status unsuccessful, the lot unsuccessful |
+| suspension (暂停公告) | tenderUpdate | tender.statusDetails suspended (OCDS has no such status) |
+| resumption (恢复公告) | tenderUpdate | tender.statusDetails resumed, the new tenderPeriod end |
 
 Only the notice's public content is used, so a release never carries more than
 the notice. Amounts are the notice's exact yuan strings turned into JSON
@@ -166,6 +168,17 @@ def _failure(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> Non
                         "lots": [{"id": c["BID_SECTION_CODE"], "status": "unsuccessful"}]})
 
 
+def _suspension(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    r["tag"] = ["tenderUpdate"]
+    r["tender"].update({"status": "active", "statusDetails": "suspended"})
+
+
+def _resumption(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    r["tag"] = ["tenderUpdate"]
+    r["tender"].update({"status": "active", "statusDetails": "resumed",
+                        "tenderPeriod": {"endDate": c["BID_DOC_REFER_END_TIME"]}})
+
+
 def _sale(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
     """An auction or listing (a sale, not a procurement): its announced terms."""
     seller = _org(c["SELLER_CODE"], c["SELLER_NAME"], ["procuringEntity"])
@@ -193,4 +206,5 @@ def _sale_result(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) ->
 
 FILL = {"tender": _tender, "modification": _amendment, "opening": _opening,
         "candidates": _candidates, "result": _result, "contract": _contract,
-        "failure": _failure, "auction": _sale, "auction_result": _sale_result}
+        "failure": _failure, "auction": _sale, "auction_result": _sale_result,
+        "suspension": _suspension, "resumption": _resumption}

@@ -12,6 +12,8 @@ from contracts.bidding import (
     TenderFailed,
     TenderModified,
     TenderPublished,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.topics import Stage
 from ggzy.runtime.consumer import Subscription
@@ -19,7 +21,8 @@ from ggzy.runtime.service import Runtime
 from services.announcement.handlers import Announcement
 
 PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
-                 ContractSigned, TenderFailed, AuctionPublished, AuctionClosed)
+                 ContractSigned, TenderFailed, AuctionPublished, AuctionClosed, TenderSuspended,
+                 TenderResumed)
 
 
 def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -53,13 +53,27 @@ class Modification(RequestBody):
     affects_bids: bool = True
 
 
+class ObjectionIn(RequestBody):
+    """An objection to the tender documents (异议, 条例22; 质疑, 政采法52)."""
+
+    text: str = Field(min_length=1, max_length=4000, description="The grounds.")
+
+
+class AnswerIn(RequestBody):
+    """The tenderee's answer to an objection (条例22: within 3 days)."""
+
+    answer: str = Field(min_length=1, max_length=4000, description="The answer.")
+
+
 class FingerprintIn(RequestBody):
     """The bid's fingerprint (投标文件特征码), recorded by the bidder's tool; never public."""
 
     file_digest: str = Field(default="", max_length=128, description="Bid document digest.")
     machine_serials: list[str] = Field(default_factory=list, max_length=8,
                                        description="CPU/disk/board serials of the maker machine.")
-    upload_ip: str = Field(default="", max_length=45, description="Upload IP address.")
+    upload_ip: str = Field(default="", max_length=45, description="Upload IP address as the "
+                           "bidder's tool saw it; the platform records the address it sees "
+                           "(a different one is kept as declared_upload_ip).")
     upload_mac: str = Field(default="", max_length=17, description="Upload MAC address.")
     contact_person: str = Field(default="", max_length=50, description="Contact person.")
     agent: str = Field(default="", max_length=100, description="Entrusted agent.")
@@ -132,6 +146,12 @@ def public_view(state: dict[str, Any]) -> dict[str, Any]:
     """What anyone may see: no bid counts, bidders, keys, seeds or committee before award."""
     out = {k: state.get(k) for k in PUBLIC}
     out["sections_status"] = {code: sec["status"] for code, sec in state["section_state"].items()}
+    suspended = state.get("suspended")
+    if state.get("suspensions") and suspended:  # who objected stays unnamed
+        out["suspended_since"] = datetime.fromtimestamp(suspended["at_ms"] / 1000,
+                                                        UTC).isoformat()
+        out["suspension_articles"] = sorted({s["article"]
+                                             for s in state["suspensions"].values()})
     return out
 
 
@@ -163,6 +183,34 @@ def routes(rt: Runtime, app: Bidding) -> Api:
         body = await read_json(request, Modification)
         return json_response(await app.modify(request.match_info["tender_id"], body.summary,
                                               body.affects_bids, who))
+
+    @api.route("POST", "/v1/tenders/{tender_id}/objections", body=ObjectionIn, status=201,
+               summary="Object to the tender documents (条例22: >= 10 days before the "
+               "deadline; the tender is suspended until the answer)",
+               errors=("401", "403", "404", "409", "422"))
+    async def object_to(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        body = await read_json(request, ObjectionIn)
+        return json_response(await app.object_to_documents(
+            request.match_info["tender_id"], body.text, who), 201)
+
+    @api.route("GET", "/v1/tenders/{tender_id}/objections", summary="Objections to the "
+               "documents: all for the tenderee, its agency and supervisors; one's own "
+               "otherwise (objectors are named to no one else)", errors=("401", "404"))
+    async def objections(request: web.Request) -> web.Response:
+        found = await app.objections_of(request.match_info["tender_id"], rt.principal(request))
+        return json_response({"objections": found})
+
+    @api.route("POST", "/v1/tenders/{tender_id}/objections/{objection_id}/answer",
+               body=AnswerIn, summary="Answer an objection (条例22: within 3 days; the last "
+               "answer resumes the tender)", roles=("tenderee", "agency"),
+               errors=("401", "403", "404", "409"))
+    async def answer(request: web.Request) -> web.Response:
+        who = rt.principal(request, *party)
+        body = await read_json(request, AnswerIn)
+        return json_response(await app.answer_objection(
+            request.match_info["tender_id"], request.match_info["objection_id"], body.answer,
+            who))
 
     @api.route("GET", "/v1/tenders/{tender_id}/audit", summary="The audit trail, verified "
                "(supervisors and operators: it names the experts who scored and each "

@@ -81,6 +81,10 @@ class PriceCutIn(RequestBody):
     applications_close_at: datetime | None = Field(default=None, description="A sale with "
                                                    "a deposit: the new round's applications "
                                                    "close then.")
+    approval_no: str | None = Field(default=None, min_length=1, max_length=100,
+                                    description="Number of the approving unit's written "
+                                    "consent; required below 90% of the appraisal "
+                                    "(32号令第18条).")
 
 
 PUBLIC = ("auction_id", "project_code", "name", "category", "region_code", "seller_uscc",
@@ -191,4 +195,5 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
         body = await read_json(request, PriceCutIn)
         return json_response(await app.cut_price(aid(request), who, body.starting_price_fen,
                                                  body.start_at, body.end_at,
-                                                 body.applications_close_at))
+                                                 body.applications_close_at,
+                                                 body.approval_no))

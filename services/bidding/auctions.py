@@ -166,16 +166,18 @@ class Auctions:
 
     async def cut_price(self, auction_id: str, who: Principal, price_fen: int,
                         start: datetime, end: datetime | None,
-                        applications_close_at: datetime | None = None) -> dict[str, Any]:
+                        applications_close_at: datetime | None = None,
+                        approval_no: str | None = None) -> dict[str, Any]:
         """A price cut (降价) with a new disclosure period (32号令第18条)."""
         state = await self.get(auction_id)
         self._seller(state, who)
         rules = self.rules(state)
         await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.reprice(
             s, rules, price_fen=price_fen, start=start, end=end, now=datetime.now(UTC),
-            cal=self.calendar, applications_close_at=applications_close_at), who,
+            cal=self.calendar, applications_close_at=applications_close_at,
+            approval_no=approval_no), who,
             "price_cut", {"price_fen": price_fen, "start": start.isoformat(),
-                          "end": end.isoformat() if end else None}))
+                          "end": end.isoformat() if end else None, "approval_no": approval_no}))
         state = await self.get(auction_id)
         await self._schedule(auction_id, int(state["end_ms"]))
         return {"starting_price_fen": price_fen, "start_at": state["start_at"],

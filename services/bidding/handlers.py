@@ -20,23 +20,31 @@ from contracts.bidding import (
     BidWithdrawn,
     Candidate,
     DepositRefund,
+    EvaluationMethod,
     TenderPublished,
 )
 from contracts.categories import Category
+from contracts.credit import TenderSuspensionLifted, TenderSuspensionOrdered
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
-from services.bidding.domain import deposits, evaluation, sealed, tender
+from services.bidding.domain import deposits, evaluation, objections, sealed, tender
 from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
-from services.bidding.domain.timeline import committee_shape, validate_deposit, validate_timeline
+from services.bidding.domain.timeline import (
+    RuleViolation,
+    committee_shape,
+    validate_deposit,
+    validate_timeline,
+)
 from services.bidding.opening import fingerprints, opening_lines
 from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_snapshot
 
 log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
+SUSPENSION_END = "suspension_end"
 
 
 def now() -> datetime:
@@ -62,9 +70,10 @@ class Bidding:
         timers.on(DEADLINE, self.on_deadline)
         timers.on(DECRYPT_END, self.on_decrypt_end)
         timers.on(CONTRACT_DUE, self.on_contract_due)
+        timers.on(SUSPENSION_END, self.on_suspension_end)
 
     def rules(self, state: Mapping[str, Any]) -> CategoryRules:
-        return self.book.for_category(Category(state["category"]))
+        return self.book.for_tender(Category(state["category"]), state.get("method"))
 
     async def tender(self, tender_id: str) -> dict[str, Any]:
         doc = await self.tenders.get(tender_id)
@@ -85,7 +94,11 @@ class Bidding:
         await self.check_party(event.tenderee_uscc, "tenderee")
         if event.agency_uscc:
             await self.check_party(event.agency_uscc, "agency")
-        rules = self.book.for_category(event.category)
+        rules = self.book.for_tender(event.category, event.method)
+        if rules.lowest_price_only.value >= 1 and event.evaluation != EvaluationMethod.LOWEST_PRICE:
+            raise RuleViolation("evaluation_not_allowed", rules.lowest_price_only,
+                                f"a {event.method.value} procurement is awarded on the lowest "
+                                f"price, not by {event.evaluation.value}")
         validate_timeline(rules, self.book.calendar, issued_at=event.issued_at,
                           sale_start=event.sale_start, sale_end=event.sale_end,
                           bid_deadline=event.bid_deadline)
@@ -115,9 +128,104 @@ class Bidding:
             actor=who.subject, now=now(), source=who.address))
         self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
-        await self.timers.reschedule(f"{DEADLINE}:{tender_id}",
-                                     int(state["deadline_ms"]) + self.grace_ms)
+        await self._move_deadline(state)
         return {"bid_deadline": state["bid_deadline"]}
+
+    async def _move_deadline(self, state: Mapping[str, Any]) -> None:
+        """Move the deadline's timer to the tender's deadline; if it fired already (the
+        tender was suspended at its deadline), a new timer for the new deadline."""
+        tender_id, due = state["tender_id"], int(state["deadline_ms"]) + self.grace_ms
+        if not await self.timers.reschedule(f"{DEADLINE}:{tender_id}", due):
+            await self.timers.schedule(f"{DEADLINE}:{tender_id}:{due}", DEADLINE, due,
+                                       {"tender_id": tender_id})
+
+    # objections to the documents (条例22; 政采法52) ----------------------------------
+    async def object_to_documents(self, tender_id: str, text: str,
+                                  who: Principal) -> dict[str, Any]:
+        """A registered entity's objection to the documents; it may suspend the tender."""
+        if not who.uscc:
+            raise Forbidden("role_required", "an objection is filed by an entity's user")
+        if await self.store.entity(who.uscc) is None:
+            raise DomainError("party_not_registered", f"{who.uscc} is not a registered entity")
+        state = await self.tender(tender_id)
+        rules, oid = self.rules(state), uuid.uuid4().hex[:12]
+        await self.tenders.update(tender_id, lambda s, v: objections.file(
+            s, rules, self.book.calendar, objection_id=oid, objector=str(who.uscc),
+            text=text, now=now(), source=who.address))
+        self.open_tenders.drop(tender_id)
+        state = await self.tender(tender_id)
+        mine = next(o for o in objections.visible(state, who.uscc, owner=False)
+                    if o["objection_id"] == oid)
+        return {**mine, "suspended": bool(state.get("suspensions"))}
+
+    async def answer_objection(self, tender_id: str, objection_id: str, text: str,
+                               who: Principal) -> dict[str, Any]:
+        """The tenderee's (or agency's) answer; the last one resumes a suspended tender."""
+        state = await self.tender(tender_id)
+        self._owner(state, who)
+        rules = self.rules(state)
+        await self.tenders.update(tender_id, lambda s, v: objections.answer(
+            s, rules, objection_id=objection_id, text=text, actor=who.subject, now=now(),
+            source=who.address))
+        self.open_tenders.drop(tender_id)
+        state = await self.tender(tender_id)
+        await self._after_resumption(state)
+        return {"suspended": bool(state.get("suspensions")),
+                "bid_deadline": state["bid_deadline"]}
+
+    # suspensions ordered while a complaint is handled (条例62; 政府采购法57) ---------------
+    async def on_suspension_ordered(self, e: TenderSuspensionOrdered, cause: Cause) -> None:
+        """Suspend the tender a complaint is about, until lifted, decided or ``e.until``."""
+        if e.category not in self.categories or await self.tenders.view(
+                e.tender_id, without=("audit",)) is None:
+            return  # another deployment's tender, or not a tender of this service
+        await self.tenders.update(e.tender_id, lambda s, v: objections.complaint_suspension(
+            s, e.complaint_id, e.article, now()), cause)
+        self.open_tenders.drop(e.tender_id)
+        if e.until is not None:
+            await self.timers.schedule(
+                f"{SUSPENSION_END}:{e.tender_id}:{e.complaint_id}", SUSPENSION_END,
+                tender.ms(e.until), {"tender_id": e.tender_id, "complaint_id": e.complaint_id})
+
+    async def on_suspension_lifted(self, e: TenderSuspensionLifted, cause: Cause) -> None:
+        if e.category in self.categories:
+            await self._end_suspension(e.tender_id, e.complaint_id, e.cause, cause)
+
+    async def on_suspension_end(self, timer: Timer) -> None:
+        """The longest suspension the rules allow is over (政府采购法57: 30 days)."""
+        await self._end_suspension(timer.payload["tender_id"], timer.payload["complaint_id"],
+                                   "expired", Cause(message_id=f"timer:{timer.timer_id}"))
+
+    async def _end_suspension(self, tender_id: str, complaint_id: str, why: str,
+                              cause: Cause) -> None:
+        state = await self.tenders.view(tender_id, without=("audit",))
+        if state is None:
+            return
+        rules = self.rules(state)
+        await self.tenders.update(tender_id, lambda s, v: objections.end_complaint_suspension(
+            s, rules, complaint_id, why, now()), cause)
+        self.open_tenders.drop(tender_id)
+        await self._after_resumption(await self.tender(tender_id))
+
+    async def _after_resumption(self, state: Mapping[str, Any]) -> None:
+        """Once nothing suspends the tender: its deadline's timer, and the awards that
+        waited for the resumption."""
+        if state.get("suspensions"):
+            return
+        if state["status"] == "open":
+            await self._move_deadline(state)
+        for code, sec in state["section_state"].items():
+            if sec["status"] == "publicity" and "award_waits" in sec:
+                await self.on_publicity_ended(
+                    state["tender_id"], code, bool(sec["award_waits"]["upheld"]),
+                    Cause(message_id=f"resumed:{code}:{len(state.get('audit', []))}"))
+
+    async def objections_of(self, tender_id: str, who: Principal) -> list[dict[str, Any]]:
+        """All objections for the owners and supervisors; a caller's own otherwise."""
+        state = await self.tender(tender_id)
+        owner = who.has(Role.SUPERVISOR, Role.OPERATOR) or bool(
+            who.uscc and who.uscc in {state["tenderee_uscc"], state.get("agency_uscc")})
+        return objections.visible(state, who.uscc, owner=owner)
 
     def _owner(self, state: Mapping[str, Any], who: Principal) -> None:
         if who.uscc not in {state["tenderee_uscc"], state.get("agency_uscc")}:
@@ -137,7 +245,7 @@ class Bidding:
         deposits.check_deposit(tender.published_section(state, section)["deposit_fen"], deposit,
                                reduction)
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
-        fingerprint = dict(upload.get("fingerprint") or {})
+        fingerprint = observed(dict(upload.get("fingerprint") or {}), who.address)
         if deposit and not fingerprint.get("deposit_account"):
             fingerprint["deposit_account"] = deposit["payer_account"]
         bid_id = f"{tender_id}:{section}:{bidder}"
@@ -152,6 +260,10 @@ class Bidding:
         try:
             await self.bids.create(bid_id, doc, out)
         except Conflict:  # a resubmission before the deadline replaces the sealed bid
+            if rules.one_price.value >= 1:  # ... unless its price may not change (询价)
+                raise Conflict("price_unchangeable", f"a bid here is one price that cannot "
+                               f"be changed or submitted again ({rules.one_price.source})",
+                               article=rules.one_price.source) from None
             await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
         return self._receipt(tender_id, section, bidder, bid.digest, at)
 
@@ -224,6 +336,9 @@ class Bidding:
         tender_id = timer.payload["tender_id"]
         state = await self.tender(tender_id)
         if int(state["deadline_ms"]) + self.grace_ms > timer.due_ms:  # postponed since
+            return
+        if state.get("suspensions"):  # opens when it resumes, at its deadline then (条例22)
+            log.info("deadline while suspended", extra={"tender_id": tender_id})
             return
         rules = self.rules(state)
         received = await self.store.received(tender_id, int(state["deadline_ms"]))
@@ -410,6 +525,18 @@ class Bidding:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
         await self.tenders.update(tender_id, lambda s, v: tender.contract_overdue(s, code, now()),
                                   Cause(message_id=f"timer:{timer.timer_id}"))
+
+
+def observed(fingerprint: dict[str, Any], address: str | None) -> dict[str, Any]:
+    """The fingerprint with the upload IP the platform saw (条例40(二) compares those: a
+    declared one costs nothing to fake); a different declared one is kept beside it."""
+    if not address:
+        return fingerprint
+    declared = fingerprint.get("upload_ip") or ""
+    if declared and declared != address:
+        fingerprint["declared_upload_ip"] = declared
+    fingerprint["upload_ip"] = address
+    return fingerprint
 
 
 def _registered_as(entity: Doc | None, uscc: str, kind: str) -> Doc:

@@ -12,6 +12,8 @@ from contracts.credit import (
     ExpertBlacklisted,
     ExpertReinstated,
     SubjectKind,
+    TenderSuspensionLifted,
+    TenderSuspensionOrdered,
 )
 from contracts.registration import (
     EntityRegistered,
@@ -54,6 +56,14 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
     async def on_reinstated(msg: Incoming[Any]) -> None:
         await store.lift(msg.message.restriction_id)
 
+    async def on_suspension(msg: Incoming[Any]) -> None:
+        e = msg.message
+        cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
+        if isinstance(e, TenderSuspensionOrdered):
+            await app.on_suspension_ordered(e, cause)
+        else:
+            await app.on_suspension_lifted(e, cause)
+
     async def on_publicity(msg: Incoming[PublicityPeriodEnded]) -> None:
         e = msg.message
         cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
@@ -67,7 +77,8 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
         rt.subscription("bidding.credit", [rt.topic(Stage.CREDIT)], {
             EntityBanned: on_restriction, ExpertBlacklisted: on_restriction,
             EntityReinstated: on_reinstated, ExpertReinstated: on_reinstated,
-            CreditChanged: on_credit}),
+            CreditChanged: on_credit, TenderSuspensionOrdered: on_suspension,
+            TenderSuspensionLifted: on_suspension}),
         rt.subscription("bidding.announcement", announcements,
                         {PublicityPeriodEnded: on_publicity}),
     ]

@@ -130,6 +130,11 @@ class ComplaintRefusalIn(RequestBody):
     reason: str = Field(min_length=1, max_length=1000, description="Why it is not accepted.")
 
 
+class ComplaintSuspensionIn(RequestBody):
+    reason: str = Field(min_length=1, max_length=1000, description="Why the tender's "
+                        "activities are suspended (责令暂停, 条例62).")
+
+
 class ComplaintDecisionIn(RequestBody):
     """The written decision on an accepted complaint (书面处理决定, 条例61)."""
 
@@ -316,6 +321,22 @@ def complaint_routes(api: Api, rt: Runtime, app: Complaints) -> None:
                errors=("401", "403", "404", "409", "422"))
     async def refuse(request: web.Request) -> web.Response:
         return await answer(request, False, ComplaintRefusalIn)
+
+    @api.route("POST", "/v1/complaints/{complaint_id}/suspension", summary="Order the "
+               "tender suspended while the complaint is handled (条例62; 政府采购法57: at most "
+               "30 days)", body=ComplaintSuspensionIn, roles=("supervisor",),
+               errors=("401", "403", "404", "409", "422"))
+    async def suspend(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        reason = (await read_json(request, ComplaintSuspensionIn)).reason
+        return json_response(await app.suspend(request.match_info["complaint_id"], reason, who))
+
+    @api.route("DELETE", "/v1/complaints/{complaint_id}/suspension", summary="Lift the "
+               "suspension before deciding (the decision lifts it too)", roles=("supervisor",),
+               errors=("401", "403", "404", "409"))
+    async def lift(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        return json_response(await app.lift(request.match_info["complaint_id"], who))
 
     @api.route("POST", "/v1/complaints/{complaint_id}/decision", summary="Decide an accepted "
                "complaint in writing", body=ComplaintDecisionIn, roles=("supervisor",),

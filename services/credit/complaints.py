@@ -1,9 +1,9 @@
 """Complaint use cases (投诉): file, accept or refuse, decide; records on the decision.
 
 A complaint is an aggregate (``complaints``): each step is one conditional write with
-its event. A decision that adds a credit record applies it to the account after the
-complaint's own write, under a record id derived from the complaint, so a retried
-request applies it once.
+its events. A decision that adds a credit record writes it as ``CreditRecordsDue`` in
+that same write; credit applies it to the account from its records topic, once (a
+record id derived from the complaint).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts.categories import Category
-from contracts.credit import ComplaintMatter, SubjectKind
+from contracts.credit import ComplaintMatter
 from ggzy.runtime.aggregates import Aggregates, Doc, Outgoing, state_of
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
@@ -74,17 +74,28 @@ class Complaints:
             s, accepted, reason, who.subject, rules, self.rules.calendar, now()))
         return await self._get(cid)
 
+    async def suspend(self, cid: str, reason: str, who: Principal) -> Doc:
+        """Order the tender suspended while the complaint is handled (条例62)."""
+        doc = await self._get(cid)
+        rules = self.rules.complaints_of(Category(doc["category"]))
+        await self.complaints.update(cid, lambda s, v: c.order_suspension(
+            s, reason, who.subject, rules, self.rules.calendar, now()))
+        return await self._get(cid)
+
+    async def lift(self, cid: str, who: Principal) -> Doc:
+        """Lift the suspension before the decision."""
+        await self._get(cid)
+        await self.complaints.update(cid, lambda s, v: c.lift_suspension(s, who.subject, now()))
+        return await self._get(cid)
+
     async def decide(self, cid: str, upheld: bool, decision_no: str, reason: str,
                      false_complaint: bool, who: Principal) -> Doc:
-        """The written decision; its credit record, if any, follows."""
+        """The written decision; its credit record, if any, goes out with it
+        (``CreditRecordsDue``), for credit to apply to the account from its records topic."""
         await self._get(cid)
         await self.complaints.update(cid, lambda s, v: c.decide(
             s, upheld, decision_no, reason, false_complaint, who.subject, now()))
-        doc = await self._get(cid)
-        for uscc, rec in c.records_of(doc):
-            await self.credit.apply(SubjectKind.ENTITY, uscc,
-                                    self.credit.record(SubjectKind.ENTITY, rec))
-        return doc
+        return await self._get(cid)
 
     async def view(self, cid: str, who: Principal) -> Doc:
         """A complaint, for the supervisors and its complainant."""

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from contracts.bidding import AwardDeclined, BidFingerprint, BidsOpened, ContractOverdue
-from contracts.credit import RiskAlertRaised, SubjectKind
+from contracts.credit import CreditRecordsDue, RecordDue, RiskAlertRaised, SubjectKind
 from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
@@ -292,28 +292,27 @@ class Credit:
 
         def decide(s: Mapping[str, Any], v: int) -> Change:
             if s["status"] == status:
-                return Change()  # a retried decision: apply the records again, once each
+                return Change()  # a retried decision
             if s["status"] != "open":
                 raise Conflict("alert_decided", f"alert {alert_id} is {s['status']}")
+            at = now()
+            events = [Outgoing(_collusion_records(alert_id, s, body, at))] if confirmed else []
             return Change(set={"status": status, "decided_by": who.subject,
-                               "decision": dict(body), "decided_at": now().isoformat()})
+                               "decision": dict(body), "decided_at": at.isoformat()},
+                          events=events)
 
         if await self.alerts.get(alert_id) is None:
             raise NotFound("alert_not_found", f"no alert {alert_id}")
         await self.alerts.update(alert_id, decide)
-        alert = await self.alerts.get(alert_id) or {}
-        if confirmed:
-            await self._collusion_records(alert, body)
-        return alert
+        return await self.alerts.get(alert_id) or {}
 
-    async def _collusion_records(self, alert: Mapping[str, Any], body: Mapping[str, Any]) -> None:
-        kind = "collusion_serious" if body.get("serious") else "collusion"
-        for bidder in alert["bidders"]:
-            rec = Record(f"collusion:{alert['_id']}", kind, "RiskAlertRaised", {
-                "alert_id": alert["_id"], "indicator": alert["indicator"],
-                "tender_id": alert["tender_id"], "categories": [alert["category"]],
-                "decision_no": body.get("decision_no") or alert["_id"]})
-            await self.apply(SubjectKind.ENTITY, bidder, self.record(SubjectKind.ENTITY, rec))
+    async def on_records_due(self, e: CreditRecordsDue, cause: Cause) -> None:
+        """Apply a decision's records, each to its account once."""
+        for i, due in enumerate(e.records):
+            rec = Record(due.record_id, due.kind, due.source, dict(due.detail))
+            await self.apply(due.subject_kind, due.subject_id, self.record(due.subject_kind, rec),
+                             Cause(message_id=f"{cause.message_id}-{i}",
+                                   correlation_id=cause.correlation_id))
 
     async def rotation(self, category: str | None, **thresholds: int
                        ) -> list[RotationPattern]:
@@ -322,3 +321,17 @@ class Credit:
                                    frozenset(d["bidders"]), d.get("winner"))
                     for d in await self.store.outcomes_of(category)]
         return find_rotation(outcomes, **thresholds)
+
+
+def _collusion_records(alert_id: str, alert: Mapping[str, Any], body: Mapping[str, Any],
+                       at: datetime) -> CreditRecordsDue:
+    """A confirmed alert's collusion record against each of its bidders (条例40, 67)."""
+    kind = "collusion_serious" if body.get("serious") else "collusion"
+    detail = {"alert_id": alert_id, "indicator": alert["indicator"],
+              "tender_id": alert["tender_id"], "categories": [alert["category"]],
+              "decision_no": body.get("decision_no") or alert_id}
+    return CreditRecordsDue(decision_id=alert_id, decided_at=at, records=[
+        RecordDue(subject_kind=SubjectKind.ENTITY, subject_id=bidder,
+                  record_id=f"collusion:{alert_id}", kind=kind, source="RiskAlertRaised",
+                  detail=detail) for bidder in alert["bidders"]])
+

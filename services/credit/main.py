@@ -53,4 +53,5 @@ def build(rt: Runtime) -> Parts:
         gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
 
     return Parts(api=routes(rt, app, complaints), subscriptions=subscriptions(rt, app),
-                 topics=[rt.topic(Stage.CREDIT)], on_start=[start])
+                 topics=[rt.topic(Stage.CREDIT), rt.topic(Stage.CREDIT, kind="records")],
+                 on_start=[start])

@@ -15,6 +15,7 @@ from contracts.bidding import (
     ExpertsDrawn,
     TenderPublished,
 )
+from contracts.credit import CreditRecordsDue
 from contracts.registration import EntityRegistered, EntityUpdated
 from contracts.topics import Stage
 from ggzy.runtime.aggregates import Cause
@@ -23,8 +24,8 @@ from ggzy.runtime.service import Runtime
 from services.credit.handlers import Credit
 
 # Credit's consumers poll every 2 x 100 ms when idle, not 2 x 20 ms (the runtime's): at 20 ms
-# the two idle consumers' polls were a third of an idle credit's CPU, and a credit record
-# or a projection 100 ms later changes nothing for anyone.
+# two idle consumers' polls were a third of an idle credit's CPU, and a credit record or
+# a projection 100 ms later changes nothing for anyone.
 IDLE_WAIT_MS = 100
 
 
@@ -82,8 +83,13 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
         return await app.add_records_of([(msg.message, _cause(msg)) for msg in msgs])
 
+    async def on_records_due(msg: Incoming[CreditRecordsDue]) -> None:
+        await app.on_records_due(msg.message, _cause(msg))
+
     bidding = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     return [replace(sub, idle_wait_ms=IDLE_WAIT_MS) for sub in (
+        rt.subscription("credit.records", [rt.topic(Stage.CREDIT, kind="records")],
+                        {CreditRecordsDue: on_records_due}),
         rt.subscription("credit.registration", [rt.topic(Stage.REGISTRATION)], {
             EntityRegistered: on_entity, EntityUpdated: on_entity}),
         rt.subscription("credit.bidding", bidding, {

@@ -132,10 +132,10 @@ class FastLane:
             return
         spec = current
         unseen = self._unseen(msg, q.lane) and q.first
+        if q.notification_id in self._sent:  # sent here: its record is here or on its way
+            return
         if not await self._caught_up(q.lane):
             await self._to_queue(spec, cause)  # behind what the courier still holds
-            return
-        if q.notification_id in self._sent:  # sent here: its record is here or on its way
             return
         known = None if unseen else await self.queue.known(q.notification_id)
         if known is not None:  # a redelivery: delivered here (its receipt again) or queued

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from contracts.notify import Channel
 from contracts.topics import Stage
 from ggzy.runtime.service import Parts, Runtime, load_verifier
@@ -41,6 +43,8 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
                  rt.publish_now, rt.publish_all, lane)
 
     async def start() -> None:
+        if cfg.gc_thresholds:
+            gc.set_threshold(*cfg.gc_thresholds)
         await store.setup()
         await queue.setup()
         await load_verifier(rt)

@@ -101,6 +101,12 @@ class DeliveryQueue:
                  known_lanes: int = 100_000) -> None:
         self.deliveries = deliveries
         self.lanes = lanes
+        # the webhook and e-mail deliveries the fast lane made: one plain document each
+        # under the notification id, with no index but ``_id`` (see ``record_delivered``)
+        self.sent: AsyncCollection[Doc] = lanes.database["sent"]
+        # the inbox: one document per inbox notification, indexed by recipient only (those
+        # the store queue delivered before the fast lane carry ``inbox_of`` in deliveries)
+        self.inbox_docs: AsyncCollection[Doc] = lanes.database["inbox"]
         self.store: Store = deliveries.store
         # The last number this replica took per lane (bounded, oldest dropped): the
         # next one is a conditional write on it, no read. A stale entry (another
@@ -121,6 +127,7 @@ class DeliveryQueue:
         # every delivery (finished ones stay, for the inbox) on each flush
         await coll.create_index("relay_owner")
         await self.lanes.create_index("due_ms")
+        await self.inbox_docs.create_index("inbox_of")
 
     # enqueueing ------------------------------------------------------------------
     async def enqueue(self, spec: Spec, cause: Cause, attempts: int = 5,
@@ -130,7 +137,10 @@ class DeliveryQueue:
         again at its time.
 
         No existence check first: the deterministic id's duplicate key tells it, and
-        the number taken for it is then voided at once (the lane does not wait)."""
+        the number taken for it is then voided at once (the lane does not wait). One
+        the fast lane delivered (``sent``) is a duplicate too."""
+        if await self.store.find_one(self.sent, spec.notification_id, {"_id": 1}) is not None:
+            return Queued.DUPLICATE
         for _ in range(attempts):
             seq = await self._number(spec)
             state = _state(spec, seq)
@@ -368,20 +378,29 @@ class DeliveryQueue:
         return lane is None or int(lane.get("done_seq", 0)) >= int(lane.get("next_seq", 0))
 
     async def known(self, nid: str) -> Doc | None:
-        """The delivery of this id, if recorded: queued here, delivered or failed."""
-        return await self.store.find_one(self.deliveries.collection, nid)
+        """The delivery of this id, if recorded: queued here, delivered or failed (both
+        places read in one round trip)."""
+        queued, sent = await asyncio.gather(
+            self.store.find_soon(self.deliveries.collection, nid),
+            self.store.find_soon(self.sent, nid))
+        return queued or sent
 
     async def record_delivered(self, spec: Spec, order: int, cause: Cause) -> bool:
         """Record a delivery the fast lane made (its receipt goes out apart); False when
-        it was recorded before. ``order`` sorts the recipient's inbox."""
-        state = _finished(spec, order, DELIVERED, via=FAST)
-        if spec.channel == Channel.INBOX:
-            state.update(inbox_of=spec.recipient, read=0)
+        it was recorded before. ``order`` sorts the recipient's inbox.
+
+        Each is one plain insert under the notification id, outside ``deliveries`` (whose
+        six indexes the store keeps for every document, for the store queue and its
+        relay): an inbox one in ``inbox`` (the inbox itself, indexed by recipient), a
+        webhook or e-mail one in ``sent`` (that it went, once: no payload, no target,
+        no outbox, as its receipt is published apart)."""
+        inbox = spec.channel == Channel.INBOX
         try:
-            applied = await self.deliveries.create(spec.notification_id, state, [], cause)
-        except Conflict:  # recorded before, under another cause
+            await self.store.insert_one(self.inbox_docs if inbox else self.sent,
+                                        _inboxed(spec, order) if inbox else _sent(spec, order))
+        except DuplicateKeyError:  # recorded before (a redelivery)
             return False
-        return not applied.duplicate
+        return True
 
     async def record_failed(self, spec: Spec, order: int, attempts: int, reason: str,
                             cause: Cause) -> None:
@@ -395,15 +414,22 @@ class DeliveryQueue:
 
     # reads ------------------------------------------------------------------------
     async def inbox(self, recipient: str, unread_only: bool, limit: int) -> list[Doc]:
+        """The recipient's newest inbox notifications: the fast lane's and any the store
+        queue delivered (in ``deliveries``), by their order."""
         query: Doc = {"inbox_of": recipient, **({"read": 0} if unread_only else {})}
-        return await self.deliveries.collection.find(
-            query, {"payload": 1, "read": 1, "seq": 1, "finished_ms": 1}
-        ).sort("seq", -1).limit(limit).to_list(None)
+        fields = {"payload": 1, "read": 1, "seq": 1, "finished_ms": 1}
+        found = await asyncio.gather(*(
+            coll.find(query, fields).sort("seq", -1).limit(limit).to_list(None)
+            for coll in (self.inbox_docs, self.deliveries.collection)))
+        return sorted(found[0] + found[1], key=lambda d: -int(d.get("seq", 0)))[:limit]
 
     async def mark_read(self, recipient: str, nid: str) -> bool:
-        result = await self.deliveries.collection.update_one(
-            {"_id": nid, "inbox_of": recipient}, {"$set": {"read": 1}})
-        return result.matched_count == 1
+        for coll in (self.inbox_docs, self.deliveries.collection):
+            result = await coll.update_one({"_id": nid, "inbox_of": recipient},
+                                           {"$set": {"read": 1}})
+            if result.matched_count == 1:
+                return True
+        return False
 
     async def failures(self, limit: int) -> list[Doc]:
         return await self.deliveries.collection.find(
@@ -433,8 +459,26 @@ def _finished(spec: Spec, order: int, state: str, **fields: Any) -> Doc:
             "attempts": 1, "finished_ms": now_ms(), **fields}
 
 
+def _inboxed(spec: Spec, order: int) -> Doc:
+    """An inbox notification, delivered (``order`` sorts the recipient's inbox)."""
+    return {**_sent(spec, order), "inbox_of": spec.recipient, "read": 0,
+            "payload": spec.payload}
+
+
+def _sent(spec: Spec, order: int) -> Doc:
+    """The record of a webhook or e-mail delivery the fast lane made."""
+    return {"_id": spec.notification_id, "state": DELIVERED, "via": FAST, "lane": spec.lane,
+            "seq": order, "recipient": spec.recipient, "channel": spec.channel.value,
+            "kind": spec.kind, "endpoint": spec.endpoint,
+            "source_event_id": spec.source_event_id,
+            "source_event_type": spec.source_event_type, "finished_ms": now_ms()}
+
+
 def _of_spec(spec: Spec, attempts: int) -> dict[str, Any]:
-    return _about({**_state(spec, 0), "_id": spec.notification_id}, attempts)
+    return {"notification_id": spec.notification_id, "source_event_id": spec.source_event_id,
+            "source_event_type": spec.source_event_type, "about": spec.kind,
+            "recipient": spec.recipient, "channel": spec.channel,
+            "attempts": max(1, attempts)}
 
 
 def _about(delivery: Doc, attempts: int) -> dict[str, Any]:

@@ -17,7 +17,11 @@ from contracts.bidding import (
     ExpertsDrawn,
     TenderFailed,
     TenderModified,
+    TenderObjectionAnswered,
+    TenderObjectionFiled,
     TenderPublished,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.credit import (
     ComplaintAccepted,
@@ -40,7 +44,8 @@ from services.notify.lanes import FastLane
 
 BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpened,
            TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
-           ContractOverdue, AwardDeclined)
+           ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
+           TenderSuspended, TenderResumed)
 AUCTIONS = (AuctionPublished, AuctionClosed)
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)

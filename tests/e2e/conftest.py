@@ -50,7 +50,8 @@ def platform_procs(infra: Infra, tmp_path_factory: pytest.TempPathFactory
             settings = reg if name == "registration" else _settings(infra, prefix, name)
             env = service_env(settings, jwks_url=jwks,
                               bootstrap_operator=f"{OPERATOR[0]}:{OPERATOR[1]}",
-                              notify_webhook_allow_private=True)  # receivers on 127.0.0.1
+                              notify_webhook_allow_private=True,  # receivers on 127.0.0.1
+                              trusted_proxies="127.0.0.1")  # the client plays the proxy
             procs[name] = ServiceProcess(name, env, logs / f"{name}.log",
                                          settings.http_port).start()
         yield procs

@@ -11,6 +11,7 @@ construction and procurement only, so procurement is the "other category".
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -105,7 +106,8 @@ async def test_a_construction_restriction_blocks_construction_bids_only_within_i
 async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_experts(
         platform: Platform) -> None:
     """One tender, five credit facts: a blacklisted expert is never drawn (条例71, 72);
-    bids sharing an upload IP raise an alert (条例40(二)); a bid never decrypted is a
+    bids uploaded from one address raise an alert (条例40(二)), the address the platform
+    saw, whatever their tools declared; a bid never decrypted is a
     revoked-bid record (20号令, 条例35); each committee expert's evaluation becomes pending;
     the winner not signing in time (法46, seconds in rules-demo) lowers its score."""
     p = platform
@@ -118,10 +120,10 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
     parties = await _parties(p, 4)
     body = {**_tender_body(parties["tenderee"], deadline_s=12), "expert_mix": {A08: 5}}
     tender_id, section = await _publish(p, parties, body)
-    prints: list[dict[str, Any] | None] = [
-        {"file_digest": f"{n}" * 32, "upload_ip": "203.0.113.9" if n < 2 else f"198.51.100.{n}"}
-        for n in range(len(PRICES))]
-    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES, prints)
+    prints: list[dict[str, Any] | None] = [  # each tool declares an address of its own
+        {"file_digest": f"{n}" * 32, "upload_ip": f"192.0.2.{n}"} for n in range(len(PRICES))]
+    seen = ["203.0.113.9" if n < 2 else f"198.51.100.{n}" for n in range(len(PRICES))]
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES, prints, seen)
     await _open_with_keys(p, tender_id, section, keys[:3])  # the fourth: 视为撤销
     _, committee = await p.call("bidding", "GET",
                                 f"/v1/tenders/{tender_id}/sections/{section}/committee",
@@ -141,6 +143,7 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
     shared = [a for a in alerts if a["indicator"] == "same_upload_ip"]
     assert [sorted(a["bidders"]) for a in shared] == [sorted(u for u, _ in
                                                              parties["bidders"][:2])]
+    assert "203.0.113.9" in json.dumps(shared[0]["evidence"])
     revoked = parties["bidders"][3][0]
     account = await _account(p, sup, revoked, "bid_revoked")
     assert account["score"] < 100

@@ -77,15 +77,17 @@ async def _publish(p: Platform, parties: dict[str, Any], body: dict[str, Any] | 
 
 async def _submit_all(p: Platform, tender_id: str, section: str,
                       bidders: list[tuple[str, str]], prices: list[int],
-                      prints: list[dict[str, Any] | None] | None = None
-                      ) -> list[tuple[str, bytes]]:
-    """Each bidder seals its price and submits (with its fingerprint, if given);
-    returns (token, content key) per bidder, for the reveal."""
+                      prints: list[dict[str, Any] | None] | None = None,
+                      addresses: list[str] | None = None) -> list[tuple[str, bytes]]:
+    """Each bidder seals its price and submits (with its fingerprint, from its address,
+    if given); returns (token, content key) per bidder, for the reveal."""
     keys = []
     for n, ((uscc, token), price) in enumerate(zip(bidders, prices, strict=True)):
         fp = prints[n] if prints else None
-        status, out, key = await p.until_known(lambda u=uscc, t=token, x=price, f=fp: p.submit(
-            tender_id, section, u, t, x, f))
+        ip = addresses[n] if addresses else None
+        status, out, key = await p.until_known(
+            lambda u=uscc, t=token, x=price, f=fp, a=ip: p.submit(tender_id, section, u, t, x,
+                                                                  f, client_ip=a))
         assert status == 201, out
         keys.append((token, key))
     return keys
@@ -457,3 +459,171 @@ async def _first_declines_and_second_wins(p: Platform, tender_id: str, section: 
             kinds = [r["kind"] for r in account.get("records", {}).values()]
             return status == 200 and "award_declined" in kinds
         await eventually(recorded, within=30)
+
+
+async def test_objection_to_the_documents_suspends_the_tender_until_answered(
+        platform: Platform) -> None:
+    """条例22: an objection >= 10 days (3 s here) before the deadline suspends the tendering
+    until the tenderee answers: no bid meanwhile, no opening at the old deadline; on the
+    answer it resumes with the time bidders had left, and the public notices (暂停公告,
+    恢复公告) never name the objector. Too late an objection is refused."""
+    p = platform
+    parties = await _parties(p, 4)
+    tender_id, section = await _publish(p, parties, deadline_s=10)
+    (first, t0), *others = parties["bidders"][:3]
+    objector, o_token = parties["bidders"][3]
+    status, body, _ = await p.until_known(lambda: p.submit(tender_id, section, first, t0,
+                                                          2_000_000_00))
+    assert status == 201, body
+    _, before = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    status, filed = await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/objections",
+                                 o_token, {"text": "以特定行业业绩为加分条件，排斥潜在投标人"})
+    assert status == 201, filed
+    assert filed["suspended"] is True and filed["status"] == "pending"
+    (uscc, token) = others[0]
+    status, body, _ = await p.submit(tender_id, section, uscc, token, 2_100_000_00)
+    assert status == 409 and body["error"]["code"] == "tender_suspended", body
+    assert "第22条" in body["error"]["details"]["article"]
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    assert public["suspended_since"] and objector not in json.dumps(public)
+    _, seen = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections", token)
+    assert seen["objections"] == []  # another bidder does not learn who objected
+    _, owners = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections",
+                             parties["t_token"])
+    assert [o["objector_uscc"] for o in owners["objections"]] == [objector]
+
+    old_deadline = datetime.fromisoformat(before["bid_deadline"])
+    await eventually(lambda: datetime.now(UTC) > old_deadline + timedelta(seconds=2), within=30)
+    assert await _is(p, tender_id, section, "bidding")  # no opening while suspended
+    status, answered = await p.call(
+        "bidding", "POST", f"/v1/tenders/{tender_id}/objections/{filed['objection_id']}/answer",
+        parties["t_token"], {"answer": "经复核，业绩条件不设加分，已另行澄清"})
+    assert status == 200, answered
+    assert answered["suspended"] is False
+    new_deadline = datetime.fromisoformat(answered["bid_deadline"])
+    assert new_deadline > datetime.now(UTC) + timedelta(seconds=5)  # ~8 s left at suspension
+    for uscc, token in others:
+        status, body, _ = await p.submit(tender_id, section, uscc, token, 2_200_000_00)
+        assert status == 201, body
+    _, mine = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections", o_token)
+    assert mine["objections"][0]["answer"].startswith("经复核")
+
+    await eventually(lambda: datetime.now(UTC) > new_deadline - timedelta(seconds=2), within=30)
+    status, late = await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/objections",
+                                o_token, {"text": "再次异议"})
+    assert status == 422 and late["error"]["code"] == "objection_too_late", late
+    assert "第22条" in late["error"]["details"]["article"]
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+
+    async def both_notices() -> Any:
+        _, found = await p.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+        kinds = {n["notice_type"]: n for n in found["items"]}
+        return kinds if {"suspension", "resumption"} <= set(kinds) else None
+
+    notices = await eventually(both_notices, within=30)
+    assert notices["resumption"]["content"]["BID_OPEN_TIME"] == new_deadline.isoformat()
+    assert "第22条" in notices["suspension"]["content"]["LEGAL_BASIS"]
+    assert objector not in json.dumps(list(notices.values()), ensure_ascii=False)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    actions = [e["action"] for e in trail["entries"]]
+    assert actions.count("object") == 1 and actions.count("answer_objection") == 1
+    assert actions.count("close") == 1 and trail["broken_at"] is None
+
+
+async def test_a_supervisor_handling_a_complaint_suspends_the_tender_until_decided(
+        platform: Platform) -> None:
+    """条例62: while handling an accepted complaint the supervisor may order the tender's
+    activities suspended (credit's TenderSuspensionOrdered, consumed by bidding over
+    Kafka); the written decision lifts it and the tender resumes."""
+    p = platform
+    parties = await _parties(p, 2)
+    tender_id, section = await _publish(p, parties, deadline_s=20)
+    (complainant, c_token), (bidder, b_token) = parties["bidders"]
+    if "supervisor" not in p.tokens:
+        _, p.tokens["supervisor"] = await p.entity("supervisor", name="示例市住房和建设局")
+    sup = p.tokens["supervisor"]
+    body = {"tender_id": tender_id, "matter": "other", "known_on": datetime.now(UTC).date()
+            .isoformat(), "facts": "招标人要求投标人在本地设立分支机构，排斥外地投标人"}
+
+    async def filed() -> Any:  # once credit has seen the tender
+        status, out = await p.call("credit", "POST", "/v1/complaints", c_token, body)
+        return out if status == 201 else None
+
+    cid = (await eventually(filed, within=30))["complaint_id"]
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/suspension", sup,
+                               {"reason": "需调查"})
+    assert status == 409 and out["error"]["code"] == "complaint_not_accepted", out
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/acceptance", sup, {})
+    assert status == 200, out
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/suspension", sup,
+                               {"reason": "需调查招标文件中的地域限制"})
+    assert status == 200 and out["suspension"]["until"] is None, out  # no limit (条例62)
+
+    async def refused() -> Any:
+        status, out, _ = await p.until_known(lambda: p.submit(tender_id, section, bidder,
+                                                              b_token, 1_000_000_00))
+        return out if status == 409 else None
+
+    out = await eventually(refused, within=30)
+    assert out["error"]["code"] == "tender_suspended"
+    assert "第62条" in out["error"]["details"]["article"]
+    status, out = await p.call("credit", "POST", f"/v1/complaints/{cid}/decision", sup, {
+        "upheld": True, "decision_no": "深建投诉〔2026〕9号", "reason": "地域限制违法，责令改正"})
+    assert status == 200 and out["suspension"]["lifted_at"], out
+
+    async def accepted() -> Any:
+        status, out, _ = await p.submit(tender_id, section, bidder, b_token, 1_000_000_00)
+        return out if status == 201 else None
+
+    await eventually(accepted, within=30)
+
+    async def notices() -> Any:
+        _, found = await p.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
+        kinds = {n["notice_type"]: n for n in found["items"]}
+        return kinds if {"suspension", "resumption"} <= set(kinds) else None
+
+    found = await eventually(notices, within=30)
+    assert found["suspension"]["content"]["SUSPEND_REASON"] == "complaint"
+    assert complainant not in json.dumps(list(found.values()), ensure_ascii=False)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    actions = [e["action"] for e in trail["entries"]]
+    assert actions.count("suspend") == actions.count("resume") == 1
+    assert actions.index("suspend") < actions.index("resume") and trail["broken_at"] is None
+
+
+async def test_procurement_methods_change_the_rules_they_name(platform: Platform) -> None:
+    """政府采购法26: an inquiry (询价, 第40条) is one price that cannot change and is awarded
+    on the lowest price; a single-source procurement (第39条) opens with its one supplier
+    where a tender would fail (流标); construction takes neither method (招标投标法第10条)."""
+    p = platform
+    parties = await _parties(p, 1)
+    uscc, token = parties["bidders"][0]
+    small = [{"name": "设备包", "estimated_price_fen": 1_000_000_00, "deposit_fen": 10_000_00}]
+    body = {**_tender_body(parties["tenderee"], deadline_s=8, category="procurement"),
+            "sections": small}  # under 10 million yuan: a committee of 5 (87号令47)
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", "/v1/tenders", parties["t_token"], {**body, "method": "inquiry",
+                                                               "evaluation":
+                                                               "comprehensive_scoring"}))
+    assert status == 422 and out["error"]["code"] == "evaluation_not_allowed", out
+    assert "第40条" in out["error"]["details"]["article"]
+    status, out = await p.call("bidding", "POST", "/v1/tenders", parties["t_token"],
+                               {**_tender_body(parties["tenderee"]), "method": "inquiry"})
+    assert status == 422 and out["error"]["code"] == "method_not_allowed", out
+    tender_id, section = await _publish(p, parties, {**body, "method": "inquiry"})
+    status, out, _ = await p.until_known(lambda: p.submit(tender_id, section, uscc, token,
+                                                          500_000_00))
+    assert status == 201, out
+    status, out, _ = await p.submit(tender_id, section, uscc, token, 480_000_00)
+    assert status == 409 and out["error"]["code"] == "price_unchangeable", out
+    assert "第40条" in out["error"]["details"]["article"]
+
+    single = {**_tender_body(parties["tenderee"], deadline_s=7, category="procurement"),
+              "method": "single_source", "sections": small}
+    single["project_code"] = single["project_code"][:-1] + "S"
+    tender_id, section = await _publish(p, parties, single)
+    status, out, _ = await p.submit(tender_id, section, uscc, token, 900_000_00)
+    assert status == 201, out
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)

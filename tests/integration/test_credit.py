@@ -603,3 +603,37 @@ async def test_a_complaint_dismissed_as_made_up_is_a_record_on_the_complainant(
     assert status == 200 and body["status"] == "refused"
     status, body = await p.sup("POST", f"/v1/complaints/{other['complaint_id']}/acceptance", {})
     assert status == 409 and body["error"]["code"] == "complaint_answered"
+
+
+async def test_a_decisions_records_are_applied_once_and_an_unknown_kind_is_dead_lettered(
+        p: Platform) -> None:
+    """CreditRecordsDue (written with a decision) is applied to each account once, even
+    delivered twice; a record kind the scoring model does not know goes to the
+    dead-letter topic with the reason, and nothing of it is applied."""
+    from contracts.credit import CreditRecordsDue, RecordDue, SubjectKind
+
+    subject = new_uscc()
+    due = CreditRecordsDue(decision_id="CP-TWICE", decided_at=datetime.now(UTC), records=[
+        RecordDue(subject_kind=SubjectKind.ENTITY, subject_id=subject,
+                  record_id="complaint:CP-TWICE", kind="complaint_upheld",
+                  source="ComplaintDecided", detail={"complaint_id": "CP-TWICE"})])
+    topic = topic_name(Stage.CREDIT, kind="records", prefix=p.prefix)
+    env = Envelope.new(type=due.type_name(), source="/ggzy/credit", subject="CP-TWICE")
+    body = json.dumps(due.model_dump(mode="json")).encode()
+    for _ in range(2):  # a redelivery: the same envelope again
+        await publish(p.kafka, topic, body, "CP-TWICE", env.headers())
+    account = await p.account(subject, lambda x: x["records"])
+    assert [r["kind"] for r in account["records"].values()] == ["complaint_upheld"]
+    assert account["score"] == 90  # deducted once
+    bad = due.model_copy(update={"decision_id": "CP-BAD", "records": [
+        due.records[0].model_copy(update={"kind": "no_such_kind", "subject_id": new_uscc()})]})
+    await publish(p.kafka, topic, json.dumps(bad.model_dump(mode="json")).encode(), "CP-BAD",
+                  Envelope.new(type=due.type_name(), source="/ggzy/credit",
+                               subject="CP-BAD").headers())
+    letters = await read_topic(p.kafka, dead_letter_topic("credit.records", prefix=p.prefix),
+                               lambda rs: any(r.key == "CP-BAD" for r in rs))
+    [letter] = [r for r in letters if r.key == "CP-BAD"]
+    assert letter.headers["dlq_reason"] == "unknown_record_kind"
+    assert "no_such_kind" in letter.headers["dlq_detail"]
+    status, body = await p.sup("GET", f"/v1/accounts/entity/{bad.records[0].subject_id}")
+    assert status == 200 and body["records"] == {}  # nothing of it was applied

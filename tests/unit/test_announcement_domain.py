@@ -24,7 +24,10 @@ from contracts.bidding import (
     Section,
     TenderFailed,
     TenderModified,
+    TenderObjectionFiled,
     TenderPublished,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.calendar import Calendar
 from contracts.categories import Category
@@ -102,6 +105,29 @@ def test_modification_notice_cites_the_rule_that_postponed_the_deadline() -> Non
     assert notice is not None and notice.notice_type == NoticeType.MODIFICATION
     assert "招标投标法第23条" in notice.content["LEGAL_BASIS"]
     assert notice.content["NOTICE_CONTENT"] == "工期由300日改为280日"
+
+
+def test_suspension_and_resumption_notices_never_name_the_objector_tiaoli22() -> None:
+    """条例22: the suspension is public (暂停公告) and so is the resumption with its deadline
+    (恢复公告); the objection itself, which names its objector, is no notice."""
+    objector = new_uscc()
+    filed = TenderObjectionFiled(tender_id=TID, objection_id="o1", objector_uscc=objector,
+                                 text="排斥潜在投标人", filed_at=NOW, answer_due=NOW,
+                                 suspends=True, article="实施条例第22条")
+    assert draft(filed, WORKS, None, NOW) is None
+    suspended = draft(TenderSuspended(tender_id=TID, reason="objection", reference="o1",
+                                      suspended_at=NOW, article="实施条例第22条"),
+                      WORKS, None, NOW)
+    resumed = draft(TenderResumed(tender_id=TID, resumed_at=NOW + timedelta(days=2),
+                                  suspended_at=NOW, previous_deadline=NOW + timedelta(days=12),
+                                  bid_deadline=NOW + timedelta(days=14),
+                                  article="实施条例第22条"), WORKS, None, NOW)
+    assert suspended is not None and suspended.notice_type == NoticeType.SUSPENSION
+    assert suspended.title.endswith("暂停公告") and "暂停" in suspended.content[
+        "SUSPEND_REASON_TEXT"]
+    assert resumed is not None and resumed.notice_type == NoticeType.RESUMPTION
+    assert resumed.content["BID_OPEN_TIME"] == (NOW + timedelta(days=14)).isoformat()
+    assert objector not in str(suspended.content) + str(resumed.content)
 
 
 def test_opening_record_names_bidders_with_exact_prices_in_yuan() -> None:

@@ -377,6 +377,25 @@ def test_price_cut_needs_a_new_disclosure_32号令第18条() -> None:
     assert err.value.code == "not_a_price_cut"
 
 
+def test_a_price_below_90_percent_of_the_appraisal_needs_written_approval_32号令第18条(
+        ) -> None:
+    """新的转让底价低于评估结果的90%时，应当经转让行为批准单位书面同意."""
+    base = dict(category=Category.PROPERTY, appraised_fen=100_000_00,
+                method=AuctionMethod.ONLINE_BIDDING, start_at=T0 + timedelta(days=28),
+                end_at=T0 + timedelta(days=29))
+    state = _state(PROPERTY, None, **base)
+    unsold = _apply(state, auction.at_end(state, PROPERTY, state["end_ms"]))
+    now = T0 + timedelta(days=30)
+    when = dict(start=now + timedelta(days=28), end=now + timedelta(days=29), now=now)
+    with pytest.raises(DomainError) as err:
+        _reprice(unsold, PROPERTY, price_fen=89_999_99, **when)
+    assert err.value.code == "approval_required" and "第18条" in err.value.details["article"]
+    _reprice(unsold, PROPERTY, price_fen=90_000_00, **when)  # exactly 90%: no approval
+    change = _reprice(unsold, PROPERTY, price_fen=80_000_00, approval_no="国资产权〔2026〕5号",
+                      **when)
+    assert _event_of(change, AuctionRepriced).approval_no == "国资产权〔2026〕5号"
+
+
 def test_no_price_cut_once_offers_are_made() -> None:
     state = _offer(_state(), A, 120_000_00, OPENED)
     with pytest.raises(Conflict) as err:

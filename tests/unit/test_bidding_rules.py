@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.categories import Category
 from ggzy.runtime.errors import DomainError
-from services.bidding.domain.rules import load
+from services.bidding.domain.rules import RULES_FILE, load
 from services.bidding.domain.timeline import (
     RuleViolation,
     TimelineInvalid,
@@ -113,3 +115,59 @@ def test_a_category_without_rules_is_refused_specifically() -> None:
     with pytest.raises(DomainError) as err:
         BOOK.for_category(Category.MEDICAL)
     assert err.value.code == "category_without_rules"
+
+
+# procurement methods (政府采购法26) and what each changes ------------------------------
+def test_construction_is_tendered_openly_or_by_invitation_only_law_10() -> None:
+    """招标投标法第10条: 招标分为公开招标和邀请招标; a procurement method is refused."""
+    assert BOOK.for_tender(Category.CONSTRUCTION, "invited_tender") == CONSTRUCTION
+    with pytest.raises(DomainError) as err:
+        BOOK.for_tender(Category.CONSTRUCTION, "inquiry")
+    assert err.value.code == "method_not_allowed"
+    assert "第10条" in err.value.details["article"]
+    assert err.value.details["allowed"] == ["invited_tender", "open_tender"]
+
+
+def test_competitive_consultation_needs_10_days_not_20() -> None:
+    """财库〔2014〕214号第10条: 10 days from the documents to the first response."""
+    rules = BOOK.for_tender(Category.PROCUREMENT, "competitive_consultation")
+    assert rules.documents_to_deadline.n == 10 and "214号" in rules.documents_to_deadline.source
+    timeline = {"issued_at": T0, "sale_start": T0, "sale_end": T0 + timedelta(days=7),
+                "bid_deadline": T0 + timedelta(days=12)}
+    validate_timeline(rules, BOOK.calendar, **timeline)
+    with pytest.raises(TimelineInvalid) as err:  # an open tender needs 20 (政府采购法35)
+        validate_timeline(BOOK.for_tender(Category.PROCUREMENT, "open_tender"), BOOK.calendar,
+                          **timeline)
+    assert err.value.code == "deadline_too_early"
+
+
+def test_inquiry_is_one_unchangeable_price_and_the_lowest_wins_law_40() -> None:
+    rules = BOOK.for_tender(Category.PROCUREMENT, "inquiry")
+    assert rules.one_price.value == 1 and "第40条" in rules.one_price.source
+    assert rules.lowest_price_only.value == 1
+    assert PROCUREMENT.one_price.value == 0  # an open tender's bid may change (87号令)
+    assert rules.minimum_bidders == PROCUREMENT.minimum_bidders  # unchanged rules stay
+
+
+def test_single_source_opens_with_its_one_supplier_after_5_working_days() -> None:
+    """政府采购法第39条; 政府采购法实施条例第38条: publicised >= 5 working days."""
+    rules = BOOK.for_tender(Category.PROCUREMENT, "single_source")
+    assert rules.minimum_bidders.n == 1
+    friday = T0 + timedelta(days=4)
+    with pytest.raises(TimelineInvalid):  # Fri + 5 calendar days is 3 working days
+        validate_timeline(rules, BOOK.calendar, issued_at=friday, sale_start=friday,
+                          sale_end=friday + timedelta(hours=1),
+                          bid_deadline=friday + timedelta(days=5))
+    validate_timeline(rules, BOOK.calendar, issued_at=friday, sale_start=friday,
+                      sale_end=friday + timedelta(hours=1),
+                      bid_deadline=friday + timedelta(days=7))
+
+
+def test_a_method_rule_naming_no_tender_rule_is_refused_when_loaded(tmp_path: Path) -> None:
+    raw = yaml.safe_load(RULES_FILE.read_text("utf-8"))
+    raw["procurement"]["methods"]["rules"]["inquiry"]["single_price"] = \
+        raw["procurement"]["one_price"]
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
+    with pytest.raises(ValueError, match="single_price"):
+        load(path)

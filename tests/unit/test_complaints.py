@@ -134,3 +134,43 @@ def test_categories_without_complaint_rules_are_refused_by_name() -> None:
     with pytest.raises(DomainError) as exc:
         RULES.complaints_of(Category.LAND)
     assert _code(exc) == "category_without_rules"
+
+
+def test_an_accepted_complaints_handling_may_suspend_the_tender_article_62() -> None:
+    """条例62: 必要时，行政监督部门可以责令暂停招标投标活动 (construction: no limit); only
+    while the complaint is handled, once; the decision lifts it."""
+    state = _filed()
+    with pytest.raises(Conflict) as early:
+        c.order_suspension(state, "需调查", "sup", CONSTRUCTION, CAL, NOW)
+    assert early.value.code == "complaint_not_accepted"
+    state = _apply(state, c.accept(state, True, "", "sup", CONSTRUCTION, CAL, NOW))
+    ordered = c.order_suspension(state, "需调查", "sup", CONSTRUCTION, CAL, NOW)
+    [event] = [out.event for out in ordered.events]
+    assert isinstance(event, c.TenderSuspensionOrdered) and event.until is None
+    assert "第62条" in event.article and event.tender_id == "T"
+    state = _apply(state, ordered)
+    assert c.order_suspension(state, "again", "sup", CONSTRUCTION, CAL, NOW).events == []
+    decided = c.decide(state, False, "X号", "不成立", False, "sup", NOW)
+    assert [type(out.event).__name__ for out in decided.events] == [
+        "ComplaintDecided", "TenderSuspensionLifted"]
+    assert decided.events[1].event.cause == "decided"  # type: ignore[attr-defined]
+
+
+def test_a_procurement_suspension_lasts_at_most_30_days_law_57() -> None:
+    """政府采购法57: 暂停时间最长不得超过三十日; the supervisor may lift it earlier."""
+    state = _filed()
+    state = _apply(state, c.accept(state, True, "", "sup", PROCUREMENT, CAL, NOW))
+    ordered = c.order_suspension(state, "需调查", "sup", PROCUREMENT, CAL, NOW)
+    [event] = [out.event for out in ordered.events]
+    assert event.until == NOW + timedelta(days=30)  # type: ignore[attr-defined]
+    assert "第57条" in event.article  # type: ignore[attr-defined]
+    state = _apply(state, ordered)
+    lifted = c.lift_suspension(state, "sup", NOW + timedelta(days=3))
+    assert lifted.events[0].event.cause == "lifted"  # type: ignore[attr-defined]
+    state = {**state, "suspension": {**state["suspension"],  # type: ignore[dict-item]
+                                     "lifted_at": (NOW + timedelta(days=3)).isoformat()}}
+    with pytest.raises(Conflict) as again:
+        c.lift_suspension(state, "sup", NOW + timedelta(days=4))
+    assert again.value.code == "not_suspended"
+    assert [type(out.event).__name__ for out in c.decide(
+        state, True, "Y号", "成立", False, "sup", NOW).events] == ["ComplaintDecided"]

@@ -12,6 +12,10 @@ from contracts.bidding import (
     AuctionPublished,
     AwardDeclined,
     ContractOverdue,
+    TenderObjectionAnswered,
+    TenderObjectionFiled,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.categories import Category
 from contracts.credit import (
@@ -212,3 +216,31 @@ def test_complaints_reach_supervisors_then_the_complainant_and_a_respondent_its_
     assert _who(credit_routes(decided(ComplaintOutcome.UPHELD), sups)) == [
         r.entity(BIDDER), r.entity("914403001922038216")]
     assert _who(credit_routes(decided(ComplaintOutcome.REFUSED), sups)) == [r.entity(BIDDER)]
+
+
+def test_an_objection_to_the_documents_names_its_objector_to_the_owners_only() -> None:
+    """条例22: the tenderee answers the objector; bidders hear only that the tender is
+    suspended and resumed, never who objected (20号令: participants stay unknown)."""
+    tid = AWARDED.tender_id
+    filed = TenderObjectionFiled(tender_id=tid, objection_id="o1", objector_uscc=BIDDER,
+                                 text="排斥潜在投标人", filed_at=NOW, answer_due=NOW,
+                                 suspends=True, article="条例22")
+    answered = TenderObjectionAnswered(tender_id=tid, objection_id="o1", objector_uscc=BIDDER,
+                                       answer="已澄清", answered_at=NOW, late=False,
+                                       article="条例22")
+    suspended = TenderSuspended(tender_id=tid, reason="objection", reference="o1",
+                                suspended_at=NOW, article="条例22")
+    resumed = TenderResumed(tender_id=tid, resumed_at=NOW, suspended_at=NOW,
+                            previous_deadline=NOW, bid_deadline=NOW, article="条例22")
+    assert _who(tender_routes(filed, PARTIES)) == [r.entity("TENDEREE"), r.entity("AGENCY")]
+    assert _who(tender_routes(answered, PARTIES)) == [r.entity(BIDDER)]
+    everyone = [r.entity("TENDEREE"), r.entity("AGENCY"), r.entity("B1"), r.entity("B2")]
+    assert _who(tender_routes(suspended, PARTIES)) == everyone
+    assert _who(tender_routes(resumed, PARTIES)) == everyone
+    templates = Templates.load()
+    for kind, event in (("tender_suspended", suspended), ("tender_resumed", resumed)):
+        for lang in ("zh", "en"):
+            text = templates.render(kind, lang, context(kind, event))
+            assert BIDDER not in text.title + text.body
+    owners = templates.render("objection_filed", "zh", context("objection_filed", filed))
+    assert BIDDER in owners.body and "排斥潜在投标人" in owners.body

@@ -16,6 +16,8 @@ from contracts.bidding import (
     TenderFailed,
     TenderModified,
     TenderPublished,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.categories import Category
 from ggzy.testing.data import new_uscc
@@ -67,6 +69,10 @@ def _events() -> list[Any]:
                 contract_due=NOW + timedelta(days=30), committee=["王五"], draw_seed="s"),
         ContractSigned(tender_id=TID, section_code=SEC, winner_uscc=WINNER.bidder_uscc,
                        price_fen=8_980_000_00, signed_at=NOW),
+        TenderSuspended(tender_id=TID, reason="objection", reference="o1", suspended_at=NOW,
+                        article="实施条例第22条"),
+        TenderResumed(tender_id=TID, resumed_at=NOW, suspended_at=NOW, previous_deadline=NOW,
+                      bid_deadline=NOW + timedelta(days=22), article="实施条例第22条"),
     ]
 
 
@@ -79,7 +85,8 @@ def test_every_notice_is_one_release_of_the_tenders_contracting_process() -> Non
     assert [r["id"] for r in releases] == [n["id"] for n in notices]
     assert {r["ocid"] for r in releases} == {f"ocds-ggzy00-{TID}"}
     assert [r["tag"] for r in releases] == [["tender"], ["tenderAmendment"], ["tenderUpdate"],
-                                           ["award"], ["award"], ["contract"]]
+                                           ["award"], ["award"], ["contract"],
+                                           ["tenderUpdate"], ["tenderUpdate"]]
     for r in releases:
         assert set(r["tag"]) <= TAGS and r["initiationType"] == "tender" and r["date"]
 
@@ -117,6 +124,15 @@ def test_candidates_are_pending_awards_and_a_failure_is_unsuccessful() -> None:
         valid_bids=2), 9), "ocds-ggzy00")
     assert failed["tender"]["status"] == "unsuccessful"
     assert failed["tender"]["lots"] == [{"id": SEC, "status": "unsuccessful"}]
+
+
+def test_a_suspension_keeps_the_tender_active_and_the_resumption_moves_its_period() -> None:
+    """OCDS has no suspended status: the tender stays active, statusDetails says why."""
+    suspended, resumed = (ocds.release(_notice(e, 6 + i), "ocds-ggzy00")["tender"]
+                          for i, e in enumerate(_events()[6:]))
+    assert suspended["status"] == "active" and suspended["statusDetails"] == "suspended"
+    assert resumed["statusDetails"] == "resumed"
+    assert resumed["tenderPeriod"]["endDate"] == (NOW + timedelta(days=22)).isoformat()
 
 
 def test_a_release_carries_no_more_than_its_notice() -> None:

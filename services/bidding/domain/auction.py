@@ -391,9 +391,11 @@ RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price
 # a price cut (降价) ------------------------------------------------------------------
 def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
             start: datetime, end: datetime | None, now: datetime, cal: Calendar,
-            applications_close_at: datetime | None = None) -> Change:
+            applications_close_at: datetime | None = None,
+            approval_no: str | None = None) -> Change:
     """Cut the price: allowed with no offer in this round, and only after a new disclosure
-    (32号令第18条); an unsold auction reopens with it."""
+    (32号令第18条); below 90% of the appraisal only with the approving unit's written
+    consent (same article); an unsold auction reopens with it."""
     if not rules.price_cut.value:
         raise DomainError("price_cut_not_allowed", "this category does not allow price cuts",
                           article=rules.price_cut.source)
@@ -404,6 +406,14 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
     if price_fen >= int(state["starting_price_fen"]):
         raise DomainError("not_a_price_cut", "the new price must be lower",
                           starting_price_fen=state["starting_price_fen"])
+    floor = rules.price_cut_approval_below_percent
+    appraised = state.get("appraised_fen")
+    if floor.value > 0 and appraised and price_fen * 100 < appraised * floor.value \
+            and not approval_no:
+        raise DomainError("approval_required", f"a price below {floor.value:g}% of the "
+                          f"appraised value ({appraised * floor.value / 100:.0f} fen) needs "
+                          f"the approving unit's written consent: give approval_no "
+                          f"({floor.source})", article=floor.source)
     published = {k: v for k, v in state.items() if k in AuctionPublished.model_fields}
     e = AuctionPublished.model_validate({**published, "starting_price_fen": price_fen,
                                          "announced_at": now, "start_at": start, "end_at": end,
@@ -414,7 +424,8 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
     event = AuctionRepriced(auction_id=state["auction_id"],
                             previous_price_fen=int(state["starting_price_fen"]),
                             starting_price_fen=price_fen, announced_at=now, start_at=start,
-                            end_at=end, article=rules.price_cut.source)
+                            end_at=end, article=rules.price_cut.source,
+                            approval_no=approval_no)
     sets = {"starting_price_fen": price_fen, "announced_at": now.isoformat(),
             "start_at": start.isoformat(), "end_at": end.isoformat() if end else None,
             "start_ms": ms(start), "end_ms": _first_end(e, rules), "status": OPEN,

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
-from contracts.bidding import AuctionMethod
+from contracts.bidding import AuctionMethod, ProcurementMethod
 from contracts.calendar import Calendar, calendar_of
 from contracts.categories import Category
-from ggzy.runtime.errors import rules_for
+from ggzy.runtime.errors import DomainError, rules_for
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -44,7 +44,11 @@ class CategoryRules(BaseModel):
     documents_to_deadline: Rule
     sale_period: Rule
     modification_notice: Rule
-    objection_before_deadline: Rule
+    objection_before_deadline: Rule  # an objection to the documents comes this long before
+    objection_window: Rule  # ... or within this long of the end of the sale (0: no limit)
+    objection_answer: Rule  # the tenderee answers within this long
+    objection_suspends: Rule  # 1: the tender is suspended until the answer
+    suspension_restores_time: Rule  # 1: the deadline moves by a suspension's length
     minimum_bidders: Rule
     deposit_cap_percent: Rule
     deposit_refund: Rule
@@ -58,6 +62,8 @@ class CategoryRules(BaseModel):
     performance_bond_percent: Rule
     decryption_window: Rule
     late_bids: Rule
+    one_price: Rule  # 1: a bid, once in, is neither replaced nor submitted again (询价)
+    lowest_price_only: Rule  # 1: only the lowest evaluated price method (询价)
 
 
 class AuctionRules(BaseModel):
@@ -76,6 +82,7 @@ class AuctionRules(BaseModel):
     first_price_of_appraised_percent: Rule  # first price >= this % of the appraised value
     base_price: Rule  # value 1: a secret base price (底价) set collectively is required
     price_cut: Rule  # a price cut restarts the disclosure (its period: announce_before)
+    price_cut_approval_below_percent: Rule  # below this % of the appraisal: approval (0: none)
     listing_result: Rule  # who wins at the end of listing / online bidding
     qualification: Rule  # a sale with a deposit: the seller reviews each applicant
     deposit_refund: Rule  # deposits of all but the winner refunded within this period
@@ -121,6 +128,26 @@ def after(rules_rule: Rule, start: datetime, calendar: Calendar) -> datetime:
     return start + UNITS.get(rules_rule.unit, UNITS["days"]) * rules_rule.value
 
 
+class Methods(BaseModel):
+    """The procurement methods a category allows, each with the rules it changes (e.g.
+    竞争性磋商: 10 days to the first response instead of a tender's 20)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str  # why these methods (招标投标法第10条; 政府采购法第26条)
+    rules: dict[ProcurementMethod, dict[str, Rule]]
+
+    @model_validator(mode="after")
+    def _known(self) -> Methods:
+        unknown = {name for changes in self.rules.values() for name in changes
+                   if name not in CategoryRules.model_fields}
+        if unknown:
+            raise ValueError(f"method rules name no tender rule: {sorted(unknown)}")
+        if not self.rules:
+            raise ValueError("a category allows at least one procurement method")
+        return self
+
+
 class RuleBook(BaseModel):
     """Every category's rules and the working-day calendar of one deployment."""
 
@@ -129,10 +156,34 @@ class RuleBook(BaseModel):
     categories: dict[Category, CategoryRules]
     calendar: Calendar
     auctions: dict[Category, AuctionRules] = {}
+    methods: dict[Category, Methods] = {}
+    _by_method: dict[tuple[Category, str], CategoryRules] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any) -> None:
+        # the rules of every (category, method), built once: a bid reads them each time
+        self._by_method = {(c, m.value): base.model_copy(update=self.methods[c].rules[m])
+                           for c, base in self.categories.items() if c in self.methods
+                           for m in self.methods[c].rules}
 
     def for_category(self, category: Category) -> CategoryRules:
         """The rules of ``category``; a specific refusal if it has none yet."""
         return rules_for(self.categories, category, "tender")
+
+    def for_tender(self, category: Category, method: str | None) -> CategoryRules:
+        """The rules of a ``category`` tender procured by ``method``: the category's, as
+        the method changes them; a specific refusal for a method the category does not
+        allow (招标投标法第10条: construction is tendered, openly or by invitation)."""
+        base = self.for_category(category)
+        allowed = self.methods.get(category)
+        if allowed is None or method is None:
+            return base
+        found = self._by_method.get((category, str(method)))
+        if found is None:
+            raise DomainError("method_not_allowed", f"{category.value} is procured by "
+                              f"{', '.join(sorted(allowed.rules))}, not {method} "
+                              f"({allowed.source})", article=allowed.source,
+                              allowed=sorted(allowed.rules))
+        return found
 
     def for_auctions(self, category: Category) -> AuctionRules:
         """The auction rules of ``category``; a specific refusal if it has none."""
@@ -147,5 +198,8 @@ def load(path: Path = RULES_FILE) -> RuleBook:
     raw.pop("calendar", None)
     auctions = {Category(k): AuctionRules.model_validate(v)
                 for k, v in (raw.pop("auctions", None) or {}).items()}
+    methods = {Category(k): Methods.model_validate(v.pop("methods"))
+               for k, v in raw.items() if "methods" in v}
     return RuleBook(categories={Category(k): CategoryRules.model_validate(v)
-                                for k, v in raw.items()}, calendar=calendar, auctions=auctions)
+                                for k, v in raw.items()}, calendar=calendar, auctions=auctions,
+                    methods=methods)

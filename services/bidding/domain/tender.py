@@ -56,12 +56,14 @@ def iso(at: datetime) -> str:
 
 
 def _change(state: State, actor: str, action: str, data: dict[str, Any], sets: dict[str, Any],
-            events: list[Any], now: datetime, source: str | None = None) -> Change:
+            events: list[Any], now: datetime, source: str | None = None,
+            unset: Sequence[str] = ()) -> Change:
     """A change that also appends to the audit trail (same atomic write)."""
     chain = audit.appended(state, at=iso(now), actor=actor, action=action, data=data,
                            source=source)
     category = Category(state["category"])
-    return Change(set={**sets, "audit": chain}, events=[Outgoing(e, category) for e in events])
+    return Change(set={**sets, "audit": chain}, unset=list(unset),
+                  events=[Outgoing(e, category) for e in events])
 
 
 def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
@@ -116,7 +118,7 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
 
     A failed section's deposits are scheduled for refund in the same write (条例57).
     """
-    if state["status"] != "open":
+    if state["status"] != "open" or state.get("suspensions"):  # suspended: opens later
         return Change()
     deadline = datetime.fromisoformat(state["bid_deadline"])
     sets: dict[str, Any] = {"status": "closed"}
@@ -208,9 +210,14 @@ def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, uphel
     sec = section_of(state, code)
     if sec["status"] != "publicity":
         return Change()
+    waits = f"section_state.{code}.award_waits"
+    if state.get("suspensions"):  # suspended (条例62): the award waits for the resumption
+        return _change(state, "platform", "award_deferred", {"section": code},
+                       {waits: {"upheld": upheld}}, [], now)
     if upheld:
         again = {f"section_state.{code}.status": "evaluating", f"section_state.{code}.sheets": {}}
-        return _change(state, "platform", "reevaluate", {"section": code}, again, [], now)
+        return _change(state, "platform", "reevaluate", {"section": code}, again, [], now,
+                       unset=[waits])
     winner = Candidate.model_validate(sec["candidates"][0])
     due = contract_due(rules, cal, now)
     event = Awarded(tender_id=state["tender_id"], section_code=code, winner=winner,
@@ -219,7 +226,7 @@ def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, uphel
             f"section_state.{code}.winner": winner.model_dump(mode="json"),
             f"section_state.{code}.contract_due_ms": ms(due)}
     data = {"section": code, "winner": winner.bidder_uscc, "article": rules.contract_within.source}
-    return _change(state, "platform", "award", data, sets, [event], now)
+    return _change(state, "platform", "award", data, sets, [event], now, unset=[waits])
 
 
 def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, bidder: str,
@@ -262,6 +269,7 @@ def sign_contract(state: State, code: str, price_fen: int, actor: str, now: date
     sec = section_of(state, code)
     if sec["status"] != "awarded":
         raise Conflict("not_awarded", f"section {code} has no award to contract")
+    refuse_while_suspended(state, "no contract is recorded")
     winner = sec["winner"]
     event = ContractSigned(tender_id=state["tender_id"], section_code=code,
                            winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now)
@@ -289,7 +297,19 @@ def contract_overdue(state: State, code: str, now: datetime) -> Change:
 
 
 def refuse_after_deadline(state: State, now: datetime, rules: CategoryRules) -> None:
-    """Bids are accepted only before the deadline (法28; 20号令: unfinished = not submitted)."""
+    """Bids are accepted only before the deadline (法28; 20号令: unfinished = not submitted),
+    and neither taken nor withdrawn while the tender is suspended (条例22)."""
     if state["status"] != "open" or ms(now) >= int(state["deadline_ms"]):
         raise RuleViolation("bid_deadline_passed", rules.late_bids,
                             "the bid deadline has passed: bids are refused")
+    refuse_while_suspended(state, "no bid is taken or withdrawn")
+
+
+def refuse_while_suspended(state: State, what: str) -> None:
+    """A suspended tender (条例22, 62) does nothing of ``what`` until it resumes."""
+    suspensions = state.get("suspensions")
+    if suspensions:
+        first = next(iter(suspensions.values()))
+        raise Conflict("tender_suspended", f"the tender is suspended ({first['reason']}) "
+                       f"until it resumes: {what} meanwhile ({first['article']})",
+                       article=first["article"])

@@ -8,9 +8,13 @@ Pure.
   count (条例60 second paragraph).
 - The supervisor accepts or refuses it within the category's time (条例61: 3 working
   days), then decides in writing within the next period (30 working days).
+- While handling an accepted complaint the supervisor may order the tender's activities
+  suspended (条例62; 政府采购法57: at most 30 days, the category's ``suspend_at_most``);
+  the decision, or the supervisor, lifts it.
 - Upheld against a named respondent: a ``complaint_upheld`` record on the respondent.
   Dismissed as made up or forged (捏造事实、伪造材料: 条例61 third paragraph, 77): a
-  ``false_complaint`` record on the complainant.
+  ``false_complaint`` record on the complainant. The record goes out with the decision
+  (``CreditRecordsDue``, one write) and credit applies it to the account once.
 
 A step is decided once: the same decision again changes nothing (a retried request),
 a different one is refused with the complaint's status.
@@ -31,11 +35,16 @@ from contracts.credit import (
     ComplaintFiled,
     ComplaintMatter,
     ComplaintOutcome,
+    CreditRecordsDue,
+    RecordDue,
+    SubjectKind,
+    TenderSuspensionLifted,
+    TenderSuspensionOrdered,
 )
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError
 from services.credit.domain.records import Record
-from services.credit.domain.rules import ComplaintRules, Period
+from services.credit.domain.rules import ComplaintRules, Period, SuspensionLimit
 
 FILED, ACCEPTED = "filed", "accepted"
 UPHELD_RECORD, FALSE_RECORD = "complaint_upheld", "false_complaint"
@@ -156,13 +165,62 @@ def decide(state: Mapping[str, Any], upheld: bool, decision_no: str, reason: str
                        status=state["status"])
     step = {"step": outcome.value, "by": by, "reason": reason, "decision_no": decision_no,
             "at": now.isoformat()}
-    due = state.get("decision_due")
-    return Change(set={"status": outcome.value, "decision_no": decision_no,
-                       "false_complaint": false_complaint, "steps": [*state["steps"], step],
-                       "overdue_decision": due is not None
-                       and now > datetime.fromisoformat(str(due))},
-                  events=[Outgoing(_decided(state, outcome, decision_no, reason,
-                                            false_complaint, now))])
+    decision_due = state.get("decision_due")
+    sets: dict[str, Any] = {"status": outcome.value, "decision_no": decision_no,
+                            "false_complaint": false_complaint,
+                            "steps": [*state["steps"], step],
+                            "overdue_decision": decision_due is not None
+                            and now > datetime.fromisoformat(str(decision_due))}
+    events = [Outgoing(_decided(state, outcome, decision_no, reason, false_complaint, now))]
+    due = [RecordDue(subject_kind=SubjectKind.ENTITY, subject_id=uscc,
+                     record_id=rec.record_id, kind=rec.kind, source=rec.source,
+                     detail=rec.detail)
+           for uscc, rec in records_of({**state, **sets})]
+    if due:  # applied by credit from its records topic: with the decision, in one write
+        events.append(Outgoing(CreditRecordsDue(decision_id=state["complaint_id"],
+                                                records=due, decided_at=now)))
+    held = state.get("suspension")
+    if held and not held.get("lifted_at"):  # the decision ends the suspension it ordered
+        sets["suspension.lifted_at"] = now.isoformat()
+        events.append(Outgoing(TenderSuspensionLifted(**_ids(state), lifted_at=now,
+                                                      cause="decided")))
+    return Change(set=sets, events=events)
+
+
+def order_suspension(state: Mapping[str, Any], reason: str, by: str, rules: ComplaintRules,
+                     cal: Calendar, now: datetime) -> Change:
+    """Suspend the tender while the complaint is handled (条例62; 政府采购法57)."""
+    if state["status"] != ACCEPTED:
+        raise Conflict("complaint_not_accepted" if state["status"] == FILED
+                       else "complaint_decided",
+                       f"only an accepted complaint's handling suspends a tender; complaint "
+                       f"{state['complaint_id']} is {state['status']}", status=state["status"])
+    held = state.get("suspension")
+    if held and not held.get("lifted_at"):
+        return Change()  # in force already: a retried request
+    limit = rules.suspend_at_most
+    until = _after_moment(limit, cal, now) if limit.value > 0 else None
+    event = TenderSuspensionOrdered(**_ids(state), ordered_at=now, until=until, reason=reason,
+                                    article=limit.source)
+    step = {"step": "suspension_ordered", "by": by, "reason": reason, "at": now.isoformat()}
+    return Change(set={"suspension": {"ordered_at": now.isoformat(), "by": by,
+                                      "until": until.isoformat() if until else None,
+                                      "reason": reason, "article": limit.source},
+                       "steps": [*state["steps"], step]},
+                  events=[Outgoing(event)])
+
+
+def lift_suspension(state: Mapping[str, Any], by: str, now: datetime) -> Change:
+    """The supervisor lifts the suspension before deciding."""
+    held = state.get("suspension")
+    if not held or held.get("lifted_at"):
+        raise Conflict("not_suspended", f"complaint {state['complaint_id']} has no suspension "
+                       f"in force")
+    step = {"step": "suspension_lifted", "by": by, "at": now.isoformat()}
+    return Change(set={"suspension.lifted_at": now.isoformat(),
+                       "steps": [*state["steps"], step]},
+                  events=[Outgoing(TenderSuspensionLifted(**_ids(state), lifted_at=now,
+                                                          cause="lifted"))])
 
 
 def records_of(state: Mapping[str, Any]) -> list[tuple[str, Record]]:
@@ -197,7 +255,8 @@ def _after(period: Period, cal: Calendar, start: date) -> date:
     return start + timedelta(days=period.value)
 
 
-def _after_moment(period: Period, cal: Calendar, start: datetime) -> datetime:
+def _after_moment(period: Period | SuspensionLimit, cal: Calendar,
+                  start: datetime) -> datetime:
     if period.unit == "working_days":
         return cal.add_working_days(start, period.value)
     return start + timedelta(days=period.value)

@@ -99,13 +99,22 @@ class ObjectionFirst(_Rule):
     source: str = Field(min_length=1)
 
 
+class SuspensionLimit(_Rule):
+    """The longest a suspension ordered while handling a complaint may last (0: no limit)."""
+
+    value: int = Field(ge=0, le=365)
+    unit: Literal["days", "working_days"]
+    source: str = Field(min_length=1)
+
+
 class ComplaintRules(_Rule):
-    """One category's complaint rules (条例60, 61; 政府采购法52-56)."""
+    """One category's complaint rules (条例60-62; 政府采购法52-57)."""
 
     file_within: FilingPeriod
     objection_first: ObjectionFirst
     accept_within: Period
     decide_within: Period
+    suspend_at_most: SuspensionLimit
 
 
 class CreditRules(BaseModel):

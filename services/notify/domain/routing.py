@@ -33,7 +33,11 @@ from contracts.bidding import (
     ExpertsDrawn,
     TenderFailed,
     TenderModified,
+    TenderObjectionAnswered,
+    TenderObjectionFiled,
     TenderPublished,
+    TenderResumed,
+    TenderSuspended,
 )
 from contracts.credit import (
     ComplaintAccepted,
@@ -55,6 +59,7 @@ PUBLIC_STEPS: Mapping[type[Any], str] = {
     TenderModified: "tender_modified", BidsOpened: "bids_opened",
     TenderFailed: "tender_failed", EvaluationCompleted: "evaluation_completed",
     Awarded: "awarded", ContractSigned: "contract_signed",
+    TenderSuspended: "tender_suspended", TenderResumed: "tender_resumed",
 }
 
 
@@ -106,6 +111,10 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
     if isinstance(event, ContractOverdue):
         told = [*parties.owners(), r.entity(event.winner_uscc)]
         return [Route(x, "contract_overdue") for x in _unique(told)]
+    if isinstance(event, TenderObjectionFiled):  # the objector is named to the owners only
+        return [Route(x, "objection_filed") for x in parties.owners()]
+    if isinstance(event, TenderObjectionAnswered):
+        return [Route(r.entity(event.objector_uscc), "objection_answered")]
     if isinstance(event, AwardDeclined):  # the next winner hears of it by its Awarded
         told = [*parties.owners(), r.entity(event.bidder_uscc)]
         return [Route(x, "award_declined") for x in _unique(told)]

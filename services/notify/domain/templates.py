@@ -66,6 +66,16 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "award_declined": lambda e: {**_section(e), "declined_at": _t(e.declined_at),
                                  "next_winner": e.next_winner.bidder_name if e.next_winner
                                  else "-"},
+    # an objection to the documents: the owners see who objected, the objector the answer
+    "objection_filed": lambda e: {"tender_id": e.tender_id, "objection_id": e.objection_id,
+                                  "objector_uscc": e.objector_uscc, "text": e.text,
+                                  "answer_due": _t(e.answer_due), "article": e.article},
+    "objection_answered": lambda e: {"tender_id": e.tender_id,
+                                     "objection_id": e.objection_id, "answer": e.answer},
+    "tender_suspended": lambda e: {"tender_id": e.tender_id,  # never who objected
+                                   "suspended_at": _t(e.suspended_at), "article": e.article},
+    "tender_resumed": lambda e: {"tender_id": e.tender_id, "resumed_at": _t(e.resumed_at),
+                                 "bid_deadline": _t(e.bid_deadline)},
     "notice_published": lambda e: {"notice_id": e.notice_id, "title": e.title,
                                    "notice_type": e.notice_type.value,
                                    "category": e.category.value, "region_code": e.region_code},

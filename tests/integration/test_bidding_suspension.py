@@ -1,0 +1,109 @@
+"""Suspensions a supervisor orders while handling a complaint, on the real store: the
+longest one the rules allow ends by a durable timer (政府采购法57: 30 days, 2 s here),
+and an award that fell due meanwhile is made when the tender resumes (条例62)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.categories import Category
+from contracts.credit import TenderSuspensionLifted, TenderSuspensionOrdered
+from ggzy.runtime.aggregates import Aggregates, Cause, Doc
+from ggzy.runtime.errors import Conflict
+from ggzy.runtime.timers import Timers
+from ggzy.testing.data import new_uscc
+from ggzy.testing.infra import Infra
+from services.bidding.domain import tender
+from services.bidding.domain.rules import load
+from services.bidding.handlers import Bidding
+from services.bidding.store import BiddingStore
+
+pytestmark = pytest.mark.integration
+P = Category.PROCUREMENT
+DEMO = Path(__file__).resolve().parents[2] / "deploy" / "rules-demo.yaml"
+
+
+@pytest.fixture
+async def bidding(infra: Infra) -> AsyncIterator[Bidding]:
+    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    db = mongo["t" + uuid.uuid4().hex[:10] + "_bidding"]
+
+    def aggregates(name: str) -> Aggregates:
+        return Aggregates(db[name], source="/ggzy/bidding", topic_prefix="t",
+                          on_queued=lambda: None)
+    yield Bidding(tenders=aggregates("tenders"), bids=aggregates("bids"),
+                  store=BiddingStore(db), timers=Timers(db["timers"]),
+                  categories=frozenset({P}), book=load(DEMO))
+    await mongo.drop_database(db.name)
+    await mongo.close()
+
+
+async def _tender(app: Bidding, section_status: str) -> tuple[str, str]:
+    tender_id = "2026" + uuid.uuid4().hex[:13].upper() + "001"
+    section = f"{tender_id}001"
+    deadline = datetime.now(UTC) - timedelta(days=1)
+    winner = {"rank": 1, "bid_id": "b1", "bidder_uscc": new_uscc(), "bidder_name": "甲",
+              "price_fen": 100, "score": "1"}
+    await app.tenders.create(tender_id, {
+        "tender_id": tender_id, "category": P.value, "method": "open_tender",
+        "status": "closed", "tenderee_uscc": new_uscc(), "bid_deadline": deadline.isoformat(),
+        "deadline_ms": tender.ms(deadline), "audit": [], "section_state": {section: {
+            "status": section_status, "candidates": [winner], "winner": winner,
+            "seed": "s" * 64, "committee": []}}}, [])
+    return tender_id, section
+
+
+def _ordered(tender_id: str, until: datetime | None) -> TenderSuspensionOrdered:
+    return TenderSuspensionOrdered(
+        complaint_id="CP-" + uuid.uuid4().hex[:8], tender_id=tender_id, category=P,
+        complainant_uscc=new_uscc(), ordered_at=datetime.now(UTC), until=until,
+        reason="需调查", article="政府采购法第57条")
+
+
+async def test_the_longest_suspension_ends_by_its_timer_and_the_award_then_made(
+        bidding: Bidding) -> None:
+    tender_id, section = await _tender(bidding, "publicity")
+    order = _ordered(tender_id, datetime.now(UTC) + timedelta(seconds=1))
+    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
+    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))  # redelivered
+    await bidding.on_publicity_ended(tender_id, section, False, Cause(message_id="m2"))
+    state = await bidding.tender(tender_id)
+    assert state["section_state"][section]["status"] == "publicity"  # the award waits
+    assert [e["action"] for e in state["audit"]] == ["suspend", "award_deferred"]
+    await asyncio.sleep(1.2)
+    assert await bidding.timers.fire_due() == 1
+    state = await bidding.tender(tender_id)
+    assert "suspensions" not in state
+    assert state["section_state"][section]["status"] == "awarded"
+    assert [e["action"] for e in state["audit"]] == [
+        "suspend", "award_deferred", "resume", "award"]
+    assert state["audit"][2]["data"]["cause"] == "expired"
+
+
+async def test_no_contract_until_the_suspension_is_lifted(bidding: Bidding) -> None:
+    tender_id, section = await _tender(bidding, "awarded")
+    order = _ordered(tender_id, None)
+    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
+    with pytest.raises(Conflict) as refused:
+        await bidding.tenders.update(tender_id, lambda s, v: tender.sign_contract(
+            s, section, 100, "t", datetime.now(UTC)))
+    assert refused.value.code == "tender_suspended"
+    lifted = TenderSuspensionLifted(complaint_id=order.complaint_id, tender_id=tender_id,
+                                    category=P, complainant_uscc=order.complainant_uscc,
+                                    lifted_at=datetime.now(UTC), cause="decided")
+    before = (await bidding.tender(tender_id))["deadline_ms"]
+    await bidding.on_suspension_lifted(lifted, Cause(message_id="m3"))
+    state = await bidding.tender(tender_id)
+    assert "suspensions" not in state
+    assert state["deadline_ms"] == before  # closed already: no deadline moves
+    await bidding.tenders.update(tender_id, lambda s, v: tender.sign_contract(
+        s, section, 100, "t", datetime.now(UTC)))
+    state = await bidding.tender(tender_id)
+    assert state["section_state"][section]["status"] == "contracted"
