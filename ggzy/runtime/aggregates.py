@@ -31,6 +31,7 @@ from ggzy.runtime.logs import correlation_id
 EPOCH = 0  # relay leases and bookkeeping times are epoch milliseconds (see now_ms)
 BOOKKEEPING = ("_id", "version", "outbox", "outbox_pending", "processed", "relay_lease",
                "relay_owner")
+_BOOKKEEPING = frozenset(BOOKKEEPING)
 PROCESSED_RETENTION_MS = 14 * 24 * 3600 * 1000
 # The pending flag is an integer: booleans written by $set do not compare equal to
 # booleans written by insert on every MongoDB-compatible store (nx-27017 stores 0/1).
@@ -109,7 +110,7 @@ def now_ms() -> int:
 
 def state_of(doc: Mapping[str, Any]) -> Doc:
     """The aggregate's own fields, without the outbox bookkeeping."""
-    return {k: v for k, v in doc.items() if k not in BOOKKEEPING}
+    return {k: v for k, v in doc.items() if k not in _BOOKKEEPING}
 
 
 class Aggregates:

@@ -128,6 +128,10 @@ class Subscription:
     # CPU with 10 ms than with none), and at 500 events/s it saved nothing measurable.
     linger_ms: int = 0
     batched: Batched | None = None  # types also handled many at once (see Batched)
+    # After an empty fetch, the wait before the next (FastStream's batch timeout: the fetch
+    # itself waits as long for a record). An idle consumer polls every 2 x this; a first
+    # record after a quiet spell may wait up to this long.
+    idle_wait_ms: int = BATCH_WAIT_MS
     # told when partitions are assigned or revoked (a handler that keeps per-partition
     # knowledge in memory forgets it there)
     listener: ConsumerRebalanceListener | None = None
@@ -200,11 +204,15 @@ class Dispatcher:
                 outcomes = await batched.handle([msg for _, msg in together])
             except Exception as exc:  # each goes to its own handler, with its retries
                 outcomes = [exc] * len(together)
+            handled: dict[str, tuple[Envelope, int]] = {}  # counted once per type
             for (record, msg), outcome in zip(together, outcomes, strict=True):
                 if outcome is None:
-                    self._count(msg.envelope, "handled")
+                    env = msg.envelope
+                    handled[env.type] = (env, handled.get(env.type, (env, 0))[1] + 1)
                 else:  # each aggregate's in the order consumed
                     await self._after_batch(record, msg, outcome)
+            for env, count in handled.values():
+                self._count(env, "handled", count)
         return rest
 
     async def _after_batch(self, record: ConsumerRecord[bytes, bytes], msg: Incoming[Any],
@@ -288,13 +296,13 @@ class Dispatcher:
                                                                "reason": repr(exc)})
                 await asyncio.sleep(self.sub.backoff_s * 2 ** (attempt - 1))
 
-    def _count(self, envelope: Envelope, outcome: str) -> str:
+    def _count(self, envelope: Envelope, outcome: str, times: int = 1) -> str:
         key = (envelope.type, outcome)
         counter = self._counters.get(key)
         if counter is None:
             counter = self._counters[key] = self.metrics.consumed.labels(
                 self.sub.group, envelope.type, outcome)
-        counter.inc()
+        counter.inc(times)
         return outcome
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], dead: DeadLetter) -> None:
@@ -332,6 +340,19 @@ def _parse(cls: type[Message], value: bytes | None) -> Message:
         raise DeadLetter("invalid_data", exc.json(include_url=False)) from exc
 
 
+async def _batch_message(records: tuple[ConsumerRecord[bytes, bytes], ...],
+                         parse: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's message for a fetched batch, as its batch parser makes it, without its
+    header dictionary per record (the dispatcher reads each record's headers itself):
+    its parse of the first record, then given the batch's records (what a nack rewinds),
+    bodies and id."""
+    msg = await parse(records[:1])
+    msg.raw_message = records
+    msg.body = [record.value or b"" for record in records]
+    msg.message_id = f"{records[0].offset}-{records[-1].offset}-{records[0].timestamp}"
+    return msg
+
+
 async def _raw_body(msg: Any) -> bytes:
     """Leave decoding to the dispatcher: a body that is not JSON must reach the
     dead-letter topic with its reason, not fail inside the framework."""
@@ -351,9 +372,10 @@ def subscribe(broker: KafkaBroker, sub: Subscription, metrics: Metrics) -> Dispa
         *sub.topics,
         group_id=sub.group,
         decoder=_raw_body,
+        parser=_batch_message,
         batch=True,
         max_records=MAX_RECORDS,
-        batch_timeout_ms=BATCH_WAIT_MS,
+        batch_timeout_ms=sub.idle_wait_ms,
         fetch_min_bytes=LINGER_BYTES if sub.linger_ms else 1,
         fetch_max_wait_ms=sub.linger_ms or IDLE_FETCH_WAIT_MS,
         ack_policy=AckPolicy.NACK_ON_ERROR,

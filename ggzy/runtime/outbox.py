@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.partitioner import DefaultPartitioner
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import EPOCH, IDLE, PENDING, Doc, Fresh, now_ms
@@ -62,7 +63,8 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
 class KeyPartitioner:
     """Kafka's default partitioner (murmur2 of the key, as aiokafka's and the Java
     client's), keeping the hashes of the last keys seen: a service's keys repeat (its
-    aggregates, recipients, lanes), and murmur2 is pure Python in aiokafka."""
+    aggregates, recipients, lanes), and murmur2 is pure Python (``murmur2`` below: the
+    same hash as aiokafka's, in about half its time)."""
 
     def __init__(self, keys: int = 10_000) -> None:
         self.keys = keys
@@ -80,6 +82,28 @@ class KeyPartitioner:
         return all_partitions[hashed % len(all_partitions)]
 
 
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's ``Utils.murmur2``, aiokafka's ``murmur2``),
+    reading the input four bytes at a time."""
+    length = len(data)
+    m = 0x5BD1E995
+    h = 0x9747B28C ^ length
+    for k in struct.unpack_from(f"<{length >> 2}I", data):
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        h = ((h * m) & 0xFFFFFFFF) ^ ((k * m) & 0xFFFFFFFF)
+    extra, tail = length & 3, length & ~3
+    if extra:
+        if extra >= 3:
+            h ^= data[tail + 2] << 16
+        if extra >= 2:
+            h ^= data[tail + 1] << 8
+        h = ((h ^ data[tail]) * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
+
 class OutboxRelay:
     """Publishes the outboxes of a service's aggregate collections."""
 
@@ -95,6 +119,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._fresh: list[Fresh] = []
         self._counters: dict[str, Any] = {}  # published per topic, the labelled children
+        self.partitioner = KeyPartitioner()  # the hashes of its keys, kept across passes
         self.owner = uuid.uuid4().hex  # leases of new aggregates, taken at their insert
         self._sweep_soon = True
         self._stopping = False
@@ -293,7 +318,7 @@ class OutboxRelay:
         producer = self.producer
         if producer is None:
             return [RuntimeError("relay has no producer: start the service first")] * len(docs)
-        batches = _Batches(producer)
+        batches = _Batches(producer, self.partitioner)
         sent: list[list[_Batch] | Exception] = []
         for doc in docs:
             entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: int(e["order"]))
@@ -361,11 +386,11 @@ class _Batches:
     ``create_batch``/``send_batch``: one delivery per batch, not one per record).
     Records of one key go to one partition in the order added, as ``send`` would."""
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    def __init__(self, producer: AIOKafkaProducer, partitioner: KeyPartitioner) -> None:
         self.producer = producer
         self.open: dict[tuple[str, int], _Batch] = {}
         self.partitions: dict[str, list[int]] = {}
-        self.partitioner = KeyPartitioner()
+        self.partitioner = partitioner
 
     async def add(self, entry: Doc) -> _Batch:
         topic, key, value, headers = _record(entry)

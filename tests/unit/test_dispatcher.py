@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
+from faststream.kafka.message import KafkaAckableMessage
+from faststream.kafka.parser import AioKafkaBatchParser
 
 from contracts.categories import Category
 from contracts.credit import EntityReinstated
 from contracts.envelope import Envelope
 from ggzy.runtime.consumer import (
+    BATCH_WAIT_MS,
     IDLE_FETCH_WAIT_MS,
     LINGER_BYTES,
     Dispatcher,
     Incoming,
     Subscription,
+    _batch_message,
     subscribe,
 )
 from ggzy.runtime.errors import DomainError
@@ -128,6 +133,16 @@ def test_without_a_linger_a_fetch_returns_with_the_first_record_and_an_idle_one_
     assert fetch_options(0) == (1, IDLE_FETCH_WAIT_MS)
 
 
+def test_the_wait_after_an_empty_fetch_is_the_subscriptions_own() -> None:
+    waits = []
+    for sub in (Subscription("g", ["t"], {}, "dlq", frozenset(Category)),
+                Subscription("g", ["t"], {}, "dlq", frozenset(Category), idle_wait_ms=100)):
+        broker = SubscribingBroker()
+        subscribe(broker, sub, Metrics())  # type: ignore[arg-type]
+        waits.append(broker.options["batch_timeout_ms"])
+    assert waits == [BATCH_WAIT_MS, 100]
+
+
 async def test_outcomes_are_counted_per_type_on_one_labelled_counter() -> None:
     async def handler(msg: Incoming[EntityReinstated]) -> None:
         pass
@@ -137,3 +152,18 @@ async def test_outcomes_are_counted_per_type_on_one_labelled_counter() -> None:
         await d.handle(record())
     assert d.metrics.registry.get_sample_value("ggzy_events_consumed_total", {
         "group": "g", "type": EntityReinstated.type_name(), "outcome": "handled"}) == 3
+
+
+async def test_a_batchs_framework_message_is_faststreams_own_for_the_whole_batch() -> None:
+    """The consumer's parser gives FastStream the message its batch parser would (records,
+    bodies, id, what an ack or a nack works on), without a header dictionary per record."""
+    parser = AioKafkaBatchParser(msg_class=KafkaAckableMessage, regex=None)
+    records = (record(Category.LAND), replace(record(Category.LAND, b'{"x": 1}'), offset=8),
+               replace(record(), offset=9, timestamp=5))
+    ours = await _batch_message(records, parser.parse_batch)
+    theirs = await parser.parse_batch(records)
+    assert ours.raw_message is records
+    for attr in ("body", "message_id", "headers", "content_type", "reply_to", "path",
+                 "committed"):
+        assert getattr(ours, attr) == getattr(theirs, attr), attr
+    assert ours.consumer is theirs.consumer

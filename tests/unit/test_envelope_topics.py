@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.categories import Category, parse_categories
-from contracts.envelope import Envelope, EnvelopeError
+from contracts.envelope import Envelope, EnvelopeError, new_id
 from contracts.topics import Audience, Stage, TopicError, dead_letter_topic, topic_name
 
 
@@ -20,6 +21,13 @@ def test_envelope_round_trips_through_kafka_headers() -> None:
     assert Envelope.from_headers(raw) == env
     assert env.headers()["ce_specversion"] == "1.0"
     assert env.headers()["content-type"] == "application/json"
+
+
+def test_extension_and_other_headers_are_ignored_when_reading_an_envelope() -> None:
+    env = Envelope.new(type="ggzy.bidding.BidsOpened.v1", source="/ggzy/bidding", subject="T1")
+    raw = [(k, v.encode()) for k, v in env.headers().items()]
+    raw += [("ce_dataschema", b"https://example.org/s"), ("traceparent", b"00-ab-cd-01")]
+    assert Envelope.from_headers(raw) == env
 
 
 def test_envelope_without_required_headers_is_refused_with_their_names() -> None:
@@ -78,6 +86,16 @@ def test_a_new_envelope_is_the_validated_model_and_wrong_types_are_still_refused
 
 def wrong_category() -> Any:
     return "land"  # a plain string where a Category is declared: validated into one
+
+
+def test_new_ids_are_distinct_random_uuids_written_as_uuid4_writes_them() -> None:
+    ids = [new_id() for _ in range(2000)]  # more than one read of the random source
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    assert Envelope.new(type="t", source="/s", subject="x").id != Envelope.new(
+        type="t", source="/s", subject="x").id
 
 
 def test_topic_names_are_versioned_and_category_scoped_where_the_stage_is() -> None:

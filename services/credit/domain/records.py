@@ -121,14 +121,15 @@ def initial_rating(state: State, now: datetime) -> Change:
 
 def add_record(state: State, model: ScoringModel, record: Record, now: datetime) -> Change:
     """Add a record (once: a known record id changes nothing); re-score; ban if due."""
-    if key(record.record_id) in state["records"]:
+    rk = key(record.record_id)
+    if rk in state["records"]:
         return Change()
     deduction(model, record.kind)  # refuses a kind the model does not know
     entry = {"kind": record.kind, "source": record.source, "detail": record.detail,
              "article": model.deductions[record.kind].article, "at": now.isoformat(),
              "revoked": 0}
-    records = {**state["records"], key(record.record_id): entry}
-    sets: dict[str, Any] = {f"records.{key(record.record_id)}": entry}
+    records = {**state["records"], rk: entry}
+    sets: dict[str, Any] = {f"records.{rk}": entry}
     ban = model.serious_bans.get(record.kind)  # a serious case's own ban replaces the level's
     change = _rescore(state, model, records, record.record_id, record.kind, now, sets,
                       level_ban=ban is None)
@@ -144,7 +145,7 @@ def _rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[st
              sets: dict[str, Any], level_ban: bool = True) -> Change:
     s = standing(model, kinds_in_force(records))
     sets.update(score=s.score, level=s.level, deposit_reduction_pct=s.deposit_reduction_pct)
-    event = CreditChanged(subject_kind=SubjectKind(state["subject_kind"]),
+    event = CreditChanged(subject_kind=state["subject_kind"],  # validated as SubjectKind
                           subject_id=state["subject_id"], record_id=record_id, reason=reason,
                           score=s.score, level=s.level, previous_level=state["level"],
                           deposit_reduction_pct=s.deposit_reduction_pct, changed_at=now)
