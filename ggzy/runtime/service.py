@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -57,6 +58,10 @@ class Parts:
     topics: list[str] = field(default_factory=list)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
+    # The cyclic garbage collector's thresholds for this service (None: CPython's 700, 10,
+    # 10). A consumer that keeps a fetched batch's objects alive while it decides them
+    # gets them promoted and pays full passes at 700 (bench/README.md, session 7).
+    gc_thresholds: tuple[int, int, int] | None = None
 
 
 class Runtime:
@@ -194,6 +199,9 @@ async def _lifespan(rt: Runtime, parts: Parts) -> AsyncIterator[None]:
     dead = [sub.dead_letter_topic for sub in parts.subscriptions]
     subscribed = [t for sub in parts.subscriptions for t in sub.topics]
     await ensure_topics(rt.settings, [*parts.topics, *subscribed, *dead])
+    thresholds = collector_thresholds(rt.settings.gc_thresholds, parts.gc_thresholds)
+    if thresholds is not None:
+        gc.set_threshold(*thresholds)
     for hook in parts.on_start:
         await hook()
     producer = new_producer(rt.settings.kafka_bootstrap)
@@ -316,3 +324,22 @@ async def serve(settings: Settings, build: Callable[[Runtime], Parts]) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
+
+
+def collector_thresholds(setting: str, default: tuple[int, int, int] | None
+                         ) -> tuple[int, int, int] | None:
+    """The collector's thresholds: ``GGZY_GC_THRESHOLDS`` ("50000,10,10"; "python" for
+    CPython's own), else the service's ``default``; a specific error for a bad setting."""
+    if not setting.strip():
+        return default
+    if setting.strip() == "python":
+        return None
+    try:
+        young, older, oldest = (int(part) for part in setting.split(","))
+    except ValueError:
+        raise ValueError(f"GGZY_GC_THRESHOLDS: {setting!r} is not three integers "
+                         f"(young,older,oldest) or 'python'") from None
+    if min(young, older, oldest) < 1:
+        raise ValueError(f"GGZY_GC_THRESHOLDS: {setting!r}: each threshold is at least 1")
+    return young, older, oldest
+

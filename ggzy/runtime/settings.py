@@ -23,6 +23,7 @@
 | GGZY_OCDS_PREFIX | OCDS ocid prefix of this platform (announcement) | ocds-ggzy00 |
 | GGZY_PUBLISHER_NAME | publisher named in OCDS packages (announcement) | 公共资源交易平台 |
 | GGZY_TRUSTED_PROXIES | proxies believed in X-Forwarded-For (comma list of networks) | none |
+| GGZY_GC_THRESHOLDS | garbage collector "young,older,oldest", or "python" | the service's |
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     ocds_prefix: str = Field(default="ocds-ggzy00", pattern=r"^ocds-[a-z0-9]{6}$")
     publisher_name: str = "公共资源交易平台"
     trusted_proxies: str = ""
+    gc_thresholds: str = ""
 
     def for_service(self, service: str) -> Settings:
         """A copy completed with the service's own defaults."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 from contracts.topics import Stage
@@ -20,7 +19,7 @@ ACCOUNTS_CACHED = 10_000  # account documents kept to write records on without a
 # while it is decided and written: at 700 nearly all of them outlived two young passes
 # and reached the old generation, whose full passes (50-80 ms each, over the ~110,000
 # objects start-up leaves) then came every ~1,500 events (bench/README.md, session 7).
-GC_YOUNG_THRESHOLD = 50_000
+GC_THRESHOLDS = (50_000, 10, 10)
 # How often the timers look for one another replica scheduled (credit's are the ends of
 # restrictions, due at a local midnight; its own schedules wake the timers at once and
 # a known due time is slept to exactly). At the runtime's 0.2 s, two store round trips
@@ -49,9 +48,7 @@ def build(rt: Runtime) -> Parts:
     async def start() -> None:
         await store.setup()
         await load_verifier(rt)
-        young, older, oldest = gc.get_threshold()  # the process's collector (see above)
-        gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
 
     return Parts(api=routes(rt, app, complaints), subscriptions=subscriptions(rt, app),
                  topics=[rt.topic(Stage.CREDIT), rt.topic(Stage.CREDIT, kind="records")],
-                 on_start=[start])
+                 on_start=[start], gc_thresholds=GC_THRESHOLDS)

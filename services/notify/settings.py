@@ -14,7 +14,6 @@
 | GGZY_NOTIFY_BATCH | deliveries per lane claim | 200 |
 | GGZY_NOTIFY_WINDOW | numbers of a lane read at once | 16 |
 | GGZY_NOTIFY_WEBHOOK_ALLOW_PRIVATE | webhooks may call loopback/private addresses | false |
-| GGZY_NOTIFY_GC_THRESHOLDS | the garbage collector's (JSON; [] keeps Python's) | [20000, 50, 100] |
 """
 
 from __future__ import annotations
@@ -48,11 +47,6 @@ class NotifySettings(BaseSettings):
     window: int = Field(default=16, ge=1, description="Numbers of a lane read at once.")
     # false: a webhook may only call public addresses (no SSRF into the platform's network)
     webhook_allow_private: bool = False
-    # Every delivery allocates a few hundred short-lived containers: with Python's 700 the
-    # young generation was collected ~150 times a second and the collector took 13% of
-    # the process's CPU (bench/README.md, notify session 7); refcounting frees nearly
-    # all of them anyway
-    gc_thresholds: tuple[int, ...] = Field(default=(20_000, 50, 100), max_length=3)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.max_attempts, self.backoff_base_ms, self.backoff_max_ms,
