@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
+from pymongo import AsyncMongoClient
 
+from contracts.categories import Category
+from ggzy.runtime.aggregates import Aggregates, Doc
+from ggzy.runtime.timers import Timers
 from ggzy.testing.infra import Infra
 from ggzy.testing.services import Running, running
+from services.bidding.domain.rules import RuleBook
+from services.bidding.handlers import Bidding
+from services.bidding.store import BiddingStore
 from services.registration.main import build
 from tests.conftest import isolated_settings
 
@@ -50,3 +60,24 @@ async def registration(infra: Infra) -> AsyncIterator[Registration]:
         reg = Registration(svc, http, "")
         reg.operator_token = await reg.login(*OPERATOR)
         yield reg
+
+
+@contextlib.asynccontextmanager
+async def bidding_app(infra: Infra, book: RuleBook, categories: frozenset[Category],
+                      **kw: Any) -> AsyncIterator[Bidding]:
+    """Bidding's use cases on a database of their own in the real store (no HTTP, no
+    relay: events stay in the outbox), dropped afterwards."""
+    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    db = mongo["t" + uuid.uuid4().hex[:10] + "_bidding"]
+
+    def aggregates(name: str) -> Aggregates:
+        return Aggregates(db[name], source="/ggzy/bidding", topic_prefix="t",
+                          on_queued=lambda: None)
+    try:
+        yield Bidding(tenders=aggregates("tenders"), bids=aggregates("bids"),
+                      store=BiddingStore(db), timers=Timers(db["timers"]),
+                      categories=categories, book=book, **kw)
+    finally:
+        await mongo.drop_database(db.name)
+        await mongo.close()
+

@@ -9,18 +9,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from contracts.categories import Category
-from ggzy.runtime.aggregates import Aggregates, Doc
 from ggzy.runtime.errors import NotFound
-from ggzy.runtime.timers import Timers
 from ggzy.testing.infra import Infra
 from services.bidding.domain import tender
 from services.bidding.domain.rules import load
 from services.bidding.domain.timeline import RuleViolation
 from services.bidding.handlers import Bidding
-from services.bidding.store import BiddingStore
+from tests.integration.conftest import bidding_app
 
 pytestmark = pytest.mark.integration
 DEADLINE = datetime(2030, 1, 1, 9, 30, tzinfo=UTC)
@@ -28,19 +25,10 @@ DEADLINE = datetime(2030, 1, 1, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 async def bidding(infra: Infra) -> AsyncIterator[Bidding]:
-    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
-    db = mongo["t" + uuid.uuid4().hex[:10] + "_bidding"]
-
-    def aggregates(name: str) -> Aggregates:
-        return Aggregates(db[name], source="/ggzy/bidding", topic_prefix="t",
-                          on_queued=lambda: None)
     # a copy that lives for the whole test: only the rule, not the clock, may end it
-    yield Bidding(tenders=aggregates("tenders"), bids=aggregates("bids"),
-                  store=BiddingStore(db), timers=Timers(db["timers"]),
-                  categories=frozenset({Category.CONSTRUCTION}), book=load(),
-                  open_tender_s=3600)
-    await mongo.drop_database(db.name)
-    await mongo.close()
+    async with bidding_app(infra, load(), frozenset({Category.CONSTRUCTION}),
+                           open_tender_s=3600) as app:
+        yield app
 
 
 async def _tender(app: Bidding, deadline: datetime) -> str:

@@ -11,19 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from contracts.categories import Category
 from contracts.credit import TenderSuspensionLifted, TenderSuspensionOrdered
-from ggzy.runtime.aggregates import Aggregates, Cause, Doc
+from ggzy.runtime.aggregates import Cause
 from ggzy.runtime.errors import Conflict
-from ggzy.runtime.timers import Timers
 from ggzy.testing.data import new_uscc
 from ggzy.testing.infra import Infra
 from services.bidding.domain import tender
 from services.bidding.domain.rules import load
 from services.bidding.handlers import Bidding
-from services.bidding.store import BiddingStore
+from tests.integration.conftest import bidding_app
 
 pytestmark = pytest.mark.integration
 P = Category.PROCUREMENT
@@ -32,17 +30,8 @@ DEMO = Path(__file__).resolve().parents[2] / "deploy" / "rules-demo.yaml"
 
 @pytest.fixture
 async def bidding(infra: Infra) -> AsyncIterator[Bidding]:
-    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
-    db = mongo["t" + uuid.uuid4().hex[:10] + "_bidding"]
-
-    def aggregates(name: str) -> Aggregates:
-        return Aggregates(db[name], source="/ggzy/bidding", topic_prefix="t",
-                          on_queued=lambda: None)
-    yield Bidding(tenders=aggregates("tenders"), bids=aggregates("bids"),
-                  store=BiddingStore(db), timers=Timers(db["timers"]),
-                  categories=frozenset({P}), book=load(DEMO))
-    await mongo.drop_database(db.name)
-    await mongo.close()
+    async with bidding_app(infra, load(DEMO), frozenset({P})) as app:
+        yield app
 
 
 async def _tender(app: Bidding, section_status: str) -> tuple[str, str]:
