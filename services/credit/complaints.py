@@ -55,7 +55,9 @@ class Complaints:
         held = await self.complaints.get(cid)
         if held is not None:  # a retried request: the one filed, as a read shows it
             return _view(held), False
-        objection = body.get("objection")
+        objection = _recorded(tender, who.uscc, body) or body.get("objection")
+        if objection is not None:
+            body = {**body, "objection": objection}
         c.check_filing(rules, self.rules.calendar, ComplaintMatter(body["matter"]),
                        body["known_on"], c.Objection(
                            objection["ref"], objection["filed_on"], objection.get("answered_on"))
@@ -119,6 +121,24 @@ class Complaints:
 
 def _view(doc: Doc) -> Doc:
     return {"complaint_id": doc["_id"], **state_of(doc)}
+
+
+def _recorded(tender: Mapping[str, Any], complainant: str,
+              body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The complainant's objection to the documents as the platform recorded it (bidding's
+    events), which a complaint about the documents follows: its dates, not the declared
+    ones (条例60 second paragraph). None when the platform has none of it."""
+    if body["matter"] != ComplaintMatter.TENDER_DOCUMENTS.value:
+        return None
+    mine = sorted(((oid, o) for oid, o in (tender.get("objections") or {}).items()
+                   if o.get("objector_uscc") == complainant and o.get("filed_on")),
+                  key=lambda item: str(item[1]["filed_on"]))
+    if not mine:
+        return None
+    oid, o = mine[-1]
+    return {"ref": oid, "filed_on": date.fromisoformat(o["filed_on"]),
+            "answered_on": date.fromisoformat(o["answered_on"]) if o.get("answered_on")
+            else None, "recorded": True}
 
 
 def _json(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,12 @@ class CreditStore:
     async def tender(self, tender_id: str) -> Doc | None:
         return await self.tenders.find_one({"_id": tender_id})
 
+    async def project_objection(self, tender_id: str, objection_id: str,
+                                fields: dict[str, Any]) -> None:
+        """An objection to a tender's documents as bidding recorded it (filed, answered)."""
+        sets = {f"objections.{objection_id}.{k}": v for k, v in fields.items()}
+        await self.tenders.update_one({"_id": tender_id}, {"$set": sets}, upsert=True)
+
     async def project_committee(self, tender_id: str, section: str, experts: list[str],
                                 category: str) -> None:
         await self.committees.update_one(

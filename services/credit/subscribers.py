@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from contracts.bidding import (
@@ -13,6 +14,8 @@ from contracts.bidding import (
     ContractOverdue,
     EvaluationCompleted,
     ExpertsDrawn,
+    TenderObjectionAnswered,
+    TenderObjectionFiled,
     TenderPublished,
 )
 from contracts.credit import CreditRecordsDue
@@ -80,6 +83,15 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         await app.on_fingerprints(e.tender_id, e.section_code, e.part, e.parts, _category(msg),
                                   e.fingerprints, _cause(msg))
 
+    async def on_objection(msg: Incoming[Any]) -> None:
+        """Objections to the documents as bidding recorded them, for complaints (条例60)."""
+        e = msg.message
+        if isinstance(e, TenderObjectionFiled):
+            fields = {"objector_uscc": e.objector_uscc, "filed_on": _day(e.filed_at)}
+        else:
+            fields = {"objector_uscc": e.objector_uscc, "answered_on": _day(e.answered_at)}
+        await store.project_objection(e.tender_id, e.objection_id, fields)
+
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
         return await app.add_records_of([(msg.message, _cause(msg)) for msg in msgs])
 
@@ -95,6 +107,13 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         rt.subscription("credit.bidding", bidding, {
             TenderPublished: on_published, BidsOpened: on_opened, ContractOverdue: on_overdue,
             ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
-            BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined},
+            BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined,
+            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection},
             Batched(frozenset({BidsOpened, ContractOverdue, AwardDeclined}), add_records)),
     )]
+
+
+def _day(at: datetime) -> str:
+    """The calendar day of a moment, as complaints count days (local time)."""
+    return at.astimezone().date().isoformat()
+

@@ -637,3 +637,47 @@ async def test_a_decisions_records_are_applied_once_and_an_unknown_kind_is_dead_
     assert "no_such_kind" in letter.headers["dlq_detail"]
     status, body = await p.sup("GET", f"/v1/accounts/entity/{bad.records[0].subject_id}")
     assert status == 200 and body["records"] == {}  # nothing of it was applied
+
+
+async def test_a_complaint_about_the_documents_follows_the_objection_the_platform_recorded(
+        p: Platform) -> None:
+    """条例60 second paragraph: a complaint about the documents (条例22) follows an objection;
+    where bidding recorded the complainant's objection (TenderObjectionFiled / Answered),
+    its dates count, not the ones declared, and no declaration is needed."""
+    from contracts.bidding import TenderObjectionAnswered, TenderObjectionFiled
+
+    tid = await _published_tender(p)
+    bidder, complainant = p.tokens["bidder"], p.tokens["bidder_uscc"]
+    status, body = await p.call("POST", "/v1/complaints", bidder,
+                                complaint(tid, matter="tender_documents", objection=None))
+    assert status == 422 and body["error"]["code"] == "objection_first", body
+    now = datetime.now(UTC)
+    await p.send(TenderObjectionFiled(
+        tender_id=tid, objection_id="obj1", objector_uscc=complainant, text="排斥潜在投标人",
+        filed_at=now - timedelta(days=2), answer_due=now + timedelta(days=1), suspends=True,
+        article="实施条例第22条"))
+    await p.send(TenderObjectionAnswered(
+        tender_id=tid, objection_id="obj1", objector_uscc=complainant, answer="不予修改",
+        answered_at=now, late=False, article="实施条例第22条"))
+
+    async def recorded() -> Any:
+        doc = await p.svc.runtime.db["tender_projection"].find_one({"_id": tid})
+        return doc if doc and doc.get("objections", {}).get("obj1", {}).get(
+            "answered_on") else None
+    await eventually(recorded, within=30)
+    status, filed = await p.call("POST", "/v1/complaints", bidder,
+                                 complaint(tid, matter="tender_documents", objection=None))
+    assert status == 201, filed  # the platform's record is the objection it follows
+    assert filed["objection"]["ref"] == "obj1" and filed["objection"]["recorded"] is True
+    assert filed["objection"]["filed_on"] == _local_day(now - timedelta(days=2))
+    declared = {"ref": "paper", "filed_on": (date.today() - timedelta(days=30)).isoformat(),
+                "answered_on": (date.today() - timedelta(days=29)).isoformat()}
+    status, again = await p.call("POST", "/v1/complaints", bidder,
+                                 complaint(tid, matter="tender_documents", objection=declared))
+    assert status == 201 and again["objection"]["ref"] == "obj1", again  # not the declared
+    assert filed["objection"]["answered_on"] == _local_day(now)
+
+
+def _local_day(at: datetime) -> str:
+    return at.astimezone().date().isoformat()
+
