@@ -223,12 +223,11 @@ class Bidding:
     async def objections_of(self, tender_id: str, who: Principal) -> list[dict[str, Any]]:
         """All objections for the owners and supervisors; a caller's own otherwise."""
         state = await self.tender(tender_id)
-        owner = who.has(Role.SUPERVISOR, Role.OPERATOR) or bool(
-            who.uscc and who.uscc in {state["tenderee_uscc"], state.get("agency_uscc")})
+        owner = who.has(Role.SUPERVISOR, Role.OPERATOR) or _owns(state, who)
         return objections.visible(state, who.uscc, owner=owner)
 
     def _owner(self, state: Mapping[str, Any], who: Principal) -> None:
-        if who.uscc not in {state["tenderee_uscc"], state.get("agency_uscc")}:
+        if not _owns(state, who):
             raise Forbidden("not_your_tender", "only the tenderee or its agency may do this")
 
     # sealed bids ---------------------------------------------------------------------
@@ -526,6 +525,12 @@ class Bidding:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
         await self.tenders.update(tender_id, lambda s, v: tender.contract_overdue(s, code, now()),
                                   Cause(message_id=f"timer:{timer.timer_id}"))
+
+
+def _owns(state: Mapping[str, Any], who: Principal) -> bool:
+    """Whether ``who`` acts for the tender's tenderee or its agency."""
+    return who.uscc is not None and who.uscc in {state["tenderee_uscc"],
+                                                 state.get("agency_uscc")}
 
 
 def observed(fingerprint: dict[str, Any], address: str | None) -> dict[str, Any]:
