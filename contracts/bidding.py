@@ -316,16 +316,37 @@ class TenderSuspended(_TenderEvent):
     article: str = Field(description="Legal basis.")
 
 
+class Period(StrEnum):
+    """A section's period that a suspension stops (条例62: 暂停招标投标活动)."""
+
+    DECRYPTION = "decryption"  # the bidders' window to reveal their keys (20号令)
+    CONTRACT = "contract"  # the winner's time to sign the contract (法46)
+
+
+class ResumedClock(_Part):
+    """A section's period that stood still while the tender was suspended, with its new
+    end: a suspension stops the activities (条例62), so their periods do not run."""
+
+    section_code: SectionCode = Field(description="Section code.")
+    period: Period = Field(description="Which period.")
+    previous_end: datetime = Field(description="When it would have ended.")
+    end: datetime = Field(description="When it ends now: the time left when the "
+                                      "suspension began, counted from the resumption.")
+
+
 @register
 class TenderResumed(_TenderEvent):
     """The tendering resumes; the time it was suspended is given back to the bidders when
-    the category's rules say so (the deadline moves by as much)."""
+    the category's rules say so (the deadline moves by as much). A decryption window or a
+    contract period that was running gets back the time it had left (``clocks``)."""
 
     resumed_at: datetime = Field(description="When it resumed.")
     suspended_at: datetime = Field(description="When the suspension began.")
     previous_deadline: datetime = Field(description="The deadline before the suspension.")
     bid_deadline: datetime = Field(description="The deadline now.")
     article: str = Field(description="Legal basis.")
+    clocks: list[ResumedClock] = Field(
+        default_factory=list, description="Sections' periods moved by the suspension.")
 
 
 # Auctions and listings (拍卖/挂牌) of land use rights and state property ----------------

@@ -235,7 +235,10 @@ def _resumption(e: TenderResumed, facts: TenderFacts, rules: Rules,
                "SUSPEND_TIME": e.suspended_at.isoformat(),
                "ORIGINAL_BID_OPEN_TIME": e.previous_deadline.isoformat(),
                "BID_DOC_REFER_END_TIME": e.bid_deadline.isoformat(),
-               "BID_OPEN_TIME": e.bid_deadline.isoformat(), "LEGAL_BASIS": e.article}
+               "BID_OPEN_TIME": e.bid_deadline.isoformat(), "LEGAL_BASIS": e.article,
+               "SECTION_PERIODS": [{"SECTION_CODE": c.section_code, "PERIOD": c.period.value,
+                                    "ORIGINAL_END_TIME": c.previous_end.isoformat(),
+                                    "END_TIME": c.end.isoformat()} for c in e.clocks]}
     return Draft(NoticeType.RESUMPTION, None, f"{facts.project_name}恢复公告", content)
 
 

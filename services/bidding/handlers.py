@@ -132,12 +132,17 @@ class Bidding:
         return {"bid_deadline": state["bid_deadline"]}
 
     async def _move_deadline(self, state: Mapping[str, Any]) -> None:
-        """Move the deadline's timer to the tender's deadline; if it fired already (the
-        tender was suspended at its deadline), a new timer for the new deadline."""
-        tender_id, due = state["tender_id"], int(state["deadline_ms"]) + self.grace_ms
-        if not await self.timers.reschedule(f"{DEADLINE}:{tender_id}", due):
-            await self.timers.schedule(f"{DEADLINE}:{tender_id}:{due}", DEADLINE, due,
-                                       {"tender_id": tender_id})
+        """Move the deadline's timer to the tender's deadline."""
+        tender_id = state["tender_id"]
+        await self._move_timer(f"{DEADLINE}:{tender_id}", DEADLINE,
+                               int(state["deadline_ms"]) + self.grace_ms, {"tender_id": tender_id})
+
+    async def _move_timer(self, timer_id: str, kind: str, due: int,
+                          payload: dict[str, Any]) -> None:
+        """Move a timer to ``due``; if it fired already (while the tender was suspended,
+        doing nothing then), a new timer for ``due``."""
+        if not await self.timers.reschedule(timer_id, due):
+            await self.timers.schedule(f"{timer_id}:{due}", kind, due, payload)
 
     # objections to the documents (条例22; 政采法52) ----------------------------------
     async def object_to_documents(self, tender_id: str, text: str,
@@ -214,6 +219,14 @@ class Bidding:
             return
         if state["status"] == "open":
             await self._move_deadline(state)
+        tender_id = state["tender_id"]
+        for code, sec in state["section_state"].items():  # the periods that stood still
+            payload = {"tender_id": tender_id, "section": code}
+            for status, kind, field in (("decrypting", DECRYPT_END, "decrypt_end_ms"),
+                                        ("awarded", CONTRACT_DUE, "contract_due_ms")):
+                if sec["status"] == status and field in sec:
+                    await self._move_timer(f"{kind}:{tender_id}:{code}", kind,
+                                           int(sec[field]), payload)
         for code, sec in state["section_state"].items():
             if sec["status"] == "publicity" and "award_waits" in sec:
                 await self.on_publicity_ended(
@@ -367,6 +380,8 @@ class Bidding:
         sec = tender.section_of(state, section)
         if sec["status"] != "decrypting" or tender.ms(now()) >= sec["decrypt_end_ms"]:
             raise Conflict("not_decrypting", "the decryption window is not open")
+        tender.refuse_while_suspended(state, "no key is revealed (the window gets back the "
+                                      "time it had left when the tender resumes)")
         bid_id = f"{tender_id}:{section}:{who.uscc}"
         doc = await self.bids.get(bid_id)
         if doc is None or doc["status"] != SUBMITTED:
@@ -387,6 +402,9 @@ class Bidding:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
         started = time.perf_counter()
         state = await self.tender(tender_id)
+        sec = tender.section_of(state, code)
+        if state.get("suspensions") or int(sec.get("decrypt_end_ms", 0)) > timer.due_ms:
+            return  # suspended (opens when it resumes) or its window moved since
         rules = self.rules(state)
         docs = await self.store.dossier(tender_id, code)
         if docs is None:  # closed before dossiers existed: every bid as it stands

@@ -1,6 +1,8 @@
 """Suspensions a supervisor orders while handling a complaint, on the real store: the
 longest one the rules allow ends by a durable timer (政府采购法57: 30 days, 2 s here),
-and an award that fell due meanwhile is made when the tender resumes (条例62)."""
+and an award that fell due meanwhile is made when the tender resumes (条例62). A
+decryption window or a contract period that was running stands still: its timer does
+nothing while suspended, and a new one runs the time it had left from the resumption."""
 
 from __future__ import annotations
 
@@ -15,12 +17,14 @@ import pytest
 from contracts.categories import Category
 from contracts.credit import TenderSuspensionLifted, TenderSuspensionOrdered
 from ggzy.runtime.aggregates import Cause
+from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict
+from ggzy.runtime.timers import PENDING
 from ggzy.testing.data import new_uscc
 from ggzy.testing.infra import Infra
 from services.bidding.domain import tender
 from services.bidding.domain.rules import load
-from services.bidding.handlers import Bidding
+from services.bidding.handlers import CONTRACT_DUE, DECRYPT_END, Bidding
 from tests.integration.conftest import bidding_app
 
 pytestmark = pytest.mark.integration
@@ -96,3 +100,37 @@ async def test_no_contract_until_the_suspension_is_lifted(bidding: Bidding) -> N
         s, section, 100, "t", datetime.now(UTC)))
     state = await bidding.tender(tender_id)
     assert state["section_state"][section]["status"] == "contracted"
+
+
+@pytest.mark.parametrize(("status", "kind", "field"), [
+    ("decrypting", DECRYPT_END, "decrypt_end_ms"), ("awarded", CONTRACT_DUE, "contract_due_ms")])
+async def test_a_running_period_stands_still_while_suspended_tiaoli62(
+        bidding: Bidding, status: str, kind: str, field: str) -> None:
+    tender_id, section = await _tender(bidding, status)
+    end = tender.ms(datetime.now(UTC)) + 800
+    await bidding.tenders.update(tender_id, lambda s, v: tender.Change(
+        set={f"section_state.{section}.{field}": end}))
+    payload = {"tender_id": tender_id, "section": section}
+    await bidding.timers.schedule(f"{kind}:{tender_id}:{section}", kind, end, payload)
+    order = _ordered(tender_id, None)
+    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
+    if status == "decrypting":  # no key is revealed meanwhile
+        bidder = Principal("u", frozenset({Role.BIDDER}), new_uscc())
+        with pytest.raises(Conflict) as refused:
+            await bidding.reveal_key(tender_id, section, bidder, "AAAA")
+        assert refused.value.code == "tender_suspended"
+    await asyncio.sleep(1.0)
+    assert await bidding.timers.fire_due() == 1  # the period's end came while suspended
+    state = await bidding.tender(tender_id)
+    assert state["section_state"][section]["status"] == status  # ... and did nothing
+    assert [e["action"] for e in state["audit"]] == ["suspend"]
+    lifted = TenderSuspensionLifted(complaint_id=order.complaint_id, tender_id=tender_id,
+                                    category=P, complainant_uscc=order.complainant_uscc,
+                                    lifted_at=datetime.now(UTC), cause="decided")
+    await bidding.on_suspension_lifted(lifted, Cause(message_id="m2"))
+    state = await bidding.tender(tender_id)
+    moved = int(state["section_state"][section][field])
+    assert moved >= tender.ms(lifted.lifted_at) + 700  # ~800 ms were left when it began
+    pending = await bidding.timers.collection.find_one({"kind": kind, "state": PENDING})
+    assert pending is not None and pending["due_ms"] == moved
+    assert pending["payload"] == payload

@@ -285,3 +285,84 @@ def test_an_objection_and_a_complaint_suspension_both_end_before_it_resumes() ->
     resumed = _events(objections.end_complaint_suspension(
         state, CONSTRUCTION, "CP-3", "lifted", filed_at + timedelta(days=4)))[-1]
     assert resumed.bid_deadline == DEADLINE + timedelta(days=4)
+
+
+# a suspension stops the sections' periods too (条例62: 暂停招标投标活动) -------------------
+def _running(status: str, end: datetime) -> dict[str, Any]:
+    state = _at_publicity()
+    field = {"decrypting": "decrypt_end_ms", "awarded": "contract_due_ms"}[status]
+    state["section_state"][SEC].update(status=status, winner={"bidder_uscc": OBJECTOR},
+                                       **{field: tender.ms(end)})
+    return state
+
+
+@pytest.mark.parametrize(("status", "period", "field"), [
+    ("decrypting", "decryption", "decrypt_end_ms"),
+    ("awarded", "contract", "contract_due_ms")])
+def test_a_running_period_gets_back_the_time_it_had_left_tiaoli62(
+        status: str, period: str, field: str) -> None:
+    """Suspended with 2 hours of the decryption window (or of the contract's 30 days) left,
+    resumed 3 days later: it ends 2 hours after the resumption, not in the past (a bidder
+    unable to reveal would lose its bid; a winner unable to sign, its credit)."""
+    at = DEADLINE + timedelta(days=1)
+    state = _running(status, at + timedelta(hours=2))
+    state = _apply(state, objections.complaint_suspension(state, "CP-4", "实施条例第62条", at))
+    resumed_at = at + timedelta(days=3)
+    change = objections.end_complaint_suspension(state, CONSTRUCTION, "CP-4", "decided",
+                                                 resumed_at)
+    (event,) = _events(change)
+    assert isinstance(event, TenderResumed)
+    (clock,) = event.clocks
+    assert (clock.section_code, clock.period.value) == (SEC, period)
+    assert clock.previous_end == at + timedelta(hours=2)
+    assert clock.end == resumed_at + timedelta(hours=2)
+    after = _apply(state, change)
+    assert after["section_state"][SEC][field] == tender.ms(resumed_at + timedelta(hours=2))
+
+
+def test_a_period_that_had_ended_does_not_move() -> None:
+    """The window had closed before the suspension (its timer not yet fired): nothing to
+    give back, so no clock is listed and the section opens at once on resuming."""
+    at = DEADLINE + timedelta(days=1)
+    state = _running("decrypting", at - timedelta(minutes=1))
+    state = _apply(state, objections.complaint_suspension(state, "CP-5", "实施条例第62条", at))
+    (event,) = _events(objections.end_complaint_suspension(
+        state, CONSTRUCTION, "CP-5", "lifted", at + timedelta(days=1)))
+    assert event.clocks == []
+
+
+def test_while_suspended_no_section_opens_scores_declines_or_falls_overdue() -> None:
+    at = DEADLINE + timedelta(days=1)
+    decrypting = _running("decrypting", at + timedelta(hours=1))
+    decrypting = _apply(decrypting, objections.complaint_suspension(
+        decrypting, "CP-6", "实施条例第62条", at))
+    assert tender.open_section(decrypting, CONSTRUCTION, SEC, [], None,
+                               at + timedelta(hours=2)) == Change()
+    evaluating = _at_publicity()
+    evaluating["section_state"][SEC].update(status="evaluating", sheets={})
+    evaluating = _apply(evaluating, objections.complaint_suspension(
+        evaluating, "CP-7", "实施条例第62条", at))
+    with pytest.raises(Conflict) as no_score:
+        tender.record_scores(evaluating, SEC, "EXP-000000000001", {}, at)
+    assert no_score.value.code == "tender_suspended"
+    awarded = _running("awarded", at + timedelta(days=30))
+    awarded["section_state"][SEC]["candidates"][0]["bidder_uscc"] = OBJECTOR
+    awarded["section_state"][SEC]["winner"] = awarded["section_state"][SEC]["candidates"][0]
+    awarded = _apply(awarded, objections.complaint_suspension(
+        awarded, "CP-8", "实施条例第62条", at))
+    assert tender.contract_overdue(awarded, SEC, at + timedelta(days=31)) == Change()
+    with pytest.raises(Conflict) as no_decline:
+        tender.decline_award(awarded, CONSTRUCTION, CAL, SEC, OBJECTOR, "不签", [], at)
+    assert no_decline.value.code == "tender_suspended"
+
+
+def test_a_contract_period_moved_by_a_suspension_is_not_overdue_at_its_old_end() -> None:
+    at = DEADLINE + timedelta(days=1)
+    state = _running("awarded", at + timedelta(days=30))
+    state["section_state"][SEC]["winner"] = state["section_state"][SEC]["candidates"][0]
+    state = _apply(state, objections.complaint_suspension(state, "CP-9", "实施条例第62条", at))
+    state = _apply(state, objections.end_complaint_suspension(
+        state, CONSTRUCTION, "CP-9", "decided", at + timedelta(days=10)))
+    assert tender.contract_overdue(state, SEC, at + timedelta(days=30, minutes=1)) == Change()
+    (overdue,) = _events(tender.contract_overdue(state, SEC, at + timedelta(days=40)))
+    assert type(overdue).__name__ == "ContractOverdue"

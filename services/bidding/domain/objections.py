@@ -17,9 +17,11 @@ documents answers with a modification, which moves the deadline by its own rule
 (法23).
 
 A supervisor handling a complaint may also order the tender's activities suspended
-(条例62; 政府采购法57: at most 30 days), whenever in its life: then no award is made
-when the candidates' publicity ends (it waits for the resumption) and no contract is
-recorded until it resumes.
+(条例62; 政府采购法57: at most 30 days), whenever in its life. Then nothing moves until
+it resumes: no key is revealed, no section opens, no expert scores, no award is made or
+declined when the candidates' publicity ends (it waits for the resumption), no contract
+is recorded and none falls overdue. A decryption window or a contract period that was
+running stands still: at the resumption it gets back the time it had left.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.bidding import (
+    Period,
+    ResumedClock,
     TenderObjectionAnswered,
     TenderObjectionFiled,
     TenderResumed,
@@ -152,12 +156,38 @@ def lift(state: State, rules: CategoryRules, key: str,
         left = int(since["deadline_ms"]) - int(since["at_ms"])
         deadline = max(deadline, ms(now) + left)
     article = state["suspensions"][key]["article"]
+    sets: dict[str, Any] = {"bid_deadline": iso(_at(deadline)), "deadline_ms": deadline}
+    clocks = restored_clocks(state, int(since["at_ms"]), ms(now))
+    for clock in clocks:
+        sets[f"section_state.{clock.section_code}.{CLOCK_FIELDS[clock.period]}"] = ms(clock.end)
     resumed = TenderResumed(tender_id=state["tender_id"], resumed_at=now,
                             suspended_at=_at(int(since["at_ms"])),
                             previous_deadline=_at(int(state["deadline_ms"])),
-                            bid_deadline=_at(deadline), article=article)
-    sets = {"bid_deadline": iso(_at(deadline)), "deadline_ms": deadline}
+                            bid_deadline=_at(deadline), article=article, clocks=clocks)
     return sets, ["suspensions", "suspended"], [resumed]
+
+
+# The section's field holding each period's end, by the status in which it runs.
+CLOCK_FIELDS = {Period.DECRYPTION: "decrypt_end_ms", Period.CONTRACT: "contract_due_ms"}
+CLOCK_STATUS = {"decrypting": Period.DECRYPTION, "awarded": Period.CONTRACT}
+
+
+def restored_clocks(state: State, since_ms: int, now_ms: int) -> list[ResumedClock]:
+    """The sections' running periods, each given back the time it had left when the
+    suspension began (``since_ms``): while suspended nobody could reveal a key or sign,
+    so neither a bidder's bid (revoked unrevealed, 20号令) nor a winner (a contract not
+    signed in time, 法46; a credit record) may lose by the time it stood still (条例62)."""
+    clocks = []
+    for code, sec in state["section_state"].items():
+        period = CLOCK_STATUS.get(sec["status"])
+        if period is None or CLOCK_FIELDS[period] not in sec:
+            continue
+        end = int(sec[CLOCK_FIELDS[period]])
+        if end > since_ms:  # it was still running when the suspension began
+            moved = max(end, now_ms + end - since_ms)
+            clocks.append(ResumedClock(section_code=code, period=period,
+                                       previous_end=_at(end), end=_at(moved)))
+    return clocks
 
 
 def complaint_suspension(state: State, complaint_id: str, article: str, now: datetime,
@@ -197,4 +227,4 @@ def visible(state: State, who_uscc: str | None, *, owner: bool) -> list[dict[str
 
 
 __all__ = ["answer", "complaint_suspension", "end_complaint_suspension", "file",
-           "filing_closes", "lift", "suspend", "visible"]
+           "filing_closes", "lift", "restored_clocks", "suspend", "visible"]

@@ -160,7 +160,7 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
     a failed section schedules its ``refunds`` (条例57).
     """
     sec = section_of(state, code)
-    if sec["status"] != "decrypting":
+    if sec["status"] != "decrypting" or state.get("suspensions"):  # suspended: opens later
         return Change()
     opened = BidsOpened(tender_id=state["tender_id"], section_code=code, opened_at=now,
                         lines=lines)
@@ -189,6 +189,7 @@ def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any
         raise Conflict("not_evaluating", f"section {code} is not being evaluated")
     if expert_id not in sec["committee"]:
         raise DomainError("not_on_committee", "you are not on this section's committee")
+    refuse_while_suspended(state, "no score is taken")
     sets = {f"section_state.{code}.sheets.{expert_id}": sheets}
     return _change(state, expert_id, "score", {"section": code}, sets, [], now, source)
 
@@ -239,6 +240,7 @@ def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, 
     winner = Candidate.model_validate(sec["winner"])
     if winner.bidder_uscc != bidder:
         raise Forbidden("not_the_winner", "only the winner may decline the award")
+    refuse_while_suspended(state, "the award is not declined")
     declined = [*sec.get("declined", []), bidder]
     nxt = next((Candidate.model_validate(c) for c in sec["candidates"]
                 if c["rank"] > winner.rank and c["bidder_uscc"] not in declined), None)
@@ -287,7 +289,8 @@ def _refund_state(refunds: Sequence[DepositRefund]) -> dict[str, Any]:
 def contract_overdue(state: State, code: str, now: datetime) -> Change:
     """The winner did not sign in time: a fact for credit (法46)."""
     sec = section_of(state, code)
-    if sec["status"] != "awarded":
+    if sec["status"] != "awarded" or state.get("suspensions") \
+            or ms(now) < int(sec["contract_due_ms"]):  # suspended, or moved by a suspension
         return Change()
     event = ContractOverdue(tender_id=state["tender_id"], section_code=code,
                             winner_uscc=sec["winner"]["bidder_uscc"],

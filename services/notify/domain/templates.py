@@ -41,6 +41,17 @@ def _section(e: Any) -> Context:
     return {"tender_id": e.tender_id, "section_code": e.section_code}
 
 
+PERIOD_NAMES = {"decryption": ("解密", "decryption"), "contract": ("签订合同", "contract")}
+
+
+def _periods(clocks: Any) -> Context:
+    """The sections' periods a suspension moved (TenderResumed.clocks), in each language."""
+    zh = [f"标段 {c.section_code} {PERIOD_NAMES[c.period][0]}截止 {_t(c.end)}" for c in clocks]
+    en = [f"section {c.section_code} {PERIOD_NAMES[c.period][1]} ends {_t(c.end)}"
+          for c in clocks]
+    return {"periods_zh": "；".join(zh) or "无", "periods_en": "; ".join(en) or "none"}
+
+
 def _restriction(e: Any) -> Context:
     return {"decision_no": e.decision_no, "reason": e.reason, "start": _t(e.start),
             "end": _t(e.end)}
@@ -75,7 +86,7 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "tender_suspended": lambda e: {"tender_id": e.tender_id,  # never who objected
                                    "suspended_at": _t(e.suspended_at), "article": e.article},
     "tender_resumed": lambda e: {"tender_id": e.tender_id, "resumed_at": _t(e.resumed_at),
-                                 "bid_deadline": _t(e.bid_deadline)},
+                                 "bid_deadline": _t(e.bid_deadline), **_periods(e.clocks)},
     "notice_published": lambda e: {"notice_id": e.notice_id, "title": e.title,
                                    "notice_type": e.notice_type.value,
                                    "category": e.category.value, "region_code": e.region_code},
