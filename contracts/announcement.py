@@ -64,3 +64,45 @@ class PublicityPeriodEnded(Event):
 
     def aggregate_id(self) -> str:
         return self.tender_id
+
+
+@register
+class PublicityObjectionFiled(Event):
+    """An objection (异议) to a publicised evaluation result, filed during its publicity
+    period (条例54; 政府采购法52: 质疑). Internal: it names the objector, whom only the
+    tenderee, its agency and the supervisors may know; a complaint about the result must
+    follow it (条例60 second paragraph)."""
+
+    stage: ClassVar[Stage] = Stage.ANNOUNCEMENT
+    notice_id: str = Field(description="The publicity notice objected to.")
+    tender_id: str = Field(description="Tender project code.")
+    section_code: str | None = Field(default=None, description="Section, where it applies.")
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: str = Field(description="Who objected (credit code, or the user's id).")
+    filed_at: datetime = Field(description="When it was filed.")
+    answer_due: datetime | None = Field(description="To be answered by (条例54: 3 days).")
+    article: str = Field(description="Legal basis.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id
+
+
+@register
+class PublicityObjectionAnswered(Event):
+    """The tenderee (or its agency) answered an objection to a publicised result: upheld,
+    the section is evaluated again; dismissed, the award may follow (条例54)."""
+
+    stage: ClassVar[Stage] = Stage.ANNOUNCEMENT
+    notice_id: str = Field(description="The publicity notice objected to.")
+    tender_id: str = Field(description="Tender project code.")
+    section_code: str | None = Field(default=None, description="Section, where it applies.")
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: str = Field(description="Who objected (the answer goes to it).")
+    upheld: bool = Field(description="Whether the objection was upheld.")
+    answer: str = Field(description="The answer, as given.")
+    answered_at: datetime = Field(description="When it was answered.")
+    late: bool = Field(description="Answered after the rule's deadline (a credit fact).")
+    article: str = Field(description="Legal basis.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id

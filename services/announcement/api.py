@@ -1,5 +1,6 @@
 """Announcement's HTTP API: the public feed, notices and statistics (no token; public data
-only), and objections during a publicity period (bidders file, supervisors decide)."""
+only), and objections during a publicity period (bidders file, the tenderee or its
+agency answers, 条例54)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class ObjectionIn(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     upheld: bool = Field(description="True upholds the objection, false dismisses it.")
+    answer: str = Field(min_length=1, max_length=4000,
+                        description="The answer to the objector (条例54: 作出答复).")
 
 
 class Objection(BaseModel):
@@ -47,6 +50,9 @@ class Objection(BaseModel):
     filed_at: str
     answer_due: str | None = Field(description="To be answered by (条例54: 3 days).")
     decided_by: str | None
+    answer: str | None = Field(default=None, description="The tenderee's answer.")
+    answered_at: str | None = Field(default=None, description="When it was answered.")
+    late: bool | None = Field(default=None, description="Answered after its due time.")
 
 
 class FeedPage(BaseModel):
@@ -245,20 +251,25 @@ def _objection_routes(api: Api, rt: Runtime, app: Announcement) -> None:
         view = await app.object(request.match_info["notice_id"], who, body.text)
         return json_response(view, 201)
 
-    @api.route("GET", "/v1/notices/{notice_id}/objections", roles=("supervisor",),
-               errors=("401", "403", "404"), summary="The objections to a notice")
+    @api.route("GET", "/v1/notices/{notice_id}/objections",
+               roles=("tenderee", "agency", "supervisor", "bidder"),
+               errors=("401", "403", "404"), summary="The objections to a notice: all for "
+               "the tenderee, its agency and supervisors; a bidder's own otherwise")
     async def objections(request: web.Request) -> web.Response:
-        rt.principal(request, Role.SUPERVISOR)
-        found = await app.objections(request.match_info["notice_id"])
+        who = rt.principal(request, Role.TENDEREE, Role.AGENCY, Role.SUPERVISOR, Role.BIDDER)
+        found = await app.objections(request.match_info["notice_id"], who)
         return json_response({"objections": found})
 
     @api.route("POST", "/v1/notices/{notice_id}/objections/{objection_id}/decision",
-               body=DecisionIn, roles=("supervisor",), errors=("401", "403", "404", "409"),
-               summary="Uphold or dismiss an objection (an upheld one sends the section back "
-                       "to evaluation when the publicity ends)")
+               body=DecisionIn, roles=("tenderee", "agency"),
+               errors=("401", "403", "404", "409", "422"),
+               summary="The tenderee's (or agency's) answer to an objection (条例54): an "
+                       "upheld one sends the section back to evaluation when the publicity "
+                       "ends")
     async def decision(request: web.Request) -> web.Response:
-        who = rt.principal(request, Role.SUPERVISOR)
+        who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
         body = await read_json(request, DecisionIn)
         await app.decide_objection(request.match_info["notice_id"],
-                                   request.match_info["objection_id"], body.upheld, who)
+                                   request.match_info["objection_id"], body.upheld, who,
+                                   body.answer)
         return json_response({"decided": "upheld" if body.upheld else "dismissed"})

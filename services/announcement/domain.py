@@ -57,6 +57,7 @@ class TenderFacts:
     category: Category
     region_code: str
     winners: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # section -> winner
+    owners: frozenset[str] = frozenset()  # tenderee and agency: they answer objections
 
 
 @dataclass(frozen=True)
@@ -312,19 +313,22 @@ def file_objection(notice: Mapping[str, Any], objection_id: str, by: str, text: 
 
 
 def decide_objection(notice: Mapping[str, Any], objection_id: str, upheld: bool, by: str,
-                     now_ms: int) -> dict[str, Any]:
-    """Uphold or dismiss an objection; the decision that answers the last pending objection
-    after the period ran out ends the publicity (activities were paused meanwhile, 条例54)."""
+                     now_ms: int, answer: str = "") -> dict[str, Any]:
+    """The tenderee's answer: uphold or dismiss an objection (条例54). The answer to the last
+    pending objection after the period ran out ends the publicity (activities were paused
+    meanwhile); an answer after its due time is marked late (a fact for credit)."""
     objection = (notice.get("objections") or {}).get(objection_id)
     if objection is None:
         raise NotFound("objection_not_found", f"no objection {objection_id} on this notice")
     if objection["status"] != "pending":
         raise Conflict("objection_decided", f"objection {objection_id} was already decided",
                        status=objection["status"])
-    sets: dict[str, Any] = {f"objections.{objection_id}.status": "upheld" if upheld
-                            else "dismissed",
-                            f"objections.{objection_id}.decided_by": by,
-                            f"objections.{objection_id}.decided_ms": now_ms}
+    due = objection.get("answer_due_ms")
+    base = f"objections.{objection_id}"
+    sets: dict[str, Any] = {f"{base}.status": "upheld" if upheld else "dismissed",
+                            f"{base}.decided_by": by, f"{base}.decided_ms": now_ms,
+                            f"{base}.answer": answer,
+                            f"{base}.late": due is not None and now_ms > int(due)}
     if upheld:
         sets["objection_upheld"] = 1
     others = [oid for oid in pending_objections(notice) if oid != objection_id]

@@ -7,14 +7,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.announcement import NoticePublished, PublicityPeriodEnded
+from contracts.announcement import (
+    NoticePublished,
+    PublicityObjectionAnswered,
+    PublicityObjectionFiled,
+    PublicityPeriodEnded,
+)
 from contracts.bidding import AuctionPublished, Awarded, TenderPublished
 from contracts.categories import Category
 from contracts.envelope import Envelope
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing, now_ms
-from ggzy.runtime.auth import Principal
+from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.consumer import Incoming
-from ggzy.runtime.errors import Conflict, DomainError, NotFound
+from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
 from services.announcement import domain
 from services.announcement.rules import CategoryRules
@@ -55,8 +60,9 @@ class Announcement:
     async def _learn(self, event: Any) -> None:
         """Keep what later notices of the tender need (its name, region, winners)."""
         if isinstance(event, TenderPublished):
+            owners = tuple(u for u in (event.tenderee_uscc, event.agency_uscc) if u)
             await self.store.remember_tender(event.tender_id, event.project_name,
-                                             event.category, event.region_code)
+                                             event.category, event.region_code, owners)
         elif isinstance(event, AuctionPublished):
             await self.store.remember_tender(event.auction_id, event.name, event.category,
                                              event.region_code)
@@ -127,35 +133,70 @@ class Announcement:
         return [Outgoing(event, Category(state["category"]))]
 
     async def object(self, nid: str, who: Principal, text: str) -> Doc:
-        """A bidder's objection (异议) while the period runs; returns its id and answer due."""
+        """A bidder's objection (异议) while the period runs; returns its id and answer due.
+        The tenderee and its agency hear of it (PublicityObjectionFiled, internal)."""
         notice = await self.notice(nid)
+        if who.uscc is not None and who.uscc in await self._owners(notice):
+            raise Forbidden("own_tender", "the tenderee and its agency answer objections; "
+                            "they do not file them")
         oid = uuid.uuid4().hex[:12]
         rules = self.rules.get(Category(notice["category"]))
         answer = rules.objection_answer if rules else None
+        article = answer.source if answer else rules.publicity.source if rules else "条例54"
+        objector = who.uscc or who.subject
 
         def decide(state: Doc, version: int) -> Change:
             now = now_ms()
             due = _ms(answer.end(_at(now))) if answer else None
-            return Change(set=domain.file_objection(state, oid, who.uscc or who.subject, text,
-                                                    now, due))
+            filed = PublicityObjectionFiled(
+                notice_id=nid, tender_id=state["tender_id"],
+                section_code=state.get("section_code"), objection_id=oid,
+                objector_uscc=objector, filed_at=_at(now),
+                answer_due=_at(due) if due else None, article=article)
+            return Change(set=domain.file_objection(state, oid, objector, text, now, due),
+                          events=[Outgoing(filed, Category(state["category"]))])
 
         await self.notices.update(nid, decide)
         return _objection_view(oid, (await self.notice(nid))["objections"][oid])
 
-    async def decide_objection(self, nid: str, oid: str, upheld: bool, who: Principal) -> None:
-        """A supervisor upholds or dismisses an objection."""
-        await self.notice(nid)
+    async def decide_objection(self, nid: str, oid: str, upheld: bool, who: Principal,
+                               answer: str = "") -> None:
+        """The tenderee's (or its agency's) answer to an objection (条例54: 招标人应当
+        自收到异议之日起3日内作出答复); upheld, the section is evaluated again."""
+        notice = await self.notice(nid)
+        if who.uscc is None or who.uscc not in await self._owners(notice):
+            raise Forbidden("not_your_tender", "objections to a result are answered by the "
+                            "tenderee or its agency (条例54)")
+        rules = self.rules.get(Category(notice["category"]))
+        article = rules.objection_answer.source if rules and rules.objection_answer else "条例54"
 
         def decide(state: Doc, version: int) -> Change:
-            sets = domain.decide_objection(state, oid, upheld, who.subject, now_ms())
-            return Change(set=sets, events=self._ended(state, sets))
+            now = now_ms()
+            sets = domain.decide_objection(state, oid, upheld, who.subject, now, answer)
+            o = state["objections"][oid]
+            answered = PublicityObjectionAnswered(
+                notice_id=nid, tender_id=state["tender_id"],
+                section_code=state.get("section_code"), objection_id=oid,
+                objector_uscc=o["by"], upheld=upheld, answer=answer, answered_at=_at(now),
+                late=bool(sets[f"objections.{oid}.late"]), article=article)
+            return Change(set=sets, events=[Outgoing(answered, Category(state["category"])),
+                                            *self._ended(state, sets)])
 
         await self.notices.update(nid, decide)
 
-    async def objections(self, nid: str) -> list[dict[str, Any]]:
-        """A notice's objections, for the supervisor who decides them."""
+    async def objections(self, nid: str, who: Principal) -> list[dict[str, Any]]:
+        """A notice's objections: all of them for the tenderee, its agency and the
+        supervisors; a bidder's own otherwise (objectors are named to no one else)."""
         notice = await self.notice(nid)
-        return [_objection_view(oid, o) for oid, o in (notice.get("objections") or {}).items()]
+        everyone = who.has(Role.SUPERVISOR) or (
+            who.uscc is not None and who.uscc in await self._owners(notice))
+        mine = who.uscc or who.subject
+        return [_objection_view(oid, o) for oid, o in (notice.get("objections") or {}).items()
+                if everyone or o.get("by") == mine]
+
+    async def _owners(self, notice: Mapping[str, Any]) -> frozenset[str]:
+        facts = await self.store.facts(notice["tender_id"])
+        return facts.owners if facts else frozenset()
 
     async def notice(self, nid: str) -> Doc:
         """One notice (never a void placeholder of the feed)."""
@@ -178,4 +219,6 @@ def _objection_view(oid: str, o: Mapping[str, Any]) -> dict[str, Any]:
     return {"objection_id": oid, "by": o.get("by"), "text": o.get("text"),
             "status": o.get("status"), "filed_at": _at(int(o["filed_ms"])).isoformat(),
             "answer_due": _at(int(due)).isoformat() if due else None,
-            "decided_by": o.get("decided_by")}
+            "decided_by": o.get("decided_by"), "answer": o.get("answer"),
+            "answered_at": _at(int(o["decided_ms"])).isoformat() if o.get("decided_ms")
+            else None, "late": bool(o["late"]) if "late" in o else None}

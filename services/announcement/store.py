@@ -54,11 +54,12 @@ class NoticeStore:
 
     # tender facts (a projection of bidding's events) ----------------------------------
     async def remember_tender(self, tender_id: str, project_name: str, category: Category,
-                              region_code: str) -> None:
-        """What the notices of a tender need to know about it (from TenderPublished)."""
+                              region_code: str, owners: tuple[str, ...] = ()) -> None:
+        """What the notices of a tender need to know about it (from TenderPublished): also
+        its owners (tenderee, agency), who answer objections to its results (条例54)."""
         await self.tenders.update_one({"_id": tender_id}, {"$set": {
             "project_name": project_name, "category": category.value,
-            "region_code": region_code}}, upsert=True)
+            "region_code": region_code, "owners": list(owners)}}, upsert=True)
 
     async def remember_winner(self, tender_id: str, section: str, name: str, code: str) -> None:
         """The winner of a section (from Awarded), named again in the contract notice."""
@@ -70,7 +71,7 @@ class NoticeStore:
         if doc is None or "category" not in doc:
             return None
         return TenderFacts(doc["project_name"], Category(doc["category"]), doc["region_code"],
-                           doc.get("winners") or {})
+                           doc.get("winners") or {}, frozenset(doc.get("owners") or ()))
 
     # publication numbers ------------------------------------------------------------
     async def allocate(self, attempts: int = 500) -> int:

@@ -115,20 +115,22 @@ class Bidding:
     async def ended(self, notice_id: str) -> dict[str, Any]:
         """The PublicityPeriodEnded of a notice, from the internal topic."""
         def of(rs: list[Record]) -> list[Record]:
-            return [r for r in rs if r.json().get("notice_id") == notice_id]
+            return [r for r in rs if r.json().get("notice_id") == notice_id
+                    and r.headers.get("ce_type", "").endswith("PublicityPeriodEnded.v1")]
         records = await read_topic(self.kafka, self.topic(), lambda rs: bool(of(rs)), within=30)
         [event] = of(records)
         return dict(event.json())
 
 
 def tender(name: str = "示例学校教学楼工程", category: Category = Category.CONSTRUCTION,
-           region: str = "440300", sections: int = 1) -> TenderPublished:
+           region: str = "440300", sections: int = 1,
+           tenderee: str | None = None) -> TenderPublished:
     now = datetime.now(UTC)
     project = f"{now:%m%d}{uuid.uuid4().hex[:13].upper()}"
     tid = project + "001"
     return TenderPublished(
         tender_id=tid, project_code=project, project_name=name, category=category,
-        region_code=region, tenderee_uscc=new_uscc(), tenderee_name="示例市教育局",
+        region_code=region, tenderee_uscc=tenderee or new_uscc(), tenderee_name="示例市教育局",
         method="open_tender", evaluation="lowest_evaluated_price", state_funded=True,
         sections=[Section(section_code=f"{tid}{n:03d}", name=f"第{n}标段",
                           estimated_price_fen=10**9, deposit_fen=10**6)
@@ -162,10 +164,13 @@ async def _user(reg: Registration, kind: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 async def tokens(registration: Registration) -> dict[str, str]:
-    """A bidder's and a supervisor's tokens."""
-    (bidder, bidder_token), (_, supervisor_token) = [
-        await _user(registration, kind) for kind in ("bidder", "supervisor")]
-    return {"bidder": bidder_token, "bidder_uscc": bidder, "supervisor": supervisor_token}
+    """Two bidders', a tenderee's and a supervisor's tokens."""
+    (bidder, bidder_token), (other, other_token), (tenderee, tenderee_token), \
+        (_, supervisor_token) = [await _user(registration, kind) for kind in (
+            "bidder", "bidder", "tenderee", "supervisor")]
+    return {"bidder": bidder_token, "bidder_uscc": bidder, "other": other_token,
+            "other_uscc": other, "tenderee": tenderee_token, "tenderee_uscc": tenderee,
+            "supervisor": supervisor_token}
 
 
 # notices from bidding's events ----------------------------------------------------------
@@ -270,10 +275,11 @@ async def test_publicity_ends_with_an_event_and_later_objections_are_refused(
     assert (status, err["error"]["code"]) == (422, "publicity_ended")
 
 
-async def test_an_objection_upheld_during_the_period_is_reported_at_its_end(
+async def test_an_objection_upheld_by_the_tenderee_is_reported_at_its_end(
         bidding: Bidding, tokens: dict[str, str]) -> None:
-    """条例54: an upheld objection makes bidding re-evaluate instead of awarding."""
-    t = tender()
+    """条例54: the tenderee answers an objection to the result (not the supervisor, who
+    handles complaints); an upheld one makes bidding re-evaluate instead of awarding."""
+    t = tender(tenderee=tokens["tenderee_uscc"])
     await bidding.send(t)
     await bidding.send(evaluation(t, tokens["bidder_uscc"]))
     [notice] = await bidding.notices(f"tender={t.tender_id}&type=candidates", 1)
@@ -282,18 +288,35 @@ async def test_an_objection_upheld_during_the_period_is_reported_at_its_end(
     assert (await bidding.post(path, tokens["supervisor"], {"text": "x"}))[0] == 403
     status, objection = await bidding.post(path, tokens["bidder"], {"text": "第一名业绩造假"})
     assert status == 201 and objection["status"] == "pending", objection
+    filed = await read_topic(bidding.kafka, bidding.topic(), lambda rs: any(
+        r.headers.get("ce_type") == "ggzy.announcement.PublicityObjectionFiled.v1"
+        and r.key == t.tender_id for r in rs))
+    [event] = [r.json() for r in filed if r.key == t.tender_id
+               and r.headers.get("ce_type", "").endswith("PublicityObjectionFiled.v1")]
+    assert event["objector_uscc"] == tokens["bidder_uscc"]
+    assert event["objection_id"] == objection["objection_id"]
+    assert "第54条" in event["article"]
     decide = f"{path}/{objection['objection_id']}/decision"
-    assert (await bidding.post(decide, tokens["bidder"], {"upheld": True}))[0] == 403
-    assert (await bidding.post(decide, tokens["supervisor"], {"upheld": True}))[0] == 200
-    status, err = await bidding.post(decide, tokens["supervisor"], {"upheld": False})
+    answer = {"upheld": True, "answer": "经核查业绩不实，重新评审"}
+    for who in ("bidder", "supervisor"):  # neither answers an objection to a result
+        assert (await bidding.post(decide, tokens[who], answer))[0] == 403
+    status, err = await bidding.post(decide, tokens["tenderee"], {"upheld": True})
+    assert (status, err["error"]["code"]) == (422, "invalid_request")  # an answer is given
+    assert (await bidding.post(decide, tokens["tenderee"], answer))[0] == 200
+    status, err = await bidding.post(decide, tokens["tenderee"], {**answer, "upheld": False})
     assert (status, err["error"]["code"]) == (409, "objection_decided")
     assert (await bidding.ended(notice["id"]))["objection_upheld"] is True
+    _, mine = await bidding.get(path, tokens["bidder"])  # the objector reads the answer
+    [seen] = mine["objections"]
+    assert seen["answer"] == answer["answer"] and seen["late"] is False
+    _, others = await bidding.get(path, tokens["other"])  # another bidder learns nothing
+    assert others["objections"] == []
 
 
 async def test_a_pending_objection_holds_the_end_of_publicity_until_it_is_decided(
         bidding: Bidding, tokens: dict[str, str]) -> None:
     """条例54: before the answer to an objection, the tendering activities are paused."""
-    t = tender()
+    t = tender(tenderee=tokens["tenderee_uscc"])
     await bidding.send(t)
     await bidding.send(evaluation(t, tokens["bidder_uscc"]))
     [notice] = await bidding.notices(f"tender={t.tender_id}&type=candidates", 1)
@@ -306,16 +329,18 @@ async def test_a_pending_objection_holds_the_end_of_publicity_until_it_is_decide
         return bool(body["publicity_status"] == "awaiting_decision")
     await eventually(waiting, within=30)
     quiet = await read_topic(bidding.kafka, bidding.topic(), lambda rs: False, within=1.5)
-    assert not [r for r in quiet if r.json().get("notice_id") == notice["id"]]
-    assert (await bidding.get(path))[0] == 401  # the objections are for supervisors
-    _, listed = await bidding.get(path, tokens["supervisor"])
-    [pending] = listed["objections"]
-    assert pending["status"] == "pending" and pending["by"] == tokens["bidder_uscc"]
+    assert not [r for r in quiet if r.json().get("notice_id") == notice["id"]
+                and r.headers.get("ce_type", "").endswith("PublicityPeriodEnded.v1")]
+    assert (await bidding.get(path))[0] == 401  # the objections are not public
+    for reader in ("supervisor", "tenderee"):
+        _, listed = await bidding.get(path, tokens[reader])
+        [pending] = listed["objections"]
+        assert pending["status"] == "pending" and pending["by"] == tokens["bidder_uscc"]
     filed = datetime.fromisoformat(pending["filed_at"])
     assert datetime.fromisoformat(pending["answer_due"]) == filed + timedelta(days=3)  # 条例54
-    await bidding.post(f"{path}/{pending['objection_id']}/decision", tokens["supervisor"],
-                       {"upheld": True})
-    assert (await bidding.ended(notice["id"]))["objection_upheld"] is True
+    await bidding.post(f"{path}/{pending['objection_id']}/decision", tokens["tenderee"],
+                       {"upheld": False, "answer": "评分无误"})
+    assert (await bidding.ended(notice["id"]))["objection_upheld"] is False
 
 
 # the public feed ------------------------------------------------------------------------
