@@ -79,6 +79,7 @@ class PublicityObjectionFiled(Event):
     section_code: str | None = Field(default=None, description="Section, where it applies.")
     objection_id: str = Field(description="Objection id.")
     objector_uscc: str = Field(description="Who objected (credit code, or the user's id).")
+    text: str = Field(description="The grounds, as filed.")
     filed_at: datetime = Field(description="When it was filed.")
     answer_due: datetime | None = Field(description="To be answered by (条例54: 3 days).")
     article: str = Field(description="Legal basis.")

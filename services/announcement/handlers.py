@@ -151,7 +151,7 @@ class Announcement:
             filed = PublicityObjectionFiled(
                 notice_id=nid, tender_id=state["tender_id"],
                 section_code=state.get("section_code"), objection_id=oid,
-                objector_uscc=objector, filed_at=_at(now),
+                objector_uscc=objector, text=text, filed_at=_at(now),
                 answer_due=_at(due) if due else None, article=article)
             return Change(set=domain.file_objection(state, oid, objector, text, now, due),
                           events=[Outgoing(filed, Category(state["category"]))])

@@ -123,15 +123,24 @@ def _view(doc: Doc) -> Doc:
     return {"complaint_id": doc["_id"], **state_of(doc)}
 
 
+# Where the platform records each matter's objection (条例60 second paragraph names them):
+# the documents' in bidding (条例22), the result's in announcement (条例54). An objection
+# projected before matters were kept is one to the documents.
+RECORDED_MATTERS = {ComplaintMatter.TENDER_DOCUMENTS.value, ComplaintMatter.EVALUATION_RESULT.value}
+
+
 def _recorded(tender: Mapping[str, Any], complainant: str,
               body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The complainant's objection to the documents as the platform recorded it (bidding's
-    events), which a complaint about the documents follows: its dates, not the declared
-    ones (条例60 second paragraph). None when the platform has none of it."""
-    if body["matter"] != ComplaintMatter.TENDER_DOCUMENTS.value:
+    """The complainant's objection about the complaint's matter as the platform recorded it
+    (bidding's and announcement's events), which the complaint follows: its dates, not the
+    declared ones (条例60 second paragraph). None when the platform has none of it."""
+    matter = body["matter"]
+    if matter not in RECORDED_MATTERS:
         return None
+    documents = ComplaintMatter.TENDER_DOCUMENTS.value
     mine = sorted(((oid, o) for oid, o in (tender.get("objections") or {}).items()
-                   if o.get("objector_uscc") == complainant and o.get("filed_on")),
+                   if o.get("objector_uscc") == complainant and o.get("filed_on")
+                   and o.get("matter", documents) == matter),
                   key=lambda item: str(item[1]["filed_on"]))
     if not mine:
         return None

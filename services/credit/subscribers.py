@@ -1,4 +1,5 @@
-"""Credit's subscribers: registration's entities, bidding's events of every category."""
+"""Credit's subscribers: registration's entities, bidding's events of every category, and
+announcement's record of objections to publicised results."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
 from contracts.bidding import (
     AwardDeclined,
     Awarded,
@@ -18,7 +20,7 @@ from contracts.bidding import (
     TenderObjectionFiled,
     TenderPublished,
 )
-from contracts.credit import CreditRecordsDue
+from contracts.credit import ComplaintMatter, CreditRecordsDue
 from contracts.registration import EntityRegistered, EntityUpdated
 from contracts.topics import Stage
 from ggzy.runtime.aggregates import Cause
@@ -84,12 +86,17 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
                                   e.fingerprints, _cause(msg))
 
     async def on_objection(msg: Incoming[Any]) -> None:
-        """Objections to the documents as bidding recorded them, for complaints (条例60)."""
+        """Objections as the platform recorded them, for complaints (条例60): to the
+        documents in bidding (条例22), to a publicised result in announcement (条例54)."""
         e = msg.message
-        if isinstance(e, TenderObjectionFiled):
-            fields = {"objector_uscc": e.objector_uscc, "filed_on": _day(e.filed_at)}
+        matter = ComplaintMatter.EVALUATION_RESULT if isinstance(
+            e, PublicityObjectionFiled | PublicityObjectionAnswered) \
+            else ComplaintMatter.TENDER_DOCUMENTS
+        fields: dict[str, Any] = {"objector_uscc": e.objector_uscc, "matter": matter.value}
+        if isinstance(e, TenderObjectionFiled | PublicityObjectionFiled):
+            fields["filed_on"] = _day(e.filed_at)
         else:
-            fields = {"objector_uscc": e.objector_uscc, "answered_on": _day(e.answered_at)}
+            fields["answered_on"] = _day(e.answered_at)
         await store.project_objection(e.tender_id, e.objection_id, fields)
 
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
@@ -99,6 +106,7 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         await app.on_records_due(msg.message, _cause(msg))
 
     bidding = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
+    announcement = [rt.topic(Stage.ANNOUNCEMENT, c) for c in sorted(rt.categories)]
     return [replace(sub, idle_wait_ms=IDLE_WAIT_MS) for sub in (
         rt.subscription("credit.records", [rt.topic(Stage.CREDIT, kind="records")],
                         {CreditRecordsDue: on_records_due}),
@@ -110,6 +118,8 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
             BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined,
             TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection},
             Batched(frozenset({BidsOpened, ContractOverdue, AwardDeclined}), add_records)),
+        rt.subscription("credit.announcement", announcement, {
+            PublicityObjectionFiled: on_objection, PublicityObjectionAnswered: on_objection}),
     )]
 
 

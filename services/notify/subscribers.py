@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from contracts.announcement import NoticePublished
+from contracts.announcement import (
+    NoticePublished,
+    PublicityObjectionAnswered,
+    PublicityObjectionFiled,
+)
 from contracts.bidding import (
     AuctionClosed,
     AuctionPublished,
@@ -47,6 +51,7 @@ BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpen
            ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
            TenderSuspended, TenderResumed)
 AUCTIONS = (AuctionPublished, AuctionClosed)
+RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered)  # announcement's
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)
@@ -63,6 +68,8 @@ def subscriptions(rt: Runtime, app: Notify, lane: FastLane) -> list[Subscription
                          **dict.fromkeys(AUCTIONS, app.on_auction)}),
         rt.subscription("notify.announcement", notices,
                         {NoticePublished: app.on_notice}),
+        rt.subscription("notify.objections", [rt.topic(Stage.ANNOUNCEMENT, c) for c in cats],
+                        dict.fromkeys(RESULT_OBJECTIONS, app.on_bidding)),
         rt.subscription("notify.credit", [rt.topic(Stage.CREDIT)],
                         dict.fromkeys(CREDIT, app.on_credit),
                         Batched(frozenset(CREDIT), app.on_credit_many)),

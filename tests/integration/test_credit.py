@@ -74,7 +74,7 @@ class Platform:
 
     async def send(self, event: Any, env: Envelope | None = None,
                    stage: Stage = Stage.BIDDING) -> Envelope:
-        cat = C if stage is Stage.BIDDING else None
+        cat = C if stage in (Stage.BIDDING, Stage.ANNOUNCEMENT) else None
         env = env or Envelope.new(type=event.type_name(), source=f"/ggzy/{stage.value}",
                                   subject=event.aggregate_id(), category=cat)
         await publish(self.kafka, topic_name(stage, cat, prefix=self.prefix),
@@ -676,6 +676,50 @@ async def test_a_complaint_about_the_documents_follows_the_objection_the_platfor
                                  complaint(tid, matter="tender_documents", objection=declared))
     assert status == 201 and again["objection"]["ref"] == "obj1", again  # not the declared
     assert filed["objection"]["answered_on"] == _local_day(now)
+
+
+async def test_a_complaint_about_the_result_follows_the_objection_announcement_recorded(
+        p: Platform) -> None:
+    """条例60 second paragraph with 条例54: a complaint about the evaluation result follows
+    the complainant's objection to the publicised result, as announcement recorded it
+    (PublicityObjectionFiled / Answered); an objection to the documents does not count."""
+    from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
+    from contracts.bidding import TenderObjectionFiled
+
+    tid = await _published_tender(p)
+    bidder, complainant = p.tokens["bidder"], p.tokens["bidder_uscc"]
+    now = datetime.now(UTC)
+    await p.send(TenderObjectionFiled(  # to the documents: another matter
+        tender_id=tid, objection_id="doc1", objector_uscc=complainant, text="排斥潜在投标人",
+        filed_at=now - timedelta(days=20), answer_due=now, suspends=True,
+        article="实施条例第22条"))
+    common = {"notice_id": f"N-{tid}", "tender_id": tid, "objection_id": "res1",
+              "objector_uscc": complainant, "article": "招标投标法实施条例第54条"}
+    await p.send(PublicityObjectionFiled(**common, text="第一名业绩造假",
+                                         filed_at=now - timedelta(days=3),
+                                         answer_due=now), stage=Stage.ANNOUNCEMENT)
+
+    async def projected(oid: str, field: str) -> Any:
+        doc = await p.svc.runtime.db["tender_projection"].find_one({"_id": tid})
+        return doc if doc and doc.get("objections", {}).get(oid, {}).get(field) else None
+    await eventually(lambda: projected("res1", "filed_on"), within=30)
+    await eventually(lambda: projected("doc1", "filed_on"), within=30)
+    status, body = await p.call("POST", "/v1/complaints", bidder,  # not answered yet
+                                complaint(tid, objection=None))
+    assert status == 201 and body["objection"]["ref"] == "res1", body
+    assert body["objection"]["answered_on"] is None and body["objection"]["recorded"] is True
+    await p.send(PublicityObjectionAnswered(**common, upheld=False, answer="评审无误",
+                                            answered_at=now, late=False),
+                 stage=Stage.ANNOUNCEMENT)
+    await eventually(lambda: projected("res1", "answered_on"), within=30)
+    status, filed = await p.call("POST", "/v1/complaints", bidder, complaint(
+        tid, objection=None, facts="第一中标候选人资格不符，附证据"))
+    assert status == 201, filed
+    assert filed["objection"] == {"ref": "res1", "filed_on": _local_day(now - timedelta(
+        days=3)), "answered_on": _local_day(now), "recorded": True}
+    status, docs = await p.call("POST", "/v1/complaints", bidder, complaint(
+        tid, matter="tender_documents", objection=None, facts="文件排斥潜在投标人，附证据"))
+    assert status == 201 and docs["objection"]["ref"] == "doc1", docs  # each its own
 
 
 def _local_day(at: datetime) -> str:

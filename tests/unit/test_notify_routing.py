@@ -244,3 +244,27 @@ def test_an_objection_to_the_documents_names_its_objector_to_the_owners_only() -
             assert BIDDER not in text.title + text.body
     owners = templates.render("objection_filed", "zh", context("objection_filed", filed))
     assert BIDDER in owners.body and "排斥潜在投标人" in owners.body
+
+
+def test_an_objection_to_a_result_reaches_the_owners_and_its_answer_the_objector() -> None:
+    """条例54: the tenderee (or agency) answers within 3 days, so it hears of the objection
+    with its grounds; the objector hears the answer; no other bidder hears of either."""
+    from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
+
+    tid = AWARDED.tender_id
+    common = {"notice_id": "N1", "tender_id": tid, "section_code": f"{tid}001",
+              "objection_id": "r1", "objector_uscc": BIDDER, "article": "条例54"}
+    filed = PublicityObjectionFiled(**common, text="第一名业绩造假", filed_at=NOW,
+                                    answer_due=NOW)
+    answered = PublicityObjectionAnswered(**common, upheld=True, answer="重新评审",
+                                          answered_at=NOW, late=False)
+    assert _who(tender_routes(filed, PARTIES)) == [r.entity("TENDEREE"), r.entity("AGENCY")]
+    assert _who(tender_routes(answered, PARTIES)) == [r.entity(BIDDER)]
+    templates = Templates.load()
+    owners = templates.render("result_objection_filed", "zh",
+                              context("result_objection_filed", filed))
+    assert BIDDER in owners.body and "第一名业绩造假" in owners.body and "条例54" in owners.body
+    for lang, outcome in (("zh", "成立"), ("en", "upheld")):
+        told = templates.render("result_objection_answered", lang,
+                                context("result_objection_answered", answered))
+        assert outcome in told.body and "重新评审" in told.body

@@ -18,7 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.announcement import NoticePublished
+from contracts.announcement import (
+    NoticePublished,
+    PublicityObjectionAnswered,
+    PublicityObjectionFiled,
+)
 from contracts.bidding import (
     AuctionClosed,
     AuctionPublished,
@@ -115,6 +119,10 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
         return [Route(x, "objection_filed") for x in parties.owners()]
     if isinstance(event, TenderObjectionAnswered):
         return [Route(r.entity(event.objector_uscc), "objection_answered")]
+    if isinstance(event, PublicityObjectionFiled):  # to a publicised result (条例54)
+        return [Route(x, "result_objection_filed") for x in parties.owners()]
+    if isinstance(event, PublicityObjectionAnswered):
+        return [Route(r.entity(event.objector_uscc), "result_objection_answered")]
     if isinstance(event, AwardDeclined):  # the next winner hears of it by its Awarded
         told = [*parties.owners(), r.entity(event.bidder_uscc)]
         return [Route(x, "award_declined") for x in _unique(told)]

@@ -83,6 +83,15 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                                   "answer_due": _t(e.answer_due), "article": e.article},
     "objection_answered": lambda e: {"tender_id": e.tender_id,
                                      "objection_id": e.objection_id, "answer": e.answer},
+    # an objection to a publicised result (条例54): likewise, the owners answer it
+    "result_objection_filed": lambda e: {
+        "tender_id": e.tender_id, "section_code": e.section_code or "-",
+        "objection_id": e.objection_id, "objector_uscc": e.objector_uscc, "text": e.text,
+        "answer_due": _t(e.answer_due), "article": e.article},
+    "result_objection_answered": lambda e: {
+        "tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
+        "outcome_zh": "成立" if e.upheld else "不成立",
+        "outcome_en": "upheld" if e.upheld else "dismissed"},
     "tender_suspended": lambda e: {"tender_id": e.tender_id,  # never who objected
                                    "suspended_at": _t(e.suspended_at), "article": e.article},
     "tender_resumed": lambda e: {"tender_id": e.tender_id, "resumed_at": _t(e.resumed_at),
