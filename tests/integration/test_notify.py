@@ -317,6 +317,40 @@ async def test_only_the_drawn_experts_hear_of_their_draw(world: World) -> None:
     assert other
 
 
+async def test_an_objection_to_a_result_reaches_the_tenderee_and_its_answer_the_objector(
+        world: World) -> None:
+    """条例54 through announcement's internal topic: the tenderee must answer in 3 days, so
+    it hears of the objection (with its grounds); the objector hears the answer; another
+    bidder of the tender hears of neither."""
+    from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
+
+    tenderee, t_token = await world.client.entity("tenderee")
+    objector, o_token = await world.client.entity("bidder")
+    other, x_token = await world.client.entity("bidder")
+    tender_id = await world.tender(tenderee)
+    for bidder in (objector, other):
+        await world.send(world.bid(tender_id, bidder), Stage.BIDDING,
+                         category=Category.CONSTRUCTION)
+    now = datetime.now(UTC)
+    common = {"notice_id": f"{tender_id}:candidates", "tender_id": tender_id,
+              "section_code": tender_id + "001", "objection_id": "r1",
+              "objector_uscc": objector, "article": "招标投标法实施条例第54条"}
+    await world.send(PublicityObjectionFiled(**common, text="第一名业绩造假", filed_at=now,
+                                             answer_due=now + timedelta(days=3)),
+                     Stage.ANNOUNCEMENT, category=Category.CONSTRUCTION)
+    await world.send(PublicityObjectionAnswered(**common, upheld=False, answer="经核查属实有据",
+                                                answered_at=now, late=False),
+                     Stage.ANNOUNCEMENT, category=Category.CONSTRUCTION)
+    owner = await world.inbox(t_token, 2)
+    assert sorted(i["kind"] for i in owner) == ["result_objection_filed", "tender_published"]
+    [told] = [i for i in owner if i["kind"] == "result_objection_filed"]
+    assert "第一名业绩造假" in told["body"] and objector in told["body"]
+    mine = [i["kind"] for i in await world.inbox(o_token, 2)]
+    assert sorted(mine) == ["bid_received", "result_objection_answered"]
+    _, theirs = await world.api("GET", "/v1/me/inbox", x_token)
+    assert "objection" not in json.dumps(theirs) and objector not in json.dumps(theirs)
+
+
 async def test_a_complaint_reaches_the_supervisors_and_its_decision_both_parties(
         world: World) -> None:
     """条例60, 61: a new complaint goes to the supervising departments (never to the party
