@@ -277,12 +277,19 @@ class AwardDeclined(_TenderEvent):
     article: str = Field(description="Legal basis, e.g. 招标投标法实施条例第55条.")
 
 
+class ObjectionMatter(StrEnum):
+    """What an objection to a tender is about, where bidding records it."""
+
+    DOCUMENTS = "documents"  # 招标文件 (条例22; 政采法52)
+    OPENING = "opening"  # 开标 (条例44; 87号令第41条): at the opening, answered there
+
+
 @register
 class TenderObjectionFiled(_TenderEvent):
     """A potential bidder or other interested party objected to the tender documents
-    (对招标文件提出异议, 条例22; 政府采购的质疑, 政采法52). Internal: it names the
-    objector, whom no notice or partner topic shows (20号令: who takes part stays
-    unknown before the deadline)."""
+    (对招标文件提出异议, 条例22; 政府采购的质疑, 政采法52), or a bidder to the opening
+    (条例44). Internal: it names the objector, whom no notice or partner topic shows
+    (20号令: who takes part stays unknown before the deadline)."""
 
     objection_id: str = Field(description="Objection id.")
     objector_uscc: USCC = Field(description="Who objected.")
@@ -291,6 +298,10 @@ class TenderObjectionFiled(_TenderEvent):
     answer_due: datetime = Field(description="The tenderee answers by then (条例22: 3 days).")
     suspends: bool = Field(description="Whether the tender is suspended until the answer.")
     article: str = Field(description="Legal basis of the filing and its answer.")
+    matter: ObjectionMatter = Field(default=ObjectionMatter.DOCUMENTS,
+                                    description="What it is about.")
+    section_code: SectionCode | None = Field(
+        default=None, description="The section, for an objection to its opening.")
 
 
 @register
@@ -303,6 +314,10 @@ class TenderObjectionAnswered(_TenderEvent):
     answered_at: datetime = Field(description="When it was answered.")
     late: bool = Field(description="Answered after the rule's deadline (a credit fact).")
     article: str = Field(description="Legal basis.")
+    matter: ObjectionMatter = Field(default=ObjectionMatter.DOCUMENTS,
+                                    description="What the objection was about.")
+    section_code: SectionCode | None = Field(
+        default=None, description="The section, for an objection to its opening.")
 
 
 @register

@@ -194,9 +194,21 @@ def routes(rt: Runtime, app: Bidding) -> Api:
         return json_response(await app.object_to_documents(
             request.match_info["tender_id"], body.text, who), 201)
 
+    @api.route("POST", "/v1/tenders/{tender_id}/sections/{section}/opening/objections",
+               body=ObjectionIn, status=201, roles=("bidder",),
+               summary="Object to a section's opening (条例44: at the opening, i.e. within "
+               "the rule's time of the opening record; answered on the spot)",
+               errors=("401", "403", "404", "409", "422"))
+    async def object_to_opening(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        body = await read_json(request, ObjectionIn)
+        return json_response(await app.object_to_opening(
+            request.match_info["tender_id"], request.match_info["section"], body.text, who), 201)
+
     @api.route("GET", "/v1/tenders/{tender_id}/objections", summary="Objections to the "
-               "documents: all for the tenderee, its agency and supervisors; one's own "
-               "otherwise (objectors are named to no one else)", errors=("401", "404"))
+               "documents and to the openings: all for the tenderee, its agency and "
+               "supervisors; one's own otherwise (objectors are named to no one else)",
+               errors=("401", "404"))
     async def objections(request: web.Request) -> web.Response:
         found = await app.objections_of(request.match_info["tender_id"], rt.principal(request))
         return json_response({"objections": found})

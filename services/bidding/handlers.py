@@ -163,6 +163,20 @@ class Bidding:
                     if o["objection_id"] == oid)
         return {**mine, "suspended": bool(state.get("suspensions"))}
 
+    async def object_to_opening(self, tender_id: str, section: str, text: str,
+                                who: Principal) -> dict[str, Any]:
+        """A bidder's objection to a section's opening (条例44), answered by the owners."""
+        if not who.has(Role.BIDDER) or not who.uscc:
+            raise Forbidden("role_required", "an objection to the opening is a bidder's")
+        state = await self.tender(tender_id)
+        rules, oid = self.rules(state), uuid.uuid4().hex[:12]
+        await self.tenders.update(tender_id, lambda s, v: objections.file_at_opening(
+            s, rules, section=section, objection_id=oid, objector=str(who.uscc), text=text,
+            now=now(), source=who.address))
+        state = await self.tender(tender_id)
+        return next(o for o in objections.visible(state, who.uscc, owner=False)
+                    if o["objection_id"] == oid)
+
     async def answer_objection(self, tender_id: str, objection_id: str, text: str,
                                who: Principal) -> dict[str, Any]:
         """The tenderee's (or agency's) answer; the last one resumes a suspended tender."""

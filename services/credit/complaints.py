@@ -123,10 +123,11 @@ def _view(doc: Doc) -> Doc:
     return {"complaint_id": doc["_id"], **state_of(doc)}
 
 
-# Where the platform records each matter's objection (条例60 second paragraph names them):
-# the documents' in bidding (条例22), the result's in announcement (条例54). An objection
-# projected before matters were kept is one to the documents.
-RECORDED_MATTERS = {ComplaintMatter.TENDER_DOCUMENTS.value, ComplaintMatter.EVALUATION_RESULT.value}
+# The platform records each matter's objection that 条例60 second paragraph names: the
+# documents' and the opening's in bidding (条例22, 44), the result's in announcement
+# (条例54). An objection projected before matters were kept is one to the documents.
+RECORDED_MATTERS = {ComplaintMatter.TENDER_DOCUMENTS.value, ComplaintMatter.OPENING.value,
+                    ComplaintMatter.EVALUATION_RESULT.value}
 
 
 def _recorded(tender: Mapping[str, Any], complainant: str,

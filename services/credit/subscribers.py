@@ -16,6 +16,7 @@ from contracts.bidding import (
     ContractOverdue,
     EvaluationCompleted,
     ExpertsDrawn,
+    ObjectionMatter,
     TenderObjectionAnswered,
     TenderObjectionFiled,
     TenderPublished,
@@ -87,11 +88,14 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
 
     async def on_objection(msg: Incoming[Any]) -> None:
         """Objections as the platform recorded them, for complaints (条例60): to the
-        documents in bidding (条例22), to a publicised result in announcement (条例54)."""
+        documents and to an opening in bidding (条例22, 44), to a publicised result in
+        announcement (条例54)."""
         e = msg.message
-        matter = ComplaintMatter.EVALUATION_RESULT if isinstance(
-            e, PublicityObjectionFiled | PublicityObjectionAnswered) \
-            else ComplaintMatter.TENDER_DOCUMENTS
+        if isinstance(e, PublicityObjectionFiled | PublicityObjectionAnswered):
+            matter = ComplaintMatter.EVALUATION_RESULT
+        else:  # bidding's: to the documents (条例22) or to an opening (条例44)
+            matter = ComplaintMatter.OPENING if e.matter is ObjectionMatter.OPENING \
+                else ComplaintMatter.TENDER_DOCUMENTS
         fields: dict[str, Any] = {"objector_uscc": e.objector_uscc, "matter": matter.value}
         if isinstance(e, TenderObjectionFiled | PublicityObjectionFiled):
             fields["filed_on"] = _day(e.filed_at)

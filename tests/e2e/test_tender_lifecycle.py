@@ -148,6 +148,7 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     assert status == 200
     assert sorted(line["status"] for line in opening["lines"]) == [
         "revoked", "valid", "valid", "valid"]
+    await _object_to_the_opening(p, tender_id, section, parties)
     status, committee = await p.call("bidding", "GET",
                                      f"/v1/tenders/{tender_id}/sections/{section}/committee",
                                      p.tokens["operator"])
@@ -250,6 +251,29 @@ async def _notices_are_public_and_complete(p: Platform, tender_id: str,
     text = json.dumps([n for n in notices if n["notice_type"] != "result"], ensure_ascii=False)
     assert not any(expert in text for expert in committee)  # names only from the award
     assert "digest" not in text and "seed" not in text
+
+
+async def _object_to_the_opening(p: Platform, tender_id: str, section: str,
+                                 parties: dict[str, Any]) -> None:
+    """条例44: a bidder objects at the opening; the tenderee answers on the spot, on the
+    record (the audit trail); evaluation goes on (nothing is suspended)."""
+    (objector, o_token), (_, other) = parties["bidders"][0], parties["bidders"][1]
+    path = f"/v1/tenders/{tender_id}/sections/{section}/opening/objections"
+    status, filed = await p.call("bidding", "POST", path, o_token, {"text": "唱标价格有误"})
+    assert status == 201 and filed["matter"] == "opening", filed
+    status, body = await p.call("bidding", "POST", path, parties["t_token"], {"text": "x"})
+    assert status == 403, body  # a bidder's, not the tenderee's
+    status, answered = await p.call(
+        "bidding", "POST", f"/v1/tenders/{tender_id}/objections/{filed['objection_id']}/answer",
+        parties["t_token"], {"answer": "经复核，唱标与投标文件一致"})
+    assert status == 200 and answered["suspended"] is False, answered
+    _, theirs = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections", other)
+    assert theirs["objections"] == []  # another bidder does not learn who objected
+    _, mine = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/objections", o_token)
+    assert [o["answer"] for o in mine["objections"]] == ["经复核，唱标与投标文件一致"]
+    _, audit = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    assert {"object_opening", "answer_objection"} <= {e["action"] for e in audit["entries"]}
 
 
 async def _is(p: Platform, tender_id: str, section: str, status: str) -> bool:

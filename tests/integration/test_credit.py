@@ -678,11 +678,12 @@ async def test_a_complaint_about_the_documents_follows_the_objection_the_platfor
     assert filed["objection"]["answered_on"] == _local_day(now)
 
 
-async def test_a_complaint_about_the_result_follows_the_objection_announcement_recorded(
+async def test_a_complaint_about_the_result_or_opening_follows_the_recorded_objection(
         p: Platform) -> None:
-    """条例60 second paragraph with 条例54: a complaint about the evaluation result follows
-    the complainant's objection to the publicised result, as announcement recorded it
-    (PublicityObjectionFiled / Answered); an objection to the documents does not count."""
+    """条例60 second paragraph with 条例54 and 44: a complaint about the evaluation result
+    follows the complainant's objection to the publicised result, as announcement recorded
+    it (PublicityObjectionFiled / Answered); one about the opening, the objection bidding
+    recorded at the opening; an objection about another matter does not count."""
     from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
     from contracts.bidding import TenderObjectionFiled
 
@@ -720,6 +721,18 @@ async def test_a_complaint_about_the_result_follows_the_objection_announcement_r
     status, docs = await p.call("POST", "/v1/complaints", bidder, complaint(
         tid, matter="tender_documents", objection=None, facts="文件排斥潜在投标人，附证据"))
     assert status == 201 and docs["objection"]["ref"] == "doc1", docs  # each its own
+    from contracts.bidding import ObjectionMatter  # and to the opening (条例44), bidding's
+    status, body = await p.call("POST", "/v1/complaints", bidder, complaint(
+        tid, matter="opening", objection=None, facts="唱标价格与投标文件不符"))
+    assert status == 422 and body["error"]["code"] == "objection_first", body
+    await p.send(TenderObjectionFiled(
+        tender_id=tid, objection_id="open1", objector_uscc=complainant, text="唱标有误",
+        filed_at=now, answer_due=now, suspends=False, article="实施条例第44条",
+        matter=ObjectionMatter.OPENING, section_code=f"{tid}001"))
+    await eventually(lambda: projected("open1", "filed_on"), within=30)
+    status, opening = await p.call("POST", "/v1/complaints", bidder, complaint(
+        tid, matter="opening", objection=None, facts="唱标价格与投标文件不符"))
+    assert status == 201 and opening["objection"]["ref"] == "open1", opening
 
 
 def _local_day(at: datetime) -> str:

@@ -268,3 +268,25 @@ def test_an_objection_to_a_result_reaches_the_owners_and_its_answer_the_objector
         told = templates.render("result_objection_answered", lang,
                                 context("result_objection_answered", answered))
         assert outcome in told.body and "重新评审" in told.body
+
+
+def test_an_objection_to_the_opening_reaches_the_owners_and_its_answer_the_objector() -> None:
+    """条例44: answered on the spot by the tenderee; told as an opening objection."""
+    from contracts.bidding import ObjectionMatter
+
+    tid = AWARDED.tender_id
+    filed = TenderObjectionFiled(tender_id=tid, objection_id="p1", objector_uscc=BIDDER,
+                                 text="唱标有误", filed_at=NOW, answer_due=NOW, suspends=False,
+                                 article="条例44", matter=ObjectionMatter.OPENING,
+                                 section_code=f"{tid}001")
+    answered = TenderObjectionAnswered(tender_id=tid, objection_id="p1", objector_uscc=BIDDER,
+                                       answer="无误", answered_at=NOW, late=False,
+                                       article="条例44", matter=ObjectionMatter.OPENING)
+    assert [(x.recipient, x.kind) for x in tender_routes(filed, PARTIES)] == [
+        (r.entity("TENDEREE"), "opening_objection_filed"),
+        (r.entity("AGENCY"), "opening_objection_filed")]
+    assert [(x.recipient, x.kind) for x in tender_routes(answered, PARTIES)] == [
+        (r.entity(BIDDER), "opening_objection_answered")]
+    text = Templates.load().render("opening_objection_filed", "zh",
+                                   context("opening_objection_filed", filed))
+    assert "开标" in text.title and "唱标有误" in text.body and f"{tid}001" in text.body

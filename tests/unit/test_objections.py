@@ -366,3 +366,54 @@ def test_a_contract_period_moved_by_a_suspension_is_not_overdue_at_its_old_end()
     assert tender.contract_overdue(state, SEC, at + timedelta(days=30, minutes=1)) == Change()
     (overdue,) = _events(tender.contract_overdue(state, SEC, at + timedelta(days=40)))
     assert type(overdue).__name__ == "ContractOverdue"
+
+
+# objections to an opening (条例44: 在开标现场提出，招标人应当当场作出答复，并制作记录) ----
+def _opened(at: datetime) -> dict[str, Any]:
+    state = _at_publicity()
+    state["section_state"][SEC].update(
+        status="evaluating", opened_ms=tender.ms(at),
+        lines=[{"bidder_uscc": OBJECTOR, "bid_id": "b1", "status": "valid"}])
+    return state
+
+
+def _object_to_opening(state: dict[str, Any], at: datetime, who: str = OBJECTOR) -> Change:
+    return objections.file_at_opening(state, CONSTRUCTION, section=SEC, objection_id="p1",
+                                      objector=who, text="唱标价格与投标文件不符", now=at)
+
+
+def test_an_objection_to_the_opening_is_taken_at_the_opening_and_answered_there_tiaoli44(
+        ) -> None:
+    opened = DEADLINE + timedelta(hours=1)
+    state = _opened(opened)
+    change = _object_to_opening(state, opened + timedelta(minutes=10))
+    (filed,) = _events(change)  # it suspends nothing
+    assert isinstance(filed, TenderObjectionFiled)
+    assert filed.matter.value == "opening" and filed.section_code == SEC
+    assert not filed.suspends and "第44条" in filed.article
+    assert filed.answer_due == opened + timedelta(minutes=40)  # 当场: the rule's 30 minutes
+    state = _apply(state, change)
+    assert state["audit"][-1]["action"] == "object_opening"  # 制作记录
+    (seen,) = objections.visible(state, OBJECTOR, owner=False)
+    assert seen["matter"] == "opening" and seen["section_code"] == SEC
+    answered = objections.answer(state, CONSTRUCTION, objection_id="p1", text="复核唱标无误",
+                                 actor="t", now=opened + timedelta(minutes=50))
+    (event,) = _events(answered)
+    assert isinstance(event, TenderObjectionAnswered)
+    assert event.matter.value == "opening" and event.late and "第44条" in event.article
+
+
+def test_an_opening_is_objected_to_only_by_its_bidders_and_only_at_the_opening() -> None:
+    opened = DEADLINE + timedelta(hours=1)
+    with pytest.raises(Forbidden) as stranger:
+        _object_to_opening(_opened(opened), opened, who=new_uscc(RNG))
+    assert stranger.value.code == "not_a_bidder"
+    with pytest.raises(DomainError) as late:
+        _object_to_opening(_opened(opened), opened + timedelta(minutes=31))
+    assert late.value.code == "objection_too_late"
+    assert "第44条" in late.value.details["article"]
+    unopened = _at_publicity()
+    unopened["section_state"][SEC]["status"] = "decrypting"
+    with pytest.raises(Conflict) as early:
+        _object_to_opening(unopened, opened)
+    assert early.value.code == "not_opened"

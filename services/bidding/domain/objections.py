@@ -1,4 +1,5 @@
-"""Objections to the tender documents, and suspensions of a tender, as pure decisions.
+"""Objections to the tender documents and to an opening, and suspensions of a tender, as
+pure decisions.
 
 Construction (条例22): a potential bidder or other interested party objects to the
 tender documents at least 10 days before the bid deadline; the tenderee answers
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.bidding import (
+    ObjectionMatter,
     Period,
     ResumedClock,
     TenderObjectionAnswered,
@@ -41,7 +43,7 @@ from contracts.calendar import Calendar
 from ggzy.runtime.aggregates import Change
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
 from services.bidding.domain.rules import CategoryRules, Rule, after, duration
-from services.bidding.domain.tender import State, _change, iso, ms
+from services.bidding.domain.tender import State, _change, iso, ms, section_of
 from services.bidding.domain.timeline import RuleViolation
 
 OBJECTION, COMPLAINT = "objection", "complaint"
@@ -102,6 +104,40 @@ def file(state: State, rules: CategoryRules, cal: Calendar, *, objection_id: str
     return _change(state, objector, "object", data, sets, events, now, source)
 
 
+def file_at_opening(state: State, rules: CategoryRules, *, section: str, objection_id: str,
+                    objector: str, text: str, now: datetime,
+                    source: str | None = None) -> Change:
+    """A bidder's objection to a section's opening (条例44: 投标人对开标有异议的，应当在
+    开标现场提出，招标人应当当场作出答复，并制作记录; 87号令第41条). Online, "at the
+    opening" is the rule's time after the opening record, and the answer is due within the
+    rule's time of the filing; both go into the audit trail (the record). It does not
+    suspend the tender."""
+    sec = section_of(state, section)
+    opened = sec.get("opened_ms")
+    if opened is None:
+        raise Conflict("not_opened", f"section {section} has no opening record to object to")
+    window = rules.opening_objection_window
+    if objector not in {line["bidder_uscc"] for line in sec.get("lines", [])}:
+        raise Forbidden("not_a_bidder", f"only a bidder in the opening record of section "
+                        f"{section} objects to its opening ({window.source})")
+    closes = _at(int(opened)) + duration(window)
+    if now > closes:
+        raise RuleViolation("objection_too_late", window, f"objections to the opening were "
+                            f"taken until {closes.isoformat()}", closed_at=closes.isoformat())
+    due = now + duration(rules.opening_objection_answer)
+    filed = TenderObjectionFiled(tender_id=state["tender_id"], objection_id=objection_id,
+                                 objector_uscc=objector, text=text, filed_at=now,
+                                 answer_due=due, suspends=False, article=window.source,
+                                 matter=ObjectionMatter.OPENING, section_code=section)
+    sets = {f"objections.{objection_id}": {
+        "objector_uscc": objector, "text": text, "status": PENDING, "filed_at": iso(now),
+        "answer_due_ms": ms(due), "matter": ObjectionMatter.OPENING.value,
+        "section_code": section}}
+    data = {"objection": objection_id, "section": section, "answer_due": iso(due),
+            "article": window.source}
+    return _change(state, objector, "object_opening", data, sets, [filed], now, source)
+
+
 def answer(state: State, rules: CategoryRules, *, objection_id: str, text: str, actor: str,
            now: datetime, source: str | None = None) -> Change:
     """The tenderee's answer; the last pending one lifts the suspension (条例22)."""
@@ -112,10 +148,13 @@ def answer(state: State, rules: CategoryRules, *, objection_id: str, text: str, 
     if objection["status"] != PENDING:
         raise Conflict("objection_answered", f"objection {objection_id} was answered already")
     late = ms(now) > int(objection["answer_due_ms"])
+    matter = ObjectionMatter(objection.get("matter", ObjectionMatter.DOCUMENTS))
+    article = (rules.opening_objection_answer if matter is ObjectionMatter.OPENING
+               else rules.objection_answer).source
     answered = TenderObjectionAnswered(
         tender_id=state["tender_id"], objection_id=objection_id,
         objector_uscc=objection["objector_uscc"], answer=text, answered_at=now, late=late,
-        article=rules.objection_answer.source)
+        article=article, matter=matter, section_code=objection.get("section_code"))
     base = f"objections.{objection_id}"
     sets: dict[str, Any] = {f"{base}.status": ANSWERED, f"{base}.answer": text,
                             f"{base}.answered_at": iso(now), f"{base}.late": late}
@@ -227,4 +266,5 @@ def visible(state: State, who_uscc: str | None, *, owner: bool) -> list[dict[str
 
 
 __all__ = ["answer", "complaint_suspension", "end_complaint_suspension", "file",
+           "file_at_opening",
            "filing_closes", "lift", "restored_clocks", "suspend", "visible"]

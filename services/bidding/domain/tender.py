@@ -177,6 +177,7 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
         events.append(ExpertsDrawn(tender_id=state["tender_id"], section_code=code,
                                    expert_ids=draw["committee"], commitment=draw["commitment"]))
     sec["lines"] = [line.model_dump(mode="json") for line in lines]
+    sec["opened_ms"] = ms(now)  # objections to the opening run from here (条例44)
     data = {"section": code, "valid": valid, "status": sec["status"]}
     return _change(state, "platform", "open", data, {f"section_state.{code}": sec}, events, now)
 

@@ -35,6 +35,7 @@ from contracts.bidding import (
     ContractSigned,
     EvaluationCompleted,
     ExpertsDrawn,
+    ObjectionMatter,
     TenderFailed,
     TenderModified,
     TenderObjectionAnswered,
@@ -116,9 +117,13 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
         told = [*parties.owners(), r.entity(event.winner_uscc)]
         return [Route(x, "contract_overdue") for x in _unique(told)]
     if isinstance(event, TenderObjectionFiled):  # the objector is named to the owners only
-        return [Route(x, "objection_filed") for x in parties.owners()]
+        kind = "opening_objection_filed" if event.matter is ObjectionMatter.OPENING \
+            else "objection_filed"
+        return [Route(x, kind) for x in parties.owners()]
     if isinstance(event, TenderObjectionAnswered):
-        return [Route(r.entity(event.objector_uscc), "objection_answered")]
+        kind = "opening_objection_answered" if event.matter is ObjectionMatter.OPENING \
+            else "objection_answered"
+        return [Route(r.entity(event.objector_uscc), kind)]
     if isinstance(event, PublicityObjectionFiled):  # to a publicised result (条例54)
         return [Route(x, "result_objection_filed") for x in parties.owners()]
     if isinstance(event, PublicityObjectionAnswered):
@@ -126,8 +131,8 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
     if isinstance(event, AwardDeclined):  # the next winner hears of it by its Awarded
         told = [*parties.owners(), r.entity(event.bidder_uscc)]
         return [Route(x, "award_declined") for x in _unique(told)]
-    kind = PUBLIC_STEPS.get(type(event))
-    return [Route(x, kind) for x in parties.everyone()] if kind else []
+    step = PUBLIC_STEPS.get(type(event))
+    return [Route(x, step) for x in parties.everyone()] if step else []
 
 
 def auction_routes(event: Any, parties: Parties) -> list[Route]:

@@ -83,6 +83,14 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                                   "answer_due": _t(e.answer_due), "article": e.article},
     "objection_answered": lambda e: {"tender_id": e.tender_id,
                                      "objection_id": e.objection_id, "answer": e.answer},
+    # an objection to an opening (条例44): likewise, answered on the spot
+    "opening_objection_filed": lambda e: {
+        "tender_id": e.tender_id, "section_code": e.section_code or "-",
+        "objection_id": e.objection_id, "objector_uscc": e.objector_uscc, "text": e.text,
+        "answer_due": _t(e.answer_due), "article": e.article},
+    "opening_objection_answered": lambda e: {
+        "tender_id": e.tender_id, "section_code": e.section_code or "-",
+        "objection_id": e.objection_id, "answer": e.answer},
     # an objection to a publicised result (条例54): likewise, the owners answer it
     "result_objection_filed": lambda e: {
         "tender_id": e.tender_id, "section_code": e.section_code or "-",
