@@ -100,6 +100,10 @@ class TenderPublished(_TenderEvent):
     sale_end: datetime = Field(description="Documents on sale until.")
     bid_deadline: datetime = Field(description="Bid deadline = opening time (法34).")
     qualifications: list[str] = Field(default_factory=list, description="Required qualifications.")
+    invited: list[USCC] = Field(
+        default_factory=list, description="The bidders invited (投标邀请书: 法17; 政府采购法29, "
+        "38, 40): only they may bid. Empty: anyone registered may. Internal: no notice "
+        "names them.")
 
 
 @register

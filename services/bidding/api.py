@@ -46,6 +46,9 @@ class TenderIn(RequestBody):
     bid_deadline: datetime
     expert_mix: dict[str, int] = Field(description="Specialty -> experts to draw.")
     qualifications: list[str] = Field(default_factory=list)
+    invited: list[str] = Field(default_factory=list, max_length=1000, description=(
+        "Credit codes of the bidders invited (邀请招标 and the methods that invite, 法17): "
+        "only they may bid. Not shown publicly."))
 
 
 class Modification(RequestBody):

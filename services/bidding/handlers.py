@@ -37,6 +37,7 @@ from services.bidding.domain.timeline import (
     RuleViolation,
     committee_shape,
     validate_deposit,
+    validate_invitations,
     validate_timeline,
 )
 from services.bidding.opening import fingerprints, opening_lines
@@ -104,6 +105,9 @@ class Bidding:
                           bid_deadline=event.bid_deadline)
         for s in event.sections:
             validate_deposit(rules, s.estimated_price_fen, s.deposit_fen)
+        validate_invitations(rules, event.invited, {event.tenderee_uscc, event.agency_uscc})
+        for invitee in event.invited:  # invited bidders are registered ones (法17)
+            await self.check_party(invitee, "bidder")
         size = sum(extra["expert_mix"].values())
         committee_shape(rules, sum(s.estimated_price_fen for s in event.sections), size, size)
         state, change = tender.publish(event, who.subject, extra, who.address)
@@ -270,6 +274,7 @@ class Bidding:
         deposit_fen = tender.published_section(state, section)["deposit_fen"]
         bidder, entity, reduction = await self.eligible_bidder(
             who, Category(state["category"]), deposits.reduction_matters(deposit_fen, deposit))
+        tender.refuse_uninvited(state, bidder, rules)
         deposits.check_deposit(deposit_fen, deposit, reduction)
         bid = sealed.receive(upload["ciphertext"], upload["nonce"], upload["digest"])
         fingerprint = observed(dict(upload.get("fingerprint") or {}), who.address)

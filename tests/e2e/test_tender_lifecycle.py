@@ -261,6 +261,7 @@ async def _object_to_the_opening(p: Platform, tender_id: str, section: str,
     path = f"/v1/tenders/{tender_id}/sections/{section}/opening/objections"
     status, filed = await p.call("bidding", "POST", path, o_token, {"text": "唱标价格有误"})
     assert status == 201 and filed["matter"] == "opening", filed
+    assert filed["objector_uscc"] == objector and filed["section_code"] == section
     status, body = await p.call("bidding", "POST", path, parties["t_token"], {"text": "x"})
     assert status == 403, body  # a bidder's, not the tenderee's
     status, answered = await p.call(
@@ -647,7 +648,31 @@ async def test_procurement_methods_change_the_rules_they_name(platform: Platform
     single = {**_tender_body(parties["tenderee"], deadline_s=7, category="procurement"),
               "method": "single_source", "sections": small}
     single["project_code"] = single["project_code"][:-1] + "S"
-    tender_id, section = await _publish(p, parties, single)
+    status, out = await p.call("bidding", "POST", "/v1/tenders", parties["t_token"], single)
+    assert status == 422 and out["error"]["code"] == "invitation_required", out  # 第31条
+    tender_id, section = await _publish(p, parties, {**single, "invited": [uscc]})
     status, out, _ = await p.submit(tender_id, section, uscc, token, 900_000_00)
     assert status == 201, out
     await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+
+
+async def test_an_invited_tender_takes_bids_from_its_invitees_only(platform: Platform) -> None:
+    """招标投标法第17条: an invited tender (邀请招标) names at least three registered bidders,
+    who alone may bid; the public view does not name them."""
+    p = platform
+    parties = await _parties(p, 4)
+    invitees, outsider = parties["bidders"][:3], parties["bidders"][3]
+    body = {**_tender_body(parties["tenderee"], deadline_s=30), "method": "invited_tender"}
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", "/v1/tenders", parties["t_token"],
+        {**body, "invited": [u for u, _ in invitees[:2]]}))
+    assert status == 422 and out["error"]["code"] == "too_few_invitees", out
+    assert "第17条" in out["error"]["details"]["article"]
+    tender_id, section = await _publish(p, parties, {**body, "invited": [u for u, _ in invitees]})
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    assert not any(u in json.dumps(public) for u, _ in invitees)
+    status, out, _ = await p.until_known(lambda: p.submit(tender_id, section, *outsider,
+                                                          9_000_000_00))
+    assert status == 403 and out["error"]["code"] == "not_invited", out
+    status, out, _ = await p.submit(tender_id, section, *invitees[0], 9_000_000_00)
+    assert status == 201, out

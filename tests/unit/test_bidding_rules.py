@@ -19,6 +19,7 @@ from services.bidding.domain.timeline import (
     committee_shape,
     deadline_after_modification,
     validate_deposit,
+    validate_invitations,
     validate_timeline,
 )
 
@@ -120,7 +121,9 @@ def test_a_category_without_rules_is_refused_specifically() -> None:
 # procurement methods (政府采购法26) and what each changes ------------------------------
 def test_construction_is_tendered_openly_or_by_invitation_only_law_10() -> None:
     """招标投标法第10条: 招标分为公开招标和邀请招标; a procurement method is refused."""
-    assert BOOK.for_tender(Category.CONSTRUCTION, "invited_tender") == CONSTRUCTION
+    invited = BOOK.for_tender(Category.CONSTRUCTION, "invited_tender")
+    assert invited == CONSTRUCTION.model_copy(update={"invitation_list": invited.invitation_list})
+    assert invited.invitation_list.n == 2  # only what the method names changes: its list
     with pytest.raises(DomainError) as err:
         BOOK.for_tender(Category.CONSTRUCTION, "inquiry")
     assert err.value.code == "method_not_allowed"
@@ -171,3 +174,57 @@ def test_a_method_rule_naming_no_tender_rule_is_refused_when_loaded(tmp_path: Pa
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
     with pytest.raises(ValueError, match="single_price"):
         load(path)
+
+
+# who may bid: the invitation list (法16, 17; 政府采购法29, 31, 38, 40) ---------------------
+INVITEES = ["91440300MA5F0000X1", "91440300MA5F0000X2", "91440300MA5F0000X3"]
+OWNERS = {"TENDEREE", None}
+
+
+def test_an_invited_tender_names_at_least_three_invitees_fa17() -> None:
+    invited = BOOK.for_tender(Category.CONSTRUCTION, "invited_tender")
+    with pytest.raises(RuleViolation) as none:
+        validate_invitations(invited, [], OWNERS)
+    assert none.value.code == "invitation_required" and "第17条" in none.value.article
+    with pytest.raises(RuleViolation) as two:
+        validate_invitations(invited, INVITEES[:2], OWNERS)
+    assert two.value.code == "too_few_invitees" and "第17条" in two.value.article
+    assert two.value.details["minimum"] == 3
+    validate_invitations(invited, INVITEES, OWNERS)
+    with pytest.raises(DomainError) as again:
+        validate_invitations(invited, [*INVITEES, INVITEES[0]], OWNERS)
+    assert again.value.code == "invitee_repeated"
+    with pytest.raises(DomainError) as own:
+        validate_invitations(invited, [*INVITEES, "TENDEREE"], OWNERS)
+    assert own.value.code == "invitee_is_owner"
+
+
+def test_an_open_tender_takes_no_list_and_some_methods_may_take_one() -> None:
+    """法16: an open tender invites anyone; an inquiry (政府采购法40) may name its suppliers
+    or invite by notice (74号令12); single source names its one supplier (第31条)."""
+    with pytest.raises(RuleViolation) as open_list:
+        validate_invitations(CONSTRUCTION, INVITEES, OWNERS)
+    assert open_list.value.code == "invitation_not_allowed" and "第16条" in open_list.value.article
+    validate_invitations(CONSTRUCTION, [], OWNERS)
+    inquiry = BOOK.for_tender(Category.PROCUREMENT, "inquiry")
+    validate_invitations(inquiry, [], OWNERS)
+    validate_invitations(inquiry, INVITEES, OWNERS)
+    with pytest.raises(RuleViolation):
+        validate_invitations(inquiry, INVITEES[:2], OWNERS)
+    single = BOOK.for_tender(Category.PROCUREMENT, "single_source")
+    validate_invitations(single, INVITEES[:1], OWNERS)
+    with pytest.raises(RuleViolation) as unnamed:
+        validate_invitations(single, [], OWNERS)
+    assert unnamed.value.code == "invitation_required"
+
+
+def test_a_bid_from_outside_the_invitation_list_is_refused() -> None:
+    from ggzy.runtime.errors import Forbidden
+    from services.bidding.domain import tender
+
+    invited = BOOK.for_tender(Category.CONSTRUCTION, "invited_tender")
+    tender.refuse_uninvited({"invited": INVITEES}, INVITEES[1], invited)
+    tender.refuse_uninvited({"invited": []}, "ANYONE", CONSTRUCTION)  # open: anyone
+    with pytest.raises(Forbidden) as refused:
+        tender.refuse_uninvited({"invited": INVITEES}, "ANYONE", invited)
+    assert refused.value.code == "not_invited" and "第17条" in refused.value.details["article"]

@@ -290,3 +290,14 @@ def test_an_objection_to_the_opening_reaches_the_owners_and_its_answer_the_objec
     text = Templates.load().render("opening_objection_filed", "zh",
                                    context("opening_objection_filed", filed))
     assert "开标" in text.title and "唱标有误" in text.body and f"{tid}001" in text.body
+
+
+def test_each_invitee_gets_its_invitation_and_never_learns_the_others() -> None:
+    """法17: 投标邀请书 to each invited bidder; the list is named to no one."""
+    invited = ["91440300MA5F0000X1", "91440300MA5F0000X2", "91440300MA5F0000X3"]
+    published = TENDER.model_copy(update={"invited": invited})
+    routes = tender_routes(published, PARTIES)
+    assert [(x.recipient, x.kind) for x in routes if x.kind == "tender_invited"] == [
+        (r.entity(u), "tender_invited") for u in invited]
+    text = Templates.load().render("tender_invited", "zh", context("tender_invited", published))
+    assert not any(u in text.title + text.body for u in invited)

@@ -49,6 +49,8 @@ class CategoryRules(BaseModel):
     objection_answer: Rule  # the tenderee answers within this long
     objection_suspends: Rule  # 1: the tender is suspended until the answer
     suspension_restores_time: Rule  # 1: the deadline moves by a suspension's length
+    invitation_list: Rule  # 0: open, no list; 1: a list may restrict the bidders; 2: required
+    minimum_invitees: Rule  # a list names at least this many (法17: 3)
     opening_objection_window: Rule  # an objection to the opening, this long after it (条例44)
     opening_objection_answer: Rule  # ... answered within this long ("当场")
     minimum_bidders: Rule

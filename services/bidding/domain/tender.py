@@ -309,6 +309,14 @@ def refuse_after_deadline(state: State, now: datetime, rules: CategoryRules) -> 
     refuse_while_suspended(state, "no bid is taken or withdrawn")
 
 
+def refuse_uninvited(state: State, bidder: str, rules: CategoryRules) -> None:
+    """A tender with an invitation list takes bids from its invitees only (法17)."""
+    invited = state.get("invited")
+    if invited and bidder not in invited:
+        raise Forbidden("not_invited", f"{bidder} was not invited to this tender "
+                        f"({rules.invitation_list.source})", article=rules.invitation_list.source)
+
+
 def refuse_while_suspended(state: State, what: str) -> None:
     """A suspended tender (条例22, 62) does nothing of ``what`` until it resumes."""
     suspensions = state.get("suspensions")

@@ -1,4 +1,5 @@
-"""Timeline rules of a tender (招标时限): issue, sale, deadline, modification, deposit.
+"""Timeline rules of a tender (招标时限): issue, sale, deadline, modification, deposit;
+and who may bid (the invitation list).
 
 Days are calendar days measured moment to moment (a deadline 20 days after the
 issue means at least 20 × 24 hours later); working days, where a category's
@@ -8,6 +9,7 @@ article, the required and the actual value.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
@@ -82,6 +84,30 @@ def deadline_after_modification(rules: CategoryRules, *, modified_at: datetime,
     if not affects_bids:
         return deadline
     return max(deadline, after(rules.modification_notice, modified_at, Calendar()))
+
+
+def validate_invitations(rules: CategoryRules, invited: Sequence[str],
+                         owners: Collection[str | None]) -> None:
+    """The invitation list a method calls for (rule ``invitation_list``): none for an open
+    tender (法16: anyone registered bids), at least ``minimum_invitees`` distinct others
+    than the tenderee and its agency where a list is given or required (法17: 邀请招标
+    三个以上; 政府采购法29, 38, 40; single source: its one supplier, 政府采购法31)."""
+    mode, least = rules.invitation_list, rules.minimum_invitees
+    if not invited:
+        if mode.n >= 2:
+            raise RuleViolation("invitation_required", mode, f"this method invites its "
+                                f"bidders: name at least {least.n} in invited")
+        return
+    if mode.n == 0:
+        raise RuleViolation("invitation_not_allowed", mode, "an open tender takes no "
+                            "invitation list: every registered bidder may bid")
+    if len(set(invited)) != len(invited):
+        raise DomainError("invitee_repeated", "each invitee is named once")
+    if set(invited) & set(owners):
+        raise DomainError("invitee_is_owner", "the tenderee and its agency are not invited")
+    if len(invited) < least.n:
+        raise RuleViolation("too_few_invitees", least, f"{len(invited)} invited: at least "
+                            f"{least.n} are required", invited=len(invited), minimum=least.n)
 
 
 def validate_deposit(rules: CategoryRules, estimated_price_fen: int, deposit_fen: int) -> None:

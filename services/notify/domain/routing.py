@@ -105,8 +105,9 @@ class Interest:
 
 def tender_routes(event: Any, parties: Parties) -> list[Route]:
     """The recipients of a bidding event, from the tender's parties."""
-    if isinstance(event, TenderPublished):
-        return [Route(x, "tender_published") for x in parties.owners()]
+    if isinstance(event, TenderPublished):  # and each invitee its invitation (法17)
+        return [*(Route(x, "tender_published") for x in parties.owners()),
+                *(Route(r.entity(u), "tender_invited") for u in _unique(event.invited))]
     if isinstance(event, BidSubmitted):
         return [Route(r.entity(event.bidder_uscc), "bid_received")]
     if isinstance(event, BidWithdrawn):
