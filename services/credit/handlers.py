@@ -218,6 +218,20 @@ class Credit:
                 outcomes[n] = exc
         return outcomes
 
+    async def on_late_answer(self, tender_id: str, objection_id: str, matter: str,
+                             article: str, source: str, cause: Cause) -> None:
+        """An objection answered after its due time: a record against the tenderee, whose
+        duty the answer is (条例22, 44, 54; 条例77第2款), once per objection."""
+        tender = await self.store.tender(tender_id)
+        if tender is None or not tender.get("tenderee_uscc"):
+            raise LookupError(f"no tenderee known for {tender_id} yet")
+        rec = Record(f"objection_late:{tender_id}:{objection_id}", "objection_answer_late",
+                     source, {"tender_id": tender_id, "objection_id": objection_id,
+                              "matter": matter, "article": article,
+                              "categories": [tender["category"]]})
+        await self.apply(SubjectKind.ENTITY, tender["tenderee_uscc"],
+                         self.record(SubjectKind.ENTITY, rec), cause)
+
     def _fresh(self, kind: SubjectKind, subject: str) -> Callable[[], Doc]:
         model = self.rules.model_for(kind)
         return lambda: records.new_account(kind, subject, model)

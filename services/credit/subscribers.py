@@ -102,6 +102,9 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         else:
             fields["answered_on"] = _day(e.answered_at)
         await store.project_objection(e.tender_id, e.objection_id, fields)
+        if not isinstance(e, TenderObjectionFiled | PublicityObjectionFiled) and e.late:
+            await app.on_late_answer(e.tender_id, e.objection_id, matter.value, e.article,
+                                     type(e).__name__, _cause(msg))
 
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
         return await app.add_records_of([(msg.message, _cause(msg)) for msg in msgs])

@@ -470,13 +470,13 @@ async def test_the_public_query_shows_level_and_restrictions_in_force_only(p: Pl
 
 
 # complaints (投诉: 条例60, 61) ----------------------------------------------------------------
-async def _published_tender(p: Platform) -> str:
+async def _published_tender(p: Platform, tenderee: str | None = None) -> str:
     """A construction tender as bidding publishes it; returns its id once credit knows it."""
     tid, sec = ids()
     now = datetime.now(UTC)
     await p.send(TenderPublished(
         tender_id=tid, project_code=tid[:17], project_name="示例教学楼新建工程",
-        category=C, region_code="440300", tenderee_uscc=p.tokens["tenderee_uscc"],
+        category=C, region_code="440300", tenderee_uscc=tenderee or p.tokens["tenderee_uscc"],
         tenderee_name="示例城投", method="open_tender", evaluation="lowest_evaluated_price",
         state_funded=True, sections=[Section(section_code=sec, name="一标段",
                                              estimated_price_fen=100, deposit_fen=1)],
@@ -733,6 +733,47 @@ async def test_a_complaint_about_the_result_or_opening_follows_the_recorded_obje
     status, opening = await p.call("POST", "/v1/complaints", bidder, complaint(
         tid, matter="opening", objection=None, facts="唱标价格与投标文件不符"))
     assert status == 201 and opening["objection"]["ref"] == "open1", opening
+
+
+async def test_an_objection_answered_late_is_a_record_against_the_tenderee_once(
+        p: Platform) -> None:
+    """条例22, 54 (the answer within 3 days); 条例77第2款: a late answer, from bidding's or
+    announcement's record, lowers the tenderee's score, once per objection; an answer in
+    time records nothing."""
+    from contracts.announcement import PublicityObjectionAnswered
+    from contracts.bidding import TenderObjectionAnswered
+
+    tenderee = new_uscc()
+    tid = await _published_tender(p, tenderee)
+    now = datetime.now(UTC)
+    on_time = TenderObjectionAnswered(
+        tender_id=tid, objection_id="o0", objector_uscc=new_uscc(), answer="已答复",
+        answered_at=now, late=False, article="实施条例第22条")
+    late = on_time.model_copy(update={"objection_id": "o1", "late": True})
+    await p.send(on_time)
+    env = await p.send(late)
+    await p.send(late, env)  # redelivered
+    await p.send(on_time.model_copy(update={"objection_id": "o2"}))  # after both, in order
+
+    async def projected() -> Any:
+        doc = await p.svc.runtime.db["tender_projection"].find_one({"_id": tid})
+        return doc if doc and doc.get("objections", {}).get("o2") else None
+    await eventually(projected, within=30)
+    account = await p.account(tenderee, lambda a: a["records"])
+    assert [r["kind"] for r in account["records"].values()] == ["objection_answer_late"]
+    assert account["score"] == 95
+    await p.send(PublicityObjectionAnswered(
+        notice_id=f"N-{tid}", tender_id=tid, objection_id="r1", objector_uscc=new_uscc(),
+        upheld=False, answer="评审无误", answered_at=now, late=True,
+        article="招标投标法实施条例第54条"), stage=Stage.ANNOUNCEMENT)
+    account = await p.account(tenderee, lambda a: len(a["records"]) == 2)
+    assert sorted(r["detail"]["matter"] for r in account["records"].values()) == [
+        "evaluation_result", "tender_documents"]
+    assert account["score"] == 90
+    events = await p.credit_events(lambda rs: len(of_type(rs, "CreditChanged",
+                                                         subject_id=tenderee)) >= 2)
+    assert [e["reason"] for e in of_type(events, "CreditChanged", subject_id=tenderee)] == [
+        "objection_answer_late", "objection_answer_late"]
 
 
 def _local_day(at: datetime) -> str:
