@@ -41,6 +41,14 @@ def _section(e: Any) -> Context:
     return {"tender_id": e.tender_id, "section_code": e.section_code}
 
 
+def _objection_filed(e: Any) -> Context:
+    """An objection to an opening or a result, for the owners who answer it: who objected
+    and why (the objector is named to them only)."""
+    return {"tender_id": e.tender_id, "section_code": e.section_code or "-",
+            "objection_id": e.objection_id, "objector_uscc": e.objector_uscc, "text": e.text,
+            "answer_due": _t(e.answer_due), "article": e.article}
+
+
 PERIOD_NAMES = {"decryption": ("解密", "decryption"), "contract": ("签订合同", "contract")}
 
 
@@ -87,18 +95,12 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "objection_answered": lambda e: {"tender_id": e.tender_id,
                                      "objection_id": e.objection_id, "answer": e.answer},
     # an objection to an opening (条例44): likewise, answered on the spot
-    "opening_objection_filed": lambda e: {
-        "tender_id": e.tender_id, "section_code": e.section_code or "-",
-        "objection_id": e.objection_id, "objector_uscc": e.objector_uscc, "text": e.text,
-        "answer_due": _t(e.answer_due), "article": e.article},
+    "opening_objection_filed": _objection_filed,
     "opening_objection_answered": lambda e: {
         "tender_id": e.tender_id, "section_code": e.section_code or "-",
         "objection_id": e.objection_id, "answer": e.answer},
     # an objection to a publicised result (条例54): likewise, the owners answer it
-    "result_objection_filed": lambda e: {
-        "tender_id": e.tender_id, "section_code": e.section_code or "-",
-        "objection_id": e.objection_id, "objector_uscc": e.objector_uscc, "text": e.text,
-        "answer_due": _t(e.answer_due), "article": e.article},
+    "result_objection_filed": _objection_filed,
     "result_objection_answered": lambda e: {
         "tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
         "outcome_zh": "成立" if e.upheld else "不成立",
