@@ -88,6 +88,16 @@ async def run_tender(c: PlatformClient) -> None:
                               "/opening")
     for line in opening["lines"]:
         print(f"  opening record: {line['bidder_name']} {line['price_fen']} {line['status']}")
+    print("11b. a bidder objects to the opening (条例44); the tenderee answers on the record")
+    status, objection = await c.call(
+        "bidding", "POST", f"/v1/tenders/{tender_id}/sections/{section}/opening/objections",
+        bidders[1][1], {"text": "唱标价格与投标文件不一致"})
+    _show(f"POST .../opening/objections -> {status}", objection)
+    status, answer = await c.call(
+        "bidding", "POST",
+        f"/v1/tenders/{tender_id}/objections/{objection['objection_id']}/answer", t_token,
+        {"answer": "经核对解密后的投标文件，唱标价格一致"})
+    _show(f"POST .../answer -> {status}", answer)
     await _score(c, tender_id, section, experts, opening["lines"])
     await _award(c, tender_id, section, t_token)
     supervisor = await _credit(c, tender_id, bidders[3][0])
