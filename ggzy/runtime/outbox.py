@@ -49,6 +49,9 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # aiokafka's 16 KiB default, a relay publishing hundreds of aggregates at once spends
 # its time waking the senders queued behind each full batch.
 MAX_BATCH_BYTES = 1024 * 1024
+# Entries of one ``send_soon`` from which they go as batches built for them, not by ``send``
+# (where each record costs ~20 µs of the producer's CPU against ~9 µs appended to a batch)
+SEND_IN_BATCHES = 16
 SWEEP_LIMIT = 1000  # aggregates a sweep takes at once (the next sweep follows at once)
 
 
@@ -291,15 +294,28 @@ class OutboxRelay:
 
     async def send_soon(self, entries: list[Doc]) -> asyncio.Future[Any]:
         """Hand entries shaped as an outbox's to the producer, in order; return what
-        completes when every one is acknowledged (or fails with the first failure). Each
-        goes by ``send``, so the small sends of many concurrent callers share the
-        producer's batches (a pass of the relay builds its own)."""
+        completes when every one is acknowledged (or fails with the first failure). A few
+        go by ``send``, so the small sends of many concurrent callers share the
+        producer's batches; ``SEND_IN_BATCHES`` or more are built into batches of their
+        own, as a pass of the relay does (about half the producer's CPU per record)."""
         if self.producer is None:
             raise RuntimeError("relay has no producer: start the service first")
-        sent = []
-        for entry in entries:
-            topic, key, value, headers = _record(entry)
-            sent.append(await self.producer.send(topic, value=value, key=key, headers=headers))
+        sent: list[asyncio.Future[Any]] = []
+        if len(entries) >= SEND_IN_BATCHES:
+            batches = _Batches(self.producer, self.partitioner)
+            used: dict[int, _Batch] = {}
+            try:
+                for entry in entries:
+                    batch = await batches.add(entry)
+                    used[id(batch)] = batch
+            finally:
+                await batches.close()
+            sent = [batch.delivery for batch in used.values()]
+        else:
+            for entry in entries:
+                topic, key, value, headers = _record(entry)
+                sent.append(await self.producer.send(topic, value=value, key=key,
+                                                     headers=headers))
         acked = asyncio.gather(*sent)
         topics = [entry["topic"] for entry in entries]
 

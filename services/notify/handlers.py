@@ -8,7 +8,6 @@ known (its own, else registration's) and an SMTP relay is configured.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,8 +129,7 @@ class Notify:
         now = now_ms()
         inbox = [(i, spec) for i, of in enumerate(specs) for spec in of
                  if spec.channel == Channel.INBOX]
-        written = await asyncio.gather(*(self.lane.write_inbox(spec, causes[i], now)
-                                         for i, spec in inbox), return_exceptions=True)
+        written = await self.lane.write_inboxes([spec for _, spec in inbox], now)
         done = len(specs)
         for (i, _), result in zip(inbox, written, strict=True):
             if isinstance(result, Exception) and i < done:

@@ -27,11 +27,13 @@ partitions are assigned or revoked: a lane another replica may have queued to si
 is read again.
 
 Once a notification is sent, the lane's next one goes on while it is recorded and
-its receipt published (``Runtime.publish_with_batch``): the consumed batch waits for
-every record and receipt before it is committed, and fails (comes again) if one
-failed. Receipts go under an id derived from the notification id: when a delivery
-recorded is redelivered before its offset was committed, the same receipt goes out
-again under the same id, which consumers deduplicate. A webhook sent and not yet
+its receipt published: the consumed batch waits for every record and receipt before
+it is committed, and fails (comes again) if one failed. The receipts of the deliveries
+recorded in one turn of the event loop (one store round trip's) go out in one
+publication (``Receipts``), each its own event. Receipts go under an id derived
+from the notification id: when a delivery recorded is redelivered before its offset
+was committed, the same receipt goes out again under the same id, which consumers
+deduplicate. A webhook sent and not yet
 recorded when a replica dies, or whose record failed, is sent again (the receiver
 recognises it by its signed notification id; its first copy arrived in order): at
 least once, as any delivery over a network can only be.
@@ -62,9 +64,11 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from pymongo.errors import DuplicateKeyError
 
 from contracts.notify import Channel, NotificationQueued
 from ggzy.runtime.aggregates import Cause, Outgoing, now_ms
+from ggzy.runtime.batching import settled
 from ggzy.runtime.consumer import Incoming, leave_to_batch
 from services.notify.channels import DeliveryError
 from services.notify.courier import Courier, Send
@@ -95,11 +99,13 @@ class FastLane:
     """The handler of notify's deliveries topic (group ``notify.deliveries``)."""
 
     def __init__(self, queue: DeliveryQueue, courier: Courier, store: NotifyStore,
-                 senders: dict[Channel, Send], publish: Publish, *,
+                 senders: dict[Channel, Send], publish_all: PublishAll, *,
                  end_offsets: EndOffsets | None = None,
                  known_lanes: int = 100_000, recheck_ms: int = 500) -> None:
         self.queue, self.courier, self.store = queue, courier, store
-        self.senders, self.publish = senders, publish
+        self.senders = senders
+        self.receipts = Receipts(publish_all)
+        self._inbox_order = 0  # the last order an inbox notification was written with
         # lanes with nothing unfinished in the store queue, as this replica last saw while
         # it owned their partition (bounded; forgotten on every rebalance)
         self._clear: dict[str, None] = {}
@@ -158,6 +164,25 @@ class FastLane:
             return False
         await self.courier.delivered_now(spec, queued_ms)
         return True
+
+    async def write_inboxes(self, specs: list[Spec], queued_ms: int) -> list[bool | Exception]:
+        """``write_inbox`` for many at once, their inserts queued together: for each, True
+        when written now, False when written before, or why it could not be written."""
+        now, pending = time.time_ns() // 1000, []
+        for spec in specs:  # sorts the recipient's inbox: by the time of writing, in order
+            self._inbox_order = max(now, self._inbox_order + 1)
+            pending.append(self.queue.inbox_soon(spec, self._inbox_order))
+        written = await settled(pending)
+        out: list[bool | Exception] = []
+        for spec, result in zip(specs, written, strict=True):
+            if result is None:
+                await self.courier.delivered_now(spec, queued_ms)
+                out.append(True)
+            elif isinstance(result, DuplicateKeyError):
+                out.append(False)
+            else:
+                out.append(result if isinstance(result, Exception) else RuntimeError(result))
+        return out
 
     def _unseen(self, msg: Incoming[NotificationQueued], lane: str) -> bool:
         """Whether no one can have handled this record before: its offset is at or past
@@ -222,7 +247,7 @@ class FastLane:
         try:
             await self.queue.record_delivered(spec, order, cause)
             await self.courier.delivered_now(spec, queued_ms)
-            await self._receipt(spec, cause)
+            await self.receipts.publish(receipt_of(spec), cause)
         except BaseException:
             self._sent.pop(spec.notification_id, None)
             raise
@@ -277,7 +302,55 @@ class FastLane:
         return _spec(q, {"url": hook["url"], "secret": hook["secret"]})
 
     async def _receipt(self, spec: Spec, cause: Cause) -> None:
-        await self.publish([receipt_of(spec)], cause)
+        """Publish a receipt; its acknowledgement is left to the consumed batch."""
+        acked = self.receipts.publish(receipt_of(spec), cause)
+        if not leave_to_batch(acked):
+            await acked
+
+
+class Receipts:
+    """Publishes the receipts of deliveries recorded in one turn of the event loop
+    together, each its own event under its own id and cause: one publication (built
+    into batches by the producer's relay path) instead of one per receipt. Deliveries
+    recorded in one store round trip all finish in the same turn."""
+
+    def __init__(self, publish_all: PublishAll) -> None:
+        self.publish_all = publish_all
+        self._groups: list[tuple[list[tuple[Outgoing, str]], Cause]] = []
+        self._waiting: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def publish(self, event: tuple[Outgoing, str], cause: Cause) -> asyncio.Future[None]:
+        """Queue one receipt; what is returned completes once it is acknowledged (or
+        fails as its publication did)."""
+        loop = asyncio.get_running_loop()
+        if not self._groups:
+            self._task = loop.create_task(self._flush())
+        acked: asyncio.Future[None] = loop.create_future()
+        self._groups.append(([event], cause))
+        self._waiting.append(acked)
+        return acked
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the receipts of the same turn join
+        groups, waiting = self._groups, self._waiting
+        self._groups, self._waiting = [], []
+        try:
+            await self.publish_all(groups)
+        except BaseException as exc:
+            for acked in waiting:
+                if acked.done():
+                    continue
+                if isinstance(exc, Exception):
+                    acked.set_exception(exc)
+                else:
+                    acked.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for acked in waiting:
+            if not acked.done():
+                acked.set_result(None)
 
 
 def receipt_of(spec: Spec) -> tuple[Outgoing, str]:

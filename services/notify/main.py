@@ -35,7 +35,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
                       metrics=NotifyMetrics(rt.metrics.registry), workers=cfg.workers,
                       lease_ms=int(cfg.lease_s * 1000), grace_ms=cfg.gap_grace_ms,
                       batch=cfg.batch, window=cfg.window)
-    lane = FastLane(queue, courier, store, senders, rt.publish_with_batch,
+    lane = FastLane(queue, courier, store, senders, rt.publish_all,
                     end_offsets=rt.end_offsets)
     app = Notify(store, Templates.load(), mail.endpoint if cfg.smtp_host else None,
                  rt.publish_now, rt.publish_all, lane)

@@ -402,6 +402,11 @@ class DeliveryQueue:
             return False
         return True
 
+    def inbox_soon(self, spec: Spec, order: int) -> asyncio.Future[None]:
+        """``record_delivered`` of an inbox notification, queued at once (no coroutine):
+        its future fails with DuplicateKeyError when it was recorded before."""
+        return self.store.insert_soon(self.inbox_docs, _inboxed(spec, order))
+
     async def record_failed(self, spec: Spec, order: int, attempts: int, reason: str,
                             cause: Cause) -> None:
         """Give up a delivery the fast lane could not make (no attempt left, or nowhere

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from contracts.registration import PartnerRegistered
 from contracts.topics import Stage, topic_name
 from ggzy.runtime import outbox
-from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing, now_ms
+from ggzy.runtime.aggregates import Aggregates, Cause, Change, Outgoing, entry_of, now_ms, stamp
 from ggzy.runtime.metrics import Metrics
 from ggzy.runtime.outbox import OutboxRelay, new_producer
 from ggzy.runtime.service import ensure_topics
@@ -383,3 +383,23 @@ async def test_events_beyond_one_batch_go_in_the_next_in_order_per_aggregate(env
     for pid in pids:
         doc = await env.aggs.get(pid)
         assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
+
+
+async def test_many_events_sent_at_once_go_as_batches_in_order_per_key_with_their_ids(
+        env: Env) -> None:
+    relay = await env.relay()
+    cause, now = Cause(message_id="m-batch", correlation_id="c-batch"), now_ms()
+    events = [Outgoing(partner(f"b-{i % 4}", f"n{i}")) for i in range(outbox.SEND_IN_BATCHES * 3)]
+    entries = [entry_of(out, stamp(out, cause, "/test", f"id-{i}"), env.prefix, i, now)
+               for i, out in enumerate(events)]
+    await relay.send_now(entries)
+    await relay.producer.stop()  # type: ignore[union-attr]
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic,
+                               lambda rs: len(rs) >= len(entries))
+    assert len(records) == len(entries)
+    for key in ("b-0", "b-1", "b-2", "b-3"):
+        mine = [r for r in records if r.key == key]
+        expected = [i for i in range(len(entries)) if i % 4 == int(key[-1])]
+        assert [r.json()["name"] for r in mine] == [f"n{i}" for i in expected]
+        assert [r.headers["ce_id"] for r in mine] == [f"id-{i}" for i in expected]
+        assert {r.headers["ce_causationid"] for r in mine} == {"m-batch"}
