@@ -30,14 +30,13 @@ from typing import Any
 
 import bson
 from bson.raw_bson import RawBSONDocument
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, InsertOne, UpdateMany, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import ClientBulkWriteException, DuplicateKeyError, OperationFailure
 
 Doc = dict[str, Any]
 BULK_WRITE_WIRE_VERSION = 25  # MongoDB 8.0: the client-level bulkWrite command
 MAX_BATCH = 500  # operations per round trip (well under the store's message limit)
-MAX_COMMAND_BYTES = 8 * 1024 * 1024  # operations' bytes per command (half the document limit)
 
 
 @dataclass
@@ -101,7 +100,6 @@ class Store:
                  observe: Callable[[str, int], None] | None = None) -> None:
         self.client = client
         self.bulk_write_supported = False
-        self.max_command_bytes = MAX_COMMAND_BYTES
         self._writes = _Queue(self._flush_writes, "write", observe)
         self._reads = _Queue(self._flush_reads, "read", observe)
 
@@ -109,8 +107,6 @@ class Store:
         """Learn whether the server runs the client-level bulkWrite (MongoDB >= 8.0)."""
         hello = await self.client.admin.command("hello")
         self.bulk_write_supported = int(hello.get("maxWireVersion", 0)) >= BULK_WRITE_WIRE_VERSION
-        # the operations of one command stay under the server's document limit
-        self.max_command_bytes = int(hello.get("maxBsonObjectSize", 16 * 1024 * 1024)) // 2
 
     @property
     def stats(self) -> dict[str, int]:
@@ -171,70 +167,29 @@ class Store:
         if len(batch) == 1 or not self.bulk_write_supported:
             await asyncio.gather(*(self._write_alone(op) for op in batch))
             return
-        # Each operation encoded once (C), its size known: the command carries them as
-        # raw documents, in as few commands as fit the server's document limit; one too
-        # large for that goes alone (PyMongo's insert_one/update_one send it as a document
-        # sequence).
-        namespaces: dict[str, int] = {}
-        parts: list[tuple[list[_Op], list[RawBSONDocument]]] = [([], [])]
-        size, limit = 0, self.max_command_bytes
-        alone: list[_Op] = []
-        for op in batch:
-            raw = bson.encode(_operation(op, namespaces))
-            if len(raw) > limit:
-                alone.append(op)
-                continue
-            if size + len(raw) > limit:
-                parts.append(([], []))
-                size = 0
-            size += len(raw)
-            parts[-1][0].append(op)
-            parts[-1][1].append(RawBSONDocument(raw))
-        ns_info = [{"ns": ns} for ns in namespaces]
-        await asyncio.gather(*(self._bulk_write(ops, raws, ns_info) for ops, raws in parts
-                               if ops), *(self._write_alone(op) for op in alone))
-
-    async def _bulk_write(self, ops: list[_Op], raws: list[RawBSONDocument],
-                          ns_info: list[Doc]) -> None:
-        """One ``bulkWrite`` command (MongoDB 8.0; unordered, a result per operation),
-        sent as a command as PyMongo's ``client.bulk_write`` sends it, without building
-        its models and result objects per operation (about half the client's CPU per
-        write: bench/README.md, credit session 8)."""
-        command: Doc = {"bulkWrite": 1, "ops": raws, "nsInfo": ns_info, "ordered": False,
-                        "errorsOnly": False}
-        concern = self.client.write_concern.document
-        if concern:
-            command["writeConcern"] = concern
-        admin = self.client.admin
+        models = [_model(op) for op in batch]
+        errors: dict[int, Doc] = {}
         try:
-            reply = await admin.command(command)
-            if reply.get("writeConcernError"):  # applied, maybe not durably: not settled
-                raise OperationFailure(f"write concern: {reply['writeConcernError']}", 64,
-                                       reply)
-            cursor = reply["cursor"]
-            results: list[Doc] = list(cursor["firstBatch"])
-            while cursor.get("id"):  # results beyond the first batch (a large bulk)
-                more = await admin.command({"getMore": cursor["id"],
-                                            "collection": "$cmd.bulkWrite"})
-                cursor = more["cursor"]
-                results += cursor["nextBatch"]
-        except Exception as exc:
-            for op in ops:
-                if not op.future.done():
-                    op.future.set_exception(exc)
-            return
-        for result in results:
-            op = ops[int(result["idx"])]
-            if op.future.done():
-                continue
-            if not result.get("ok"):
-                op.future.set_exception(_write_error(result, None))
-            elif op.document is not None:
+            result = await self.client.bulk_write(models, ordered=False, verbose_results=True)
+        except ClientBulkWriteException as exc:
+            reported: list[Any] = list(exc.write_errors or [])  # dicts, whatever the stubs say
+            errors = {int(e["idx"]): e for e in reported}
+            partial = exc.partial_result
+            if partial is None:
+                for index, op in enumerate(batch):
+                    op.future.set_exception(_write_error(errors.get(index), exc))
+                return
+            result = partial
+        inserted = result.insert_results
+        updated = result.update_results
+        for index, op in enumerate(batch):
+            if index in errors:
+                op.future.set_exception(_write_error(errors[index], None))
+            elif op.document is not None and index in inserted:
                 op.future.set_result(None)
-            else:
-                op.future.set_result(int(result.get("n", 0)))
-        for op in ops:
-            if not op.future.done():  # the server said nothing about it
+            elif op.document is None and index in updated:
+                op.future.set_result(updated[index].matched_count)
+            else:  # the server said nothing about it (a top-level error part way)
                 op.future.set_exception(OperationFailure(
                     "the store did not report this write's outcome", 0))
 
@@ -311,12 +266,13 @@ async def settled(futures: list[asyncio.Future[Any]]) -> list[Any]:
     return out
 
 
-def _operation(op: _Op, namespaces: dict[str, int]) -> Doc:
-    """``op`` as an operation of the ``bulkWrite`` command (its namespace by index)."""
-    ns = namespaces.setdefault(op.coll.full_name, len(namespaces))
+def _model(op: _Op) -> InsertOne[Doc] | UpdateOne | UpdateMany:
     if op.document is not None:
-        return {"insert": ns, "document": op.document}
-    return {"update": ns, "filter": op.filter, "updateMods": op.update, "multi": op.many}
+        return InsertOne(op.document, namespace=op.coll.full_name)
+    assert op.filter is not None and op.update is not None
+    if op.many:
+        return UpdateMany(op.filter, op.update, namespace=op.coll.full_name)
+    return UpdateOne(op.filter, op.update, namespace=op.coll.full_name)
 
 
 def _write_error(error: Doc | None, cause: Exception | None) -> Exception:
