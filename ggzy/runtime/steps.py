@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import bson
 from pymongo.errors import DuplicateKeyError
 
 from ggzy.runtime.aggregates import (
@@ -90,13 +89,12 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
     """One step per aggregate: read (unless cached), decide, write. Returns the steps to
     try again (a write that did not match, an insert that found the aggregate)."""
     store, coll = aggs.store, aggs.collection
-    options = coll.codec_options
     docs: dict[int, tuple[Doc | None, bool]] = {}
     reads: dict[int, asyncio.Future[Doc | None]] = {}
     for i in now:
-        data = aggs.cache.pop(steps[i].aggregate_id, None)
-        if data is not None:
-            docs[i] = (bson.decode(data, options), True)
+        copy = aggs.cache.pop(steps[i].aggregate_id, None)
+        if copy is not None:
+            docs[i] = (copy, True)
         else:
             reads[i] = store.find_soon(coll, steps[i].aggregate_id)
     if reads:
@@ -132,7 +130,7 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
             outcomes[i] = result if isinstance(result, Exception) else Exception(repr(result))
         elif inserted or result == 1:
             outcomes[i] = aggs.written(write)
-            _remember(aggs, doc if inserted else _after(doc, write.update), options)
+            _remember(aggs, doc if inserted else _after(doc, write.update))
         else:
             again.append(i)  # the aggregate moved on (or its cached copy was stale)
     return again
@@ -198,14 +196,17 @@ def _parent(doc: Doc, path: str, copied: set[int]) -> tuple[Doc, str]:
     return node, leaf
 
 
-def _remember(aggs: Aggregates, doc: Doc, options: Any) -> None:
-    """Cache ``doc`` as it will be once its relay has cleared its outbox."""
+def _remember(aggs: Aggregates, doc: Doc) -> None:
+    """Cache ``doc`` as it will be once its relay has cleared its outbox. The copy is
+    shallow: a cached document is never changed in place (a decision reads its state and
+    returns a Change; ``_after`` copies what a write changes), so its nested documents may
+    be shared with the write that produced them."""
     if aggs.cache_size <= 0:
         return
     relayed = {**doc, "outbox": {}, "outbox_pending": IDLE, "relay_lease": EPOCH,
                "relay_owner": None}
     cache = aggs.cache
     cache.pop(doc["_id"], None)
-    cache[doc["_id"]] = bson.encode(relayed, codec_options=options)
+    cache[doc["_id"]] = relayed
     while len(cache) > aggs.cache_size:
         del cache[next(iter(cache))]

@@ -125,3 +125,36 @@ async def test_events_the_relay_has_not_cleared_yet_are_not_taken_for_relayed(
     assert doc is not None and doc["outbox"] == {} and doc["outbox_pending"] == 0
     names = [r.json()["name"] for r in await published(env, "p-h", relay, at_least=2)]
     assert names == ["1", "2"]
+
+
+async def test_the_cached_copy_is_the_stored_document_once_relayed(env: Env) -> None:
+    """The cache holds documents, not copies of them: after writes on nested paths it is
+    what the store holds once the outbox is cleared, and the state a decision was handed
+    is left as it was."""
+    def nest(tag: str) -> Any:
+        def decide(state: dict[str, Any]) -> Change:
+            return Change(set={f"tags.{tag}": {"at": tag}, "count": state.get("count", 0) + 1})
+        return decide
+
+    handed: list[dict[str, Any]] = []
+
+    def keep(tag: str) -> Any:
+        inner = nest(tag)
+
+        def decide(state: dict[str, Any]) -> Change:
+            handed.append({k: dict(v) if isinstance(v, dict) else v for k, v in state.items()})
+            handed.append(state)
+            return inner(state)
+        return decide
+
+    await apply_many(env.aggs, [Step("n", nest("a"), Cause(message_id="m1"),
+                                     new=lambda: {"tags": {}})])
+    for n, tag in enumerate(("b", "c"), start=2):
+        await apply_many(env.aggs, [Step("n", keep(tag), Cause(message_id=f"m{n}"))])
+    stored = await env.aggs.get("n")
+    assert stored is not None and env.aggs.cache["n"] == {
+        **stored, "outbox": {}, "outbox_pending": 0, "relay_lease": 0, "relay_owner": None}
+    assert stored["tags"] == {"a": {"at": "a"}, "b": {"at": "b"}, "c": {"at": "c"}}
+    assert stored["count"] == 3 and stored["version"] == 3
+    for before, state in zip(handed[::2], handed[1::2], strict=True):
+        assert state == before  # the state handed to a decision was not changed by the write

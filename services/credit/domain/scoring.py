@@ -43,7 +43,22 @@ def level_of(model: ScoringModel, points: int) -> Level:
 
 
 def standing(model: ScoringModel, kinds: Iterable[str]) -> Standing:
-    """Score, level and incentive of an account."""
-    points = score(model, kinds)
+    """Score, level and incentive of an account (remembered per model and kinds: the
+    same few combinations recur for every account; an unknown kind is refused each time)."""
+    key = (id(model), tuple(kinds))
+    known = _standings.get(key)
+    if known is not None and known[0] is model:
+        return known[1]
+    points = score(model, key[1])
     lv = level_of(model, points)
-    return Standing(points, lv.level, lv.deposit_reduction_pct)
+    found = Standing(points, lv.level, lv.deposit_reduction_pct)
+    if len(_standings) >= _STANDINGS_KEPT:
+        _standings.clear()
+    _standings[key] = (model, found)
+    return found
+
+
+_STANDINGS_KEPT = 4096
+# (id of the model, kinds in force) -> (the model, its standing); the model is kept so
+# that its id is not reused while the entry exists
+_standings: dict[tuple[int, tuple[str, ...]], tuple[ScoringModel, Standing]] = {}
