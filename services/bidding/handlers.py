@@ -21,6 +21,7 @@ from contracts.bidding import (
     Candidate,
     DepositRefund,
     EvaluationMethod,
+    Period,
     TenderPublished,
 )
 from contracts.categories import Category
@@ -46,6 +47,7 @@ from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_sn
 log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
 SUSPENSION_END = "suspension_end"
+CLOCK_TIMERS = {Period.DECRYPTION: DECRYPT_END, Period.CONTRACT: CONTRACT_DUE}  # their timers
 
 
 def now() -> datetime:
@@ -163,9 +165,7 @@ class Bidding:
             text=text, now=now(), source=who.address))
         self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
-        mine = next(o for o in objections.visible(state, who.uscc, owner=False)
-                    if o["objection_id"] == oid)
-        return {**mine, "suspended": bool(state.get("suspensions"))}
+        return {**_own_objection(state, who, oid), "suspended": bool(state.get("suspensions"))}
 
     async def object_to_opening(self, tender_id: str, section: str, text: str,
                                 who: Principal) -> dict[str, Any]:
@@ -177,9 +177,7 @@ class Bidding:
         await self.tenders.update(tender_id, lambda s, v: objections.file_at_opening(
             s, rules, section=section, objection_id=oid, objector=str(who.uscc), text=text,
             now=now(), source=who.address))
-        state = await self.tender(tender_id)
-        return next(o for o in objections.visible(state, who.uscc, owner=False)
-                    if o["objection_id"] == oid)
+        return _own_objection(await self.tender(tender_id), who, oid)
 
     async def answer_objection(self, tender_id: str, objection_id: str, text: str,
                                who: Principal) -> dict[str, Any]:
@@ -239,12 +237,12 @@ class Bidding:
             await self._move_deadline(state)
         tender_id = state["tender_id"]
         for code, sec in state["section_state"].items():  # the periods that stood still
-            payload = {"tender_id": tender_id, "section": code}
-            for status, kind, field in (("decrypting", DECRYPT_END, "decrypt_end_ms"),
-                                        ("awarded", CONTRACT_DUE, "contract_due_ms")):
-                if sec["status"] == status and field in sec:
-                    await self._move_timer(f"{kind}:{tender_id}:{code}", kind,
-                                           int(sec[field]), payload)
+            period = objections.CLOCK_STATUS.get(sec["status"])
+            field = objections.CLOCK_FIELDS[period] if period else None
+            if period is not None and field in sec:
+                kind = CLOCK_TIMERS[period]
+                await self._move_timer(f"{kind}:{tender_id}:{code}", kind, int(sec[field]),
+                                       {"tender_id": tender_id, "section": code})
         for code, sec in state["section_state"].items():
             if sec["status"] == "publicity" and "award_waits" in sec:
                 await self.on_publicity_ended(
@@ -562,6 +560,12 @@ class Bidding:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]
         await self.tenders.update(tender_id, lambda s, v: tender.contract_overdue(s, code, now()),
                                   Cause(message_id=f"timer:{timer.timer_id}"))
+
+
+def _own_objection(state: Mapping[str, Any], who: Principal, oid: str) -> dict[str, Any]:
+    """Objection ``oid`` as its objector sees it."""
+    return next(o for o in objections.visible(dict(state), who.uscc, owner=False)
+                if o["objection_id"] == oid)
 
 
 def _owns(state: Mapping[str, Any], who: Principal) -> bool:

@@ -90,9 +90,7 @@ def file(state: State, rules: CategoryRules, cal: Calendar, *, objection_id: str
     filed = TenderObjectionFiled(tender_id=state["tender_id"], objection_id=objection_id,
                                  objector_uscc=objector, text=text, filed_at=now,
                                  answer_due=due, suspends=suspends, article=article)
-    sets: dict[str, Any] = {f"objections.{objection_id}": {
-        "objector_uscc": objector, "text": text, "status": PENDING, "filed_at": iso(now),
-        "answer_due_ms": ms(due)}}
+    sets: dict[str, Any] = _pending(objection_id, objector, text, now, due)
     events: list[Any] = [filed]
     if suspends:
         more, suspended = suspend(state, f"{OBJECTION}-{objection_id}", OBJECTION,
@@ -129,13 +127,19 @@ def file_at_opening(state: State, rules: CategoryRules, *, section: str, objecti
                                  objector_uscc=objector, text=text, filed_at=now,
                                  answer_due=due, suspends=False, article=window.source,
                                  matter=ObjectionMatter.OPENING, section_code=section)
-    sets = {f"objections.{objection_id}": {
-        "objector_uscc": objector, "text": text, "status": PENDING, "filed_at": iso(now),
-        "answer_due_ms": ms(due), "matter": ObjectionMatter.OPENING.value,
-        "section_code": section}}
+    sets = _pending(objection_id, objector, text, now, due,
+                    matter=ObjectionMatter.OPENING.value, section_code=section)
     data = {"objection": objection_id, "section": section, "answer_due": iso(due),
             "article": window.source}
     return _change(state, objector, "object_opening", data, sets, [filed], now, source)
+
+
+def _pending(objection_id: str, objector: str, text: str, now: datetime, due: datetime,
+             **more: Any) -> dict[str, Any]:
+    """The field of a new objection, waiting for its answer."""
+    return {f"objections.{objection_id}": {
+        "objector_uscc": objector, "text": text, "status": PENDING, "filed_at": iso(now),
+        "answer_due_ms": ms(due), **more}}
 
 
 def answer(state: State, rules: CategoryRules, *, objection_id: str, text: str, actor: str,
