@@ -27,6 +27,9 @@ class _RestrictionEvent(Event):
     end: date = Field(description="Last day of the restriction.")
     decision_no: str = Field(description="Deciding document's number (处罚决定书文号).")
     reason: str = Field(description="Why (e.g. 串通投标, 条例67).")
+    penalty: bool | None = Field(
+        default=None, description="An administrative penalty a supervisor decided (行政处罚), "
+        "not a consequence of the credit level (absent in events from before this field).")
 
 
 @register
@@ -39,6 +42,17 @@ class EntityBanned(_RestrictionEvent):
         return self.uscc
 
 
+class LiftedBy(StrEnum):
+    """Why a restriction stopped blocking."""
+
+    REVOCATION = "revocation"  # 撤销: the decision was set aside; it never stood
+    EXPIRY = "expiry"  # its period ended (信用修复): the penalty stays on the record
+
+
+_LIFTED_BY = Field(default=None, description="Revocation or the end of its period (absent in "
+                   "events from before this field: not told).")
+
+
 @register
 class EntityReinstated(Event):
     """A restriction was revoked or repaired (信用修复)."""
@@ -46,6 +60,7 @@ class EntityReinstated(Event):
     stage: ClassVar[Stage] = Stage.CREDIT
     uscc: USCC = Field(description="The entity.")
     restriction_id: str = Field(description="The restriction lifted.")
+    lifted_by: LiftedBy | None = _LIFTED_BY
 
     def aggregate_id(self) -> str:
         return self.uscc
@@ -68,6 +83,7 @@ class ExpertReinstated(Event):
     stage: ClassVar[Stage] = Stage.CREDIT
     expert_id: str = Field(description="The expert.")
     restriction_id: str = Field(description="The restriction lifted.")
+    lifted_by: LiftedBy | None = _LIFTED_BY
 
     def aggregate_id(self) -> str:
         return self.expert_id

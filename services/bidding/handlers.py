@@ -457,15 +457,29 @@ class Bidding:
 
     async def _draw(self, state: Mapping[str, Any], code: str,
                     bidders: list[str]) -> dict[str, Any] | None:
-        banned = await self.store.restricted_subjects(state["category"], date.today())
+        banned, penalised = await self.store.expert_bars(state["category"], date.today())
+        experts = await self.store.experts_all()
+        parties = [state["tenderee_uscc"], *([state["agency_uscc"]] if state.get("agency_uscc")
+                                             else []), *bidders]
+        entities = await self.store.entities_of(sorted(
+            {e["employer_uscc"] for e in experts if e.get("employer_uscc")} | set(parties)))
+
+        def facts(uscc: str | None, key: str) -> frozenset[str]:
+            return frozenset(entities.get(uscc or "", {}).get(key) or ())
+
         pool = [draws.ExpertCandidate(
             expert_id=e["_id"], specialties=frozenset(e.get("specialties", [])),
             employer_uscc=e.get("employer_uscc"),
             related_usccs=frozenset(e.get("related_usccs", [])),
-            restricted=e["_id"] in banned, available=bool(e.get("available", True)))
-            for e in await self.store.experts_all()]
-        ctx = draws.DrawContext(state["tenderee_uscc"], state.get("agency_uscc"),
-                                frozenset(bidders))
+            restricted=e["_id"] in banned, available=bool(e.get("available", True)),
+            employer_kinds=facts(e.get("employer_uscc"), "kinds"),
+            employer_controllers=facts(e.get("employer_uscc"), "controlled_by"),
+            penalised=e["_id"] in penalised)
+            for e in experts]
+        ctx = draws.DrawContext(
+            state["tenderee_uscc"], state.get("agency_uscc"), frozenset(bidders),
+            party_controllers=frozenset().union(*(facts(p, "controlled_by") for p in parties)),
+            recuse_penalised=self.rules(state).expert_penalty_recusal.value >= 1)
         seed = secrets.token_hex(32)
         try:
             result = draws.draw(pool, ctx, state["expert_mix"], seed)

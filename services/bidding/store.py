@@ -145,9 +145,11 @@ class BiddingStore:
             {"$setOnInsert": {**data, "subject": subject, "revoked": 0}}, upsert=True)
         self._restrictions_changed(subject)
 
-    async def lift(self, restriction_id: str) -> None:
-        doc = await self.restrictions.find_one_and_update({"_id": restriction_id},
-                                                         {"$set": {"revoked": 1}})
+    async def lift(self, restriction_id: str, ended: bool = False) -> None:
+        """A restriction stops blocking; ``ended``: its period ran out (the penalty stays
+        on record, 暂行规定12(四)), else it was revoked."""
+        doc = await self.restrictions.find_one_and_update(
+            {"_id": restriction_id}, {"$set": {"revoked": 1, "ended": int(ended)}})
         if doc is not None:
             self._restrictions_changed(doc["subject"])
 
@@ -229,11 +231,24 @@ class BiddingStore:
         listing.add_done_callback(listed)
         return listing
 
-    async def restricted_subjects(self, category: str, today: date) -> set[str]:
+    async def expert_bars(self, category: str, today: date) -> tuple[set[str], set[str]]:
+        """The subjects restricted for ``category`` today, and those with a restriction on
+        record that was not revoked (in force, or its period over: 暂行规定12(四)), unless
+        it was a consequence of a credit level, not a penalty (told apart since ``penalty``;
+        before, each counts)."""
         day = today.isoformat()
-        docs = await self.restrictions.find({"revoked": 0}).to_list(None)
-        return {d["subject"] for d in docs
-                if category in d["categories"] and d["start"] <= day <= d["end"]}
+        docs = await self.restrictions.find(
+            {"$or": [{"revoked": 0}, {"ended": 1}]}).to_list(None)
+        return ({d["subject"] for d in docs if not d["revoked"]
+                 and category in d["categories"] and d["start"] <= day <= d["end"]},
+                {d["subject"] for d in docs
+                 if d["start"] <= day and d.get("penalty") is not False})
+
+    async def entities_of(self, usccs: list[str]) -> dict[str, Doc]:
+        """The kinds and controllers of these entities as registration last told."""
+        docs = await self.entities.find({"_id": {"$in": usccs}},
+                                        {"kinds": 1, "controlled_by": 1}).to_list(None)
+        return {d["_id"]: d for d in docs}
 
     async def received(self, tender_id: str, deadline_ms: int) -> dict[str, list[Doc]]:
         """Bids received before the deadline, per section (what a dossier keeps of them)."""

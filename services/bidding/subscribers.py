@@ -11,6 +11,7 @@ from contracts.credit import (
     EntityReinstated,
     ExpertBlacklisted,
     ExpertReinstated,
+    LiftedBy,
     SubjectKind,
     TenderSuspensionLifted,
     TenderSuspensionOrdered,
@@ -54,7 +55,8 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
                                        e.deposit_reduction_pct)
 
     async def on_reinstated(msg: Incoming[Any]) -> None:
-        await store.lift(msg.message.restriction_id)
+        e = msg.message
+        await store.lift(e.restriction_id, ended=e.lifted_by == LiftedBy.EXPIRY)
 
     async def on_suspension(msg: Incoming[Any]) -> None:
         e = msg.message

@@ -177,3 +177,44 @@ async def _account(p: Platform, token: str, uscc: str, kind: str) -> dict[str, A
     found: dict[str, Any] = await eventually(has, within=60)
     return found
 
+
+
+A04 = "A04"  # 水利水电工程: only the next test's experts have it
+
+
+async def test_the_draw_recuses_on_every_ground_of_article_12(platform: Platform) -> None:
+    """评标委员会和评标方法暂行规定12 / 条例46: staff of a supervising department (二); an
+    expert whose employer a party controls (三); an expert penalised before, though the
+    penalty's period is over and credit has reinstated him (四, the rule
+    expert_penalty_recusal) — none is drawn; one whose blacklisting was revoked is."""
+    p = platform
+    parties = await _parties(p, 3)
+    department, _ = await p.entity("supervisor", name="示例市水务局")
+    subsidiary, _ = await p.entity("bidder", name="示例城投园林有限公司",
+                                   controlled_by=(parties["tenderee"],))
+    staff, _ = await p.expert([A04], employer=department)
+    tied, _ = await p.expert([A04], employer=subsidiary)
+    penalised, _ = await p.expert([A04])
+    revoked, _ = await p.expert([A04])
+    clean = [(await p.expert([A04]))[0] for _ in range(4)]
+    today = date.today()
+    await _restrict(p, _restriction("expert", penalised, today - timedelta(days=60),
+                                    today - timedelta(days=1), "深建专罚〔2025〕3号"))
+    ended = await _credit_event(p, "ExpertReinstated", expert_id=penalised)
+    assert ended["lifted_by"] == "expiry"
+    rid = await _restrict(p, _restriction("expert", revoked, today, today + timedelta(days=30),
+                                          "深建专罚〔2026〕8号"))
+    status, out = await p.call("credit", "POST", f"/v1/restrictions/{rid}/revocation",
+                               await _supervisor(p), {"reason": "行政复议决定撤销"})
+    assert status == 200, out
+    lifted = await _credit_event(p, "ExpertReinstated", expert_id=revoked)
+    assert lifted["lifted_by"] == "revocation"
+    body = {**_tender_body(parties["tenderee"], deadline_s=12), "expert_mix": {A04: 5}}
+    tender_id, section = await _publish(p, parties, body)
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES[:3])
+    await _open_with_keys(p, tender_id, section, keys)
+    _, committee = await p.call("bidding", "GET",
+                                f"/v1/tenders/{tender_id}/sections/{section}/committee",
+                                p.tokens["operator"])
+    assert sorted(committee["committee"]) == sorted([*clean, revoked])
+    assert not {staff, tied, penalised} & set(committee["committee"])

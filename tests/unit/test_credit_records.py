@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contracts.credit import CreditChanged, EntityBanned, EntityReinstated, SubjectKind
+from contracts.credit import CreditChanged, EntityBanned, EntityReinstated, LiftedBy, SubjectKind
 from ggzy.runtime.aggregates import Change
 from ggzy.runtime.errors import Conflict
 from ggzy.testing.data import new_uscc
@@ -51,6 +51,7 @@ def test_recording_a_restriction_emits_entity_banned_and_a_penalty_record() -> N
     change = records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW)
     kinds = [type(o.event) for o in change.events]
     assert kinds[0] is EntityBanned and CreditChanged in kinds
+    assert change.events[0].event.penalty is True  # a supervisor's decision (暂行规定12(四))
     assert change.set["score"] == 100 - MODEL.deductions["administrative_penalty"].points
 
 
@@ -66,7 +67,8 @@ def test_revocation_lifts_the_block_and_its_record_stops_counting() -> None:
     s = _apply(acc, records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW))
     change = records.revoke_restriction(s, MODEL, "R-1", "sup", "复议撤销", NOW)
     s = _apply(s, change)
-    assert isinstance(change.events[0].event, EntityReinstated)
+    assert isinstance(event := change.events[0].event, EntityReinstated)
+    assert event.lifted_by == LiftedBy.REVOCATION  # set aside: it never stood
     assert not records.blocking(s, "construction", TODAY)
     assert s["score"] == MODEL.base.value
 
@@ -78,7 +80,8 @@ def test_expiry_before_the_end_date_is_refused_and_after_it_reinstates() -> None
     with pytest.raises(Conflict):
         records.expire_restriction(s, "R-1", TODAY)
     change = records.expire_restriction(s, "R-1", TODAY + timedelta(days=1))
-    assert isinstance(change.events[0].event, EntityReinstated)
+    assert isinstance(event := change.events[0].event, EntityReinstated)
+    assert event.lifted_by == LiftedBy.EXPIRY  # the penalty stays on the record
 
 
 def test_a_record_is_counted_once() -> None:
@@ -97,7 +100,7 @@ def test_serious_collusion_bans_the_entity_for_the_rules_period() -> None:
     bans = [o.event for o in change.events if isinstance(o.event, EntityBanned)]
     assert any(b.decision_no == "深建罚〔2026〕9号" and b.categories == ["construction"]
                and (b.end - b.start).days + 1 == MODEL.serious_bans["collusion_serious"].days
-               for b in bans)
+               and b.penalty is True for b in bans)
 
 
 def test_falling_to_level_d_bans_from_the_whole_market() -> None:
@@ -109,3 +112,15 @@ def test_falling_to_level_d_bans_from_the_whole_market() -> None:
     assert s["level"] == "D"
     bans = [r for r in s["restrictions"].values() if r["action"] == "market_ban"]
     assert len(bans) == 1 and set(bans[0]["categories"]) == set(records.ALL_CATEGORIES)
+
+
+def test_a_level_ban_is_told_apart_from_a_penalty() -> None:
+    """A ban that follows the credit level is not an administrative penalty: bidding's
+    recusal of penalised experts (暂行规定12(四)) does not count it."""
+    s = _account()
+    events = []
+    for n in range(7):
+        change = records.add_record(s, MODEL, Record(f"o{n}", "contract_overdue", "x"), NOW)
+        events += [o.event for o in change.events if isinstance(o.event, EntityBanned)]
+        s = _apply(s, change)
+    assert [e.penalty for e in events] == [False]

@@ -24,9 +24,12 @@ experts = st.builds(
     specialties=st.frozensets(st.sampled_from(["A01", "E01"]), min_size=1),
     employer_uscc=st.none() | st.sampled_from(PARTIES),
     related_usccs=st.frozensets(st.sampled_from(PARTIES), max_size=2),
-    restricted=st.booleans(), available=st.booleans())
+    restricted=st.booleans(), available=st.booleans(),
+    employer_kinds=st.frozensets(st.sampled_from(["bidder", "tenderee", "supervisor"])),
+    employer_controllers=st.frozensets(st.sampled_from(PARTIES), max_size=1),
+    penalised=st.booleans())
 pools = st.lists(experts, min_size=0, max_size=40, unique_by=lambda e: e.expert_id)
-CTX = DrawContext("T0", "A0", frozenset({"B0", "B1", "B2"}))
+CTX = DrawContext("T0", "A0", frozenset({"B0", "B1", "B2"}), party_controllers=frozenset({"P0"}))
 MIX = {"A01": 2, "E01": 1}
 
 
@@ -77,6 +80,30 @@ def test_recusal_reasons_are_specific() -> None:
     for reason, expert in cases.items():
         assert exclusion(expert, CTX) == reason
     assert exclusion(ExpertCandidate("E7", frozenset(), employer_uscc="X0"), CTX) is None
+
+
+def test_the_other_grounds_of_article_12_recuse_too() -> None:
+    """暂行规定12(二) staff of a supervising department (条例46); 12(三) an economic
+    interest: the employer controls a party or a party controls it; 12(四) a penalty on
+    record, in force or its period over (the category's rule ``expert_penalty_recusal``)."""
+    supervisor = ExpertCandidate("E1", frozenset(), employer_uscc="S0",
+                                 employer_kinds=frozenset({"supervisor"}))
+    controls_a_party = ExpertCandidate("E2", frozenset(), employer_uscc="P0")
+    controlled = ExpertCandidate("E3", frozenset(), employer_uscc="X1",
+                                 employer_controllers=frozenset({"B2"}))
+    penalised = ExpertCandidate("E4", frozenset(), penalised=True)
+    assert exclusion(supervisor, CTX) == Exclusion.EMPLOYED_BY_SUPERVISOR
+    assert exclusion(controls_a_party, CTX) == Exclusion.EMPLOYER_CONTROL_TIE
+    assert exclusion(controlled, CTX) == Exclusion.EMPLOYER_CONTROL_TIE
+    assert exclusion(penalised, CTX) == Exclusion.PAST_PENALTY
+    lenient = DrawContext("T0", "A0", frozenset({"B0"}), recuse_penalised=False)
+    assert exclusion(penalised, lenient) is None
+    # a tie to someone who is no party of this tender is none
+    assert exclusion(ExpertCandidate("E5", frozenset(), employer_uscc="X1",
+                                     employer_controllers=frozenset({"X0"})), CTX) is None
+    assert exclusion(ExpertCandidate("E6", frozenset(), employer_uscc="X1",
+                                     employer_kinds=frozenset({"bidder", "tenderee"})),
+                     CTX) is None
 
 
 def test_too_few_eligible_experts_is_refused_with_the_numbers() -> None:

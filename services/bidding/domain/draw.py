@@ -19,13 +19,24 @@ from ggzy.runtime.errors import DomainError
 
 
 class Exclusion(StrEnum):
-    """Why an expert may not sit on this committee (评标委员会和评标方法暂行规定12)."""
+    """Why an expert may not sit on this committee (评标委员会和评标方法暂行规定12;
+    条例46)."""
 
     EMPLOYED_BY_TENDEREE = "employed_by_tenderee"
     EMPLOYED_BY_AGENCY = "employed_by_agency"
     EMPLOYED_BY_BIDDER = "employed_by_bidder"
+    # 暂行规定12(二): 项目主管部门或者行政监督部门的人员; 条例46: 行政监督部门的工作人员
+    # 不得担任本部门负责监督项目的评标委员会成员. The platform does not know which
+    # department supervises which project, so staff of any supervising department recuse.
+    EMPLOYED_BY_SUPERVISOR = "employed_by_supervisor"
+    # 暂行规定12(三): 与投标人有经济利益关系 — the expert's employer controls a party, or is
+    # controlled by one (the control relations registration records, 条例34).
+    EMPLOYER_CONTROL_TIE = "employer_control_tie"
     RELATED_TO_PARTY = "related_to_party"
     RESTRICTED = "restricted"
+    # 暂行规定12(四): 曾因在招标、评标以及其他与招标投标有关活动中从事违法行为而受过
+    # 行政处罚 — a blacklisting on record, even past its end, until it is revoked or repaired.
+    PAST_PENALTY = "past_penalty"
     UNAVAILABLE = "unavailable"
 
 
@@ -39,6 +50,9 @@ class ExpertCandidate:
     related_usccs: frozenset[str] = frozenset()
     restricted: bool = False
     available: bool = True
+    employer_kinds: frozenset[str] = frozenset()  # the employer's kinds (registration)
+    employer_controllers: frozenset[str] = frozenset()  # who controls the employer
+    penalised: bool = False  # a blacklisting on record, not revoked (in force or past)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,8 @@ class DrawContext:
     tenderee_uscc: str
     agency_uscc: str | None = None
     bidder_usccs: frozenset[str] = frozenset()
+    party_controllers: frozenset[str] = frozenset()  # entities controlling a party
+    recuse_penalised: bool = True  # the category's rule expert_penalty_recusal
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,12 @@ def exclusion(expert: ExpertCandidate, ctx: DrawContext) -> Exclusion | None:
         (ctx.agency_uscc is not None and expert.employer_uscc == ctx.agency_uscc,
          Exclusion.EMPLOYED_BY_AGENCY),
         (expert.employer_uscc in ctx.bidder_usccs, Exclusion.EMPLOYED_BY_BIDDER),
+        ("supervisor" in expert.employer_kinds, Exclusion.EMPLOYED_BY_SUPERVISOR),
+        (expert.employer_uscc is not None and (expert.employer_uscc in ctx.party_controllers
+                                               or bool(expert.employer_controllers & parties)),
+         Exclusion.EMPLOYER_CONTROL_TIE),
         (bool(expert.related_usccs & parties), Exclusion.RELATED_TO_PARTY),
+        (ctx.recuse_penalised and expert.penalised, Exclusion.PAST_PENALTY),
     ]
     return next((reason for hit, reason in checks if hit), None)
 

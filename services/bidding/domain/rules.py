@@ -68,6 +68,7 @@ class CategoryRules(BaseModel):
     late_bids: Rule
     one_price: Rule  # 1: a bid, once in, is neither replaced nor submitted again (询价)
     lowest_price_only: Rule  # 1: only the lowest evaluated price method (询价)
+    expert_penalty_recusal: Rule  # 1: an expert once penalised recuses (暂行规定12(四))
 
 
 class AuctionRules(BaseModel):

@@ -26,6 +26,7 @@ from contracts.credit import (
     EntityReinstated,
     ExpertBlacklisted,
     ExpertReinstated,
+    LiftedBy,
     SubjectKind,
 )
 from ggzy.runtime.aggregates import Change, Outgoing
@@ -136,7 +137,7 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime)
     if ban is not None:
         _ban(state, change, f"{record.record_id}:ban", ban.days, ban.article,
              record.detail.get("categories") or ALL_CATEGORIES,
-             str(record.detail.get("decision_no") or record.record_id), now)
+             str(record.detail.get("decision_no") or record.record_id), now, penalty=True)
     return change
 
 
@@ -153,19 +154,20 @@ def _rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[st
     ban = model.level_bans.get(s.level)
     if ban is not None and level_ban and state["level"] != s.level:
         _ban(state, change, f"level-{s.level}:{record_id or now.isoformat()}", ban.days,
-             ban.article, ALL_CATEGORIES, f"credit level {s.level}", now)
+             ban.article, ALL_CATEGORIES, f"credit level {s.level}", now, penalty=False)
     return change
 
 
 def _ban(state: State, change: Change, rid: str, days: int, article: str,
-         categories: list[str], decision_no: str, now: datetime) -> None:
+         categories: list[str], decision_no: str, now: datetime, *, penalty: bool) -> None:
+    """A ban: a serious case's (a penalty, e.g. 条例67) or a credit level's (not one)."""
     start = now.date()
     entity = state["subject_kind"] == SubjectKind.ENTITY.value
     action = "market_ban" if entity else "expert_blacklist"
     r = Restriction(rid, action, categories, start, start + timedelta(days=days - 1),
                     decision_no, article)
     change.set.update(_restriction_sets(r, now))
-    change.events.append(Outgoing(_restriction_event(state, r)))
+    change.events.append(Outgoing(_restriction_event(state, r, penalty=penalty)))
 
 
 def add_restriction(state: State, model: ScoringModel, r: Restriction, now: datetime) -> Change:
@@ -174,7 +176,7 @@ def add_restriction(state: State, model: ScoringModel, r: Restriction, now: date
         raise Conflict("restriction_exists", f"restriction {r.restriction_id} already exists",
                        restriction_id=r.restriction_id)
     sets = _restriction_sets(r, now)
-    events = [Outgoing(_restriction_event(state, r))]
+    events = [Outgoing(_restriction_event(state, r, penalty=True))]
     if "administrative_penalty" not in model.deductions:
         return Change(set=sets, events=events)
     record = Record(r.restriction_id, "administrative_penalty", "supervisor",
@@ -191,19 +193,21 @@ def _restriction_sets(r: Restriction, now: datetime) -> dict[str, Any]:
     return {f"restrictions.{key(r.restriction_id)}": data}
 
 
-def _restriction_event(state: State, r: Restriction) -> Message:
+def _restriction_event(state: State, r: Restriction, *, penalty: bool) -> Message:
     common: dict[str, Any] = {
         "restriction_id": r.restriction_id, "categories": r.categories, "start": r.start,
-        "end": r.end, "decision_no": r.decision_no, "reason": r.reason}
+        "end": r.end, "decision_no": r.decision_no, "reason": r.reason, "penalty": penalty}
     if state["subject_kind"] == SubjectKind.ENTITY.value:
         return EntityBanned(uscc=state["subject_id"], **common)
     return ExpertBlacklisted(expert_id=state["subject_id"], **common)
 
 
-def _reinstated(state: State, restriction_id: str) -> Message:
+def _reinstated(state: State, restriction_id: str, by: LiftedBy) -> Message:
     if state["subject_kind"] == SubjectKind.ENTITY.value:
-        return EntityReinstated(uscc=state["subject_id"], restriction_id=restriction_id)
-    return ExpertReinstated(expert_id=state["subject_id"], restriction_id=restriction_id)
+        return EntityReinstated(uscc=state["subject_id"], restriction_id=restriction_id,
+                                lifted_by=by)
+    return ExpertReinstated(expert_id=state["subject_id"], restriction_id=restriction_id,
+                            lifted_by=by)
 
 
 def revoke_restriction(state: State, model: ScoringModel, restriction_id: str, by: str,
@@ -218,7 +222,7 @@ def revoke_restriction(state: State, model: ScoringModel, restriction_id: str, b
     sets: dict[str, Any] = {f"restrictions.{rk}.status": REVOKED,
                             f"restrictions.{rk}.revocation": {"by": by, "reason": reason,
                                                               "at": now.isoformat()}}
-    events = [Outgoing(_reinstated(state, restriction_id))]
+    events = [Outgoing(_reinstated(state, restriction_id, LiftedBy.REVOCATION))]
     if rk not in state["records"]:
         return Change(set=sets, events=events)
     records = {**state["records"], rk: {**state["records"][rk], "revoked": 1}}
@@ -237,7 +241,7 @@ def expire_restriction(state: State, restriction_id: str, today: date) -> Change
     if today.isoformat() <= r["end"]:
         raise Conflict("restriction_not_ended", f"{restriction_id} runs until {r['end']}")
     return Change(set={f"restrictions.{rk}.status": EXPIRED},
-                  events=[Outgoing(_reinstated(state, restriction_id))])
+                  events=[Outgoing(_reinstated(state, restriction_id, LiftedBy.EXPIRY))])
 
 
 def active_restrictions(state: State) -> Iterable[tuple[str, Mapping[str, Any]]]:
