@@ -73,3 +73,11 @@ def dead_letter_topic(group: str, *, version: int = VERSION, prefix: str = "") -
     parts = [p for p in (prefix, "ggzy", "deadletter", group) if p]
     parts.append(f"v{version}")
     return ".".join(parts)
+
+
+def retry_topic(group: str, *, version: int = VERSION, prefix: str = "") -> str:
+    """Name the topic one consumer group reads its replayed dead letters from (only that
+    group: the others, and partners, never see a replay)."""
+    parts = [p for p in (prefix, "ggzy", "retry", group) if p]
+    parts.append(f"v{version}")
+    return ".".join(parts)

@@ -1,5 +1,5 @@
 """The ``ggzy`` command: serve a service, run the local platform, export contracts,
-verify audit trails."""
+verify audit trails, list and replay dead letters."""
 
 from __future__ import annotations
 
@@ -118,6 +118,38 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    """List a consumer group's dead letters, or replay them to its retry topic."""
+    from aiokafka.errors import KafkaError
+
+    from ggzy.runtime import deadletters
+
+    settings = Settings()
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    prefix = settings.topic_prefix if args.prefix is None else args.prefix
+    try:
+        found = asyncio.run(deadletters.letters(bootstrap, args.group, prefix))
+        if args.action == "list":
+            print("\n".join(deadletters.describe(found)))
+            return 0
+        if not (args.offset or args.reason or args.all):
+            print("ggzy deadletters replay: name what to replay: --offset P:O (repeatable), "
+                  "--reason CODE or --all", file=sys.stderr)
+            return 2
+        chosen = deadletters.select(found, refs=args.offset, reason=args.reason,
+                                    again=args.again)
+        sent = asyncio.run(deadletters.replay(bootstrap, found, chosen))
+    except (ValueError, OSError, TimeoutError) as exc:
+        print(f"ggzy deadletters: {exc}", file=sys.stderr)
+        return 2
+    except KafkaError as exc:
+        print(f"ggzy deadletters: {bootstrap}: {exc}", file=sys.stderr)
+        return 2
+    print(f"replayed {sent} dead letter(s) to {found.retry}"
+          + ("" if sent or args.again else " (those replayed before need --again)"))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ggzy`` command."""
     p = argparse.ArgumentParser(prog="ggzy", description="ggzy public resource trading platform")
@@ -146,6 +178,20 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--head", default="", help="a head hash saved earlier that the chain "
                    "must still contain")
     a.set_defaults(func=cmd_audit)
+    q = sub.add_parser("deadletters", help="list a consumer group's dead letters, or replay "
+                       "them once their cause is fixed")
+    q.add_argument("action", choices=["list", "replay"])
+    q.add_argument("group", help="the consumer group, without the deployment's prefix "
+                   "(e.g. announcement.bidding)")
+    q.add_argument("--offset", action="append", default=[], metavar="P:O",
+                   help="replay this dead letter (partition:offset, as listed); repeatable")
+    q.add_argument("--reason", default="", help="replay the dead letters of this reason")
+    q.add_argument("--all", action="store_true", help="replay every dead letter")
+    q.add_argument("--again", action="store_true",
+                   help="also replay letters replayed before")
+    q.add_argument("--bootstrap", default="", help="Kafka (default: $GGZY_KAFKA_BOOTSTRAP)")
+    q.add_argument("--prefix", default=None, help="topic prefix (default: $GGZY_TOPIC_PREFIX)")
+    q.set_defaults(func=cmd_deadletters)
     return p
 
 

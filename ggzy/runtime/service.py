@@ -31,7 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 
 from contracts.categories import Category
-from contracts.topics import Stage, dead_letter_topic, topic_name
+from contracts.topics import Stage, dead_letter_topic, retry_topic, topic_name
 from ggzy.runtime.addresses import client_address, networks
 from ggzy.runtime.aggregates import Aggregates, Cause, Doc, Outgoing, entry_of, now_ms, stamp
 from ggzy.runtime.auth import Principal, Role, TokenVerifier, bearer, require_role
@@ -105,10 +105,14 @@ class Runtime:
     def subscription(self, group: str, topics: list[str], handlers: dict[Any, Handler],
                      batched: Batched | None = None,
                      listener: ConsumerRebalanceListener | None = None) -> Subscription:
-        """A subscription with this deployment's retry policy and dead-letter topic."""
+        """A subscription with this deployment's retry policy and dead-letter topic; it
+        also reads the group's retry topic, where an operator replays its dead letters
+        (``ggzy deadletters replay``)."""
         s = self.settings
         name = f"{s.topic_prefix}.{group}" if s.topic_prefix else group
-        return Subscription(group=name, topics=topics, handlers=handlers,
+        return Subscription(group=name,
+                            topics=[*topics, retry_topic(group, prefix=s.topic_prefix)],
+                            handlers=handlers,
                             dead_letter_topic=dead_letter_topic(group, prefix=s.topic_prefix),
                             categories=self.categories, attempts=s.consumer_attempts,
                             linger_ms=s.consumer_linger_ms,

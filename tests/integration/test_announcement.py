@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,7 @@ from contracts.bidding import (
 )
 from contracts.categories import Category
 from contracts.envelope import Envelope
-from contracts.topics import Audience, Stage, dead_letter_topic, topic_name
+from contracts.topics import Audience, Stage, dead_letter_topic, retry_topic, topic_name
 from ggzy.runtime.consumer import Incoming
 from ggzy.runtime.service import Runtime
 from ggzy.testing.data import entity_registration, new_uscc
@@ -252,6 +253,55 @@ async def test_an_event_of_an_unknown_tender_is_dead_lettered_with_its_reason(
         r.key == t.tender_id for r in rs))
     [letter] = [r for r in letters if r.key == t.tender_id]
     assert letter.headers["dlq_reason"] == "unknown_tender"
+
+
+async def test_a_dead_letter_replayed_once_its_cause_is_fixed_is_applied_once(
+        bidding: Bidding) -> None:
+    """The operator's path: ``ggzy deadletters list`` shows why a message was not
+    processed; once the tender it needed has arrived, ``replay`` sends it to the group's
+    retry topic (no other group sees it) and it is announced, once, even replayed again."""
+    t = tender()
+    failed = TenderFailed(tender_id=t.tender_id, section_code=t.sections[0].section_code,
+                          reason="too_few_bids", article="招标投标法实施条例第44条", valid_bids=2)
+    env = await bidding.send(failed)  # before its tender: unknown_tender
+    group = "announcement.bidding"
+    cli = [sys.executable, "-m", "ggzy", "deadletters"]
+    where = ["--bootstrap", bidding.kafka, "--prefix", bidding.prefix]
+
+    async def run(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            *cli, *args, group, *where, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    async def listed() -> str | None:
+        out = await run("list")
+        return out if t.tender_id in out else None
+    listing = await eventually(listed, within=30)
+    [line] = [ln for ln in listing.splitlines() if f"key={t.tender_id}" in ln]
+    assert "unknown_tender" in line and "TenderFailed" in line and "replayed" not in line
+    ref = line.split()[0]
+    await bidding.send(t)  # the cause is fixed: the tender is known
+    await bidding.notices(f"tender={t.tender_id}&type=tender", 1)
+    assert "replayed 1 dead letter(s)" in await run("replay", "--reason", "unknown_tender")
+    [notice] = await bidding.notices(f"tender={t.tender_id}&type=failure", 1)
+    assert notice["content"]["FAILURE_REASON"] == "too_few_bids"
+    [line] = [ln for ln in (await run("list")).splitlines() if f"key={t.tender_id}" in ln]
+    assert "replayed=1" in line
+    assert "replayed 0" in await run("replay", "--reason", "unknown_tender")  # done already
+    assert "replayed 1" in await run("replay", "--offset", ref, "--again")
+    later = BidsOpened(tender_id=t.tender_id, section_code=t.sections[0].section_code,
+                       opened_at=datetime.now(UTC), lines=[])
+    await bidding.send(later)  # announced after the second replay was handled
+    await bidding.notices(f"tender={t.tender_id}&type=opening", 1)
+    _, body = await bidding.get(f"/v1/notices?tender={t.tender_id}&type=failure")
+    assert len(body["items"]) == 1  # the same ce_id twice: one notice
+    retried = await read_topic(bidding.kafka, retry_topic(group, prefix=bidding.prefix),
+                               lambda rs: len([r for r in rs if r.key == t.tender_id]) >= 2)
+    assert {r.headers["ce_id"] for r in retried if r.key == t.tender_id} == {env.id}
+    assert all(not k.startswith("dlq_") for r in retried for k in r.headers)
 
 
 # publicity periods and objections (条例54) ------------------------------------------------
