@@ -120,14 +120,14 @@ async def letters(bootstrap: str, group: str, prefix: str = "") -> Letters:
 def select(found: Letters, *, refs: Iterable[str] = (), reason: str = "",
            again: bool = False) -> list[DeadLetter]:
     """The letters to replay: those named (``partition:offset``), else those of
-    ``reason``, else all; not those replayed already unless ``again``."""
+    ``reason``, else all; not those replayed already, unless ``again``."""
     wanted = set(refs)
     unknown = wanted - {d.ref for d in found.letters}
     if unknown:
         raise ValueError(f"no dead letter {', '.join(sorted(unknown))} on {found.topic}")
     chosen = [d for d in found.letters
               if (d.ref in wanted if wanted else (not reason or d.header("dlq_reason") == reason))]
-    return [d for d in chosen if again or d.ref in wanted or not found.replays.get(d.ref)]
+    return [d for d in chosen if again or not found.replays.get(d.ref)]
 
 
 async def replay(bootstrap: str, found: Letters, chosen: list[DeadLetter]) -> int:

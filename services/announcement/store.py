@@ -70,8 +70,25 @@ class NoticeStore:
         doc = await self.tenders.find_one({"_id": tender_id})
         if doc is None or "category" not in doc:
             return None
+        owners = doc.get("owners")
+        if owners is None:  # remembered before owners were: its tender notice names them
+            owners = await self._owners_from_notice(tender_id)
         return TenderFacts(doc["project_name"], Category(doc["category"]), doc["region_code"],
-                           doc.get("winners") or {}, frozenset(doc.get("owners") or ()))
+                           doc.get("winners") or {}, frozenset(owners))
+
+    async def _owners_from_notice(self, tender_id: str) -> list[str]:
+        """The tenderee and agency its tender notice names (TENDERER_CODE,
+        TENDER_AGENCY_CODE), kept in the tender's facts from now on."""
+        notice = await self.notices.find_one(
+            {"tender_id": tender_id, "record": NOTICE, "notice_type": "tender"}, {"content": 1})
+        if notice is None:
+            return []
+        content = notice.get("content") or {}
+        owners = [u for u in (content.get("TENDERER_CODE"), content.get("TENDER_AGENCY_CODE"))
+                  if u]
+        await self.tenders.update_one({"_id": tender_id, "owners": {"$exists": False}},
+                                      {"$set": {"owners": owners}})
+        return owners
 
     # publication numbers ------------------------------------------------------------
     async def allocate(self, attempts: int = 500) -> int:

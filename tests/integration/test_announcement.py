@@ -285,12 +285,12 @@ async def test_a_dead_letter_replayed_once_its_cause_is_fixed_is_applied_once(
     ref = line.split()[0]
     await bidding.send(t)  # the cause is fixed: the tender is known
     await bidding.notices(f"tender={t.tender_id}&type=tender", 1)
-    assert "replayed 1 dead letter(s)" in await run("replay", "--reason", "unknown_tender")
+    assert "replayed 1 dead letter(s)" in await run("replay", "--offset", ref)
     [notice] = await bidding.notices(f"tender={t.tender_id}&type=failure", 1)
     assert notice["content"]["FAILURE_REASON"] == "too_few_bids"
     [line] = [ln for ln in (await run("list")).splitlines() if f"key={t.tender_id}" in ln]
     assert "replayed=1" in line
-    assert "replayed 0" in await run("replay", "--reason", "unknown_tender")  # done already
+    assert "replayed 0" in await run("replay", "--offset", ref)  # done already
     assert "replayed 1" in await run("replay", "--offset", ref, "--again")
     later = BidsOpened(tender_id=t.tender_id, section_code=t.sections[0].section_code,
                        opened_at=datetime.now(UTC), lines=[])
@@ -361,6 +361,28 @@ async def test_an_objection_upheld_by_the_tenderee_is_reported_at_its_end(
     assert seen["answer"] == answer["answer"] and seen["late"] is False
     _, others = await bidding.get(path, tokens["other"])  # another bidder learns nothing
     assert others["objections"] == []
+
+
+async def test_a_tender_remembered_before_its_owners_were_gets_them_from_its_notice(
+        bidding: Bidding, tokens: dict[str, str]) -> None:
+    """A tender announced before announcement kept its owners (tenderee, agency) has them
+    read from its tender notice (TENDERER_CODE), so its tenderee can answer (条例54)."""
+    t = tender(tenderee=tokens["tenderee_uscc"])
+    await bidding.send(t)
+    await bidding.notices(f"tender={t.tender_id}&type=tender", 1)
+    tenders = bidding.svc.runtime.db["tenders"]
+    await tenders.update_one({"_id": t.tender_id}, {"$unset": {"owners": ""}})  # as it was
+    await bidding.send(evaluation(t, tokens["bidder_uscc"]))
+    [notice] = await bidding.notices(f"tender={t.tender_id}&type=candidates", 1)
+    path = f"/v1/notices/{notice['id']}/objections"
+    status, objection = await bidding.post(path, tokens["bidder"], {"text": "第一名业绩造假"})
+    assert status == 201, objection
+    decide = f"{path}/{objection['objection_id']}/decision"
+    answer = {"upheld": False, "answer": "经核查业绩属实"}
+    assert (await bidding.post(decide, tokens["other"], answer))[0] == 403
+    assert (await bidding.post(decide, tokens["tenderee"], answer))[0] == 200
+    doc = await tenders.find_one({"_id": t.tender_id})
+    assert doc is not None and doc["owners"] == [tokens["tenderee_uscc"]]  # kept from now on
 
 
 async def test_a_pending_objection_holds_the_end_of_publicity_until_it_is_decided(
