@@ -58,7 +58,8 @@ class BidderLine(_Part):
     bidder_uscc: USCC = Field(description="Bidder's credit code.")
     bidder_name: str = Field(description="Bidder's name.")
     price_fen: int | None = Field(description="Bid price in fen; None when not decrypted.")
-    status: str = Field(description="valid, revoked (bidder's fault) or withdrawn (20号令).")
+    status: str = Field(description="valid, revoked (bidder's fault) or withdrawn (20号令); "
+                        "invalid_related (条例34) or invalid_record (政府采购法第22条(五)).")
 
 
 class Candidate(_Part):

@@ -39,7 +39,7 @@ METHODS = {"open_tender": "open", "invited_tender": "selective",
 CRITERIA = {"lowest_evaluated_price": "priceOnly", "comprehensive_scoring": "ratedCriteria"}
 CATEGORIES = {"construction": "works"}
 BID_STATUS = {"valid": "valid", "revoked": "withdrawn", "withdrawn": "withdrawn",
-              "invalid_related": "disqualified"}
+              "invalid_related": "disqualified", "invalid_record": "disqualified"}
 Release = dict[str, Any]
 
 

@@ -428,8 +428,9 @@ class Bidding:
             docs = await self.store.section_bids(tender_id, code)
         bids_read = time.perf_counter()
         entities = await self.store.bidders_at_opening(docs)
+        penalised = await self._penalised(rules, docs)
         read = time.perf_counter()
-        lines = opening_lines(docs, entities, int(state["deadline_ms"]))
+        lines = opening_lines(docs, entities, int(state["deadline_ms"]), penalised)
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
         picked = await self._draw(state, code, valid)
         at = now()
@@ -446,6 +447,17 @@ class Bidding:
             "read_s": round(read - started, 3), "bids_read_s": round(bids_read - started, 3),
             "decide_s": round(decided - read, 3),
             "write_s": round(time.perf_counter() - decided, 3)})
+
+    async def _penalised(self, rules: CategoryRules, docs: list[dict[str, Any]]) -> set[str]:
+        """The bidders penalised within the category's look-back (政府采购法第22条(五)),
+        disqualified at the opening; none where the category has no look-back."""
+        years = int(rules.clean_record_years.value)
+        if years <= 0:
+            return set()
+        today = date.today()
+        since = today.replace(year=today.year - years, day=28 if today.month == 2
+                              and today.day == 29 else today.day)
+        return await self.store.penalised_since(sorted({d["bidder_uscc"] for d in docs}), since)
 
     def _refunds(self, rules: CategoryRules, docs: list[dict[str, Any]],
                  lines: list[BidderLine], at: datetime) -> list[DepositRefund]:

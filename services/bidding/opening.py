@@ -3,13 +3,16 @@
 - a bid whose key was revealed and opened is valid, with its price;
 - a bid never opened counts as revoked (视为撤销: the bidder's fault, 20号令);
 - bids of related bidders — the same legal representative, or one controlling
-  another or both controlled by one unit — are all invalid (条例34; 政采条例18).
+  another or both controlled by one unit — are all invalid (条例34; 政采条例18);
+- a bidder penalised within the category's look-back is disqualified
+  (``invalid_record``: 政府采购法第22条(五), 政采条例19: no major violation in the 3 years
+  before taking part).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,16 +37,19 @@ def related_groups(bidders: list[str], entities: Mapping[str, Mapping[str, Any]]
 
 
 def opening_lines(bids: Sequence[Mapping[str, Any]], entities: Mapping[str, Mapping[str, Any]],
-                  deadline_ms: int) -> list[BidderLine]:
-    """Every bid received before the deadline, as read out at opening."""
+                  deadline_ms: int, penalised: Collection[str] = ()) -> list[BidderLine]:
+    """Every bid received before the deadline, as read out at opening: a bid not
+    decrypted is revoked (20号令); a bidder with a penalty within the category's
+    look-back (``penalised``: 政府采购法第22条(五)) is disqualified, and so is every
+    bidder related to another (条例34)."""
     received = [b for b in bids if int(b["received_ms"]) < deadline_ms]
     opened = [b["bidder_uscc"] for b in received if b.get("opened")]
     related = related_groups(opened, entities)
     lines = []
     for b in received:
         uscc = b["bidder_uscc"]
-        status = ("invalid_related" if uscc in related else "valid") if b.get("opened") \
-            else "revoked"
+        status = ("revoked" if not b.get("opened") else "invalid_record" if uscc in penalised
+                  else "invalid_related" if uscc in related else "valid")
         lines.append(BidderLine(bid_id=b["_id"], bidder_uscc=uscc,
                                 bidder_name=entities.get(uscc, {}).get("name", uscc),
                                 price_fen=b.get("price_fen"), status=status))

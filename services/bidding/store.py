@@ -244,6 +244,15 @@ class BiddingStore:
                 {d["subject"] for d in docs
                  if d["start"] <= day and d.get("penalty") is not False})
 
+    async def penalised_since(self, subjects: list[str], since: date) -> set[str]:
+        """Those of ``subjects`` with a penalty that started on or after ``since``, in force
+        or over, not revoked (not a credit level's ban: 政府采购法第22条(五))."""
+        day = since.isoformat()
+        docs = await self.restrictions.find(
+            {"subject": {"$in": subjects}, "$or": [{"revoked": 0}, {"ended": 1}]},
+            {"subject": 1, "start": 1, "penalty": 1}).to_list(None)
+        return {d["subject"] for d in docs if d["start"] >= day and d.get("penalty") is not False}
+
     async def entities_of(self, usccs: list[str]) -> dict[str, Doc]:
         """The kinds and controllers of these entities as registration last told."""
         docs = await self.entities.find({"_id": {"$in": usccs}},

@@ -218,3 +218,36 @@ async def test_the_draw_recuses_on_every_ground_of_article_12(platform: Platform
                                 p.tokens["operator"])
     assert sorted(committee["committee"]) == sorted([*clean, revoked])
     assert not {staff, tied, penalised} & set(committee["committee"])
+
+
+A05 = "A05"  # 电力工程: only the next test's experts have it
+
+
+async def test_a_supplier_penalised_within_three_years_is_disqualified_at_the_opening(
+        platform: Platform) -> None:
+    """政府采购法第22条(五) / 政府采购法实施条例第19条: no major violation in the 3 years before
+    taking part (procurement's clean_record_years). A penalty whose period is over no longer
+    blocks the bid, but the opening's qualification check disqualifies it (invalid_record);
+    construction has no such look-back."""
+    p = platform
+    parties = await _parties(p, 4)
+    penalised = parties["bidders"][0][0]
+    today = date.today()
+    await _restrict(p, {**_restriction("entity", penalised, today - timedelta(days=400),
+                                       today - timedelta(days=1), "深财罚〔2025〕12号"),
+                        "categories": ["procurement"]})
+    ended = await _credit_event(p, "EntityReinstated", uscc=penalised)
+    assert ended["lifted_by"] == "expiry"
+    for _ in range(5):
+        await p.expert([A05])
+    body = {**_tender_body(parties["tenderee"], deadline_s=15, category="procurement"),
+            "expert_mix": {A05: 5}}
+    body["sections"][0].update(estimated_price_fen=5_000_000_00, deposit_fen=10_000_00)
+    tender_id, section = await _publish(p, parties, body)
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES)
+    await _open_with_keys(p, tender_id, section, keys)
+    _, opening = await p.call("bidding", "GET",
+                              f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    status = {ln["bidder_uscc"]: ln["status"] for ln in opening["lines"]}
+    assert status.pop(penalised) == "invalid_record"
+    assert set(status.values()) == {"valid"}

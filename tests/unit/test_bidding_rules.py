@@ -152,6 +152,16 @@ def test_inquiry_is_one_unchangeable_price_and_the_lowest_wins_law_40() -> None:
     assert rules.minimum_bidders == PROCUREMENT.minimum_bidders  # unchanged rules stay
 
 
+def test_suppliers_need_three_clean_years_and_bidders_under_the_tender_law_none() -> None:
+    """政府采购法第22条(五); 政府采购法实施条例第19条; 评标委员会和评标方法暂行规定12(四)."""
+    assert PROCUREMENT.clean_record_years.value == 3
+    assert "第22条" in PROCUREMENT.clean_record_years.source
+    assert BOOK.for_tender(Category.CONSTRUCTION, "open_tender").clean_record_years.value == 0
+    for category in (Category.CONSTRUCTION, Category.PROCUREMENT):
+        rule = BOOK.for_tender(category, "open_tender").expert_penalty_recusal
+        assert rule.value == 1 and rule.source
+
+
 def test_single_source_opens_with_its_one_supplier_after_5_working_days() -> None:
     """政府采购法第39条; 政府采购法实施条例第38条: publicised >= 5 working days."""
     rules = BOOK.for_tender(Category.PROCUREMENT, "single_source")

@@ -91,3 +91,10 @@ def test_related_bidders_are_all_invalid_and_unopened_bids_are_revoked() -> None
     assert lines == {u["U1"]: "invalid_related", u["U2"]: "invalid_related",
                      u["U3"]: "invalid_related", u["U4"]: "invalid_related",
                      u["U5"]: "valid", u["U9"]: "revoked"}
+    # 政府采购法第22条(五): a bidder penalised within the look-back is disqualified; a bid
+    # never decrypted stays revoked, whoever made it
+    lines = {line.bidder_uscc: line.status
+             for line in opening_lines(bids, entities, 50, {u["U5"], u["U1"], u["U9"]})}
+    assert lines == {u["U1"]: "invalid_record", u["U2"]: "invalid_related",
+                     u["U3"]: "invalid_related", u["U4"]: "invalid_related",
+                     u["U5"]: "invalid_record", u["U9"]: "revoked"}
