@@ -41,6 +41,12 @@ class Metrics:
             "ggzy_timer_failures", "Durable timer handler failures (final: no attempt left)",
             ["kind", "final"], registry=r,
         )
+        self.consumer_lag = Gauge(
+            "ggzy_consumer_lag", "Records a consumer group has still to process (end offset -"
+            " committed offset), measured every GGZY_LAG_INTERVAL_S", ["group", "topic",
+                                                                         "partition"],
+            registry=r,
+        )
         self.retries = Counter(
             "ggzy_consumer_retries", "Handler attempts that failed and were retried", ["group"],
             registry=r,

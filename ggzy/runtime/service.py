@@ -39,6 +39,7 @@ from ggzy.runtime.batching import Store
 from ggzy.runtime.consumer import Batched, Handler, Subscription, leave_to_batch, subscribe
 from ggzy.runtime.errors import Unauthorized
 from ggzy.runtime.http import Api, error_middleware, json_response
+from ggzy.runtime.lag import LagWatch
 from ggzy.runtime.metrics import Metrics
 from ggzy.runtime.outbox import MAX_MESSAGE_BYTES, OutboxRelay, new_producer
 from ggzy.runtime.settings import Settings
@@ -214,10 +215,14 @@ async def _lifespan(rt: Runtime, parts: Parts) -> AsyncIterator[None]:
     await rt.relay.start()
     await rt.broker.start()
     await rt.timers.start()
+    lag = LagWatch(rt.settings.kafka_bootstrap, parts.subscriptions, rt.metrics.consumer_lag,
+                   rt.settings.lag_interval_s)
+    lag.start()
     log.info("service started", extra={"service": rt.settings.service})
     try:
         yield
     finally:
+        await lag.stop()
         await rt.timers.stop()
         await rt.broker.stop()  # stop consuming; in-flight messages finish and commit
         for hook in parts.on_stop:

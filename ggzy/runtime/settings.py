@@ -24,6 +24,7 @@
 | GGZY_PUBLISHER_NAME | publisher named in OCDS packages (announcement) | 公共资源交易平台 |
 | GGZY_TRUSTED_PROXIES | proxies believed in X-Forwarded-For (comma list of networks) | none |
 | GGZY_GC_THRESHOLDS | garbage collector "young,older,oldest", or "python" | the service's |
+| GGZY_LAG_INTERVAL_S | seconds between measures of `ggzy_consumer_lag`; 0: never | 15 |
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     publisher_name: str = "公共资源交易平台"
     trusted_proxies: str = ""
     gc_thresholds: str = ""
+    lag_interval_s: float = Field(default=15.0, ge=0)
 
     def for_service(self, service: str) -> Settings:
         """A copy completed with the service's own defaults."""
