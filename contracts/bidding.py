@@ -51,6 +51,17 @@ class Section(_Part):
     deposit_fen: int = Field(ge=0, description="Bid deposit in fen (<= 2%, 条例26).")
 
 
+class TenderDocument(_Part):
+    """A file of the tender documents (招标文件), downloadable by anyone: no sign-up is
+    needed to obtain it (20号令; 国办发〔2015〕63号)."""
+
+    name: str = Field(min_length=1, max_length=200, description="File name, e.g. 招标文件.pdf.")
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file.")
+    size_bytes: int = Field(ge=1, description="Size of the file in bytes.")
+    url: str = Field(pattern=r"^https?://", max_length=500,
+                     description="Where it is downloaded (the platform's file store).")
+
+
 class BidderLine(_Part):
     """One bid as read out at opening (开标记录)."""
 
@@ -105,6 +116,18 @@ class TenderPublished(_TenderEvent):
         default_factory=list, description="The bidders invited (投标邀请书: 法17; 政府采购法29, "
         "38, 40): only they may bid. Empty: anyone registered may. Internal: no notice "
         "names them.")
+    documents: list[TenderDocument] = Field(
+        default_factory=list, description="The files of the tender documents (招标文件).")
+
+
+@register
+class TenderDocumentsObtained(_TenderEvent):
+    """A potential bidder recorded that it obtained the tender documents (获取招标文件):
+    it is told of every clarification and modification (法23: 通知所有招标文件收受人).
+    Internal: before the deadline nobody learns who or how many obtained them (20号令)."""
+
+    bidder_uscc: USCC = Field(description="Who obtained them.")
+    obtained_at: datetime = Field(description="When.")
 
 
 @register

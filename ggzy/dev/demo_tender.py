@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,12 +51,20 @@ async def run_tender(c: PlatformClient) -> None:
             "issued_at": now.isoformat(), "sale_start": now.isoformat(),
             "sale_end": (now + timedelta(seconds=3)).isoformat(),
             "bid_deadline": (now + timedelta(seconds=12)).isoformat(),
-            "expert_mix": {"A01": 4, "E01": 1}}
+            "expert_mix": {"A01": 4, "E01": 1},
+            "documents": [{"name": "招标文件.pdf", "size_bytes": 2_048_000,
+                           "digest": hashlib.sha256(b"demo tender documents").hexdigest(),
+                           "url": "https://files.ggzy.example.cn/demo/招标文件.pdf"}]}
     print("9. the tenderee publishes the tender (timeline checked against the rules)")
     status, out = await c.until_known(lambda: c.call("bidding", "POST", "/v1/tenders", t_token,
                                                      body))
     _show(f"POST /v1/tenders -> {status}", out)
     tender_id, section = out["id"], out["sections"][0]
+    print("9a. a bidder records that it obtained the documents (public files, no sign-up):")
+    print("    it will be told of every clarification (法23); nobody else learns it (20号令)")
+    status, got = await c.call("bidding", "POST", f"/v1/tenders/{tender_id}/documents/obtained",
+                               bidders[0][1])
+    _show(f"POST .../documents/obtained -> {status}", got)
     print("9b. a bidder objects to the documents (条例22): the tender is suspended until the")
     print("    tenderee answers, then resumes with the bidders' time given back")
     status, filed = await c.call("bidding", "POST", f"/v1/tenders/{tender_id}/objections",

@@ -137,7 +137,10 @@ def _tender(e: TenderPublished, facts: TenderFacts, rules: Rules,
         "NOTICE_SEND_TIME": now.isoformat(), "DOC_GET_START_TIME": e.sale_start.isoformat(),
         "DOC_GET_END_TIME": e.sale_end.isoformat(),
         "BID_DOC_REFER_END_TIME": e.bid_deadline.isoformat(),
-        "BID_OPEN_TIME": e.bid_deadline.isoformat(), "QUALIFICATIONS": list(e.qualifications)}
+        "BID_OPEN_TIME": e.bid_deadline.isoformat(), "QUALIFICATIONS": list(e.qualifications),
+        # where to obtain the documents, with no sign-up (20号令), and each file's digest
+        "TENDER_DOCUMENTS": [{"DOC_NAME": d.name, "DOC_SHA256": d.digest,
+                              "DOC_SIZE": d.size_bytes, "DOC_URL": d.url} for d in e.documents]}
     title = e.project_name + _word(facts, "招标公告", "采购公告")
     return Draft(NoticeType.TENDER, None, title, content)
 

@@ -8,7 +8,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field
 
-from contracts.bidding import EvaluationMethod, ProcurementMethod, Section, TenderPublished
+from contracts.bidding import (
+    EvaluationMethod,
+    ProcurementMethod,
+    Section,
+    TenderDocument,
+    TenderPublished,
+)
 from contracts.categories import Category
 from contracts.codes import CodeError, section_code, tender_project_code
 from ggzy.runtime.auth import Role
@@ -46,6 +52,7 @@ class TenderIn(RequestBody):
     bid_deadline: datetime
     expert_mix: dict[str, int] = Field(description="Specialty -> experts to draw.")
     qualifications: list[str] = Field(default_factory=list)
+    documents: list[TenderDocument] = Field(default_factory=list, max_length=100)
     invited: list[str] = Field(default_factory=list, max_length=1000, description=(
         "Credit codes of the bidders invited (邀请招标 and the methods that invite, 法17): "
         "only they may bid. Not shown publicly."))
@@ -142,7 +149,7 @@ def to_event(body: TenderIn, tenderee_name: str) -> TenderPublished:
 PUBLIC = ("tender_id", "project_code", "project_name", "category", "region_code",
           "tenderee_uscc", "tenderee_name", "agency_uscc", "method", "evaluation",
           "state_funded", "sections", "issued_at", "sale_start", "sale_end", "bid_deadline",
-          "status", "qualifications")
+          "status", "qualifications", "documents")
 
 
 def public_view(state: dict[str, Any]) -> dict[str, Any]:
@@ -178,6 +185,17 @@ def routes(rt: Runtime, app: Bidding) -> Api:
                errors=("404",))
     async def get_tender(request: web.Request) -> web.Response:
         return json_response(public_view(await app.tender(request.match_info["tender_id"])))
+
+    @api.route("POST", "/v1/tenders/{tender_id}/documents/obtained", status=201,
+               summary="Record that you obtained the tender documents (获取招标文件): you are "
+               "then told of every clarification and modification (法23). Downloading needs "
+               "no sign-up (the files are public in GET /v1/tenders/{id}); who and how many "
+               "obtained them stays secret before the deadline (20号令)",
+               roles=("bidder",), errors=("401", "403", "404", "409"))
+    async def obtain(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        return json_response(await app.obtain_documents(request.match_info["tender_id"], who),
+                             201)
 
     @api.route("POST", "/v1/tenders/{tender_id}/modifications", body=Modification,
                summary="Clarify or modify the documents (法23)", roles=("tenderee", "agency"))

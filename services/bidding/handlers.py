@@ -122,6 +122,17 @@ class Bidding:
         """The party's entity, if registered (registration's projection) as ``kind``."""
         return _registered_as(await self.store.entity(uscc), uscc, kind)
 
+    async def obtain_documents(self, tender_id: str, who: Principal) -> dict[str, Any]:
+        """A bidder obtained the documents: its record, and the files (also public)."""
+        if who.uscc is None:
+            raise Forbidden("role_required", "the documents are obtained by a bidder")
+        at = now()
+        await self.tenders.update(tender_id, lambda s, v: tender.obtain_documents(
+            s, str(who.uscc), at, who.address))
+        state = await self.tender(tender_id)
+        return {"tender_id": tender_id, "obtained_at": state["obtained"][str(who.uscc)],
+                "documents": state.get("documents") or []}
+
     async def modify(self, tender_id: str, summary: str, affects_bids: bool,
                      who: Principal) -> dict[str, Any]:
         """Issue a clarification/modification; the deadline may be postponed (法23)."""

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.bidding import AuctionPublished, BidSubmitted, TenderPublished
+from contracts.bidding import (
+    AuctionPublished,
+    BidSubmitted,
+    TenderDocumentsObtained,
+    TenderPublished,
+)
 from contracts.credit import ComplaintFiled, RiskAlertRaised
 from contracts.notify import Channel
 from contracts.registration import EntityKind
@@ -46,7 +51,7 @@ class Notify:
         if isinstance(event, TenderPublished):
             await self.store.remember_tender(event.tender_id, event.tenderee_uscc,
                                              event.agency_uscc)
-        elif isinstance(event, BidSubmitted):
+        elif isinstance(event, BidSubmitted | TenderDocumentsObtained):  # told from now on
             await self.store.add_bidder(event.tender_id, event.bidder_uscc)
         parties = await self.store.parties(event.tender_id)
         await self.notify(msg, routing.tender_routes(event, parties))

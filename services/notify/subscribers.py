@@ -19,6 +19,7 @@ from contracts.bidding import (
     ContractSigned,
     EvaluationCompleted,
     ExpertsDrawn,
+    TenderDocumentsObtained,
     TenderFailed,
     TenderModified,
     TenderObjectionAnswered,
@@ -46,8 +47,8 @@ from ggzy.runtime.service import Runtime
 from services.notify.handlers import Notify
 from services.notify.lanes import FastLane
 
-BIDDING = (TenderPublished, TenderModified, BidSubmitted, BidWithdrawn, BidsOpened,
-           TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
+BIDDING = (TenderPublished, TenderModified, TenderDocumentsObtained, BidSubmitted, BidWithdrawn,
+           BidsOpened, TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
            ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
            TenderSuspended, TenderResumed)
 AUCTIONS = (AuctionPublished, AuctionClosed)

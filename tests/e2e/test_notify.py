@@ -7,10 +7,13 @@ notify's topic show that nobody else heard anything of the tender.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.topics import Stage, topic_name
@@ -168,3 +171,50 @@ async def _nobody_else_heard(p: Platform, tender_id: str, parties: dict[str, Any
     assert all(r.headers["ce_type"].endswith("NotificationDelivered.v1") for r in records
                if r.json()["source_event_id"] in ids)
     assert Counter(r["recipient"] for r in ours) == expected
+
+
+async def test_whoever_obtained_the_documents_is_told_of_a_modification(
+        platform: Platform) -> None:
+    """法23: a clarification or modification reaches every recipient of the documents
+    (招标文件收受人), who need not have bid yet. The files are public without sign-up, and
+    who obtained them is told to nobody before the deadline (20号令); the documents are
+    obtained within the sale period only (条例16)."""
+    p = platform
+    parties = await _parties(p, 2)
+    (reader, r_token), (_, i_token) = parties["bidders"]
+    body = _tender_body(parties["tenderee"], deadline_s=25)
+    body["sale_end"] = (datetime.fromisoformat(body["sale_start"]) + timedelta(seconds=12)
+                        ).isoformat()
+    files = [{"name": "招标文件.pdf", "digest": hashlib.sha256(b"doc").hexdigest(),
+              "size_bytes": 1_204_224, "url": "https://files.example.cn/t/招标文件.pdf"}]
+    body["documents"] = files
+    tender_id, _ = await _publish(p, parties, body)
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")  # no token
+    assert public["documents"] == files and "obtained" not in public
+    path = f"/v1/tenders/{tender_id}/documents/obtained"
+    status, first = await p.call("bidding", "POST", path, r_token)
+    assert status == 201 and first["documents"] == files, first
+    status, again = await p.call("bidding", "POST", path, r_token)  # once: the same record
+    assert status == 201 and again["obtained_at"] == first["obtained_at"]
+    assert (await p.call("bidding", "POST", path, parties["t_token"]))[0] == 403
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    assert "obtained" not in public and reader not in json.dumps(public)
+    status, out = await p.call("bidding", "POST", f"/v1/tenders/{tender_id}/modifications",
+                               parties["t_token"], {"summary": "工程量清单更正",
+                                                    "affects_bids": True})
+    assert status == 200, out
+
+    async def told() -> list[str] | None:
+        kinds = sorted(i["kind"] for i in await _inbox(p, r_token, tender_id))
+        return kinds if "tender_modified" in kinds else None
+    assert await eventually(told, within=30) == ["documents_obtained", "tender_modified"]
+    assert await _inbox(p, i_token, tender_id) == []  # neither bid nor obtained: not told
+    [notice] = (await p.call("announcement", "GET",
+                             f"/v1/notices?tender={tender_id}&type=tender"))[1]["items"]
+    assert [d["DOC_SHA256"] for d in notice["content"]["TENDER_DOCUMENTS"]] == [
+        files[0]["digest"]]
+
+    end = datetime.fromisoformat(body["sale_end"])
+    await asyncio.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()) + 0.5)
+    status, out = await p.call("bidding", "POST", path, i_token)  # the sale is over
+    assert (status, out["error"]["code"]) == (409, "sale_ended"), out

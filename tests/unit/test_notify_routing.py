@@ -12,6 +12,7 @@ from contracts.bidding import (
     AuctionPublished,
     AwardDeclined,
     ContractOverdue,
+    TenderDocumentsObtained,
     TenderObjectionAnswered,
     TenderObjectionFiled,
     TenderResumed,
@@ -53,6 +54,17 @@ def _who(routes: list[Route]) -> list[str]:
 
 def test_a_bid_receipt_goes_to_its_bidder_only() -> None:
     assert _who(tender_routes(BID, PARTIES)) == [r.entity(BID.bidder_uscc)]
+
+
+def test_obtaining_the_documents_is_told_to_its_bidder_only() -> None:
+    """20号令: who obtained the documents is secret before the deadline."""
+    got = TenderDocumentsObtained(tender_id=BID.tender_id, bidder_uscc=BID.bidder_uscc,
+                                  obtained_at=NOW)
+    routes = tender_routes(got, PARTIES)
+    assert [(x.recipient, x.kind) for x in routes] == [(r.entity(BID.bidder_uscc),
+                                                        "documents_obtained")]
+    assert Templates.load().render("documents_obtained", "zh", context(
+        "documents_obtained", got)).title.endswith(BID.tender_id)
 
 
 def test_the_tenderee_does_not_hear_of_bids_before_opening() -> None:

@@ -24,6 +24,7 @@ from contracts.bidding import (
     DepositRefund,
     EvaluationCompleted,
     ExpertsDrawn,
+    TenderDocumentsObtained,
     TenderFailed,
     TenderModified,
     TenderPublished,
@@ -75,6 +76,31 @@ def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
     change = _change(state, actor, "publish", {"deadline": iso(event.bid_deadline)}, {},
                      [event], event.issued_at, source)
     return state, change
+
+
+def obtain_documents(state: State, uscc: str, at: datetime, source: str | None = None
+                     ) -> Change:
+    """A potential bidder obtained the documents (获取招标文件), once: it is told of each
+    clarification and modification from now on (法23). Within the sale period (条例16;
+    政采条例31), by an invitee where the tender invites (法17)."""
+    if uscc in (state.get("obtained") or {}):
+        return Change()
+    if state["status"] != "open":
+        raise Conflict("tender_closed", "the bid deadline has passed")
+    if at < datetime.fromisoformat(state["sale_start"]):
+        raise Conflict("sale_not_started", f"the documents are on sale from "
+                       f"{state['sale_start']}", sale_start=state["sale_start"])
+    if at > datetime.fromisoformat(state["sale_end"]):
+        raise Conflict("sale_ended", f"the documents were on sale until {state['sale_end']} "
+                       "(招标投标法实施条例第16条)", sale_end=state["sale_end"])
+    invited = state.get("invited") or []
+    if invited and uscc not in invited:
+        raise Forbidden("not_invited", "this tender invites its bidders (招标投标法第17条): "
+                        "you were not invited")
+    event = TenderDocumentsObtained(tender_id=state["tender_id"], bidder_uscc=uscc,
+                                    obtained_at=at)
+    return _change(state, uscc, "obtain_documents", {"bidder": uscc},
+                   {f"obtained.{uscc}": iso(at)}, [event], at, source)
 
 
 def published_section(state: State, section_code: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from contracts.bidding import (
     EvaluationCompleted,
     ExpertsDrawn,
     ObjectionMatter,
+    TenderDocumentsObtained,
     TenderFailed,
     TenderModified,
     TenderObjectionAnswered,
@@ -110,6 +111,8 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
                 *(Route(r.entity(u), "tender_invited") for u in _unique(event.invited))]
     if isinstance(event, BidSubmitted):
         return [Route(r.entity(event.bidder_uscc), "bid_received")]
+    if isinstance(event, TenderDocumentsObtained):  # its own record; nobody else hears it
+        return [Route(r.entity(event.bidder_uscc), "documents_obtained")]
     if isinstance(event, BidWithdrawn):
         return [Route(r.entity(event.bidder_uscc), "bid_withdrawn")]
     if isinstance(event, ExpertsDrawn):

@@ -71,6 +71,8 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "tender_invited": lambda e: {"tender_id": e.tender_id, "project_name": e.project_name,
                                  "tenderee_name": e.tenderee_name,
                                  "bid_deadline": _t(e.bid_deadline)},  # never the other invitees
+    "documents_obtained": lambda e: {"tender_id": e.tender_id,
+                                     "obtained_at": _t(e.obtained_at)},
     "tender_modified": lambda e: {"tender_id": e.tender_id, "summary": e.summary,
                                   "bid_deadline": _t(e.bid_deadline)},
     "bid_received": lambda e: {**_section(e), "bid_id": e.bid_id, "digest": e.digest,
