@@ -15,6 +15,14 @@ from services.bidding.handlers import Bidding
 from services.bidding.store import BiddingStore
 from services.bidding.subscribers import subscriptions
 
+# Allocations between two young passes of the cyclic garbage collector (CPython's
+# default is 700), as registration's: in a deadline burst the bids in flight keep their
+# objects alive, young passes promote them, and the full passes that follow (~90 ms of
+# CPU over the start-up heap, the event loop stopped) land on every bid in flight. At
+# 50,000 a burst's garbage waits for a young pass every ~50,000 allocations instead
+# (bench/README.md, bidding.py, session 9). ``GGZY_GC_THRESHOLDS`` still overrides.
+GC_THRESHOLDS = (50_000, 10, 10)
+
 
 def build(rt: Runtime) -> Parts:
     """Wire the bidding service onto the runtime."""
@@ -33,4 +41,4 @@ def build(rt: Runtime) -> Parts:
 
     own = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     return Parts(api=api, subscriptions=subscriptions(rt, app), topics=own,
-                 on_start=[start])
+                 on_start=[start], gc_thresholds=GC_THRESHOLDS)
