@@ -88,10 +88,16 @@ class Envelope(BaseModel):
         cls, headers: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]]
     ) -> Envelope:
         """Read an envelope back from Kafka headers; raise EnvelopeError if invalid."""
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        pairs = headers.items() if isinstance(headers, Mapping) \
+            else headers if isinstance(headers, list | tuple) else list(headers)
         # the envelope's own attributes (other ce_ headers are extensions it ignores)
-        attrs: dict[str, str] = {_ATTRIBUTES[key]: raw.decode() if isinstance(raw, bytes)
-                                 else raw for key, raw in pairs if key in _ATTRIBUTES}
+        attrs: dict[str, str]
+        try:  # as Kafka gives them: every value bytes (no type test per header)
+            attrs = {_ATTRIBUTES[key]: raw.decode()  # type: ignore[union-attr]
+                     for key, raw in pairs if key in _ATTRIBUTES}
+        except AttributeError:  # some given as text
+            attrs = {_ATTRIBUTES[key]: raw.decode() if isinstance(raw, bytes) else raw
+                     for key, raw in pairs if key in _ATTRIBUTES}
         if not attrs.keys() >= _REQUIRED_SET:
             missing = [k for k in _REQUIRED if k not in attrs]
             raise EnvelopeError("envelope_missing", f"missing CloudEvents headers: {missing}")

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from aiokafka import ConsumerRebalanceListener
 from aiokafka.structs import ConsumerRecord
@@ -332,7 +332,7 @@ def _dead(dead: DeadLetter, cause: Exception) -> DeadLetter:
 
 def _parse(cls: type[Message], value: bytes | None) -> Message:
     try:  # parsed and validated in one pass by pydantic-core
-        return cls.model_validate_json(value or b"")
+        return cast(Message, cls.__pydantic_validator__.validate_json(value or b""))
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":

@@ -38,6 +38,7 @@ from ggzy.runtime.aggregates import (
 from ggzy.runtime.batching import settled
 from ggzy.runtime.errors import Conflict, DomainError, NotFound
 
+_OUTBOX_ENTRY = "outbox."  # the dotted paths of an outbox's entries
 ATTEMPTS = 20  # rounds before a step that keeps conflicting gives up (as update's)
 
 
@@ -130,7 +131,7 @@ async def _round(aggs: Aggregates, steps: list[Step], now: list[int],
             outcomes[i] = result if isinstance(result, Exception) else Exception(repr(result))
         elif inserted or result == 1:
             outcomes[i] = aggs.written(write)
-            _remember(aggs, doc if inserted else _after(doc, write.update))
+            _remember(aggs, doc if inserted else _after(doc, write.update, relayed=True))
         else:
             again.append(i)  # the aggregate moved on (or its cached copy was stale)
     return again
@@ -154,13 +155,16 @@ def _plan(aggs: Aggregates, step: Step, doc: Doc | None, cached: bool
     return doc, aggs.prepare(doc, change, cause, cached=cached)
 
 
-def _after(doc: Doc, update: Doc) -> Doc:
+def _after(doc: Doc, update: Doc, *, relayed: bool = False) -> Doc:
     """``doc`` with ``update``'s ``$set`` and ``$unset`` applied (dotted paths into
-    nested documents), copying what it changes (each nested document once)."""
+    nested documents), copying what it changes (each nested document once).
+    ``relayed``: the outbox's entries are left out (``_remember`` empties it anyway)."""
     out = dict(doc)
     copied: set[int] = set()  # the nested documents of ``out`` that are its own copies
     for path, value in update.get("$set", {}).items():
         if "." in path:
+            if relayed and path.startswith(_OUTBOX_ENTRY):
+                continue
             node, leaf = _parent(out, path, copied)
             node[leaf] = value
         else:

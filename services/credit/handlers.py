@@ -22,7 +22,7 @@ from ggzy.runtime.timers import Timer, Timers
 from services.credit.domain import collusion, records
 from services.credit.domain.records import Record, Restriction, account_id, key
 from services.credit.domain.rotation import RotationPattern, SectionOutcome, find_rotation
-from services.credit.domain.rules import CreditRules
+from services.credit.domain.rules import CreditRules, ScoringModel
 from services.credit.store import RATED, CreditStore
 
 EXPIRY = "restriction_expiry"
@@ -63,6 +63,16 @@ def _arms_expiry(applied: Applied) -> bool:
     redelivery arms them again, in case the first attempt stopped short)."""
     return applied.duplicate or any(e.type.endswith(("Banned.v1", "Blacklisted.v1"))
                                     for e in applied.envelopes)
+
+
+def _recording(model: ScoringModel, rec: Record) -> Decide:
+    """The decision that adds ``rec`` to an account scored by ``model``."""
+    return lambda s: records.add_record(s, model, rec, now())
+
+
+def _opening(kind: SubjectKind, subject: str, model: ScoringModel) -> Callable[[], Doc]:
+    """A fresh account of ``subject``, at ``model``'s base score."""
+    return lambda: records.new_account(kind, subject, model)
 
 
 def restriction_id(kind: SubjectKind, subject: str, decision_no: str) -> str:
@@ -139,8 +149,7 @@ class Credit:
         return doc
 
     def record(self, kind: SubjectKind, rec: Record) -> Decide:
-        model = self.rules.model_for(kind)
-        return lambda s: records.add_record(s, model, rec, now())
+        return _recording(self.rules.model_for(kind), rec)
 
     # restrictions ----------------------------------------------------------------------
     async def restrict(self, kind: SubjectKind, subject: str, body: Mapping[str, Any],
@@ -197,12 +206,13 @@ class Credit:
         """The records of many events in one pass (``steps.apply_many``): each event's
         outcome, None when all its records are applied."""
         kind = SubjectKind.ENTITY
+        model = self.rules.model_for(kind)
         steps: list[Step] = []
         of_event: list[int] = []
         for n, (e, cause) in enumerate(events):
             for uscc, rec in records_of(e):
-                steps.append(Step(account_id(kind, uscc), self.record(kind, rec), cause,
-                                  self._fresh(kind, uscc)))
+                steps.append(Step(account_id(kind, uscc), _recording(model, rec), cause,
+                                  _opening(kind, uscc, model)))
                 of_event.append(n)
         outcomes: list[Exception | None] = [None] * len(events)
         for n, step, applied in zip(of_event, steps, await apply_many(self.accounts, steps),
@@ -231,10 +241,6 @@ class Credit:
                               "categories": [tender["category"]]})
         await self.apply(SubjectKind.ENTITY, tender["tenderee_uscc"],
                          self.record(SubjectKind.ENTITY, rec), cause)
-
-    def _fresh(self, kind: SubjectKind, subject: str) -> Callable[[], Doc]:
-        model = self.rules.model_for(kind)
-        return lambda: records.new_account(kind, subject, model)
 
     # expert evaluations (专家评价) ---------------------------------------------------------
     async def on_evaluated(self, tender_id: str, section: str, category: str) -> None:

@@ -492,3 +492,49 @@ def test_any_mapping_of_entities_reads_as_plain_dicts(
     as_text = {k: {**v, "legal_representative_ref": str(v["legal_representative_ref"])}
                for k, v in numbered.items()}
     assert check_section(prints, numbered) == check_section(prints, as_text)
+
+
+@pytest.mark.parametrize(("tol", "factor"), [("0.000001", 1_000_003), ("0.0001", 1_000_300)])
+def test_ratio_runs_of_a_large_section_match_the_plain_greedy_walk(tol: str,
+                                                                    factor: int) -> None:
+    """A section of thousands of prices (where the test on steps alone leaves most places
+    out) with planted equal-ratio runs, one of them broken by a near miss: the runs found
+    are the reference walk's."""
+    rng = random.Random(11)
+    planted = {1_000: 6, 9_000: 12, 15_000: 4}
+    prices = [800_000_000]
+    while len(prices) < 20_000:
+        length = planted.get(len(prices), 0)
+        for m in range(length):
+            prices.append(prices[-1] * factor // 1_000_000 + (1_000 if m == 6 else 0))
+        prices.append(prices[-1] + rng.randint(1, 40_000))
+    for k in (3, 5):
+        expected = [r for r in _reference_ratio_runs(prices, Fraction(Decimal(tol)), 3)
+                    if r[1] - r[0] + 1 >= k]
+        assert collusion._equal_ratio_runs(prices, Decimal(tol), k) == expected
+        assert expected  # the planted runs are found
+
+
+def _reference_close_groups(p: Sequence[int], pct: Fraction, k: int) -> list[tuple[int, int]]:
+    """The greedy walk from every lowest price not yet grouped, with exact fractions."""
+    runs, i, n = [], 0, len(p)
+    while i < n:
+        j = i
+        while j + 1 < n and Fraction(p[j + 1]) <= p[i] * (1 + pct / 100):
+            j += 1
+        if j - i + 1 >= k:
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return runs
+
+
+@given(st.integers(1, 10**6), st.lists(st.sampled_from([0, 1, 2, 5, 50, 500, 5_000]),
+                                       max_size=60),
+       st.sampled_from(["0", "0.5", "1", "3"]), st.integers(3, 8))
+def test_close_groups_match_the_plain_greedy_walk(start: int, steps: list[int], pct: str,
+                                                  k: int) -> None:
+    prices = _prices_from(start, steps)
+    expected = _reference_close_groups(prices, Fraction(Decimal(pct)), k)
+    assert collusion._close_groups(prices, Decimal(pct), k) == expected

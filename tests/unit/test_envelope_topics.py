@@ -120,3 +120,14 @@ def test_category_filter_parses_all_or_a_subset_and_names_unknown_ones() -> None
     assert parse_categories("land, mining") == {Category.LAND, Category.MINING}
     with pytest.raises(ValueError, match="fishing"):
         parse_categories("land,fishing")
+
+
+def test_an_envelope_reads_the_same_from_bytes_text_mixed_and_a_one_pass_iterator() -> None:
+    env = Envelope.new(type="ggzy.bidding.BidsOpened.v1", source="/ggzy/bidding",
+                       subject="T1", category=Category.LAND, causationid="c-1")
+    text = list(env.headers().items())
+    raw = [(k, v.encode()) for k, v in text]
+    mixed = [(k, v.encode() if n % 2 else v) for n, (k, v) in enumerate(text)]
+    for headers in (raw, text, mixed, tuple(raw)):
+        assert Envelope.from_headers(headers) == env
+    assert Envelope.from_headers(iter(mixed)) == env  # read once, whatever it holds

@@ -20,3 +20,15 @@ def test_sets_and_unsets_apply_on_copies_and_leave_the_document_read_alone() -> 
                    "outbox": {"e2": {"order": 2}}, "processed": {}, "new": {"path": 1},
                    "deep": {"n": {"k": 1, "j": 2}}}
     assert out["records"] is not doc["records"] and out["deep"]["n"] is not doc["deep"]["n"]
+
+
+def test_a_relayed_copy_leaves_the_outbox_entries_out_and_applies_the_rest() -> None:
+    doc = {"_id": "a", "version": 1, "records": {}, "outbox": {}, "processed": {"m1": 5}}
+    update = {"$set": {"version": 2, "records.r1": {"kind": "x"}, "outbox.e1": {"order": 2},
+                       "outbox_pending": 1, "processed.m2": 6},
+              "$unset": {"processed.m1": ""}}
+    full = _after(doc, update)
+    relayed = _after(doc, update, relayed=True)
+    assert full["outbox"] == {"e1": {"order": 2}}
+    assert relayed == {**full, "outbox": {}}
+    assert relayed["outbox"] is doc["outbox"] and doc["outbox"] == {}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from itertools import accumulate, chain, compress, repeat
-from operator import and_, attrgetter, eq, gt, itemgetter, le, methodcaller, mul, sub
+from operator import and_, attrgetter, eq, gt, is_not, itemgetter, le, methodcaller, mul, sub
 from typing import Any, cast
 
 from contracts.bidding import BidFingerprint
@@ -341,8 +341,9 @@ def _price_order(prices: Sequence[int | None], bid_ids: Sequence[str],
     Sorted by price alone (no tuple per bid), then each run of equal prices,
     which is rare, by bid id and bidder.
     """
-    order = [i for i, p in enumerate(prices) if p is not None and p > 0]
     held = cast(Sequence[int], prices)  # at the positions in order: ints
+    priced = list(compress(range(len(prices)), map(is_not, prices, repeat(None))))
+    order = list(compress(priced, map(gt, map(held.__getitem__, priced), repeat(0))))
     order.sort(key=held.__getitem__)
     ordered = list(map(held.__getitem__, order))
     for m in compress(range(len(ordered) - 1), map(eq, ordered, ordered[1:])):
@@ -542,12 +543,9 @@ def _equal_ratio_runs(p: Sequence[int], tol: Decimal, k: int) -> list[_Run]:
     |p2 p0 - p1²| <= tol p1 p0.
     """
     tn, td = tol.as_integer_ratio()
-    valid = list(map(gt, map(td.__mul__, map(sub, p[1:], p)), map(tn.__mul__, p)))
-    near = map(abs, map(sub, map(mul, p[2:], p), map(mul, p[1:], p[1:])))
-    agree = map(le, map(td.__mul__, near), map(tn.__mul__, map(mul, p[1:], p)))
     runs: list[_Run] = []
     i, n = 0, len(p)
-    for start in _stretches(map(and_, map(and_, agree, valid), valid[1:]), k - 2):
+    for start in _ratio_starts(p, tn, td, k - 2):
         if start < i:
             continue  # inside the run just found
         i, j = start, start + 1
@@ -565,6 +563,55 @@ def _equal_ratio_runs(p: Sequence[int], tol: Decimal, k: int) -> list[_Run]:
             runs.append((i, j))
         i = j
     return runs
+
+
+def _ratio_starts(p: Sequence[int], tn: int, td: int, length: int) -> list[int]:
+    """The starts of :func:`_equal_ratio_runs` inside stretches of at least ``length``.
+
+    A start m (prices p0, p1, p2 from m, steps s1, s2) needs |p2 p0 - p1²| <= t p1 p0
+    (t = tn/td); as p2 p0 - p1² = p0 (s2 - s1) - s1², that implies |s2 - s1| <= t p1 +
+    s1²/p0, at most ``bound`` over the section. That test on the steps alone is cheap
+    (small integers, one pass), and a stretch of starts lies inside a stretch of places
+    that pass it: the exact test runs only there.
+    """
+    n = len(p)
+    if n < 3:
+        return []
+    steps = list(map(sub, p[1:], p))
+    low, high = min(p), max(p)
+    bound = (tn * high) // td + 1 + (max(map(abs, steps)) ** 2) // max(low, 1) + 1
+    if low <= 0 or bound >= max(map(abs, steps)) * 2:  # nothing to gain: test every place
+        return _stretches(_ratio_flags(p, tn, td, 0, n - 2), length)
+    spans = _stretch_spans(map(bound.__ge__, map(abs, map(sub, steps[1:], steps))), length)
+    if len(spans) * 64 > n:  # many short ones (short runs count here): one exact pass
+        return _stretches(_ratio_flags(p, tn, td, 0, n - 2), length)
+    starts: list[int] = []
+    for a, b in spans:
+        starts += (a + m for m in _stretches(_ratio_flags(p, tn, td, a, b), length))
+    return starts
+
+
+def _ratio_flags(p: Sequence[int], tn: int, td: int, a: int, b: int) -> Iterable[bool]:
+    """Whether each place m in [a, b) starts a ratio run (both ratios > 1 + t, and they
+    agree within t), exactly, by integer cross-multiplication."""
+    q = p[a:b + 2]
+    valid = list(map(gt, map(td.__mul__, map(sub, q[1:], q)), map(tn.__mul__, q)))
+    near = map(abs, map(sub, map(mul, q[2:], q), map(mul, q[1:], q[1:])))
+    agree = map(le, map(td.__mul__, near), map(tn.__mul__, map(mul, q[1:], q)))
+    return map(and_, map(and_, agree, valid), valid[1:])
+
+
+def _stretch_spans(flags: Iterable[bool], length: int) -> list[tuple[int, int]]:
+    """Each stretch of at least ``length`` trues in a row, as [first, end)."""
+    data, run = bytes(flags), b"\1" * max(length, 1)
+    spans: list[tuple[int, int]] = []
+    at = data.find(run)
+    while at >= 0:
+        end = data.find(b"\0", at)
+        end = len(data) if end < 0 else end
+        spans.append((at, end))
+        at = data.find(run, end)
+    return spans
 
 
 def _stretches(flags: Iterable[bool], length: int) -> list[int]:
@@ -586,15 +633,19 @@ def _close_groups(p: Sequence[int], pct: Decimal, k: int) -> list[_Run]:
     scale, grow = 100 * den, 100 * den + num  # hi*100*den <= lo*(100*den + num)
     runs: list[_Run] = []
     i, n = 0, len(p)
-    while i < n:
-        limit, j = p[i] * grow, i
+    # The greedy walk from the lowest price: a group from i has k prices exactly when
+    # p[i + k - 1] is within reach (sorted prices), so only those places (found at C
+    # speed) start one; from any other the walk moves on by one.
+    firsts = compress(range(n), map(le, map(scale.__mul__, p[k - 1:]), map(grow.__mul__, p)))
+    for first in firsts:
+        if first < i:
+            continue  # inside the group just found
+        i = first
+        limit, j = p[i] * grow, i + k - 1
         while j + 1 < n and p[j + 1] * scale <= limit:
             j += 1
-        if j - i + 1 >= k:
-            runs.append((i, j))
-            i = j + 1
-        else:
-            i += 1
+        runs.append((i, j))
+        i = j + 1
     return runs
 
 _REP, _CONTROLLED_BY = "legal_representative_ref", "controlled_by"
