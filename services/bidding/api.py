@@ -197,6 +197,15 @@ def routes(rt: Runtime, app: Bidding) -> Api:
         return json_response(await app.obtain_documents(request.match_info["tender_id"], who),
                              201)
 
+    @api.route("GET", "/v1/tenders/{tender_id}/documents/obtained",
+               summary="Who obtained the documents: supervisors and operators; the tenderee "
+               "and its agency after the deadline (20号令: before it, nobody)",
+               errors=("401", "403", "404", "409"))
+    async def recipients(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        return json_response(await app.document_recipients(request.match_info["tender_id"],
+                                                           who))
+
     @api.route("POST", "/v1/tenders/{tender_id}/modifications", body=Modification,
                summary="Clarify or modify the documents (法23)", roles=("tenderee", "agency"))
     async def modify(request: web.Request) -> web.Response:

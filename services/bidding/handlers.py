@@ -133,6 +133,22 @@ class Bidding:
         return {"tender_id": tender_id, "obtained_at": state["obtained"][str(who.uscc)],
                 "documents": state.get("documents") or []}
 
+    async def document_recipients(self, tender_id: str, who: Principal) -> dict[str, Any]:
+        """Who obtained the documents, and when: for supervisors and operators, and for the
+        tender's owners once the deadline has passed (before it, 20号令 forbids telling who
+        or how many obtained them)."""
+        state = await self.tender(tender_id)
+        if not who.has(Role.SUPERVISOR, Role.OPERATOR):
+            self._owner(state, who)
+            if tender.ms(now()) < int(state["deadline_ms"]):
+                raise Conflict("before_deadline", "who obtained the documents is told after "
+                               "the bid deadline (电子招标投标办法)",
+                               bid_deadline=state["bid_deadline"])
+        obtained = state.get("obtained") or {}
+        return {"tender_id": tender_id, "recipients": [
+            {"bidder_uscc": uscc, "obtained_at": at} for uscc, at in sorted(
+                obtained.items(), key=lambda item: item[1])]}
+
     async def modify(self, tender_id: str, summary: str, affects_bids: bool,
                      who: Principal) -> dict[str, Any]:
         """Issue a clarification/modification; the deadline may be postponed (法23)."""

@@ -203,6 +203,7 @@ async def test_whoever_obtained_the_documents_is_told_of_a_modification(
                                parties["t_token"], {"summary": "工程量清单更正",
                                                     "affects_bids": True})
     assert status == 200, out
+    deadline = datetime.fromisoformat(out["bid_deadline"])  # perhaps moved (法23)
 
     async def told() -> list[str] | None:
         kinds = sorted(i["kind"] for i in await _inbox(p, r_token, tender_id))
@@ -214,7 +215,14 @@ async def test_whoever_obtained_the_documents_is_told_of_a_modification(
     assert [d["DOC_SHA256"] for d in notice["content"]["TENDER_DOCUMENTS"]] == [
         files[0]["digest"]]
 
+    status, out = await p.call("bidding", "GET", path, parties["t_token"])
+    assert (status, out["error"]["code"]) == (409, "before_deadline"), out
+    assert (await p.call("bidding", "GET", path, r_token))[0] == 403  # not the owner
     end = datetime.fromisoformat(body["sale_end"])
     await asyncio.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()) + 0.5)
     status, out = await p.call("bidding", "POST", path, i_token)  # the sale is over
     assert (status, out["error"]["code"]) == (409, "sale_ended"), out
+    await asyncio.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.5)
+    status, out = await p.call("bidding", "GET", path, parties["t_token"])  # after it
+    assert status == 200 and out["recipients"] == [
+        {"bidder_uscc": reader, "obtained_at": first["obtained_at"]}], out
