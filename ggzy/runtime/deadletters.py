@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import dead_letter_topic, retry_topic
+from ggzy.runtime.lag import topic_partitions
 from ggzy.runtime.outbox import new_producer
 
 REPLAY_OF = "ggzy_replay_of"  # header of a replayed record: "<dead-letter topic>:<p>:<offset>"
@@ -65,8 +66,7 @@ async def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[
         await admin.start()
         if topic not in await admin.list_topics():
             return []
-        [described] = await admin.describe_topics([topic])
-        parts = sorted(p["partition"] for p in described["partitions"])
+        parts = (await topic_partitions(admin, [topic]))[topic]
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)

@@ -28,13 +28,18 @@ log = logging.getLogger("ggzy.lag")
 Lag = dict[tuple[str, str, int], int]  # (group, topic, partition) -> records behind
 
 
+async def topic_partitions(admin: AIOKafkaAdminClient, topics: Sequence[str]
+                           ) -> dict[str, list[int]]:
+    """The partitions of each of ``topics`` that exists (the others are left out)."""
+    described = await admin.describe_topics(sorted(set(topics)))
+    return {d["topic"]: sorted(p["partition"] for p in d["partitions"]) for d in described
+            if not d.get("error_code")}
+
+
 async def measure(admin: AIOKafkaAdminClient, offsets: AIOKafkaConsumer,
                   subscriptions: Sequence[Subscription]) -> Lag:
     """Each group's lag on each partition of its topics, now."""
-    topics = sorted({t for sub in subscriptions for t in sub.topics})
-    described = await admin.describe_topics(topics)
-    parts = {d["topic"]: sorted(p["partition"] for p in d["partitions"]) for d in described
-             if not d.get("error_code")}
+    parts = await topic_partitions(admin, [t for sub in subscriptions for t in sub.topics])
     out: Lag = {}
     for sub in subscriptions:
         tps = [TopicPartition(t, p) for t in sub.topics for p in parts.get(t, ())]

@@ -232,26 +232,20 @@ class BiddingStore:
         return listing
 
     async def expert_bars(self, category: str, today: date) -> tuple[set[str], set[str]]:
-        """The subjects restricted for ``category`` today, and those with a restriction on
-        record that was not revoked (in force, or its period over: 暂行规定12(四)), unless
-        it was a consequence of a credit level, not a penalty (told apart since ``penalty``;
-        before, each counts)."""
-        day = today.isoformat()
-        docs = await self.restrictions.find(
-            {"$or": [{"revoked": 0}, {"ended": 1}]}).to_list(None)
-        return ({d["subject"] for d in docs if not d["revoked"]
-                 and category in d["categories"] and d["start"] <= day <= d["end"]},
-                {d["subject"] for d in docs
-                 if d["start"] <= day and d.get("penalty") is not False})
+        """The subjects restricted for ``category`` today, and those with a penalty on
+        record (``_a_penalty``: 暂行规定12(四))."""
+        docs = await self.restrictions.find(ON_RECORD).to_list(None)
+        return ({d["subject"] for d in docs if not d["revoked"] and _blocking([d], category,
+                                                                               today)},
+                {d["subject"] for d in docs if _a_penalty(d, until=today)})
 
     async def penalised_since(self, subjects: list[str], since: date) -> set[str]:
-        """Those of ``subjects`` with a penalty that started on or after ``since``, in force
-        or over, not revoked (not a credit level's ban: 政府采购法第22条(五))."""
-        day = since.isoformat()
-        docs = await self.restrictions.find(
-            {"subject": {"$in": subjects}, "$or": [{"revoked": 0}, {"ended": 1}]},
-            {"subject": 1, "start": 1, "penalty": 1}).to_list(None)
-        return {d["subject"] for d in docs if d["start"] >= day and d.get("penalty") is not False}
+        """Those of ``subjects`` with a penalty on record that started on or after
+        ``since`` (政府采购法第22条(五))."""
+        docs = await self.restrictions.find({"subject": {"$in": subjects}, **ON_RECORD},
+                                            {"subject": 1, "start": 1, "penalty": 1}
+                                            ).to_list(None)
+        return {d["subject"] for d in docs if _a_penalty(d, since=since)}
 
     async def entities_of(self, usccs: list[str]) -> dict[str, Doc]:
         """The kinds and controllers of these entities as registration last told."""
@@ -333,6 +327,20 @@ class BiddingStore:
         docs = await self.bids.find({"tender_id": tender_id, "section_code": section_code,
                                      "status": SUBMITTED}, OPENING_FIELDS).to_list(None)
         return sorted(docs, key=lambda d: int(d["received_ms"]))
+
+
+# Restrictions on record: in force, or lifted because their period ran out (the penalty
+# stays); not those revoked (set aside: they never stood).
+ON_RECORD: Doc = {"$or": [{"revoked": 0}, {"ended": 1}]}
+
+
+def _a_penalty(doc: Doc, *, since: date | None = None, until: date | None = None) -> bool:
+    """Whether a restriction ``ON_RECORD`` is a penalty that started within [since, until]:
+    a supervisor's decision or a serious case's ban, not a credit level's ban (told apart
+    since ``penalty``; before, each counts)."""
+    start = doc["start"]
+    return doc.get("penalty") is not False and (since is None or start >= since.isoformat()) \
+        and (until is None or start <= until.isoformat())
 
 
 def _blocking(restrictions: list[Doc], category: str, today: date) -> Doc | None:
