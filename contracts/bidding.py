@@ -407,6 +407,7 @@ class AuctionCloseReason(StrEnum):
     SOLD = "sold"  # 成交
     NO_VALID_OFFER = "no_valid_offer"  # 无人应价 / 挂牌不成交
     BELOW_BASE_PRICE = "below_base_price"  # 最高应价低于底价: 终止拍卖 / 不成交
+    TOO_FEW_BIDDERS = "too_few_bidders"  # 竞买人不足: the auction does not take place
 
 
 class _AuctionEvent(Event):
@@ -426,8 +427,9 @@ class AuctionPublished(_AuctionEvent):
     whether one is set."""
 
     project_code: ProjectCode = Field(description="Project code (17 characters).")
-    name: str = Field(description="What is sold: land parcel (宗地) or property (标的).")
-    category: Category = Field(description="Transaction category (land or property).")
+    name: str = Field(description="What is sold: land parcel (宗地), mining right (探矿权 / "
+                      "采矿权) or property (标的).")
+    category: Category = Field(description="Transaction category (land, mining or property).")
     region_code: RegionCode = Field(description="Region (GB/T 2260).")
     seller_uscc: USCC = Field(description="Seller (出让人 / 转让方).")
     seller_name: str = Field(description="Seller's name.")
@@ -505,7 +507,8 @@ class AuctionClosed(_AuctionEvent):
 
     category: Category = Field(description="Transaction category.")
     sold: bool = Field(description="Whether a buyer won.")
-    reason: AuctionCloseReason = Field(description="sold, no_valid_offer or below_base_price.")
+    reason: AuctionCloseReason = Field(description="sold, no_valid_offer, below_base_price or "
+                                       "too_few_bidders.")
     article: str = Field(description="Legal basis of the outcome.")
     offers: int = Field(ge=0, description="Offers accepted in all.")
     winning_paddle: int | None = Field(default=None, description="Winner's paddle number.")
@@ -516,6 +519,11 @@ class AuctionClosed(_AuctionEvent):
     base_price_met: bool | None = Field(default=None, description="Whether the top offer met "
                                         "the base price (None when no base price or no offer).")
     closed_at: datetime = Field(description="When it closed.")
+    publicity_end: datetime | None = Field(
+        default=None, description="End of the result's publicity period (成交公示), when the "
+                                  "category's rules have one; None: a notice without a period.")
+    publicity_article: str | None = Field(default=None,
+                                          description="Legal basis of the publicity period.")
 
 
 class AuctionDeposit(_Part):

@@ -247,6 +247,10 @@ def _resumption(e: TenderResumed, facts: TenderFacts, rules: Rules,
 
 
 SALE_METHODS = {"auction": "拍卖", "listing": "挂牌", "online_bidding": "网络竞价"}
+# The announcement's name per category: 出让公告 (39号令第10条; 矿业权交易规则) or
+# 产权转让信息披露 (32号令第13条)
+SALE_KINDS = {Category.LAND: "{method}出让公告", Category.MINING: "矿业权{method}出让公告",
+              Category.PROPERTY: "产权转让信息披露公告"}
 
 
 def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetime) -> Draft:
@@ -267,8 +271,8 @@ def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetim
         "DEPOSIT": fen_to_yuan_str(e.deposit_fen) if e.deposit_fen else None,
         "APPLICATION_END_TIME": e.applications_close_at.isoformat()
         if e.applications_close_at else None}
-    kind = (f"{SALE_METHODS[e.method.value]}出让公告" if e.category == Category.LAND
-            else "产权转让信息披露公告")
+    kind = SALE_KINDS.get(e.category, "{method}出让公告").format(
+        method=SALE_METHODS[e.method.value])
     return Draft(NoticeType.AUCTION, None, e.name + kind, content)
 
 
@@ -282,8 +286,18 @@ def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,
         "WIN_BIDDER_NAME": e.winner_name, "WIN_BIDDER_CODE": e.winner_uscc,
         **_amount("DEAL_PRICE", e.price_fen if e.sold else None),
         "BASE_PRICE_MET": e.base_price_met, "CLOSE_TIME": e.closed_at.isoformat()}
+    if e.publicity_end is not None:  # 成交公示 with its period (e.g. 矿业权: 10 working days)
+        content.update(PUBLICITY_START_TIME=now.isoformat(),
+                       PUBLICITY_END_TIME=e.publicity_end.isoformat(),
+                       PUBLICITY_BASIS=e.publicity_article,
+                       OBJECTION_METHOD=SALE_OBJECTION_METHOD)
     title = facts.project_name + ("成交公示" if e.sold else "不成交（流拍）公告")
-    return Draft(NoticeType.AUCTION_RESULT, None, title, content)
+    end = e.publicity_end if e.publicity_end is not None and e.publicity_end > now else None
+    return Draft(NoticeType.AUCTION_RESULT, None, title, content, publicity_end=end)
+
+
+SALE_OBJECTION_METHOD = ("公示期内对公示内容有异议的，可通过平台向出让人（转让方）提出"
+                         "（POST /v1/notices/<本公告编号>/objections）；依据公示期的规定")
 
 
 DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {

@@ -64,8 +64,9 @@ class Announcement:
             await self.store.remember_tender(event.tender_id, event.project_name,
                                              event.category, event.region_code, owners)
         elif isinstance(event, AuctionPublished):
+            # the seller answers objections to its result's publicity (成交公示)
             await self.store.remember_tender(event.auction_id, event.name, event.category,
-                                             event.region_code)
+                                             event.region_code, (event.seller_uscc,))
         elif isinstance(event, Awarded):
             await self.store.remember_winner(event.tender_id, event.section_code,
                                              event.winner.bidder_name, event.winner.bidder_uscc)
@@ -123,8 +124,10 @@ class Announcement:
                                   Cause(message_id=f"timer:{timer.timer_id}"))
 
     def _ended(self, state: Doc, sets: Mapping[str, Any]) -> list[Outgoing]:
-        """PublicityPeriodEnded when ``sets`` ends the publicity: bidding may then award."""
-        if sets.get("publicity_status") != domain.ENDED:
+        """PublicityPeriodEnded when ``sets`` ends a section's candidates' publicity: bidding
+        may then award. A sale's result publicity (成交公示) ends with no event: nothing
+        waits for it."""
+        if sets.get("publicity_status") != domain.ENDED or state.get("section_code") is None:
             return []
         event = PublicityPeriodEnded(
             notice_id=state["notice_id"], tender_id=state["tender_id"],
@@ -142,7 +145,7 @@ class Announcement:
         oid = uuid.uuid4().hex[:12]
         rules = self.rules.get(Category(notice["category"]))
         answer = rules.objection_answer if rules else None
-        article = answer.source if answer else rules.publicity.source if rules else "条例54"
+        article = answer.source if answer else _basis(notice)
         objector = who.uscc or who.subject
 
         def decide(state: Doc, version: int) -> Change:
@@ -168,7 +171,8 @@ class Announcement:
             raise Forbidden("not_your_tender", "objections to a result are answered by the "
                             "tenderee or its agency (条例54)")
         rules = self.rules.get(Category(notice["category"]))
-        article = rules.objection_answer.source if rules and rules.objection_answer else "条例54"
+        article = (rules.objection_answer.source if rules and rules.objection_answer
+                   else _basis(notice))
 
         def decide(state: Doc, version: int) -> Change:
             now = now_ms()
@@ -222,3 +226,8 @@ def _objection_view(oid: str, o: Mapping[str, Any]) -> dict[str, Any]:
             "decided_by": o.get("decided_by"), "answer": o.get("answer"),
             "answered_at": _at(int(o["decided_ms"])).isoformat() if o.get("decided_ms")
             else None, "late": bool(o["late"]) if "late" in o else None}
+
+
+def _basis(notice: Doc) -> str:
+    """The legal basis of a notice's publicity period, as it published it."""
+    return str((notice.get("content") or {}).get("PUBLICITY_BASIS") or "条例54")

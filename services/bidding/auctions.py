@@ -192,7 +192,7 @@ class Auctions:
         # the timer fired for its end: a replica whose clock lags does not read it as early
         at = max(now_ms(), timer.due_ms)
         await self.auctions.update(auction_id, lambda s, v: _ended(s, auction.settle_deposits(
-            s, auction.at_end(s, rules, at), rules, self.calendar, auction.at(at))),
+            s, auction.at_end(s, rules, at, self.calendar), rules, self.calendar, auction.at(at))),
             Cause(message_id=f"timer:{timer.timer_id}"))
         state = await self.get(auction_id)
         if state["status"] != auction.CLOSED:

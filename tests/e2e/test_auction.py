@@ -396,3 +396,109 @@ async def test_land_listing_with_a_deposit_takes_offers_from_qualified_applicant
     status, out = await p.call("bidding", "POST", path, c_token, {
         "deposit_account": "6222-0003", "deposit_paid_fen": 200 * WAN})
     assert status == 409 and out["error"]["code"] in ("auction_closed", "applications_closed")
+
+
+def _mining_body(seller: str, method: str, listing_s: int = 8, **kw: Any) -> dict[str, Any]:
+    """A mining right (采矿权) for sale: its first price is at least the appraisal
+    (矿业权出让收益征收办法, unverified); no base price is required."""
+    body = _body(seller, method, listing_s=listing_s, category="mining", name="示例县铜矿采矿权",
+                 appraised_fen=1000 * WAN, base_price_fen=None, base_price_decision=None)
+    body.update(kw)
+    return body
+
+
+async def test_mining_auction_with_fewer_than_3_qualified_bidders_closes_unsold(
+        platform: Platform) -> None:
+    """四川省矿业权出让网上交易规则 (unverified): 每次矿业权拍卖竞买人不得少于3人. Two
+    qualified applicants: no offer is taken, the auction closes without sale
+    (too_few_bidders) and both deposits are refunded; the notices say so."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例县自然资源局")
+    (a, a_token), (b, b_token) = [await p.entity("bidder", name=f"矿业{i}有限公司")
+                                  for i in range(2)]
+    now = datetime.now(UTC)
+    no_deposit = _mining_body(seller, "auction", start_at=(now + timedelta(seconds=8))
+                              .isoformat())
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/auctions",
+                                                     s_token, no_deposit))
+    assert status == 422 and out["error"]["code"] == "applications_required", out
+    auction_id = await _announce(p, s_token, {
+        **no_deposit, "deposit_fen": 100 * WAN,
+        "applications_close_at": (now + timedelta(seconds=7)).isoformat()})
+    path = f"/v1/auctions/{auction_id}/applications"
+    for uscc, token in ((a, a_token), (b, b_token)):
+        status, out = await p.until_known(lambda t=token, u=uscc: p.call(
+            "bidding", "POST", path, t, {"deposit_account": "6222" + u[2:10],
+                                         "deposit_paid_fen": 100 * WAN}))
+        assert status == 201, out
+        status, out = await p.call("bidding", "POST", f"{path}/{uscc}/review", s_token,
+                                   {"qualified": True})
+        assert status == 200 and out["status"] == "qualified", out
+    await _bidding_open(p, auction_id)
+    status, out = await _offer(p, auction_id, a_token, 1000 * WAN)
+    assert status == 409 and out["error"]["code"] == "too_few_bidders", out
+    assert "不得少于3人" in out["error"]["details"]["article"]
+    records = await _events(p, auction_id, "AuctionClosed", Category.MINING)
+    [closed] = _of(records, "AuctionClosed")
+    assert (closed["sold"], closed["reason"], closed["offers"]) == (False, "too_few_bidders", 0)
+    assert closed["publicity_end"] is None  # nothing sold: no result to publicise
+    settled = [d for e in _of(records, "AuctionDepositsSettled") for d in e["deposits"]]
+    assert sorted((d["bidder_uscc"], d["action"]) for d in settled) == sorted(
+        [(a, "refund"), (b, "refund")])
+    notices = await _notices(p, auction_id)
+    assert notices["auction"]["title"] == "示例县铜矿采矿权矿业权拍卖出让公告"
+    assert notices["auction_result"]["title"].endswith("不成交（流拍）公告")
+    assert notices["auction_result"]["content"]["RESULT_REASON"] == "too_few_bidders"
+
+
+async def test_mining_listing_result_is_publicised_and_objections_go_to_the_seller(
+        platform: Platform) -> None:
+    """矿业权交易规则 (unverified): 交易结果公示 >= 10 working days (seconds here). The
+    result notice carries its period; another bidder objects in it, the seller answers;
+    the period ends with no PublicityPeriodEnded (a sale has no award waiting on it)."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例县自然资源局")
+    (a, a_token), (b, b_token) = [await p.entity("bidder", name=f"勘查{i}有限公司")
+                                  for i in range(2)]
+    auction_id = await _announce(p, s_token, _mining_body(seller, "listing", listing_s=6))
+    await _bidding_open(p, auction_id)
+    status, out = await _offer(p, auction_id, a_token, 1000 * WAN)
+    assert status == 201, out  # a listing needs no least number of bidders
+    status, out = await _offer(p, auction_id, b_token, 1010 * WAN)
+    assert status == 201, out
+    records = await _events(p, auction_id, "AuctionClosed", Category.MINING)
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] and closed["winner_uscc"] == b and closed["publicity_end"]
+    result = (await _notices(p, auction_id))["auction_result"]
+    assert result["publicity_status"] == "open", result
+    assert datetime.fromisoformat(result["content"]["PUBLICITY_END_TIME"]) == \
+        datetime.fromisoformat(result["publicity_end"])
+    assert "10个工作日" in result["content"]["PUBLICITY_BASIS"]
+    nid = result["notice_id"]
+    status, out = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
+                               s_token, {"text": "x"})
+    assert status == 403, out  # the seller answers objections, it does not file them
+    status, filed = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
+                                 a_token, {"text": "竞得人报价时间存疑"})
+    assert status == 201, filed
+    oid = filed["objection_id"]
+    status, out = await p.call(
+        "announcement", "POST", f"/v1/notices/{nid}/objections/{oid}/decision", s_token,
+        {"upheld": False, "answer": "报价时间以系统记录为准"})
+    assert status == 200, out
+
+    async def ended() -> bool:
+        _, notice = await p.call("announcement", "GET", f"/v1/notices/{nid}")
+        return bool(notice["publicity_status"] == "ended")
+    await eventually(ended, within=30)
+    answered = await read_topic(
+        p.kafka, topic_name(Stage.ANNOUNCEMENT, Category.MINING, prefix=p.prefix),
+        lambda rs: any(r.key == auction_id and r.headers["ce_type"].endswith(
+            ".PublicityObjectionAnswered.v1") for r in rs), within=30)
+    mine = [r for r in answered if r.key == auction_id]
+    kinds = [r.headers["ce_type"].rsplit(".", 2)[-2] for r in mine]
+    assert "PublicityPeriodEnded" not in kinds, kinds
+    [objected] = [r.json() for r in mine if r.headers["ce_type"].endswith(
+        ".PublicityObjectionFiled.v1")]
+    assert objected["section_code"] is None and "10个工作日" in objected["article"]
+    assert objected["objector_uscc"] == a

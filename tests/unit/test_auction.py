@@ -62,6 +62,10 @@ def _validate(rules: AuctionRules, e: AuctionPublished, base: int | None,
     auction.validate(rules, e, base, decision, BOOK.calendar)
 
 
+def _at_end(state: dict[str, Any], rules: AuctionRules, now_ms: int) -> Change:
+    return auction.at_end(state, rules, now_ms, BOOK.calendar)
+
+
 def _reprice(state: dict[str, Any], rules: AuctionRules, **kw: Any) -> Change:
     return auction.reprice(state, rules, cal=BOOK.calendar, **kw)
 
@@ -244,19 +248,19 @@ def test_auction_sells_after_three_calls_with_no_higher_offer_39号令第16条()
     assert state["end_ms"] == _ms(start + timedelta(seconds=100))  # the calls restart
     state = _offer(state, B, 121_000_00, start + timedelta(seconds=50))
     assert state["end_ms"] == _ms(start + timedelta(seconds=140))
-    assert auction.at_end(state, LAND, _ms(start + timedelta(seconds=139))).events == []
-    closed = _apply(state, change := auction.at_end(state, LAND, state["end_ms"]))
+    assert _at_end(state, LAND, _ms(start + timedelta(seconds=139))).events == []
+    closed = _apply(state, change := _at_end(state, LAND, state["end_ms"]))
     event = _closed(change)
     assert event.sold and event.winner_uscc == B and event.winning_paddle == 2
     assert event.price_fen == 121_000_00 and event.base_price_met is True
     assert "第16条" in event.article
-    assert auction.at_end(closed, LAND, state["end_ms"] + 5).events == []  # exactly once
+    assert _at_end(closed, LAND, state["end_ms"] + 5).events == []  # exactly once
 
 
 def test_auction_stops_without_sale_below_the_base_price_39号令第12条() -> None:
     state = _offer(_state(method=AuctionMethod.AUCTION, end_at=None), A, 110_000_00,
                    T0 + timedelta(days=20, seconds=1))
-    event = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    event = _closed(_at_end(state, LAND, state["end_ms"]))
     assert not event.sold and event.reason == AuctionCloseReason.BELOW_BASE_PRICE
     assert event.winner_uscc is None and event.winning_paddle is None
     assert event.base_price_met is False and "第12条" in event.article
@@ -267,7 +271,7 @@ def test_listing_end_with_a_bidder_going_on_turns_live_from_top_plus_increment_�
     state = _offer(_offer(_state(), A, 120_000_00, OPENED), B, 125_000_00, OPENED)
     state = _apply(state, auction.go_on(state, LAND, A, _ms(OPENED)))
     end = state["end_ms"]
-    live = _apply(state, change := auction.at_end(state, LAND, end))
+    live = _apply(state, change := _at_end(state, LAND, end))
     went = _event_of(change, ListingWentLive)
     assert "第21条" in went.article
     assert went.top_price_fen == 125_000_00 and went.minimum_offer_fen == 126_000_00
@@ -276,7 +280,7 @@ def test_listing_end_with_a_bidder_going_on_turns_live_from_top_plus_increment_�
         _offer(live, A, 125_500_00, auction.at(end + 1))
     live = _offer(live, A, 126_000_00, auction.at(end + 1_000))
     assert live["end_ms"] == end + 1_000 + 90_000  # calls restart in live bidding
-    event = _closed(auction.at_end(live, LAND, live["end_ms"]))
+    event = _closed(_at_end(live, LAND, live["end_ms"]))
     assert event.sold and event.winner_uscc == A and event.price_fen == 126_000_00
 
 
@@ -293,14 +297,14 @@ def test_only_a_bidder_with_an_offer_may_go_on_and_only_in_a_listing() -> None:
 
 def test_listing_single_bidder_at_or_above_base_wins_39号令第21条() -> None:
     state = _offer(_state(), A, 120_000_00, OPENED)  # exactly the base price
-    event = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    event = _closed(_at_end(state, LAND, state["end_ms"]))
     assert event.sold and event.winner_uscc == A and event.reason == AuctionCloseReason.SOLD
     assert "第21条" in event.article
 
 
 def test_listing_with_no_offer_is_no_sale_39号令第21条() -> None:
     state = _state()
-    event = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    event = _closed(_at_end(state, LAND, state["end_ms"]))
     assert not event.sold and event.reason == AuctionCloseReason.NO_VALID_OFFER
     assert event.offers == 0 and event.price_fen is None
 
@@ -341,7 +345,7 @@ def test_online_bidding_late_offer_extends_the_end_by_the_window() -> None:
     assert early["end_ms"] == state["end_ms"]  # outside the window: no extension
     late = _offer(early, B, 101_000_00, end - timedelta(minutes=1), PROPERTY)
     assert late["end_ms"] == _ms(end + timedelta(minutes=4))  # 5 min after the offer
-    event = _closed(auction.at_end(late, PROPERTY, late["end_ms"]))
+    event = _closed(_at_end(late, PROPERTY, late["end_ms"]))
     assert event.sold and event.winner_uscc == B and event.base_price_met is None
 
 
@@ -351,7 +355,7 @@ def test_property_single_buyer_contracts_at_listing_price_or_higher_32号令第2
     with pytest.raises(DomainError):
         _offer(state, A, 99_999_99, OPENED, PROPERTY)
     state = _offer(state, A, 100_000_00, OPENED, PROPERTY)
-    event = _closed(auction.at_end(state, PROPERTY, state["end_ms"]))
+    event = _closed(_at_end(state, PROPERTY, state["end_ms"]))
     assert event.sold and event.price_fen == 100_000_00 and "第22条" in event.article
 
 
@@ -360,7 +364,7 @@ def test_price_cut_needs_a_new_disclosure_32号令第18条() -> None:
                 method=AuctionMethod.ONLINE_BIDDING, start_at=T0 + timedelta(days=28),
                 end_at=T0 + timedelta(days=29))
     state = _state(PROPERTY, None, **base)
-    unsold = _apply(state, auction.at_end(state, PROPERTY, state["end_ms"]))
+    unsold = _apply(state, _at_end(state, PROPERTY, state["end_ms"]))
     now = T0 + timedelta(days=30)  # a Wednesday
     with pytest.raises(DomainError) as err:
         _reprice(unsold, PROPERTY, price_fen=90_000_00, start=now + timedelta(days=20),
@@ -384,7 +388,7 @@ def test_a_price_below_90_percent_of_the_appraisal_needs_written_approval_32号�
                 method=AuctionMethod.ONLINE_BIDDING, start_at=T0 + timedelta(days=28),
                 end_at=T0 + timedelta(days=29))
     state = _state(PROPERTY, None, **base)
-    unsold = _apply(state, auction.at_end(state, PROPERTY, state["end_ms"]))
+    unsold = _apply(state, _at_end(state, PROPERTY, state["end_ms"]))
     now = T0 + timedelta(days=30)
     when = dict(start=now + timedelta(days=28), end=now + timedelta(days=29), now=now)
     with pytest.raises(DomainError) as err:
@@ -412,7 +416,7 @@ def test_sale_notices_publish_the_deal_price_never_the_base_price() -> None:
     facts = notices.TenderFacts("宗地A-01", Category.LAND, "440300")
     published = notices.draft(_event(), facts, None, T0)
     state = _offer(_state(), A, 130_000_00, OPENED)
-    closed = _closed(auction.at_end(state, LAND, state["end_ms"]))
+    closed = _closed(_at_end(state, LAND, state["end_ms"]))
     result = notices.draft(closed, facts, None, T0)
     assert published is not None and result is not None
     assert published.title == "宗地A-01挂牌出让公告" and published.content["HAS_BASE_PRICE"]
@@ -505,7 +509,7 @@ def test_at_the_close_the_winners_deposit_counts_towards_the_price_others_refund
     state = _offer(state, A, 120_000_00, T0 + timedelta(days=21))
     state = _offer(state, B, 121_000_00, T0 + timedelta(days=22))
     end = T0 + timedelta(days=30)  # a Wednesday
-    change = auction.settle_deposits(state, auction.at_end(state, LAND, _ms(end)), LAND,
+    change = auction.settle_deposits(state, _at_end(state, LAND, _ms(end)), LAND,
                                      BOOK.calendar, end)
     closed, settled = (o.event for o in change.events)
     assert isinstance(closed, AuctionClosed) and closed.winner_uscc == B
@@ -538,3 +542,159 @@ def test_a_price_cut_of_a_sale_with_a_deposit_opens_a_new_round_of_applications(
     assert change.set["applicants"] == {} and change.set["bidders"] == {}
     settled = [o.event for o in change.events if isinstance(o.event, AuctionDepositsSettled)]
     assert [(d.bidder_uscc, d.action) for d in settled[0].deposits] == [(A, "refund")]
+
+
+# mining rights (矿业权出让): 矿业权交易规则 (国土资规〔2017〕7号) and the provinces' online
+# rules; article numbers unverified (rules.yaml) ------------------------------------------
+MINING = BOOK.for_auctions(Category.MINING)
+M_START = BOOK.calendar.add_working_days(T0, 20)
+
+
+def _mining(method: AuctionMethod = AuctionMethod.AUCTION, **kw: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(
+        category=Category.MINING, name="示例县铜矿采矿权", method=method,
+        appraised_fen=100_000_00, has_base_price=False, start_at=M_START,
+        end_at=None if method is AuctionMethod.AUCTION
+        else BOOK.calendar.add_working_days(M_START, 10),
+        deposit_fen=20_000_00, applications_close_at=M_START - timedelta(days=1))
+    fields.update(kw)
+    return fields
+
+
+def _qualified(state: dict[str, Any], rules: AuctionRules, *bidders: str) -> dict[str, Any]:
+    for bidder in bidders:
+        state = _merge(state, auction.apply(state, rules, bidder=bidder, name=bidder,
+                                            account=f"acct-{bidder}", paid_fen=20_000_00,
+                                            now_ms=_ms(T0)))
+        state = _merge(state, auction.review(state, rules, BOOK.calendar, bidder=bidder,
+                                             qualified=True, reason="", now=T0))
+    return state
+
+
+def test_mining_rules_count_working_days_and_say_unverified() -> None:
+    """矿业权交易规则 (unverified): announced 20 working days before, listed >= 10 working
+    days; an auction needs 3 bidders; the result is publicised 10 working days."""
+    assert (MINING.announce_before.unit, MINING.announce_before.n) == ("working_days", 20)
+    assert (MINING.listing_period.unit, MINING.listing_period.n) == ("working_days", 10)
+    assert MINING.minimum_bidders.n == 3 and MINING.result_publicity.n == 10
+    assert AuctionMethod.ONLINE_BIDDING not in MINING.methods
+    assert all("unverified" in r.source for r in (
+        MINING.announce_before, MINING.listing_period, MINING.minimum_bidders,
+        MINING.result_publicity))
+
+
+def test_mining_announcement_20_working_days_before_offers_open_矿业权交易规则() -> None:
+    _validate(MINING, _event(**_mining()), None, None)
+    early = M_START - timedelta(hours=1)
+    with pytest.raises(DomainError) as exc:
+        _validate(MINING, _event(**_mining(start_at=early,
+                                           applications_close_at=early - timedelta(days=1))),
+                  None, None)
+    assert exc.value.code == "announcement_too_short"
+    assert "20个工作日" in exc.value.details["article"]
+
+
+def test_mining_listing_lasts_10_working_days_not_10_calendar_days_矿业权交易规则() -> None:
+    """Ten calendar days hold two weekends' days: short of ten working days."""
+    listing = AuctionMethod.LISTING
+    _validate(MINING, _event(**_mining(listing)), None, None)
+    for end in (M_START + timedelta(days=10),
+                BOOK.calendar.add_working_days(M_START, 10) - timedelta(minutes=1)):
+        with pytest.raises(DomainError) as exc:
+            _validate(MINING, _event(**_mining(listing, end_at=end)), None, None)
+        assert exc.value.code == "listing_too_short"
+        assert "10个工作日" in exc.value.details["article"]
+    # land keeps counting calendar days (39号令第20条): ten days are enough there
+    _validate(LAND, _event(start_at=T0 + timedelta(days=20), end_at=T0 + timedelta(days=30)),
+              120_000_00, "d")
+
+
+def test_a_mining_auction_counts_its_bidders_from_applications_四川规则() -> None:
+    """拍卖竞买人不得少于3人 (unverified): the count needs applications, so an auction
+    without a deposit is refused; a listing (no minimum) takes any registered bidder."""
+    with pytest.raises(DomainError) as exc:
+        _validate(MINING, _event(**_mining(deposit_fen=0, applications_close_at=None)),
+                  None, None)
+    assert exc.value.code == "applications_required"
+    assert "不得少于3人" in exc.value.details["article"]
+    _validate(MINING, _event(**_mining(AuctionMethod.LISTING, deposit_fen=0,
+                                       applications_close_at=None)), None, None)
+
+
+def test_a_mining_auction_with_two_bidders_takes_no_offer_and_closes_unsold() -> None:
+    """Two qualified bidders of the three required: every offer is refused, and at its end
+    the auction closes without sale (too_few_bidders); both deposits are refunded."""
+    state = _qualified(_state(MINING, None, **_mining()), MINING, A, B)
+    with pytest.raises(Conflict) as exc:
+        auction.offer(state, MINING, bidder=A, name=A, price_fen=100_000_00, seen_offers=None,
+                      now_ms=_ms(M_START) + 1)
+    assert exc.value.code == "too_few_bidders"
+    end = int(state["end_ms"])
+    change = auction.settle_deposits(state, _at_end(state, MINING, end), MINING,
+                                     BOOK.calendar, auction.at(end))
+    closed, settled = (o.event for o in change.events)
+    assert isinstance(closed, AuctionClosed) and isinstance(settled, AuctionDepositsSettled)
+    assert (closed.sold, closed.reason, closed.offers) == (
+        False, AuctionCloseReason.TOO_FEW_BIDDERS, 0)
+    assert closed.article == MINING.minimum_bidders.source
+    assert sorted((d.bidder_uscc, d.action) for d in settled.deposits) == sorted(
+        [(A, "refund"), (B, "refund")])
+
+
+def test_a_mining_auction_with_three_bidders_sells_after_the_calls() -> None:
+    C = new_uscc(random.Random(11))
+    state = _qualified(_state(MINING, None, **_mining()), MINING, A, B, C)
+    state = _offer(state, B, 100_000_00, M_START + timedelta(seconds=1), MINING)
+    state = _offer(state, C, 101_000_00, M_START + timedelta(seconds=2), MINING)
+    closed = _closed(_at_end(state, MINING, int(state["end_ms"])))
+    assert (closed.sold, closed.reason, closed.winner_uscc) == (True, AuctionCloseReason.SOLD, C)
+
+
+def test_a_mining_result_is_publicised_10_working_days_other_sales_per_their_rules() -> None:
+    """成交结果公示 >= 10 working days (矿业权, unverified); property's result notice 5
+    working days (32号令第29条, unverified); land's result is a notice without a period."""
+    state = _qualified(_state(MINING, None, **_mining(AuctionMethod.LISTING)), MINING, A)
+    state = _offer(state, A, 100_000_00, M_START + timedelta(hours=1), MINING)
+    end = int(state["end_ms"])
+    closed = _closed(_at_end(state, MINING, end))
+    assert closed.sold and closed.winner_uscc == A  # a listing needs no 3 bidders
+    assert closed.publicity_end == BOOK.calendar.add_working_days(auction.at(end), 10)
+    assert closed.publicity_article == MINING.result_publicity.source
+    land = _offer(_state(), A, 120_000_00, OPENED)
+    land_closed = _closed(_at_end(land, LAND, int(land["end_ms"])))
+    assert land_closed.publicity_end is None and land_closed.publicity_article is None
+
+
+def test_a_minimum_of_bidders_needs_the_qualification_review() -> None:
+    raw = MINING.model_dump()
+    raw["qualification"] = {**raw["qualification"], "value": 0}
+    with pytest.raises(ValidationError, match="qualification"):
+        AuctionRules.model_validate(raw)
+
+
+def test_mining_notices_name_the_right_and_publicise_the_result_with_its_period() -> None:
+    """矿业权拍卖/挂牌出让公告; the result (成交公示) carries its publicity period, the basis
+    and how to object; a period already over publishes no open publicity."""
+    from services.announcement import domain as notices
+
+    facts = notices.TenderFacts("示例县铜矿采矿权", Category.MINING, "440300")
+    published = notices.draft(_event(**_mining()), facts, None, T0)
+    assert published is not None and published.title == "示例县铜矿采矿权矿业权拍卖出让公告"
+    state = _qualified(_state(MINING, None, **_mining(AuctionMethod.LISTING)), MINING, A)
+    state = _offer(state, A, 100_000_00, M_START + timedelta(hours=1), MINING)
+    closed = _closed(_at_end(state, MINING, int(state["end_ms"])))
+    assert closed.publicity_end is not None
+    now = closed.closed_at + timedelta(seconds=1)
+    result = notices.draft(closed, facts, None, now)
+    assert result is not None and result.publicity_end == closed.publicity_end
+    assert result.content["PUBLICITY_END_TIME"] == closed.publicity_end.isoformat()
+    assert result.content["PUBLICITY_BASIS"] == MINING.result_publicity.source
+    assert "异议" in result.content["OBJECTION_METHOD"]
+    late = notices.draft(closed, facts, None, closed.publicity_end + timedelta(seconds=1))
+    assert late is not None and late.publicity_end is None
+    land = _offer(_state(), A, 130_000_00, OPENED)
+    land_result = notices.draft(_closed(_at_end(land, LAND, land["end_ms"])),
+                                notices.TenderFacts("宗地A-01", Category.LAND, "440300"),
+                                None, T0)
+    assert land_result is not None and land_result.publicity_end is None
+    assert "PUBLICITY_END_TIME" not in land_result.content

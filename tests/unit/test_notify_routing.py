@@ -282,6 +282,33 @@ def test_an_objection_to_a_result_reaches_the_owners_and_its_answer_the_objector
         assert outcome in told.body and "重新评审" in told.body
 
 
+def test_an_objection_to_a_sale_result_reaches_the_seller_and_its_answer_the_objector(
+        ) -> None:
+    """成交公示 (矿业权交易规则, unverified): a sale's result has no section; the seller (its
+    owner) hears of the objection, the objector of the answer, in words of a sale."""
+    from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
+
+    seller = Parties("SELLER", None, frozenset())
+    common = {"notice_id": "N2", "tender_id": "2026ABCDEFGHIJKLM001", "section_code": None,
+              "objection_id": "s1", "objector_uscc": BIDDER, "article": "矿业权交易规则"}
+    filed = PublicityObjectionFiled(**common, text="报价时间存疑", filed_at=NOW,
+                                    answer_due=None)
+    answered = PublicityObjectionAnswered(**common, upheld=False, answer="以系统记录为准",
+                                          answered_at=NOW, late=False)
+    assert [(x.recipient, x.kind) for x in tender_routes(filed, seller)] == [
+        (r.entity("SELLER"), "sale_objection_filed")]
+    assert [(x.recipient, x.kind) for x in tender_routes(answered, seller)] == [
+        (r.entity(BIDDER), "sale_objection_answered")]
+    templates = Templates.load()
+    told = templates.render("sale_objection_filed", "zh", context("sale_objection_filed", filed))
+    assert "成交结果公示" in told.body and "报价时间存疑" in told.body
+    assert "评标" not in told.body + told.title and "None" not in told.body
+    for lang, outcome in (("zh", "不成立"), ("en", "dismissed")):
+        answer = templates.render("sale_objection_answered", lang,
+                                  context("sale_objection_answered", answered))
+        assert outcome in answer.body and "以系统记录为准" in answer.body
+
+
 def test_an_objection_to_the_opening_reaches_the_owners_and_its_answer_the_objector() -> None:
     """条例44: answered on the spot by the tenderee; told as an opening objection."""
     from contracts.bidding import ObjectionMatter

@@ -5,8 +5,8 @@ current end ``end_ms`` (the durable timer compares integers), the offers (报价
 paddle number only), the bidders' paddles (竞买号, private) and, once closed, the
 result. Status: ``open`` -> (listing with a bidder who goes on) ``live`` -> ``closed``.
 
-Articles of 39号令 (land) and 32号令 (property) are unverified; each rule's source
-says so (rules.yaml).
+Articles of 39号令 (land), 32号令 (property) and the mining rules (矿业权交易规则) are
+unverified; each rule's source says so (rules.yaml).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> 
         if e.end_at is not None:
             raise DomainError("auction_has_no_end", "an auction ends after the calls, not at a "
                               "set time", article=rules.calls.source)
-    elif e.end_at is None or e.end_at - e.start_at < duration(rules.listing_period):
+    elif e.end_at is None or e.end_at < after(rules.listing_period, e.start_at, cal):
         raise DomainError("listing_too_short", "the listing / bidding period is shorter than "
                           "the rule", article=rules.listing_period.source)
     if e.increment_fen * 100 > e.starting_price_fen * rules.increment_max_percent.value:
@@ -101,6 +101,11 @@ def _check_applications(rules: AuctionRules, e: AuctionPublished) -> None:
     """A sale with a deposit takes applications until a set time within bidding, so the
     seller can review each applicant before it offers (qualification rule)."""
     if not e.deposit_fen:
+        if _needs_count(rules, e.method):
+            raise DomainError("applications_required", f"an auction of {e.category.value} "
+                              f"takes place with at least {rules.minimum_bidders.n} qualified "
+                              "bidders, counted from the applications: give deposit_fen and "
+                              "applications_close_at", article=rules.minimum_bidders.source)
         if e.applications_close_at is not None:
             raise DomainError("applications_without_deposit", "applications close only for a "
                               "sale with a deposit", article=rules.qualification.source)
@@ -149,6 +154,18 @@ def _first_end(e: AuctionPublished, rules: AuctionRules) -> int:
     return ms(e.end_at)
 
 
+def _needs_count(rules: AuctionRules, method: AuctionMethod | str) -> bool:
+    """An auction (not a listing) of a category with a least number of bidders."""
+    return rules.minimum_bidders.value > 0 and method == AuctionMethod.AUCTION
+
+
+def too_few_bidders(state: Mapping[str, Any], rules: AuctionRules) -> bool:
+    """An auction short of the category's least number of qualified bidders (e.g. 矿业权
+    拍卖竞买人不得少于3人): it takes no offer and closes without sale at its end."""
+    return (_needs_count(rules, state["method"]) and state["status"] == OPEN
+            and len(state.get("bidders", {})) < rules.minimum_bidders.n)
+
+
 # offers ------------------------------------------------------------------------------
 def offers_of(state: Mapping[str, Any]) -> list[Offer]:
     return [Offer(**o) for o in state.get("offers", [])]
@@ -180,6 +197,11 @@ def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: s
           price_fen: int, seen_offers: int | None, now_ms: int) -> Change:
     """Accept an offer that beats the top by an increment; the end moves by the rules."""
     _refuse_outside_bidding(state, now_ms)
+    if too_few_bidders(state, rules):
+        raise Conflict("too_few_bidders", f"the auction needs at least "
+                       f"{rules.minimum_bidders.n} qualified bidders and has "
+                       f"{len(state.get('bidders', {}))}: it closes without sale",
+                       article=rules.minimum_bidders.source)
     offers = offers_of(state)
     top = top_of(offers)
     bidders: dict[str, Any] = dict(state.get("bidders", {}))
@@ -344,7 +366,7 @@ def decide(offers: list[Offer], base_price_fen: int | None, rules: AuctionRules,
     return Outcome(AuctionCloseReason.SOLD, article, top, met)
 
 
-def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:
+def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Calendar) -> Change:
     """At the (possibly moved) end: a listing with a bidder who goes on turns live from the
     top plus one increment (39号令第21条); otherwise the auction closes, once."""
     if state["status"] == CLOSED or now_ms < int(state["end_ms"]):
@@ -361,12 +383,14 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change
                                 article=rules.listing_result.source)
         return Change(set={"status": LIVE, "end_ms": end}, events=[Outgoing(event, category)])
     by_calls = state["method"] == AuctionMethod.AUCTION or state["status"] == LIVE
-    outcome = decide(offers, state.get("base_price_fen"), rules, by_calls)
-    return _closed(state, outcome, len(offers), now_ms, category)
+    outcome = (Outcome(AuctionCloseReason.TOO_FEW_BIDDERS, rules.minimum_bidders.source, None,
+                       None) if too_few_bidders(state, rules)
+               else decide(offers, state.get("base_price_fen"), rules, by_calls))
+    return _closed(state, outcome, len(offers), now_ms, category, rules, cal)
 
 
 def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
-            category: Category) -> Change:
+            category: Category, rules: AuctionRules, cal: Calendar) -> Change:
     top = outcome.top
     winner: tuple[str | None, Mapping[str, Any]] = next(
         ((uscc, b) for uscc, b in state.get("bidders", {}).items()
@@ -377,10 +401,19 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
         winning_paddle=top.paddle if top and outcome.sold else None,
         price_fen=top.price_fen if top else None, winner_uscc=winner[0],
         winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
-        closed_at=at(now_ms))
+        closed_at=at(now_ms),
+        **(_publicity(rules, cal, at(now_ms)) if outcome.sold else {}))
     result = {k: v for k, v in event.model_dump(mode="json").items()
               if k in RESULT_FIELDS}
     return Change(set={"status": CLOSED, "result": result}, events=[Outgoing(event, category)])
+
+
+def _publicity(rules: AuctionRules, cal: Calendar, closed: datetime) -> dict[str, Any]:
+    """The publicity period of a sale's result (成交公示), if the category has one."""
+    period = rules.result_publicity
+    if period.value <= 0:
+        return {}
+    return {"publicity_end": after(period, closed, cal), "publicity_article": period.source}
 
 
 # What the public may read of a result: never the base price (only whether it was met).

@@ -73,7 +73,8 @@ class CategoryRules(BaseModel):
 
 
 class AuctionRules(BaseModel):
-    """The rules of auctions and listings (拍卖/挂牌) of one category (land, property)."""
+    """The rules of auctions and listings (拍卖/挂牌) of one category (land, mining,
+    property)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -92,6 +93,9 @@ class AuctionRules(BaseModel):
     listing_result: Rule  # who wins at the end of listing / online bidding
     qualification: Rule  # a sale with a deposit: the seller reviews each applicant
     deposit_refund: Rule  # deposits of all but the winner refunded within this period
+    minimum_bidders: Rule  # an auction (拍卖) takes place only with this many qualified
+    #                        bidders (0: no minimum); they are counted from the applications
+    result_publicity: Rule  # the result's publicity period (成交公示, 0: none)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:
@@ -99,6 +103,9 @@ class AuctionRules(BaseModel):
             raise ValueError("an auction rule set allows at least one method")
         if self.calls.value < 1 or self.call_interval.value <= 0:
             raise ValueError("an auction needs at least one call of a positive interval")
+        if self.minimum_bidders.value > 0 and not self.qualification.value:
+            raise ValueError("a minimum of bidders is counted from the qualification review: "
+                             "it needs qualification")
         if self.extension_window.value > 0 and self.extension.value <= 0:
             raise ValueError("an extension window needs a positive extension")
         if not 0 < self.increment_max_percent.value <= 100:

@@ -128,10 +128,13 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
         kind = "opening_objection_answered" if event.matter is ObjectionMatter.OPENING \
             else "objection_answered"
         return [Route(r.entity(event.objector_uscc), kind)]
-    if isinstance(event, PublicityObjectionFiled):  # to a publicised result (条例54)
-        return [Route(x, "result_objection_filed") for x in parties.owners()]
+    # to a publicised result: a section's candidates (条例54), or a sale's (成交公示, no section)
+    if isinstance(event, PublicityObjectionFiled):
+        kind = "result_objection_filed" if event.section_code else "sale_objection_filed"
+        return [Route(x, kind) for x in parties.owners()]
     if isinstance(event, PublicityObjectionAnswered):
-        return [Route(r.entity(event.objector_uscc), "result_objection_answered")]
+        kind = "result_objection_answered" if event.section_code else "sale_objection_answered"
+        return [Route(r.entity(event.objector_uscc), kind)]
     if isinstance(event, AwardDeclined):  # the next winner hears of it by its Awarded
         told = [*parties.owners(), r.entity(event.bidder_uscc)]
         return [Route(x, "award_declined") for x in _unique(told)]

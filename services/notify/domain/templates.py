@@ -107,6 +107,14 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
         "tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
         "outcome_zh": "成立" if e.upheld else "不成立",
         "outcome_en": "upheld" if e.upheld else "dismissed"},
+    # an objection to a sale's publicised result (成交公示): the seller answers it
+    "sale_objection_filed": lambda e: {"tender_id": e.tender_id, "objection_id": e.objection_id,
+                                       "objector_uscc": e.objector_uscc, "text": e.text,
+                                       "article": e.article},
+    "sale_objection_answered": lambda e: {
+        "tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
+        "outcome_zh": "成立" if e.upheld else "不成立",
+        "outcome_en": "upheld" if e.upheld else "dismissed"},
     "tender_suspended": lambda e: {"tender_id": e.tender_id,  # never who objected
                                    "suspended_at": _t(e.suspended_at), "article": e.article},
     "tender_resumed": lambda e: {"tender_id": e.tender_id, "resumed_at": _t(e.resumed_at),
