@@ -524,6 +524,9 @@ class AuctionClosed(_AuctionEvent):
                                   "category's rules have one; None: a notice without a period.")
     publicity_article: str | None = Field(default=None,
                                           description="Legal basis of the publicity period.")
+    confirmation_due: datetime | None = Field(
+        default=None, description="A sold result: the winner signs the confirmation (成交确认书) "
+                                  "by then (None when the category asks none).")
 
 
 class AuctionDeposit(_Part):
@@ -532,7 +535,8 @@ class AuctionDeposit(_Part):
     bidder_uscc: USCC = Field(description="The applicant.")
     payer_account: str = Field(description="Account it came from (a refund goes back to it).")
     amount_fen: int = Field(ge=0, description="Deposit in fen.")
-    action: str = Field(description="refund, or to_price: the winner's counts towards the price.")
+    action: str = Field(description="refund; to_price: the winner's counts towards the price; "
+                        "forfeit: a winner who did not sign the confirmation loses it.")
     due: datetime | None = Field(description="Refund due by (None for to_price).")
     article: str = Field(description="Legal basis.")
 
@@ -545,3 +549,27 @@ class AuctionDepositsSettled(_AuctionEvent):
 
     deposits: list[AuctionDeposit] = Field(min_length=1, description="One per deposit.")
     settled_at: datetime = Field(description="When they were settled.")
+
+
+@register
+class AuctionConfirmed(_AuctionEvent):
+    """The winner signed the confirmation of the sale (成交确认书; 39号令第22条, unverified).
+    Internal: it names the winner."""
+
+    winner_uscc: USCC = Field(description="The winner (竞得人) that signed.")
+    price_fen: int = Field(ge=0, description="Deal price (成交价) in fen.")
+    confirmed_at: datetime = Field(description="When it signed.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionConfirmationOverdue(_AuctionEvent):
+    """The winner did not sign the confirmation in time: the sale falls through and its
+    deposit is forfeited (竞买保证金不予退还); a credit fact. Internal: it names the
+    winner."""
+
+    winner_uscc: USCC = Field(description="The winner (竞得人) that did not sign.")
+    due: datetime = Field(description="The deadline that passed.")
+    deposit_forfeited_fen: int = Field(ge=0, description="The winner's deposit forfeited "
+                                       "(0: the sale asked none).")
+    article: str = Field(description="Legal basis.")

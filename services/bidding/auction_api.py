@@ -104,8 +104,16 @@ def public_view(state: dict[str, Any], now: int) -> dict[str, Any]:
                top_paddle=top.paddle if top else None,
                minimum_offer_fen=auction.minimum_offer(state),
                ends_at=auction.at(int(state["end_ms"])).isoformat(),
-               result=state.get("result"))
+               result=state.get("result"),
+               # whether the winner signed (成交确认书), never who it is
+               confirmation=_confirmation(state.get("confirmation")))
     return out
+
+
+def _confirmation(held: dict[str, Any] | None) -> dict[str, Any] | None:
+    if held is None:
+        return None
+    return {"status": held["status"], "due": held["due"]}
 
 
 def _phase(state: dict[str, Any], now: int) -> str:
@@ -144,6 +152,13 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
         body = await read_json(request, OfferIn)
         return json_response(await app.offer(aid(request), who, body.price_fen,
                                              body.seen_offers), 201)
+
+    @api.route("POST", base + "/confirmation", summary="The winner signs the confirmation "
+               "of the sale (成交确认书) before it is due", roles=("bidder",),
+               errors=("401", "403", "404", "409"))
+    async def confirm(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.BIDDER)
+        return json_response(await app.confirm(aid(request), who))
 
     @api.route("POST", base + "/applications", summary="Apply to bid with the deposit paid "
                "(竞买申请)", body=ApplicationIn, status=201, roles=("bidder",),

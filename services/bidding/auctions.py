@@ -25,6 +25,7 @@ from services.bidding.domain.rules import AuctionRules, duration
 from services.bidding.handlers import Bidding
 
 AUCTION_END = "auction_end"
+CONFIRMATION_DUE = "auction_confirmation_due"
 
 
 class Auctions:
@@ -35,6 +36,7 @@ class Auctions:
         self.bidding = bidding  # its projections: registered entities and restrictions
         self.timers = timers
         timers.on(AUCTION_END, self.on_end)
+        timers.on(CONFIRMATION_DUE, self.on_confirmation_due)
 
     @property
     def calendar(self) -> Calendar:
@@ -197,6 +199,38 @@ class Auctions:
         state = await self.get(auction_id)
         if state["status"] != auction.CLOSED:
             await self._schedule(auction_id, int(state["end_ms"]))
+        else:  # also after a crash between the close and its timer (a redelivered end)
+            await self._schedule_confirmation(state)
+
+    async def _schedule_confirmation(self, state: Mapping[str, Any]) -> None:
+        held = state.get("confirmation")
+        if held is not None and held["status"] == auction.PENDING:
+            await self.timers.schedule(f"{CONFIRMATION_DUE}:{state['auction_id']}",
+                                       CONFIRMATION_DUE, int(held["due_ms"]),
+                                       {"auction_id": state["auction_id"]})
+
+    async def confirm(self, auction_id: str, who: Principal) -> dict[str, Any]:
+        """The winner signs the confirmation (成交确认书) before it is due."""
+        if not who.has(Role.BIDDER) or not who.uscc:
+            raise Forbidden("role_required", "the confirmation is signed by the winner's user")
+        bidder = who.uscc
+        state = await self.get(auction_id)
+        rules = self.rules(state)
+        await self.auctions.update(auction_id, lambda s, v: _audited(
+            s, auction.confirm(s, rules, bidder, now_ms()), who, "confirm", {}))
+        held = (await self.get(auction_id))["confirmation"]
+        return {"status": held["status"],
+                "confirmed_at": auction.at(int(held["at_ms"])).isoformat()}
+
+    async def on_confirmation_due(self, timer: Timer) -> None:
+        """At the due time: an unsigned confirmation loses the sale and the deposit, once."""
+        auction_id = timer.payload["auction_id"]
+        state = await self.get(auction_id)
+        rules = self.rules(state)
+        at = max(now_ms(), timer.due_ms)
+        await self.auctions.update(auction_id, lambda s, v: _audited(
+            s, auction.confirmation_due(s, rules, at), None, "confirmation_overdue", {}),
+            Cause(message_id=f"timer:{timer.timer_id}"))
 
 
 def _now_iso() -> str:

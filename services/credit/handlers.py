@@ -12,7 +12,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from contracts.bidding import AwardDeclined, BidFingerprint, BidsOpened, ContractOverdue
+from contracts.bidding import (
+    AuctionConfirmationOverdue,
+    AwardDeclined,
+    BidFingerprint,
+    BidsOpened,
+    ContractOverdue,
+)
 from contracts.credit import CreditRecordsDue, RecordDue, RiskAlertRaised, SubjectKind
 from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
@@ -27,7 +33,8 @@ from services.credit.store import RATED, CreditStore
 
 EXPIRY = "restriction_expiry"
 Decide = Callable[[Mapping[str, Any]], Change]
-RecordedEvent = BidsOpened | ContractOverdue | AwardDeclined  # each adds credit records
+# each adds credit records
+RecordedEvent = BidsOpened | ContractOverdue | AwardDeclined | AuctionConfirmationOverdue
 
 
 def now() -> datetime:
@@ -52,6 +59,10 @@ def records_of(e: RecordedEvent) -> list[tuple[str, Record]]:
             f"award_declined:{e.tender_id}:{e.section_code}:{e.bidder_uscc}", "award_declined",
             "AwardDeclined", {"tender_id": e.tender_id, "section_code": e.section_code,
                               "reason": e.reason}))]
+    if isinstance(e, AuctionConfirmationOverdue):  # a sale's winner that did not sign
+        return [(e.winner_uscc, Record(
+            f"sale_unconfirmed:{e.auction_id}", "sale_unconfirmed", "AuctionConfirmationOverdue",
+            {"auction_id": e.auction_id, "due": e.due.isoformat()}))]
     return [(e.winner_uscc, Record(
         f"contract_overdue:{e.tender_id}:{e.section_code}", "contract_overdue",
         "ContractOverdue", {"tender_id": e.tender_id, "section_code": e.section_code,
@@ -194,6 +205,10 @@ class Credit:
 
     async def on_contract_overdue(self, e: ContractOverdue, cause: Cause) -> None:
         """The winner did not sign within the rule's days (法46; 条例74)."""
+        await self._add_records(e, cause)
+
+    async def on_sale_unconfirmed(self, e: AuctionConfirmationOverdue, cause: Cause) -> None:
+        """A sale's winner did not sign the confirmation in time (39号令第22条, unverified)."""
         await self._add_records(e, cause)
 
     async def _add_records(self, e: RecordedEvent, cause: Cause) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
 from contracts.bidding import (
+    AuctionConfirmationOverdue,
     AwardDeclined,
     Awarded,
     BidFingerprintsExtracted,
@@ -69,6 +70,9 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
     async def on_declined(msg: Incoming[AwardDeclined]) -> None:
         await app.on_award_declined(msg.message, _cause(msg))
 
+    async def on_unconfirmed(msg: Incoming[AuctionConfirmationOverdue]) -> None:
+        await app.on_sale_unconfirmed(msg.message, _cause(msg))
+
     async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
         e = msg.message
         await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
@@ -123,8 +127,10 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
             TenderPublished: on_published, BidsOpened: on_opened, ContractOverdue: on_overdue,
             ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
             BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined,
-            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection},
-            Batched(frozenset({BidsOpened, ContractOverdue, AwardDeclined}), add_records)),
+            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection,
+            AuctionConfirmationOverdue: on_unconfirmed},
+            Batched(frozenset({BidsOpened, ContractOverdue, AwardDeclined,
+                               AuctionConfirmationOverdue}), add_records)),
         rt.subscription("credit.announcement", announcement, {
             PublicityObjectionFiled: on_objection, PublicityObjectionAnswered: on_objection}),
     )]

@@ -9,6 +9,8 @@ from contracts.announcement import (
 )
 from contracts.bidding import (
     AuctionClosed,
+    AuctionConfirmationOverdue,
+    AuctionConfirmed,
     AuctionPublished,
     AwardDeclined,
     Awarded,
@@ -51,7 +53,7 @@ BIDDING = (TenderPublished, TenderModified, TenderDocumentsObtained, BidSubmitte
            BidsOpened, TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
            ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
            TenderSuspended, TenderResumed)
-AUCTIONS = (AuctionPublished, AuctionClosed)
+AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmationOverdue)
 RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered)  # announcement's
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)

@@ -502,3 +502,66 @@ async def test_mining_listing_result_is_publicised_and_objections_go_to_the_sell
         ".PublicityObjectionFiled.v1")]
     assert objected["section_code"] is None and "10个工作日" in objected["article"]
     assert objected["objector_uscc"] == a
+
+
+async def test_the_winner_signs_the_confirmation_or_loses_the_sale_and_its_deposit(
+        platform: Platform) -> None:
+    """39号令第22条 (unverified): the winner signs the confirmation (成交确认书) within the
+    rule's time (seconds here): a signature is taken once and only from the winner; a
+    winner that does not sign loses the sale and its deposit (forfeit), and credit records
+    it against the winner (sale_unconfirmed)."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    (a, a_token), (b, b_token) = [await p.entity("bidder", name=f"竞得{i}置业有限公司")
+                                  for i in range(2)]
+    signed_id = await _announce(p, s_token, _body(seller, listing_s=5))
+    await _bidding_open(p, signed_id)
+    status, out = await _offer(p, signed_id, a_token, 1060 * WAN)
+    assert status == 201, out
+    records = await _events(p, signed_id, "AuctionClosed")
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["winner_uscc"] == a and closed["confirmation_due"]
+    path = f"/v1/auctions/{signed_id}/confirmation"
+    status, out = await p.call("bidding", "POST", path, b_token)
+    assert status == 403 and out["error"]["code"] == "not_the_winner", out
+    for _ in range(2):  # a second signature changes nothing
+        status, out = await p.call("bidding", "POST", path, a_token)
+        assert status == 200 and out["status"] == "confirmed", out
+    view = await _view(p, signed_id)
+    assert view["confirmation"]["status"] == "confirmed" and a not in json.dumps(view)
+    confirmed = _of(await _events(p, signed_id, "AuctionConfirmed"), "AuctionConfirmed")
+    assert [(e["winner_uscc"], e["price_fen"]) for e in confirmed] == [(a, 1060 * WAN)]
+
+    now = datetime.now(UTC)
+    lapsed_id = await _announce(p, s_token, _body(
+        seller, listing_s=8, deposit_fen=100 * WAN,
+        applications_close_at=(now + timedelta(seconds=7)).isoformat()))
+    apply = f"/v1/auctions/{lapsed_id}/applications"
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", apply, b_token, {
+        "deposit_account": "6222-0099", "deposit_paid_fen": 100 * WAN}))
+    assert status == 201, out
+    status, out = await p.call("bidding", "POST", f"{apply}/{b}/review", s_token,
+                               {"qualified": True})
+    assert status == 200, out
+    await _bidding_open(p, lapsed_id)
+    status, out = await _offer(p, lapsed_id, b_token, 1050 * WAN)
+    assert status == 201, out
+    records = await _events(p, lapsed_id, "AuctionConfirmationOverdue")
+    [overdue] = _of(records, "AuctionConfirmationOverdue")
+    assert (overdue["winner_uscc"], overdue["deposit_forfeited_fen"]) == (b, 100 * WAN)
+    settled = [d for e in _of(records, "AuctionDepositsSettled") for d in e["deposits"]]
+    assert [(d["action"], d["payer_account"]) for d in settled] == [
+        ("to_price", "6222-0099"), ("forfeit", "6222-0099")]
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{lapsed_id}/confirmation",
+                               b_token)
+    assert status == 409 and out["error"]["code"] == "confirmation_overdue", out
+    if "supervisor" not in p.tokens:
+        _, p.tokens["supervisor"] = await p.entity("supervisor", name="示例市自然资源执法局")
+
+    async def recorded() -> Any:
+        _, body = await p.call("credit", "GET", f"/v1/accounts/entity/{b}",
+                               p.tokens["supervisor"])
+        kinds = [x["kind"] for x in body.get("records", {}).values()]
+        return body if "sale_unconfirmed" in kinds else None
+    account = await eventually(recorded, within=60)
+    assert account["score"] == 85

@@ -19,6 +19,8 @@ from contracts.base import Message
 from contracts.bidding import (
     AuctionClosed,
     AuctionCloseReason,
+    AuctionConfirmationOverdue,
+    AuctionConfirmed,
     AuctionDepositsSettled,
     AuctionMethod,
     AuctionPublished,
@@ -698,3 +700,81 @@ def test_mining_notices_name_the_right_and_publicise_the_result_with_its_period(
                                 None, T0)
     assert land_result is not None and land_result.publicity_end is None
     assert "PUBLICITY_END_TIME" not in land_result.content
+
+
+# the confirmation (成交确认书; 39号令第22条, unverified) ---------------------------------
+def _deep(state: dict[str, Any], change: Change) -> dict[str, Any]:
+    """Apply a change's dotted paths at any depth (on copies)."""
+    import copy
+
+    new = copy.deepcopy(state)
+    for key, value in change.set.items():
+        *path, last = key.split(".")
+        node = new
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return new
+
+
+def _sold_with_deposit() -> tuple[dict[str, Any], AuctionClosed]:
+    state = _qualified(_state(**DEPOSITED), LAND, A, B)
+    state = _offer(state, A, 120_000_00, T0 + timedelta(days=21))
+    state = _offer(state, B, 125_000_00, T0 + timedelta(days=22))
+    change = _at_end(state, LAND, int(state["end_ms"]))
+    return _deep(state, change), _closed(change)
+
+
+def test_a_sold_result_asks_the_winner_to_sign_the_confirmation_in_time_39号令第22条() -> None:
+    state, closed = _sold_with_deposit()
+    end = auction.at(int(state["end_ms"]))
+    due = BOOK.calendar.add_working_days(end, 1)
+    assert closed.confirmation_due == due and closed.winner_uscc == B
+    assert state["confirmation"]["status"] == "pending" and state["result"]["confirmation_due"]
+    with pytest.raises(DomainError) as exc:
+        auction.confirm(state, LAND, A, _ms(end))
+    assert exc.value.code == "not_the_winner"
+    change = auction.confirm(state, LAND, B, _ms(end) + 1)
+    signed = _event_of(change, AuctionConfirmed)
+    assert (signed.winner_uscc, signed.price_fen) == (B, 125_000_00)
+    assert "第22条" in signed.article
+    state = _deep(state, change)
+    assert auction.confirm(state, LAND, B, _ms(end) + 2).events == []  # signing again
+    assert auction.confirmation_due(state, LAND, _ms(due)).events == []  # signed: nothing due
+
+
+def test_an_unsigned_confirmation_loses_the_sale_and_the_deposit_once() -> None:
+    """逾期不签订成交确认书: 竞买保证金不予退还 (39号令第22条, unverified), a credit fact."""
+    state, closed = _sold_with_deposit()
+    assert closed.confirmation_due is not None
+    due = _ms(closed.confirmation_due)
+    assert auction.confirmation_due(state, LAND, due - 1).events == []  # not yet
+    change = auction.confirmation_due(state, LAND, due)
+    overdue, settled = (o.event for o in change.events)
+    assert isinstance(overdue, AuctionConfirmationOverdue)
+    assert (overdue.winner_uscc, overdue.deposit_forfeited_fen) == (B, 20_000_00)
+    assert isinstance(settled, AuctionDepositsSettled)
+    assert [(d.bidder_uscc, d.action, d.amount_fen, d.payer_account) for d in
+            settled.deposits] == [(B, "forfeit", 20_000_00, "acct-" + B)]
+    state = _deep(state, change)
+    assert auction.confirmation_due(state, LAND, due + 5).events == []  # exactly once
+    with pytest.raises(Conflict) as exc:
+        auction.confirm(state, LAND, B, due + 10)
+    assert exc.value.code == "confirmation_overdue"
+
+
+def test_a_late_signature_is_refused_even_before_the_timer_fires() -> None:
+    state, closed = _sold_with_deposit()
+    assert closed.confirmation_due is not None
+    with pytest.raises(Conflict) as exc:
+        auction.confirm(state, LAND, B, _ms(closed.confirmation_due))
+    assert exc.value.code == "confirmation_overdue"
+
+
+def test_an_unsold_sale_asks_no_confirmation() -> None:
+    state = _state()
+    change = _at_end(state, LAND, int(state["end_ms"]))
+    assert _closed(change).confirmation_due is None and "confirmation" not in change.set
+    with pytest.raises(Conflict) as exc:
+        auction.confirm(_deep(state, change), LAND, A, int(state["end_ms"]) + 1)
+    assert exc.value.code == "no_confirmation"

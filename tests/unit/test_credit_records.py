@@ -124,3 +124,23 @@ def test_a_level_ban_is_told_apart_from_a_penalty() -> None:
         events += [o.event for o in change.events if isinstance(o.event, EntityBanned)]
         s = _apply(s, change)
     assert [e.penalty for e in events] == [False]
+
+
+def test_a_sale_winner_that_does_not_sign_gets_a_credit_record_once() -> None:
+    """39号令第22条 (unverified): 竞得人逾期不签订成交确认书, a record of its own kind, with
+    a deduction in the scoring model; one per sale (its id names the sale)."""
+    from contracts.bidding import AuctionConfirmationOverdue
+    from services.credit.handlers import records_of
+
+    lapsed = AuctionConfirmationOverdue(
+        auction_id="2026ABCDEFGHIJKLM001", winner_uscc="91110108551385082Q", due=NOW,
+        deposit_forfeited_fen=20_000_00, article="39号令第22条")
+    [(uscc, rec)] = records_of(lapsed)
+    assert uscc == "91110108551385082Q"
+    assert (rec.record_id, rec.kind) == ("sale_unconfirmed:2026ABCDEFGHIJKLM001",
+                                          "sale_unconfirmed")
+    assert records_of(lapsed) == [(uscc, rec)]
+    s = records.new_account(SubjectKind.ENTITY, uscc, MODEL)
+    s = _apply(s, records.add_record(s, MODEL, rec, NOW))
+    assert s["score"] == 85
+    assert records.add_record(s, MODEL, rec, NOW).events == []  # the same record again

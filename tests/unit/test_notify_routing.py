@@ -207,6 +207,32 @@ def test_a_sale_result_shows_the_deal_price_in_yuan_never_the_base_price() -> No
     assert "90000.00" not in told.body  # the top offer below base is not told either
 
 
+def test_a_sale_confirmation_and_its_lapse_reach_the_seller_and_the_winner() -> None:
+    """成交确认书 (39号令第22条, unverified): the winner is told its deadline when it wins;
+    both sides hear that it signed, or that the sale fell through with the deposit."""
+    from contracts.bidding import AuctionConfirmationOverdue, AuctionConfirmed
+
+    published, sold, _ = _sale_events()
+    seller = Parties(published.seller_uscc, None)
+    aid = published.auction_id
+    signed = AuctionConfirmed(auction_id=aid, winner_uscc=BIDDER, price_fen=123_456_78,
+                              confirmed_at=NOW, article="39号令第22条")
+    lapsed = AuctionConfirmationOverdue(auction_id=aid, winner_uscc=BIDDER, due=NOW,
+                                        deposit_forfeited_fen=20_000_00, article="39号令第22条")
+    both = [r.entity(published.seller_uscc), r.entity(BIDDER)]
+    assert [(x.recipient, x.kind) for x in auction_routes(signed, seller)] == [
+        (x, "sale_confirmed") for x in both]
+    assert [(x.recipient, x.kind) for x in auction_routes(lapsed, seller)] == [
+        (x, "sale_confirmation_overdue") for x in both]
+    templates = Templates.load()
+    due = sold.model_copy(update={"confirmation_due": NOW})
+    won = templates.render("auction_won", "zh", context("auction_won", due))
+    assert "成交确认书签订截止" in won.body and "-。" not in won.body
+    told = templates.render("sale_confirmation_overdue", "zh",
+                            context("sale_confirmation_overdue", lapsed))
+    assert "20000.00 元不予退还" in told.body and "39号令第22条" in told.body
+
+
 def test_complaints_reach_supervisors_then_the_complainant_and_a_respondent_its_decision(
 ) -> None:
     """条例60, 61: supervisors hear of a new complaint; the complainant of each step; the

@@ -19,6 +19,8 @@ from typing import Any
 from contracts.bidding import (
     AuctionClosed,
     AuctionCloseReason,
+    AuctionConfirmationOverdue,
+    AuctionConfirmed,
     AuctionDeposit,
     AuctionDepositsSettled,
     AuctionMethod,
@@ -403,9 +405,15 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
         winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
         closed_at=at(now_ms),
         **(_publicity(rules, cal, at(now_ms)) if outcome.sold else {}))
-    result = {k: v for k, v in event.model_dump(mode="json").items()
-              if k in RESULT_FIELDS}
-    return Change(set={"status": CLOSED, "result": result}, events=[Outgoing(event, category)])
+    sets: dict[str, Any] = {"status": CLOSED}
+    if outcome.sold and winner[0] is not None and rules.confirmation_within.value > 0:
+        due = after(rules.confirmation_within, at(now_ms), cal)
+        event = event.model_copy(update={"confirmation_due": due})
+        sets["confirmation"] = {"status": PENDING, "winner": winner[0], "due_ms": ms(due),
+                                "due": due.isoformat()}
+    sets["result"] = {k: v for k, v in event.model_dump(mode="json").items()
+                      if k in RESULT_FIELDS}
+    return Change(set=sets, events=[Outgoing(event, category)])
 
 
 def _publicity(rules: AuctionRules, cal: Calendar, closed: datetime) -> dict[str, Any]:
@@ -418,7 +426,54 @@ def _publicity(rules: AuctionRules, cal: Calendar, closed: datetime) -> dict[str
 
 # What the public may read of a result: never the base price (only whether it was met).
 RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price_fen",
-                 "base_price_met", "closed_at")
+                 "base_price_met", "closed_at", "publicity_end", "confirmation_due")
+
+
+# the confirmation (成交确认书) -----------------------------------------------------------
+CONFIRMED, OVERDUE = "confirmed", "overdue"
+
+
+def confirm(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: int) -> Change:
+    """The winner signs the confirmation before it is due; signing again changes nothing."""
+    held = state.get("confirmation")
+    if held is None:
+        raise Conflict("no_confirmation", "this sale asks no confirmation, or is not sold",
+                       article=rules.confirmation_within.source)
+    if bidder != held["winner"]:
+        raise Forbidden("not_the_winner", "only the winner signs the confirmation")
+    if held["status"] == CONFIRMED:
+        return Change()
+    if held["status"] == OVERDUE or now_ms >= int(held["due_ms"]):
+        raise Conflict("confirmation_overdue", "the confirmation was due at "
+                       f"{held['due']}", due=held["due"],
+                       article=rules.confirmation_within.source)
+    event = AuctionConfirmed(auction_id=state["auction_id"], winner_uscc=bidder,
+                             price_fen=int(state["result"]["price_fen"]),
+                             confirmed_at=at(now_ms), article=rules.confirmation_within.source)
+    return Change(set={"confirmation.status": CONFIRMED, "confirmation.at_ms": now_ms},
+                  events=[Outgoing(event, Category(state["category"]))])
+
+
+def confirmation_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:
+    """At the due time: a winner that has not signed loses the sale and its deposit
+    (竞买保证金不予退还), once."""
+    held = state.get("confirmation")
+    if held is None or held["status"] != PENDING or now_ms < int(held["due_ms"]):
+        return Change()
+    winner = held["winner"]
+    category = Category(state["category"])
+    applied = (state.get("applicants") or {}).get(winner)
+    forfeited = int(applied["paid_fen"]) if applied else 0
+    article = rules.confirmation_within.source
+    events = [Outgoing(AuctionConfirmationOverdue(
+        auction_id=state["auction_id"], winner_uscc=winner, due=at(int(held["due_ms"])),
+        deposit_forfeited_fen=forfeited, article=article), category)]
+    if applied:
+        events.append(Outgoing(AuctionDepositsSettled(
+            auction_id=state["auction_id"], settled_at=at(now_ms), deposits=[AuctionDeposit(
+                bidder_uscc=winner, payer_account=applied["account"], amount_fen=forfeited,
+                action="forfeit", due=None, article=article)]), category))
+    return Change(set={"confirmation.status": OVERDUE}, events=events)
 
 
 # a price cut (降价) ------------------------------------------------------------------

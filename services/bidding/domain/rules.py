@@ -96,6 +96,7 @@ class AuctionRules(BaseModel):
     minimum_bidders: Rule  # an auction (拍卖) takes place only with this many qualified
     #                        bidders (0: no minimum); they are counted from the applications
     result_publicity: Rule  # the result's publicity period (成交公示, 0: none)
+    confirmation_within: Rule  # the winner signs the confirmation (成交确认书) within (0: none)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:

@@ -25,6 +25,8 @@ from contracts.announcement import (
 )
 from contracts.bidding import (
     AuctionClosed,
+    AuctionConfirmationOverdue,
+    AuctionConfirmed,
     AuctionPublished,
     AwardDeclined,
     Awarded,
@@ -144,7 +146,8 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
 
 def auction_routes(event: Any, parties: Parties) -> list[Route]:
     """The recipients of a sale's events: its seller (the owner), and the winner of its
-    result. The other bidders learn the outcome from the public result notice."""
+    result and of its confirmation (成交确认书). The other bidders learn the outcome from the
+    public result notice."""
     if isinstance(event, AuctionPublished):
         return [Route(x, "auction_published") for x in parties.owners()]
     if isinstance(event, AuctionClosed):
@@ -153,6 +156,11 @@ def auction_routes(event: Any, parties: Parties) -> list[Route]:
         winner = r.entity(event.winner_uscc)
         return [*(Route(x, "auction_sold") for x in parties.owners() if x != winner),
                 Route(winner, "auction_won")]
+    if isinstance(event, AuctionConfirmed | AuctionConfirmationOverdue):  # seller and winner
+        kind = "sale_confirmed" if isinstance(event, AuctionConfirmed) else \
+            "sale_confirmation_overdue"
+        return [Route(x, kind) for x in _unique([*parties.owners(),
+                                                 r.entity(event.winner_uscc)])]
     return []
 
 

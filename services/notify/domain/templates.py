@@ -135,7 +135,14 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                                "winner_name": e.winner_name or "-",
                                "closed_at": _t(e.closed_at)},
     "auction_won": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
-                              "paddle": str(e.winning_paddle), "closed_at": _t(e.closed_at)},
+                              "paddle": str(e.winning_paddle), "closed_at": _t(e.closed_at),
+                              "confirmation_due": _t(e.confirmation_due)
+                              if e.confirmation_due else "-"},
+    "sale_confirmed": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
+                                 "confirmed_at": _t(e.confirmed_at)},
+    "sale_confirmation_overdue": lambda e: {
+        "auction_id": e.auction_id, "due": _t(e.due),
+        "forfeited": _yuan(e.deposit_forfeited_fen), "article": e.article},
     "auction_unsold": lambda e: {"auction_id": e.auction_id, "reason": e.reason.value,
                                  "article": e.article, "closed_at": _t(e.closed_at)},
     "risk_alert": lambda e: {"tender_id": e.tender_id or "-", "section_code": e.section_code or "-",
