@@ -17,6 +17,7 @@ from typing import Any
 from contracts.announcement import NoticeType
 from contracts.bidding import (
     AuctionClosed,
+    AuctionConfirmationOverdue,
     AuctionPublished,
     Awarded,
     BidsOpened,
@@ -296,6 +297,15 @@ def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,
     return Draft(NoticeType.AUCTION_RESULT, None, title, content, publicity_end=end)
 
 
+def _sale_lapsed(e: AuctionConfirmationOverdue, facts: TenderFacts, rules: Rules,
+                 now: datetime) -> Draft:
+    """成交不成立: the winner did not sign the confirmation (成交确认书) in time, so the
+    result publicised before does not stand (39号令第22条, unverified)."""
+    content = {"AUCTION_CODE": e.auction_id, "CONFIRMATION_DUE_TIME": e.due.isoformat(),
+               "LAPSE_REASON": "竞得人未在规定时间内签订成交确认书", "LEGAL_BASIS": e.article}
+    return Draft(NoticeType.SALE_LAPSED, None, facts.project_name + "成交不成立公告", content)
+
+
 SALE_OBJECTION_METHOD = ("公示期内对公示内容有异议的，可通过平台向出让人（转让方）提出"
                          "（POST /v1/notices/<本公告编号>/objections）；依据公示期的规定")
 
@@ -304,7 +314,8 @@ DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {
     TenderPublished: _tender, TenderModified: _modification, BidsOpened: _opening,
     EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
     TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result,
-    TenderSuspended: _suspension, TenderResumed: _resumption}
+    TenderSuspended: _suspension, TenderResumed: _resumption,
+    AuctionConfirmationOverdue: _sale_lapsed}
 
 
 # Publicity periods and objections (公示期与异议, 条例54) -------------------------------

@@ -204,7 +204,14 @@ def _sale_result(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) ->
                     "suppliers": [{"id": winner["id"], "name": winner["name"]}]}]
 
 
+def _sale_lapsed(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    """The award of a sale is cancelled: its winner did not sign the confirmation."""
+    r["tag"] = ["awardUpdate"]
+    r["awards"] = [{"id": notice["tender_id"], "status": "cancelled",
+                    "statusDetails": c["LAPSE_REASON"]}]
+
+
 FILL = {"tender": _tender, "modification": _amendment, "opening": _opening,
         "candidates": _candidates, "result": _result, "contract": _contract,
         "failure": _failure, "auction": _sale, "auction_result": _sale_result,
-        "suspension": _suspension, "resumption": _resumption}
+        "suspension": _suspension, "resumption": _resumption, "sale_lapsed": _sale_lapsed}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.bidding import (
     AuctionClosed,
+    AuctionConfirmationOverdue,
     AuctionPublished,
     Awarded,
     BidsOpened,
@@ -22,7 +23,7 @@ from services.announcement.handlers import Announcement
 
 PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
                  ContractSigned, TenderFailed, AuctionPublished, AuctionClosed, TenderSuspended,
-                 TenderResumed)
+                 TenderResumed, AuctionConfirmationOverdue)
 
 
 def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:

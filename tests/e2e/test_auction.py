@@ -565,3 +565,10 @@ async def test_the_winner_signs_the_confirmation_or_loses_the_sale_and_its_depos
         return body if "sale_unconfirmed" in kinds else None
     account = await eventually(recorded, within=60)
     assert account["score"] == 85
+
+    async def lapsed() -> Any:
+        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={lapsed_id}")
+        return [n for n in body["items"] if n["notice_type"] == "sale_lapsed"] or None
+    [notice] = await eventually(lapsed, within=30)
+    assert notice["title"].endswith("成交不成立公告") and b not in json.dumps(notice)
+    assert "成交确认书" in notice["content"]["LAPSE_REASON"]

@@ -778,3 +778,24 @@ def test_an_unsold_sale_asks_no_confirmation() -> None:
     with pytest.raises(Conflict) as exc:
         auction.confirm(_deep(state, change), LAND, A, int(state["end_ms"]) + 1)
     assert exc.value.code == "no_confirmation"
+
+
+def test_a_lapsed_sale_is_announced_without_naming_the_winner() -> None:
+    """成交不成立公告 after an unsigned confirmation; in OCDS the award is cancelled."""
+    from services.announcement import domain as notices
+    from services.announcement.ocds import release
+
+    state, closed = _sold_with_deposit()
+    assert closed.confirmation_due is not None
+    change = auction.confirmation_due(state, LAND, _ms(closed.confirmation_due))
+    lapsed = _event_of(change, AuctionConfirmationOverdue)
+    facts = notices.TenderFacts("宗地A-01", Category.LAND, "440300")
+    draft = notices.draft(lapsed, facts, None, T0)
+    assert draft is not None and draft.title == "宗地A-01成交不成立公告"
+    assert B not in str(draft.content) and "第22条" in draft.content["LEGAL_BASIS"]
+    notice = {"id": "N", "notice_type": draft.notice_type.value,
+              "tender_id": lapsed.auction_id, "published_at": T0.isoformat(),
+              "content": draft.content, "title": draft.title, "category": "land",
+              "region_code": "440300", "seq": 1}
+    assert release(notice, "ocds-test")["awards"][0]["status"] == "cancelled"
+
