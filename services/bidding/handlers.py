@@ -104,7 +104,8 @@ class Bidding:
                                 f"price, not by {event.evaluation.value}")
         validate_timeline(rules, self.book.calendar, issued_at=event.issued_at,
                           sale_start=event.sale_start, sale_end=event.sale_end,
-                          bid_deadline=event.bid_deadline)
+                          bid_deadline=event.bid_deadline,
+                          budget_fen=sum(s.estimated_price_fen for s in event.sections))
         for s in event.sections:
             validate_deposit(rules, s.estimated_price_fen, s.deposit_fen)
         validate_invitations(rules, event.invited, {event.tenderee_uscc, event.agency_uscc})

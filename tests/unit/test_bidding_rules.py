@@ -27,17 +27,20 @@ BOOK = load()
 CONSTRUCTION = BOOK.for_category(Category.CONSTRUCTION)
 PROCUREMENT = BOOK.for_category(Category.PROCUREMENT)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+BUDGET = 500_000_000  # 5,000,000 yuan: above the open-tender threshold (政采条例38)
 
 
 def test_refuses_deadline_less_than_20_days_after_issue() -> None:
     """招标投标法第24条: at least 20 days from issue to the bid deadline."""
     with pytest.raises(TimelineInvalid) as err:
         validate_timeline(CONSTRUCTION, BOOK.calendar, issued_at=T0, sale_start=T0,
-                          sale_end=T0 + timedelta(days=6), bid_deadline=T0 + timedelta(days=19))
+                          sale_end=T0 + timedelta(days=6), bid_deadline=T0 + timedelta(days=19),
+                          budget_fen=BUDGET)
     assert err.value.code == "deadline_too_early"
     assert "第24条" in err.value.details["violations"][0]["article"]
     validate_timeline(CONSTRUCTION, BOOK.calendar, issued_at=T0, sale_start=T0,
-                      sale_end=T0 + timedelta(days=6), bid_deadline=T0 + timedelta(days=20))
+                      sale_end=T0 + timedelta(days=6), bid_deadline=T0 + timedelta(days=20),
+                      budget_fen=BUDGET)
 
 
 def test_procurement_sale_period_counts_working_days() -> None:
@@ -45,10 +48,12 @@ def test_procurement_sale_period_counts_working_days() -> None:
     friday = T0 + timedelta(days=4)
     with pytest.raises(TimelineInvalid) as err:  # Fri..Wed = 4 working days
         validate_timeline(PROCUREMENT, BOOK.calendar, issued_at=friday, sale_start=friday,
-                          sale_end=friday + timedelta(days=5), bid_deadline=T0 + timedelta(30))
+                          sale_end=friday + timedelta(days=5), bid_deadline=T0 + timedelta(30),
+                          budget_fen=BUDGET)
     assert err.value.code == "sale_period_too_short"
     validate_timeline(PROCUREMENT, BOOK.calendar, issued_at=friday, sale_start=friday,
-                      sale_end=friday + timedelta(days=6), bid_deadline=T0 + timedelta(30))
+                      sale_end=friday + timedelta(days=6), bid_deadline=T0 + timedelta(30),
+                      budget_fen=BUDGET)
 
 
 def test_holidays_do_not_count_as_working_days() -> None:
@@ -59,7 +64,8 @@ def test_holidays_do_not_count_as_working_days() -> None:
 def test_every_violation_is_reported_at_once() -> None:
     with pytest.raises(TimelineInvalid) as err:
         validate_timeline(CONSTRUCTION, BOOK.calendar, issued_at=T0, sale_start=T0,
-                          sale_end=T0 + timedelta(days=2), bid_deadline=T0 + timedelta(days=1))
+                          sale_end=T0 + timedelta(days=2), bid_deadline=T0 + timedelta(days=1),
+                          budget_fen=BUDGET)
     codes = {v["code"] for v in err.value.details["violations"]}
     assert codes == {"deadline_too_early", "sale_period_too_short", "sale_after_deadline"}
 
@@ -137,10 +143,10 @@ def test_competitive_consultation_needs_10_days_not_20() -> None:
     assert rules.documents_to_deadline.n == 10 and "214号" in rules.documents_to_deadline.source
     timeline = {"issued_at": T0, "sale_start": T0, "sale_end": T0 + timedelta(days=7),
                 "bid_deadline": T0 + timedelta(days=12)}
-    validate_timeline(rules, BOOK.calendar, **timeline)
+    validate_timeline(rules, BOOK.calendar, budget_fen=BUDGET, **timeline)
     with pytest.raises(TimelineInvalid) as err:  # an open tender needs 20 (政府采购法35)
         validate_timeline(BOOK.for_tender(Category.PROCUREMENT, "open_tender"), BOOK.calendar,
-                          **timeline)
+                          **timeline, budget_fen=BUDGET)
     assert err.value.code == "deadline_too_early"
 
 
@@ -170,10 +176,32 @@ def test_single_source_opens_with_its_one_supplier_after_5_working_days() -> Non
     with pytest.raises(TimelineInvalid):  # Fri + 5 calendar days is 3 working days
         validate_timeline(rules, BOOK.calendar, issued_at=friday, sale_start=friday,
                           sale_end=friday + timedelta(hours=1),
-                          bid_deadline=friday + timedelta(days=5))
+                          bid_deadline=friday + timedelta(days=5), budget_fen=BUDGET)
     validate_timeline(rules, BOOK.calendar, issued_at=friday, sale_start=friday,
                       sale_end=friday + timedelta(hours=1),
-                      bid_deadline=friday + timedelta(days=7))
+                      bid_deadline=friday + timedelta(days=7), budget_fen=BUDGET)
+
+
+
+def test_single_source_below_the_open_tender_threshold_has_no_publicity_政采条例38() -> None:
+    """政府采购法实施条例第38条: the 5 working days' publicity binds a single source whose
+    budget reaches the open-tender threshold (4,000,000 yuan here, configurable); below it
+    the supplier may respond at once. Other methods keep their period whatever the budget."""
+    rules = BOOK.for_tender(Category.PROCUREMENT, "single_source")
+    assert rules.documents_to_deadline_from_fen.value == 400_000_000
+    assert "第38条" in rules.documents_to_deadline_from_fen.source
+    friday = T0 + timedelta(days=4)
+    soon = {"issued_at": friday, "sale_start": friday, "sale_end": friday + timedelta(hours=1),
+            "bid_deadline": friday + timedelta(days=1)}
+    validate_timeline(rules, BOOK.calendar, budget_fen=399_999_999, **soon)
+    with pytest.raises(TimelineInvalid) as err:
+        validate_timeline(rules, BOOK.calendar, budget_fen=400_000_000, **soon)
+    assert err.value.code == "deadline_too_early"
+    open_tender = BOOK.for_tender(Category.PROCUREMENT, "open_tender")
+    assert open_tender.documents_to_deadline_from_fen.value == 0
+    with pytest.raises(TimelineInvalid):
+        validate_timeline(open_tender, BOOK.calendar, budget_fen=1, **{
+            **soon, "sale_end": friday + timedelta(days=8)})
 
 
 def test_a_method_rule_naming_no_tender_rule_is_refused_when_loaded(tmp_path: Path) -> None:

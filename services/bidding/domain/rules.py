@@ -42,6 +42,7 @@ class CategoryRules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     documents_to_deadline: Rule
+    documents_to_deadline_from_fen: Rule  # ... for a budget of at least this (0: any budget)
     sale_period: Rule
     modification_notice: Rule
     objection_before_deadline: Rule  # an objection to the documents comes this long before

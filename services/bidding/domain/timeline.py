@@ -40,10 +40,14 @@ class TimelineInvalid(DomainError):
 
 def validate_timeline(rules: CategoryRules, cal: Calendar, *, issued_at: datetime,
                       sale_start: datetime, sale_end: datetime,
-                      bid_deadline: datetime) -> None:
-    """Raise TimelineInvalid with every violated rule, or return."""
+                      bid_deadline: datetime, budget_fen: int) -> None:
+    """Raise TimelineInvalid with every violated rule, or return. The documents' period
+    binds a budget of at least ``documents_to_deadline_from_fen`` (e.g. a single source's
+    publicity above the open-tender threshold, 政采条例38)."""
     found: list[RuleViolation] = []
     earliest = after(rules.documents_to_deadline, issued_at, cal)
+    if budget_fen < rules.documents_to_deadline_from_fen.value:
+        earliest = issued_at
     if bid_deadline < earliest:
         found.append(RuleViolation(
             "deadline_too_early", rules.documents_to_deadline,
