@@ -538,23 +538,3 @@ def test_close_groups_match_the_plain_greedy_walk(start: int, steps: list[int], 
     prices = _prices_from(start, steps)
     expected = _reference_close_groups(prices, Fraction(Decimal(pct)), k)
     assert collusion._close_groups(prices, Decimal(pct), k) == expected
-
-
-def test_close_groups_of_a_large_section_match_the_plain_greedy_walk() -> None:
-    """Thousands of prices, groups of dozens (the group's end found by bisection)."""
-    rng = random.Random(12)
-    prices = _prices_from(10**7, [rng.choice([0, 1, 7, 300, 2_000, 9_000]) for _ in range(5_000)])
-    for pct, k in (("0.5", 3), ("1", 5), ("0", 3)):
-        expected = _reference_close_groups(prices, Fraction(Decimal(pct)), k)
-        assert collusion._close_groups(prices, Decimal(pct), k) == expected
-        assert expected
-
-
-@given(st.lists(st.fixed_dictionaries({}, optional={
-    "legal_representative_ref": _value,
-    "controlled_by": st.lists(st.sampled_from(CODES[:8]), max_size=2)}), max_size=8))
-def test_entity_fields_read_together_as_one_at_a_time(entries: list[dict[str, Any]]) -> None:
-    """Both fields in one pass where every entity names both; else each read with get."""
-    reps, controllers = collusion._entity_fields(entries)
-    assert reps == [e.get("legal_representative_ref") for e in entries]
-    assert controllers == [e.get("controlled_by") for e in entries]

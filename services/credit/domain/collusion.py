@@ -111,31 +111,24 @@ class Finding:
     evidence: dict[str, Any]
 
 
-# normalisers: formatting must not hide a shared value (one column at a time: fast) -----
+# normalisers: formatting must not hide a shared value (one list at a time: fast) ------
 _Normalise = Callable[[Sequence[str]], list[str]]
 _SEP = "\0"
 
 
-def _normalised(vs: Sequence[str], change: Callable[[str], str], strip: bool) -> list[str]:
-    """Each value stripped (``strip``) or without any whitespace, then ``change``d.
+def _joined(vs: Sequence[str], change: Callable[[str], str]) -> list[str]:
+    """``[change(v) for v in vs]``, as one call of ``change`` on the values joined by NUL.
 
-    One call of ``change`` on the values joined by NUL runs at C speed, without a
-    call and a string per value per step. Exact for the changes below: they go
-    character by character (case mapping, dropping separators) and keep NUL,
-    which is neither a space nor cased nor case-ignorable, so it also bounds the
-    one case rule that looks at neighbours (a final capital sigma lowers to ς) as
-    the end of a value does; dropping every whitespace from the joined text drops
-    it from each value. A value holding NUL itself is changed one at a time.
-    Where nothing has whitespace (the usual column) nothing is stripped value by
-    value. The values come back as new strings side by side in memory: grouping
-    them is faster than grouping the bids' own, scattered over the heap.
+    One call on one long string runs at C speed, without a call and a string per
+    value per step. Exact for the changes below: they go character by character
+    (case mapping, dropping spaces or separators) and keep NUL, which is neither
+    a space nor cased nor case-ignorable, so it also bounds the one case rule
+    that looks at neighbours (a final capital sigma lowers to ς) as the end of a
+    value does. A value holding NUL itself is changed one at a time.
     """
     text = _SEP.join(vs)
     if not vs or text.count(_SEP) != len(vs) - 1:
-        return [change(v.strip() if strip else _unspaced(v)) for v in vs]
-    spaced = text.split(None, 1) != [text]  # split() finds whitespace as strip() does
-    if spaced:
-        text = _SEP.join(map(str.strip, vs)) if strip else _unspaced(text)
+        return [change(v) for v in vs]
     return change(text).split(_SEP)
 
 
@@ -143,32 +136,25 @@ def _unspaced(v: str) -> str:
     return "".join(v.split())
 
 
-def _mac_separators(v: str) -> str:
-    return v.upper().replace(":", "").replace("-", "").replace(".", "")
-
-
-def _dashless(v: str) -> str:
-    return v.replace("-", "")
-
-
 def _lower(vs: Sequence[str]) -> list[str]:
-    return _normalised(vs, str.lower, strip=True)
+    return _joined(list(map(str.strip, vs)), str.lower)
 
 
 def _compact(vs: Sequence[str]) -> list[str]:
-    return _normalised(vs, str.casefold, strip=False)
+    return _joined(vs, lambda v: _unspaced(v).casefold())
 
 
 def _mac(vs: Sequence[str]) -> list[str]:
-    return _normalised(vs, _mac_separators, strip=True)
+    return _joined(list(map(str.strip, vs)),
+                   lambda v: v.upper().replace(":", "").replace("-", "").replace(".", ""))
 
 
 def _account(vs: Sequence[str]) -> list[str]:
-    return _normalised(vs, _dashless, strip=False)
+    return _joined(vs, lambda v: _unspaced(v).replace("-", ""))
 
 
 def _serial(vs: Sequence[str]) -> list[str]:
-    return _normalised(vs, str.upper, strip=True)
+    return _joined(list(map(str.strip, vs)), str.upper)
 
 
 _SINGLE_VALUED: tuple[tuple[RiskIndicator, str, _Normalise], ...] = (
@@ -253,8 +239,8 @@ def _shared(values: Sequence[str], owner: Callable[[int], str]) -> dict[str, lis
     Counting first (C speed) keeps the usual case, nearly all values distinct, cheap.
     """
     counts = Counter(values)
-    empty = counts.pop("", 0)  # an empty value is no evidence
-    if len(counts) == len(values) - empty:
+    counts.pop("", None)  # an empty value is no evidence
+    if len(counts) == len(values) - values.count(""):
         return {}
     repeated = set(compress(counts, map(gt, counts.values(), repeat(1))))
     groups: dict[str, list[int]] = {}
@@ -654,30 +640,16 @@ def _close_groups(p: Sequence[int], pct: Decimal, k: int) -> list[_Run]:
     for first in firsts:
         if first < i:
             continue  # inside the group just found
-        # the group ends at the last price within reach: p[j] * scale <= p[first] * grow,
-        # that is p[j] <= floor(p[first] * grow / scale) (integers), found by bisection
-        i = bisect_right(p, p[first] * grow // scale, first + k - 1)
-        runs.append((first, i - 1))
+        i = first
+        limit, j = p[i] * grow, i + k - 1
+        while j + 1 < n and p[j + 1] * scale <= limit:
+            j += 1
+        runs.append((i, j))
+        i = j + 1
     return runs
 
 _REP, _CONTROLLED_BY = "legal_representative_ref", "controlled_by"
 _REPRESENTATIVE, _CONTROLLERS = methodcaller("get", _REP), methodcaller("get", _CONTROLLED_BY)
-
-
-_BOTH = itemgetter(_REP, _CONTROLLED_BY)
-
-
-def _entity_fields(entries: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[Any]]:
-    """Each entity's legal representative and controllers (None where it names none).
-
-    Where every entity names both (as registration's snapshots do), both are read
-    in one pass at C speed.
-    """
-    try:
-        both = list(chain.from_iterable(map(_BOTH, entries)))
-    except KeyError:  # some entity lacks one
-        return list(map(_REPRESENTATIVE, entries)), list(map(_CONTROLLERS, entries))
-    return both[0::2], both[1::2]
 
 
 def related_findings(bidders: set[str],
@@ -693,13 +665,18 @@ def related_findings(bidders: set[str],
     users = list(bidders)
     looked_up = list(map(entities.get, users))
     known, entries = list(compress(users, looked_up)), list(filter(None, looked_up))
-    reps, controllers = _entity_fields(entries)
+    plain = set(map(type, entries)) <= {dict}  # as the store gives them: read at C speed
+    dicts = cast(list[dict[str, Any]], entries)
+    reps: list[Any] = list(map(dict.get, dicts, repeat(_REP)) if plain
+                           else map(_REPRESENTATIVE, entries))
     if set(map(type, reps)) <= {str}:  # as registration stores them: strip at C speed
-        reps = _normalised(reps, str, strip=True)
+        reps = list(map(str.strip, reps))
     else:
         reps = [str(r).strip() if r else "" for r in reps]
     by_rep = {rep: {known[m] for m in at} for rep, at in _shared(reps, known.__getitem__).items()}
     by_controller: dict[str, set[str]] = {}
+    controllers: list[Any] = list(map(dict.get, dicts, repeat(_CONTROLLED_BY)) if plain
+                                  else map(_CONTROLLERS, entries))
     for m in compress(range(len(controllers)), controllers):
         uscc = known[m]
         for unit in controllers[m]:
