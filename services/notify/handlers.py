@@ -164,6 +164,7 @@ class Notify:
         ctx = templates.context(route.kind, msg.message)
         lang = str(doc.get("lang") or "zh")
         text = self.templates.render(route.kind, lang, ctx)
+        created_at = datetime.now(UTC).isoformat()  # one notification, on every channel
         out: list[Spec] = []
         for channel, endpoint, target in self._channels(doc):
             nid = r.notification_id(env.id, rid, channel)
@@ -171,7 +172,7 @@ class Notify:
                        "channel": channel.value, "lang": lang, "title": text.title,
                        "body": text.body, "data": ctx, "source_event_id": env.id,
                        "source_event_type": env.type,
-                       "created_at": datetime.now(UTC).isoformat()}
+                       "created_at": created_at}
             out.append(Spec(nid, r.lane_id(rid, channel), rid, channel, route.kind, endpoint,
                             target, payload, env.id, env.type))
         return out

@@ -9,6 +9,7 @@ Every test server listens on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -727,3 +728,38 @@ async def test_a_new_number_wakes_a_parked_lane_but_not_one_blocked_until_later(
     assert await lanes.queue.enqueue(lanes.spec("p4", "entity:I"), cause) is Queued.QUEUED
     after = await lanes.queue.lane(parked.lane)
     assert after is not None and (after["next_seq"], after["due_ms"]) == (4, due)
+
+
+async def test_the_inbox_gives_back_each_payload_whether_kept_as_text_or_as_a_document(
+        lanes: Lanes) -> None:
+    cause = Cause(message_id="m")
+    new = lanes.spec("e1", "entity:A", Channel.INBOX, hint=1)
+    new = dataclasses.replace(new, payload={"title": "信用等级变更", "n": 1, "data": {"x": [1]}})
+    assert await lanes.queue.record_delivered(new, 2, cause) is True
+    assert await lanes.queue.record_delivered(new, 3, cause) is False  # a redelivery
+    stored = await lanes.queue.inbox_docs.find_one({"_id": new.notification_id})
+    assert stored is not None and "payload" not in stored
+    assert json.loads(stored["payload_json"]) == new.payload
+    # written by a build before (the payload as a document)
+    old = lanes.spec("e0", "entity:A", Channel.INBOX)
+    await lanes.queue.inbox_docs.insert_one({
+        "_id": old.notification_id, "state": "delivered", "via": "lane", "seq": 1,
+        "finished_ms": 1, "inbox_of": "entity:A", "read": 0, "payload": {"title": "旧"}})
+    items = await lanes.queue.inbox("entity:A", False, 10)
+    assert [(d["_id"], d["payload"]) for d in items] == [
+        (new.notification_id, new.payload), (old.notification_id, {"title": "旧"})]
+    assert await lanes.queue.mark_read("entity:A", new.notification_id)
+    assert [d["_id"] for d in await lanes.queue.inbox("entity:A", True, 10)] == [
+        old.notification_id]
+
+
+async def test_a_webhook_recorded_by_the_fast_lane_is_known_as_delivered_once(
+        lanes: Lanes) -> None:
+    spec = lanes.spec("e1", "entity:B")
+    assert await lanes.queue.known(spec.notification_id) is None
+    assert await lanes.queue.record_delivered(spec, 1, Cause(message_id="m")) is True
+    assert await lanes.queue.record_delivered(spec, 1, Cause(message_id="m")) is False
+    known = await lanes.queue.known(spec.notification_id)
+    assert known is not None and (known["state"], known["via"]) == ("delivered", "lane")
+    # queueing it into the store queue afterwards finds it delivered: not sent twice
+    assert await lanes.queue.enqueue(spec, Cause(message_id="m")) is Queued.DUPLICATE
