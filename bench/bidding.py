@@ -455,10 +455,12 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
         # before a section's first bid is read again at its opening (the bid's snapshot
         # of it may be older), one projected earlier is not.
         await asyncio.sleep(args.settle_s)
-        burst_fig = await measure_burst(rig, bidders[:args.bids], args.rate)
-        print(f"burst: {json.dumps(burst_fig)}", file=sys.stderr, flush=True)
+        burst_fig: Doc = {}
+        if args.bids:  # --bids 0: the opening alone, its tender loaded at --rate
+            burst_fig = await measure_burst(rig, bidders[:args.bids], args.rate)
+            print(f"burst: {json.dumps(burst_fig)}", file=sys.stderr, flush=True)
         reveal_fig, opening_fig = await measure_opening(
-            rig, bidders[:args.open_bids], args, burst_fig["accepted_per_s"]) \
+            rig, bidders[:args.open_bids], args, burst_fig.get("accepted_per_s", args.rate)) \
             if args.open_bids else ({}, {})  # --open-bids 0: the burst alone
     out = {"prepared_s": prepared_s, "burst": burst_fig, "reveal": reveal_fig,
            "opening": opening_fig}
@@ -516,8 +518,20 @@ def run(args: argparse.Namespace) -> Doc:
 
 def table(r: Doc) -> list[tuple[str, str, str]]:
     b, v, o = r["burst"], r["reveal"], r["opening"]
+    rows = _burst_rows(r, b) if b else []
+    if v:
+        rows += _opening_rows(v, o)
+    if "kafka_producer_performance" in r:
+        rows += [
+            ("Kafka ProducerPerformance",
+             f"{r['kafka_producer_performance']['records_per_sec']:,.0f} rec/s", "yardstick"),
+            ("accepted bids / Kafka", f"{r['accepted_bids_to_kafka_ratio']}", "ratio")]
+    return rows
+
+
+def _burst_rows(r: Doc, b: Doc) -> list[tuple[str, str, str]]:
     lat = b["latency_ms"]
-    rows = [
+    return [
         ("burst: bids offered / accepted", f"{b['offered']} / {b['accepted']} at {b['rate']}/s"
          f", errors {b['errors']}", "0 errors"),
         ("accepted bids per second", f"{b['accepted_per_s']}", f"{r['config']['rate']}/s"),
@@ -530,14 +544,6 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
         ("bidding RSS idle / peak (burst)", f"{b['bidding_rss_idle_mb']} / "
          f"{b['bidding_rss_peak_mb']} MB", f"< {TARGETS['rss_mb']:g} MB "
          + _met(b["bidding_rss_peak_mb"] < TARGETS["rss_mb"]))]
-    if v:
-        rows += _opening_rows(v, o)
-    if "kafka_producer_performance" in r:
-        rows += [
-            ("Kafka ProducerPerformance",
-             f"{r['kafka_producer_performance']['records_per_sec']:,.0f} rec/s", "yardstick"),
-            ("accepted bids / Kafka", f"{r['accepted_bids_to_kafka_ratio']}", "ratio")]
-    return rows
 
 
 def _opening_rows(v: Doc, o: Doc) -> list[tuple[str, str, str]]:

@@ -21,7 +21,7 @@ from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import DomainError, Forbidden
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
-from services.bidding.domain import audit
+from services.bidding.domain import audit, tender
 from services.bidding.handlers import Bidding
 
 
@@ -297,9 +297,10 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def opening(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
         sec = (await app.tender(tender_id))["section_state"].get(code, {})
-        if "lines" not in sec:
+        lines = tender.lines_of(sec)
+        if lines is None:
             raise DomainError("not_opened", "the section has not been opened")
-        return json_response({"status": sec["status"], "lines": sec["lines"]})
+        return json_response({"status": sec["status"], "lines": lines})
 
     @api.route("POST", base + "/scores", summary="An expert's score sheets", body=ScoresIn,
                roles=("expert",))

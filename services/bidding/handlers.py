@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import secrets
@@ -460,7 +461,9 @@ class Bidding:
         read = time.perf_counter()
         lines = opening_lines(docs, entities, int(state["deadline_ms"]), penalised)
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
-        picked = await self._draw(state, code, valid)
+        drawing = time.perf_counter()
+        picked = await self._draw(state, code, valid, entities)
+        drawn = time.perf_counter()
         at = now()
         evidence = fingerprints(tender_id, code, docs, lines, at)
         # only a section that fails at opening refunds its deposits now (条例57)
@@ -473,7 +476,7 @@ class Bidding:
         log.info("section opened", extra={
             "tender_id": tender_id, "section": code, "bids": len(docs),
             "read_s": round(read - started, 3), "bids_read_s": round(bids_read - started, 3),
-            "decide_s": round(decided - read, 3),
+            "decide_s": round(decided - read, 3), "draw_s": round(drawn - drawing, 3),
             "write_s": round(time.perf_counter() - decided, 3)})
 
     async def _penalised(self, rules: CategoryRules, docs: list[dict[str, Any]]) -> set[str]:
@@ -495,14 +498,20 @@ class Bidding:
         return deposits.refunds(rules, self.book.calendar,
                                 [d for d in docs if d["_id"] in received], at, revoked)
 
-    async def _draw(self, state: Mapping[str, Any], code: str,
-                    bidders: list[str]) -> dict[str, Any] | None:
-        banned, penalised = await self.store.expert_bars(state["category"], date.today())
-        experts = await self.store.experts_all()
-        parties = [state["tenderee_uscc"], *([state["agency_uscc"]] if state.get("agency_uscc")
-                                             else []), *bidders]
-        entities = await self.store.entities_of(sorted(
-            {e["employer_uscc"] for e in experts if e.get("employer_uscc")} | set(parties)))
+    async def _draw(self, state: Mapping[str, Any], code: str, bidders: list[str],
+                    known: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+        """The committee drawn for a section's ``bidders``; ``known``: the bidders'
+        entities as the opening read them (``bidders_at_opening``: as registration
+        last told), so only the experts' employers and the owners are read here."""
+        (banned, penalised), experts = await asyncio.gather(
+            self.store.expert_bars(state["category"], date.today()), self.store.experts_all())
+        owners = [state["tenderee_uscc"], *([state["agency_uscc"]] if state.get("agency_uscc")
+                                            else [])]
+        parties = [*owners, *bidders]
+        employers = {e["employer_uscc"] for e in experts if e.get("employer_uscc")}
+        read = employers | set(owners) | {b for b in bidders if b not in known}
+        entities: dict[str, Mapping[str, Any]] = {b: known[b] for b in bidders if b in known}
+        entities.update(await self.store.entities_of(sorted(read)))
 
         def facts(uscc: str | None, key: str) -> frozenset[str]:
             return frozenset(entities.get(uscc or "", {}).get(key) or ())
@@ -518,7 +527,8 @@ class Bidding:
             for e in experts]
         ctx = draws.DrawContext(
             state["tenderee_uscc"], state.get("agency_uscc"), frozenset(bidders),
-            party_controllers=frozenset().union(*(facts(p, "controlled_by") for p in parties)),
+            party_controllers=frozenset(c for p in parties  # (one set, not one per party)
+                                        for c in entities.get(p, {}).get("controlled_by") or ()),
             recuse_penalised=self.rules(state).expert_penalty_recusal.value >= 1)
         seed = secrets.token_hex(32)
         try:
@@ -546,7 +556,7 @@ class Bidding:
 
     async def _report(self, state: Mapping[str, Any], code: str) -> None:
         sec = state["section_state"][code]
-        lines = {ln["bid_id"]: ln for ln in sec["lines"] if ln["status"] == "valid"}
+        lines = {ln["bid_id"]: ln for ln in tender.lines_of(sec) or [] if ln["status"] == "valid"}
         bids = [evaluation.OpenedBid(bid_id, ln["price_fen"], i)
                 for i, (bid_id, ln) in enumerate(lines.items())]
         sheets = [evaluation.ScoreSheet(expert, bid_id, Decimal(v["points"]), v["compliant"])
@@ -605,7 +615,7 @@ class Bidding:
         rules, at = self.rules(state), now()
         docs = await self.store.section_bids(tender_id, code)
         lines = [BidderLine.model_validate(ln)
-                 for ln in tender.section_of(state, code).get("lines", [])]
+                 for ln in tender.lines_of(tender.section_of(state, code)) or []]
         refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
             s, code, price_fen, who.subject, at, refunds, who.address))

@@ -110,16 +110,18 @@ class BiddingStore:
         opening of 10,000 bids reads the few that changed, not 10,000 entities.
         """
         out = {b["bidder_uscc"]: b["bidder"] for b in bids if b.get("bidder") is not None}
-        missing = [b["bidder_uscc"] for b in bids if b.get("bidder") is None]
-        fields = dict.fromkeys(BIDDER_FIELDS, 1)
-        if out:
+        missing = {b["bidder_uscc"] for b in bids if b.get("bidder") is None}
+        again = sorted(missing)
+        if out:  # which entities were projected since: their ids by the projected_ms index
             since = min(int(b["received_ms"]) for b in bids) - self.snapshot_margin_ms
-            changed = {"_id": {"$in": list(out)}, "projected_ms": {"$gte": since}}
-            out.update({d["_id"]: d for d in await self.entities.find(changed, fields)
-                        .to_list(None)})
-        if missing:
+            projected = await self.entities.find({"projected_ms": {"$gte": since}},
+                                                 {"_id": 1}).to_list(None)
+            # (not ``_id $in`` the section's 10,000 bidders with projected_ms: the store
+            # looks up every one of them to find the few that changed)
+            again += sorted({d["_id"] for d in projected if d["_id"] in out} - missing)
+        if again:
             out.update({d["_id"]: d for d in await self.entities.find(
-                {"_id": {"$in": missing}}, fields).to_list(None)})
+                {"_id": {"$in": again}}, dict.fromkeys(BIDDER_FIELDS, 1)).to_list(None)})
         return out
 
     async def experts_all(self) -> list[Doc]:
@@ -296,20 +298,21 @@ class BiddingStore:
         """The section's bids from its dossier, with the revealed keys' prices merged in
         (``opened``, ``price_fen``, as the opening reads them); None if it has no whole
         dossier (closed before dossiers existed)."""
-        docs = await self.dossiers.find({"tender_id": tender_id, "section_code": code}
-                                        ).to_list(None)
+        section = {"tender_id": tender_id, "section_code": code}
+        docs, buckets = await asyncio.gather(  # (the ledger is read even if it is not used)
+            self.dossiers.find(section).to_list(None),
+            self.reveals.find(section, {"keys": 1}).to_list(None))
         if not docs or {d["part"] for d in docs} != set(range(1, int(docs[0]["parts"]) + 1)):
             return None
         revealed: Doc = {}
-        for bucket in await self.reveals.find({"tender_id": tender_id, "section_code": code},
-                                              {"keys": 1}).to_list(None):
+        for bucket in buckets:
             revealed.update(bucket.get("keys", {}))
         bids = [b for d in sorted(docs, key=lambda d: int(d["part"]))
                 for b in json.loads(d["bids"])]
         for b in bids:
-            key = revealed.get(b["bidder_uscc"])
-            if key is not None:
-                b.update(opened=1, price_fen=key["price_fen"])
+            entry = revealed.get(b["bidder_uscc"])
+            if entry is not None:
+                b.update(opened=1, price_fen=reveal_price(entry))
         return bids
 
     async def record_reveal(self, tender_id: str, code: str, bidder: str, key_b64: str,
@@ -320,7 +323,7 @@ class BiddingStore:
         bucket = zlib.crc32(bidder.encode()) % REVEAL_BUCKETS
         matched = await self.store.update_one(
             self.reveals, {"_id": f"{tender_id}:{code}:{bucket}"},
-            {"$set": {f"keys.{bidder}": {"key": key_b64, "price_fen": price_fen}}})
+            {"$set": {f"keys.{bidder}": reveal_entry(key_b64, price_fen)}})
         return matched == 1
 
     async def section_bids(self, tender_id: str, section_code: str) -> list[Doc]:
@@ -341,6 +344,22 @@ def _a_penalty(doc: Doc, *, since: date | None = None, until: date | None = None
     start = doc["start"]
     return doc.get("penalty") is not False and (since is None or start >= since.isoformat()) \
         and (until is None or start <= until.isoformat())
+
+
+def reveal_entry(key_b64: str, price_fen: int) -> str:
+    """A bidder's entry in a reveal ledger: its price and its key as one text
+    (``"<price_fen>:<key in base64>"``; base64 has no colon). Not a sub-document of two
+    fields: the embedded store walks every sub-document of a ledger in Python when it
+    reads it, 10,000 of them at an opening."""
+    return f"{int(price_fen)}:{key_b64}"
+
+
+def reveal_price(entry: str | Doc) -> int:
+    """The price of a reveal ledger's entry (``reveal_entry``, or the sub-document
+    ``{"key", "price_fen"}`` that ledgers of sections opened before kept)."""
+    if isinstance(entry, str):
+        return int(entry.split(":", 1)[0])
+    return int(entry["price_fen"])
 
 
 def _blocking(restrictions: list[Doc], category: str, today: date) -> Doc | None:

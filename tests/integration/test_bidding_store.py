@@ -58,7 +58,9 @@ async def test_an_entity_changed_after_the_bids_is_read_again(store: BiddingStor
             bid(b, first + 1, bidder_snapshot(entity("B as bid", "rep-b")))]
     # registration then tells that b has a's legal representative (after both bids)
     await store.project("entity", b, 2, entity("B renamed", "rep-a"))
+    await store.project("entity", new_uscc(), 1, entity("not a bidder here", "rep-x"))
     seen = await store.bidders_at_opening(bids)
+    assert set(seen) == {a, b}  # projected since, but not bidding here: not read
     assert seen[a]["name"] == "A as bid"  # unchanged since: its snapshot, not re-read
     assert seen[b]["name"] == "B renamed"  # changed since the first bid: read again
     assert seen[b]["legal_representative_ref"] == "rep-a"
@@ -110,6 +112,44 @@ async def test_the_opening_reads_the_dossier_and_the_revealed_keys(store: Biddin
     assert got[0]["fingerprint"] == bids[-1]["fingerprint"]
     assert got[0]["bidder"] == bids[-1]["bidder"]
     assert await store.dossier("T1", "S2") is None  # another section: nothing
+
+
+async def test_changed_entities_and_those_without_a_snapshot_are_read_together(
+        store: BiddingStore) -> None:
+    a, b, c = new_uscc(), new_uscc(), new_uscc()
+    for uscc in (a, b, c):
+        await store.project("entity", uscc, 1, entity(f"old {uscc}", f"rep-{uscc}"))
+    await store.entities.update_many({}, {"$set": {"projected_ms": 0}})
+    first = now_ms()
+    await store.project("entity", b, 2, entity("B now", "rep-b", controlled_by=[a]))
+    bids = [bid(a, first, bidder_snapshot(entity("A as bid", "rep-a"))),
+            bid(b, first, bidder_snapshot(entity("B as bid", "rep-b"))), bid(c, first, None)]
+    seen = await store.bidders_at_opening(bids)
+    assert seen[a]["name"] == "A as bid"
+    assert seen[b]["name"] == "B now" and seen[b]["controlled_by"] == [a]
+    assert seen[c]["name"] == f"old {c}"  # no snapshot: read
+    assert set(seen) == {a, b, c}
+
+
+async def test_the_ledger_keeps_key_and_price_and_reads_entries_kept_before(
+        store: BiddingStore) -> None:
+    bids = received(40, "T4")
+    await store.write_dossier("T4", "S1", bids)
+    for n, b in enumerate(bids[:20]):
+        assert await store.record_reveal("T4", "S1", b["bidder_uscc"], f"key{n}=", 5_000 + n)
+    buckets = await store.reveals.find({"tender_id": "T4"}).to_list(None)
+    kept = {u: v for d in buckets for u, v in d["keys"].items()}
+    assert kept == {b["bidder_uscc"]: f"{5_000 + n}:key{n}=" for n, b in enumerate(bids[:20])}
+    # a section whose window opened before: its entries are sub-documents
+    old = bids[30]["bidder_uscc"]
+    await store.reveals.update_one({"_id": "T4:S1:0"}, {"$set": {
+        f"keys.{old}": {"key": "old=", "price_fen": 9_999}}})
+    got = await store.dossier("T4", "S1")
+    assert got is not None
+    prices = {b["bidder_uscc"]: b["price_fen"] for b in got if b.get("opened")}
+    assert prices == {**{b["bidder_uscc"]: 5_000 + n for n, b in enumerate(bids[:20])},
+                      old: 9_999}
+    assert bidding_store.reveal_price(bidding_store.reveal_entry("a:b", -3)) == -3
 
 
 async def test_an_incomplete_dossier_or_no_ledger_falls_back(store: BiddingStore) -> None:

@@ -43,7 +43,7 @@ from contracts.calendar import Calendar
 from ggzy.runtime.aggregates import Change
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
 from services.bidding.domain.rules import CategoryRules, Rule, after, duration
-from services.bidding.domain.tender import State, _change, iso, ms, section_of
+from services.bidding.domain.tender import State, _change, iso, lines_of, ms, section_of
 from services.bidding.domain.timeline import RuleViolation
 
 OBJECTION, COMPLAINT = "objection", "complaint"
@@ -115,7 +115,7 @@ def file_at_opening(state: State, rules: CategoryRules, *, section: str, objecti
     if opened is None:
         raise Conflict("not_opened", f"section {section} has no opening record to object to")
     window = rules.opening_objection_window
-    if objector not in {line["bidder_uscc"] for line in sec.get("lines", [])}:
+    if objector not in {line["bidder_uscc"] for line in lines_of(sec) or []}:
         raise Forbidden("not_a_bidder", f"only a bidder in the opening record of section "
                         f"{section} objects to its opening ({window.source})")
     closes = _at(int(opened)) + duration(window)

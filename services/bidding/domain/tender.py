@@ -8,9 +8,12 @@ publicity -> awarded -> contracted; or failed (流标) / awaiting_draw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from contracts.bidding import (
     AwardDeclined,
@@ -43,6 +46,10 @@ from services.bidding.domain.timeline import (
 )
 
 State = dict[str, Any]
+# A section's opening record keeps its lines as one JSON text (``opening_lines``), not
+# 10,000 sub-documents: the embedded store walks each sub-document of the tender in
+# Python on every write and read of it (see lines_of).
+_LINES: TypeAdapter[list[BidderLine]] = TypeAdapter(list[BidderLine])
 
 DECLINE_ARTICLE = "招标投标法实施条例第55条 (依次确定其他中标候选人); 第74条"
 
@@ -202,10 +209,21 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
         sec.update(status="evaluating", **draw, sheets={})
         events.append(ExpertsDrawn(tender_id=state["tender_id"], section_code=code,
                                    expert_ids=draw["committee"], commitment=draw["commitment"]))
-    sec["lines"] = [line.model_dump(mode="json") for line in lines]
+    sec["opening_lines"] = _LINES.dump_json(lines).decode()
     sec["opened_ms"] = ms(now)  # objections to the opening run from here (条例44)
     data = {"section": code, "valid": valid, "status": sec["status"]}
     return _change(state, "platform", "open", data, {f"section_state.{code}": sec}, events, now)
+
+
+def lines_of(sec: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The lines of a section's opening record as JSON objects (``BidderLine``), None
+    before its opening. A section opened before the record became one text keeps
+    them as a list (``lines``)."""
+    text = sec.get("opening_lines")
+    if text is not None:
+        return list(json.loads(text))
+    old = sec.get("lines")
+    return None if old is None else list(old)
 
 
 def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any],
