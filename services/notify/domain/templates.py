@@ -65,6 +65,13 @@ def _restriction(e: Any) -> Context:
             "end": _t(e.end)}
 
 
+def _publicity_objection_answered(e: Any) -> Context:
+    """The answer to an objection to a publicised result (a section's or a sale's)."""
+    return {"tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
+            "outcome_zh": "成立" if e.upheld else "不成立",
+            "outcome_en": "upheld" if e.upheld else "dismissed"}
+
+
 CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "tender_published": lambda e: {"tender_id": e.tender_id, "project_name": e.project_name,
                                    "bid_deadline": _t(e.bid_deadline)},
@@ -103,18 +110,12 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
         "objection_id": e.objection_id, "answer": e.answer},
     # an objection to a publicised result (条例54): likewise, the owners answer it
     "result_objection_filed": _objection_filed,
-    "result_objection_answered": lambda e: {
-        "tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
-        "outcome_zh": "成立" if e.upheld else "不成立",
-        "outcome_en": "upheld" if e.upheld else "dismissed"},
+    "result_objection_answered": _publicity_objection_answered,
     # an objection to a sale's publicised result (成交公示): the seller answers it
     "sale_objection_filed": lambda e: {"tender_id": e.tender_id, "objection_id": e.objection_id,
                                        "objector_uscc": e.objector_uscc, "text": e.text,
                                        "article": e.article},
-    "sale_objection_answered": lambda e: {
-        "tender_id": e.tender_id, "objection_id": e.objection_id, "answer": e.answer,
-        "outcome_zh": "成立" if e.upheld else "不成立",
-        "outcome_en": "upheld" if e.upheld else "dismissed"},
+    "sale_objection_answered": _publicity_objection_answered,
     "tender_suspended": lambda e: {"tender_id": e.tender_id,  # never who objected
                                    "suspended_at": _t(e.suspended_at), "article": e.article},
     "tender_resumed": lambda e: {"tender_id": e.tender_id, "resumed_at": _t(e.resumed_at),
