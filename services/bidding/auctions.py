@@ -211,8 +211,8 @@ class Auctions:
 
     async def confirm(self, auction_id: str, who: Principal) -> dict[str, Any]:
         """The winner signs the confirmation (成交确认书) before it is due."""
-        if not who.has(Role.BIDDER) or not who.uscc:
-            raise Forbidden("role_required", "the confirmation is signed by the winner's user")
+        if not who.uscc:  # (the route takes bidders only)
+            raise Forbidden("role_required", "a bidder's user is required")
         bidder = who.uscc
         state = await self.get(auction_id)
         rules = self.rules(state)

@@ -33,8 +33,9 @@ from services.credit.store import RATED, CreditStore
 
 EXPIRY = "restriction_expiry"
 Decide = Callable[[Mapping[str, Any]], Change]
-# each adds credit records
+# each adds credit records (records_of)
 RecordedEvent = BidsOpened | ContractOverdue | AwardDeclined | AuctionConfirmationOverdue
+RECORDED = (BidsOpened, ContractOverdue, AwardDeclined, AuctionConfirmationOverdue)
 
 
 def now() -> datetime:
@@ -195,23 +196,11 @@ class Credit:
                 "deposit_reduction_pct": doc["deposit_reduction_pct"]}
 
     # records from the platform's events --------------------------------------------------
-    async def on_bids_opened(self, e: BidsOpened, cause: Cause) -> None:
-        """A bid that failed to decrypt counts as revoked (视为撤销, 20号令; 条例35)."""
-        await self._add_records(e, cause)
-
-    async def on_award_declined(self, e: AwardDeclined, cause: Cause) -> None:
-        """The winner gave up the award (放弃中标; 条例74)."""
-        await self._add_records(e, cause)
-
-    async def on_contract_overdue(self, e: ContractOverdue, cause: Cause) -> None:
-        """The winner did not sign within the rule's days (法46; 条例74)."""
-        await self._add_records(e, cause)
-
-    async def on_sale_unconfirmed(self, e: AuctionConfirmationOverdue, cause: Cause) -> None:
-        """A sale's winner did not sign the confirmation in time (39号令第22条, unverified)."""
-        await self._add_records(e, cause)
-
-    async def _add_records(self, e: RecordedEvent, cause: Cause) -> None:
+    async def add_records(self, e: RecordedEvent, cause: Cause) -> None:
+        """The credit records of one bidding event (``records_of``): a bid that failed to
+        decrypt counts as revoked (视为撤销, 20号令; 条例35); the winner gave up the award
+        (放弃中标; 条例74) or did not sign within the rule's days (法46; 条例74); a sale's
+        winner did not sign the confirmation in time (39号令第22条, unverified)."""
         for uscc, rec in records_of(e):
             await self.apply(SubjectKind.ENTITY, uscc, self.record(SubjectKind.ENTITY, rec),
                              cause)

@@ -9,12 +9,8 @@ from typing import Any
 
 from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
 from contracts.bidding import (
-    AuctionConfirmationOverdue,
-    AwardDeclined,
     Awarded,
     BidFingerprintsExtracted,
-    BidsOpened,
-    ContractOverdue,
     EvaluationCompleted,
     ExpertsDrawn,
     ObjectionMatter,
@@ -28,7 +24,7 @@ from contracts.topics import Stage
 from ggzy.runtime.aggregates import Cause
 from ggzy.runtime.consumer import Batched, Incoming, Subscription
 from ggzy.runtime.service import Runtime
-from services.credit.handlers import Credit
+from services.credit.handlers import RECORDED, Credit
 
 # Credit's consumers poll every 2 x 100 ms when idle, not 2 x 20 ms (the runtime's): at 20 ms
 # two idle consumers' polls were a third of an idle credit's CPU, and a credit record or
@@ -61,17 +57,8 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
                                                  "agency_uscc": e.agency_uscc,
                                                  "category": e.category.value})
 
-    async def on_opened(msg: Incoming[BidsOpened]) -> None:
-        await app.on_bids_opened(msg.message, _cause(msg))
-
-    async def on_overdue(msg: Incoming[ContractOverdue]) -> None:
-        await app.on_contract_overdue(msg.message, _cause(msg))
-
-    async def on_declined(msg: Incoming[AwardDeclined]) -> None:
-        await app.on_award_declined(msg.message, _cause(msg))
-
-    async def on_unconfirmed(msg: Incoming[AuctionConfirmationOverdue]) -> None:
-        await app.on_sale_unconfirmed(msg.message, _cause(msg))
+    async def on_recorded(msg: Incoming[Any]) -> None:  # BidsOpened, ContractOverdue, ...
+        await app.add_records(msg.message, _cause(msg))
 
     async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
         e = msg.message
@@ -124,13 +111,11 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         rt.subscription("credit.registration", [rt.topic(Stage.REGISTRATION)], {
             EntityRegistered: on_entity, EntityUpdated: on_entity}),
         rt.subscription("credit.bidding", bidding, {
-            TenderPublished: on_published, BidsOpened: on_opened, ContractOverdue: on_overdue,
+            TenderPublished: on_published, **dict.fromkeys(RECORDED, on_recorded),
             ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
-            BidFingerprintsExtracted: on_fingerprints, AwardDeclined: on_declined,
-            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection,
-            AuctionConfirmationOverdue: on_unconfirmed},
-            Batched(frozenset({BidsOpened, ContractOverdue, AwardDeclined,
-                               AuctionConfirmationOverdue}), add_records)),
+            BidFingerprintsExtracted: on_fingerprints,
+            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection},
+            Batched(frozenset(RECORDED), add_records)),
         rt.subscription("credit.announcement", announcement, {
             PublicityObjectionFiled: on_objection, PublicityObjectionAnswered: on_objection}),
     )]
