@@ -28,7 +28,8 @@ class NoticeType(StrEnum):
     AUCTION_RESULT = "auction_result"  # 成交公示 / 不成交（流拍）公告
     SUSPENSION = "suspension"  # 暂停公告 (条例22: an objection to the documents)
     RESUMPTION = "resumption"  # 恢复公告, with the deadline after the suspension
-    SALE_LAPSED = "sale_lapsed"  # 成交不成立公告: the winner did not sign the confirmation
+    SALE_LAPSED = "sale_lapsed"  # 成交不成立 / 成交结果无效公告: the winner did not sign the
+    #                                confirmation or the contract, or an objection was upheld
 
 
 @register

@@ -560,6 +560,11 @@ class AuctionConfirmed(_AuctionEvent):
     price_fen: int = Field(ge=0, description="Deal price (成交价) in fen.")
     confirmed_at: datetime = Field(description="When it signed.")
     article: str = Field(description="Legal basis.")
+    contract_due: datetime | None = Field(
+        default=None, description="The sale contract (出让合同) is to be signed by then, counted "
+                                  "from the later of this confirmation and the end of the "
+                                  "result's publicity (None when the category asks no "
+                                  "separate contract).")
 
 
 @register
@@ -572,4 +577,45 @@ class AuctionConfirmationOverdue(_AuctionEvent):
     due: datetime = Field(description="The deadline that passed.")
     deposit_forfeited_fen: int = Field(ge=0, description="The winner's deposit forfeited "
                                        "(0: the sale asked none).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionContractSigned(_AuctionEvent):
+    """The sale contract (国有建设用地使用权出让合同 / 矿业权出让合同) was signed at the deal
+    price, as the confirmation said (39号令; 矿业权交易规则第26条; unverified). Internal: it
+    names the winner."""
+
+    winner_uscc: USCC = Field(description="The buyer (竞得人) that signed.")
+    contract_no: str = Field(description="The contract's number, as the seller gives it.")
+    price_fen: int = Field(ge=0, description="Contract price in fen: the deal price.")
+    signed_at: datetime = Field(description="When it was signed.")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionContractOverdue(_AuctionEvent):
+    """The sale contract was not signed in time: the winner's deposit (定金) is forfeited;
+    a credit fact against the winner. Internal: it names the winner."""
+
+    winner_uscc: USCC = Field(description="The winner (竞得人) that did not sign.")
+    due: datetime = Field(description="The deadline that passed.")
+    deposit_forfeited_fen: int = Field(ge=0, description="The winner's deposit forfeited "
+                                       "(0: the sale asked none).")
+    article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionResultAnnulled(_AuctionEvent):
+    """The seller upheld an objection to the publicised result (成交公示期内异议成立): the
+    result does not stand (成交结果无效), any confirmation or contract on it falls, and the
+    winner's deposit is refunded (it did not default). Internal: it names the winner."""
+
+    winner_uscc: USCC = Field(description="The winner whose result was annulled.")
+    price_fen: int = Field(ge=0, description="The annulled deal price in fen.")
+    objection_id: str = Field(description="The objection upheld.")
+    reason: str = Field(description="The seller's answer to the objection, as given.")
+    annulled_at: datetime = Field(description="When the objection was upheld.")
+    contract_signed: bool = Field(description="Whether a contract had been signed on the "
+                                  "result (it falls with it).")
     article: str = Field(description="Legal basis.")

@@ -18,7 +18,9 @@ from contracts.announcement import NoticeType
 from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
+    AuctionContractOverdue,
     AuctionPublished,
+    AuctionResultAnnulled,
     Awarded,
     BidsOpened,
     ContractSigned,
@@ -306,6 +308,24 @@ def _sale_lapsed(e: AuctionConfirmationOverdue, facts: TenderFacts, rules: Rules
     return Draft(NoticeType.SALE_LAPSED, None, facts.project_name + "成交不成立公告", content)
 
 
+def _contract_lapsed(e: AuctionContractOverdue, facts: TenderFacts, rules: Rules,
+                     now: datetime) -> Draft:
+    """成交不成立: the winner did not sign the sale contract (出让合同) in time."""
+    content = {"AUCTION_CODE": e.auction_id, "CONTRACT_DUE_TIME": e.due.isoformat(),
+               "LAPSE_REASON": "竞得人未在规定时间内签订出让合同", "LEGAL_BASIS": e.article}
+    return Draft(NoticeType.SALE_LAPSED, None, facts.project_name + "成交不成立公告", content)
+
+
+def _sale_annulled(e: AuctionResultAnnulled, facts: TenderFacts, rules: Rules,
+                   now: datetime) -> Draft:
+    """成交结果无效: the seller upheld an objection to the publicised result; the notice
+    gives its answer, never the objector (nor the winner: the result notice named it)."""
+    content = {"AUCTION_CODE": e.auction_id, "ANNUL_TIME": e.annulled_at.isoformat(),
+               "LAPSE_REASON": "成交公示期内异议成立，成交结果无效", "ANSWER": e.reason,
+               "LEGAL_BASIS": e.article}
+    return Draft(NoticeType.SALE_LAPSED, None, facts.project_name + "成交结果无效公告", content)
+
+
 SALE_OBJECTION_METHOD = ("公示期内对公示内容有异议的，可通过平台向出让人（转让方）提出"
                          "（POST /v1/notices/<本公告编号>/objections）；依据公示期的规定")
 
@@ -315,7 +335,8 @@ DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {
     EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
     TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result,
     TenderSuspended: _suspension, TenderResumed: _resumption,
-    AuctionConfirmationOverdue: _sale_lapsed}
+    AuctionConfirmationOverdue: _sale_lapsed, AuctionContractOverdue: _contract_lapsed,
+    AuctionResultAnnulled: _sale_annulled}
 
 
 # Publicity periods and objections (公示期与异议, 条例54) -------------------------------

@@ -205,7 +205,8 @@ def _sale_result(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) ->
 
 
 def _sale_lapsed(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
-    """The award of a sale is cancelled: its winner did not sign the confirmation."""
+    """The award of a sale is cancelled: its winner did not sign the confirmation or the
+    contract, or an objection to the result was upheld (the reason says which)."""
     r["tag"] = ["awardUpdate"]
     r["awards"] = [{"id": notice["tender_id"], "status": "cancelled",
                     "statusDetails": c["LAPSE_REASON"]}]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
+    AuctionContractOverdue,
     AuctionPublished,
+    AuctionResultAnnulled,
     Awarded,
     BidsOpened,
     ContractSigned,
@@ -23,7 +25,8 @@ from services.announcement.handlers import Announcement
 
 PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
                  ContractSigned, TenderFailed, AuctionPublished, AuctionClosed, TenderSuspended,
-                 TenderResumed, AuctionConfirmationOverdue)
+                 TenderResumed, AuctionConfirmationOverdue, AuctionContractOverdue,
+                 AuctionResultAnnulled)
 
 
 def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:

@@ -74,6 +74,13 @@ class OfferIn(RequestBody):
                                     "as stale (409 stale_offer).")
 
 
+class ContractIn(RequestBody):
+    """The sale contract (出让合同) signed with the winner, as the seller records it."""
+
+    contract_no: str = Field(min_length=1, max_length=100, description="The contract's number.")
+    price_fen: int = Field(ge=0, description="Contract price in fen: must be the deal price.")
+
+
 class PriceCutIn(RequestBody):
     starting_price_fen: int = Field(ge=1, description="New, lower price in fen.")
     start_at: datetime = Field(description="Offers open after the new disclosure.")
@@ -106,11 +113,14 @@ def public_view(state: dict[str, Any], now: int) -> dict[str, Any]:
                ends_at=auction.at(int(state["end_ms"])).isoformat(),
                result=state.get("result"),
                # whether the winner signed (成交确认书), never who it is
-               confirmation=_confirmation(state.get("confirmation")))
+               confirmation=_due(state.get("confirmation")),
+               contract=_due(state.get("contract")),  # the sale contract (出让合同)
+               annulled=state.get("annulled") is not None)
     return out
 
 
-def _confirmation(held: dict[str, Any] | None) -> dict[str, Any] | None:
+def _due(held: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A step the winner owes (the confirmation, the contract): its status and due time."""
     if held is None:
         return None
     return {"status": held["status"], "due": held["due"]}
@@ -159,6 +169,16 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
     async def confirm(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         return json_response(await app.confirm(aid(request), who))
+
+    @api.route("POST", base + "/contract", summary="Record the sale contract (出让合同) "
+               "signed with the winner, after the confirmation and the result's publicity",
+               body=ContractIn, roles=("tenderee", "operator"),
+               errors=("401", "403", "404", "409", "422"))
+    async def contract(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.OPERATOR)
+        body = await read_json(request, ContractIn)
+        return json_response(await app.sign_contract(aid(request), who, body.contract_no,
+                                                     body.price_fen))
 
     @api.route("POST", base + "/applications", summary="Apply to bid with the deposit paid "
                "(竞买申请)", body=ApplicationIn, status=201, roles=("bidder",),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
 from contracts.bidding import AuctionMethod, AuctionPublished, OfferAccepted
 from contracts.calendar import Calendar
 from contracts.categories import Category
@@ -26,6 +27,7 @@ from services.bidding.handlers import Bidding
 
 AUCTION_END = "auction_end"
 CONFIRMATION_DUE = "auction_confirmation_due"
+CONTRACT_DUE = "auction_contract_due"
 
 
 class Auctions:
@@ -37,6 +39,7 @@ class Auctions:
         self.timers = timers
         timers.on(AUCTION_END, self.on_end)
         timers.on(CONFIRMATION_DUE, self.on_confirmation_due)
+        timers.on(CONTRACT_DUE, self.on_contract_due)
 
     @property
     def calendar(self) -> Calendar:
@@ -217,10 +220,70 @@ class Auctions:
         state = await self.get(auction_id)
         rules = self.rules(state)
         await self.auctions.update(auction_id, lambda s, v: _audited(
-            s, auction.confirm(s, rules, bidder, now_ms()), who, "confirm", {}))
-        held = (await self.get(auction_id))["confirmation"]
+            s, auction.confirm(s, rules, bidder, now_ms(), self.calendar), who, "confirm", {}))
+        state = await self.get(auction_id)
+        await self._schedule_contract(state)  # also when a retried signature finds it signed
+        held = state["confirmation"]
+        contract = state.get("contract")
         return {"status": held["status"],
-                "confirmed_at": auction.at(int(held["at_ms"])).isoformat()}
+                "confirmed_at": auction.at(int(held["at_ms"])).isoformat(),
+                "contract_due": contract["due"] if contract else None}
+
+    async def _schedule_contract(self, state: Mapping[str, Any]) -> None:
+        """The timer of the contract's due time (the id names it: a due time given again
+        after a held contract's objection was dismissed gets its own)."""
+        held = state.get("contract")
+        if held is not None and held["status"] == auction.PENDING:
+            aid = state["auction_id"]
+            await self.timers.schedule(f"{CONTRACT_DUE}:{aid}:{held['due_ms']}", CONTRACT_DUE,
+                                       int(held["due_ms"]), {"auction_id": aid})
+
+    async def sign_contract(self, auction_id: str, who: Principal, contract_no: str,
+                            price_fen: int) -> dict[str, Any]:
+        """The seller records the sale contract (出让合同) signed with the winner."""
+        state = await self.get(auction_id)
+        self._seller(state, who)
+        rules = self.rules(state)
+        await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.sign_contract(
+            s, rules, contract_no=contract_no, price_fen=price_fen, now_ms=now_ms()), who,
+            "contract", {"contract_no": contract_no, "price_fen": price_fen}))
+        held = (await self.get(auction_id))["contract"]
+        return {"status": held["status"], "contract_no": held["contract_no"],
+                "price_fen": held["price_fen"],
+                "signed_at": auction.at(int(held["at_ms"])).isoformat()}
+
+    async def on_contract_due(self, timer: Timer) -> None:
+        """At the due time: an unsigned contract forfeits the deposit, once (held while an
+        objection waits)."""
+        auction_id = timer.payload["auction_id"]
+        state = await self.get(auction_id)
+        rules = self.rules(state)
+        at = max(now_ms(), timer.due_ms)
+        await self.auctions.update(auction_id, lambda s, v: _audited(
+            s, auction.contract_due(s, rules, at), None, "contract_due", {}),
+            Cause(message_id=f"timer:{timer.timer_id}"))
+
+    async def on_objection(self, e: PublicityObjectionFiled | PublicityObjectionAnswered,
+                           cause: Cause) -> None:
+        """An objection to a sale's publicised result (announcement's notice): the contract
+        waits for its answer; upheld, the result is annulled. Objections to a tender's
+        notices are not the sale's."""
+        if e.section_code is not None or await self.auctions.view(e.tender_id) is None:
+            return
+        if isinstance(e, PublicityObjectionFiled):
+            await self.auctions.update(e.tender_id, lambda s, v: _audited(
+                s, auction.objection_filed(s, e.objection_id), None, "objection_filed",
+                {"objection_id": e.objection_id}), cause)
+            return
+        state = await self.get(e.tender_id)
+        rules = self.rules(state)
+        await self.auctions.update(e.tender_id, lambda s, v: _audited(
+            s, auction.objection_answered(s, rules, self.calendar, objection_id=e.objection_id,
+                                          upheld=e.upheld, answer=e.answer,
+                                          now=e.answered_at),
+            None, "objection_answered", {"objection_id": e.objection_id, "upheld": e.upheld}),
+            cause)
+        await self._schedule_contract(await self.get(e.tender_id))
 
     async def on_confirmation_due(self, timer: Timer) -> None:
         """At the due time: an unsigned confirmation loses the sale and the deposit, once."""

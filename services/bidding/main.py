@@ -40,5 +40,5 @@ def build(rt: Runtime) -> Parts:
         await load_verifier(rt)
 
     own = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
-    return Parts(api=api, subscriptions=subscriptions(rt, app), topics=own,
+    return Parts(api=api, subscriptions=subscriptions(rt, app, auctions), topics=own,
                  on_start=[start], gc_thresholds=GC_THRESHOLDS)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.announcement import PublicityPeriodEnded
+from contracts.announcement import (
+    PublicityObjectionAnswered,
+    PublicityObjectionFiled,
+    PublicityPeriodEnded,
+)
 from contracts.credit import (
     CreditChanged,
     EntityBanned,
@@ -26,10 +30,11 @@ from contracts.topics import Stage
 from ggzy.runtime.aggregates import Cause
 from ggzy.runtime.consumer import Incoming, Subscription
 from ggzy.runtime.service import Runtime
+from services.bidding.auctions import Auctions
 from services.bidding.handlers import Bidding
 
 
-def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
+def subscriptions(rt: Runtime, app: Bidding, sales: Auctions) -> list[Subscription]:
     """What bidding consumes."""
     store = app.store
 
@@ -71,6 +76,10 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
         cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
         await app.on_publicity_ended(e.tender_id, e.section_code, e.objection_upheld, cause)
 
+    async def on_sale_objection(msg: Incoming[Any]) -> None:
+        cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
+        await sales.on_objection(msg.message, cause)
+
     announcements = [rt.topic(Stage.ANNOUNCEMENT, c) for c in sorted(rt.categories)]
     return [
         rt.subscription("bidding.registration", [rt.topic(Stage.REGISTRATION)], {
@@ -82,5 +91,7 @@ def subscriptions(rt: Runtime, app: Bidding) -> list[Subscription]:
             CreditChanged: on_credit, TenderSuspensionOrdered: on_suspension,
             TenderSuspensionLifted: on_suspension}),
         rt.subscription("bidding.announcement", announcements,
-                        {PublicityPeriodEnded: on_publicity}),
+                        {PublicityPeriodEnded: on_publicity,
+                         PublicityObjectionFiled: on_sale_objection,
+                         PublicityObjectionAnswered: on_sale_objection}),
     ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from contracts.bidding import (
     AuctionConfirmationOverdue,
+    AuctionContractOverdue,
     AwardDeclined,
     BidFingerprint,
     BidsOpened,
@@ -34,8 +35,10 @@ from services.credit.store import RATED, CreditStore
 EXPIRY = "restriction_expiry"
 Decide = Callable[[Mapping[str, Any]], Change]
 # each adds credit records (records_of)
-RecordedEvent = BidsOpened | ContractOverdue | AwardDeclined | AuctionConfirmationOverdue
-RECORDED = (BidsOpened, ContractOverdue, AwardDeclined, AuctionConfirmationOverdue)
+RecordedEvent = (BidsOpened | ContractOverdue | AwardDeclined | AuctionConfirmationOverdue
+                 | AuctionContractOverdue)
+RECORDED = (BidsOpened, ContractOverdue, AwardDeclined, AuctionConfirmationOverdue,
+            AuctionContractOverdue)
 
 
 def now() -> datetime:
@@ -64,6 +67,10 @@ def records_of(e: RecordedEvent) -> list[tuple[str, Record]]:
         return [(e.winner_uscc, Record(
             f"sale_unconfirmed:{e.auction_id}", "sale_unconfirmed", "AuctionConfirmationOverdue",
             {"auction_id": e.auction_id, "due": e.due.isoformat()}))]
+    if isinstance(e, AuctionContractOverdue):  # ... or the sale contract
+        return [(e.winner_uscc, Record(
+            f"sale_contract_unsigned:{e.auction_id}", "sale_contract_unsigned",
+            "AuctionContractOverdue", {"auction_id": e.auction_id, "due": e.due.isoformat()}))]
     return [(e.winner_uscc, Record(
         f"contract_overdue:{e.tender_id}:{e.section_code}", "contract_overdue",
         "ContractOverdue", {"tender_id": e.tender_id, "section_code": e.section_code,

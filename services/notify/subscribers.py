@@ -11,7 +11,10 @@ from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
     AuctionConfirmed,
+    AuctionContractOverdue,
+    AuctionContractSigned,
     AuctionPublished,
+    AuctionResultAnnulled,
     AwardDeclined,
     Awarded,
     BidsOpened,
@@ -53,7 +56,8 @@ BIDDING = (TenderPublished, TenderModified, TenderDocumentsObtained, BidSubmitte
            BidsOpened, TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
            ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
            TenderSuspended, TenderResumed)
-AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmationOverdue)
+AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmationOverdue,
+            AuctionContractSigned, AuctionContractOverdue, AuctionResultAnnulled)
 RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered)  # announcement's
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)

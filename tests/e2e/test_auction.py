@@ -572,3 +572,132 @@ async def test_the_winner_signs_the_confirmation_or_loses_the_sale_and_its_depos
     [notice] = await eventually(lapsed, within=30)
     assert notice["title"].endswith("成交不成立公告") and b not in json.dumps(notice)
     assert "成交确认书" in notice["content"]["LAPSE_REASON"]
+
+
+async def _recorded(p: Platform, uscc: str, kind: str) -> dict[str, Any]:
+    """The entity's credit account once it holds a record of ``kind`` (supervisor's view)."""
+    if "supervisor" not in p.tokens:
+        _, p.tokens["supervisor"] = await p.entity("supervisor", name="示例市自然资源执法局")
+
+    async def recorded() -> Any:
+        _, body = await p.call("credit", "GET", f"/v1/accounts/entity/{uscc}",
+                               p.tokens["supervisor"])
+        kinds = [x["kind"] for x in body.get("records", {}).values()]
+        return body if kind in kinds else None
+    account: dict[str, Any] = await eventually(recorded, within=60)
+    return account
+
+
+async def _lapse_notice(p: Platform, auction_id: str) -> dict[str, Any]:
+    async def lapsed() -> Any:
+        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={auction_id}")
+        return [n for n in body["items"] if n["notice_type"] == "sale_lapsed"] or None
+    [notice] = await eventually(lapsed, within=30)
+    return dict(notice)
+
+
+async def test_the_sale_contract_is_signed_at_the_deal_price_or_lapses_with_a_credit_record(
+        platform: Platform) -> None:
+    """39号令第21条 (unverified): after the confirmation, the seller records the sale
+    contract (出让合同) signed at the deal price within the rule's time (seconds here); a
+    contract not signed in time lapses the sale (成交不成立公告) and credit records it
+    against the winner (sale_contract_unsigned)."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    (a, a_token), (b, b_token) = [await p.entity("bidder", name=f"合同{i}置业有限公司")
+                                  for i in range(2)]
+    signed_id = await _announce(p, s_token, _body(seller, listing_s=5))
+    lapsed_id = await _announce(p, s_token, _body(seller, listing_s=5, lot_no=2))
+    await _bidding_open(p, signed_id)
+    for aid, token in ((signed_id, a_token), (lapsed_id, b_token)):
+        status, out = await _offer(p, aid, token, 1060 * WAN)
+        assert status == 201, out
+    contract = f"/v1/auctions/{signed_id}/contract"
+    terms = {"contract_no": "示自然资出让〔2026〕7号", "price_fen": 1060 * WAN}
+    await _events(p, signed_id, "AuctionClosed")
+    status, out = await p.call("bidding", "POST", contract, s_token, terms)
+    assert status == 409 and out["error"]["code"] == "no_contract", out  # confirmation first
+    for aid, token in ((signed_id, a_token), (lapsed_id, b_token)):
+        await _events(p, aid, "AuctionClosed")
+        status, out = await p.call("bidding", "POST", f"/v1/auctions/{aid}/confirmation", token)
+        assert status == 200 and out["contract_due"], out
+    status, out = await p.call("bidding", "POST", contract, a_token, terms)
+    assert status == 403, out  # the seller records it
+    status, out = await p.call("bidding", "POST", contract, s_token,
+                               {**terms, "price_fen": 1000 * WAN})
+    assert status == 422 and out["error"]["code"] == "contract_price_mismatch", out
+    status, out = await p.call("bidding", "POST", contract, s_token, terms)
+    assert status == 200 and out["status"] == "signed", out
+    [signed] = _of(await _events(p, signed_id, "AuctionContractSigned"), "AuctionContractSigned")
+    assert (signed["winner_uscc"], signed["price_fen"]) == (a, 1060 * WAN)
+    view = await _view(p, signed_id)
+    assert view["contract"]["status"] == "signed" and a not in json.dumps(view)
+
+    records = await _events(p, lapsed_id, "AuctionContractOverdue")
+    [overdue] = _of(records, "AuctionContractOverdue")
+    assert overdue["winner_uscc"] == b and overdue["deposit_forfeited_fen"] == 0
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{lapsed_id}/contract",
+                               s_token, terms)
+    assert status == 409 and out["error"]["code"] == "contract_overdue", out
+    account = await _recorded(p, b, "sale_contract_unsigned")
+    assert account["score"] == 85
+    notice = await _lapse_notice(p, lapsed_id)
+    assert notice["title"].endswith("成交不成立公告") and b not in json.dumps(notice)
+    assert "出让合同" in notice["content"]["LAPSE_REASON"]
+
+
+async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
+        platform: Platform) -> None:
+    """矿业权交易规则第26-27条 (unverified): the contract follows the result's publicity,
+    and while an objection waits it is refused (交易中止); the seller upholds the objection:
+    the result is annulled (AuctionResultAnnulled), the winner's deposit refunded, and
+    announcement publishes 成交结果无效公告 without the objector."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例县自然资源局")
+    (a, a_token), (b, b_token) = [await p.entity("bidder", name=f"异议{i}矿业有限公司")
+                                  for i in range(2)]
+    now = datetime.now(UTC)
+    auction_id = await _announce(p, s_token, _mining_body(
+        seller, "listing", listing_s=6, deposit_fen=100 * WAN,
+        applications_close_at=(now + timedelta(seconds=7)).isoformat()))
+    apply = f"/v1/auctions/{auction_id}/applications"
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", apply, b_token, {
+        "deposit_account": "6222-0777", "deposit_paid_fen": 100 * WAN}))
+    assert status == 201, out
+    status, out = await p.call("bidding", "POST", f"{apply}/{b}/review", s_token,
+                               {"qualified": True})
+    assert status == 200, out
+    await _bidding_open(p, auction_id)
+    status, out = await _offer(p, auction_id, b_token, 1000 * WAN)
+    assert status == 201, out
+    await _events(p, auction_id, "AuctionClosed", Category.MINING)
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/confirmation",
+                               b_token)
+    assert status == 200 and out["contract_due"], out
+    contract = f"/v1/auctions/{auction_id}/contract"
+    terms = {"contract_no": "示矿出让〔2026〕3号", "price_fen": 1000 * WAN}
+    status, out = await p.call("bidding", "POST", contract, s_token, terms)
+    assert status == 409 and out["error"]["code"] == "publicity_running", out
+    nid = (await _notices(p, auction_id))["auction_result"]["notice_id"]
+    status, filed = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
+                                 a_token, {"text": "竞得人不具备勘查资质"})
+    assert status == 201, filed
+    status, out = await p.call(
+        "announcement", "POST", f"/v1/notices/{nid}/objections/{filed['objection_id']}"
+        "/decision", s_token, {"upheld": True, "answer": "经核实竞得人资质不符，异议成立"})
+    assert status == 200, out
+    records = await _events(p, auction_id, "AuctionResultAnnulled", Category.MINING)
+    [annulled] = _of(records, "AuctionResultAnnulled")
+    assert (annulled["winner_uscc"], annulled["objection_id"], annulled["contract_signed"]) == (
+        b, filed["objection_id"], False)
+    settled = [d for e in _of(records, "AuctionDepositsSettled") for d in e["deposits"]]
+    assert [(d["action"], d["payer_account"]) for d in settled] == [
+        ("to_price", "6222-0777"), ("refund", "6222-0777")]
+    status, out = await p.call("bidding", "POST", contract, s_token, terms)
+    assert status == 409 and out["error"]["code"] == "result_annulled", out
+    view = await _view(p, auction_id)
+    assert view["annulled"] is True and view["contract"]["status"] == "void"
+    notice = await _lapse_notice(p, auction_id)
+    assert notice["title"].endswith("成交结果无效公告")
+    assert a not in json.dumps(notice) and b not in json.dumps(notice)
+    assert "异议成立" in notice["content"]["ANSWER"]

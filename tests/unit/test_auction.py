@@ -21,10 +21,13 @@ from contracts.bidding import (
     AuctionCloseReason,
     AuctionConfirmationOverdue,
     AuctionConfirmed,
+    AuctionContractOverdue,
+    AuctionContractSigned,
     AuctionDepositsSettled,
     AuctionMethod,
     AuctionPublished,
     AuctionRepriced,
+    AuctionResultAnnulled,
     ListingWentLive,
 )
 from contracts.categories import Category
@@ -732,14 +735,14 @@ def test_a_sold_result_asks_the_winner_to_sign_the_confirmation_in_time_39号令
     assert closed.confirmation_due == due and closed.winner_uscc == B
     assert state["confirmation"]["status"] == "pending" and state["result"]["confirmation_due"]
     with pytest.raises(DomainError) as exc:
-        auction.confirm(state, LAND, A, _ms(end))
+        auction.confirm(state, LAND, A, _ms(end), BOOK.calendar)
     assert exc.value.code == "not_the_winner"
-    change = auction.confirm(state, LAND, B, _ms(end) + 1)
+    change = auction.confirm(state, LAND, B, _ms(end) + 1, BOOK.calendar)
     signed = _event_of(change, AuctionConfirmed)
     assert (signed.winner_uscc, signed.price_fen) == (B, 125_000_00)
     assert "第22条" in signed.article
     state = _deep(state, change)
-    assert auction.confirm(state, LAND, B, _ms(end) + 2).events == []  # signing again
+    assert auction.confirm(state, LAND, B, _ms(end) + 2, BOOK.calendar).events == []  # again
     assert auction.confirmation_due(state, LAND, _ms(due)).events == []  # signed: nothing due
 
 
@@ -759,7 +762,7 @@ def test_an_unsigned_confirmation_loses_the_sale_and_the_deposit_once() -> None:
     state = _deep(state, change)
     assert auction.confirmation_due(state, LAND, due + 5).events == []  # exactly once
     with pytest.raises(Conflict) as exc:
-        auction.confirm(state, LAND, B, due + 10)
+        auction.confirm(state, LAND, B, due + 10, BOOK.calendar)
     assert exc.value.code == "confirmation_overdue"
 
 
@@ -767,7 +770,7 @@ def test_a_late_signature_is_refused_even_before_the_timer_fires() -> None:
     state, closed = _sold_with_deposit()
     assert closed.confirmation_due is not None
     with pytest.raises(Conflict) as exc:
-        auction.confirm(state, LAND, B, _ms(closed.confirmation_due))
+        auction.confirm(state, LAND, B, _ms(closed.confirmation_due), BOOK.calendar)
     assert exc.value.code == "confirmation_overdue"
 
 
@@ -776,7 +779,8 @@ def test_an_unsold_sale_asks_no_confirmation() -> None:
     change = _at_end(state, LAND, int(state["end_ms"]))
     assert _closed(change).confirmation_due is None and "confirmation" not in change.set
     with pytest.raises(Conflict) as exc:
-        auction.confirm(_deep(state, change), LAND, A, int(state["end_ms"]) + 1)
+        auction.confirm(_deep(state, change), LAND, A, int(state["end_ms"]) + 1,
+                        BOOK.calendar)
     assert exc.value.code == "no_confirmation"
 
 
@@ -799,3 +803,187 @@ def test_a_lapsed_sale_is_announced_without_naming_the_winner() -> None:
               "region_code": "440300", "seq": 1}
     assert release(notice, "ocds-test")["awards"][0]["status"] == "cancelled"
 
+
+
+# the sale contract (出让合同; 39号令第21条, 矿业权交易规则第26条-27条, unverified) -----------
+def _confirmed(state: dict[str, Any], rules: AuctionRules, winner: str,
+               at_ms: int) -> tuple[dict[str, Any], AuctionConfirmed]:
+    change = auction.confirm(state, rules, winner, at_ms, BOOK.calendar)
+    return _deep(state, change), _event_of(change, AuctionConfirmed)
+
+
+def _mining_sold() -> tuple[dict[str, Any], AuctionClosed]:
+    """A mining listing sold to A (deposit paid), its result publicised 10 working days."""
+    state = _qualified(_state(MINING, None, **_mining(AuctionMethod.LISTING)), MINING, A)
+    state = _offer(state, A, 100_000_00, M_START + timedelta(hours=1), MINING)
+    change = _at_end(state, MINING, int(state["end_ms"]))
+    return _deep(state, change), _closed(change)
+
+
+def _sign(state: dict[str, Any], rules: AuctionRules, at_ms: int, price: int = 125_000_00,
+          no: str = "示出让〔2026〕7号") -> Change:
+    return auction.sign_contract(state, rules, contract_no=no, price_fen=price, now_ms=at_ms)
+
+
+def test_the_contract_follows_the_confirmation_at_the_deal_price_39号令第21条() -> None:
+    """竞得人按成交确认书约定的时间签订出让合同: due 10 working days after the confirmation
+    (land has no result publicity); only at the deal price; recorded once."""
+    state, _ = _sold_with_deposit()
+    end = int(state["end_ms"])
+    with pytest.raises(Conflict) as exc:
+        _sign(state, LAND, end + 1)
+    assert exc.value.code == "no_contract"  # the confirmation comes first
+    state, confirmed = _confirmed(state, LAND, B, end + 1)
+    due = BOOK.calendar.add_working_days(auction.at(end + 1), 10)
+    assert confirmed.contract_due == due and state["contract"]["status"] == "pending"
+    with pytest.raises(DomainError) as err:
+        _sign(state, LAND, end + 2, price=120_000_00)
+    assert err.value.code == "contract_price_mismatch"
+    assert err.value.details["deal_price_fen"] == 125_000_00
+    assert "第21条" in err.value.details["article"]
+    change = _sign(state, LAND, end + 3)
+    signed = _event_of(change, AuctionContractSigned)
+    assert (signed.winner_uscc, signed.price_fen, signed.contract_no) == (
+        B, 125_000_00, "示出让〔2026〕7号")
+    state = _deep(state, change)
+    assert _sign(state, LAND, end + 4).events == []  # the same contract again
+    with pytest.raises(Conflict) as exc:
+        _sign(state, LAND, end + 5, no="another")
+    assert exc.value.code == "contract_signed"
+    assert auction.contract_due(state, LAND, auction.ms(due)).events == []  # signed
+
+
+def test_an_unsigned_contract_forfeits_the_deposit_once_and_is_refused_after() -> None:
+    state, _ = _sold_with_deposit()
+    state, confirmed = _confirmed(state, LAND, B, int(state["end_ms"]) + 1)
+    assert confirmed.contract_due is not None
+    due = auction.ms(confirmed.contract_due)
+    with pytest.raises(Conflict) as exc:
+        _sign(state, LAND, due)  # late, even before the timer fires
+    assert exc.value.code == "contract_overdue"
+    assert auction.contract_due(state, LAND, due - 1).events == []
+    change = auction.contract_due(state, LAND, due)
+    overdue, settled = (o.event for o in change.events)
+    assert isinstance(overdue, AuctionContractOverdue)
+    assert (overdue.winner_uscc, overdue.deposit_forfeited_fen) == (B, 20_000_00)
+    assert isinstance(settled, AuctionDepositsSettled)
+    assert [(d.bidder_uscc, d.action) for d in settled.deposits] == [(B, "forfeit")]
+    state = _deep(state, change)
+    assert auction.contract_due(state, LAND, due + 5).events == []  # exactly once
+
+
+def test_property_asks_no_second_contract_its_confirmation_is_the_contract_32号令() -> None:
+    assert PROPERTY.contract_within.value == 0 and "产权交易合同" in \
+        PROPERTY.contract_within.source
+    raw = LAND.model_dump()
+    raw["confirmation_within"] = {**raw["confirmation_within"], "value": 0}
+    with pytest.raises(ValidationError, match="contract_within needs confirmation_within"):
+        AuctionRules.model_validate(raw)
+
+
+def test_a_mining_contract_waits_for_the_publicity_and_its_objections_矿业权交易规则第27条(
+        ) -> None:
+    """The contract is due 10 working days after the result's publicity (not the
+    confirmation); during the publicity it is refused, and while an objection waits the
+    sale is suspended (交易中止): refused, and the due time holds until the answer, which
+    gives the full time again."""
+    state, closed = _mining_sold()
+    assert closed.publicity_end is not None
+    end = int(state["end_ms"])
+    state, confirmed = _confirmed(state, MINING, A, end + 1)
+    assert confirmed.contract_due == BOOK.calendar.add_working_days(closed.publicity_end, 10)
+    with pytest.raises(Conflict) as exc:
+        _sign(state, MINING, end + 2, price=100_000_00)
+    assert exc.value.code == "publicity_running"
+    state = _deep(state, auction.objection_filed(state, "obj1"))
+    assert auction.objection_filed(state, "obj1").set == {}  # the same objection again
+    after = auction.ms(closed.publicity_end) + 1
+    with pytest.raises(Conflict) as exc:
+        _sign(state, MINING, after, price=100_000_00)
+    assert exc.value.code == "objection_pending" and exc.value.details["objections"] == ["obj1"]
+    due = auction.ms(confirmed.contract_due)
+    held = auction.contract_due(state, MINING, due)
+    assert held.events == [] and held.set == {"contract.status": "held"}
+    state = _deep(state, held)
+    answered_at = auction.at(due + 1000)
+    change = auction.objection_answered(state, MINING, BOOK.calendar, objection_id="obj1",
+                                        upheld=False, answer="权属清楚", now=answered_at)
+    assert change.events == []
+    state = _deep(state, change)
+    new_due = BOOK.calendar.add_working_days(answered_at, 10)
+    assert (state["contract"]["status"], state["contract"]["due"]) == (
+        "pending", new_due.isoformat())
+    signed = _event_of(_sign(state, MINING, due + 2000, price=100_000_00),
+                       AuctionContractSigned)
+    assert signed.winner_uscc == A and "第26条" in signed.article
+
+
+def test_an_upheld_objection_annuls_the_result_and_refunds_the_winner_once() -> None:
+    """成交公示期内异议成立: the result does not stand; the confirmation and the contract
+    fall; the winner's deposit (counted towards the price) is refunded, not forfeited."""
+    state, closed = _mining_sold()
+    end = int(state["end_ms"])
+    state, _ = _confirmed(state, MINING, A, end + 1)
+    state = _deep(state, auction.objection_filed(state, "obj2"))
+    now = closed.closed_at + timedelta(hours=2)
+    change = auction.objection_answered(state, MINING, BOOK.calendar, objection_id="obj2",
+                                        upheld=True, answer="竞得人资格不符", now=now)
+    annulled, settled = (o.event for o in change.events)
+    assert isinstance(annulled, AuctionResultAnnulled)
+    assert (annulled.winner_uscc, annulled.price_fen, annulled.objection_id,
+            annulled.contract_signed) == (A, 100_000_00, "obj2", False)
+    assert annulled.reason == "竞得人资格不符" and "10个工作日" in annulled.article
+    assert isinstance(settled, AuctionDepositsSettled)
+    assert [(d.bidder_uscc, d.action) for d in settled.deposits] == [(A, "refund")]
+    state = _deep(state, change)
+    assert (state["confirmation"]["status"], state["contract"]["status"]) == ("void", "void")
+    again = auction.objection_answered(state, MINING, BOOK.calendar, objection_id="obj2",
+                                       upheld=True, answer="x", now=now)
+    assert again.events == []  # once
+    for code, call in (("result_annulled", lambda: _sign(state, MINING, end + 10**9,
+                                                         price=100_000_00)),
+                       ("result_annulled", lambda: auction.confirm(
+                           state, MINING, A, end + 2, BOOK.calendar))):
+        with pytest.raises(Conflict) as exc:
+            call()
+        assert exc.value.code == code
+    assert auction.contract_due(state, MINING, end + 10**10).events == []
+
+
+def test_an_objection_upheld_after_the_sale_fell_through_changes_nothing_more() -> None:
+    """A winner that did not confirm has lost its deposit and the sale already: an upheld
+    objection then annuls nothing twice and refunds nothing."""
+    state, closed = _mining_sold()
+    assert closed.confirmation_due is not None
+    state = _deep(state, auction.objection_filed(state, "obj3"))
+    state = _deep(state, auction.confirmation_due(state, MINING,
+                                                  auction.ms(closed.confirmation_due)))
+    change = auction.objection_answered(state, MINING, BOOK.calendar, objection_id="obj3",
+                                        upheld=True, answer="成立", now=closed.closed_at)
+    assert change.events == [] and change.set == {"objections.obj3": "upheld"}
+
+
+def test_annulled_and_unsigned_contract_sales_are_announced_as_lapsed() -> None:
+    from services.announcement import domain as notices
+    from services.announcement.ocds import release
+
+    facts = notices.TenderFacts("示例县铜矿采矿权", Category.MINING, "440300")
+    annulled = AuctionResultAnnulled(
+        auction_id="2026ABCDEFGHIJKLM001", winner_uscc=A, price_fen=100_000_00,
+        objection_id="obj", reason="竞得人资格不符", annulled_at=T0, contract_signed=False,
+        article=MINING.result_publicity.source)
+    overdue = AuctionContractOverdue(auction_id="2026ABCDEFGHIJKLM001", winner_uscc=A, due=T0,
+                                     deposit_forfeited_fen=0,
+                                     article=MINING.contract_within.source)
+    titles = []
+    for e in (annulled, overdue):
+        draft = notices.draft(e, facts, None, T0)
+        assert draft is not None and A not in str(draft.content)
+        titles.append(draft.title)
+        notice = {"id": "N", "notice_type": draft.notice_type.value, "tender_id": e.auction_id,
+                  "published_at": T0.isoformat(), "content": draft.content,
+                  "title": draft.title, "category": "mining", "region_code": "440300",
+                  "seq": 1}
+        award = release(notice, "ocds-test")["awards"][0]
+        assert award["status"] == "cancelled" and award["statusDetails"]
+    assert titles == ["示例县铜矿采矿权成交结果无效公告", "示例县铜矿采矿权成交不成立公告"]

@@ -144,3 +144,23 @@ def test_a_sale_winner_that_does_not_sign_gets_a_credit_record_once() -> None:
     s = _apply(s, records.add_record(s, MODEL, rec, NOW))
     assert s["score"] == 85
     assert records.add_record(s, MODEL, rec, NOW).events == []  # the same record again
+
+
+def test_a_sale_winner_that_does_not_sign_the_contract_gets_a_credit_record_once() -> None:
+    """39号令第21条; 矿业权交易规则第26条 (unverified): 竞得人未按期签订出让合同, a record
+    of its own kind (sale_contract_unsigned), one per sale."""
+    from contracts.bidding import AuctionContractOverdue
+    from services.credit.handlers import RECORDED, records_of
+
+    assert AuctionContractOverdue in RECORDED  # the subscription and its batch take it
+    overdue = AuctionContractOverdue(
+        auction_id="2026ABCDEFGHIJKLM001", winner_uscc="91110108551385082Q", due=NOW,
+        deposit_forfeited_fen=0, article="39号令第21条")
+    [(uscc, rec)] = records_of(overdue)
+    assert (uscc, rec.record_id, rec.kind) == (
+        "91110108551385082Q", "sale_contract_unsigned:2026ABCDEFGHIJKLM001",
+        "sale_contract_unsigned")
+    s = records.new_account(SubjectKind.ENTITY, uscc, MODEL)
+    s = _apply(s, records.add_record(s, MODEL, rec, NOW))
+    assert s["score"] == 85
+    assert records.add_record(s, MODEL, rec, NOW).events == []

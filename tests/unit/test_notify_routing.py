@@ -233,6 +233,48 @@ def test_a_sale_confirmation_and_its_lapse_reach_the_seller_and_the_winner() -> 
     assert "20000.00 元不予退还" in told.body and "39号令第22条" in told.body
 
 
+def test_a_sale_contract_its_lapse_and_an_annulled_result_reach_the_seller_and_the_winner(
+) -> None:
+    """出让合同 (39号令第21条; 矿业权交易规则第26条, unverified) and an annulled result: the
+    seller and the winner hear of them; the objector is named in none of them."""
+    from contracts.bidding import (
+        AuctionConfirmed,
+        AuctionContractOverdue,
+        AuctionContractSigned,
+        AuctionResultAnnulled,
+    )
+
+    published, _, _ = _sale_events()
+    seller = Parties(published.seller_uscc, None)
+    aid = published.auction_id
+    events = {
+        "sale_contract_signed": AuctionContractSigned(
+            auction_id=aid, winner_uscc=BIDDER, contract_no="示出让〔2026〕7号",
+            price_fen=123_456_78, signed_at=NOW, article="39号令第21条"),
+        "sale_contract_overdue": AuctionContractOverdue(
+            auction_id=aid, winner_uscc=BIDDER, due=NOW, deposit_forfeited_fen=20_000_00,
+            article="39号令第21条"),
+        "sale_annulled": AuctionResultAnnulled(
+            auction_id=aid, winner_uscc=BIDDER, price_fen=123_456_78, objection_id="o1",
+            reason="竞得人资格不符", annulled_at=NOW, contract_signed=False,
+            article="矿业权交易规则")}
+    both = [r.entity(published.seller_uscc), r.entity(BIDDER)]
+    templates = Templates.load()
+    bodies = {}
+    for kind, e in events.items():
+        assert [(x.recipient, x.kind) for x in auction_routes(e, seller)] == [
+            (x, kind) for x in both]
+        bodies[kind] = templates.render(kind, "zh", context(kind, e)).body
+    assert "示出让〔2026〕7号" in bodies["sale_contract_signed"]
+    assert "123456.78" in bodies["sale_contract_signed"]
+    assert "定金 20000.00 元不予退还" in bodies["sale_contract_overdue"]
+    assert "竞得人资格不符" in bodies["sale_annulled"] and "异议成立" in bodies["sale_annulled"]
+    confirmed = AuctionConfirmed(auction_id=aid, winner_uscc=BIDDER, price_fen=1,
+                                 confirmed_at=NOW, article="a", contract_due=NOW)
+    told = templates.render("sale_confirmed", "zh", context("sale_confirmed", confirmed))
+    assert "出让合同签订截止" in told.body and "：-" not in told.body
+
+
 def test_complaints_reach_supervisors_then_the_complainant_and_a_respondent_its_decision(
 ) -> None:
     """条例60, 61: supervisors hear of a new complaint; the complainant of each step; the

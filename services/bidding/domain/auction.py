@@ -21,11 +21,14 @@ from contracts.bidding import (
     AuctionCloseReason,
     AuctionConfirmationOverdue,
     AuctionConfirmed,
+    AuctionContractOverdue,
+    AuctionContractSigned,
     AuctionDeposit,
     AuctionDepositsSettled,
     AuctionMethod,
     AuctionPublished,
     AuctionRepriced,
+    AuctionResultAnnulled,
     ListingWentLive,
     OfferAccepted,
 )
@@ -431,10 +434,13 @@ RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price
 
 # the confirmation (成交确认书) -----------------------------------------------------------
 CONFIRMED, OVERDUE = "confirmed", "overdue"
+SIGNED, HELD, VOID = "signed", "held", "void"
 
 
-def confirm(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: int) -> Change:
-    """The winner signs the confirmation before it is due; signing again changes nothing."""
+def confirm(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: int,
+            cal: Calendar) -> Change:
+    """The winner signs the confirmation before it is due; signing again changes nothing.
+    Where the category asks a sale contract (出让合同) next, its due time starts."""
     held = state.get("confirmation")
     if held is None:
         raise Conflict("no_confirmation", "this sale asks no confirmation, or is not sold",
@@ -443,15 +449,30 @@ def confirm(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: 
         raise Forbidden("not_the_winner", "only the winner signs the confirmation")
     if held["status"] == CONFIRMED:
         return Change()
+    if held["status"] == VOID:
+        raise Conflict("result_annulled", "the result was annulled on an upheld objection",
+                       article=rules.result_publicity.source)
     if held["status"] == OVERDUE or now_ms >= int(held["due_ms"]):
         raise Conflict("confirmation_overdue", "the confirmation was due at "
                        f"{held['due']}", due=held["due"],
                        article=rules.confirmation_within.source)
+    sets: dict[str, Any] = {"confirmation.status": CONFIRMED, "confirmation.at_ms": now_ms}
+    due = None
+    if rules.contract_within.value > 0:
+        # from the later of the confirmation and the result's publicity end
+        due = after(rules.contract_within, max(at(now_ms), _publicity_end(state) or at(0)), cal)
+        sets["contract"] = {"status": PENDING, "winner": bidder, "due_ms": ms(due),
+                            "due": due.isoformat()}
     event = AuctionConfirmed(auction_id=state["auction_id"], winner_uscc=bidder,
                              price_fen=int(state["result"]["price_fen"]),
-                             confirmed_at=at(now_ms), article=rules.confirmation_within.source)
-    return Change(set={"confirmation.status": CONFIRMED, "confirmation.at_ms": now_ms},
-                  events=[Outgoing(event, Category(state["category"]))])
+                             confirmed_at=at(now_ms), article=rules.confirmation_within.source,
+                             contract_due=due)
+    return Change(set=sets, events=[Outgoing(event, Category(state["category"]))])
+
+
+def _publicity_end(state: Mapping[str, Any]) -> datetime | None:
+    end = (state.get("result") or {}).get("publicity_end")
+    return None if end is None else datetime.fromisoformat(str(end))
 
 
 def confirmation_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:
@@ -474,6 +495,138 @@ def confirmation_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int)
                 bidder_uscc=winner, payer_account=applied["account"], amount_fen=forfeited,
                 action="forfeit", due=None, article=article)]), category))
     return Change(set={"confirmation.status": OVERDUE}, events=events)
+
+
+# the contract (出让合同; 39号令第21条, 矿业权交易规则第26条, unverified) ----------------------
+def pending_objections(state: Mapping[str, Any]) -> list[str]:
+    """Objections to the publicised result still waiting for the seller's answer."""
+    return sorted(oid for oid, status in (state.get("objections") or {}).items()
+                  if status == PENDING)
+
+
+def sign_contract(state: Mapping[str, Any], rules: AuctionRules, *, contract_no: str,
+                  price_fen: int, now_ms: int) -> Change:
+    """The seller records the sale contract signed with the winner: after the confirmation
+    and the result's publicity, with no objection waiting (矿业权交易规则第27条: 交易中止),
+    at the deal price, before it is due. The same contract again changes nothing."""
+    held = state.get("contract")
+    if held is None:
+        raise Conflict("no_contract", "this sale asks no separate contract, or its "
+                       "confirmation is not signed", article=rules.contract_within.source)
+    if held["status"] == SIGNED:
+        if held.get("contract_no") == contract_no and int(held["price_fen"]) == price_fen:
+            return Change()
+        raise Conflict("contract_signed", "the contract is already recorded",
+                       contract_no=held.get("contract_no"))
+    if held["status"] == VOID:
+        raise Conflict("result_annulled", "the result was annulled on an upheld objection",
+                       article=rules.result_publicity.source)
+    if held["status"] == OVERDUE or (held["status"] == PENDING
+                                     and now_ms >= int(held["due_ms"])):
+        raise Conflict("contract_overdue", f"the contract was due at {held['due']}",
+                       due=held["due"], article=rules.contract_within.source)
+    end = _publicity_end(state)
+    if end is not None and now_ms < ms(end):
+        raise Conflict("publicity_running", "the contract follows the end of the result's "
+                       "publicity", publicity_end=end.isoformat(),
+                       article=rules.result_publicity.source)
+    waiting = pending_objections(state)
+    if waiting:
+        raise Conflict("objection_pending", "an objection to the result waits for the "
+                       "seller's answer: the sale is suspended until then", objections=waiting,
+                       article=rules.contract_within.source)
+    deal = int(state["result"]["price_fen"])
+    if price_fen != deal:
+        raise DomainError("contract_price_mismatch", f"the contract price must be the deal "
+                          f"price, {deal} fen", deal_price_fen=deal,
+                          article=rules.contract_within.source)
+    event = AuctionContractSigned(auction_id=state["auction_id"], winner_uscc=held["winner"],
+                                  contract_no=contract_no, price_fen=price_fen,
+                                  signed_at=at(now_ms), article=rules.contract_within.source)
+    return Change(set={"contract.status": SIGNED, "contract.contract_no": contract_no,
+                       "contract.price_fen": price_fen, "contract.at_ms": now_ms},
+                  events=[Outgoing(event, Category(state["category"]))])
+
+
+def contract_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:
+    """At the due time: an unsigned contract forfeits the winner's deposit (定金不予退还),
+    once; while an objection waits, the sale is suspended instead (its answer restarts
+    the time: ``objection_answered``)."""
+    held = state.get("contract")
+    if held is None or held["status"] != PENDING or now_ms < int(held["due_ms"]):
+        return Change()
+    if pending_objections(state):
+        return Change(set={"contract.status": HELD})
+    winner = held["winner"]
+    category = Category(state["category"])
+    applied = (state.get("applicants") or {}).get(winner)
+    forfeited = int(applied["paid_fen"]) if applied else 0
+    article = rules.contract_within.source
+    events = [Outgoing(AuctionContractOverdue(
+        auction_id=state["auction_id"], winner_uscc=winner, due=at(int(held["due_ms"])),
+        deposit_forfeited_fen=forfeited, article=article), category)]
+    if applied:
+        events.append(Outgoing(AuctionDepositsSettled(
+            auction_id=state["auction_id"], settled_at=at(now_ms), deposits=[AuctionDeposit(
+                bidder_uscc=winner, payer_account=applied["account"], amount_fen=forfeited,
+                action="forfeit", due=None, article=article)]), category))
+    return Change(set={"contract.status": OVERDUE}, events=events)
+
+
+# objections to the publicised result (成交公示期内的异议) --------------------------------
+def _winner(state: Mapping[str, Any]) -> str | None:
+    """The sold result's winner (by its paddle; the public result names none)."""
+    paddle = (state.get("result") or {}).get("winning_paddle")
+    return next((uscc for uscc, b in (state.get("bidders") or {}).items()
+                 if paddle is not None and b["paddle"] == paddle), None)
+
+
+def objection_filed(state: Mapping[str, Any], objection_id: str) -> Change:
+    """An objection to the sale's result notice: the contract waits for its answer."""
+    if objection_id in (state.get("objections") or {}):
+        return Change()
+    return Change(set={f"objections.{objection_id}": PENDING})
+
+
+def objection_answered(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar, *,
+                       objection_id: str, upheld: bool, answer: str, now: datetime) -> Change:
+    """The seller's answer. Upheld: the result does not stand (成交结果无效); any
+    confirmation or contract on it falls and the winner's deposit is refunded, once.
+    Dismissed: a contract held by the objections gets its full time again."""
+    status = "upheld" if upheld else "dismissed"
+    if (state.get("objections") or {}).get(objection_id) == status:
+        return Change()
+    sets: dict[str, Any] = {f"objections.{objection_id}": status}
+    result = state.get("result") or {}
+    winner = _winner(state)
+    confirmation = state.get("confirmation") or {}
+    contract = state.get("contract") or {}
+    events: list[Outgoing] = []
+    category = Category(state["category"])
+    lapsed = OVERDUE in (confirmation.get("status"), contract.get("status"))  # fell already
+    if upheld and result.get("sold") and winner is not None and not lapsed \
+            and not state.get("annulled"):
+        annulled = AuctionResultAnnulled(
+            auction_id=state["auction_id"], winner_uscc=winner,
+            price_fen=int(result["price_fen"]), objection_id=objection_id, reason=answer,
+            annulled_at=now, contract_signed=contract.get("status") == SIGNED,
+            article=rules.result_publicity.source)
+        events.append(Outgoing(annulled, category))
+        applied = (state.get("applicants") or {}).get(winner)
+        if applied:  # counted towards the price, it goes back to the winner
+            events.append(Outgoing(_settled(state, rules, cal, [(winner, applied)], None, now),
+                                   category))
+        sets["annulled"] = {"objection_id": objection_id, "at": now.isoformat()}
+        if confirmation:
+            sets["confirmation.status"] = VOID
+        if contract:
+            sets["contract.status"] = VOID
+    elif not upheld and (state.get("contract") or {}).get("status") == HELD \
+            and pending_objections(state) == [objection_id]:
+        due = after(rules.contract_within, now, cal)
+        sets.update({"contract.status": PENDING, "contract.due_ms": ms(due),
+                     "contract.due": due.isoformat()})
+    return Change(set=sets, events=events)
 
 
 # a price cut (降价) ------------------------------------------------------------------

@@ -98,6 +98,8 @@ class AuctionRules(BaseModel):
     #                        bidders (0: no minimum); they are counted from the applications
     result_publicity: Rule  # the result's publicity period (成交公示, 0: none)
     confirmation_within: Rule  # the winner signs the confirmation (成交确认书) within (0: none)
+    contract_within: Rule  # ... then the sale contract (出让合同) within this, from the later
+    #                        of the confirmation and the result's publicity end (0: none)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:
@@ -108,6 +110,9 @@ class AuctionRules(BaseModel):
         if self.minimum_bidders.value > 0 and not self.qualification.value:
             raise ValueError("a minimum of bidders is counted from the qualification review: "
                              "it needs qualification")
+        if self.contract_within.value > 0 and self.confirmation_within.value <= 0:
+            raise ValueError("a sale contract is signed on the confirmation (成交确认书): "
+                             "contract_within needs confirmation_within")
         if self.extension_window.value > 0 and self.extension.value <= 0:
             raise ValueError("an extension window needs a positive extension")
         if not 0 < self.increment_max_percent.value <= 100:

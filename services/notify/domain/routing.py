@@ -27,7 +27,10 @@ from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
     AuctionConfirmed,
+    AuctionContractOverdue,
+    AuctionContractSigned,
     AuctionPublished,
+    AuctionResultAnnulled,
     AwardDeclined,
     Awarded,
     BidsOpened,
@@ -146,8 +149,8 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
 
 def auction_routes(event: Any, parties: Parties) -> list[Route]:
     """The recipients of a sale's events: its seller (the owner), and the winner of its
-    result and of its confirmation (成交确认书). The other bidders learn the outcome from the
-    public result notice."""
+    result and of its later steps (成交确认书, 出让合同, an annulled result). The other
+    bidders learn the outcome from the public result notice."""
     if isinstance(event, AuctionPublished):
         return [Route(x, "auction_published") for x in parties.owners()]
     if isinstance(event, AuctionClosed):
@@ -156,12 +159,17 @@ def auction_routes(event: Any, parties: Parties) -> list[Route]:
         winner = r.entity(event.winner_uscc)
         return [*(Route(x, "auction_sold") for x in parties.owners() if x != winner),
                 Route(winner, "auction_won")]
-    if isinstance(event, AuctionConfirmed | AuctionConfirmationOverdue):  # seller and winner
-        kind = "sale_confirmed" if isinstance(event, AuctionConfirmed) else \
-            "sale_confirmation_overdue"
+    kind = SALE_STEPS.get(type(event))
+    if kind is not None:  # the winner's steps after the result: the seller and the winner
         return [Route(x, kind) for x in _unique([*parties.owners(),
                                                  r.entity(event.winner_uscc)])]
     return []
+
+
+SALE_STEPS: dict[type, str] = {
+    AuctionConfirmed: "sale_confirmed", AuctionConfirmationOverdue: "sale_confirmation_overdue",
+    AuctionContractSigned: "sale_contract_signed",
+    AuctionContractOverdue: "sale_contract_overdue", AuctionResultAnnulled: "sale_annulled"}
 
 
 def credit_routes(event: Any, supervisors: Iterable[RecipientId]) -> list[Route]:

@@ -140,7 +140,18 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                               "confirmation_due": _t(e.confirmation_due)
                               if e.confirmation_due else "-"},
     "sale_confirmed": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
-                                 "confirmed_at": _t(e.confirmed_at)},
+                                 "confirmed_at": _t(e.confirmed_at),
+                                 "contract_due": _t(e.contract_due) if e.contract_due else "-"},
+    "sale_contract_signed": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
+                                       "contract_no": e.contract_no,
+                                       "signed_at": _t(e.signed_at)},
+    "sale_contract_overdue": lambda e: {
+        "auction_id": e.auction_id, "due": _t(e.due),
+        "forfeited": _yuan(e.deposit_forfeited_fen), "article": e.article},
+    # the objector is not named (it is the seller's and the supervisors' to know)
+    "sale_annulled": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
+                                "answer": e.reason, "annulled_at": _t(e.annulled_at),
+                                "article": e.article},
     "sale_confirmation_overdue": lambda e: {
         "auction_id": e.auction_id, "due": _t(e.due),
         "forfeited": _yuan(e.deposit_forfeited_fen), "article": e.article},
