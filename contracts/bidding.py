@@ -567,17 +567,21 @@ class AuctionConfirmed(_AuctionEvent):
                                   "separate contract).")
 
 
-@register
-class AuctionConfirmationOverdue(_AuctionEvent):
-    """The winner did not sign the confirmation in time: the sale falls through and its
-    deposit is forfeited (竞买保证金不予退还); a credit fact. Internal: it names the
-    winner."""
+class _WinnerLapsed(_AuctionEvent):
+    """A winner did not sign in time (the fields of every such lapse)."""
 
     winner_uscc: USCC = Field(description="The winner (竞得人) that did not sign.")
     due: datetime = Field(description="The deadline that passed.")
     deposit_forfeited_fen: int = Field(ge=0, description="The winner's deposit forfeited "
                                        "(0: the sale asked none).")
     article: str = Field(description="Legal basis.")
+
+
+@register
+class AuctionConfirmationOverdue(_WinnerLapsed):
+    """The winner did not sign the confirmation in time: the sale falls through and its
+    deposit is forfeited (竞买保证金不予退还); a credit fact. Internal: it names the
+    winner."""
 
 
 @register
@@ -594,15 +598,9 @@ class AuctionContractSigned(_AuctionEvent):
 
 
 @register
-class AuctionContractOverdue(_AuctionEvent):
+class AuctionContractOverdue(_WinnerLapsed):
     """The sale contract was not signed in time: the winner's deposit (定金) is forfeited;
     a credit fact against the winner. Internal: it names the winner."""
-
-    winner_uscc: USCC = Field(description="The winner (竞得人) that did not sign.")
-    due: datetime = Field(description="The deadline that passed.")
-    deposit_forfeited_fen: int = Field(ge=0, description="The winner's deposit forfeited "
-                                       "(0: the sale asked none).")
-    article: str = Field(description="Legal basis.")
 
 
 @register

@@ -90,6 +90,20 @@ async def _notices(p: Platform, auction_id: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+async def _qualified(p: Platform, auction_id: str, seller_token: str,
+                     bidder: tuple[str, str], account: str) -> None:
+    """``bidder`` (credit code, token) applies with a 100 万元 deposit paid from
+    ``account`` and the seller qualifies it."""
+    uscc, token = bidder
+    apply = f"/v1/auctions/{auction_id}/applications"
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", apply, token, {
+        "deposit_account": account, "deposit_paid_fen": 100 * WAN}))
+    assert status == 201, out
+    status, out = await p.call("bidding", "POST", f"{apply}/{uscc}/review", seller_token,
+                               {"qualified": True})
+    assert status == 200, out
+
+
 async def _ban(p: Platform, uscc: str) -> None:
     """Credit bans ``uscc`` from land (条例67-like market ban), as an EntityBanned event."""
     today = datetime.now(UTC).date()
@@ -536,13 +550,7 @@ async def test_the_winner_signs_the_confirmation_or_loses_the_sale_and_its_depos
     lapsed_id = await _announce(p, s_token, _body(
         seller, listing_s=8, deposit_fen=100 * WAN,
         applications_close_at=(now + timedelta(seconds=7)).isoformat()))
-    apply = f"/v1/auctions/{lapsed_id}/applications"
-    status, out = await p.until_known(lambda: p.call("bidding", "POST", apply, b_token, {
-        "deposit_account": "6222-0099", "deposit_paid_fen": 100 * WAN}))
-    assert status == 201, out
-    status, out = await p.call("bidding", "POST", f"{apply}/{b}/review", s_token,
-                               {"qualified": True})
-    assert status == 200, out
+    await _qualified(p, lapsed_id, s_token, (b, b_token), "6222-0099")
     await _bidding_open(p, lapsed_id)
     status, out = await _offer(p, lapsed_id, b_token, 1050 * WAN)
     assert status == 201, out
@@ -555,21 +563,9 @@ async def test_the_winner_signs_the_confirmation_or_loses_the_sale_and_its_depos
     status, out = await p.call("bidding", "POST", f"/v1/auctions/{lapsed_id}/confirmation",
                                b_token)
     assert status == 409 and out["error"]["code"] == "confirmation_overdue", out
-    if "supervisor" not in p.tokens:
-        _, p.tokens["supervisor"] = await p.entity("supervisor", name="示例市自然资源执法局")
-
-    async def recorded() -> Any:
-        _, body = await p.call("credit", "GET", f"/v1/accounts/entity/{b}",
-                               p.tokens["supervisor"])
-        kinds = [x["kind"] for x in body.get("records", {}).values()]
-        return body if "sale_unconfirmed" in kinds else None
-    account = await eventually(recorded, within=60)
+    account = await _recorded(p, b, "sale_unconfirmed")
     assert account["score"] == 85
-
-    async def lapsed() -> Any:
-        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={lapsed_id}")
-        return [n for n in body["items"] if n["notice_type"] == "sale_lapsed"] or None
-    [notice] = await eventually(lapsed, within=30)
+    notice = await _lapse_notice(p, lapsed_id)
     assert notice["title"].endswith("成交不成立公告") and b not in json.dumps(notice)
     assert "成交确认书" in notice["content"]["LAPSE_REASON"]
 
@@ -660,13 +656,7 @@ async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
     auction_id = await _announce(p, s_token, _mining_body(
         seller, "listing", listing_s=6, deposit_fen=100 * WAN,
         applications_close_at=(now + timedelta(seconds=7)).isoformat()))
-    apply = f"/v1/auctions/{auction_id}/applications"
-    status, out = await p.until_known(lambda: p.call("bidding", "POST", apply, b_token, {
-        "deposit_account": "6222-0777", "deposit_paid_fen": 100 * WAN}))
-    assert status == 201, out
-    status, out = await p.call("bidding", "POST", f"{apply}/{b}/review", s_token,
-                               {"qualified": True})
-    assert status == 200, out
+    await _qualified(p, auction_id, s_token, (b, b_token), "6222-0777")
     await _bidding_open(p, auction_id)
     status, out = await _offer(p, auction_id, b_token, 1000 * WAN)
     assert status == 201, out

@@ -481,20 +481,28 @@ def confirmation_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int)
     held = state.get("confirmation")
     if held is None or held["status"] != PENDING or now_ms < int(held["due_ms"]):
         return Change()
+    return Change(set={"confirmation.status": OVERDUE}, events=_lapsed(
+        state, AuctionConfirmationOverdue, held, rules.confirmation_within.source, now_ms))
+
+
+def _lapsed(state: Mapping[str, Any], kind: type[AuctionConfirmationOverdue]
+            | type[AuctionContractOverdue], held: Mapping[str, Any], article: str,
+            now_ms: int) -> list[Outgoing]:
+    """A winner that did not sign (``held``: the confirmation or the contract) in time:
+    the event of ``kind`` and, where it paid one, its deposit forfeited."""
     winner = held["winner"]
     category = Category(state["category"])
     applied = (state.get("applicants") or {}).get(winner)
     forfeited = int(applied["paid_fen"]) if applied else 0
-    article = rules.confirmation_within.source
-    events = [Outgoing(AuctionConfirmationOverdue(
-        auction_id=state["auction_id"], winner_uscc=winner, due=at(int(held["due_ms"])),
-        deposit_forfeited_fen=forfeited, article=article), category)]
+    events = [Outgoing(kind(auction_id=state["auction_id"], winner_uscc=winner,
+                            due=at(int(held["due_ms"])), deposit_forfeited_fen=forfeited,
+                            article=article), category)]
     if applied:
         events.append(Outgoing(AuctionDepositsSettled(
             auction_id=state["auction_id"], settled_at=at(now_ms), deposits=[AuctionDeposit(
                 bidder_uscc=winner, payer_account=applied["account"], amount_fen=forfeited,
                 action="forfeit", due=None, article=article)]), category))
-    return Change(set={"confirmation.status": OVERDUE}, events=events)
+    return events
 
 
 # the contract (出让合同; 39号令第21条, 矿业权交易规则第26条, unverified) ----------------------
@@ -557,20 +565,8 @@ def contract_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> 
         return Change()
     if pending_objections(state):
         return Change(set={"contract.status": HELD})
-    winner = held["winner"]
-    category = Category(state["category"])
-    applied = (state.get("applicants") or {}).get(winner)
-    forfeited = int(applied["paid_fen"]) if applied else 0
-    article = rules.contract_within.source
-    events = [Outgoing(AuctionContractOverdue(
-        auction_id=state["auction_id"], winner_uscc=winner, due=at(int(held["due_ms"])),
-        deposit_forfeited_fen=forfeited, article=article), category)]
-    if applied:
-        events.append(Outgoing(AuctionDepositsSettled(
-            auction_id=state["auction_id"], settled_at=at(now_ms), deposits=[AuctionDeposit(
-                bidder_uscc=winner, payer_account=applied["account"], amount_fen=forfeited,
-                action="forfeit", due=None, article=article)]), category))
-    return Change(set={"contract.status": OVERDUE}, events=events)
+    return Change(set={"contract.status": OVERDUE}, events=_lapsed(
+        state, AuctionContractOverdue, held, rules.contract_within.source, now_ms))
 
 
 # objections to the publicised result (成交公示期内的异议) --------------------------------
