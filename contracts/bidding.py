@@ -399,6 +399,8 @@ class AuctionMethod(StrEnum):
     AUCTION = "auction"  # 拍卖: sold after the calls with no higher offer
     LISTING = "listing"  # 挂牌: offers during a listing period; may go live at its end
     ONLINE_BIDDING = "online_bidding"  # 网络竞价 (多次报价): fixed end, extended by late offers
+    AGREEMENT = "agreement"  # 协议出让: one named buyer at a price of at least the appraisal,
+    #                          publicised first; no offers (矿业权交易规则第32条, unverified)
 
 
 class AuctionCloseReason(StrEnum):
@@ -408,6 +410,8 @@ class AuctionCloseReason(StrEnum):
     NO_VALID_OFFER = "no_valid_offer"  # 无人应价 / 挂牌不成交
     BELOW_BASE_PRICE = "below_base_price"  # 最高应价低于底价: 终止拍卖 / 不成交
     TOO_FEW_BIDDERS = "too_few_bidders"  # 竞买人不足: the auction does not take place
+    OBJECTION_UPHELD = "objection_upheld"  # a sale by agreement: an objection to its
+    #                                        publicity was upheld, so it is not concluded
 
 
 class _AuctionEvent(Event):
@@ -436,7 +440,8 @@ class AuctionPublished(_AuctionEvent):
     method: AuctionMethod = Field(description="Auction, listing or online bidding.")
     starting_price_fen: int = Field(ge=0, description="Starting / listing price (起始价/挂牌价) "
                                     "in fen.")
-    increment_fen: int = Field(ge=1, description="Bid increment (加价幅度) in fen.")
+    increment_fen: int = Field(ge=0, description="Bid increment (加价幅度) in fen (0: a sale "
+                               "by agreement, which takes no offers).")
     appraised_fen: int | None = Field(default=None, ge=0,
                                       description="Appraised value (评估值), if any, in fen.")
     has_base_price: bool = Field(description="Whether a secret base price (底价) is set.")
@@ -455,6 +460,15 @@ class AuctionPublished(_AuctionEvent):
     applications_close_at: datetime | None = Field(
         default=None, description="Applications (竞买申请) with their deposit close then "
                                   "(required with a deposit).")
+    buyer_uscc: USCC | None = Field(
+        default=None, description="A sale by agreement (协议出让): the named buyer, public "
+                                  "(申请人名称, 矿业权交易规则第32条); its start_at is the end "
+                                  "of the sale's publicity, when it concludes.")
+    buyer_name: str | None = Field(default=None, description="A sale by agreement: the "
+                                   "buyer's name.")
+    approval_no: str | None = Field(
+        default=None, description="A sale by agreement: the number of the people's "
+                                  "government's consent (协议出让报请同级人民政府同意).")
 
 
 @register
@@ -507,8 +521,8 @@ class AuctionClosed(_AuctionEvent):
 
     category: Category = Field(description="Transaction category.")
     sold: bool = Field(description="Whether a buyer won.")
-    reason: AuctionCloseReason = Field(description="sold, no_valid_offer, below_base_price or "
-                                       "too_few_bidders.")
+    reason: AuctionCloseReason = Field(description="sold, no_valid_offer, below_base_price, "
+                                       "too_few_bidders or objection_upheld.")
     article: str = Field(description="Legal basis of the outcome.")
     offers: int = Field(ge=0, description="Offers accepted in all.")
     winning_paddle: int | None = Field(default=None, description="Winner's paddle number.")
@@ -527,6 +541,10 @@ class AuctionClosed(_AuctionEvent):
     confirmation_due: datetime | None = Field(
         default=None, description="A sold result: the winner signs the confirmation (成交确认书) "
                                   "by then (None when the category asks none).")
+    contract_due: datetime | None = Field(
+        default=None, description="A sale by agreement: the contract (出让合同) is signed by "
+                                  "then, with no confirmation before it (None otherwise: the "
+                                  "confirmation gives the contract's due time).")
 
 
 class AuctionDeposit(_Part):

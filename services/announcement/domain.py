@@ -19,6 +19,7 @@ from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
     AuctionContractOverdue,
+    AuctionMethod,
     AuctionPublished,
     AuctionResultAnnulled,
     Awarded,
@@ -249,7 +250,8 @@ def _resumption(e: TenderResumed, facts: TenderFacts, rules: Rules,
     return Draft(NoticeType.RESUMPTION, None, f"{facts.project_name}恢复公告", content)
 
 
-SALE_METHODS = {"auction": "拍卖", "listing": "挂牌", "online_bidding": "网络竞价"}
+SALE_METHODS = {"auction": "拍卖", "listing": "挂牌", "online_bidding": "网络竞价",
+                "agreement": "协议"}
 # The announcement's name per category: 出让公告 (39号令第10条; 矿业权交易规则) or
 # 产权转让信息披露 (32号令第13条)
 SALE_KINDS = {Category.LAND: "{method}出让公告", Category.MINING: "矿业权{method}出让公告",
@@ -276,7 +278,17 @@ def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetim
         if e.applications_close_at else None}
     kind = SALE_KINDS.get(e.category, "{method}出让公告").format(
         method=SALE_METHODS[e.method.value])
-    return Draft(NoticeType.AUCTION, None, e.name + kind, content)
+    end = None
+    if e.method is AuctionMethod.AGREEMENT:
+        # 协议出让公示 (矿业权交易规则第32条, unverified): the buyer named, objections to the
+        # seller until the sale concludes at the end of the period
+        kind = kind.removesuffix("公告") + "公示"
+        content.update(BUYER_NAME=e.buyer_name, BUYER_CODE=e.buyer_uscc,
+                       APPROVAL_NO=e.approval_no, PUBLICITY_START_TIME=now.isoformat(),
+                       PUBLICITY_END_TIME=e.start_at.isoformat(),
+                       OBJECTION_METHOD=SALE_OBJECTION_METHOD)
+        end = e.start_at if e.start_at > now else None
+    return Draft(NoticeType.AUCTION, None, e.name + kind, content, publicity_end=end)
 
 
 def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,

@@ -186,7 +186,9 @@ def _sale(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
     r["parties"] = [seller]
     r["tender"].update({
         "title": c["SUBJECT_NAME"], "status": "active", "value": _value(c["START_PRICE"]),
-        "procurementMethod": "open", "procurementMethodDetails": c["TRADE_METHOD"],
+        # a sale by agreement (协议出让) goes to its one named buyer
+        "procurementMethod": "direct" if c["TRADE_METHOD"] == "agreement" else "open",
+        "procurementMethodDetails": c["TRADE_METHOD"],
         "tenderPeriod": {"startDate": c["BIDDING_START_TIME"],
                          "endDate": c["BIDDING_END_TIME"]}})
 

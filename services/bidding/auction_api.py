@@ -29,7 +29,8 @@ class AuctionIn(RequestBody):
     seller_uscc: str = Field(description="Seller (出让人 / 转让方).")
     method: AuctionMethod
     starting_price_fen: int = Field(ge=1, description="Starting / listing price in fen.")
-    increment_fen: int = Field(ge=1, description="Bid increment (加价幅度) in fen.")
+    increment_fen: int | None = Field(default=None, ge=1, description="Bid increment (加价幅度) "
+                                      "in fen; required but for a sale by agreement.")
     appraised_fen: int | None = Field(default=None, ge=0, description="Appraised value.")
     base_price_fen: int | None = Field(default=None, ge=0, description="Secret base price "
                                        "(底价), never shown; required for land.")
@@ -44,6 +45,20 @@ class AuctionIn(RequestBody):
                              "gets a paddle.")
     applications_close_at: datetime | None = Field(default=None, description="Applications "
                                                    "close then (required with a deposit).")
+    buyer_uscc: str | None = Field(default=None, description="A sale by agreement (协议出让): "
+                                   "the named buyer, a registered bidder; start_at is then the "
+                                   "end of the sale's publicity, when it concludes.")
+    approval_no: str | None = Field(default=None, max_length=100, description="A sale by "
+                                    "agreement: the people's government's consent (批准文号).")
+
+    @model_validator(mode="after")
+    def _increment_unless_agreement(self) -> AuctionIn:
+        agreed = self.method is AuctionMethod.AGREEMENT
+        if self.increment_fen is None and not agreed:
+            raise ValueError("increment_fen is required (but for a sale by agreement)")
+        if self.increment_fen is not None and agreed:
+            raise ValueError("a sale by agreement takes no offers: no increment_fen")
+        return self
 
 
 class ApplicationIn(RequestBody):

@@ -63,6 +63,10 @@ class Auctions:
         self._seller(data, who)
         seller = await self.bidding.check_party(data["seller_uscc"], "tenderee")
         rules = self.bidding.book.for_auctions(category)
+        buyer = data.get("buyer_uscc")
+        if buyer:  # a sale by agreement: its buyer is a registered bidder, not restricted
+            entity, _ = await self.bidding.eligible(buyer, category)
+            data = {**data, "buyer_name": str(entity.get("name", buyer))}
         event = _event(data, str(seller.get("name", data["seller_uscc"])), rules)
         base, decision = data.get("base_price_fen"), data.get("base_price_decision")
         auction.validate(rules, event, base, decision, self.calendar)
@@ -191,19 +195,22 @@ class Auctions:
 
     async def on_end(self, timer: Timer) -> None:
         """At an end: go live or close (once); an end moved since is followed by its timer."""
-        auction_id = timer.payload["auction_id"]
+        # the timer fired for its end: a replica whose clock lags does not read it as early
+        await self._end(timer.payload["auction_id"], max(now_ms(), timer.due_ms),
+                        Cause(message_id=f"timer:{timer.timer_id}"))
+
+    async def _end(self, auction_id: str, at: int, cause: Cause) -> None:
         state = await self.get(auction_id)
         rules = self.rules(state)
-        # the timer fired for its end: a replica whose clock lags does not read it as early
-        at = max(now_ms(), timer.due_ms)
         await self.auctions.update(auction_id, lambda s, v: _ended(s, auction.settle_deposits(
             s, auction.at_end(s, rules, at, self.calendar), rules, self.calendar, auction.at(at))),
-            Cause(message_id=f"timer:{timer.timer_id}"))
+            cause)
         state = await self.get(auction_id)
         if state["status"] != auction.CLOSED:
             await self._schedule(auction_id, int(state["end_ms"]))
         else:  # also after a crash between the close and its timer (a redelivered end)
             await self._schedule_confirmation(state)
+            await self._schedule_contract(state)  # a sale by agreement's, at once
 
     async def _schedule_confirmation(self, state: Mapping[str, Any]) -> None:
         held = state.get("confirmation")
@@ -283,7 +290,11 @@ class Auctions:
                                           now=e.answered_at),
             None, "objection_answered", {"objection_id": e.objection_id, "upheld": e.upheld}),
             cause)
-        await self._schedule_contract(await self.get(e.tender_id))
+        state = await self.get(e.tender_id)
+        await self._schedule_contract(state)
+        if state["status"] != auction.CLOSED and now_ms() >= int(state["end_ms"]):
+            # a sale by agreement held at its end by this objection: the answer concludes it
+            await self._end(e.tender_id, now_ms(), Cause(message_id=f"{cause.message_id}:end"))
 
     async def on_confirmation_due(self, timer: Timer) -> None:
         """At the due time: an unsigned confirmation loses the sale and the deposit, once."""
@@ -324,6 +335,7 @@ def _ended(state: Mapping[str, Any], change: Change) -> Change:
 def _event(data: Mapping[str, Any], seller_name: str, rules: AuctionRules) -> AuctionPublished:
     """The announcement's event from the request (codes and rule numbers derived)."""
     fields = {k: v for k, v in data.items() if k in AuctionPublished.model_fields}
+    fields["increment_fen"] = data.get("increment_fen") or 0  # 0: by agreement, no offers
     window = duration(rules.extension_window) if data["method"] == AuctionMethod.ONLINE_BIDDING \
         else timedelta(0)
     try:

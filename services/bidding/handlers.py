@@ -353,14 +353,21 @@ class Bidding:
         (credit's projection); also for auctions and listings (竞买人)."""
         if not who.has(Role.BIDDER) or not who.uscc:
             raise Forbidden("role_required", "bids are submitted by a bidder's user")
+        entity, reduction = await self.eligible(who.uscc, category, with_reduction)
+        return who.uscc, entity, reduction
+
+    async def eligible(self, uscc: str, category: Category,
+                       with_reduction: bool = False) -> tuple[Doc, int]:
+        """``uscc``'s entity and deposit reduction, if it is a registered bidder not
+        restricted for the category (also the named buyer of a sale by agreement)."""
         found, banned, reduction = await self.store.bidder_facts(
-            who.uscc, category.value, date.today(), with_reduction)
-        entity = _registered_as(found, who.uscc, "bidder")
+            uscc, category.value, date.today(), with_reduction)
+        entity = _registered_as(found, uscc, "bidder")
         if banned is not None:
-            raise Forbidden("bidder_restricted", f"{who.uscc} is restricted from "
+            raise Forbidden("bidder_restricted", f"{uscc} is restricted from "
                             f"{category.value} until {banned['end']}: {banned['reason']}",
                             decision_no=banned["decision_no"], until=banned["end"])
-        return who.uscc, entity, reduction
+        return entity, reduction
 
     def _receipt(self, tender_id: str, section: str, bidder: str, digest: str,
                  at: datetime) -> dict[str, Any]:

@@ -691,3 +691,59 @@ async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
     assert notice["title"].endswith("成交结果无效公告")
     assert a not in json.dumps(notice) and b not in json.dumps(notice)
     assert "异议成立" in notice["content"]["ANSWER"]
+
+
+async def test_a_mining_sale_by_agreement_concludes_with_its_buyer_unless_an_objection_holds(
+        platform: Platform) -> None:
+    """协议出让 (矿业权交易规则第32条, unverified): the announcement names the buyer and is
+    publicised (seconds here); nobody may offer; at its end the sale concludes with the buyer
+    at the agreed price and the contract is due at once. An objection upheld during the
+    publicity stops another such sale (objection_upheld)."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例县自然资源局")
+    (a, a_token), (b, _) = [await p.entity("bidder", name=f"协议{i}矿业有限公司")
+                            for i in range(2)]
+
+    def agreement(lot: int) -> dict[str, Any]:
+        body = _mining_body(seller, "agreement", lot_no=lot, buyer_uscc=b,
+                            approval_no="示府函〔2026〕12号",
+                            start_at=(datetime.now(UTC) + timedelta(seconds=10)).isoformat(),
+                            end_at=None)
+        body.pop("increment_fen")
+        return body
+
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", "/v1/auctions", s_token, {**agreement(1), "buyer_uscc": seller}))
+    assert status == 422 and out["error"]["code"] == "party_wrong_kind", out  # not a bidder
+    concluded_id = await _announce(p, s_token, agreement(1))
+    objected_id = await _announce(p, s_token, agreement(2))
+    status, out = await _offer(p, concluded_id, a_token, 2000 * WAN)
+    assert status == 409 and out["error"]["code"] == "no_offers", out
+
+    async def publicised() -> Any:
+        _, body = await p.call("announcement", "GET", f"/v1/notices?tender={objected_id}")
+        return next((n for n in body["items"] if n["notice_type"] == "auction"), None)
+    notice = await eventually(publicised, within=30)
+    assert notice["title"].endswith("矿业权协议出让公示") and notice["content"]["BUYER_CODE"] == b
+    assert a not in json.dumps(notice)
+    nid = notice["notice_id"]
+    status, filed = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
+                                 a_token, {"text": "该区域深部已设探矿权"})
+    assert status == 201, filed
+    status, out = await p.call(
+        "announcement", "POST", f"/v1/notices/{nid}/objections/{filed['objection_id']}"
+        "/decision", s_token, {"upheld": True, "answer": "经核实权属有争议，异议成立"})
+    assert status == 200, out
+
+    [closed] = _of(await _events(p, concluded_id, "AuctionClosed", Category.MINING),
+                   "AuctionClosed")
+    assert (closed["sold"], closed["winner_uscc"], closed["price_fen"], closed["offers"]) == (
+        True, b, 1000 * WAN, 0)
+    assert closed["contract_due"] and closed["confirmation_due"] is None
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{concluded_id}/contract",
+                               s_token, {"contract_no": "示矿协〔2026〕1号",
+                                         "price_fen": 1000 * WAN})
+    assert status == 200 and out["status"] == "signed", out
+    [stopped] = _of(await _events(p, objected_id, "AuctionClosed", Category.MINING),
+                    "AuctionClosed")
+    assert (stopped["sold"], stopped["reason"]) == (False, "objection_upheld")

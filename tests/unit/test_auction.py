@@ -987,3 +987,107 @@ def test_annulled_and_unsigned_contract_sales_are_announced_as_lapsed() -> None:
         award = release(notice, "ocds-test")["awards"][0]
         assert award["status"] == "cancelled" and award["statusDetails"]
     assert titles == ["示例县铜矿采矿权成交结果无效公告", "示例县铜矿采矿权成交不成立公告"]
+
+
+# a sale by agreement (协议出让; 矿业权交易规则第32条, unverified) --------------------------
+AGREED_AT = BOOK.calendar.add_working_days(T0, 10)
+
+
+def _agreement(**kw: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(
+        category=Category.MINING, name="示例县铜矿深部采矿权", method=AuctionMethod.AGREEMENT,
+        starting_price_fen=100_000_00, increment_fen=0, appraised_fen=100_000_00,
+        has_base_price=False, start_at=AGREED_AT, end_at=None, buyer_uscc=A,
+        buyer_name="示例矿业有限公司", approval_no="示府函〔2026〕12号")
+    fields.update(kw)
+    return fields
+
+
+def test_a_sale_by_agreement_names_its_buyer_and_consent_and_is_publicised_first() -> None:
+    """协议出让: mining only here; a named buyer and the people's government's consent
+    (报请同级人民政府同意); at least the appraisal (评估价值、市场基准价就高); no bidding
+    period, deposit or increment; concluded only after its publicity (10 working days)."""
+    assert AuctionMethod.AGREEMENT in MINING.methods
+    assert AuctionMethod.AGREEMENT not in LAND.methods | PROPERTY.methods
+    assert MINING.agreement_publicity.n == 10 and "第32条" in MINING.agreement_publicity.source
+    _validate(MINING, _event(**_agreement()), None, None)
+    cases = [("method_not_allowed", LAND, _agreement(category=Category.LAND)),
+             ("agreement_terms_required", MINING, _agreement(buyer_uscc=None)),
+             ("agreement_terms_required", MINING, _agreement(approval_no=" ")),
+             ("seller_cannot_buy", MINING, _agreement(buyer_uscc=SELLER)),
+             ("agreement_takes_no_offers", MINING, _agreement(end_at=AGREED_AT)),
+             ("agreement_takes_no_offers", MINING, _agreement(deposit_fen=1)),
+             ("publicity_too_short", MINING,
+              _agreement(start_at=AGREED_AT - timedelta(minutes=1))),
+             ("price_below_appraisal", MINING, _agreement(starting_price_fen=99_999_99)),
+             ("buyer_by_agreement_only", MINING, _mining(buyer_uscc=A))]
+    for code, rules, fields in cases:
+        with pytest.raises(DomainError) as exc:
+            _validate(rules, _event(**fields), None, None)
+        assert exc.value.code == code, (code, fields)
+
+
+def _agreed_state() -> dict[str, Any]:
+    return _state(MINING, None, **_agreement())
+
+
+def test_a_sale_by_agreement_takes_no_offer_and_concludes_with_its_buyer_at_its_end() -> None:
+    state = _agreed_state()
+    assert state["end_ms"] == _ms(AGREED_AT) and auction.paddle_of(state, A) == 1
+    with pytest.raises(Conflict) as exc:
+        auction.offer(state, MINING, bidder=B, name=B, price_fen=200_000_00, seen_offers=None,
+                      now_ms=_ms(AGREED_AT) + 1)
+    assert exc.value.code == "no_offers"
+    with pytest.raises(DomainError) as err:
+        _reprice(state, MINING, price_fen=90_000_00, start=AGREED_AT, end=None, now=T0)
+    assert err.value.code == "price_cut_not_allowed"
+    assert _at_end(state, MINING, _ms(AGREED_AT) - 1).events == []
+    change = _at_end(state, MINING, _ms(AGREED_AT))
+    closed = _closed(change)
+    assert (closed.sold, closed.reason, closed.winner_uscc, closed.price_fen, closed.offers) == (
+        True, AuctionCloseReason.SOLD, A, 100_000_00, 0)
+    # publicised before: no result publicity and no confirmation; the contract is due
+    assert closed.publicity_end is None and closed.confirmation_due is None
+    assert closed.contract_due == BOOK.calendar.add_working_days(AGREED_AT, 10)
+    state = _deep(state, change)
+    assert "confirmation" not in state and state["contract"]["winner"] == A
+    signed = _event_of(_sign(state, MINING, _ms(AGREED_AT) + 5, price=100_000_00),
+                       AuctionContractSigned)
+    assert signed.winner_uscc == A
+
+
+def test_an_objection_holds_a_sale_by_agreement_and_upheld_it_is_not_concluded() -> None:
+    """交易中止 while an objection waits (矿业权交易规则第27条); upheld, the sale closes
+    unsold (objection_upheld); dismissed, it concludes."""
+    state = _deep(_agreed_state(), auction.objection_filed(_agreed_state(), "o1"))
+    assert _at_end(state, MINING, _ms(AGREED_AT) + 1).events == []  # held
+    dismissed = _deep(state, auction.objection_answered(
+        state, MINING, BOOK.calendar, objection_id="o1", upheld=False, answer="无异议事实",
+        now=AGREED_AT))
+    assert _closed(_at_end(dismissed, MINING, _ms(AGREED_AT) + 2)).sold
+    upheld_change = auction.objection_answered(
+        state, MINING, BOOK.calendar, objection_id="o1", upheld=True, answer="深部已设探矿权",
+        now=AGREED_AT)
+    assert upheld_change.events == []  # nothing concluded yet: nothing to annul
+    closed = _closed(_at_end(_deep(state, upheld_change), MINING, _ms(AGREED_AT) + 2))
+    assert (closed.sold, closed.reason, closed.winner_uscc) == (
+        False, AuctionCloseReason.OBJECTION_UPHELD, None)
+    assert closed.article == MINING.agreement_publicity.source
+
+
+def test_a_sale_by_agreement_is_publicised_with_its_buyer_and_a_period_to_object() -> None:
+    from services.announcement import domain as notices
+    from services.announcement.ocds import release
+
+    facts = notices.TenderFacts("示例县铜矿深部采矿权", Category.MINING, "440300")
+    draft = notices.draft(_event(**_agreement()), facts, None, T0)
+    assert draft is not None and draft.title == "示例县铜矿深部采矿权矿业权协议出让公示"
+    assert draft.publicity_end == AGREED_AT
+    assert (draft.content["BUYER_CODE"], draft.content["APPROVAL_NO"]) == (
+        A, "示府函〔2026〕12号")
+    assert "异议" in draft.content["OBJECTION_METHOD"]
+    notice = {"id": "N", "notice_type": draft.notice_type.value,
+              "tender_id": "2026ABCDEFGHIJKLM001", "published_at": T0.isoformat(),
+              "content": draft.content, "title": draft.title, "category": "mining",
+              "region_code": "440300", "seq": 1}
+    assert release(notice, "ocds-test")["tender"]["procurementMethod"] == "direct"

@@ -275,6 +275,18 @@ def test_a_sale_contract_its_lapse_and_an_annulled_result_reach_the_seller_and_t
     assert "出让合同签订截止" in told.body and "：-" not in told.body
 
 
+def test_a_sale_by_agreement_tells_its_buyer_the_contract_due_not_a_confirmation() -> None:
+    published, sold, _ = _sale_events()
+    seller = Parties(published.seller_uscc, None)
+    agreed = sold.model_copy(update={"contract_due": NOW, "offers": 0})
+    assert auction_routes(agreed, seller) == [
+        Route(r.entity(published.seller_uscc), "auction_sold"),
+        Route(r.entity(BIDDER), "sale_agreed")]
+    told = Templates.load().render("sale_agreed", "zh", context("sale_agreed", agreed))
+    assert "出让合同签订截止" in told.body and "成交确认书" not in told.body
+    assert "123456.78" in told.body
+
+
 def test_complaints_reach_supervisors_then_the_complainant_and_a_respondent_its_decision(
 ) -> None:
     """条例60, 61: supervisors hear of a new complaint; the complainant of each step; the

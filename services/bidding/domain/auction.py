@@ -81,9 +81,35 @@ def validate(rules: AuctionRules, e: AuctionPublished, base_price_fen: int | Non
     if e.method not in rules.methods:
         raise DomainError("method_not_allowed", f"{e.method.value} is not a method of "
                           f"{e.category.value}", allowed=sorted(m.value for m in rules.methods))
-    _check_schedule(rules, e, cal)
+    if e.method is AuctionMethod.AGREEMENT:
+        _check_agreement(rules, e, cal)
+    elif e.buyer_uscc is not None or e.approval_no is not None:
+        raise DomainError("buyer_by_agreement_only", "only a sale by agreement (协议出让) "
+                          "names its buyer and the government's consent",
+                          article=rules.agreement_publicity.source)
+    else:
+        _check_schedule(rules, e, cal)
     _check_prices(rules, e, base_price_fen, base_decision)
     _check_applications(rules, e)
+
+
+def _check_agreement(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
+    """A sale by agreement (协议出让): one named buyer, the government's consent, no offers
+    (so no end, no deposit), concluded at the end of its publicity."""
+    article = rules.agreement_publicity.source
+    if e.buyer_uscc is None or not (e.approval_no or "").strip():
+        raise DomainError("agreement_terms_required", "a sale by agreement names its buyer "
+                          "(buyer_uscc) and the people's government's consent (approval_no)",
+                          article=article)
+    if e.buyer_uscc == e.seller_uscc:
+        raise DomainError("seller_cannot_buy", "the seller may not buy its own sale")
+    if e.end_at is not None or e.deposit_fen or e.applications_close_at is not None:
+        raise DomainError("agreement_takes_no_offers", "a sale by agreement has no bidding "
+                          "period, deposit or applications: start_at is the end of its "
+                          "publicity", article=article)
+    if e.start_at < after(rules.agreement_publicity, e.announced_at, cal):
+        raise DomainError("publicity_too_short", "a sale by agreement concludes only after "
+                          "its publicity period", article=article)
 
 
 def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
@@ -146,14 +172,18 @@ def _check_prices(rules: AuctionRules, e: AuctionPublished, base: int | None,
 def publish(e: AuctionPublished, rules: AuctionRules, base_price_fen: int | None,
             base_decision: str | None) -> tuple[State, Change]:
     """The first state of an announced auction or listing, and its event."""
+    bidders = {} if e.buyer_uscc is None else {  # by agreement: the buyer, named
+        e.buyer_uscc: {"paddle": 1, "name": e.buyer_name or e.buyer_uscc}}
     state: State = {**e.model_dump(mode="json"), "status": OPEN, "start_ms": ms(e.start_at),
                     "end_ms": _first_end(e, rules), "base_price_fen": base_price_fen,
-                    "base_price_decision": base_decision, "offers": [], "bidders": {},
+                    "base_price_decision": base_decision, "offers": [], "bidders": bidders,
                     "going_on": []}
     return state, Change(events=[Outgoing(e, e.category)])
 
 
 def _first_end(e: AuctionPublished, rules: AuctionRules) -> int:
+    if e.method is AuctionMethod.AGREEMENT:  # concluded at the end of its publicity
+        return ms(e.start_at)
     if e.end_at is None:  # an auction: the calls run from the opening
         return ms(e.start_at + rules.countdown)
     return ms(e.end_at)
@@ -201,6 +231,9 @@ def _refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
 def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: str,
           price_fen: int, seen_offers: int | None, now_ms: int) -> Change:
     """Accept an offer that beats the top by an increment; the end moves by the rules."""
+    if state["method"] == AuctionMethod.AGREEMENT:
+        raise Conflict("no_offers", "a sale by agreement (协议出让) takes no offers",
+                       article=rules.agreement_publicity.source)
     _refuse_outside_bidding(state, now_ms)
     if too_few_bidders(state, rules):
         raise Conflict("too_few_bidders", f"the auction needs at least "
@@ -387,6 +420,8 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Cale
                                 minimum_offer_fen=minimum_offer(state), ends_at=at(end),
                                 article=rules.listing_result.source)
         return Change(set={"status": LIVE, "end_ms": end}, events=[Outgoing(event, category)])
+    if state["method"] == AuctionMethod.AGREEMENT:
+        return _agreed(state, rules, now_ms, category, cal)
     by_calls = state["method"] == AuctionMethod.AUCTION or state["status"] == LIVE
     outcome = (Outcome(AuctionCloseReason.TOO_FEW_BIDDERS, rules.minimum_bidders.source, None,
                        None) if too_few_bidders(state, rules)
@@ -394,9 +429,26 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Cale
     return _closed(state, outcome, len(offers), now_ms, category, rules, cal)
 
 
+def _agreed(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, category: Category,
+            cal: Calendar) -> Change:
+    """The end of a sale by agreement's publicity: concluded with its buyer at its price,
+    unless an objection was upheld; while one waits for its answer, it waits too (交易中止,
+    矿业权交易规则第27条: the answer concludes it)."""
+    if pending_objections(state):
+        return Change()
+    article = rules.agreement_publicity.source
+    if "upheld" in (state.get("objections") or {}).values():
+        outcome = Outcome(AuctionCloseReason.OBJECTION_UPHELD, article, None, None)
+    else:
+        agreed = Offer(no=0, paddle=1, price_fen=int(state["starting_price_fen"]), at_ms=now_ms)
+        outcome = Outcome(AuctionCloseReason.SOLD, article, agreed, None)
+    return _closed(state, outcome, 0, now_ms, category, rules, cal)
+
+
 def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
             category: Category, rules: AuctionRules, cal: Calendar) -> Change:
     top = outcome.top
+    agreed = state["method"] == AuctionMethod.AGREEMENT
     winner: tuple[str | None, Mapping[str, Any]] = next(
         ((uscc, b) for uscc, b in state.get("bidders", {}).items()
          if top is not None and outcome.sold and b["paddle"] == top.paddle), (None, {}))
@@ -407,9 +459,15 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
         price_fen=top.price_fen if top else None, winner_uscc=winner[0],
         winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
         closed_at=at(now_ms),
-        **(_publicity(rules, cal, at(now_ms)) if outcome.sold else {}))
+        **(_publicity(rules, cal, at(now_ms)) if outcome.sold and not agreed else {}))
     sets: dict[str, Any] = {"status": CLOSED}
-    if outcome.sold and winner[0] is not None and rules.confirmation_within.value > 0:
+    if agreed and outcome.sold and winner[0] is not None and rules.contract_within.value > 0:
+        # publicised before: the contract follows at once (以协议方式出让的, 参照签订出让合同)
+        due = after(rules.contract_within, at(now_ms), cal)
+        event = event.model_copy(update={"contract_due": due})
+        sets["contract"] = {"status": PENDING, "winner": winner[0], "due_ms": ms(due),
+                            "due": due.isoformat()}
+    elif outcome.sold and winner[0] is not None and rules.confirmation_within.value > 0:
         due = after(rules.confirmation_within, at(now_ms), cal)
         event = event.model_copy(update={"confirmation_due": due})
         sets["confirmation"] = {"status": PENDING, "winner": winner[0], "due_ms": ms(due),
@@ -429,7 +487,8 @@ def _publicity(rules: AuctionRules, cal: Calendar, closed: datetime) -> dict[str
 
 # What the public may read of a result: never the base price (only whether it was met).
 RESULT_FIELDS = ("sold", "reason", "article", "offers", "winning_paddle", "price_fen",
-                 "base_price_met", "closed_at", "publicity_end", "confirmation_due")
+                 "base_price_met", "closed_at", "publicity_end", "confirmation_due",
+                 "contract_due")
 
 
 # the confirmation (成交确认书) -----------------------------------------------------------
@@ -633,9 +692,9 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
     """Cut the price: allowed with no offer in this round, and only after a new disclosure
     (32号令第18条); below 90% of the appraisal only with the approving unit's written
     consent (same article); an unsold auction reopens with it."""
-    if not rules.price_cut.value:
-        raise DomainError("price_cut_not_allowed", "this category does not allow price cuts",
-                          article=rules.price_cut.source)
+    if not rules.price_cut.value or state["method"] == AuctionMethod.AGREEMENT:
+        raise DomainError("price_cut_not_allowed", "this category (or a sale by agreement) "
+                          "does not allow price cuts", article=rules.price_cut.source)
     sold = state.get("result", {}).get("sold")
     if state["status"] == LIVE or sold or (state["status"] == OPEN and state.get("offers")):
         raise Conflict("offers_made", "the price may be cut only before any offer or after no "

@@ -100,6 +100,7 @@ class AuctionRules(BaseModel):
     confirmation_within: Rule  # the winner signs the confirmation (成交确认书) within (0: none)
     contract_within: Rule  # ... then the sale contract (出让合同) within this, from the later
     #                        of the confirmation and the result's publicity end (0: none)
+    agreement_publicity: Rule  # a sale by agreement (协议出让) is publicised this long first
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:
@@ -110,6 +111,9 @@ class AuctionRules(BaseModel):
         if self.minimum_bidders.value > 0 and not self.qualification.value:
             raise ValueError("a minimum of bidders is counted from the qualification review: "
                              "it needs qualification")
+        if AuctionMethod.AGREEMENT in self.methods and self.agreement_publicity.value <= 0:
+            raise ValueError("a sale by agreement is publicised first: agreement needs a "
+                             "positive agreement_publicity")
         if self.contract_within.value > 0 and self.confirmation_within.value <= 0:
             raise ValueError("a sale contract is signed on the confirmation (成交确认书): "
                              "contract_within needs confirmation_within")

@@ -157,8 +157,10 @@ def auction_routes(event: Any, parties: Parties) -> list[Route]:
         if not event.sold or event.winner_uscc is None:
             return [Route(x, "auction_unsold") for x in parties.owners()]
         winner = r.entity(event.winner_uscc)
+        # a sale by agreement concludes with its contract due, no confirmation before it
+        won = "sale_agreed" if event.contract_due is not None else "auction_won"
         return [*(Route(x, "auction_sold") for x in parties.owners() if x != winner),
-                Route(winner, "auction_won")]
+                Route(winner, won)]
     kind = SALE_STEPS.get(type(event))
     if kind is not None:  # the winner's steps after the result: the seller and the winner
         return [Route(x, kind) for x in _unique([*parties.owners(),

@@ -139,6 +139,9 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                               "paddle": str(e.winning_paddle), "closed_at": _t(e.closed_at),
                               "confirmation_due": _t(e.confirmation_due)
                               if e.confirmation_due else "-"},
+    "sale_agreed": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
+                              "closed_at": _t(e.closed_at),
+                              "contract_due": _t(e.contract_due) if e.contract_due else "-"},
     "sale_confirmed": lambda e: {"auction_id": e.auction_id, "price": _yuan(e.price_fen),
                                  "confirmed_at": _t(e.confirmed_at),
                                  "contract_due": _t(e.contract_due) if e.contract_due else "-"},
