@@ -584,6 +584,19 @@ async def _recorded(p: Platform, uscc: str, kind: str) -> dict[str, Any]:
     return account
 
 
+async def _objection_upheld(p: Platform, nid: str, objector_token: str, seller_token: str,
+                            text: str, answer: str) -> dict[str, Any]:
+    """An objection to notice ``nid``, filed and then upheld by the seller."""
+    status, filed = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
+                                 objector_token, {"text": text})
+    assert status == 201, filed
+    status, out = await p.call(
+        "announcement", "POST", f"/v1/notices/{nid}/objections/{filed['objection_id']}"
+        "/decision", seller_token, {"upheld": True, "answer": answer})
+    assert status == 200, out
+    return dict(filed)
+
+
 async def _lapse_notice(p: Platform, auction_id: str) -> dict[str, Any]:
     async def lapsed() -> Any:
         _, body = await p.call("announcement", "GET", f"/v1/notices?tender={auction_id}")
@@ -669,13 +682,8 @@ async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
     status, out = await p.call("bidding", "POST", contract, s_token, terms)
     assert status == 409 and out["error"]["code"] == "publicity_running", out
     nid = (await _notices(p, auction_id))["auction_result"]["notice_id"]
-    status, filed = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
-                                 a_token, {"text": "竞得人不具备勘查资质"})
-    assert status == 201, filed
-    status, out = await p.call(
-        "announcement", "POST", f"/v1/notices/{nid}/objections/{filed['objection_id']}"
-        "/decision", s_token, {"upheld": True, "answer": "经核实竞得人资质不符，异议成立"})
-    assert status == 200, out
+    filed = await _objection_upheld(p, nid, a_token, s_token, "竞得人不具备勘查资质",
+                                    "经核实竞得人资质不符，异议成立")
     records = await _events(p, auction_id, "AuctionResultAnnulled", Category.MINING)
     [annulled] = _of(records, "AuctionResultAnnulled")
     assert (annulled["winner_uscc"], annulled["objection_id"], annulled["contract_signed"]) == (
@@ -727,13 +735,8 @@ async def test_a_mining_sale_by_agreement_concludes_with_its_buyer_unless_an_obj
     assert notice["title"].endswith("矿业权协议出让公示") and notice["content"]["BUYER_CODE"] == b
     assert a not in json.dumps(notice)
     nid = notice["notice_id"]
-    status, filed = await p.call("announcement", "POST", f"/v1/notices/{nid}/objections",
-                                 a_token, {"text": "该区域深部已设探矿权"})
-    assert status == 201, filed
-    status, out = await p.call(
-        "announcement", "POST", f"/v1/notices/{nid}/objections/{filed['objection_id']}"
-        "/decision", s_token, {"upheld": True, "answer": "经核实权属有争议，异议成立"})
-    assert status == 200, out
+    await _objection_upheld(p, nid, a_token, s_token, "该区域深部已设探矿权",
+                            "经核实权属有争议，异议成立")
 
     [closed] = _of(await _events(p, concluded_id, "AuctionClosed", Category.MINING),
                    "AuctionClosed")
