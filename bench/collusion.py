@@ -2,13 +2,20 @@
 
     .venv/bin/python bench/collusion.py [--sizes 100,1000,10000,100000] [--repeats 5]
 
-Times ``check_section`` on generated sections (mostly unique fingerprint
-values, prices uniform in ±20% of an estimate, 2% revoked without a price, a
-few planted colluding pairs per indicator), reports time per size: cold (the
-first check in a fresh process that has just built the section, as the service
-checks a section it has just received) and warm (the median of repeats after
-it in this process), per bid, the growth ratio between sizes and the peak
-memory of one check (tracemalloc, in a run of its own), then the false-positive
+Times the check on generated sections (mostly unique fingerprint values, prices
+uniform in ±20% of an estimate, 2% revoked without a price, a few planted
+colluding pairs per indicator) two ways: ``check_section`` on the bids' models
+(``models``, as before session 11), and what credit does for a complete section
+(``service``): from its stored parts, as the driver hands them over (decoded
+BSON documents, a part of 500 bids kept as columns), to the findings
+(``columns_of_parts``, its checks of the parts, and ``check_columns``). Reports
+time per size: cold (the first check in a fresh process that has just built the
+section, as the service checks a section it has just received) and warm (the
+median of repeats after it in this process), per bid, the growth ratio between
+sizes and the peak memory of one check (tracemalloc, in a run of its own); the
+driver's decoding of the parts, not in those times, as columns and as the rows
+kept before; and credit's path before session 11 (the parts kept as rows, each
+bid validated as a model, then ``check_section``), once; then the false-positive
 rate of honest sections of 5 to 50 bids and ``find_rotation`` on 10,000 section
 outcomes. Prints a table and writes the figures as JSON to bench/results/.
 Bounded: fixed sizes and repeats, no infrastructure, no timed assertions.
@@ -33,9 +40,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bson  # noqa: E402
+
 from contracts.bidding import BidFingerprint  # noqa: E402
 from ggzy.testing.data import new_uscc  # noqa: E402
-from services.credit.domain.collusion import check_section  # noqa: E402
+from services.credit.domain.collusion import Finding, check_columns, check_section  # noqa: E402
+from services.credit.domain.fingerprints import columns_of_parts, stored_part  # noqa: E402
 from services.credit.domain.rotation import SectionOutcome, find_rotation  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -117,18 +127,58 @@ def peak_kib(fn: Callable[[], object]) -> float:
         tracemalloc.stop()
 
 
-def cold_check(n: int, seed: int) -> dict[str, float]:
-    """The first check_section of a fresh process on a section of n bids it has just built."""
+PART = 500  # bidding sends a section's fingerprints in parts of at most 500
+
+
+def stored_parts(prints: list[BidFingerprint], rows: bool = False) -> list[bytes]:
+    """The section's parts as credit's store holds them (BSON): as columns, or as the rows
+    of one mapping per bid that credit kept before session 11."""
+    out = []
+    for n, at in enumerate(range(0, len(prints), PART), 1):
+        part = prints[at:at + PART]
+        body: dict[str, Any] = {"fingerprints": [p.model_dump(mode="json") for p in part]} \
+            if rows else {"columns": stored_part(part)}
+        out.append(bson.encode({"_id": f"T:001:{n}", "section": "T:001", "part": n,
+                                "parts": -(-len(prints) // PART), "category": "construction",
+                                **body}))
+    return out
+
+
+def decoded(raw: list[bytes]) -> list[dict[str, Any]]:
+    """What the driver hands the store's caller: the parts decoded, in order."""
+    return [bson.decode(b) for b in raw]
+
+
+def service_check(parts: list[dict[str, Any]], entities: Entities) -> list[Finding]:
+    """Credit's check of a complete section from its stored parts (handlers.on_fingerprints)."""
+    return check_columns(columns_of_parts(parts), entities)
+
+
+def service_check_before(parts: list[dict[str, Any]], entities: Entities) -> list[Finding]:
+    """The same before session 11: the parts kept as rows, each bid validated as a model."""
+    every = [BidFingerprint.model_validate(fp) for d in parts for fp in d["fingerprints"]]
+    return check_section(every, entities)
+
+
+def cold_check(n: int, seed: int, path: str) -> dict[str, float]:
+    """The first check of a fresh process on a section of n bids it has just built
+    (``models``: check_section on the models; ``service``: from the decoded stored parts)."""
     rng = random.Random(seed)
     prints, entities = section(rng, codes(rng, n), n, planted_pairs=max(8, n // 1000))
+    if path == "service":
+        parts = decoded(stored_parts(prints))
+        del prints
+        check = partial(service_check, parts, entities)
+    else:
+        check = partial(check_section, prints, entities)
     t0, c0 = time.perf_counter(), time.process_time()
-    check_section(prints, entities)
+    check()
     return {"cold_s": time.perf_counter() - t0, "cold_cpu_s": time.process_time() - c0}
 
 
-def cold_in_fresh_process(n: int, seed: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--cold-one", str(n), "--seed", str(seed)],
-                         check=True, capture_output=True, text=True).stdout
+def cold_in_fresh_process(n: int, seed: int, path: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--cold-one", str(n), "--seed", str(seed),
+                          "--path", path], check=True, capture_output=True, text=True).stdout
     figures: dict[str, float] = json.loads(out)
     return figures
 
@@ -142,18 +192,44 @@ def bench_sections(sizes: list[int], repeats: int, rng: random.Random,
         prints, entities = section(rng, bidders, n, planted_pairs=max(8, n // 1000))
         findings = check_section(prints, entities)  # warm-up, and the findings
         check = partial(check_section, prints, entities)
-        times, cpu = timed(check, repeats if n < 100_000 else max(3, repeats // 2))
+        runs = repeats if n < 100_000 else max(3, repeats // 2)
+        times, cpu = timed(check, runs)
         med = statistics.median(times)
-        row = {"bids": n, **cold_in_fresh_process(n, seed + n),
+        row = {"bids": n, **cold_in_fresh_process(n, seed + n, "models"),
                "repeats": len(times), "median_s": med, "min_s": min(times),
                "cpu_median_s": statistics.median(cpu), "us_per_bid": med / n * 1e6,
                "peak_kib": peak_kib(check),
                "findings": dict(Counter(str(f.indicator) for f in findings))}
+        row.update(bench_service(prints, entities, findings, runs, n, seed))
         if rows:
             row["growth"] = med / rows[-1]["median_s"]
+            row["service_growth"] = row["service_median_s"] / rows[-1]["service_median_s"]
             row["size_ratio"] = n / rows[-1]["bids"]
         rows.append(row)
     return rows
+
+
+def bench_service(prints: list[BidFingerprint], entities: Entities, findings: list[Finding],
+                  runs: int, n: int, seed: int) -> dict[str, Any]:
+    """Credit's path for one section, from its decoded stored parts (see the docstring)."""
+    raw, raw_rows = stored_parts(prints), stored_parts(prints, rows=True)
+    parts = decoded(raw)
+    if service_check(parts, entities) != findings:
+        raise SystemExit(f"{n} bids: the service path's findings differ from check_section's")
+    check = partial(service_check, parts, entities)
+    times, cpu = timed(check, runs)
+    cold = cold_in_fresh_process(n, seed + n, "service")
+    row_parts = decoded(raw_rows)
+    before, _ = timed(partial(service_check_before, row_parts, entities), 1)
+    del row_parts
+    return {"service_cold_s": cold["cold_s"], "service_cold_cpu_s": cold["cold_cpu_s"],
+            "service_median_s": statistics.median(times), "service_min_s": min(times),
+            "service_cpu_median_s": statistics.median(cpu),
+            "service_us_per_bid": statistics.median(times) / n * 1e6,
+            "service_peak_kib": peak_kib(check),
+            "decode_columns_s": statistics.median(timed(partial(decoded, raw), 3)[0]),
+            "decode_rows_s": statistics.median(timed(partial(decoded, raw_rows), 3)[0]),
+            "service_before_s": before[0]}
 
 
 def false_positive_rates(rng: random.Random, sections: int) -> dict[str, float]:
@@ -205,6 +281,7 @@ def report(result: dict[str, Any]) -> None:
     print(f"calibration (1M dict inserts, CPU): {result['calibration_s']:.3f} s; "
           f"load average {result['loadavg']}")
     print("cold: first check in a fresh process; warm: median of repeats after a warm-up")
+    print("models: check_section on the bids' models (the figure before session 11)")
     print(f"{'bids':>8} {'cold s':>9} {'cold cpu':>9} {'warm s':>9} {'min s':>9} {'cpu s':>9} "
           f"{'µs/bid':>7} {'growth':>7} {'peak KiB':>9}  findings")
     for r in result["sections"]:
@@ -212,6 +289,20 @@ def report(result: dict[str, Any]) -> None:
         print(f"{r['bids']:>8} {r['cold_s']:>9.4f} {r['cold_cpu_s']:>9.4f} {r['median_s']:>9.4f} "
               f"{r['min_s']:>9.4f} {r['cpu_median_s']:>9.4f} "
               f"{r['us_per_bid']:>7.2f} {growth:>7} {r['peak_kib']:>9.0f}  {r['findings']}")
+    print("service: credit's check of a complete section, from its decoded stored parts "
+          "(columns) to the findings; decode: the driver's BSON decoding of the parts, not "
+          "included (columns | rows, as kept before); before: credit's path before session "
+          "11 (rows -> models -> check_section), one run")
+    print(f"{'bids':>8} {'cold s':>9} {'cold cpu':>9} {'warm s':>9} {'min s':>9} {'cpu s':>9} "
+          f"{'µs/bid':>7} {'growth':>7} {'peak KiB':>9} {'decode c':>9} {'decode r':>9} "
+          f"{'before s':>9}")
+    for r in result["sections"]:
+        growth = f"{r['service_growth']:.1f}x" if "service_growth" in r else "-"
+        print(f"{r['bids']:>8} {r['service_cold_s']:>9.4f} {r['service_cold_cpu_s']:>9.4f} "
+              f"{r['service_median_s']:>9.4f} {r['service_min_s']:>9.4f} "
+              f"{r['service_cpu_median_s']:>9.4f} {r['service_us_per_bid']:>7.2f} {growth:>7} "
+              f"{r['service_peak_kib']:>9.0f} {r['decode_columns_s']:>9.4f} "
+              f"{r['decode_rows_s']:>9.4f} {r['service_before_s']:>9.4f}")
     print("honest sections with any finding:",
           {k: f"{v:.1%}" for k, v in result["false_positive_rate"].items()})
     rot = result["rotation"]
@@ -229,9 +320,11 @@ def main() -> None:
     parser.add_argument("--outcomes", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=40)
     parser.add_argument("--cold-one", type=int, help="time one check of this size, print JSON")
+    parser.add_argument("--path", choices=("models", "service"), default="models",
+                        help="with --cold-one: the check timed")
     args = parser.parse_args()
     if args.cold_one:
-        print(json.dumps(cold_check(args.cold_one, args.seed)))
+        print(json.dumps(cold_check(args.cold_one, args.seed, args.path)))
         return
     rng = random.Random(args.seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")

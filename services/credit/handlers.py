@@ -26,7 +26,7 @@ from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
 from ggzy.runtime.steps import Step, apply_many
 from ggzy.runtime.timers import Timer, Timers
-from services.credit.domain import collusion, records
+from services.credit.domain import collusion, fingerprints, records
 from services.credit.domain.records import Record, Restriction, account_id, key
 from services.credit.domain.rotation import RotationPattern, SectionOutcome, find_rotation
 from services.credit.domain.rules import CreditRules, ScoringModel
@@ -286,15 +286,13 @@ class Credit:
                               category: str, prints: list[BidFingerprint], cause: Cause) -> int:
         """Keep a part; once a section is complete, check it (条例40; 87号令37)."""
         held = await self.store.add_part(tender_id, section, part, parts, category,
-                                         [p.model_dump(mode="json") for p in prints])
+                                         fingerprints.stored_part(prints))
         if held < parts:
             return 0
-        every = [BidFingerprint.model_validate(p)
-                 for p in await self.store.section_prints(tender_id, section)]
-        await self.store.record_bidders(tender_id, section, category,
-                                        [p.bidder_uscc for p in every])
-        entities = await self.store.entities_by_id(sorted({p.bidder_uscc for p in every}))
-        findings = collusion.check_section(every, entities, self.collusion)
+        every = fingerprints.columns_of_parts(await self.store.section_parts(tender_id, section))
+        await self.store.record_bidders(tender_id, section, category, list(every.bidder_uscc))
+        entities = await self.store.entities_by_id(sorted(set(every.bidder_uscc)))
+        findings = collusion.check_columns(every, entities, self.collusion)
         raised = 0
         for f in findings:
             fid = collusion.finding_id(tender_id, section, f)

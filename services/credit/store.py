@@ -92,18 +92,20 @@ class CreditStore:
             "status": RATED, "rating": rating, "rated_by": by, "note": note}})
 
     async def add_part(self, tender_id: str, section: str, part: int, parts: int,
-                       category: str, prints: list[dict[str, Any]]) -> int:
-        """Store one part of a section's fingerprints; return how many parts are held."""
+                       category: str, columns: dict[str, list[Any]]) -> int:
+        """Store one part of a section's fingerprints, as columns (one list per field);
+        return how many parts are held."""
         sec = f"{tender_id}:{section}"
         await self.parts.update_one({"_id": f"{sec}:{part}"}, {"$setOnInsert": {
             "section": sec, "part": part, "parts": parts, "category": category,
-            "fingerprints": prints}}, upsert=True)
+            "columns": columns}}, upsert=True)
         return await self.parts.count_documents({"section": sec})
 
-    async def section_prints(self, tender_id: str, section: str) -> list[dict[str, Any]]:
+    async def section_parts(self, tender_id: str, section: str) -> list[Doc]:
+        """A section's stored parts in order (a part stored before columns holds rows,
+        ``fingerprints``)."""
         docs = await self.parts.find({"section": f"{tender_id}:{section}"}).to_list(None)
-        return [fp for d in sorted(docs, key=lambda d: int(d["part"]))
-                for fp in d["fingerprints"]]
+        return sorted(docs, key=lambda d: int(d["part"]))
 
     async def record_bidders(self, tender_id: str, section: str, category: str,
                              bidders: list[str]) -> None:

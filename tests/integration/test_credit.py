@@ -343,6 +343,58 @@ async def test_regular_prices_and_related_entities_raise_alerts(p: Platform) -> 
     assert set(kinds["price_pattern"]) >= {a, b, c}
 
 
+async def test_a_section_begun_in_rows_is_checked_with_its_parts_kept_as_columns(
+        p: Platform) -> None:
+    """A part kept by the earlier layout (one document per bid) and the parts kept now
+    as columns make one section: the shared document is found across them."""
+    bidders = [new_uscc() for _ in HONEST]
+    prints = [fp(b, x, **(PLANTED["same_document"] if i in (0, 3) else {}))
+              for i, (b, x) in enumerate(zip(bidders, HONEST, strict=True))]
+    tid, sec = ids()
+    await p.svc.runtime.db["fingerprint_parts"].insert_one({
+        "_id": f"{tid}:{sec}:1", "section": f"{tid}:{sec}", "part": 1, "parts": 2,
+        "category": C.value, "fingerprints": [x.model_dump(mode="json") for x in prints[:2]]})
+    await p.send(BidFingerprintsExtracted(tender_id=tid, section_code=sec, part=2, parts=2,
+                                          fingerprints=prints[2:],
+                                          extracted_at=datetime.now(UTC)))
+    [alert] = await _alerts(p, tid, 1)
+    assert (alert["indicator"], sorted(alert["bidders"])) == (
+        "same_document", sorted([bidders[0], bidders[3]]))
+    stored = await p.svc.runtime.db["fingerprint_parts"].find_one({"_id": f"{tid}:{sec}:2"})
+    assert stored is not None and stored["columns"]["bid_id"] == [x.bid_id for x in prints[2:]]
+
+
+async def test_bad_fingerprints_are_dead_lettered_with_their_reason(p: Platform) -> None:
+    """A part whose fingerprint lacks its bidder is refused as consumed (invalid_data) and
+    nothing of it kept; a section completed over a damaged stored part is dead-lettered
+    with the part and field at fault, and raises nothing."""
+    bad_tid, bad_sec = ids()
+    event = BidFingerprintsExtracted(tender_id=bad_tid, section_code=bad_sec, part=1, parts=1,
+                                     fingerprints=[fp(new_uscc(), HONEST[0])],
+                                     extracted_at=datetime.now(UTC))
+    value = event.model_dump(mode="json")
+    del value["fingerprints"][0]["bidder_uscc"]
+    await publish(p.kafka, topic_name(Stage.BIDDING, C, prefix=p.prefix),
+                  json.dumps(value).encode(), bad_tid, envelope(event).headers())
+    tid, sec = ids()
+    await p.svc.runtime.db["fingerprint_parts"].insert_one({
+        "_id": f"{tid}:{sec}:1", "section": f"{tid}:{sec}", "part": 1, "parts": 2,
+        "category": C.value, "columns": {"bid_id": ["b-1"]}})
+    prints = [fp(new_uscc(), x, **PLANTED["same_agent"]) for x in HONEST]
+    await p.send(BidFingerprintsExtracted(tender_id=tid, section_code=sec, part=2, parts=2,
+                                          fingerprints=prints, extracted_at=datetime.now(UTC)))
+    letters = await read_topic(p.kafka, dead_letter_topic("credit.bidding", prefix=p.prefix),
+                               lambda rs: {bad_tid, tid} <= {r.key for r in rs})
+    reasons = {r.key: (r.headers["dlq_reason"], r.headers["dlq_detail"]) for r in letters
+               if r.key in (bad_tid, tid)}
+    assert reasons[bad_tid][0] == "invalid_data" and "bidder_uscc" in reasons[bad_tid][1]
+    assert reasons[tid] == ("fingerprints_invalid", "part 1 has no column 'status'")
+    db = p.svc.runtime.db
+    assert await db["fingerprint_parts"].count_documents({"section": f"{bad_tid}:{bad_sec}"}) == 0
+    _, body = await p.sup("GET", f"/v1/alerts?tender={tid}")
+    assert body["items"] == []
+
+
 async def _projected(p: Platform, usccs: list[str]) -> bool:
     db = p.svc.runtime.db
     return await db["entity_projection"].count_documents({"_id": {"$in": usccs}}) == len(usccs)

@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from itertools import accumulate, chain, compress, repeat
-from operator import and_, attrgetter, eq, gt, is_not, itemgetter, le, methodcaller, mul, sub
+from operator import and_, eq, gt, is_not, le, methodcaller, mul, sub
 from typing import Any, cast
 
 from contracts.bidding import BidFingerprint
 from contracts.credit import RiskIndicator
+from services.credit.domain.fingerprints import FingerprintColumns, columns_of
 
 ARTICLES: Mapping[RiskIndicator, str] = {
     RiskIndicator.SAME_DOCUMENT: "条例40(一)",
@@ -174,6 +175,12 @@ def check_section(prints: Sequence[BidFingerprint], entities: Mapping[str, Mappi
 
     The result depends only on the set of bids, not on their order.
     """
+    return check_columns(columns_of(prints), entities, config)
+
+
+def check_columns(prints: FingerprintColumns, entities: Mapping[str, Mapping[str, Any]],
+                  config: CollusionConfig = CollusionConfig()) -> list[Finding]:
+    """:func:`check_section` of bids given as columns (as credit keeps a section's parts)."""
     cols = _columns(prints, config.excluded_statuses)
     bid_ids, bidders = cols.bid_ids, cols.bidders
     found: list[Finding] = []
@@ -202,30 +209,12 @@ class _Columns:
     values: Sequence[Sequence[str]]  # one column per entry of _SINGLE_VALUED
 
 
-_NAMES = ("status", "bid_id", "bidder_uscc", "price_fen", "machine_serials",
-          *(name for _, name, _ in _SINGLE_VALUED))
-_ROW, _ROW_BY_ATTRIBUTE = itemgetter(*_NAMES), attrgetter(*_NAMES)
-_FIELDS = attrgetter("__dict__")
-
-
-def _columns(prints: Sequence[BidFingerprint], excluded: frozenset[str]) -> _Columns:
-    """The columns of the bids not in an excluded status, read in one pass over the bids.
-
-    A section's fingerprints lie scattered in memory, so each is read once, its
-    fields all at a time; a pydantic model keeps its fields in ``__dict__``
-    (read directly: about a third faster than attribute access). Each bid's
-    row is laid end to end with the others in one list, which strided slices
-    cut into columns: no row outlives its reading, so the check leaves no
-    100,000 tracked objects alive to hasten a full collection of the caller's
-    heap (~0.5 s), as a list of rows or ``zip(*rows)`` (an iterator per row) would.
-    """
-    try:
-        flat = list(chain.from_iterable(map(_ROW, map(_FIELDS, prints))))
-    except (KeyError, AttributeError):  # not a plain model: attribute access
-        flat = list(chain.from_iterable(map(_ROW_BY_ATTRIBUTE, prints)))
-    width = len(_NAMES)
-    status, bid_ids, bidders, prices, serials, *values = (
-        flat[k::width] for k in range(width))
+def _columns(prints: FingerprintColumns, excluded: frozenset[str]) -> _Columns:
+    """The columns of the bids not in an excluded status."""
+    status = prints.status
+    bid_ids, bidders, prices, serials = (
+        prints.bid_id, prints.bidder_uscc, prints.price_fen, prints.machine_serials)
+    values = [getattr(prints, name) for _, name, _ in _SINGLE_VALUED]
     if excluded and not excluded.isdisjoint(status):
         keep = [s not in excluded for s in status]
         bid_ids, bidders, prices, serials, *values = (
@@ -312,7 +301,7 @@ def price_findings(prints: Sequence[BidFingerprint], config: CollusionConfig) ->
     so three colluders alone in a section are judged against how far honest
     prices usually lie apart, not against each other.
     """
-    cols = _columns(prints, frozenset())
+    cols = _columns(columns_of(prints), frozenset())
     return _price_findings(cols.prices, cols.bid_ids, cols.bidders, config)
 
 
