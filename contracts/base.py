@@ -26,12 +26,19 @@ class Message(BaseModel):
 
     @classmethod
     def type_name(cls) -> str:
-        """The CloudEvents type of this message."""
-        return f"ggzy.{cls.stage.value}.{cls.__name__}.v{cls.version}"
+        """The CloudEvents type of this message (made once per class: its stage and
+        version are the class's own)."""
+        name = _TYPE_NAMES.get(cls)
+        if name is None:
+            name = _TYPE_NAMES[cls] = f"ggzy.{cls.stage.value}.{cls.__name__}.v{cls.version}"
+        return name
 
     def aggregate_id(self) -> str:
         """The aggregate this message is about (the Kafka key)."""
         raise NotImplementedError
+
+
+_TYPE_NAMES: dict[type[Message], str] = {}
 
 
 class Event(Message):

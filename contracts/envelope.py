@@ -88,8 +88,8 @@ class Envelope(BaseModel):
         cls, headers: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]]
     ) -> Envelope:
         """Read an envelope back from Kafka headers; raise EnvelopeError if invalid."""
-        pairs = headers.items() if isinstance(headers, Mapping) \
-            else headers if isinstance(headers, list | tuple) else list(headers)
+        pairs = headers if isinstance(headers, list | tuple) \
+            else headers.items() if isinstance(headers, Mapping) else list(headers)
         # the envelope's own attributes (other ce_ headers are extensions it ignores)
         attrs: dict[str, str]
         try:  # as Kafka gives them: every value bytes (no type test per header)

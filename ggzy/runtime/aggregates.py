@@ -39,7 +39,7 @@ PENDING, IDLE = 1, 0
 Doc = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cause:
     """Why a change happens: the incoming message (if any) and its flow."""
 
@@ -47,7 +47,7 @@ class Cause:
     correlation_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """An event to publish, with its category where the stage is category-scoped."""
 
@@ -55,7 +55,7 @@ class Outgoing:
     category: Category | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """What a decision does to an aggregate: fields to set or remove, events to emit."""
 
@@ -64,7 +64,7 @@ class Change:
     events: list[Outgoing] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Applied:
     """The outcome of a change: the new version, or that it was a duplicate."""
 
@@ -73,7 +73,7 @@ class Applied:
     envelopes: tuple[Envelope, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fresh:
     """Events a write has just queued on an aggregate that had no others pending."""
 
@@ -84,7 +84,7 @@ class Fresh:
     owner: str | None = None  # a new aggregate, written already leased to this relay
 
 
-@dataclass
+@dataclass(slots=True)
 class Write:
     """A decision's conditional update on the version read, ready to send."""
 

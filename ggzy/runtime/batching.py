@@ -39,7 +39,7 @@ BULK_WRITE_WIRE_VERSION = 25  # MongoDB 8.0: the client-level bulkWrite command
 MAX_BATCH = 500  # operations per round trip (well under the store's message limit)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Op:
     coll: AsyncCollection[Doc]
     future: asyncio.Future[Any]

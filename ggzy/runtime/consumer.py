@@ -67,7 +67,7 @@ def leave_to_batch(pending: asyncio.Future[Any]) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Incoming(Generic[M]):
     """A consumed message: its envelope, its validated data, and the raw value."""
 
@@ -165,12 +165,10 @@ class Dispatcher:
                 raise outcome  # the batch is not committed, and comes again
 
     async def _handle_batch(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
-        chains: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
-        for record in records:
-            chains.setdefault((record.topic, record.partition, record.key), []).append(record)
-        rest: list[list[Prepared]] = [[(r, None) for r in chain] for chain in chains.values()]
         if self.sub.batched is not None and len(records) > 1:
-            rest = await self._together(rest, self.sub.batched)
+            rest = await self._together(records, self.sub.batched)
+        else:
+            rest = _chains([(record, None) for record in records])
         if len(rest) <= 1:
             for chain in rest:
                 await self._chain(chain)
@@ -181,39 +179,52 @@ class Dispatcher:
             if isinstance(result, BaseException):
                 raise result  # the batch is not committed, and comes again
 
-    async def _together(self, chains: list[list[Prepared]], batched: Batched
-                        ) -> list[list[Prepared]]:
-        """Handle the chains whose every record is of a batched type (or skipped, or
-        dead) in one call; return the others, for one handler call per record."""
-        together: list[tuple[ConsumerRecord[bytes, bytes], Incoming[Any]]] = []
+    async def _together(self, records: tuple[ConsumerRecord[bytes, bytes], ...],
+                        batched: Batched) -> list[list[Prepared]]:
+        """Handle the records of every chain whose records are all of a batched type (or
+        skipped, or dead) in one call; return the other chains, for one handler call per
+        record. A batch of batched types only (the common case) is read in one pass,
+        without a list per chain."""
+        types = batched.types
+        prepared: list[Prepared] = [(record, self._prepare(record)) for record in records]
+        # the chains (topic, partition, key) holding a message of another type
+        mixed = {(record.topic, record.partition, record.key) for record, p in prepared
+                 if isinstance(p, Incoming) and type(p.message) not in types}
         rest: list[list[Prepared]] = []
-        for chain in chains:
-            prepared: list[Prepared] = [(record, self._prepare(record)) for record, _ in chain]
-            if not all(not isinstance(p, Incoming) or type(p.message) in batched.types
-                       for _, p in prepared):
-                rest.append(prepared)
-                continue
-            for record, p in prepared:
-                if isinstance(p, DeadLetter):
-                    await self._dead_letter(record, p)
-                elif isinstance(p, Incoming):
-                    together.append((record, p))
+        if mixed:
+            rest = _chains([(record, p) for record, p in prepared
+                            if (record.topic, record.partition, record.key) in mixed])
+            prepared = [(record, p) for record, p in prepared
+                        if (record.topic, record.partition, record.key) not in mixed]
+        together: list[tuple[ConsumerRecord[bytes, bytes], Incoming[Any]]] = []
+        for record, p in prepared:
+            if isinstance(p, Incoming):
+                together.append((record, p))
+            elif isinstance(p, DeadLetter):
+                await self._dead_letter(record, p)
         correlation_id.set(None)
         if together:
-            try:
-                outcomes = await batched.handle([msg for _, msg in together])
-            except Exception as exc:  # each goes to its own handler, with its retries
-                outcomes = [exc] * len(together)
-            handled: dict[str, tuple[Envelope, int]] = {}  # counted once per type
-            for (record, msg), outcome in zip(together, outcomes, strict=True):
-                if outcome is None:
-                    env = msg.envelope
-                    handled[env.type] = (env, handled.get(env.type, (env, 0))[1] + 1)
-                else:  # each aggregate's in the order consumed
-                    await self._after_batch(record, msg, outcome)
-            for env, count in handled.values():
-                self._count(env, "handled", count)
+            await self._handle_together(together, batched)
         return rest
+
+    async def _handle_together(
+            self, together: list[tuple[ConsumerRecord[bytes, bytes], Incoming[Any]]],
+            batched: Batched) -> None:
+        """One call for the messages; then each one that failed, in the order consumed."""
+        try:
+            outcomes = await batched.handle([msg for _, msg in together])
+        except Exception as exc:  # each goes to its own handler, with its retries
+            outcomes = [exc] * len(together)
+        handled: dict[str, tuple[Envelope, int]] = {}  # counted once per type
+        for (record, msg), outcome in zip(together, outcomes, strict=True):
+            if outcome is None:
+                env = msg.envelope
+                known = handled.get(env.type)
+                handled[env.type] = (env, 1) if known is None else (env, known[1] + 1)
+            else:  # each aggregate's in the order consumed
+                await self._after_batch(record, msg, outcome)
+        for env, count in handled.values():
+            self._count(env, "handled", count)
 
     async def _after_batch(self, record: ConsumerRecord[bytes, bytes], msg: Incoming[Any],
                            outcome: Exception | None) -> None:
@@ -323,6 +334,15 @@ class Dispatcher:
                                   key=record.key, headers=headers)
         self.metrics.dead_letters.labels(self.sub.group, dead.reason).inc()
         log.error("message dead-lettered", extra={"reason": dead.reason, "topic": record.topic})
+
+
+def _chains(records: list[Prepared]) -> list[list[Prepared]]:
+    """The records of each aggregate (topic, partition, key), in the order consumed."""
+    chains: dict[tuple[str, int, bytes | None], list[Prepared]] = {}
+    for pair in records:
+        record = pair[0]
+        chains.setdefault((record.topic, record.partition, record.key), []).append(pair)
+    return list(chains.values())
 
 
 def _dead(dead: DeadLetter, cause: Exception) -> DeadLetter:

@@ -256,10 +256,11 @@ class OutboxRelay:
         # aggregates published at one version under one lease: cleared by one write
         published_by: dict[tuple[int, int, str], tuple[AsyncCollection[Doc], list[Doc]]] = {}
         published = 0
+        failed = any(isinstance(outcome, BaseException) for outcome in outcomes.values())
         for (coll, doc, owner), deliveries in zip(claimed, sent, strict=True):
-            failure = deliveries if isinstance(deliveries, Exception) else next(
-                (outcomes[id(b)] for b in deliveries
-                 if isinstance(outcomes[id(b)], BaseException)), None)
+            failure = deliveries if isinstance(deliveries, Exception) else None if not failed \
+                else next((outcomes[id(b)] for b in deliveries
+                           if isinstance(outcomes[id(b)], BaseException)), None)
             if failure is not None:
                 log.warning("publish failed; will retry", extra={"reason": repr(failure)})
                 released.append(store.update_soon(
@@ -337,11 +338,17 @@ class OutboxRelay:
         batches = _Batches(producer, self.partitioner)
         sent: list[list[_Batch] | Exception] = []
         for doc in docs:
-            entries = sorted((doc.get("outbox") or {}).values(), key=lambda e: int(e["order"]))
+            entries = list((doc.get("outbox") or {}).values())
+            if len(entries) > 1:
+                entries.sort(key=_order)
+            added: list[_Batch] = []
             try:
-                sent.append([await batches.add(entry) for entry in entries])
+                for entry in entries:  # appended at once where its batch has room
+                    added.append(batches.append(entry) or await batches.add(entry))
             except Exception as exc:
                 sent.append(exc)
+            else:
+                sent.append(added)
         await batches.close()
         return sent
 
@@ -363,8 +370,16 @@ CLEAR_CHUNK = 500  # aggregates cleared by one write
 
 def _record(entry: Doc) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
     """An outbox entry as a Kafka record: topic, key, value and headers."""
-    return (entry["topic"], entry["key"].encode(), entry["value"].encode(),
-            [(k, str(v).encode()) for k, v in entry["headers"].items()])
+    headers = entry["headers"]
+    try:  # as ``Envelope.headers`` writes them: every value text (no str() per header)
+        encoded = [(k, v.encode()) for k, v in headers.items()]
+    except AttributeError:  # some other value (an entry not written by entry_of)
+        encoded = [(k, str(v).encode()) for k, v in headers.items()]
+    return entry["topic"], entry["key"].encode(), entry["value"].encode(), encoded
+
+
+def _order(entry: Doc) -> int:
+    return int(entry["order"])
 
 
 def _clear(published: list[Doc], owner: str) -> tuple[Doc, Doc]:
@@ -407,6 +422,20 @@ class _Batches:
         self.open: dict[tuple[str, int], _Batch] = {}
         self.partitions: dict[str, list[int]] = {}
         self.partitioner = partitioner
+
+    def append(self, entry: Doc) -> _Batch | None:
+        """Append ``entry`` to the open batch of its topic and partition if one has room
+        (the partitions of its topic known already); None: ``add`` it instead."""
+        topic, key, value, headers = _record(entry)
+        partitions = self.partitions.get(topic)
+        if partitions is None:
+            return None
+        batch = self.open.get((topic, self.partitioner(key, partitions, partitions)))
+        if batch is None or batch.builder.append(key=key, value=value, timestamp=None,
+                                                 headers=headers) is None:
+            return None
+        batch.count += 1
+        return batch
 
     async def add(self, entry: Doc) -> _Batch:
         topic, key, value, headers = _record(entry)

@@ -42,7 +42,7 @@ _OUTBOX_ENTRY = "outbox."  # the dotted paths of an outbox's entries
 ATTEMPTS = 20  # rounds before a step that keeps conflicting gives up (as update's)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One decision on one aggregate. ``new``: the state of an aggregate this decision
     opens when it does not exist yet (None: it must exist)."""

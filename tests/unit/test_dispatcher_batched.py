@@ -123,3 +123,35 @@ async def test_an_aggregate_with_a_record_of_another_type_is_handled_record_by_r
                           record(b, 4, "R4"), record(b, 5, "R5")))
     assert rec.batches == [[(b, "R4"), (b, "R5")]]
     assert rec.alone == [(a, "R1"), (a, "R9"), (a, "R3")]  # in order, one by one
+
+
+def on(partition: int, rec: Record) -> Record:
+    """``rec`` as consumed from another partition of its topic."""
+    moved: Record = ConsumerRecord(rec.topic, partition, rec.offset, 0, 0, rec.key, rec.value,
+                                   None, rec.serialized_key_size, rec.serialized_value_size,
+                                   rec.headers)
+    return moved
+
+
+async def test_only_the_chain_with_another_type_goes_record_by_record_poison_in_its_order(
+        ) -> None:
+    a, b = new_uscc(), new_uscc()
+    rec = Recorder()
+    d, broker = dispatcher(rec)
+    # a's records on partition 0 hold another type; a's on partition 1 and b's do not
+    await d.handle_batch((record(a, 1, "R1"), record(b, 2, "R2"), on(1, record(a, 3, "R3")),
+                          record(a, 4, "R4", value=b"{not json"), other(a, 5),
+                          record(a, 6, "R6"), record(b, 7, "R7")))
+    assert rec.batches == [[(b, "R2"), (a, "R3"), (b, "R7")]]
+    assert rec.alone == [(a, "R1"), (a, "R9"), (a, "R6")]  # in order, one by one
+    [(value, _, headers)] = broker.published  # the poison record of a's chain, dead-lettered
+    assert value == b"{not json" and headers["dlq_offset"] == "4"
+    assert headers["dlq_reason"] == "invalid_json"
+
+
+async def test_a_batch_of_one_record_goes_to_its_own_handler() -> None:
+    a = new_uscc()
+    rec = Recorder()
+    d, _ = dispatcher(rec)
+    await d.handle_batch((record(a, 1, "R1"),))
+    assert rec.batches == [] and rec.alone == [(a, "R1")]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
 
+from contracts.base import Event
 from contracts.categories import Category, parse_categories
 from contracts.envelope import Envelope, EnvelopeError, new_id
 from contracts.topics import Audience, Stage, TopicError, dead_letter_topic, topic_name
@@ -131,3 +132,16 @@ def test_an_envelope_reads_the_same_from_bytes_text_mixed_and_a_one_pass_iterato
     for headers in (raw, text, mixed, tuple(raw)):
         assert Envelope.from_headers(headers) == env
     assert Envelope.from_headers(iter(mixed)) == env  # read once, whatever it holds
+
+
+def test_a_message_types_name_is_its_own_class_stage_and_version_every_time() -> None:
+    class Noted(Event):
+        stage: ClassVar[Stage] = Stage.CREDIT
+
+    class NotedAgain(Noted):  # a later version of it, a class of its own
+        version: ClassVar[int] = 2
+
+    assert Noted.type_name() == "ggzy.credit.Noted.v1"
+    assert NotedAgain.type_name() == "ggzy.credit.NotedAgain.v2"
+    assert Noted.type_name() == "ggzy.credit.Noted.v1"  # as the first time
+    assert Noted().type_name() == Noted.type_name()  # from an instance too

@@ -39,7 +39,7 @@ ACTIVE, REVOKED, EXPIRED = "active", "revoked", "expired"
 ALL_CATEGORIES = [c.value for c in Category]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """A credit record (信用记录): what happened, where it came from, its basis."""
 
