@@ -8,7 +8,7 @@ extension, live bidding) is followed by the next timer and the close happens onc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -262,12 +262,17 @@ class Auctions:
     async def on_contract_due(self, timer: Timer) -> None:
         """At the due time: an unsigned contract forfeits the deposit, once (held while an
         objection waits)."""
+        await self._due(timer, auction.contract_due, "contract_due")
+
+    async def _due(self, timer: Timer, decide: Callable[[Doc, AuctionRules, int], Change],
+                   action: str) -> None:
+        """A winner's due time (confirmation, contract): ``decide`` once, at the later of
+        now and the time the timer was set for."""
         auction_id = timer.payload["auction_id"]
-        state = await self.get(auction_id)
-        rules = self.rules(state)
+        rules = self.rules(await self.get(auction_id))
         at = max(now_ms(), timer.due_ms)
         await self.auctions.update(auction_id, lambda s, v: _audited(
-            s, auction.contract_due(s, rules, at), None, "contract_due", {}),
+            s, decide(s, rules, at), None, action, {}),
             Cause(message_id=f"timer:{timer.timer_id}"))
 
     async def on_objection(self, e: PublicityObjectionFiled | PublicityObjectionAnswered,
@@ -298,13 +303,7 @@ class Auctions:
 
     async def on_confirmation_due(self, timer: Timer) -> None:
         """At the due time: an unsigned confirmation loses the sale and the deposit, once."""
-        auction_id = timer.payload["auction_id"]
-        state = await self.get(auction_id)
-        rules = self.rules(state)
-        at = max(now_ms(), timer.due_ms)
-        await self.auctions.update(auction_id, lambda s, v: _audited(
-            s, auction.confirmation_due(s, rules, at), None, "confirmation_overdue", {}),
-            Cause(message_id=f"timer:{timer.timer_id}"))
+        await self._due(timer, auction.confirmation_due, "confirmation_overdue")
 
 
 def _now_iso() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -560,14 +561,9 @@ async def test_the_winner_signs_the_confirmation_or_loses_the_sale_and_its_depos
     settled = [d for e in _of(records, "AuctionDepositsSettled") for d in e["deposits"]]
     assert [(d["action"], d["payer_account"]) for d in settled] == [
         ("to_price", "6222-0099"), ("forfeit", "6222-0099")]
-    status, out = await p.call("bidding", "POST", f"/v1/auctions/{lapsed_id}/confirmation",
-                               b_token)
-    assert status == 409 and out["error"]["code"] == "confirmation_overdue", out
-    account = await _recorded(p, b, "sale_unconfirmed")
-    assert account["score"] == 85
-    notice = await _lapse_notice(p, lapsed_id)
-    assert notice["title"].endswith("成交不成立公告") and b not in json.dumps(notice)
-    assert "成交确认书" in notice["content"]["LAPSE_REASON"]
+    await _lapsed(p, lapsed_id, b, late=p.call(
+        "bidding", "POST", f"/v1/auctions/{lapsed_id}/confirmation", b_token),
+                  code="confirmation_overdue", record="sale_unconfirmed", reason="成交确认书")
 
 
 async def _recorded(p: Platform, uscc: str, kind: str) -> dict[str, Any]:
@@ -603,6 +599,21 @@ async def _lapse_notice(p: Platform, auction_id: str) -> dict[str, Any]:
         return [n for n in body["items"] if n["notice_type"] == "sale_lapsed"] or None
     [notice] = await eventually(lapsed, within=30)
     return dict(notice)
+
+
+async def _lapsed(p: Platform, auction_id: str, winner: str, *,
+                  late: Awaitable[tuple[int, Any]], code: str, record: str,
+                  reason: str) -> None:
+    """A sale lapsed by its winner: the ``late`` signature is refused with ``code``, credit
+    records ``record`` against the winner (15 points), and the lapse notice gives the
+    ``reason`` without naming the winner."""
+    status, out = await late
+    assert status == 409 and out["error"]["code"] == code, out
+    account = await _recorded(p, winner, record)
+    assert account["score"] == 85
+    notice = await _lapse_notice(p, auction_id)
+    assert notice["title"].endswith("成交不成立公告") and winner not in json.dumps(notice)
+    assert reason in notice["content"]["LAPSE_REASON"]
 
 
 async def test_the_sale_contract_is_signed_at_the_deal_price_or_lapses_with_a_credit_record(
@@ -645,14 +656,9 @@ async def test_the_sale_contract_is_signed_at_the_deal_price_or_lapses_with_a_cr
     records = await _events(p, lapsed_id, "AuctionContractOverdue")
     [overdue] = _of(records, "AuctionContractOverdue")
     assert overdue["winner_uscc"] == b and overdue["deposit_forfeited_fen"] == 0
-    status, out = await p.call("bidding", "POST", f"/v1/auctions/{lapsed_id}/contract",
-                               s_token, terms)
-    assert status == 409 and out["error"]["code"] == "contract_overdue", out
-    account = await _recorded(p, b, "sale_contract_unsigned")
-    assert account["score"] == 85
-    notice = await _lapse_notice(p, lapsed_id)
-    assert notice["title"].endswith("成交不成立公告") and b not in json.dumps(notice)
-    assert "出让合同" in notice["content"]["LAPSE_REASON"]
+    await _lapsed(p, lapsed_id, b, late=p.call(
+        "bidding", "POST", f"/v1/auctions/{lapsed_id}/contract", s_token, terms),
+                  code="contract_overdue", record="sale_contract_unsigned", reason="出让合同")
 
 
 async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
