@@ -30,6 +30,7 @@ class NoticeType(StrEnum):
     RESUMPTION = "resumption"  # 恢复公告, with the deadline after the suspension
     SALE_LAPSED = "sale_lapsed"  # 成交不成立 / 成交结果无效公告: the winner did not sign the
     #                                confirmation or the contract, or an objection was upheld
+    SALE_CONTRACT = "sale_contract"  # 出让合同公告 / 产权交易结果公告: the sale's contract signed
 
 
 @register

@@ -583,6 +583,17 @@ class AuctionConfirmed(_AuctionEvent):
                                   "from the later of this confirmation and the end of the "
                                   "result's publicity (None when the category asks no "
                                   "separate contract).")
+    publicity_end: datetime | None = Field(
+        default=None, description="Where the confirmation is the contract and the result is "
+                                  "publicised after it (产权交易合同; 32号令第29条, unverified): "
+                                  "the end of that publicity period, from this confirmation.")
+    publicity_article: str | None = Field(default=None,
+                                          description="Legal basis of the publicity period.")
+    appraised_fen: int | None = Field(default=None, ge=0, description="The appraised value "
+                                      "(评估结果) in fen, for the result announcement.")
+    listing_price_fen: int | None = Field(default=None, ge=0, description="The listing price "
+                                          "(转让底价: the floor of the sale) in fen, for the "
+                                          "result announcement.")
 
 
 class _WinnerLapsed(_AuctionEvent):

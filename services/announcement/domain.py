@@ -18,7 +18,9 @@ from contracts.announcement import NoticeType
 from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
+    AuctionConfirmed,
     AuctionContractOverdue,
+    AuctionContractSigned,
     AuctionMethod,
     AuctionPublished,
     AuctionResultAnnulled,
@@ -89,6 +91,8 @@ def draft(event: Any, facts: TenderFacts, rules: Rules, now: datetime) -> Draft 
     if make is None:
         return None
     notice = make(event, facts, rules, now)
+    if notice is None:  # an event of this type that asks no notice (e.g. a confirmation)
+        return None
     check_public(notice.content)
     return notice
 
@@ -338,17 +342,54 @@ def _sale_annulled(e: AuctionResultAnnulled, facts: TenderFacts, rules: Rules,
     return Draft(NoticeType.SALE_LAPSED, None, facts.project_name + "成交结果无效公告", content)
 
 
+def _sale_contract(e: AuctionContractSigned, facts: TenderFacts, rules: Rules,
+                   now: datetime) -> Draft:
+    """出让合同公告: the sale contract signed with the buyer the result named, at the deal
+    price (39号令; 矿业权交易规则第26条; unverified); never the base price."""
+    winner = facts.winners.get(SALE, {})
+    content = {"AUCTION_CODE": e.auction_id, "CONTRACT_NO": e.contract_no,
+               "WIN_BIDDER_CODE": e.winner_uscc, "WIN_BIDDER_NAME": winner.get("name"),
+               **_amount("CONTRACT_AMOUNT", e.price_fen), "SIGN_TIME": e.signed_at.isoformat(),
+               "LEGAL_BASIS": e.article}
+    return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "出让合同公告", content)
+
+
+def _sale_contract_result(e: AuctionConfirmed, facts: TenderFacts, rules: Rules,
+                          now: datetime) -> Draft | None:
+    """交易结果公告 where the confirmation is the contract (产权交易合同) and the result is
+    publicised after it, with what 32号令第29条 names (unverified): 交易标的名称, 评估结果,
+    转让底价, 交易价格, and a period for objections. A confirmation with no such period
+    asks no notice (the result was publicised at the close)."""
+    if e.publicity_end is None:
+        return None
+    winner = facts.winners.get(SALE, {})
+    content = {"AUCTION_CODE": e.auction_id, "SUBJECT_NAME": facts.project_name,
+               "WIN_BIDDER_CODE": e.winner_uscc, "WIN_BIDDER_NAME": winner.get("name"),
+               **_amount("APPRAISED_PRICE", e.appraised_fen),
+               **_amount("LISTING_PRICE", e.listing_price_fen),
+               **_amount("CONTRACT_AMOUNT", e.price_fen),
+               "SIGN_TIME": e.confirmed_at.isoformat(),
+               "PUBLICITY_START_TIME": now.isoformat(),
+               "PUBLICITY_END_TIME": e.publicity_end.isoformat(),
+               "PUBLICITY_BASIS": e.publicity_article, "OBJECTION_METHOD": SALE_OBJECTION_METHOD}
+    end = e.publicity_end if e.publicity_end > now else None
+    return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "产权交易结果公告",
+                 content, publicity_end=end)
+
+
+SALE = "sale"  # the key of a sale's winner among a tender's winners (a sale has no sections)
 SALE_OBJECTION_METHOD = ("公示期内对公示内容有异议的，可通过平台向出让人（转让方）提出"
                          "（POST /v1/notices/<本公告编号>/objections）；依据公示期的规定")
 
 
-DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft]] = {
+DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft | None]] = {
     TenderPublished: _tender, TenderModified: _modification, BidsOpened: _opening,
     EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
     TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result,
     TenderSuspended: _suspension, TenderResumed: _resumption,
     AuctionConfirmationOverdue: _sale_lapsed, AuctionContractOverdue: _contract_lapsed,
-    AuctionResultAnnulled: _sale_annulled}
+    AuctionResultAnnulled: _sale_annulled, AuctionContractSigned: _sale_contract,
+    AuctionConfirmed: _sale_contract_result}
 
 
 # Publicity periods and objections (公示期与异议, 条例54) -------------------------------

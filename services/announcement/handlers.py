@@ -13,7 +13,7 @@ from contracts.announcement import (
     PublicityObjectionFiled,
     PublicityPeriodEnded,
 )
-from contracts.bidding import AuctionPublished, Awarded, TenderPublished
+from contracts.bidding import AuctionClosed, AuctionPublished, Awarded, TenderPublished
 from contracts.categories import Category
 from contracts.envelope import Envelope
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing, now_ms
@@ -67,6 +67,10 @@ class Announcement:
             # the seller answers objections to its result's publicity (成交公示)
             await self.store.remember_tender(event.auction_id, event.name, event.category,
                                              event.region_code, (event.seller_uscc,))
+        elif isinstance(event, AuctionClosed) and event.sold and event.winner_uscc:
+            # named again in the contract's notice (出让合同公告 / 产权交易结果公告)
+            await self.store.remember_winner(event.auction_id, domain.SALE,
+                                             event.winner_name or "", event.winner_uscc)
         elif isinstance(event, Awarded):
             await self.store.remember_winner(event.tender_id, event.section_code,
                                              event.winner.bidder_name, event.winner.bidder_uscc)

@@ -214,7 +214,16 @@ def _sale_lapsed(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) ->
                     "statusDetails": c["LAPSE_REASON"]}]
 
 
+def _sale_contract(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    """A sale's contract signed (出让合同 / 产权交易合同) on its award."""
+    award_id = notice["tender_id"]
+    r["tag"] = ["contract"]
+    r["contracts"] = [{"id": f"{award_id}-contract", "awardID": award_id, "status": "active",
+                       "dateSigned": c["SIGN_TIME"], "value": _value(c["CONTRACT_AMOUNT"])}]
+
+
 FILL = {"tender": _tender, "modification": _amendment, "opening": _opening,
         "candidates": _candidates, "result": _result, "contract": _contract,
         "failure": _failure, "auction": _sale, "auction_result": _sale_result,
-        "suspension": _suspension, "resumption": _resumption, "sale_lapsed": _sale_lapsed}
+        "suspension": _suspension, "resumption": _resumption, "sale_lapsed": _sale_lapsed,
+        "sale_contract": _sale_contract}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
+    AuctionConfirmed,
     AuctionContractOverdue,
+    AuctionContractSigned,
     AuctionPublished,
     AuctionResultAnnulled,
     Awarded,
@@ -26,7 +28,7 @@ from services.announcement.handlers import Announcement
 PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
                  ContractSigned, TenderFailed, AuctionPublished, AuctionClosed, TenderSuspended,
                  TenderResumed, AuctionConfirmationOverdue, AuctionContractOverdue,
-                 AuctionResultAnnulled)
+                 AuctionResultAnnulled, AuctionConfirmed, AuctionContractSigned)
 
 
 def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:

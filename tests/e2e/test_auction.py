@@ -306,6 +306,21 @@ async def test_property_online_bidding_is_extended_by_a_late_offer(platform: Pla
     assert datetime.fromisoformat(closed["closed_at"]) >= datetime.fromisoformat(
         late["ends_at"])
     assert [o["extended"] for o in _of(records, "OfferAccepted")] == [False, True]
+    # 32号令第29条 (unverified): the result is announced from the contract, not the close
+    assert closed["publicity_end"] is None
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/confirmation",
+                               b_token)
+    assert status == 200 and out["status"] == "confirmed", out
+    [confirmed] = _of(await _events(p, auction_id, "AuctionConfirmed", Category.PROPERTY),
+                      "AuctionConfirmed")
+    assert confirmed["publicity_end"] and confirmed["appraised_fen"] == 1000 * WAN
+    notice = await _notice_of(p, auction_id, "sale_contract")
+    assert notice["title"].endswith("产权交易结果公告")
+    assert datetime.fromisoformat(notice["content"]["PUBLICITY_END_TIME"]) == \
+        datetime.fromisoformat(confirmed["publicity_end"])
+    assert (notice["content"]["CONTRACT_AMOUNT"], notice["content"]["APPRAISED_PRICE"]) == (
+        "10100000.00", "10000000.00")
+    assert (await _notices(p, auction_id))["auction_result"]["publicity_end"] is None
 
 
 async def test_concurrent_offers_on_one_auction_are_serialised(platform: Platform) -> None:
@@ -593,12 +608,17 @@ async def _objection_upheld(p: Platform, nid: str, objector_token: str, seller_t
     return dict(filed)
 
 
-async def _lapse_notice(p: Platform, auction_id: str) -> dict[str, Any]:
-    async def lapsed() -> Any:
+async def _notice_of(p: Platform, auction_id: str, notice_type: str) -> dict[str, Any]:
+    """The sale's one notice of ``notice_type``, once announcement has published it."""
+    async def published() -> Any:
         _, body = await p.call("announcement", "GET", f"/v1/notices?tender={auction_id}")
-        return [n for n in body["items"] if n["notice_type"] == "sale_lapsed"] or None
-    [notice] = await eventually(lapsed, within=30)
+        return [n for n in body["items"] if n["notice_type"] == notice_type] or None
+    [notice] = await eventually(published, within=30)
     return dict(notice)
+
+
+async def _lapse_notice(p: Platform, auction_id: str) -> dict[str, Any]:
+    return await _notice_of(p, auction_id, "sale_lapsed")
 
 
 async def _lapsed(p: Platform, auction_id: str, winner: str, *,
@@ -652,6 +672,10 @@ async def test_the_sale_contract_is_signed_at_the_deal_price_or_lapses_with_a_cr
     assert (signed["winner_uscc"], signed["price_fen"]) == (a, 1060 * WAN)
     view = await _view(p, signed_id)
     assert view["contract"]["status"] == "signed" and a not in json.dumps(view)
+    published = (await _notice_of(p, signed_id, "sale_contract"))["content"]
+    assert published["CONTRACT_NO"] == terms["contract_no"]
+    assert (published["WIN_BIDDER_NAME"], published["CONTRACT_AMOUNT"]) == (
+        "合同0置业有限公司", "10600000.00")
 
     records = await _events(p, lapsed_id, "AuctionContractOverdue")
     [overdue] = _of(records, "AuctionContractOverdue")

@@ -881,6 +881,68 @@ def test_property_asks_no_second_contract_its_confirmation_is_the_contract_32号
         AuctionRules.model_validate(raw)
 
 
+def test_a_property_result_is_publicised_from_its_contract_32号令第29条() -> None:
+    """产权交易合同生效后 the result is announced for >= 5 working days, with the appraisal,
+    the listing price and the deal price (32号令第29条, unverified): not at the close. The
+    confirmation is the contract; an objection upheld in that period annuls it."""
+    from services.announcement import domain as notices
+    from services.announcement.ocds import release
+
+    assert PROPERTY.result_publicity_after_contract.value == 1
+    assert "第29条" in PROPERTY.result_publicity_after_contract.source
+    state = _state(PROPERTY, None, category=Category.PROPERTY, appraised_fen=100_000_00,
+                   method=AuctionMethod.ONLINE_BIDDING)
+    state = _offer(state, A, 101_000_00, OPENED, PROPERTY)
+    change = _at_end(state, PROPERTY, state["end_ms"])
+    closed = _closed(change)
+    assert closed.sold and closed.publicity_end is None and closed.confirmation_due
+    state = _deep(state, change)
+    signed_ms = int(state["end_ms"]) + 60_000
+    state, confirmed = _confirmed(state, PROPERTY, A, signed_ms)
+    assert confirmed.contract_due is None  # no second contract
+    assert confirmed.publicity_end == BOOK.calendar.add_working_days(auction.at(signed_ms), 5)
+    assert (confirmed.appraised_fen, confirmed.listing_price_fen) == (100_000_00,
+                                                                      state["starting_price_fen"])
+    assert state["result"]["publicity_end"] == confirmed.publicity_end.isoformat()
+
+    facts = notices.TenderFacts("示例公司100%股权", Category.PROPERTY, "440300",
+                                {notices.SALE: {"name": "示例受让有限公司", "code": A}})
+    at_close = notices.draft(closed, facts, None, closed.closed_at)
+    assert at_close is not None and at_close.publicity_end is None
+    now = confirmed.confirmed_at + timedelta(seconds=1)
+    result = notices.draft(confirmed, facts, None, now)
+    assert result is not None and result.title == "示例公司100%股权产权交易结果公告"
+    assert result.notice_type.value == "sale_contract"
+    assert result.publicity_end == confirmed.publicity_end
+    c = result.content
+    assert (c["APPRAISED_PRICE"], c["CONTRACT_AMOUNT"], c["WIN_BIDDER_NAME"]) == (
+        "100000.00", "101000.00", "示例受让有限公司")
+    assert c["LISTING_PRICE"] and "第29条" in c["PUBLICITY_BASIS"] and "异议" in c[
+        "OBJECTION_METHOD"]
+    notice = {"id": "N", "notice_type": "sale_contract", "tender_id": confirmed.auction_id,
+              "published_at": now.isoformat(), "content": c, "title": result.title,
+              "category": "property", "region_code": "440300", "seq": 1}
+    [contract] = release(notice, "ocds-test")["contracts"]
+    assert (contract["awardID"], contract["value"]["amount"]) == (confirmed.auction_id,
+                                                                  101_000.0)
+
+    state = _deep(state, auction.objection_filed(state, "objP"))
+    change = auction.objection_answered(state, PROPERTY, BOOK.calendar, objection_id="objP",
+                                        upheld=True, answer="受让方资格不符", now=now)
+    annulled = _event_of(change, AuctionResultAnnulled)
+    assert annulled.winner_uscc == A and _deep(state, change)["confirmation"]["status"] == "void"
+
+    land, _ = _sold_with_deposit()
+    land, land_confirmed = _confirmed(land, LAND, B, int(land["end_ms"]) + 1)
+    assert land_confirmed.publicity_end is None  # land publicised its result at the close
+    assert notices.draft(land_confirmed, facts, None, now) is None
+    raw = LAND.model_dump()
+    raw["result_publicity_after_contract"] = {**raw["result_publicity_after_contract"],
+                                              "value": 1}
+    with pytest.raises(ValidationError, match="result_publicity_after_contract needs"):
+        AuctionRules.model_validate(raw)
+
+
 def test_a_mining_contract_waits_for_the_publicity_and_its_objections_矿业权交易规则第27条(
         ) -> None:
     """The contract is due 10 working days after the result's publicity (not the
@@ -987,6 +1049,31 @@ def test_annulled_and_unsigned_contract_sales_are_announced_as_lapsed() -> None:
         award = release(notice, "ocds-test")["awards"][0]
         assert award["status"] == "cancelled" and award["statusDetails"]
     assert titles == ["示例县铜矿采矿权成交结果无效公告", "示例县铜矿采矿权成交不成立公告"]
+
+
+def test_a_signed_sale_contract_is_announced_with_its_number_and_price_39号令第21条() -> None:
+    """出让合同公告: the contract's number, the buyer the result named and the price (the
+    deal price), as OCDS a contract on the sale's award; never the base price."""
+    from services.announcement import domain as notices
+    from services.announcement.ocds import release
+
+    facts = notices.TenderFacts("宗地A-01", Category.LAND, "440300",
+                                {notices.SALE: {"name": "竞得置业有限公司", "code": B}})
+    signed = AuctionContractSigned(auction_id="2026ABCDEFGHIJKLM001", winner_uscc=B,
+                                   contract_no="示出让〔2026〕7号", price_fen=125_000_00,
+                                   signed_at=T0, article=LAND.contract_within.source)
+    draft = notices.draft(signed, facts, None, T0)
+    assert draft is not None and draft.title == "宗地A-01出让合同公告"
+    assert draft.publicity_end is None
+    assert (draft.content["CONTRACT_NO"], draft.content["WIN_BIDDER_NAME"],
+            draft.content["CONTRACT_AMOUNT"]) == ("示出让〔2026〕7号", "竞得置业有限公司",
+                                                   "125000.00")
+    assert "第21条" in draft.content["LEGAL_BASIS"]
+    notice = {"id": "N", "notice_type": draft.notice_type.value, "tender_id": signed.auction_id,
+              "published_at": T0.isoformat(), "content": draft.content, "title": draft.title,
+              "category": "land", "region_code": "440300", "seq": 1}
+    [contract] = release(notice, "ocds-test")["contracts"]
+    assert (contract["dateSigned"], contract["status"]) == (T0.isoformat(), "active")
 
 
 # a sale by agreement (协议出让; 矿业权交易规则第32条, unverified) --------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from contracts.announcement import NoticePublished, NoticeType
 from contracts.bidding import (
@@ -231,6 +231,25 @@ def test_a_sale_confirmation_and_its_lapse_reach_the_seller_and_the_winner() -> 
     told = templates.render("sale_confirmation_overdue", "zh",
                             context("sale_confirmation_overdue", lapsed))
     assert "20000.00 元不予退还" in told.body and "39号令第22条" in told.body
+
+
+def test_a_property_contract_is_told_with_its_result_announcement_32号令第29条() -> None:
+    """Property: the confirmation is the 产权交易合同, and the result is announced from it
+    (32号令第29条, unverified): both sides hear it is concluded and until when it is
+    announced, not of a sale contract still to sign."""
+    from contracts.bidding import AuctionConfirmed
+
+    published, _, _ = _sale_events()
+    seller = Parties(published.seller_uscc, None)
+    end = NOW + timedelta(days=7)
+    concluded = AuctionConfirmed(auction_id=published.auction_id, winner_uscc=BIDDER,
+                                 price_fen=123_456_78, confirmed_at=NOW, article="32号令",
+                                 publicity_end=end, publicity_article="32号令第29条")
+    assert [x.kind for x in auction_routes(concluded, seller)] == ["sale_concluded"] * 2
+    told = Templates.load().render("sale_concluded", "zh",
+                                   context("sale_concluded", concluded))
+    assert "交易结果公告期至（北京时间）：2026-12-01" in told.body, told.body
+    assert "出让合同" not in told.body and "123456.78 元" in told.body
 
 
 def test_a_sale_contract_its_lapse_and_an_annulled_result_reach_the_seller_and_the_winner(

@@ -459,7 +459,8 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
         price_fen=top.price_fen if top else None, winner_uscc=winner[0],
         winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
         closed_at=at(now_ms),
-        **(_publicity(rules, cal, at(now_ms)) if outcome.sold and not agreed else {}))
+        **(_publicity(rules, cal, at(now_ms)) if outcome.sold and not agreed
+           and not rules.result_publicity_after_contract.value else {}))
     sets: dict[str, Any] = {"status": CLOSED}
     if agreed and outcome.sold and winner[0] is not None and rules.contract_within.value > 0:
         # publicised before: the contract follows at once (以协议方式出让的, 参照签订出让合同)
@@ -477,12 +478,12 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
     return Change(set=sets, events=[Outgoing(event, category)])
 
 
-def _publicity(rules: AuctionRules, cal: Calendar, closed: datetime) -> dict[str, Any]:
+def _publicity(rules: AuctionRules, cal: Calendar, start: datetime) -> dict[str, Any]:
     """The publicity period of a sale's result (成交公示), if the category has one."""
     period = rules.result_publicity
     if period.value <= 0:
         return {}
-    return {"publicity_end": after(period, closed, cal), "publicity_article": period.source}
+    return {"publicity_end": after(period, start, cal), "publicity_article": period.source}
 
 
 # What the public may read of a result: never the base price (only whether it was met).
@@ -526,6 +527,15 @@ def confirm(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: 
                              price_fen=int(state["result"]["price_fen"]),
                              confirmed_at=at(now_ms), article=rules.confirmation_within.source,
                              contract_due=due)
+    if rules.result_publicity_after_contract.value:
+        # the confirmation is the 产权交易合同: the result is publicised from it, with what
+        # 32号令第29条 names (评估结果, 转让底价, 交易价格; unverified)
+        publicity = _publicity(rules, cal, at(now_ms))
+        event = event.model_copy(update={
+            **publicity, "appraised_fen": state.get("appraised_fen"),
+            "listing_price_fen": int(state["starting_price_fen"])})
+        if publicity:
+            sets["result.publicity_end"] = publicity["publicity_end"].isoformat()
     return Change(set=sets, events=[Outgoing(event, Category(state["category"]))])
 
 

@@ -101,6 +101,8 @@ class AuctionRules(BaseModel):
     contract_within: Rule  # ... then the sale contract (出让合同) within this, from the later
     #                        of the confirmation and the result's publicity end (0: none)
     agreement_publicity: Rule  # a sale by agreement (协议出让) is publicised this long first
+    result_publicity_after_contract: Rule  # value 1: the result's publicity starts when the
+    #                        contract is signed (the confirmation, as property's 产权交易合同)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:
@@ -117,6 +119,12 @@ class AuctionRules(BaseModel):
         if self.contract_within.value > 0 and self.confirmation_within.value <= 0:
             raise ValueError("a sale contract is signed on the confirmation (成交确认书): "
                              "contract_within needs confirmation_within")
+        if self.result_publicity_after_contract.value and (
+                self.confirmation_within.value <= 0 or self.contract_within.value > 0):
+            raise ValueError("a result publicised after the contract is publicised on the "
+                             "confirmation, as the contract itself: "
+                             "result_publicity_after_contract needs confirmation_within and "
+                             "no contract_within")
         if self.extension_window.value > 0 and self.extension.value <= 0:
             raise ValueError("an extension window needs a positive extension")
         if not 0 < self.increment_max_percent.value <= 100:

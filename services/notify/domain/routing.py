@@ -162,6 +162,8 @@ def auction_routes(event: Any, parties: Parties) -> list[Route]:
         return [*(Route(x, "auction_sold") for x in parties.owners() if x != winner),
                 Route(winner, won)]
     kind = SALE_STEPS.get(type(event))
+    if isinstance(event, AuctionConfirmed) and event.publicity_end is not None:
+        kind = "sale_concluded"  # the confirmation is the contract (产权交易合同), announced
     if kind is not None:  # the winner's steps after the result: the seller and the winner
         return [Route(x, kind) for x in _unique([*parties.owners(),
                                                  r.entity(event.winner_uscc)])]
