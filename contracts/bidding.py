@@ -469,6 +469,11 @@ class AuctionPublished(_AuctionEvent):
     approval_no: str | None = Field(
         default=None, description="A sale by agreement: the number of the people's "
                                   "government's consent (协议出让报请同级人民政府同意).")
+    benchmark_price_fen: int | None = Field(
+        default=None, ge=0, description="A land sale by agreement: the benchmark land price "
+                                        "(基准地价) of the parcel's grade in fen; the agreed "
+                                        "price may not be below the rule's share of it "
+                                        "(21号令第5条, unverified).")
 
 
 @register
@@ -624,6 +629,13 @@ class AuctionContractSigned(_AuctionEvent):
     price_fen: int = Field(ge=0, description="Contract price in fen: the deal price.")
     signed_at: datetime = Field(description="When it was signed.")
     article: str = Field(description="Legal basis.")
+    publicity_end: datetime | None = Field(
+        default=None, description="Where the category publicises a sale by agreement's result "
+                                  "from its contract (21号令第14条, unverified: >= 15 days): "
+                                  "the end of that period; None: the contract's notice has "
+                                  "no period.")
+    publicity_article: str | None = Field(default=None,
+                                          description="Legal basis of the publicity period.")
 
 
 @register

@@ -284,8 +284,8 @@ def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetim
         method=SALE_METHODS[e.method.value])
     end = None
     if e.method is AuctionMethod.AGREEMENT:
-        # 协议出让公示 (矿业权交易规则第32条, unverified): the buyer named, objections to the
-        # seller until the sale concludes at the end of the period
+        # 协议出让公示 (矿业权交易规则第32条; land: 21号令第9条; unverified): the buyer named,
+        # objections to the seller until the sale concludes at the end of the period
         kind = kind.removesuffix("公告") + "公示"
         content.update(BUYER_NAME=e.buyer_name, BUYER_CODE=e.buyer_uscc,
                        APPROVAL_NO=e.approval_no, PUBLICITY_START_TIME=now.isoformat(),
@@ -345,13 +345,23 @@ def _sale_annulled(e: AuctionResultAnnulled, facts: TenderFacts, rules: Rules,
 def _sale_contract(e: AuctionContractSigned, facts: TenderFacts, rules: Rules,
                    now: datetime) -> Draft:
     """出让合同公告: the sale contract signed with the buyer the result named, at the deal
-    price (39号令; 矿业权交易规则第26条; unverified); never the base price."""
+    price (39号令; 矿业权交易规则第26条; unverified); never the base price. A sale by
+    agreement whose result is publicised from its contract (21号令第14条, unverified: >= 15
+    days) is 出让结果公示, with its period and how to object."""
     winner = facts.winners.get(SALE, {})
     content = {"AUCTION_CODE": e.auction_id, "CONTRACT_NO": e.contract_no,
                "WIN_BIDDER_CODE": e.winner_uscc, "WIN_BIDDER_NAME": winner.get("name"),
                **_amount("CONTRACT_AMOUNT", e.price_fen), "SIGN_TIME": e.signed_at.isoformat(),
                "LEGAL_BASIS": e.article}
-    return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "出让合同公告", content)
+    if e.publicity_end is None:
+        return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "出让合同公告",
+                     content)
+    content.update(PUBLICITY_START_TIME=now.isoformat(),
+                   PUBLICITY_END_TIME=e.publicity_end.isoformat(),
+                   PUBLICITY_BASIS=e.publicity_article, OBJECTION_METHOD=SALE_OBJECTION_METHOD)
+    end = e.publicity_end if e.publicity_end > now else None
+    return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "出让结果公示", content,
+                 publicity_end=end)
 
 
 def _sale_contract_result(e: AuctionConfirmed, facts: TenderFacts, rules: Rules,

@@ -50,6 +50,10 @@ class AuctionIn(RequestBody):
                                    "end of the sale's publicity, when it concludes.")
     approval_no: str | None = Field(default=None, max_length=100, description="A sale by "
                                     "agreement: the people's government's consent (批准文号).")
+    benchmark_price_fen: int | None = Field(default=None, ge=1, description="A land sale by "
+                                            "agreement: the benchmark land price (基准地价) "
+                                            "of the parcel's grade; the price may not be below "
+                                            "the rule's share of it (21号令第5条).")
 
     @model_validator(mode="after")
     def _increment_unless_agreement(self) -> AuctionIn:

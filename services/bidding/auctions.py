@@ -252,7 +252,8 @@ class Auctions:
         self._seller(state, who)
         rules = self.rules(state)
         await self.auctions.update(auction_id, lambda s, v: _audited(s, auction.sign_contract(
-            s, rules, contract_no=contract_no, price_fen=price_fen, now_ms=now_ms()), who,
+            s, rules, contract_no=contract_no, price_fen=price_fen, now_ms=now_ms(),
+            cal=self.calendar), who,
             "contract", {"contract_no": contract_no, "price_fen": price_fen}))
         held = (await self.get(auction_id))["contract"]
         return {"status": held["status"], "contract_no": held["contract_no"],

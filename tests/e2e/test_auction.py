@@ -780,3 +780,37 @@ async def test_a_mining_sale_by_agreement_concludes_with_its_buyer_unless_an_obj
     [stopped] = _of(await _events(p, objected_id, "AuctionClosed", Category.MINING),
                     "AuctionClosed")
     assert (stopped["sold"], stopped["reason"]) == (False, "objection_upheld")
+
+
+async def test_a_land_sale_by_agreement_is_publicised_again_from_its_contract(
+        platform: Platform) -> None:
+    """协议出让国有土地使用权 (国土资源部令第21号, unverified): the agreed price is at least
+    70% of the benchmark land price (第5条: refused below it); publicised with its buyer
+    first (第9条), the sale concludes with it; once the seller records the contract, the
+    result is publicised for a period (第14条: >= 15 days; seconds here) as 出让结果公示."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    buyer, _ = await p.entity("bidder", name="协议用地置业有限公司")
+    body = _body(seller, "agreement", buyer_uscc=buyer, approval_no="示府函〔2026〕21号",
+                 benchmark_price_fen=1400 * WAN, base_price_fen=990 * WAN,
+                 start_at=(datetime.now(UTC) + timedelta(seconds=10)).isoformat(), end_at=None)
+    body.pop("increment_fen")
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", "/v1/auctions", s_token, {**body, "benchmark_price_fen": 1500 * WAN}))
+    assert status == 422 and out["error"]["code"] == "price_below_agreement_floor", out
+    assert out["error"]["details"]["minimum_price_fen"] == 1050 * WAN  # 70% of 1500万
+    auction_id = await _announce(p, s_token, body)
+    [closed] = _of(await _events(p, auction_id, "AuctionClosed"), "AuctionClosed")
+    assert (closed["sold"], closed["winner_uscc"], closed["price_fen"]) == (
+        True, buyer, 1000 * WAN)
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/contract",
+                               s_token, {"contract_no": "示协出〔2026〕2号",
+                                         "price_fen": 1000 * WAN})
+    assert status == 200 and out["status"] == "signed", out
+    [signed] = _of(await _events(p, auction_id, "AuctionContractSigned"),
+                   "AuctionContractSigned")
+    assert signed["publicity_end"] and "第14条" in signed["publicity_article"]
+    notice = await _notice_of(p, auction_id, "sale_contract")
+    assert notice["title"].endswith("出让结果公示")
+    assert notice["content"]["WIN_BIDDER_NAME"] == "协议用地置业有限公司"
+    assert "9900000" not in json.dumps(notice)  # never the base price

@@ -822,7 +822,8 @@ def _mining_sold() -> tuple[dict[str, Any], AuctionClosed]:
 
 def _sign(state: dict[str, Any], rules: AuctionRules, at_ms: int, price: int = 125_000_00,
           no: str = "示出让〔2026〕7号") -> Change:
-    return auction.sign_contract(state, rules, contract_no=no, price_fen=price, now_ms=at_ms)
+    return auction.sign_contract(state, rules, contract_no=no, price_fen=price, now_ms=at_ms,
+                                 cal=BOOK.calendar)
 
 
 def test_the_contract_follows_the_confirmation_at_the_deal_price_39号令第21条() -> None:
@@ -1091,14 +1092,15 @@ def _agreement(**kw: Any) -> dict[str, Any]:
 
 
 def test_a_sale_by_agreement_names_its_buyer_and_consent_and_is_publicised_first() -> None:
-    """协议出让: mining only here; a named buyer and the people's government's consent
-    (报请同级人民政府同意); at least the appraisal (评估价值、市场基准价就高); no bidding
-    period, deposit or increment; concluded only after its publicity (10 working days)."""
-    assert AuctionMethod.AGREEMENT in MINING.methods
-    assert AuctionMethod.AGREEMENT not in LAND.methods | PROPERTY.methods
+    """协议出让: mining and land (not property); a named buyer and the people's
+    government's consent (报请同级人民政府同意); at least the appraisal (评估价值、市场基准价
+    就高); no bidding period, deposit or increment; concluded only after its publicity (10
+    working days)."""
+    assert AuctionMethod.AGREEMENT in MINING.methods & LAND.methods
+    assert AuctionMethod.AGREEMENT not in PROPERTY.methods
     assert MINING.agreement_publicity.n == 10 and "第32条" in MINING.agreement_publicity.source
     _validate(MINING, _event(**_agreement()), None, None)
-    cases = [("method_not_allowed", LAND, _agreement(category=Category.LAND)),
+    cases = [("method_not_allowed", PROPERTY, _agreement(category=Category.PROPERTY)),
              ("agreement_terms_required", MINING, _agreement(buyer_uscc=None)),
              ("agreement_terms_required", MINING, _agreement(approval_no=" ")),
              ("seller_cannot_buy", MINING, _agreement(buyer_uscc=SELLER)),
@@ -1178,3 +1180,85 @@ def test_a_sale_by_agreement_is_publicised_with_its_buyer_and_a_period_to_object
               "content": draft.content, "title": draft.title, "category": "mining",
               "region_code": "440300", "seq": 1}
     assert release(notice, "ocds-test")["tender"]["procurementMethod"] == "direct"
+
+
+# a land sale by agreement (协议出让国有土地使用权规定, 国土资源部令第21号; unverified) ------
+LAND_AGREED_AT = BOOK.calendar.add_working_days(T0, 5)
+
+
+def _land_agreement(**kw: Any) -> dict[str, Any]:
+    return _agreement(**{"category": Category.LAND, "name": "宗地B-02",
+                         "start_at": LAND_AGREED_AT, "appraised_fen": None,
+                         "benchmark_price_fen": 130_000_00, "has_base_price": True, **kw})
+
+
+def test_a_land_sale_by_agreement_is_at_least_70_percent_of_the_benchmark_21号令第5条() -> None:
+    """协议出让最低价: at least 70% of the parcel grade's benchmark land price (第5条), and
+    the agreed price not below the base price set collectively (第11条); the sale is
+    publicised first so another intending user can come forward (第9条)."""
+    assert LAND.agreement_price_floor_percent.value == 70
+    assert "第5条" in LAND.agreement_price_floor_percent.source
+    decision = "示自然资〔2026〕集体决策9号"
+    _validate(LAND, _event(**_land_agreement()), 95_000_00, decision)
+    _validate(LAND, _event(**_land_agreement(starting_price_fen=91_000_00)), 91_000_00,
+              decision)  # exactly 70% of 130万
+    cases = [("benchmark_price_required", _land_agreement(benchmark_price_fen=None), 95_000_00),
+             ("price_below_agreement_floor", _land_agreement(starting_price_fen=90_999_99),
+              90_000_00),
+             ("base_price_below_agreement_floor", _land_agreement(), 90_999_99),
+             ("price_below_base", _land_agreement(), 100_000_01),
+             ("base_price_required", _land_agreement(), None),
+             ("publicity_too_short", _land_agreement(
+                 start_at=LAND_AGREED_AT - timedelta(minutes=1)), 95_000_00),
+             ("buyer_by_agreement_only", _mining(benchmark_price_fen=1), None)]
+    for code, fields, base in cases:
+        rules = MINING if fields["category"] == Category.MINING else LAND
+        with pytest.raises(DomainError) as exc:
+            _validate(rules, _event(**fields), base, decision if base else None)
+        assert exc.value.code == code, (code, fields)
+    with pytest.raises(DomainError) as exc:
+        _validate(LAND, _event(**_land_agreement(starting_price_fen=90_000_00)), 90_000_00,
+                  decision)
+    assert exc.value.details["minimum_price_fen"] == 91_000_00
+
+
+def test_a_land_sale_by_agreement_is_publicised_15_days_from_its_contract_21号令第14条(
+        ) -> None:
+    """The sale concludes with its buyer at the end of its publicity; the contract is then
+    due (10 working days); once signed, the result is publicised >= 15 days from it
+    (出让结果公示, with a period to object); an objection upheld then annuls it, contract
+    and all."""
+    from services.announcement import domain as notices
+
+    assert LAND.agreement_result_publicity.n == 15
+    state = _state(LAND, 95_000_00, **_land_agreement())
+    change = _at_end(state, LAND, _ms(LAND_AGREED_AT))
+    closed = _closed(change)
+    assert (closed.sold, closed.winner_uscc, closed.price_fen) == (True, A, 100_000_00)
+    assert closed.confirmation_due is None and closed.publicity_end is None
+    assert closed.contract_due == BOOK.calendar.add_working_days(LAND_AGREED_AT, 10)
+    state = _deep(state, change)
+    signed_ms = _ms(LAND_AGREED_AT) + 60_000
+    change = _sign(state, LAND, signed_ms, price=100_000_00)
+    signed = _event_of(change, AuctionContractSigned)
+    assert signed.publicity_end == auction.at(signed_ms) + timedelta(days=15)
+    assert signed.publicity_article == LAND.agreement_result_publicity.source
+    state = _deep(state, change)
+    assert state["result"]["publicity_end"] == signed.publicity_end.isoformat()
+
+    facts = notices.TenderFacts("宗地B-02", Category.LAND, "440300",
+                                {notices.SALE: {"name": "示例矿业有限公司", "code": A}})
+    draft = notices.draft(signed, facts, None, signed.signed_at)
+    assert draft is not None and draft.title == "宗地B-02出让结果公示"
+    assert draft.publicity_end == signed.publicity_end
+    assert "第14条" in draft.content["PUBLICITY_BASIS"] and "异议" in draft.content[
+        "OBJECTION_METHOD"]
+    assert "95000" not in str(draft.content)  # never the base price
+
+    state = _deep(state, auction.objection_filed(state, "oL"))
+    change = auction.objection_answered(state, LAND, BOOK.calendar, objection_id="oL",
+                                        upheld=True, answer="另有意向用地者",
+                                        now=signed.signed_at + timedelta(days=1))
+    annulled = _event_of(change, AuctionResultAnnulled)
+    assert annulled.contract_signed and annulled.article == LAND.agreement_result_publicity.source
+    assert _deep(state, change)["contract"]["status"] == "void"

@@ -11,6 +11,7 @@ unverified; each rule's source says so (rules.yaml).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,7 @@ from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden
-from services.bidding.domain.rules import AuctionRules, after, duration
+from services.bidding.domain.rules import AuctionRules, Rule, after, duration
 
 State = dict[str, Any]
 OPEN, LIVE, CLOSED = "open", "live", "closed"
@@ -83,7 +84,9 @@ def validate(rules: AuctionRules, e: AuctionPublished, base_price_fen: int | Non
                           f"{e.category.value}", allowed=sorted(m.value for m in rules.methods))
     if e.method is AuctionMethod.AGREEMENT:
         _check_agreement(rules, e, cal)
-    elif e.buyer_uscc is not None or e.approval_no is not None:
+        _check_agreed_price(rules, e, base_price_fen)
+    elif e.buyer_uscc is not None or e.approval_no is not None \
+            or e.benchmark_price_fen is not None:
         raise DomainError("buyer_by_agreement_only", "only a sale by agreement (协议出让) "
                           "names its buyer and the government's consent",
                           article=rules.agreement_publicity.source)
@@ -110,6 +113,30 @@ def _check_agreement(rules: AuctionRules, e: AuctionPublished, cal: Calendar) ->
     if e.start_at < after(rules.agreement_publicity, e.announced_at, cal):
         raise DomainError("publicity_too_short", "a sale by agreement concludes only after "
                           "its publicity period", article=article)
+
+
+def _check_agreed_price(rules: AuctionRules, e: AuctionPublished, base: int | None) -> None:
+    """The agreed price of a land sale by agreement: at least the rule's share of the
+    benchmark land price (协议出让最低价, 21号令第5条) and not below the secret base price
+    set collectively (第11条; both unverified). Told to the seller, who set them."""
+    floor = rules.agreement_price_floor_percent
+    if floor.value > 0:
+        if e.benchmark_price_fen is None:
+            raise DomainError("benchmark_price_required", "a sale by agreement of this "
+                              "category gives the parcel's benchmark land price "
+                              "(benchmark_price_fen)", article=floor.source)
+        least = math.ceil(e.benchmark_price_fen * floor.value / 100)
+        if e.starting_price_fen < least:
+            raise DomainError("price_below_agreement_floor", f"the agreed price may not be "
+                              f"below {floor.value:g}% of the benchmark land price "
+                              f"({least} fen)", minimum_price_fen=least, article=floor.source)
+        if base is not None and base < least:
+            raise DomainError("base_price_below_agreement_floor", "the base price may not be "
+                              f"below the least price of a sale by agreement ({least} fen)",
+                              minimum_price_fen=least, article=floor.source)
+    if base is not None and e.starting_price_fen < base:
+        raise DomainError("price_below_base", "the agreed price may not be below the base "
+                          "price (底价)", article=rules.base_price.source)
 
 
 def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
@@ -582,7 +609,7 @@ def pending_objections(state: Mapping[str, Any]) -> list[str]:
 
 
 def sign_contract(state: Mapping[str, Any], rules: AuctionRules, *, contract_no: str,
-                  price_fen: int, now_ms: int) -> Change:
+                  price_fen: int, now_ms: int, cal: Calendar) -> Change:
     """The seller records the sale contract signed with the winner: after the confirmation
     and the result's publicity, with no objection waiting (矿业权交易规则第27条: 交易中止),
     at the deal price, before it is due. The same contract again changes nothing."""
@@ -620,9 +647,16 @@ def sign_contract(state: Mapping[str, Any], rules: AuctionRules, *, contract_no:
     event = AuctionContractSigned(auction_id=state["auction_id"], winner_uscc=held["winner"],
                                   contract_no=contract_no, price_fen=price_fen,
                                   signed_at=at(now_ms), article=rules.contract_within.source)
-    return Change(set={"contract.status": SIGNED, "contract.contract_no": contract_no,
-                       "contract.price_fen": price_fen, "contract.at_ms": now_ms},
-                  events=[Outgoing(event, Category(state["category"]))])
+    sets: dict[str, Any] = {"contract.status": SIGNED, "contract.contract_no": contract_no,
+                            "contract.price_fen": price_fen, "contract.at_ms": now_ms}
+    period = rules.agreement_result_publicity
+    if state["method"] == AuctionMethod.AGREEMENT and period.value > 0:
+        # 协议出让结果 publicised from the contract (21号令第14条, unverified)
+        end = after(period, at(now_ms), cal)
+        event = event.model_copy(update={"publicity_end": end,
+                                         "publicity_article": period.source})
+        sets["result.publicity_end"] = end.isoformat()
+    return Change(set=sets, events=[Outgoing(event, Category(state["category"]))])
 
 
 def contract_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:
@@ -639,6 +673,14 @@ def contract_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> 
 
 
 # objections to the publicised result (成交公示期内的异议) --------------------------------
+def _result_publicity_rule(state: Mapping[str, Any], rules: AuctionRules) -> Rule:
+    """The period the sale's result is publicised under: a sale by agreement's from its
+    contract (21号令第14条) where the category has one, else the result's (成交公示)."""
+    if state["method"] == AuctionMethod.AGREEMENT and rules.agreement_result_publicity.value:
+        return rules.agreement_result_publicity
+    return rules.result_publicity
+
+
 def _winner(state: Mapping[str, Any]) -> str | None:
     """The sold result's winner (by its paddle; the public result names none)."""
     paddle = (state.get("result") or {}).get("winning_paddle")
@@ -675,7 +717,7 @@ def objection_answered(state: Mapping[str, Any], rules: AuctionRules, cal: Calen
             auction_id=state["auction_id"], winner_uscc=winner,
             price_fen=int(result["price_fen"]), objection_id=objection_id, reason=answer,
             annulled_at=now, contract_signed=contract.get("status") == SIGNED,
-            article=rules.result_publicity.source)
+            article=_result_publicity_rule(state, rules).source)
         events.append(Outgoing(annulled, category))
         applied = (state.get("applicants") or {}).get(winner)
         if applied:  # counted towards the price, it goes back to the winner

@@ -101,6 +101,10 @@ class AuctionRules(BaseModel):
     contract_within: Rule  # ... then the sale contract (出让合同) within this, from the later
     #                        of the confirmation and the result's publicity end (0: none)
     agreement_publicity: Rule  # a sale by agreement (协议出让) is publicised this long first
+    agreement_price_floor_percent: Rule  # by agreement: the price >= this % of the parcel's
+    #                        benchmark price (基准地价; 0: no such floor)
+    agreement_result_publicity: Rule  # by agreement: the result is publicised this long from
+    #                        its contract (0: the contract's notice has no period)
     result_publicity_after_contract: Rule  # value 1: the result's publicity starts when the
     #                        contract is signed (the confirmation, as property's 产权交易合同)
 
