@@ -57,11 +57,13 @@ LIBS = Path(".cache/kafka/libs")
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 HEAP = ("-Xms256m", "-Xmx512m")
+# One development node on a small shared machine: the serial collector (young
+# collections in the VM thread, no concurrent marking or refinement threads; G1 with
+# Kafka's production flags spent 0.25-0.5 s of the broker's 0.9-1.9 s over notify's
+# 5,000-webhook phase, the serial one ~0.05 s) and the C1 compiler only (a fresh node
+# never reaches C2's steady state): bench/README.md, notify sessions 6 and 12.
 JVM_OPTS = (
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
     "-Djava.awt.headless=true",
 )

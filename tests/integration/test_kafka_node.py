@@ -92,6 +92,19 @@ async def test_topic_produce_consume(node: KafkaNode) -> None:
     assert committed == len(sent)
 
 
+def test_node_runs_the_serial_collector(node: KafkaNode) -> None:
+    """The dev node collects garbage in its VM thread: no G1 worker, refinement or
+    marking threads spend the small machine's CPU (bench/README.md, notify session 12)."""
+    names = []
+    for task in Path(f"/proc/{node.pid}/task").iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:  # a thread that ended meanwhile
+            continue
+    assert "VM Thread" in names
+    assert not [name for name in names if name.startswith("G1 ")], names
+
+
 def test_state_file_finds_and_stops_a_node(tmp_path: Path) -> None:
     kafka = KafkaNode.start(ROOT, tmp_path / "kafka")
     try:
