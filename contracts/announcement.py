@@ -86,6 +86,10 @@ class PublicityObjectionFiled(Event):
     filed_at: datetime = Field(description="When it was filed.")
     answer_due: datetime | None = Field(description="To be answered by (条例54: 3 days).")
     article: str = Field(description="Legal basis.")
+    answerers: list[str] = Field(
+        default_factory=list, description="Credit codes of those who answer it: the tenderee "
+                                          "and its agency, or the seller (so whoever tells "
+                                          "them need not have seen the tender first).")
 
     def aggregate_id(self) -> str:
         return self.tender_id

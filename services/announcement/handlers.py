@@ -143,7 +143,8 @@ class Announcement:
         """A bidder's objection (异议) while the period runs; returns its id and answer due.
         The tenderee and its agency hear of it (PublicityObjectionFiled, internal)."""
         notice = await self.notice(nid)
-        if who.uscc is not None and who.uscc in await self._owners(notice):
+        owners = await self._owners(notice)
+        if who.uscc is not None and who.uscc in owners:
             raise Forbidden("own_tender", "the tenderee and its agency answer objections; "
                             "they do not file them")
         oid = uuid.uuid4().hex[:12]
@@ -159,7 +160,8 @@ class Announcement:
                 notice_id=nid, tender_id=state["tender_id"],
                 section_code=state.get("section_code"), objection_id=oid,
                 objector_uscc=objector, text=text, filed_at=_at(now),
-                answer_due=_at(due) if due else None, article=article)
+                answer_due=_at(due) if due else None, article=article,
+                answerers=sorted(owners))
             return Change(set=domain.file_objection(state, oid, objector, text, now, due),
                           events=[Outgoing(filed, Category(state["category"]))])
 

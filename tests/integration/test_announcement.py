@@ -345,6 +345,7 @@ async def test_an_objection_upheld_by_the_tenderee_is_reported_at_its_end(
                and r.headers.get("ce_type", "").endswith("PublicityObjectionFiled.v1")]
     assert event["objector_uscc"] == tokens["bidder_uscc"]
     assert event["objection_id"] == objection["objection_id"]
+    assert event["answerers"] == [tokens["tenderee_uscc"]]  # who must answer, named
     assert "第54条" in event["article"]
     decide = f"{path}/{objection['objection_id']}/decision"
     answer = {"upheld": True, "answer": "经核查业绩不实，重新评审"}

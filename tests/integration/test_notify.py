@@ -337,7 +337,8 @@ async def test_an_objection_to_a_result_reaches_the_tenderee_and_its_answer_the_
               "section_code": tender_id + "001", "objection_id": "r1",
               "objector_uscc": objector, "article": "招标投标法实施条例第54条"}
     await world.send(PublicityObjectionFiled(**common, text="第一名业绩造假", filed_at=now,
-                                             answer_due=now + timedelta(days=3)),
+                                             answer_due=now + timedelta(days=3),
+                                             answerers=[tenderee]),
                      Stage.ANNOUNCEMENT, category=Category.CONSTRUCTION)
     await world.send(PublicityObjectionAnswered(**common, upheld=False, answer="经核查属实有据",
                                                 answered_at=now, late=False),

@@ -371,6 +371,11 @@ def test_an_objection_to_a_result_reaches_the_owners_and_its_answer_the_objector
                                           answered_at=NOW, late=False)
     assert _who(tender_routes(filed, PARTIES)) == [r.entity("TENDEREE"), r.entity("AGENCY")]
     assert _who(tender_routes(answered, PARTIES)) == [r.entity(BIDDER)]
+    # announcement's topic may come before notify has seen the tender on bidding's: the
+    # event names who answers it, and they are told all the same, once each
+    named = filed.model_copy(update={"answerers": ["TENDEREE"]})
+    assert _who(tender_routes(named, Parties(None, None))) == [r.entity("TENDEREE")]
+    assert _who(tender_routes(named, PARTIES)) == [r.entity("TENDEREE"), r.entity("AGENCY")]
     templates = Templates.load()
     owners = templates.render("result_objection_filed", "zh",
                               context("result_objection_filed", filed))

@@ -136,7 +136,10 @@ def tender_routes(event: Any, parties: Parties) -> list[Route]:
     # to a publicised result: a section's candidates (条例54), or a sale's (成交公示, no section)
     if isinstance(event, PublicityObjectionFiled):
         kind = "result_objection_filed" if event.section_code else "sale_objection_filed"
-        return [Route(x, kind) for x in parties.owners()]
+        # named by the event: on announcement's topic it may come before notify has seen
+        # the tender on bidding's
+        told = [*parties.owners(), *(r.entity(u) for u in event.answerers)]
+        return [Route(x, kind) for x in _unique(told)]
     if isinstance(event, PublicityObjectionAnswered):
         kind = "result_objection_answered" if event.section_code else "sale_objection_answered"
         return [Route(r.entity(event.objector_uscc), kind)]
