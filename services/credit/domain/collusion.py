@@ -136,11 +136,16 @@ def _joined(vs: Sequence[str], change: Callable[[str], str],
     text = _SEP.join(vs)
     if not vs or text.count(_SEP) != len(vs) - 1:
         return [change(v.strip() if strip else v) for v in vs]
-    if strip and text.split(None, 1) != [text]:  # some value holds whitespace
+    if strip and _spaced(text):  # some value holds whitespace
         vs = list(map(str.strip, vs))
         text = _SEP.join(vs)
     changed = change(text)
     return vs if changed == text else changed.split(_SEP)
+
+
+def _spaced(text: str) -> bool:
+    """Whether the text holds whitespace (as ``str.split`` and ``str.strip`` know it)."""
+    return bool(text) and text.split(None, 1) != [text]
 
 
 def _unspaced(v: str) -> str:
@@ -513,11 +518,15 @@ def _equal_difference_runs(p: Sequence[int], tol: int, k: int) -> list[_Run]:
     first price whatever came before, so skipping a shorter one changes nothing.
     """
     steps = list(map(sub, p[1:], p))
-    valid = list(map(tol.__lt__, steps))
-    agree = map(tol.__ge__, map(abs, map(sub, steps[1:], steps)))
+    if tol == 0:  # exact steps: two equal steps, the first > 0 (so the second too)
+        starts = map(and_, map(eq, steps[1:], steps), map(tol.__lt__, steps))
+    else:
+        valid = list(map(tol.__lt__, steps))
+        agree = map(tol.__ge__, map(abs, map(sub, steps[1:], steps)))
+        starts = map(and_, map(and_, agree, valid), valid[1:])
     runs: list[_Run] = []
     i = 0
-    for start in _stretches(map(and_, map(and_, agree, valid), valid[1:]), k - 2):
+    for start in _stretches(starts, k - 2):
         if start < i:
             continue  # inside the run just found
         i, j = start, start + 1
@@ -577,9 +586,9 @@ def _ratio_starts(p: Sequence[int], tn: int, td: int, length: int) -> list[int]:
     if n < 3:
         return []
     steps = list(map(sub, p[1:], p))
-    low, high = min(p), max(p)
-    bound = (tn * high) // td + 1 + (max(map(abs, steps)) ** 2) // max(low, 1) + 1
-    if low <= 0 or bound >= max(map(abs, steps)) * 2:  # nothing to gain: test every place
+    low, high, widest = min(p), max(p), max(map(abs, steps))
+    bound = (tn * high) // td + 1 + widest**2 // max(low, 1) + 1
+    if low <= 0 or bound >= widest * 2:  # nothing to gain: test every place
         return _stretches(_ratio_flags(p, tn, td, 0, n - 2), length)
     spans = _stretch_spans(map(bound.__ge__, map(abs, map(sub, steps[1:], steps))), length)
     if len(spans) * 64 > n:  # many short ones (short runs count here): one exact pass
@@ -633,19 +642,36 @@ def _close_groups(p: Sequence[int], pct: Decimal, k: int) -> list[_Run]:
     runs: list[_Run] = []
     i, n = 0, len(p)
     # The greedy walk from the lowest price: a group from i has k prices exactly when
-    # p[i + k - 1] is within reach (sorted prices), so only those places (found at C
-    # speed) start one; from any other the walk moves on by one. A group from i ends at
-    # the last price with p[j]·scale <= p[i]·grow, that is p[j] <= ⌊p[i]·grow / scale⌋
-    # (integers, scale > 0): found by bisection, not a step per price.
-    firsts = compress(range(n), map(le, map(scale.__mul__, p[k - 1:]), map(grow.__mul__, p)))
-    for first in firsts:
-        if first < i:
-            continue  # inside the group just found
-        i = first
+    # p[i + k - 1] is within reach (sorted prices); from any other place the walk moves on
+    # by one, so the next place that starts one is looked for at C speed. A group from i
+    # ends at the last price with p[j]·scale <= p[i]·grow, that is p[j] <= ⌊p[i]·grow /
+    # scale⌋ (integers, scale > 0): found by bisection, not a step per price.
+    while i + k <= n:
+        if p[i + k - 1] * scale > p[i] * grow:
+            i = _next_close_start(p, i + 1, k, scale, grow)
+            continue
         j = bisect_right(p, p[i] * grow // scale, i + k - 1) - 1
         runs.append((i, j))
         i = j + 1
     return runs
+
+
+def _next_close_start(p: Sequence[int], i: int, k: int, scale: int, grow: int) -> int:
+    """The first place from i where a group of k close prices starts (len(p): none).
+
+    Looked for at C speed over stretches of places that double in length, so a
+    near one costs a short stretch and a far one at most twice the distance.
+    """
+    n, width = len(p), 16
+    while i + k <= n:
+        end = min(n - k + 1, i + width)
+        near = map(le, map(scale.__mul__, p[i + k - 1:end + k - 1]), map(grow.__mul__, p[i:end]))
+        found = next(compress(range(i, end), near), None)
+        if found is not None:
+            return found
+        i, width = end, width * 2
+    return n
+
 
 _REP, _CONTROLLED_BY = "legal_representative_ref", "controlled_by"
 _REPRESENTATIVE, _CONTROLLERS = methodcaller("get", _REP), methodcaller("get", _CONTROLLED_BY)
@@ -718,7 +744,7 @@ def _gathered(vs: list[str]) -> list[str]:
     if not vs or text.count(_SEP) != len(vs) - 1:  # a value holds NUL
         return list(map(str.strip, vs))
     copies = text.split(_SEP)
-    return copies if text.split(None, 1) == [text] else list(map(str.strip, copies))
+    return list(map(str.strip, copies)) if _spaced(text) else copies
 
 
 def finding_id(tender_id: str, section_code: str, finding: Finding) -> str:
