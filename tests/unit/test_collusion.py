@@ -538,3 +538,60 @@ def test_close_groups_match_the_plain_greedy_walk(start: int, steps: list[int], 
     prices = _prices_from(start, steps)
     expected = _reference_close_groups(prices, Fraction(Decimal(pct)), k)
     assert collusion._close_groups(prices, Decimal(pct), k) == expected
+
+
+# session 12: fast paths against their references -----------------------------------------
+
+@given(_texts)
+def test_a_column_needing_no_change_is_kept_as_it_is(values: list[str]) -> None:
+    """Normal forms already (stripped, lower case): the same values, not copies of them."""
+    normal = [v.strip().lower() for v in values]
+    assume(normal and "\0" not in "".join(normal))
+    assume(all(v == "".join(v.split()) for v in normal))
+    assert collusion._lower(normal) is normal
+    changed = [*normal, " X "]
+    assert collusion._lower(changed) == [*normal, "x"]
+
+
+@given(_texts)
+def test_gathered_strings_are_the_values_stripped(values: list[str]) -> None:
+    assert collusion._gathered(values) == [v.strip() for v in values]
+
+
+def _unordered(found: list[Finding]) -> list[Finding]:
+    return sorted(found, key=collusion._sort_key)
+
+
+@given(st.sets(st.sampled_from(CODES[:8]), min_size=4, max_size=8), _entities,
+       st.sampled_from(CODES[:8]))
+def test_related_entities_read_in_either_order_find_the_same(
+        bidders: set[str], entities: dict[str, dict[str, Any]], emptied: str) -> None:
+    """The bidders' own entities read in the mapping's order (as the store gives them) find
+    what looking each bidder up finds (a registry much larger than the section, 条例34);
+    an empty entity, or one of a unit that does not bid, is no entity of a bidder."""
+    own = {**entities, emptied: {}}
+    registry = {**own, **{code: {"legal_representative_ref": "r", "controlled_by": [code]}
+                          for code in CODES[8:]}}
+    assert len(own) <= 2 * max(len(bidders), 1) < len(registry)
+    by_lookup = collusion.related_findings(bidders, registry)
+    assert _unordered(collusion.related_findings(bidders, own)) == _unordered(by_lookup)
+    assert all(set(f.bidders) <= bidders | {u for e in entities.values()
+                                            for u in e.get("controlled_by", [])}
+               for f in by_lookup)
+
+
+@given(st.integers(1, 10**6), st.lists(st.sampled_from([0, 1, 5, 500, 50_000, 5_000_000]),
+                                       min_size=100, max_size=400),
+       st.sampled_from(["0.5", "1"]), st.integers(3, 6))
+def test_close_groups_far_apart_match_the_plain_greedy_walk(start: int, steps: list[int],
+                                                            pct: str, k: int) -> None:
+    """Groups apart by long stretches of lone prices (the next start is looked for over
+    stretches that double in length)."""
+    prices = _prices_from(start, steps)
+    expected = _reference_close_groups(prices, Fraction(Decimal(pct)), k)
+    assert collusion._close_groups(prices, Decimal(pct), k) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\t", "\u3000", "\u00a0", "\0", "\x1f", "张"])))
+def test_spaced_text_is_text_holding_whitespace(text: str) -> None:
+    assert collusion._spaced(text) == any(c.isspace() for c in text)

@@ -129,10 +129,13 @@ def _checked_part(n: int, cols: Any) -> Mapping[str, Any]:
 
 
 def _check_types(cols: Mapping[str, list[Any]]) -> None:
-    """Each column holds its field's type (C-speed passes over contiguous lists)."""
+    """Each column holds its field's type (C-speed passes over contiguous lists; a text
+    column is joined, which refuses anything but a string)."""
     for name in TEXT_FIELDS:
-        if not set(map(type, cols[name])) <= {str}:
-            raise _invalid(f"column {name!r} holds a value that is not a string")
+        try:
+            "".join(cols[name])
+        except TypeError:
+            raise _invalid(f"column {name!r} holds a value that is not a string") from None
     if not set(map(type, cols["price_fen"])) <= {int, type(None)}:
         raise _invalid("column 'price_fen' holds a value that is not an integer or null")
     serials = cols["machine_serials"]
