@@ -305,14 +305,21 @@ def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,
         "WIN_BIDDER_NAME": e.winner_name, "WIN_BIDDER_CODE": e.winner_uscc,
         **_amount("DEAL_PRICE", e.price_fen if e.sold else None),
         "BASE_PRICE_MET": e.base_price_met, "CLOSE_TIME": e.closed_at.isoformat()}
-    if e.publicity_end is not None:  # 成交公示 with its period (e.g. 矿业权: 10 working days)
-        content.update(PUBLICITY_START_TIME=now.isoformat(),
-                       PUBLICITY_END_TIME=e.publicity_end.isoformat(),
-                       PUBLICITY_BASIS=e.publicity_article,
-                       OBJECTION_METHOD=SALE_OBJECTION_METHOD)
+    # 成交公示 with its period, where the category has one (e.g. 矿业权: 10 working days)
+    end = _sale_publicity(content, e.publicity_end, e.publicity_article, now)
     title = facts.project_name + ("成交公示" if e.sold else "不成交（流拍）公告")
-    end = e.publicity_end if e.publicity_end is not None and e.publicity_end > now else None
     return Draft(NoticeType.AUCTION_RESULT, None, title, content, publicity_end=end)
+
+
+def _sale_publicity(content: dict[str, Any], end: datetime | None, basis: str | None,
+                    now: datetime) -> datetime | None:
+    """Add a sale's publicity period and how to object to ``content``; the period's end
+    while it still runs (None: none, or over already)."""
+    if end is None:
+        return None
+    content.update(PUBLICITY_START_TIME=now.isoformat(), PUBLICITY_END_TIME=end.isoformat(),
+                   PUBLICITY_BASIS=basis, OBJECTION_METHOD=SALE_OBJECTION_METHOD)
+    return end if end > now else None
 
 
 def _sale_lapsed(e: AuctionConfirmationOverdue, facts: TenderFacts, rules: Rules,
@@ -353,14 +360,9 @@ def _sale_contract(e: AuctionContractSigned, facts: TenderFacts, rules: Rules,
                "WIN_BIDDER_CODE": e.winner_uscc, "WIN_BIDDER_NAME": winner.get("name"),
                **_amount("CONTRACT_AMOUNT", e.price_fen), "SIGN_TIME": e.signed_at.isoformat(),
                "LEGAL_BASIS": e.article}
-    if e.publicity_end is None:
-        return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "出让合同公告",
-                     content)
-    content.update(PUBLICITY_START_TIME=now.isoformat(),
-                   PUBLICITY_END_TIME=e.publicity_end.isoformat(),
-                   PUBLICITY_BASIS=e.publicity_article, OBJECTION_METHOD=SALE_OBJECTION_METHOD)
-    end = e.publicity_end if e.publicity_end > now else None
-    return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "出让结果公示", content,
+    end = _sale_publicity(content, e.publicity_end, e.publicity_article, now)
+    title = "出让合同公告" if e.publicity_end is None else "出让结果公示"
+    return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + title, content,
                  publicity_end=end)
 
 
@@ -378,11 +380,8 @@ def _sale_contract_result(e: AuctionConfirmed, facts: TenderFacts, rules: Rules,
                **_amount("APPRAISED_PRICE", e.appraised_fen),
                **_amount("LISTING_PRICE", e.listing_price_fen),
                **_amount("CONTRACT_AMOUNT", e.price_fen),
-               "SIGN_TIME": e.confirmed_at.isoformat(),
-               "PUBLICITY_START_TIME": now.isoformat(),
-               "PUBLICITY_END_TIME": e.publicity_end.isoformat(),
-               "PUBLICITY_BASIS": e.publicity_article, "OBJECTION_METHOD": SALE_OBJECTION_METHOD}
-    end = e.publicity_end if e.publicity_end > now else None
+               "SIGN_TIME": e.confirmed_at.isoformat()}
+    end = _sale_publicity(content, e.publicity_end, e.publicity_article, now)
     return Draft(NoticeType.SALE_CONTRACT, None, facts.project_name + "产权交易结果公告",
                  content, publicity_end=end)
 
