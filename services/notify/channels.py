@@ -15,7 +15,8 @@ import logging
 import smtplib
 import socket
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -166,10 +167,19 @@ class Mail:
 
 
 class InboxHub:
-    """The WebSocket clients connected per recipient, for live push (this replica's)."""
+    """The WebSocket clients connected per recipient, for live push.
 
-    def __init__(self) -> None:
+    A notification delivered here is pushed at once (``push``). One delivered by
+    another replica reaches this replica's clients through its receipt
+    (``NotificationDelivered`` on notify's topic, keyed by recipient), which every
+    replica follows (``ggzy.runtime.follow``): the receipt names the notification,
+    read from the inbox and pushed (``on_receipt``). Each is pushed once per
+    replica: the ids pushed lately are remembered (bounded)."""
+
+    def __init__(self, remember: int = 10_000) -> None:
         self.clients: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self._pushed: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
 
     def join(self, recipient: str, ws: web.WebSocketResponse) -> None:
         self.clients[recipient].add(ws)
@@ -179,14 +189,43 @@ class InboxHub:
         if not self.clients[recipient]:
             del self.clients[recipient]
 
+    def listening(self, key: bytes) -> bool:
+        """Whether a record keyed by this recipient concerns a client connected here."""
+        return bool(self.clients) and key.decode() in self.clients
+
     async def push(self, recipient: str, message: dict[str, Any]) -> None:
         """Send to every live client of the recipient (the inbox keeps it anyway)."""
+        if recipient not in self.clients or self._seen(str(message.get("id"))):
+            return
         for ws in list(self.clients.get(recipient, ())):
             try:
                 await ws.send_json(message)
             except (ConnectionError, RuntimeError) as exc:
                 log.info("inbox client gone", extra={"reason": repr(exc)})
                 self.leave(recipient, ws)
+
+    async def on_receipt(self, recipient: str, ce_type: str, value: bytes,
+                         read: Callable[[str, str], Awaitable[dict[str, Any] | None]]
+                         ) -> None:
+        """A receipt on notify's topic: an inbox notification delivered by any replica is
+        read (``read(recipient, id)``) and pushed here unless it was already."""
+        if not ce_type.endswith(".NotificationDelivered.v1"):
+            return
+        receipt = json.loads(value)
+        nid = str(receipt.get("notification_id"))
+        if receipt.get("channel") != "inbox" or nid in self._pushed:
+            return
+        doc = await read(recipient, nid)
+        if doc is not None:
+            await self.push(recipient, {"type": "notification", "id": nid, **doc["payload"]})
+
+    def _seen(self, nid: str) -> bool:
+        if nid in self._pushed:
+            return True
+        self._pushed[nid] = None
+        if len(self._pushed) > self._remember:
+            self._pushed.popitem(last=False)
+        return False
 
     async def close(self) -> None:
         for sockets in list(self.clients.values()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.notify import Channel
 from contracts.topics import Stage
+from ggzy.runtime.follow import Follower
 from ggzy.runtime.service import Parts, Runtime, load_verifier
 from services.notify.api import routes
 from services.notify.channels import InboxHub, Mail, Webhooks
@@ -40,19 +41,26 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
     app = Notify(store, Templates.load(), mail.endpoint if cfg.smtp_host else None,
                  rt.publish_now, rt.publish_all, lane)
 
+    own = [rt.topic(Stage.NOTIFY), rt.topic(Stage.NOTIFY, kind="deliveries")]
+    # the receipts of every replica, for this replica's live clients
+    receipts = Follower(rt.settings.kafka_bootstrap, [own[0]], hub.listening,
+                        lambda rid, ce_type, value: hub.on_receipt(rid, ce_type, value,
+                                                                   queue.inbox_item))
+
     async def start() -> None:
         await store.setup()
         await queue.setup()
         await load_verifier(rt)
         await webhooks.start()
         await courier.start()
+        await receipts.start()
 
     async def stop() -> None:
+        await receipts.stop()
         await courier.stop()
         await hub.close()
         await webhooks.stop()
 
-    own = [rt.topic(Stage.NOTIFY), rt.topic(Stage.NOTIFY, kind="deliveries")]
     api = routes(rt, store, queue, hub, cfg.webhook_allow_private)
     # Every delivery allocates a few hundred short-lived containers: at CPython's 700 the
     # young generation was collected ~150 times a second and the collector took 13% of

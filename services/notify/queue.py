@@ -431,6 +431,15 @@ class DeliveryQueue:
         newest = sorted(found[0] + found[1], key=lambda d: -int(d.get("seq", 0)))[:limit]
         return [_payload_of(doc) for doc in newest]
 
+    async def inbox_item(self, recipient: str, nid: str) -> Doc | None:
+        """One notification of the recipient's inbox by its id, or None."""
+        for coll in (self.inbox_docs, self.deliveries.collection):
+            doc = await coll.find_one({"_id": nid, "inbox_of": recipient},
+                                      {"payload": 1, "payload_json": 1})
+            if doc is not None:
+                return _payload_of(doc)
+        return None
+
     async def mark_read(self, recipient: str, nid: str) -> bool:
         for coll in (self.inbox_docs, self.deliveries.collection):
             result = await coll.update_one({"_id": nid, "inbox_of": recipient},
