@@ -6,7 +6,8 @@ wrote. A ``Follower`` reads every partition of its topics with no group, from th
 end at start, commits nothing, and decides by the record's key alone (bytes, no
 decoding) whether anyone here is listening, so a replica with few clients pays
 little for a busy topic. It never carries state: what happened while it was down
-is in the store, which a client reads when it (re)connects.
+is in the store, which a client reads when it (re)connects. It starts with the
+first client (``start`` is idempotent), so a replica nobody watches reads nothing.
 """
 
 from __future__ import annotations
@@ -40,8 +41,16 @@ class Follower:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # set once it knows the end of every partition
+        self._starting = asyncio.Lock()
 
     async def start(self) -> None:
+        """Start following (once: later calls return at once, or when the first is done),
+        at the end of every partition: a record written after this returns is seen."""
+        async with self._starting:
+            if self._consumer is None:
+                await self._start()
+
+    async def _start(self) -> None:
         consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=self.bootstrap,
                                     group_id=None, enable_auto_commit=False,
                                     auto_offset_reset="latest",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.topics import Stage
+from ggzy.runtime.follow import Follower
 from ggzy.runtime.keys import signing_key
 from ggzy.runtime.service import Parts, Runtime, load_verifier
 from services.bidding.api import routes
 from services.bidding.auction_api import auction_routes
+from services.bidding.auction_live import LiveAuctions
 from services.bidding.auctions import Auctions
 from services.bidding.domain.rules import RULES_FILE, load
 from services.bidding.handlers import Bidding
@@ -33,12 +35,23 @@ def build(rt: Runtime) -> Parts:
     auctions = Auctions(auctions=rt.aggregates("auctions"), bidding=app, timers=rt.timers)
     api = routes(rt, app)
     auction_routes(api, rt, auctions)
+    live = LiveAuctions(auctions)
+    api.route("GET", "/v1/auctions/{auction_id}/live", summary="WebSocket: the sale's public "
+              "view now and at each change (竞价实况: top price, paddle, offers, end)",
+              errors=("404",))(live.watch)
+    own = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
+    # the sales' events of every replica, for this replica's live clients
+    follower = Follower(rt.settings.kafka_bootstrap, own, live.listening, live.on_event)
+    live.follow = follower.start  # with the first live client
 
     async def start() -> None:
         await store.setup()
         app.receipt_key, _ = await signing_key(rt.db, "bid-receipts")
         await load_verifier(rt)
 
-    own = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
+    async def stop() -> None:
+        await follower.stop()
+        await live.close()
+
     return Parts(api=api, subscriptions=subscriptions(rt, app, auctions), topics=own,
-                 on_start=[start], gc_thresholds=GC_THRESHOLDS)
+                 on_start=[start], on_stop=[stop], gc_thresholds=GC_THRESHOLDS)

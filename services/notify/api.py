@@ -210,7 +210,7 @@ def _inbox_routes(api: Api, rt: Runtime, queue: DeliveryQueue, hub: InboxHub,
             await ws.send_json({"type": "error", **exc.body()["error"]})
             await ws.close()
             return ws
-        hub.join(rid, ws)
+        await hub.joined(rid, ws)
         try:
             await ws.send_json({"type": "ready", "recipient": rid})
             async for message in ws:

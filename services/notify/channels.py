@@ -180,6 +180,14 @@ class InboxHub:
         self.clients: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._pushed: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
+        self.follow: Callable[[], Awaitable[None]] | None = None  # the receipts' follower
+
+    async def joined(self, recipient: str, ws: web.WebSocketResponse) -> None:
+        """A client connected: from now on it hears of every notification delivered to
+        the recipient by any replica (the receipts are followed from the first client)."""
+        if self.follow is not None:
+            await self.follow()
+        self.join(recipient, ws)
 
     def join(self, recipient: str, ws: web.WebSocketResponse) -> None:
         self.clients[recipient].add(ws)

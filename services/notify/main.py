@@ -46,6 +46,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
     receipts = Follower(rt.settings.kafka_bootstrap, [own[0]], hub.listening,
                         lambda rid, ce_type, value: hub.on_receipt(rid, ce_type, value,
                                                                    queue.inbox_item))
+    hub.follow = receipts.start  # with the first live client
 
     async def start() -> None:
         await store.setup()
@@ -53,7 +54,6 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
         await load_verifier(rt)
         await webhooks.start()
         await courier.start()
-        await receipts.start()
 
     async def stop() -> None:
         await receipts.stop()
