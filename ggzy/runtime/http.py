@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ggzy.runtime.errors import BadRequest, DomainError
@@ -41,6 +41,21 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     body = json.dumps(data, ensure_ascii=False, default=str).encode()
     return web.Response(body=body, status=status, content_type="application/json",
                         charset="utf-8")
+
+
+async def ws_refuse(ws: web.WebSocketResponse, exc: DomainError) -> web.WebSocketResponse:
+    """Tell a WebSocket client why it is refused (``{"type": "error", "code": ...}``) and
+    close it."""
+    await ws.send_json({"type": "error", **exc.body()["error"]})
+    await ws.close()
+    return ws
+
+
+async def ws_until_closed(ws: web.WebSocketResponse) -> None:
+    """Wait until a WebSocket client goes (what it sends is not read: pushes only)."""
+    async for message in ws:
+        if message.type == WSMsgType.ERROR:
+            break
 
 
 async def read_json(request: web.Request, model: type[T]) -> T:

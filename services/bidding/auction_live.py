@@ -21,10 +21,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ggzy.runtime.aggregates import now_ms
 from ggzy.runtime.errors import DomainError
+from ggzy.runtime.http import ws_refuse, ws_until_closed
 from services.bidding.auction_api import public_view
 from services.bidding.auctions import Auctions
 
@@ -66,15 +67,11 @@ class LiveAuctions:
                 state = await self.auctions.get(auction_id)
             except DomainError as exc:
                 self._leave(auction_id, ws)
-                await ws.send_json({"type": "error", **exc.body()["error"]})
-                await ws.close()
-                return ws
+                return await ws_refuse(ws, exc)
             await self._send(ws, self._view(state))
             self._schedule(auction_id, state)
         try:
-            async for message in ws:
-                if message.type == WSMsgType.ERROR:
-                    break
+            await ws_until_closed(ws)
         finally:
             self._leave(auction_id, ws)
         return ws

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import BadRequest, DomainError, NotFound, Unauthorized
-from ggzy.runtime.http import Api, RequestBody, json_response, read_json
+from ggzy.runtime.http import (
+    Api,
+    RequestBody,
+    json_response,
+    read_json,
+    ws_refuse,
+    ws_until_closed,
+)
 from ggzy.runtime.service import Runtime
 from services.notify.channels import InboxHub, forbidden_target
 from services.notify.domain import recipients as r
@@ -207,15 +214,11 @@ def _inbox_routes(api: Api, rt: Runtime, queue: DeliveryQueue, hub: InboxHub,
         try:
             rid = recipient(await _ws_principal(rt, request, ws))
         except DomainError as exc:
-            await ws.send_json({"type": "error", **exc.body()["error"]})
-            await ws.close()
-            return ws
+            return await ws_refuse(ws, exc)
         await hub.joined(rid, ws)
         try:
             await ws.send_json({"type": "ready", "recipient": rid})
-            async for message in ws:
-                if message.type == WSMsgType.ERROR:
-                    break
+            await ws_until_closed(ws)
         finally:
             hub.leave(rid, ws)
         return ws
