@@ -184,11 +184,26 @@ class TenderFailed(_TenderEvent):
 
 @register
 class ExpertsDrawn(_TenderEvent):
-    """The evaluation committee was drawn at random (internal; names secret until award)."""
+    """The evaluation committee was drawn at random (internal; names secret until award).
+
+    It carries the evaluation's time and place (评标时间、地点), which only the drawn
+    experts are told."""
 
     section_code: SectionCode = Field(description="Section.")
     expert_ids: list[str] = Field(description="Drawn experts (ids only).")
     commitment: str = Field(description="SHA-256 of the draw seed, published before the draw.")
+    evaluation_at: datetime | None = Field(
+        default=None, description="When the evaluation (评标) begins: the time the tender "
+                                  "states for the section (moved with its deadline), never "
+                                  "before the draw; the draw's own time when it states none; "
+                                  "None for a tender published before tenders stated it. "
+                                  "Only the drawn experts are told (法37: 名单保密).")
+    evaluation_venue: str | None = Field(
+        default=None, max_length=200, description="Where the evaluation takes place "
+                                                  "(评标场所), as the tender states it.")
+    evaluation_remote: bool = Field(
+        default=False, description="A remote evaluation (远程异地评标): each expert evaluates "
+                                   "from the venue of its own place.")
 
 
 @register

@@ -22,6 +22,7 @@
 | GGZY_ACCESS_LOG | a log line per HTTP request (~100 µs each; /metrics counts them) | false |
 | GGZY_OCDS_PREFIX | OCDS ocid prefix of this platform (announcement) | ocds-ggzy00 |
 | GGZY_PUBLISHER_NAME | publisher named in OCDS packages (announcement) | 公共资源交易平台 |
+| GGZY_EVALUATION_VENUE | venue of an evaluation stating none (bidding) | 公共资源交易平台评标区 |
 | GGZY_TRUSTED_PROXIES | proxies believed in X-Forwarded-For (comma list of networks) | none |
 | GGZY_GC_THRESHOLDS | garbage collector "young,older,oldest", or "python" | the service's |
 | GGZY_LAG_INTERVAL_S | seconds between measures of `ggzy_consumer_lag`; 0: never | 15 |
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     ocds_prefix: str = Field(default="ocds-ggzy00", pattern=r"^ocds-[a-z0-9]{6}$")
     publisher_name: str = "公共资源交易平台"
+    evaluation_venue: str = Field(default="公共资源交易平台评标区", min_length=1, max_length=200)
     trusted_proxies: str = ""
     gc_thresholds: str = ""
     lag_interval_s: float = Field(default=15.0, ge=0)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.bidding import (
     EvaluationMethod,
@@ -22,6 +22,7 @@ from ggzy.runtime.errors import DomainError, Forbidden
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.domain import audit, tender
+from services.bidding.domain.timeline import Evaluation
 from services.bidding.handlers import Bidding
 
 
@@ -29,6 +30,14 @@ class SectionIn(RequestBody):
     name: str
     estimated_price_fen: int = Field(ge=0)
     deposit_fen: int = Field(ge=0)
+    evaluation_at: AwareDatetime | None = Field(
+        default=None, description="This section's evaluation time, if not the tender's.")
+    evaluation_venue: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="This section's evaluation venue, if not the tender's.")
+    evaluation_remote: bool | None = Field(
+        default=None, description="Whether this section is evaluated remotely, if not as "
+        "the tender says.")
 
 
 class TenderIn(RequestBody):
@@ -56,6 +65,20 @@ class TenderIn(RequestBody):
     invited: list[str] = Field(default_factory=list, max_length=1000, description=(
         "Credit codes of the bidders invited (邀请招标 and the methods that invite, 法17): "
         "only they may bid. Not shown publicly."))
+    evaluation_at: AwareDatetime | None = Field(default=None, description=(
+        "When the evaluation (评标) begins: at or after the opening record (the bid deadline "
+        "plus the decryption window), when the committee is drawn (422 "
+        "evaluation_before_opening); in procurement within 2 working days of it, as experts "
+        "are drawn no earlier (财库〔2016〕198号第14条; 422 evaluation_too_late; remote "
+        "evaluations, negotiation and consultation exempt). It moves with the deadline. "
+        "Default: as soon as the committee is drawn. Told to the drawn experts only; not "
+        "public."))
+    evaluation_venue: str | None = Field(default=None, min_length=1, max_length=200,
+                                         description="Where (评标场所). Default: the "
+                                         "platform's evaluation venue (GGZY_EVALUATION_VENUE).")
+    evaluation_remote: bool = Field(default=False, description=(
+        "A remote evaluation (远程异地评标, 异地评审): each expert evaluates at the venue of "
+        "its own place."))
 
 
 class Modification(RequestBody):
@@ -130,15 +153,20 @@ class ContractIn(RequestBody):
     price_fen: int = Field(ge=0)
 
 
+SCHEDULE = ("evaluation_at", "evaluation_venue", "evaluation_remote")  # not in the event
+
+
 def to_event(body: TenderIn, tenderee_name: str) -> TenderPublished:
     """The TenderPublished event of a request (codes derived from the project code)."""
     try:
         tid = tender_project_code(body.project_code, body.tender_no)
-        sections = [Section(section_code=section_code(tid, i + 1), **s.model_dump())
+        sections = [Section(section_code=section_code(tid, i + 1),
+                            **s.model_dump(exclude=set(SCHEDULE)))
                     for i, s in enumerate(body.sections)]
     except CodeError as exc:
         raise DomainError(exc.code, str(exc)) from exc
-    data = body.model_dump(exclude={"tender_no", "sections", "price_weight", "expert_mix"})
+    data = body.model_dump(exclude={"tender_no", "sections", "price_weight", "expert_mix",
+                                    *SCHEDULE})
     try:
         return TenderPublished(tender_id=tid, sections=sections, tenderee_name=tenderee_name,
                                **data)
@@ -146,10 +174,32 @@ def to_event(body: TenderIn, tenderee_name: str) -> TenderPublished:
         raise DomainError("invalid_tender", str(exc)) from exc
 
 
+def schedule_of(body: TenderIn, event: TenderPublished, venue: str) -> dict[str, Any]:
+    """Each section's evaluation time and place (评标时间、地点), as kept in the tender's
+    state: the section's own, else the tender's, else the defaults (at the draw; the
+    platform's ``venue``)."""
+    out = {}
+    for sec_in, sec in zip(body.sections, event.sections, strict=True):
+        remote = body.evaluation_remote if sec_in.evaluation_remote is None \
+            else sec_in.evaluation_remote
+        plan = Evaluation(at=sec_in.evaluation_at or body.evaluation_at,
+                          venue=sec_in.evaluation_venue or body.evaluation_venue or venue,
+                          remote=remote)
+        out[sec.section_code] = plan.to_state()
+    return out
+
+
 PUBLIC = ("tender_id", "project_code", "project_name", "category", "region_code",
           "tenderee_uscc", "tenderee_name", "agency_uscc", "method", "evaluation",
           "state_funded", "sections", "issued_at", "sale_start", "sale_end", "bid_deadline",
           "status", "qualifications", "documents")
+
+
+def schedule_view(schedule: dict[str, Any]) -> dict[str, Any]:
+    """The schedule as the API shows it (``evaluation_at`` None: at the draw)."""
+    return {code: {"evaluation_at": raw.get("at"), "evaluation_venue": raw["venue"],
+                   "evaluation_remote": bool(raw.get("remote"))}
+            for code, raw in schedule.items()}
 
 
 def public_view(state: dict[str, Any]) -> dict[str, Any]:
@@ -176,10 +226,13 @@ def routes(rt: Runtime, app: Bidding) -> Api:
         body = await read_json(request, TenderIn)
         tenderee = await app.store.entity(body.tenderee_uscc.upper()) or {}
         event = to_event(body, str(tenderee.get("name", body.tenderee_uscc)))
+        schedule = schedule_of(body, event, app.evaluation_venue)
         await app.publish(event, who, {"expert_mix": body.expert_mix,
-                                       "price_weight": body.price_weight})
+                                       "price_weight": body.price_weight,
+                                       tender.SCHEDULE: schedule})
         return json_response({"id": event.tender_id,
-                              "sections": [s.section_code for s in event.sections]}, 201)
+                              "sections": [s.section_code for s in event.sections],
+                              "evaluation": schedule_view(schedule)}, 201)
 
     @api.route("GET", "/v1/tenders/{tender_id}", summary="A tender (public data)",
                errors=("404",))
@@ -253,6 +306,17 @@ def routes(rt: Runtime, app: Bidding) -> Api:
         return json_response(await app.answer_objection(
             request.match_info["tender_id"], request.match_info["objection_id"], body.answer,
             who))
+
+    @api.route("GET", "/v1/tenders/{tender_id}/evaluation", summary="Each section's "
+               "evaluation time and place (评标时间、地点), as stated and moved with the "
+               "deadline: the tenderee, its agency, supervisors and operators (never public; "
+               "the drawn experts are told theirs, and nobody learns who they are)",
+               errors=("401", "403", "404"))
+    async def evaluation(request: web.Request) -> web.Response:
+        found = await app.evaluation_schedule(request.match_info["tender_id"],
+                                              rt.principal(request))
+        return json_response({"tender_id": request.match_info["tender_id"],
+                              "sections": schedule_view(found)})
 
     @api.route("GET", "/v1/tenders/{tender_id}/audit", summary="The audit trail, verified "
                "(supervisors and operators: it names the experts who scored and each "

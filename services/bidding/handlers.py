@@ -36,6 +36,7 @@ from services.bidding.domain import deposits, evaluation, objections, sealed, te
 from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import (
+    Evaluation,
     RuleViolation,
     committee_shape,
     validate_deposit,
@@ -48,6 +49,7 @@ from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_sn
 log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
 SUSPENSION_END = "suspension_end"
+DEFAULT_VENUE = "公共资源交易平台评标区"  # GGZY_EVALUATION_VENUE
 CLOCK_TIMERS = {Period.DECRYPTION: DECRYPT_END, Period.CONTRACT: CONTRACT_DUE}  # their timers
 
 
@@ -60,8 +62,10 @@ class Bidding:
 
     def __init__(self, *, tenders: Aggregates, bids: Aggregates, store: BiddingStore,
                  timers: Timers, categories: frozenset[Category], book: RuleBook,
-                 grace_ms: int = 1000, open_tender_s: float = 1.0) -> None:
+                 grace_ms: int = 1000, open_tender_s: float = 1.0,
+                 evaluation_venue: str = DEFAULT_VENUE) -> None:
         self.book = book
+        self.evaluation_venue = evaluation_venue  # where a tender stating none evaluates
         self.tenders = tenders
         self.bids = bids
         self.store = store
@@ -106,7 +110,9 @@ class Bidding:
         validate_timeline(rules, self.book.calendar, issued_at=event.issued_at,
                           sale_start=event.sale_start, sale_end=event.sale_end,
                           bid_deadline=event.bid_deadline,
-                          budget_fen=sum(s.estimated_price_fen for s in event.sections))
+                          budget_fen=sum(s.estimated_price_fen for s in event.sections),
+                          evaluations={code: Evaluation.of_state(raw) for code, raw
+                                       in (extra.get(tender.SCHEDULE) or {}).items()})
         for s in event.sections:
             validate_deposit(rules, s.estimated_price_fen, s.deposit_fen)
         validate_invitations(rules, event.invited, {event.tenderee_uscc, event.agency_uscc})
@@ -119,6 +125,16 @@ class Bidding:
         await self.timers.schedule(f"{DEADLINE}:{event.tender_id}", DEADLINE,
                                    tender.ms(event.bid_deadline) + self.grace_ms,
                                    {"tender_id": event.tender_id})
+
+    async def evaluation_schedule(self, tender_id: str, who: Principal) -> dict[str, Any]:
+        """Each section's evaluation time and place, for the tender's owners, supervisors
+        and operators: it names no expert (the drawn ones hear theirs from notify)."""
+        state = await self.tenders.view(tender_id, without=("audit",))
+        if state is None:
+            raise NotFound("tender_not_found", f"no tender {tender_id}")
+        if not who.has(Role.SUPERVISOR, Role.OPERATOR):
+            self._owner(state, who)
+        return dict(state.get(tender.SCHEDULE) or {})
 
     async def check_party(self, uscc: str, kind: str) -> Doc:
         """The party's entity, if registered (registration's projection) as ``kind``."""

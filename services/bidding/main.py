@@ -31,7 +31,8 @@ def build(rt: Runtime) -> Parts:
     store = BiddingStore(rt.db, store=rt.store)
     app = Bidding(tenders=rt.aggregates("tenders"), bids=rt.aggregates("bids"), store=store,
                   timers=rt.timers, categories=rt.categories,
-                  book=load(Path(rt.settings.rules_file or RULES_FILE)))
+                  book=load(Path(rt.settings.rules_file or RULES_FILE)),
+                  evaluation_venue=rt.settings.evaluation_venue)
     auctions = Auctions(auctions=rt.aggregates("auctions"), bidding=app, timers=rt.timers)
     api = routes(rt, app)
     auction_routes(api, rt, auctions)

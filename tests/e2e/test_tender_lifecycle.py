@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from contracts.announcement import PublicityPeriodEnded
@@ -24,6 +24,7 @@ from ggzy.testing.kafka import Record, eventually, publish, read_topic
 from tests.e2e.conftest import Platform
 
 A01 = "A01"  # 房屋建筑工程
+VENUE = "示例市公共资源交易中心第3评标室"
 E01 = "E01"  # 工程造价
 
 
@@ -131,7 +132,10 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     p = platform
     await _experts(p)
     parties = await _parties(p, 4)
-    tender_id, section = await _publish(p, parties)
+    body = _tender_body(parties["tenderee"])
+    evaluation_at = datetime.fromisoformat(body["bid_deadline"]) + timedelta(hours=2)
+    body.update(evaluation_at=_iso(evaluation_at), evaluation_venue=VENUE)
+    tender_id, section = await _publish(p, parties, body)
     keys = {}
     for i, (uscc, token) in enumerate(parties["bidders"]):
         status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=i: p.submit(
@@ -154,6 +158,8 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
                                      p.tokens["operator"])
     members = committee["committee"]
     assert len(members) == 5
+    await _the_drawn_experts_alone_hear_when_and_where(p, tender_id, section, members,
+                                                       parties, evaluation_at)
     experts = dict(json.loads(p.tokens["experts"]))
     valid = [line for line in opening["lines"] if line["status"] == "valid"]
     for expert_id in members:
@@ -184,6 +190,40 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     assert hashlib.sha256(draw["seed"].encode()).hexdigest() == draw["commitment"]
     await _audit_trail_is_for_supervision_and_verifies_end_to_end(p, tender_id)
     await _notices_are_public_and_complete(p, tender_id, members)
+
+
+async def _the_drawn_experts_alone_hear_when_and_where(
+        p: Platform, tender_id: str, section: str, members: list[str],
+        parties: dict[str, Any], evaluation_at: datetime) -> None:
+    """Issue 5: each drawn expert's notification carries the evaluation's time and place
+    (评标时间、地点) the tender stated; no bidder is told them, the public view does not
+    show them, and the owners read them without any expert."""
+    when = evaluation_at.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    experts = dict(json.loads(p.tokens["experts"]))
+
+    async def drawn(token: str) -> list[dict[str, Any]] | None:
+        _, inbox = await p.call("notify", "GET", "/v1/me/inbox?limit=500", token)
+        items = [i for i in inbox["items"] if i["kind"] == "expert_drawn"
+                 and i["data"].get("tender_id") == tender_id]
+        return items or None
+    for expert_id in members:
+        [item] = await eventually(lambda t=experts[expert_id]: drawn(t), within=60)
+        assert f"评标时间：{when}（北京时间）；评标地点：{VENUE}" in item["body"], item
+        assert not any(x in json.dumps(item) for x in members if x != expert_id)
+    for _, token in parties["bidders"]:
+        _, inbox = await p.call("notify", "GET", "/v1/me/inbox?limit=500", token)
+        assert VENUE not in json.dumps(inbox, ensure_ascii=False)
+    _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+    assert VENUE not in json.dumps(public, ensure_ascii=False)
+    path = f"/v1/tenders/{tender_id}/evaluation"
+    status, schedule = await p.call("bidding", "GET", path, parties["t_token"])
+    assert status == 200, schedule
+    assert schedule["sections"][section]["evaluation_venue"] == VENUE
+    assert datetime.fromisoformat(schedule["sections"][section]["evaluation_at"]) \
+        == evaluation_at
+    assert not any(x in json.dumps(schedule) for x in members)
+    status, _ = await p.call("bidding", "GET", path, parties["bidders"][0][1])
+    assert status == 403
 
 
 async def _audit_trail_is_for_supervision_and_verifies_end_to_end(p: Platform,

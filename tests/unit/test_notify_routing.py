@@ -43,7 +43,7 @@ from services.notify.domain.routing import (
     tender_routes,
 )
 from services.notify.domain.templates import Templates, context
-from tests.unit.test_notify_templates import AWARDED, BID, BIDDER, DRAW, NOW, TENDER
+from tests.unit.test_notify_templates import AWARDED, BID, BIDDER, DRAW, NOW, TENDER, VENUE
 
 PARTIES = Parties("TENDEREE", "AGENCY", frozenset({"B1", "B2"}))
 
@@ -76,6 +76,20 @@ def test_a_draw_reaches_each_drawn_expert_and_nobody_else() -> None:
     routes = tender_routes(DRAW, PARTIES)
     assert _who(routes) == [r.expert(x) for x in DRAW.expert_ids]
     assert {x.kind for x in routes} == {"expert_drawn"}
+
+
+def test_the_evaluation_schedule_reaches_the_drawn_experts_alone() -> None:
+    """Issue 5: the time and place go with the draw to each drawn expert, and no party of
+    the tender (tenderee, agency, bidder) is routed anything of it, so nobody else sees
+    the schedule tied to an expert's identity."""
+    templates = Templates.load()
+    routes = tender_routes(DRAW, PARTIES)
+    assert routes and all(x.recipient.startswith("expert:") for x in routes)
+    assert not {*PARTIES.everyone()} & set(_who(routes))
+    for route in routes:
+        text = templates.render(route.kind, "zh", context(route.kind, DRAW))
+        assert VENUE in text.body and "2026-11-25 10:30" in text.body
+        assert not any(x in text.body for x in DRAW.expert_ids)
 
 
 def test_public_steps_reach_owners_and_every_bidder_once() -> None:

@@ -39,7 +39,10 @@ TENDER = TenderPublished(
     issued_at=NOW, sale_start=NOW, sale_end=NOW, bid_deadline=NOW + timedelta(days=20))
 BID = BidSubmitted(tender_id=TID, section_code=SEC, bid_id="BID1", bidder_uscc=BIDDER,
                    digest="ab" * 32, received_at=NOW)
-DRAW = ExpertsDrawn(tender_id=TID, section_code=SEC, expert_ids=EXPERTS, commitment="c" * 64)
+VENUE = "示例市公共资源交易中心第3评标室"
+DRAW = ExpertsDrawn(tender_id=TID, section_code=SEC, expert_ids=EXPERTS, commitment="c" * 64,
+                    evaluation_at=NOW + timedelta(days=1, minutes=30),
+                    evaluation_venue=VENUE)
 WINNER = Candidate(rank=1, bid_id="BID1", bidder_uscc=BIDDER, bidder_name="甲建设有限公司",
                    price_fen=900, score="900")
 AWARDED = Awarded(tender_id=TID, section_code=SEC, winner=WINNER, awarded_at=NOW,
@@ -84,6 +87,29 @@ def test_an_expert_draw_never_names_any_expert(templates: Templates) -> None:
     shown = json.dumps([ctx, *(templates.render("expert_drawn", lang, ctx).__dict__
                                for lang in LANGUAGES)], ensure_ascii=False)
     assert not any(x in shown for x in EXPERTS) and "c" * 64 not in shown
+
+
+def test_an_expert_is_told_the_time_and_place_of_its_evaluation_in_both_languages(
+        templates: Templates) -> None:
+    """Issue 5: a drawn expert hears of its draw and schedule (评标时间、地点)."""
+    ctx = context("expert_drawn", DRAW)
+    zh = templates.render("expert_drawn", "zh", ctx).body
+    en = templates.render("expert_drawn", "en", ctx).body
+    assert f"评标时间：2026-11-25 10:30（北京时间）；评标地点：{VENUE}。" in zh
+    assert f"Evaluation: 2026-11-25 10:30 (Beijing time), at {VENUE}." in en
+
+
+def test_a_remote_evaluation_says_so_and_an_old_draw_says_to_be_announced(
+        templates: Templates) -> None:
+    remote = DRAW.model_copy(update={"evaluation_remote": True,
+                                     "evaluation_venue": "各地交易中心远程评标室"})
+    def body(event: ExpertsDrawn, lang: str) -> str:
+        return templates.render("expert_drawn", lang, context("expert_drawn", event)).body
+    assert "各地交易中心远程评标室（远程异地评标）" in body(remote, "zh")
+    assert "各地交易中心远程评标室 (remote evaluation)" in body(remote, "en")
+    old = ExpertsDrawn(tender_id=TID, section_code=SEC, expert_ids=EXPERTS, commitment="c")
+    assert "评标时间：另行通知；评标地点：另行通知" in body(old, "zh")
+    assert "Evaluation: to be announced, at to be announced" in body(old, "en")
 
 
 def test_public_steps_never_name_a_bidder_other_than_the_winner(templates: Templates) -> None:

@@ -22,7 +22,9 @@ A supervisor handling a complaint may also order the tender's activities suspend
 it resumes: no key is revealed, no section opens, no expert scores, no award is made or
 declined when the candidates' publicity ends (it waits for the resumption), no contract
 is recorded and none falls overdue. A decryption window or a contract period that was
-running stands still: at the resumption it gets back the time it had left.
+running stands still: at the resumption it gets back the time it had left. The evaluation
+time a tender stated moves with its deadline, or with its section's decryption window, by
+as much (a section already drawn keeps the time its experts were told).
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ from contracts.calendar import Calendar
 from ggzy.runtime.aggregates import Change
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
 from services.bidding.domain.rules import CategoryRules, Rule, after, duration
-from services.bidding.domain.tender import State, _change, iso, lines_of, ms, section_of
+from services.bidding.domain.tender import (
+    State,
+    _change,
+    iso,
+    lines_of,
+    ms,
+    section_of,
+    shifted_evaluations,
+)
 from services.bidding.domain.timeline import RuleViolation
 
 OBJECTION, COMPLAINT = "objection", "complaint"
@@ -199,10 +209,14 @@ def lift(state: State, rules: CategoryRules, key: str,
         left = int(since["deadline_ms"]) - int(since["at_ms"])
         deadline = max(deadline, ms(now) + left)
     article = state["suspensions"][key]["article"]
-    sets: dict[str, Any] = {"bid_deadline": iso(_at(deadline)), "deadline_ms": deadline}
+    sets: dict[str, Any] = {"bid_deadline": iso(_at(deadline)), "deadline_ms": deadline,
+                            **shifted_evaluations(state, deadline - int(state["deadline_ms"]))}
     clocks = restored_clocks(state, int(since["at_ms"]), ms(now))
     for clock in clocks:
         sets[f"section_state.{clock.section_code}.{CLOCK_FIELDS[clock.period]}"] = ms(clock.end)
+        if clock.period is Period.DECRYPTION:  # the draw comes later: so does the evaluation
+            sets.update(shifted_evaluations(state, ms(clock.end) - ms(clock.previous_end),
+                                            {clock.section_code}))
     resumed = TenderResumed(tender_id=state["tender_id"], resumed_at=now,
                             suspended_at=_at(int(since["at_ms"])),
                             previous_deadline=_at(int(state["deadline_ms"])),

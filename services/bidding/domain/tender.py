@@ -3,14 +3,16 @@
 A tender document holds its published data, ``deadline_ms`` (the durable timer
 compares integers), one state per section and the hash-chained audit trail.
 Section states: bidding -> decrypting -> evaluating (committee drawn) ->
-publicity -> awarded -> contracted; or failed (流标) / awaiting_draw.
+publicity -> awarded -> contracted; or failed (流标) / awaiting_draw. Each section's
+evaluation time and place (``evaluation_schedule``, by section) moves with the deadline
+and with a decryption window a suspension moved, and goes to the drawn experts alone.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -39,6 +41,7 @@ from ggzy.runtime.errors import Conflict, DomainError, Forbidden
 from services.bidding.domain import audit, deposits
 from services.bidding.domain.rules import CategoryRules
 from services.bidding.domain.timeline import (
+    Evaluation,
     RuleViolation,
     contract_due,
     deadline_after_modification,
@@ -51,6 +54,9 @@ State = dict[str, Any]
 # Python on every write and read of it (see lines_of).
 _LINES: TypeAdapter[list[BidderLine]] = TypeAdapter(list[BidderLine])
 
+# Each section's evaluation time and place, {code: Evaluation.to_state()} (not "evaluation":
+# that is the evaluation method, as published).
+SCHEDULE = "evaluation_schedule"
 DECLINE_ARTICLE = "招标投标法实施条例第55条 (依次确定其他中标候选人); 第74条"
 
 
@@ -80,9 +86,46 @@ def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
     sections = {s.section_code: {"status": "bidding"} for s in event.sections}
     state = {**event.model_dump(mode="json"), **extra, "status": "open",
              "deadline_ms": ms(event.bid_deadline), "section_state": sections, "audit": []}
-    change = _change(state, actor, "publish", {"deadline": iso(event.bid_deadline)}, {},
-                     [event], event.issued_at, source)
+    data: dict[str, Any] = {"deadline": iso(event.bid_deadline)}
+    if SCHEDULE in extra:
+        data[SCHEDULE] = extra[SCHEDULE]
+    change = _change(state, actor, "publish", data, {}, [event], event.issued_at, source)
     return state, change
+
+
+def evaluation_of(state: Mapping[str, Any], code: str) -> Evaluation | None:
+    """When and where section ``code`` is evaluated, as its tender states it (None for a
+    tender published before tenders stated it)."""
+    raw = (state.get(SCHEDULE) or {}).get(code)
+    return None if raw is None else Evaluation.of_state(raw)
+
+
+def shifted_evaluations(state: Mapping[str, Any], by_ms: int,
+                        codes: Collection[str] | None = None) -> dict[str, Any]:
+    """The fields that move the stated evaluation times (of ``codes``, else of every
+    section) by ``by_ms``: with a deadline that moved (法23; a suspension, 条例22) or a
+    decryption window a suspension moved (条例62), the evaluation keeps its distance from
+    the opening. A time left to the draw (None) needs no move."""
+    sets: dict[str, Any] = {}
+    if by_ms == 0:
+        return sets
+    for code, raw in (state.get(SCHEDULE) or {}).items():
+        if raw.get("at") is not None and (codes is None or code in codes):
+            moved = datetime.fromisoformat(raw["at"]) + timedelta(milliseconds=by_ms)
+            sets[f"{SCHEDULE}.{code}.at"] = iso(moved)
+    return sets
+
+
+def drawn_event(state: Mapping[str, Any], code: str, draw: Mapping[str, Any],
+                now: datetime) -> ExpertsDrawn:
+    """The committee drawn for section ``code`` with its evaluation's time and place: the
+    stated time (never before the draw), or the draw's own when the tender left it."""
+    plan = evaluation_of(state, code)
+    at = None if plan is None else max(plan.at or now, now)
+    return ExpertsDrawn(tender_id=state["tender_id"], section_code=code,
+                        expert_ids=draw["committee"], commitment=draw["commitment"],
+                        evaluation_at=at, evaluation_venue=plan.venue if plan else None,
+                        evaluation_remote=plan.remote if plan else False)
 
 
 def obtain_documents(state: State, uscc: str, at: datetime, source: str | None = None
@@ -141,8 +184,9 @@ def modify(state: State, rules: CategoryRules, *, modification_id: str, summary:
                            previous_deadline=old, bid_deadline=new, postponed_by_rule=new != old)
     data = {"summary": summary, "deadline": iso(new), "postponed": new != old,
             "article": rules.modification_notice.source}
-    return _change(state, actor, "modify", data, {"bid_deadline": iso(new),
-                                                  "deadline_ms": ms(new)}, [event], now, source)
+    sets = {"bid_deadline": iso(new), "deadline_ms": ms(new),
+            **shifted_evaluations(state, ms(new) - ms(old))}
+    return _change(state, actor, "modify", data, sets, [event], now, source)
 
 
 def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, int],
@@ -199,6 +243,7 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
                         lines=lines)
     valid = sum(line.status == "valid" for line in lines)
     events: list[Any] = [opened, *evidence]
+    told: datetime | None = None  # the evaluation's time told to the drawn experts
     if fails_at_opening(rules, lines):
         sec.update(status="failed", reason="too_few_valid_bids", **_refund_state(refunds))
         events.append(_failed(state, code, valid, rules))
@@ -207,11 +252,14 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
         sec.update(status="awaiting_draw")
     else:
         sec.update(status="evaluating", **draw, sheets={})
-        events.append(ExpertsDrawn(tender_id=state["tender_id"], section_code=code,
-                                   expert_ids=draw["committee"], commitment=draw["commitment"]))
+        drawn = drawn_event(state, code, draw, now)
+        events.append(drawn)
+        told = drawn.evaluation_at
     sec["opening_lines"] = _LINES.dump_json(lines).decode()
     sec["opened_ms"] = ms(now)  # objections to the opening run from here (条例44)
-    data = {"section": code, "valid": valid, "status": sec["status"]}
+    data: dict[str, Any] = {"section": code, "valid": valid, "status": sec["status"]}
+    if told is not None:
+        data["evaluation_at"] = iso(told)
     return _change(state, "platform", "open", data, {f"section_state.{code}": sec}, events, now)
 
 

@@ -1,5 +1,5 @@
-"""Timeline rules of a tender (招标时限): issue, sale, deadline, modification, deposit;
-and who may bid (the invitation list).
+"""Timeline rules of a tender (招标时限): issue, sale, deadline, modification, deposit,
+the evaluation's time and place; and who may bid (the invitation list).
 
 Days are calendar days measured moment to moment (a deadline 20 days after the
 issue means at least 20 × 24 hours later); working days, where a category's
@@ -9,8 +9,9 @@ article, the required and the actual value.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -38,13 +39,42 @@ class TimelineInvalid(DomainError):
         self.violations = violations
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """When and where a section is evaluated (评标时间、地点), as its tender states it.
+
+    ``at`` None: when the committee is drawn, at the opening record. Kept in the tender's
+    state (``evaluation_schedule``, by section), told to the drawn experts only
+    (ExpertsDrawn)."""
+
+    at: datetime | None
+    venue: str
+    remote: bool = False  # 远程异地评标 (异地评审): each expert at the venue of its place
+
+    def to_state(self) -> dict[str, Any]:
+        return {"at": None if self.at is None else self.at.astimezone(UTC).isoformat(),
+                "venue": self.venue,
+                "remote": self.remote}
+
+    @classmethod
+    def of_state(cls, raw: Mapping[str, Any]) -> Evaluation:
+        at = raw.get("at")
+        return cls(None if at is None else datetime.fromisoformat(at), str(raw["venue"]),
+                   bool(raw.get("remote", False)))
+
+
 def validate_timeline(rules: CategoryRules, cal: Calendar, *, issued_at: datetime,
                       sale_start: datetime, sale_end: datetime,
-                      bid_deadline: datetime, budget_fen: int) -> None:
+                      bid_deadline: datetime, budget_fen: int,
+                      evaluations: Mapping[str, Evaluation] | None = None) -> None:
     """Raise TimelineInvalid with every violated rule, or return. The documents' period
     binds a budget of at least ``documents_to_deadline_from_fen`` (e.g. a single source's
-    publicity above the open-tender threshold, 政采条例38)."""
+    publicity above the open-tender threshold, 政采条例38); each section's ``evaluations``
+    come after the opening record and, where the category limits how early experts are
+    drawn (198号文第14条), not too long after it."""
     found: list[RuleViolation] = []
+    for code, plan in (evaluations or {}).items():
+        found.extend(evaluation_violations(rules, cal, code, plan, bid_deadline))
     earliest = after(rules.documents_to_deadline, issued_at, cal)
     if budget_fen < rules.documents_to_deadline_from_fen.value:
         earliest = issued_at
@@ -67,6 +97,36 @@ def validate_timeline(rules: CategoryRules, cal: Calendar, *, issued_at: datetim
                                    "the sale must end by the bid deadline"))
     if found:
         raise TimelineInvalid(found)
+
+
+def evaluation_violations(rules: CategoryRules, cal: Calendar, section: str,
+                          plan: Evaluation, bid_deadline: datetime) -> list[RuleViolation]:
+    """What a section's stated evaluation time breaks. The committee is drawn at the
+    opening record, when the decryption window ends (20号令): the evaluation cannot begin
+    before it (``evaluation_before_opening``). Where experts may be drawn no earlier than
+    ``draw_before_evaluation`` before the evaluation (政府采购评审专家管理办法第14条: 2
+    working days; a remote evaluation, 异地评审, and the methods the rule excepts are
+    exempt), the evaluation begins within that long of the opening record
+    (``evaluation_too_late``)."""
+    if plan.at is None:  # at the draw: always in time
+        return []
+    drawn = decryption_end(rules, cal, bid_deadline)
+    if plan.at < drawn:
+        return [RuleViolation(
+            "evaluation_before_opening", rules.decryption_window,
+            f"section {section}: the evaluation begins after the opening record, when the "
+            f"committee is drawn (the bid deadline plus the decryption window): not before "
+            f"{drawn.isoformat()}", section=section, earliest=drawn.isoformat())]
+    limit = rules.draw_before_evaluation
+    latest = after(limit, drawn, cal)
+    if limit.value > 0 and not plan.remote and plan.at > latest:
+        return [RuleViolation(
+            "evaluation_too_late", limit,
+            f"section {section}: experts are drawn at the opening record, no earlier than "
+            f"{limit.n} {limit.unit.replace('_', ' ')} before the evaluation: it begins by "
+            f"{latest.isoformat()} (or is a remote evaluation)", section=section,
+            latest=latest.isoformat())]
+    return []
 
 
 def _long_enough(rule: Rule, cal: Calendar, start: datetime, end: datetime) -> bool:

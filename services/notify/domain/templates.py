@@ -49,6 +49,22 @@ def _objection_filed(e: Any) -> Context:
             "answer_due": _t(e.answer_due), "article": e.article}
 
 
+def _expert_drawn(e: Any) -> Context:
+    """A drawn expert's own draw and schedule (评标时间、地点): only the drawn experts are
+    routed this kind, so the schedule never reaches anyone with an expert's identity;
+    never the other experts (the draw is secret, 法37). An event from before the schedule
+    says it is to be announced."""
+    venue = e.evaluation_venue
+    when = e.evaluation_at
+    return {**_section(e),
+            "when_zh": f"{_t(when)}（北京时间）" if when else "另行通知",
+            "when_en": f"{_t(when)} (Beijing time)" if when else "to be announced",
+            "where_zh": (f"{venue}（远程异地评标）" if e.evaluation_remote else venue)
+            if venue else "另行通知",
+            "where_en": (f"{venue} (remote evaluation)" if e.evaluation_remote else venue)
+            if venue else "to be announced"}
+
+
 PERIOD_NAMES = {"decryption": ("解密", "decryption"), "contract": ("签订合同", "contract")}
 
 
@@ -88,7 +104,7 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "bids_opened": lambda e: {**_section(e), "opened_at": _t(e.opened_at),
                               "bids": str(len(e.lines))},
     "tender_failed": lambda e: {**_section(e), "reason": e.reason, "article": e.article},
-    "expert_drawn": _section,  # never the other experts: the draw is secret
+    "expert_drawn": _expert_drawn,  # its time and place; never the other experts
     "evaluation_completed": lambda e: {**_section(e), "candidates": str(len(e.candidates))},
     "awarded": lambda e: {**_section(e), "winner_name": e.winner.bidder_name,
                           "contract_due": _t(e.contract_due)},  # never the committee
