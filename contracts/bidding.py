@@ -301,7 +301,8 @@ class DepositRefundsScheduled(_TenderEvent):
     """Deposits of a section are to be refunded by the rule's deadline (条例35, 57)."""
 
     section_code: SectionCode = Field(description="Section.")
-    trigger: str = Field(description="withdrawn, failed or contract_signed.")
+    trigger: str = Field(description="withdrawn, failed, contract_signed, or late (a bid "
+                                     "written after the opening read the bids).")
     refunds: list[DepositRefund] = Field(description="One entry per deposit.")
     scheduled_at: datetime = Field(description="When they were scheduled.")
 

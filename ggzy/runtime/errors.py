@@ -53,6 +53,13 @@ class Conflict(DomainError):
     status = 409
 
 
+class Unavailable(DomainError):
+    """Not decided now: the caller may ask again (its request changed nothing it was not
+    told of)."""
+
+    status = 503
+
+
 def rules_for(table: Mapping[Category, T], category: Category, what: str) -> T:
     """The rules of ``category`` in ``table``; a specific refusal naming the categories
     that have some when it has none (``what``: which rules, e.g. "tender")."""

@@ -30,7 +30,7 @@ from contracts.credit import TenderSuspensionLifted, TenderSuspensionOrdered
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, Outgoing
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.cache import TTLCache
-from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound
+from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from ggzy.runtime.timers import Timer, Timers
 from services.bidding.domain import deposits, evaluation, objections, sealed, tender
 from services.bidding.domain import draw as draws
@@ -44,10 +44,11 @@ from services.bidding.domain.timeline import (
     validate_timeline,
 )
 from services.bidding.opening import fingerprints, opening_lines
-from services.bidding.store import SUBMITTED, WITHDRAWN, BiddingStore, bidder_snapshot
+from services.bidding.store import LATE, SUBMITTED, WITHDRAWN, BiddingStore, bidder_snapshot
 
 log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
+SEAL_WAIT_S = 10.0  # how long a bid written as bidding closed waits for the opening's close
 SUSPENSION_END = "suspension_end"
 DEFAULT_VENUE = "公共资源交易平台评标区"  # GGZY_EVALUATION_VENUE
 CLOCK_TIMERS = {Period.DECRYPTION: DECRYPT_END, Period.CONTRACT: CONTRACT_DUE}  # their timers
@@ -340,7 +341,67 @@ class Bidding:
                                f"be changed or submitted again ({rules.one_price.source})",
                                article=rules.one_price.source) from None
             await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
+        if time.time_ns() // 1_000_000 >= int(state["deadline_ms"]) + self.grace_ms // 2:
+            await self.confirm_taken(tender_id, section, bid_id, bidder, rules)
         return self._receipt(tender_id, section, bidder, bid.digest, at)
+
+    async def confirm_taken(self, tender_id: str, section: str, bid_id: str, bidder: str,
+                       rules: CategoryRules) -> None:
+        """A bid received before the deadline whose write ended as bidding closed: it gets
+        its receipt only if the opening has it (20号令: a receipted bid is opened).
+
+        The opening seals the tender (``sealed_for``: the deadline it closes) before it
+        reads the bids. This bid was written before this read, so if the tender is not
+        sealed now, the opening's read comes after the write and finds it. If it is
+        sealed, the opening may have read the bids before the write: once the tender is
+        closed, the bid is in the section's dossier or its failed count, or it was too
+        late, is set aside (``late``, its deposit refunded) and refused. A write that
+        ends within half the grace after the deadline never asks: the deadline's timer
+        fires a whole grace after it (clocks of replicas agree to far better than that).
+        """
+        give_up = time.monotonic() + SEAL_WAIT_S
+        while True:
+            state = await self.tenders.view(tender_id, without=("audit",))
+            if state is None:
+                raise NotFound("tender_not_found", f"no tender {tender_id}")
+            if state["status"] != "open":
+                break
+            if state.get("sealed_for") != state["deadline_ms"]:
+                return  # the opening reads the bids after this write
+            if time.monotonic() > give_up:  # the opening stopped between seal and close
+                raise Unavailable("bid_unconfirmed", "bidding closed while the bid was "
+                                  "written; ask for it again to learn whether it was taken",
+                                  tender_id=tender_id)
+            await asyncio.sleep(0.1)
+        sec = tender.section_of(state, section)
+        if sec["status"] == "failed" and sec.get("reason") == "too_few_bids":
+            taken = bidder in sec.get("received", ())
+        else:
+            dossier = await self.store.dossier(tender_id, section)
+            taken = dossier is None or any(b["bidder_uscc"] == bidder for b in dossier)
+        if taken:
+            return
+        await self._set_aside(tender_id, section, bid_id, bidder, rules, state)
+        raise RuleViolation("bid_deadline_passed", rules.late_bids, "the bid was written "
+                            "after bidding closed and is not opened: it is refused and its "
+                            "deposit refunded")
+
+    async def _set_aside(self, tender_id: str, section: str, bid_id: str, bidder: str,
+                         rules: CategoryRules, state: Doc) -> None:
+        at = now()
+        category = Category(state["category"])
+
+        def decide(s: dict[str, Any], v: int) -> Change:
+            if s["status"] != SUBMITTED:
+                return Change()
+            items = deposits.refunds(rules, self.book.calendar, [{**s, "_id": bid_id}], at)
+            refund = deposits.scheduled(tender_id, section, "late", items, at)
+            event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
+                                 bidder_uscc=bidder)
+            return Change(set={"status": LATE},
+                          events=[Outgoing(e, category) for e in (event, *refund)])
+
+        await self.bids.update(bid_id, decide)
 
     async def open_tender(self, tender_id: str, at: datetime) -> Doc:
         """The tender as a bid needs it (no audit trail).
@@ -423,6 +484,10 @@ class Bidding:
             log.info("deadline while suspended", extra={"tender_id": tender_id})
             return
         rules = self.rules(state)
+        if state["status"] == "open" and state.get("sealed_for") != state["deadline_ms"]:
+            # sealed before the bids are read: a bid whose write ends after this asks
+            # whether the read had it (``confirm_taken``)
+            await self.tenders.update(tender_id, lambda s, v: tender.seal(s))  # idempotent
         received = await self.store.received(tender_id, int(state["deadline_ms"]))
         counts = {code: len(bids) for code, bids in received.items()}
         at = now()
@@ -433,8 +498,10 @@ class Bidding:
                 if len(bids) >= rules.minimum_bidders.n:
                     await self.store.write_dossier(tender_id, code, bids)
         cause = Cause(message_id=f"timer:{timer.timer_id}")
+        thin = {code: [b["bidder_uscc"] for b in bids] for code, bids in received.items()
+                if len(bids) < rules.minimum_bidders.n}
         await self.tenders.update(tender_id, lambda s, v: tender.close(
-            s, rules, self.book.calendar, counts, at, refunds), cause)
+            s, rules, self.book.calendar, counts, at, refunds, thin), cause)
         state = await self.tender(tender_id)
         for code, sec in state["section_state"].items():
             if sec["status"] == "decrypting":

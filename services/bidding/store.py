@@ -43,6 +43,7 @@ RESTRICTION_LIST_MAX = 1000
 RESTRICTION_LIST_RETRY_S = 60.0  # after a longer list: per-bidder reads this long
 REVEAL_BUCKETS = 16  # documents a section's revealed keys are spread over
 WITHDRAWN = "withdrawn"
+LATE = "late"  # received before the deadline, written after the opening read the bids
 LISTED = "in force"  # the restriction list's one cache key
 
 

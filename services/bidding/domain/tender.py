@@ -189,11 +189,22 @@ def modify(state: State, rules: CategoryRules, *, modification_id: str, summary:
     return _change(state, actor, "modify", data, sets, [event], now, source)
 
 
+def seal(state: State) -> Change:
+    """Before the opening reads the bids at the deadline: mark the deadline it closes, so a
+    bid whose write ends after this knows to ask whether the read had it."""
+    if state["status"] != "open" or state.get("sealed_for") == state["deadline_ms"]:
+        return Change()
+    return Change(set={"sealed_for": state["deadline_ms"]})
+
+
 def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, int],
-          now: datetime, refunds: Mapping[str, list[DepositRefund]] | None = None) -> Change:
+          now: datetime, refunds: Mapping[str, list[DepositRefund]] | None = None,
+          thin: Mapping[str, list[str]] | None = None) -> Change:
     """At the deadline: sections with too few bids fail (条例44); the rest decrypt.
 
-    A failed section's deposits are scheduled for refund in the same write (条例57).
+    A failed section's deposits are scheduled for refund in the same write (条例57), and
+    it keeps who had bid (``thin``: fewer than the minimum, so a few credit codes), for a
+    bid whose write ended as bidding closed to learn whether it was counted.
     """
     if state["status"] != "open" or state.get("suspensions"):  # suspended: opens later
         return Change()
@@ -206,6 +217,7 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
         if n < rules.minimum_bidders.n:
             items = (refunds or {}).get(code, [])
             sets[f"section_state.{code}"] = {"status": "failed", "reason": "too_few_bids",
+                                             "received": list((thin or {}).get(code, [])),
                                              **_refund_state(items)}
             events.append(_failed(state, code, n, rules))
             events.extend(deposits.scheduled(state["tender_id"], code, "failed", items, now))
