@@ -16,6 +16,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from contracts.topics import Stage, topic_name
 from ggzy.testing.kafka import eventually, read_topic
 from services.notify.domain import signing
@@ -171,6 +173,47 @@ async def _nobody_else_heard(p: Platform, tender_id: str, parties: dict[str, Any
     assert all(r.headers["ce_type"].endswith("NotificationDelivered.v1") for r in records
                if r.json()["source_event_id"] in ids)
     assert Counter(r["recipient"] for r in ours) == expected
+
+
+async def _pushed(ws: Any, kind: str, tender_id: str) -> dict[str, Any]:
+    """The next notification of ``kind`` about the tender pushed on the socket."""
+    deadline = time.monotonic() + 60
+    while True:
+        message = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
+        if (message.get("type") == "notification" and message.get("kind") == kind
+                and message["data"].get("tender_id") == tender_id):
+            return dict(message)
+
+
+async def test_a_partys_inbox_socket_hears_a_real_tender_step_live(platform: Platform) -> None:
+    """Connected before the step, the tenderee's and a bidder's WebSocket clients each get
+    their notification of it pushed as it happens: the same notification as in their
+    inbox. The tenderee's hears nothing of the bid (who bid is secret before opening)."""
+    p = platform
+    parties = await _parties(p, 1)
+    [(bidder, b_token)] = parties["bidders"]
+    assert p.http is not None
+    url = p.url("notify").replace("http", "ws", 1) + "/v1/me/inbox/live"
+    async with p.http.ws_connect(f"{url}?token={parties['t_token']}") as owner, \
+            p.http.ws_connect(f"{url}?token={b_token}") as bidding:
+        for ws, who in ((owner, parties["tenderee"]), (bidding, bidder)):
+            assert await ws.receive_json(timeout=10) == {"type": "ready",
+                                                         "recipient": f"entity:{who}"}
+        tender_id, section = await _publish(p, parties, deadline_s=30)
+        published = await _pushed(owner, "tender_published", tender_id)
+        await _submit_all(p, tender_id, section, [(bidder, b_token)], [8_800_000_00])
+        received = await _pushed(bidding, "bid_received", tender_id)
+        with pytest.raises(TimeoutError):  # the bid's notifications went out together
+            while True:
+                message = await owner.receive_json(timeout=1.5)
+                assert message["data"].get("tender_id") != tender_id, message
+    assert published["recipient"] == f"entity:{parties['tenderee']}"
+    assert received["recipient"] == f"entity:{bidder}"
+    assert received["data"]["section_code"] == section
+    for token, pushed in ((parties["t_token"], published), (b_token, received)):
+        [item] = [i for i in await _inbox(p, token, tender_id) if i["kind"] == pushed["kind"]]
+        assert item["id"] == pushed["id"] == pushed["notification_id"]
+        assert (item["title"], item["body"]) == (pushed["title"], pushed["body"])
 
 
 async def test_whoever_obtained_the_documents_is_told_of_a_modification(

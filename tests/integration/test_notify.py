@@ -9,8 +9,10 @@ Every test server listens on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +26,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from contracts.bidding import BidSubmitted, ExpertsDrawn, Section, TenderPublished
@@ -42,6 +45,7 @@ from contracts.topics import Stage, topic_name
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, now_ms
 from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import Conflict
+from ggzy.runtime.settings import Settings
 from ggzy.testing.client import PlatformClient
 from ggzy.testing.infra import Infra
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
@@ -68,17 +72,19 @@ def smtp() -> Iterator[SmtpSink]:
     sink.stop()
 
 
-def notify_settings(smtp: SmtpSink) -> NotifySettings:
-    return NotifySettings(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=ATTEMPTS,
-                          backoff_base_ms=100, backoff_max_ms=400, breaker_failures=2,
-                          breaker_cooldown_ms=1000, gap_grace_ms=300, workers=8,
-                          webhook_allow_private=True)  # receivers here are on 127.0.0.1
+def notify_settings(smtp_port: int, **overrides: Any) -> NotifySettings:
+    return NotifySettings(**{
+        "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "max_attempts": ATTEMPTS,
+        "backoff_base_ms": 100, "backoff_max_ms": 400, "breaker_failures": 2,
+        "breaker_cooldown_ms": 1000, "gap_grace_ms": 300, "workers": 8,
+        "webhook_allow_private": True,  # receivers here are on 127.0.0.1
+        **overrides})
 
 
 @pytest.fixture(scope="module")
 async def notify(infra: Infra, registration: Registration,
                  smtp: SmtpSink) -> AsyncIterator[Running]:
-    cfg = notify_settings(smtp)
+    cfg = notify_settings(smtp.port)
     settings = isolated_settings(infra, "notify",
                                  jwks_url=registration.svc.url + "/.well-known/jwks.json")
     async with running(settings, lambda rt: build(rt, cfg)) as svc:
@@ -92,6 +98,29 @@ async def world(notify: Running, registration: Registration) -> AsyncIterator[Wo
                                 {"registration": registration.svc.url, "notify": notify.url},
                                 http, tokens={"operator": registration.operator_token})
         yield World(notify, client)
+
+
+@contextlib.asynccontextmanager
+async def own_notify(infra: Infra, registration: Registration, smtp_port: int,
+                     settings: Settings | None = None, **overrides: Any
+                     ) -> AsyncIterator[World]:
+    """A notify of its own (its topics, database, circuit breakers and metrics), for a
+    test whose relay or counters must not be shared with the module's; ``settings``
+    again: the same service restarted (its memory lost, its store and topics kept)."""
+    cfg = notify_settings(smtp_port, **overrides)
+    settings = settings or own_settings(infra, registration)
+    async with running(settings, lambda rt: build(rt, cfg)) as svc, \
+            aiohttp.ClientSession() as http:
+        yield World(svc, PlatformClient(
+            settings.topic_prefix, settings.kafka_bootstrap,
+            {"registration": registration.svc.url, "notify": svc.url}, http,
+            tokens={"operator": registration.operator_token},
+            rng=random.Random()))  # codes of its own: registration is shared
+
+
+def own_settings(infra: Infra, registration: Registration) -> Settings:
+    return isolated_settings(infra, "notify",
+                             jwks_url=registration.svc.url + "/.well-known/jwks.json")
 
 
 class World:
@@ -144,6 +173,33 @@ class World:
         return await read_topic(self.kafka, topic_name(Stage.NOTIFY, prefix=self.prefix),
                                 until, within=30)
 
+    async def failure(self, event_id: str) -> dict[str, Any] | None:
+        """The failure record of the event's notification, as an operator sees it."""
+        status, body = await self.api("GET", "/v1/failures", self.client.tokens["operator"])
+        assert status == 200, body
+        return next((f for f in body["failures"] if f["source_event_id"] == event_id), None)
+
+    async def metrics(self) -> Metrics:
+        assert self.client.http is not None
+        async with self.client.http.get(self.svc.url + "/metrics") as resp:
+            return Metrics(await resp.text())
+
+
+class Metrics:
+    """The service's samples as /metrics showed them at one moment."""
+
+    def __init__(self, text: str) -> None:
+        self.samples = {(s.name, frozenset(s.labels.items())): s.value
+                        for family in text_string_to_metric_families(text)
+                        for s in family.samples}
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def since(self, before: Metrics, name: str, **labels: str) -> float:
+        """How much a sample grew since ``before`` (0 for one that did not exist)."""
+        return self.value(name, **labels) - before.value(name, **labels)
+
 
 def credit(uscc: str, score: int) -> CreditChanged:
     return CreditChanged(subject_kind=SubjectKind.ENTITY, subject_id=uscc, reason="test",
@@ -170,6 +226,66 @@ async def test_a_redelivered_event_is_notified_once(world: World) -> None:
 
 def _of(records: list[Record], event_id: str) -> list[Record]:
     return [r for r in records if r.json()["source_event_id"] == event_id]
+
+
+async def test_a_redelivered_event_reaches_a_webhook_and_a_mailbox_once_under_one_id(
+        world: World, smtp: SmtpSink) -> None:
+    """The same event (one envelope id) three times: twice at once, once after it was
+    delivered. The receiver and the mailbox each get it once, under the notification id
+    of (event, recipient, channel); the next event, behind it on both lanes, shows that
+    no second copy was on its way."""
+    uscc, token = await world.client.entity("bidder")
+    rid, address = RecipientId(f"entity:{uscc}"), f"again-{uscc}@example.cn"
+    event = credit(uscc, 801)
+    async with Receiver() as hook:
+        await world.api("PUT", "/v1/me/webhook", token,
+                        {"url": hook.url, "secret": "again-" + uuid.uuid4().hex})
+        await world.api("PUT", "/v1/me/email", token, {"address": address})
+        first = await world.send(event, Stage.CREDIT)
+        await world.send(event, Stage.CREDIT, env=first)  # redelivered at once
+        await eventually(lambda: hook.accepted and smtp.all_to(address), within=30)
+        await world.send(event, Stage.CREDIT, env=first)  # and after its delivery
+        then = await world.send(credit(uscc, 802), Stage.CREDIT)
+        await eventually(lambda: len(hook.accepted) >= 2 and len(smtp.all_to(address)) >= 2,
+                         within=30)
+        records = await world.receipts(lambda rs: {
+            r.json()["channel"] for r in _of(rs, then.id)} == {"inbox", "webhook", "email"})
+    assert [h[signing.NOTIFICATION_ID] for h, _ in hook.accepted] == [
+        notification_id(e.id, rid, Channel.WEBHOOK) for e in (first, then)]
+    assert [json.loads(body)["notification_id"] for _, body in hook.accepted] == [
+        notification_id(e.id, rid, Channel.WEBHOOK) for e in (first, then)]
+    assert [m["X-Ggzy-Notification-Id"].strip() for m in smtp.all_to(address)] == [
+        notification_id(e.id, rid, Channel.EMAIL) for e in (first, then)]
+    # one receipt per channel, under one id (a redelivery may publish it again under it)
+    receipts = {(r.json()["channel"], r.headers["ce_id"]) for r in _of(records, first.id)}
+    assert sorted(channel for channel, _ in receipts) == ["email", "inbox", "webhook"]
+
+
+async def test_an_event_redelivered_to_a_restarted_notify_is_not_sent_again(
+        infra: Infra, registration: Registration, smtp: SmtpSink) -> None:
+    """After a restart nothing of what was sent is remembered in memory: the store says
+    the redelivered event's webhook and e-mail were delivered, and they are not sent
+    again (the next event, behind them on both lanes, shows none was on its way)."""
+    settings = own_settings(infra, registration)
+    async with Receiver() as hook:
+        async with own_notify(infra, registration, smtp.port, settings) as world:
+            uscc, token = await world.client.entity("bidder")
+            rid, address = RecipientId(f"entity:{uscc}"), f"restart-{uscc}@example.cn"
+            await world.api("PUT", "/v1/me/webhook", token,
+                            {"url": hook.url, "secret": "restart-" + uuid.uuid4().hex})
+            await world.api("PUT", "/v1/me/email", token, {"address": address})
+            event = credit(uscc, 803)
+            first = await world.send(event, Stage.CREDIT)
+            await eventually(lambda: hook.accepted and smtp.all_to(address), within=30)
+        async with own_notify(infra, registration, smtp.port, settings) as world:
+            await world.send(event, Stage.CREDIT, env=first)  # redelivered
+            then = await world.send(credit(uscc, 804), Stage.CREDIT)
+            await eventually(lambda: len(hook.accepted) >= 2
+                             and len(smtp.all_to(address)) >= 2, within=30)
+    assert [h[signing.NOTIFICATION_ID] for h, _ in hook.accepted] == [
+        notification_id(e.id, rid, Channel.WEBHOOK) for e in (first, then)]
+    assert [m["X-Ggzy-Notification-Id"].strip() for m in smtp.all_to(address)] == [
+        notification_id(e.id, rid, Channel.EMAIL) for e in (first, then)]
 
 
 async def test_webhook_down_then_up_gets_every_notification_once_and_in_order(
@@ -305,7 +421,7 @@ async def test_only_the_drawn_experts_hear_of_their_draw(world: World) -> None:
                      category=Category.CONSTRUCTION)
     draw = ExpertsDrawn(tender_id=tender_id, section_code=tender_id + "001",
                         expert_ids=[x for x, _ in drawn], commitment="c" * 64)
-    await world.send(draw, Stage.BIDDING, category=Category.CONSTRUCTION)
+    drawn_env = await world.send(draw, Stage.BIDDING, category=Category.CONSTRUCTION)
     for (expert_id, token), (colleague, _) in zip(drawn, reversed(drawn), strict=True):
         [item] = await world.inbox(token, 1)
         assert item["kind"] == "expert_drawn" and item["recipient"] == f"expert:{expert_id}"
@@ -315,7 +431,18 @@ async def test_only_the_drawn_experts_hear_of_their_draw(world: World) -> None:
         _, body = await world.api("GET", "/v1/me/inbox", token)
         assert "expert_drawn" not in json.dumps(body)
         assert not any(x in json.dumps(body) for x, _ in drawn)
-    assert other
+    _, undrawn = await world.api("GET", "/v1/me/inbox", o_token)
+    assert undrawn == {"items": []}  # an expert not drawn hears nothing of the draw
+    # the draw's receipts (published together) name the drawn experts, each once, and
+    # nobody else: neither the tender's parties nor the expert not drawn
+    wanted = {f"expert:{x}" for x, _ in drawn}
+    records = await world.receipts(
+        lambda rs: {r.json()["recipient"] for r in _of(rs, drawn_env.id)} >= wanted)
+    told = {(r.json()["recipient"], r.json()["channel"], r.headers["ce_id"])
+            for r in _of(records, drawn_env.id)}
+    assert sorted((who, channel) for who, channel, _ in told) == sorted(
+        (who, "inbox") for who in wanted)
+    assert f"expert:{other}" not in {who for who, _, _ in told}
 
 
 async def test_an_objection_to_a_result_reaches_the_tenderee_and_its_answer_the_objector(
@@ -382,14 +509,214 @@ async def test_a_complaint_reaches_the_supervisors_and_its_decision_both_parties
     assert "complaint_filed" not in json.dumps(body)
 
 
-async def test_the_metrics_count_deliveries_per_channel(world: World) -> None:
-    uscc, token = await world.client.entity("bidder")
-    await world.send(credit(uscc, 100), Stage.CREDIT)
-    await world.inbox(token, 1)
-    async with aiohttp.ClientSession() as http, http.get(world.svc.url + "/metrics") as resp:
-        text = await resp.text()
-    assert 'ggzy_notify_deliveries_total{channel="inbox"}' in text
-    assert 'ggzy_notify_queue_age_seconds_bucket{channel="inbox"' in text
+async def test_the_metrics_count_deliveries_failures_retries_and_queue_age_per_channel(
+        infra: Infra, registration: Registration, smtp: SmtpSink) -> None:
+    """On a notify of its own (nothing else counted there), read before and after: one
+    recipient reached on every channel, one whose webhook refuses twice (retried, held
+    by its breaker, then delivered), one whose mailbox the relay refuses (failed)."""
+    channels = ("inbox", "webhook", "email")
+    async with own_notify(infra, registration, smtp.port) as world, \
+            Receiver() as hook, Receiver(down=True) as flaky:
+        (a, a_token), (b, b_token), (c, c_token) = [
+            await world.client.entity("bidder") for _ in range(3)]
+        await world.api("PUT", "/v1/me/webhook", a_token, {"url": hook.url, "secret": "a" * 16})
+        await world.api("PUT", "/v1/me/email", a_token, {"address": f"ok-{a}@example.cn"})
+        await world.api("PUT", "/v1/me/webhook", b_token,
+                        {"url": flaky.url, "secret": "b" * 16})
+        await world.api("PUT", "/v1/me/email", c_token, {"address": f"broken-{c}@example.cn"})
+        before = await world.metrics()
+        for uscc in (a, b):
+            await world.send(credit(uscc, 100), Stage.CREDIT)
+        failed = await world.send(credit(c, 100), Stage.CREDIT)
+        await eventually(lambda: flaky.refused >= 2, within=30)
+        flaky.down = False  # its breaker opened after 2: the next attempt is its trial
+        await eventually(lambda: hook.accepted and flaky.accepted
+                         and smtp.to(f"ok-{a}@example.cn"), within=30)
+        await eventually(lambda: world.failure(failed.id), within=30)
+        for token in (a_token, b_token, c_token):
+            await world.inbox(token, 1)
+
+        async def counted() -> Metrics | None:  # counted just after each outcome: 7 in all
+            now = await world.metrics()
+            return now if sum(now.since(before, "ggzy_notify_queue_age_seconds_count",
+                                        channel=ch) for ch in channels) >= 7 else None
+        after: Metrics = await eventually(counted, within=10)
+
+    def grown(name: str, **labels: str) -> float:
+        return after.since(before, name, **labels)
+    assert {ch: grown("ggzy_notify_deliveries_total", channel=ch) for ch in channels} == {
+        "inbox": 3, "webhook": 2, "email": 1}
+    assert {ch: grown("ggzy_notify_failures_total", channel=ch) for ch in channels} == {
+        "inbox": 0, "webhook": 0, "email": 1}
+    assert flaky.refused == 2
+    assert grown("ggzy_notify_retries_total", channel="webhook", reason="http_503") == 2
+    assert grown("ggzy_notify_retries_total", channel="email",
+                 reason="smtp_550") == ATTEMPTS - 1
+    assert grown("ggzy_notify_breaker_held_total", channel="webhook") >= 1
+    # a refused mailbox says nothing of the relay: its breaker stays closed
+    assert grown("ggzy_notify_breaker_held_total", channel="email") == 0
+    # one outcome each (delivered or failed), its age from enqueueing
+    assert {ch: grown("ggzy_notify_queue_age_seconds_count", channel=ch)
+            for ch in channels} == {"inbox": 3, "webhook": 2, "email": 2}
+    # b's webhook waited out its breaker's cool-down (1 s) before it was delivered
+    assert grown("ggzy_notify_queue_age_seconds_sum", channel="webhook") >= 1.0
+
+
+# A broken SMTP relay, on a notify of its own (the relay is one endpoint per service) ----
+
+def _failed(records: list[Record], event_id: str) -> list[dict[str, Any]]:
+    return [r.json() for r in _of(records, event_id)
+            if r.headers["ce_type"].endswith("NotificationFailed.v1")]
+
+
+def _delivered(records: list[Record], event_id: str, channel: str) -> list[dict[str, Any]]:
+    return [r.json() for r in _of(records, event_id)
+            if r.headers["ce_type"].endswith("NotificationDelivered.v1")
+            and r.json()["channel"] == channel]
+
+
+async def _counted(world: World, before: Metrics, name: str, n: float,
+                   **labels: str) -> Metrics:
+    """The metrics once ``name`` grew by ``n`` (counted just after the outcome is written)."""
+    async def grown() -> Metrics | None:
+        now = await world.metrics()
+        return now if now.since(before, name, **labels) >= n else None
+    found: Metrics = await eventually(grown, within=10)
+    return found
+
+
+async def test_an_unreachable_smtp_relay_opens_its_breaker_then_the_mail_fails_visibly(
+        infra: Infra, registration: Registration) -> None:
+    """Nothing listens on the relay's port. Two failed attempts open the relay's breaker
+    (2 failures, 1 s cool-down): from then on each attempt is the half-open trial of a new
+    cool-down, the lane held back in between with no attempt counted. After ATTEMPTS
+    attempts: the failure record, for operators, and NotificationFailed; the inbox still
+    has the notification."""
+    async with own_notify(infra, registration, free_port()) as world:  # nobody listens
+        uscc, token = await world.client.entity("bidder")
+        await world.api("PUT", "/v1/me/email", token, {"address": f"far-{uscc}@example.cn"})
+        before = await world.metrics()
+        start = time.monotonic()
+        env = await world.send(credit(uscc, 400), Stage.CREDIT)
+        found = await eventually(lambda: world.failure(env.id), within=30)
+        took = time.monotonic() - start
+        after = await _counted(world, before, "ggzy_notify_failures_total", 1, channel="email")
+        records = await world.receipts(lambda rs: _failed(rs, env.id))
+        [item] = await world.inbox(token, 1)
+    assert (found["channel"], found["reason"], found["attempts"], found["recipient"]) == (
+        "email", "smtp_unreachable", ATTEMPTS, f"entity:{uscc}")
+    assert [(f["channel"], f["attempts"], f["reason"]) for f in _failed(records, env.id)] == [
+        ("email", ATTEMPTS, "smtp_unreachable")]
+    assert _delivered(records, env.id, "email") == []
+    assert item["source_event_id"] == env.id  # not lost: the recipient has it in the inbox
+    assert after.since(before, "ggzy_notify_retries_total", channel="email",
+                       reason="smtp_unreachable") == ATTEMPTS - 1
+    # attempts 3..ATTEMPTS were trials, each held back until its cool-down ended (the
+    # backoff, at most 400 ms, is shorter): held, but not counted as attempts
+    assert after.since(before, "ggzy_notify_breaker_held_total",
+                       channel="email") >= ATTEMPTS - 2
+    assert took >= (ATTEMPTS - 2) * 1.0
+    assert after.since(before, "ggzy_notify_deliveries_total", channel="email") == 0
+
+
+async def test_a_relay_answering_421_to_every_command_is_retried_with_growing_backoff(
+        infra: Infra, registration: Registration) -> None:
+    """The relay greets, then answers 421 to every command; its breaker is out of the
+    way here (100 failures) to show the backoff alone: the n-th retry waits
+    200·2^(n-1) ms, at most half of it taken off at random, then the mail fails."""
+    attempts = 5
+    with BrokenRelay("421 4.3.2 Service not available, closing transmission channel") as relay:
+        async with own_notify(infra, registration, relay.port, max_attempts=attempts,
+                              backoff_base_ms=200, backoff_max_ms=1600, jitter=0.5,
+                              breaker_failures=100) as world:
+            uscc, token = await world.client.entity("bidder")
+            await world.api("PUT", "/v1/me/email", token, {"address": f"busy-{uscc}@example.cn"})
+            before = await world.metrics()
+            env = await world.send(credit(uscc, 421), Stage.CREDIT)
+            found = await eventually(lambda: world.failure(env.id), within=30)
+            after = await _counted(world, before, "ggzy_notify_failures_total", 1,
+                                   channel="email")
+            records = await world.receipts(lambda rs: _failed(rs, env.id))
+            await asyncio.sleep(0.5)  # no attempt after the last
+    assert (found["reason"], found["attempts"]) == ("smtp_421", attempts)
+    assert [(f["attempts"], f["reason"]) for f in _failed(records, env.id)] == [
+        (attempts, "smtp_421")]
+    assert len(relay.refusals) == attempts and relay.messages == []  # a connection each
+    gaps = [b - a for a, b in zip(relay.refusals, relay.refusals[1:], strict=False)]
+    assert all(gap >= 0.1 * 2 ** n for n, gap in enumerate(gaps)), gaps
+    assert gaps[-1] > gaps[0], gaps
+    assert after.since(before, "ggzy_notify_retries_total", channel="email",
+                       reason="smtp_421") == attempts - 1
+    assert after.since(before, "ggzy_notify_breaker_held_total", channel="email") == 0
+
+
+async def test_a_relay_answering_451_that_recovers_in_time_delivers_each_mail_once_in_order(
+        infra: Infra, registration: Registration) -> None:
+    """The relay answers 451 to every command for three attempts (its breaker opens after
+    two: the third is a trial a cool-down later), then recovers before the attempts run
+    out: the held mail arrives once, and the ones queued behind it after it, in order."""
+    with BrokenRelay("451 4.3.0 Temporary local problem, try again later") as relay:
+        async with own_notify(infra, registration, relay.port) as world:
+            uscc, token = await world.client.entity("bidder")
+            await world.api("PUT", "/v1/me/email", token, {"address": f"later-{uscc}@example.cn"})
+            before = await world.metrics()
+            envs = [await world.send(credit(uscc, score), Stage.CREDIT) for score in (1, 2, 3)]
+            await eventually(lambda: len(relay.refusals) >= 3, within=30)
+            relay.broken = False  # 3 of ATTEMPTS made
+            await eventually(lambda: len(relay.messages) >= 3, within=30)
+            # behind them on the lane: a second copy of any would arrive before this one
+            envs.append(await world.send(credit(uscc, 4), Stage.CREDIT))
+            await eventually(lambda: len(relay.messages) >= 4, within=30)
+            records = await world.receipts(lambda rs: all(
+                _delivered(rs, e.id, "email") for e in envs))
+            after = await _counted(world, before, "ggzy_notify_deliveries_total", 4,
+                                   channel="email")
+            failures = [await world.failure(e.id) for e in envs]
+    rid = RecipientId(f"entity:{uscc}")
+    assert [m["X-Ggzy-Notification-Id"].strip() for m in relay.messages] == [
+        notification_id(e.id, rid, Channel.EMAIL) for e in envs]  # each once, in order
+    assert len(relay.refusals) == 3
+    gaps = [b - a for a, b in zip(relay.refusals, relay.refusals[1:], strict=False)]
+    assert gaps[0] >= 0.05 and gaps[1] >= 1.0, gaps  # a backoff, then the cool-down
+    assert [[d["attempts"] for d in _delivered(records, e.id, "email")] for e in envs] == [
+        [4], [1], [1], [1]]
+    assert failures == [None] * 4 and not any(_failed(records, e.id) for e in envs)
+    assert after.since(before, "ggzy_notify_retries_total", channel="email",
+                       reason="smtp_451") == 3
+    assert after.since(before, "ggzy_notify_breaker_held_total", channel="email") >= 1
+    assert after.since(before, "ggzy_notify_failures_total", channel="email") == 0
+
+
+async def test_only_an_operator_sees_the_failure_records(world: World) -> None:
+    _, bidder = await world.client.entity("bidder")
+    _, supervisor = await world.client.entity("supervisor")
+    _, expert = await world.client.expert(["A01"])
+    for token in (bidder, supervisor, expert):
+        status, body = await world.api("GET", "/v1/failures", token)
+        assert (status, body["error"]["code"]) == (403, "role_required"), body
+    status, body = await world.api("GET", "/v1/failures", None)
+    assert (status, body["error"]["code"]) == (401, "token_missing"), body
+    status, body = await world.api("GET", "/v1/failures", world.client.tokens["operator"])
+    assert status == 200 and isinstance(body["failures"], list), body
+
+
+OWN = [("GET", "/v1/me", None), ("PUT", "/v1/me", {"lang": "en"}),
+       ("PUT", "/v1/me/webhook", {"url": "http://127.0.0.1:9/hook", "secret": "s" * 16}),
+       ("DELETE", "/v1/me/webhook", None),
+       ("PUT", "/v1/me/email", {"address": "x@example.cn"}), ("DELETE", "/v1/me/email", None),
+       ("GET", "/v1/me/subscriptions", None),
+       ("POST", "/v1/me/subscriptions", {"category": "construction"}),
+       ("DELETE", "/v1/me/subscriptions/s1", None), ("GET", "/v1/me/inbox", None),
+       ("POST", "/v1/me/inbox/n1/read", None)]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OWN, ids=[f"{m} {p}" for m, p, _ in OWN])
+async def test_a_recipients_own_endpoints_need_a_valid_token(
+        world: World, method: str, path: str, body: Any) -> None:
+    status, out = await world.api(method, path, None, body)
+    assert (status, out["error"]["code"]) == (401, "token_missing"), out
+    status, out = await world.api(method, path, "forged", body)
+    assert (status, out["error"]["code"]) == (401, "token_invalid"), out
 
 
 # The fast lane: notifications queued on notify's deliveries topic -----------------------
@@ -470,7 +797,7 @@ async def test_two_replicas_deliver_a_lane_once_and_in_order_across_their_rebala
                         {"url": hook.url, "secret": "two-" + uuid.uuid4().hex})
         for score in range(1, 5):
             await world.send(credit(uscc, score), Stage.CREDIT)
-        cfg = notify_settings(smtp)
+        cfg = notify_settings(smtp.port)
         async with running(world.svc.settings, lambda rt: build(rt, cfg)):
             for score in range(5, 13):
                 await world.send(credit(uscc, score), Stage.CREDIT)
@@ -552,6 +879,64 @@ class SmtpSink:
     def to(self, address: str) -> EmailMessage | None:
         found = self.all_to(address)
         return found[0] if found else None
+
+
+class BrokenRelay:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that greets, then, while ``broken``,
+    answers ``reply`` to every command (EHLO, HELO, MAIL, RCPT, DATA). Whether a
+    connection is refused is decided at its EHLO, for the whole connection."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.broken = reply, True
+        self.refusals: list[float] = []  # time.monotonic() of each refused connection
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> BrokenRelay:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.refused = self.broken
+        if session.refused:
+            self.refusals.append(time.monotonic())
+            return [self.reply]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server: Any, session: Any, envelope: Any,
+                          hostname: str) -> str:
+        if getattr(session, "refused", self.broken):
+            return self.reply
+        session.host_name = hostname
+        return "250 127.0.0.1"
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        if getattr(session, "refused", self.broken):
+            return self.reply
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if getattr(session, "refused", self.broken):
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if getattr(session, "refused", self.broken):
+            return self.reply
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
 
 
 # The delivery queue and courier on their own, against the real store -----------------

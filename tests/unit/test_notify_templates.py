@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from contracts.bidding import (
     Awarded,
@@ -19,7 +21,6 @@ from contracts.bidding import (
 from contracts.categories import Category
 from ggzy.testing.data import new_uscc
 from services.notify.domain.templates import (
-    CONTEXTS,
     LANGUAGES,
     TemplateError,
     Templates,
@@ -55,9 +56,28 @@ def templates() -> Templates:
     return Templates.load()
 
 
-def test_every_kind_has_chinese_and_english_texts(templates: Templates) -> None:
-    for kind in CONTEXTS:
-        assert {lang for lang in LANGUAGES if lang in templates.raw[kind]} == {"zh", "en"}
+@pytest.mark.parametrize(("drop", "error"), [
+    (("awarded", "en"), "no en title for awarded"),
+    (("bid_received", "zh", "body"), "no zh body for bid_received"),
+    (("contract_signed",), "no zh title for contract_signed"),
+], ids=["a language", "a part", "a kind"])
+def test_loading_a_template_file_with_a_text_missing_is_refused(
+        templates: Templates, tmp_path: Path, drop: tuple[str, ...], error: str) -> None:
+    """Every kind needs a title and a body in Chinese and in English: a file lacking one
+    is refused when it is loaded (the service does not start), naming what is missing."""
+    raw = json.loads(json.dumps(templates.raw))
+    *path, last = drop
+    node = raw
+    for key in path:
+        node = node[key]
+    del node[last]
+    broken = tmp_path / "templates.yaml"
+    broken.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(TemplateError, match=f"^{error}$"):
+        Templates.load(broken)
+    whole = tmp_path / "whole.yaml"  # the same file, nothing missing: loaded
+    whole.write_text(yaml.safe_dump(templates.raw, allow_unicode=True), encoding="utf-8")
+    assert Templates.load(whole).raw == templates.raw
 
 
 def test_a_bid_receipt_is_rendered_in_beijing_time(templates: Templates) -> None:
