@@ -9,6 +9,7 @@ every attempt independent (a broken relay cannot poison a shared connection).
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import ipaddress
 import json
 import logging
@@ -128,6 +129,11 @@ class Webhooks:
             raise DeliveryError("unreachable", repr(exc)) from exc
 
 
+# Header lines up to RFC 5322's 998 characters: the ids (Message-ID, the notification id)
+# stay on one line instead of being folded at 78, which some parsers read back with a space
+_MAIL_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 class Mail:
     """Sends e-mail through one SMTP relay."""
 
@@ -144,7 +150,7 @@ class Mail:
         await asyncio.to_thread(self._send, message)
 
     def _message(self, nid: str, address: str, payload: dict[str, Any]) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_MAIL_POLICY)
         msg["From"], msg["To"], msg["Subject"] = self.sender, address, payload["title"]
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = f"<{nid}@ggzy>"  # the same on every retry: receivers deduplicate
@@ -158,8 +164,10 @@ class Mail:
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
+            # 421 is the relay itself closing (RFC 5321 4.2.2), at RCPT as anywhere: its
+            # breaker counts it; any other refusal is of this mailbox only
             raise DeliveryError(f"smtp_{codes[0] if codes else 'refused'}",
-                                endpoint_fault=False) from exc
+                                endpoint_fault=421 in codes) from exc
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"smtp_{exc.smtp_code}", str(exc.smtp_error)) from exc
         except (smtplib.SMTPException, OSError) as exc:

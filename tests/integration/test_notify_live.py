@@ -31,7 +31,7 @@ from tests.integration.test_notify import SmtpSink, World, credit, notify_settin
 async def replicas(infra: Infra, registration: Registration) -> AsyncIterator[list[Running]]:
     sink = SmtpSink()
     sink.start()
-    cfg = notify_settings(sink)
+    cfg = notify_settings(sink.port)
     settings = isolated_settings(infra, "notify",
                                  jwks_url=registration.svc.url + "/.well-known/jwks.json")
     try:
