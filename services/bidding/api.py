@@ -22,6 +22,7 @@ from ggzy.runtime.errors import DomainError, Forbidden
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.domain import audit, tender
+from services.bidding.domain import draw as draws
 from services.bidding.domain.timeline import Evaluation
 from services.bidding.handlers import Bidding
 
@@ -374,13 +375,19 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         return json_response(await app.score(*ids(request), who,
                                              [s.model_dump() for s in body.sheets]))
 
-    @api.route("GET", base + "/draw", summary="The draw's commitment; after award, its seed")
+    @api.route("GET", base + "/draw", summary="The draw's commitment (from publication); "
+               "after the award its seed and record, to re-run it (draw.replay)")
     async def draw(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
         sec = (await app.tender(tender_id))["section_state"].get(code, {})
         out: dict[str, Any] = {"commitment": sec.get("commitment")}
         if sec.get("status") in ("awarded", "contracted", "contract_overdue"):
             out.update(seed=sec.get("seed"), committee=sec.get("committee"))
+            doc = await app.store.draw_record(tender_id, code)
+            if doc is not None and sec.get("seed"):
+                record = draws.DrawRecord.of_doc(doc)
+                out.update(record=doc, verified=draws.verify_replay(
+                    str(sec["commitment"]), str(sec["seed"]), record, sec["committee"]))
         return json_response(out)
 
     @api.route("POST", base + "/award/decline", summary="The winner declines the award "

@@ -552,7 +552,9 @@ class Bidding:
         lines = opening_lines(docs, entities, int(state["deadline_ms"]), penalised)
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
         drawing = time.perf_counter()
-        picked = await self._draw(state, code, valid, entities)
+        digests = {d["bidder_uscc"]: d["digest"] for d in docs}
+        picked = await self._draw(state, code, valid, entities,
+                                  [digests[b] for b in valid if b in digests])
         drawn = time.perf_counter()
         at = now()
         evidence = fingerprints(tender_id, code, docs, lines, at)
@@ -589,10 +591,16 @@ class Bidding:
                                 [d for d in docs if d["_id"] in received], at, revoked)
 
     async def _draw(self, state: Mapping[str, Any], code: str, bidders: list[str],
-                    known: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+                    known: Mapping[str, Mapping[str, Any]], digests: list[str]
+                    ) -> dict[str, Any] | None:
         """The committee drawn for a section's ``bidders``; ``known``: the bidders'
         entities as the opening read them (``bidders_at_opening``: as registration
-        last told), so only the experts' employers and the owners are read here."""
+        last told), so only the experts' employers and the owners are read here.
+
+        The seed is the one committed at publication, mixed with the valid bids'
+        ``digests``; the draw's record is kept (``store.keep_draw``) for anyone to re-run
+        it once the seed is revealed at the award. A tender published before seeds were
+        committed draws on a fresh seed, committed at the draw, as it did."""
         (banned, penalised), experts = await asyncio.gather(
             self.store.expert_bars(state["category"], date.today()), self.store.experts_all())
         owners = [state["tenderee_uscc"], *([state["agency_uscc"]] if state.get("agency_uscc")
@@ -620,11 +628,16 @@ class Bidding:
             party_controllers=frozenset(c for p in parties  # (one set, not one per party)
                                         for c in entities.get(p, {}).get("controlled_by") or ()),
             recuse_penalised=self.rules(state).expert_penalty_recusal.value >= 1)
-        seed = secrets.token_hex(32)
+        committed = state["section_state"][code].get("draw_seed")
+        seed = committed or secrets.token_hex(32)
         try:
-            result = draws.draw(pool, ctx, state["expert_mix"], seed)
+            result = draws.draw(pool, ctx, state["expert_mix"],
+                                draws.mixed(seed, digests) if committed else seed)
         except draws.NotEnoughExperts:
             return None
+        if committed:
+            record = draws.record_of(pool, result, digests, state["expert_mix"])
+            await self.store.keep_draw(state["tender_id"], code, record.as_doc())
         return {"committee": list(result.committee), "seed": seed,
                 "commitment": draws.commitment(seed)}
 

@@ -73,6 +73,7 @@ class BiddingStore:
         self.restrictions = db["restrictions"]
         self.bids = db["bids"]
         self.dossiers = db["opening_dossiers"]
+        self.draws = db["draws"]  # each section's draw record, for anyone to re-run it
         self.reveals = db["reveals"]
 
     async def setup(self) -> None:
@@ -294,6 +295,17 @@ class BiddingStore:
                 {"_id": f"{tender_id}:{code}:{k}"},
                 {"$setOnInsert": {"tender_id": tender_id, "section_code": code, "keys": {}}},
                 upsert=True)
+
+    async def keep_draw(self, tender_id: str, code: str, record: Doc) -> None:
+        """A section's draw record (``draw.DrawRecord``), kept apart from the tender (its
+        pool can be long): the same draw again writes the same record."""
+        key = f"{tender_id}:{code}"
+        # the id in the document too: nx-27017's upserting replace does not take it from
+        # the filter (it makes an ObjectId), MongoDB's does; both keep the one given
+        await self.draws.replace_one({"_id": key}, {**record, "_id": key}, upsert=True)
+
+    async def draw_record(self, tender_id: str, code: str) -> Doc | None:
+        return await self.draws.find_one({"_id": f"{tender_id}:{code}"}, {"_id": 0})
 
     async def dossier(self, tender_id: str, code: str) -> list[Doc] | None:
         """The section's bids from its dossier, with the revealed keys' prices merged in

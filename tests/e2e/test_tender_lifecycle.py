@@ -21,6 +21,7 @@ from contracts.credit import EntityBanned
 from contracts.envelope import Envelope
 from contracts.topics import Stage, topic_name
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
+from services.bidding.domain.draw import DrawRecord, replay
 from tests.e2e.conftest import Platform
 
 A01 = "A01"  # 房屋建筑工程
@@ -136,12 +137,17 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     evaluation_at = datetime.fromisoformat(body["bid_deadline"]) + timedelta(hours=2)
     body.update(evaluation_at=_iso(evaluation_at), evaluation_venue=VENUE)
     tender_id, section = await _publish(p, parties, body)
-    keys = {}
+    # the draw's seed is bound before any bid: its commitment is public from publication
+    _, committed = await p.call("bidding", "GET",
+                                f"/v1/tenders/{tender_id}/sections/{section}/draw")
+    assert len(committed["commitment"]) == 64 and "seed" not in committed
+    keys, digests = {}, []
     for i, (uscc, token) in enumerate(parties["bidders"]):
         status, receipt, key = await p.until_known(lambda u=uscc, t=token, n=i: p.submit(
             tender_id, section, u, t, 9_000_000_00 - n * 10_000_00))
         assert status == 201, receipt
         keys[uscc] = (token, key)
+        digests.append(receipt["receipt"]["digest"])
         assert receipt["receipt"]["bidder_uscc"] == uscc and receipt["signature"]
     # before the deadline nobody learns who or how many have bid
     _, public = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
@@ -187,9 +193,23 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     lowest = min(valid, key=lambda line: line["price_fen"])
     assert awarded["winner"]["bid_id"] == lowest["bid_id"]  # lowest evaluated price wins
     _, draw = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
-    assert hashlib.sha256(draw["seed"].encode()).hexdigest() == draw["commitment"]
+    _the_draw_reruns_from_its_record(draw, committed["commitment"], members, digests[:3])
     await _audit_trail_is_for_supervision_and_verifies_end_to_end(p, tender_id)
     await _notices_are_public_and_complete(p, tender_id, members)
+
+
+def _the_draw_reruns_from_its_record(draw: dict[str, Any], committed: str, members: list[str],
+                                     valid_digests: list[str]) -> None:
+    """After the award anyone re-runs the draw (法37; draw.replay): the seed revealed is the
+    one committed at publication, mixed with the valid bids' digests (the revoked bid's is
+    not among them), on the published pool, and gives the committee."""
+    assert draw["commitment"] == committed
+    assert hashlib.sha256(draw["seed"].encode()).hexdigest() == committed
+    record = DrawRecord.of_doc(draw["record"])
+    assert sorted(record.digests) == sorted(valid_digests)
+    assert replay(draw["seed"], record) == tuple(draw["committee"])
+    assert sorted(draw["committee"]) == sorted(members) and draw["verified"] is True
+    assert not set(members) & set(record.excluded)
 
 
 async def _the_drawn_experts_alone_hear_when_and_where(

@@ -8,13 +8,18 @@ from hypothesis import strategies as st
 
 from services.bidding.domain.draw import (
     DrawContext,
+    DrawRecord,
     Exclusion,
     ExpertCandidate,
     NotEnoughExperts,
     commitment,
     draw,
     exclusion,
+    mixed,
+    record_of,
+    replay,
     verify_draw,
+    verify_replay,
 )
 
 PARTIES = ["T0", "A0", "B0", "B1", "B2", "X0", "X1"]
@@ -112,3 +117,50 @@ def test_too_few_eligible_experts_is_refused_with_the_numbers() -> None:
     with pytest.raises(NotEnoughExperts) as err:
         draw(pool, CTX, {"A01": 2}, "s")
     assert err.value.details == {"specialty": "A01", "needed": 2, "available": 1}
+
+
+# the draw bound before the bids and re-run from its record (commit-reveal) ------------
+digests = st.lists(st.text("0123456789abcdef", min_size=64, max_size=64), min_size=3,
+                   max_size=8, unique=True)
+
+
+@given(pools, st.text(min_size=1, max_size=16), digests)
+@settings(max_examples=100)
+def test_the_published_record_reruns_the_committee_and_nothing_else_verifies(
+        pool: list[ExpertCandidate], seed: str, bids: list[str]) -> None:
+    try:
+        result = draw(pool, CTX, MIX, mixed(seed, bids))
+    except NotEnoughExperts:
+        return
+    record = DrawRecord.of_doc(record_of(pool, result, reversed(bids), MIX).as_doc())
+    assert replay(seed, record) == result.committee  # the bids' order does not matter
+    assert verify_replay(commitment(seed), seed, record, result.committee)
+    assert not verify_replay(commitment(seed + "x"), seed, record, result.committee)
+    assert set(record.excluded) == set(result.excluded)  # with their reasons
+    assert not set(record.eligible) & set(record.excluded)
+
+
+def test_the_seed_is_mixed_with_the_bids_so_neither_side_picks_the_committee() -> None:
+    """The platform's seed is fixed before any bid; a bid changes the seed the draw runs on
+    in a way no bidder can foresee without the seed."""
+    bids = ["a" * 64, "b" * 64, "c" * 64]
+    assert mixed("s", bids) == mixed("s", list(reversed(bids)))
+    assert mixed("s", bids) != mixed("s", [*bids[:2], "d" * 64])
+    assert mixed("s", bids) != mixed("t", bids)
+    pool = [ExpertCandidate(f"EXP-{i:04d}", frozenset({"A01", "E01"})) for i in range(30)]
+    committees = {draw(pool, CTX, MIX, mixed("s", [*bids[:2], f"{i:064x}"])).committee
+                  for i in range(20)}
+    assert len(committees) > 10  # one bid's digest moves the committee
+
+
+def test_a_tampered_record_does_not_verify() -> None:
+    pool = [ExpertCandidate(f"EXP-{i:04d}", frozenset({"A01", "E01"})) for i in range(12)]
+    bids = ["a" * 64, "b" * 64, "c" * 64]
+    result = draw(pool, CTX, MIX, mixed("seed", bids))
+    record = record_of(pool, result, bids, MIX)
+    assert verify_replay(commitment("seed"), "seed", record, result.committee)
+    fewer = DrawRecord(record.digests[:2], record.eligible, record.excluded, record.mix)
+    outsider = next(e for e in record.eligible if e not in result.committee)
+    assert mixed("seed", fewer.digests) != mixed("seed", record.digests)  # another stream
+    swapped = (outsider, *result.committee[1:])
+    assert not verify_replay(commitment("seed"), "seed", record, swapped)

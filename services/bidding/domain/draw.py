@@ -1,10 +1,15 @@
 """Random expert draw with recusal (专家随机抽取与回避; 法37, 条例46).
 
-Verifiable by commit-reveal: before the draw the platform publishes
-``commitment = sha256(seed)``; after the award it reveals the seed, and anyone
-re-running ``draw`` on the same pool and context gets the same committee. The
-random stream is HMAC-SHA256(seed, specialty|index|round), not Python's
-``random``, so the result never depends on an interpreter's algorithm.
+Verifiable by commit-reveal: when the tender is published, before any bid, the
+platform fixes each section's seed and publishes ``commitment = sha256(seed)``. The
+draw runs on that seed mixed with the digests of the section's valid bids
+(``mixed``), which exist only at the opening: the platform cannot choose a seed for
+the bids it got (its seed was bound before them), and no bidder can shape its bid to
+steer the draw (it never knew the seed). After the award the seed is revealed with
+the draw's record (``DrawRecord``: the digests, the eligible pool in its order, who
+was excluded and why), and anyone re-running ``replay`` gets the same committee. The
+random stream is HMAC-SHA256(seed, specialty|index|round), not Python's ``random``,
+so the result never depends on an interpreter's algorithm.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from ggzy.runtime.errors import DomainError
 
@@ -81,6 +87,61 @@ class NotEnoughExperts(DomainError):
 def commitment(seed: str) -> str:
     """What the platform publishes before the draw."""
     return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def mixed(seed: str, digests: Iterable[str]) -> str:
+    """The seed the draw runs on: the committed ``seed`` keyed over the section's valid
+    bids' digests (sorted, so their order of arrival does not matter)."""
+    return hmac.new(seed.encode(), "|".join(sorted(digests)).encode(),
+                    hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class DrawRecord:
+    """What anyone needs to re-run a draw once its seed is revealed: the bids' digests it
+    was mixed with, the eligible experts with their specialties (exclusions applied, in
+    the pool's order), who was excluded and why, and the mix drawn."""
+
+    digests: tuple[str, ...]
+    eligible: Mapping[str, tuple[str, ...]]  # expert id -> its specialties
+    excluded: Mapping[str, str]  # expert id -> the exclusion's reason
+    mix: Mapping[str, int]
+
+    def as_doc(self) -> dict[str, Any]:
+        return {"digests": list(self.digests), "mix": dict(self.mix),
+                "eligible": {k: list(v) for k, v in self.eligible.items()},
+                "excluded": dict(self.excluded)}
+
+    @classmethod
+    def of_doc(cls, doc: Mapping[str, Any]) -> DrawRecord:
+        return cls(digests=tuple(doc["digests"]), mix=dict(doc["mix"]),
+                   eligible={k: tuple(v) for k, v in doc["eligible"].items()},
+                   excluded=dict(doc["excluded"]))
+
+
+def record_of(candidates: Iterable[ExpertCandidate], result: Draw, digests: Iterable[str],
+              mix: Mapping[str, int]) -> DrawRecord:
+    pool = sorted(candidates, key=lambda e: e.expert_id)
+    return DrawRecord(digests=tuple(sorted(digests)), mix=dict(mix),
+                      eligible={e.expert_id: tuple(sorted(e.specialties)) for e in pool
+                                if e.expert_id not in result.excluded},
+                      excluded={k: v.value for k, v in result.excluded.items()})
+
+
+def replay(seed: str, record: DrawRecord) -> tuple[str, ...]:
+    """The committee the revealed ``seed`` gives on the published ``record``."""
+    pool = [ExpertCandidate(expert_id=k, specialties=frozenset(v))
+            for k, v in record.eligible.items()]
+    return draw(pool, DrawContext(tenderee_uscc=""), record.mix,
+                mixed(seed, record.digests)).committee
+
+
+def verify_replay(published_commitment: str, seed: str, record: DrawRecord,
+                  committee: Iterable[str]) -> bool:
+    """True when the revealed seed is the one committed before the bids and re-running the
+    draw on its record gives the committee."""
+    return commitment(seed) == published_commitment \
+        and replay(seed, record) == tuple(committee)
 
 
 def exclusion(expert: ExpertCandidate, ctx: DrawContext) -> Exclusion | None:

@@ -11,6 +11,7 @@ and with a decryption window a suspension moved, and goes to the drawn experts a
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden
 from services.bidding.domain import audit, deposits
+from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules
 from services.bidding.domain.timeline import (
     Evaluation,
@@ -80,10 +82,17 @@ def _change(state: State, actor: str, action: str, data: dict[str, Any], sets: d
                   events=[Outgoing(e, category) for e in events])
 
 
+def committed() -> dict[str, str]:
+    """A section's draw seed, fixed at publication before any bid, and its commitment
+    (published: ``GET .../draw``); the seed itself stays secret until the award."""
+    seed = secrets.token_hex(32)
+    return {"draw_seed": seed, "commitment": draws.commitment(seed)}
+
+
 def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
             source: str | None = None) -> tuple[State, Change]:
     """The first state of a published tender."""
-    sections = {s.section_code: {"status": "bidding"} for s in event.sections}
+    sections = {s.section_code: {"status": "bidding", **committed()} for s in event.sections}
     state = {**event.model_dump(mode="json"), **extra, "status": "open",
              "deadline_ms": ms(event.bid_deadline), "section_state": sections, "audit": []}
     data: dict[str, Any] = {"deadline": iso(event.bid_deadline)}
@@ -216,16 +225,24 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
         n = counts.get(code, 0)
         if n < rules.minimum_bidders.n:
             items = (refunds or {}).get(code, [])
-            sets[f"section_state.{code}"] = {"status": "failed", "reason": "too_few_bids",
+            sets[f"section_state.{code}"] = {**_bound(state, code),
+                                             "status": "failed", "reason": "too_few_bids",
                                              "received": list((thin or {}).get(code, [])),
                                              **_refund_state(items)}
             events.append(_failed(state, code, n, rules))
             events.extend(deposits.scheduled(state["tender_id"], code, "failed", items, now))
         else:
-            sets[f"section_state.{code}"] = {"status": "decrypting", "decrypt_end_ms": ms(end),
+            sets[f"section_state.{code}"] = {**_bound(state, code),
+                                             "status": "decrypting", "decrypt_end_ms": ms(end),
                                              "bids": n}
     return _change(state, "platform", "close", {"counts": counts, "decrypt_end": iso(end)},
                    sets, events, now)
+
+
+def _bound(state: State, code: str) -> dict[str, Any]:
+    """What a section keeps across the close: its draw seed bound at publication."""
+    sec = state["section_state"][code]
+    return {k: sec[k] for k in ("draw_seed", "commitment") if k in sec}
 
 
 def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> TenderFailed:
