@@ -5,19 +5,35 @@ ExpertBlacklisted / EntityReinstated (bidding's projection); bidding's events
 (BidsOpened, BidFingerprintsExtracted, ExpertsDrawn, EvaluationCompleted,
 ContractOverdue) become credit records, alerts and pending expert evaluations.
 The rules are deploy/rules-demo.yaml (periods in seconds); it has no credit
-section, so credit uses its own rules.yaml. Bidding has rule sets for
-construction and procurement only, so procurement is the "other category".
+section, so credit uses its own rules.yaml. A restriction recorded for
+construction is checked against a sealed bid of procurement and an offer on a
+land listing (39号令), the trade types it does not cover. Restrictions run by
+calendar day in the services' local time: the end of one is seen by a platform of
+its own whose processes' time zone (TZ) puts their midnight a minute after they
+start (``near_midnight``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
-from datetime import date, timedelta
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import pytest
+
 from contracts.topics import Stage, topic_name
+from ggzy.testing.infra import Infra
 from ggzy.testing.kafka import eventually, read_topic
-from tests.e2e.conftest import Platform
+from ggzy.testing.processes import ServiceProcess, service_env
+from tests.e2e.conftest import OPERATOR, Platform, _settings
+from tests.e2e.test_auction import WAN, _announce, _bidding_open, _body, _offer
 from tests.e2e.test_tender_lifecycle import (
     _is,
     _open_with_keys,
@@ -28,6 +44,7 @@ from tests.e2e.test_tender_lifecycle import (
 )
 
 A08 = "A08"  # 园林绿化工程: only this test's experts have it, so the draw pool is known
+A02, A03 = "A02", "A03"  # 市政公用工程, 公路工程: only the blacklisted expert has A02
 PRICES = [9_130_000_00, 8_471_000_00, 8_802_500_00, 9_613_000_00]
 
 
@@ -61,8 +78,11 @@ async def _credit_event(p: Platform, name: str, **match: Any) -> dict[str, Any]:
 async def test_a_construction_restriction_blocks_construction_bids_only_within_its_dates(
         platform: Platform) -> None:
     """BLACK_LIST: blocked exactly when the restriction covers the trade type, today is in
-    [start, end] (end inclusive) and it is not revoked; a period that has ended is
-    repaired by credit's expiry timer (信用修复, EntityReinstated)."""
+    [start, end] (end inclusive) and it is not revoked: a construction restriction
+    refuses the bidder's construction bid with its decision, not its procurement bid
+    nor its offer on a land listing. A period already over when recorded is repaired by
+    credit's expiry timer (信用修复, EntityReinstated); the transition of one that ends
+    while in force is the next test's."""
     p = platform
     parties = await _parties(p, 2)
     (banned, b_token), (expired, e_token) = parties["bidders"]
@@ -86,6 +106,11 @@ async def test_a_construction_restriction_blocks_construction_bids_only_within_i
     assert out["error"]["details"]["decision_no"] == "深建罚〔2026〕101号"
     status, out, _ = await p.submit(procurement, p_section, banned, b_token, PRICES[0])
     assert status == 201, out  # another trade type is not covered
+    seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
+    listing = await _announce(p, s_token, _body(seller, listing_s=6))
+    await _bidding_open(p, listing)  # bidding knows the restriction: refused above
+    status, out = await _offer(p, listing, b_token, 1000 * WAN)  # below the base: no sale
+    assert status == 201 and out["paddle"] == 1, out  # land is not covered either
     await _credit_event(p, "EntityReinstated", uscc=expired)  # the timer repaired it
     status, out, _ = await p.submit(construction, c_section, expired, e_token, PRICES[1])
     assert status == 201, out
@@ -109,10 +134,17 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
     bids uploaded from one address raise an alert (条例40(二)), the address the platform
     saw, whatever their tools declared; a bid never decrypted is a
     revoked-bid record (20号令, 条例35); each committee expert's evaluation becomes pending;
-    the winner not signing in time (法46, seconds in rules-demo) lowers its score."""
+    the winner not signing in time (法46, seconds in rules-demo) lowers its score.
+
+    The blacklisting is also checked where chance cannot hide a failure: a second tender
+    wants one expert of A02, and the blacklisted one is the only A02 expert there is, so
+    a draw that let him in would have to take him; it finds no eligible expert instead
+    and the section waits for a draw (awaiting_draw) with no committee."""
     p = platform
-    experts = [await p.expert([A08]) for _ in range(6)]
+    experts = [await p.expert([A08, A02])] + [await p.expert([A08]) for _ in range(5)]
     (barred, _), eligible = experts[0], dict(experts[1:])
+    for _ in range(4):
+        await p.expert([A03])
     today = date.today()
     await _restrict(p, _restriction("expert", barred, today, today + timedelta(days=30),
                                     "深建专罚〔2026〕7号"))
@@ -120,15 +152,20 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
     parties = await _parties(p, 4)
     body = {**_tender_body(parties["tenderee"], deadline_s=12), "expert_mix": {A08: 5}}
     tender_id, section = await _publish(p, parties, body)
+    only_barred = {**_tender_body(parties["tenderee"], deadline_s=25),
+                   "expert_mix": {A02: 1, A03: 4}}
+    solo_id, solo_section = await _publish(p, parties, only_barred)
     prints: list[dict[str, Any] | None] = [  # each tool declares an address of its own
         {"file_digest": f"{n}" * 32, "upload_ip": f"192.0.2.{n}"} for n in range(len(PRICES))]
     seen = ["203.0.113.9" if n < 2 else f"198.51.100.{n}" for n in range(len(PRICES))]
     keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES, prints, seen)
+    solo_keys = await _submit_all(p, solo_id, solo_section, parties["bidders"][:3], PRICES[:3])
     await _open_with_keys(p, tender_id, section, keys[:3])  # the fourth: 视为撤销
     _, committee = await p.call("bidding", "GET",
                                 f"/v1/tenders/{tender_id}/sections/{section}/committee",
                                 p.tokens["operator"])
     assert sorted(committee["committee"]) == sorted(eligible)  # the barred one never drawn
+    await _opened_without_a_committee(p, solo_id, solo_section, solo_keys)
     _, opening = await p.call("bidding", "GET",
                               f"/v1/tenders/{tender_id}/sections/{section}/opening")
     sheets = [{"bid_id": ln["bid_id"], "points": 60, "compliant": True}
@@ -159,6 +196,86 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
         return body["items"] if len(body["items"]) == 5 else None
     reviews = await eventually(pending, within=30)
     assert sorted(r["expert_id"] for r in reviews) == sorted(eligible)
+
+
+async def _opened_without_a_committee(p: Platform, tender_id: str, section: str,
+                                     keys: list[tuple[str, bytes]]) -> None:
+    """The section opens (its keys revealed) and its draw finds too few eligible
+    experts: it waits for a draw, with no committee."""
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+    for token, key in keys:
+        status, body = await p.call("bidding", "POST",
+                                    f"/v1/tenders/{tender_id}/sections/{section}/bid/key", token,
+                                    {"key": base64.b64encode(key).decode()})
+        assert status == 200, body
+
+    async def opened() -> Any:
+        _, t = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")
+        status = t["sections_status"][section]
+        return status if status != "decrypting" else None
+    assert await eventually(opened, within=30) == "awaiting_draw"
+    _, committee = await p.call("bidding", "GET",
+                                f"/v1/tenders/{tender_id}/sections/{section}/committee",
+                                p.tokens["operator"])
+    assert committee["committee"] == []
+    _, opening = await p.call("bidding", "GET",
+                              f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    assert [ln["status"] for ln in opening["lines"]] == ["valid"] * len(keys)
+
+
+C01 = "C01"  # 工程咨询与设计: no expert has it, so the next tender opens without a draw
+
+
+async def test_a_collusion_alert_reaches_the_supervisors_through_notify_and_no_bidder(
+        platform: Platform) -> None:
+    """条例40(二) at an opening → RiskAlertRaised → notify: a supervisor known to notify
+    finds the alert in its inbox (risk_alert: the indicator, the bidders); neither the
+    bidders it names, nor the other bidder, nor the tenderee hear anything of it, and
+    notify's receipts of the alert name supervisors only."""
+    p = platform
+    sup, s_token = await p.entity("supervisor", name="示例市公共资源交易监督管理办公室")
+    status, _ = await p.call("notify", "GET", "/v1/me/inbox", s_token)  # made known to notify
+    assert status == 200
+    parties = await _parties(p, 3)
+    body = {**_tender_body(parties["tenderee"], deadline_s=10), "expert_mix": {C01: 5}}
+    tender_id, section = await _publish(p, parties, body)
+    seen = ["203.0.113.77", "203.0.113.77", "198.51.100.30"]
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES[:3], None, seen)
+    await _opened_without_a_committee(p, tender_id, section, keys)
+    pair = sorted(u for u, _ in parties["bidders"][:2])
+    [alert] = [a for a in await _alerts(p, s_token, tender_id)
+               if a["indicator"] == "same_upload_ip"]
+    assert sorted(alert["bidders"]) == pair
+
+    async def inboxed() -> Any:
+        return [i for i in await _inbox(p, s_token, tender_id) if i["kind"] == "risk_alert"]
+    [item] = await eventually(inboxed, within=30)
+    assert item["data"]["indicator"] == "same_upload_ip" and item["data"]["article"]
+    assert sorted(item["data"]["bidders"].split(", ")) == pair
+    event_id = item["source_event_id"]
+    receipts = await read_topic(p.kafka, topic_name(Stage.NOTIFY, prefix=p.prefix), lambda rs: any(
+        r.json().get("source_event_id") == event_id and r.json()["recipient"] == f"entity:{sup}"
+        for r in rs), within=30)
+    await asyncio.sleep(1.0)  # a moment more, so that a delivery to a party would be seen
+    named = {r.json()["recipient"] for r in receipts
+             if r.json().get("source_event_id") == event_id}
+    parties_of = {f"entity:{u}" for u in [parties["tenderee"],
+                                          *(b for b, _ in parties["bidders"])]}
+    assert f"entity:{sup}" in named and not named & parties_of
+    for token in [parties["t_token"], *(t for _, t in parties["bidders"])]:
+        items = await _inbox(p, token, tender_id)
+        assert items, "each party hears of the tender itself"  # bid_received etc.
+        assert "risk_alert" not in {i["kind"] for i in items}
+        assert event_id not in {i["source_event_id"] for i in items}
+        assert "same_upload_ip" not in json.dumps(items) and "203.0.113.77" not in json.dumps(
+            items)
+
+
+async def _inbox(p: Platform, token: str, tender_id: str) -> list[dict[str, Any]]:
+    """The caller's notify inbox items about the tender."""
+    status, body = await p.call("notify", "GET", "/v1/me/inbox?limit=500", token)
+    assert status == 200, body
+    return [i for i in body["items"] if i["data"].get("tender_id") == tender_id]
 
 
 async def _alerts(p: Platform, token: str, tender_id: str) -> list[dict[str, Any]]:
@@ -251,3 +368,98 @@ async def test_a_supplier_penalised_within_three_years_is_disqualified_at_the_op
     status = {ln["bidder_uscc"]: ln["status"] for ln in opening["lines"]}
     assert status.pop(penalised) == "invalid_record"
     assert set(status.values()) == {"valid"}
+
+
+# The end of a restriction as it happens: a platform whose midnight comes soon -------------
+MIDNIGHT_LEAD_S = 45  # from the fixture's start to the processes' local midnight
+MIDNIGHT_SERVICES = ("registration", "bidding", "credit")  # a bid and a restriction need these
+
+
+def _posix_tz(east_s: int) -> str:
+    """A POSIX TZ of ``east_s`` seconds east of UTC (POSIX counts westward: UTC+h is -h)."""
+    sign = "-" if east_s >= 0 else "+"
+    hours, rest = divmod(abs(east_s), 3600)
+    return f"GGZ{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+@pytest.fixture
+def near_midnight(infra: Infra, tmp_path: Path) -> Iterator[tuple[dict[str, ServiceProcess],
+                                                                   datetime, timezone]]:
+    """Registration, bidding and credit as processes (a prefix and databases of their own)
+    in a time zone whose midnight is ``MIDNIGHT_LEAD_S`` after this fixture starts: the
+    processes' clock is the real one, only their local calendar day ends soon. Yields
+    the processes, that midnight (UTC) and the zone."""
+    midnight = int(time.time()) + MIDNIGHT_LEAD_S
+    east = -midnight % 86_400  # (midnight + east) is a whole number of days
+    east -= 86_400 if east > 43_200 else 0
+    zone = timezone(timedelta(seconds=east))
+    prefix = "m" + uuid.uuid4().hex[:8]
+    reg = _settings(infra, prefix, "registration")
+    jwks = f"http://127.0.0.1:{reg.http_port}/.well-known/jwks.json"
+    procs: dict[str, ServiceProcess] = {}
+    try:
+        for name in MIDNIGHT_SERVICES:
+            settings = reg if name == "registration" else _settings(infra, prefix, name)
+            env = {**service_env(settings, jwks_url=jwks,
+                                 bootstrap_operator=f"{OPERATOR[0]}:{OPERATOR[1]}",
+                                 trusted_proxies="127.0.0.1"), "TZ": _posix_tz(east)}
+            procs[name] = ServiceProcess(name, env, tmp_path / f"{name}.log",
+                                         settings.http_port).start()
+        yield procs, datetime.fromtimestamp(midnight, UTC), zone
+    finally:
+        for proc in reversed(procs.values()):
+            proc.stop()
+
+
+async def test_a_restriction_blocks_to_the_end_of_its_last_day_then_its_timer_lifts_it(
+        infra: Infra, near_midnight: tuple[dict[str, ServiceProcess], datetime, timezone]
+) -> None:
+    """BLACK_LIST: the end date is inclusive, so a restriction ending today blocks until
+    the local midnight after it; there credit's expiry timer repairs it (信用修复:
+    EntityReinstated, lifted by expiry, published at or after that midnight) and the
+    same bid is accepted. Seen live: the services' day ends a minute after they start."""
+    procs, midnight, zone = near_midnight
+    async with aiohttp.ClientSession() as http:
+        p = Platform(procs["registration"].env["GGZY_TOPIC_PREFIX"], infra.kafka_bootstrap,
+                     {n: proc.url for n, proc in procs.items()}, http, procs=procs)
+        p.tokens["operator"] = await p.login(*OPERATOR)
+        parties = await _parties(p, 1)
+        [(bidder, token)] = parties["bidders"]
+        today = datetime.now(zone).date()  # the services' today
+        left = (midnight - datetime.now(UTC)).total_seconds()
+        assert left > 20, f"the services started too slowly: {left:.0f} s to their midnight"
+        await _restrict(p, _restriction("entity", bidder, today - timedelta(days=10), today,
+                                        "深建罚〔2026〕201号"))
+        open_for = int((midnight - datetime.now(UTC)).total_seconds()) + 45
+        tender_id, section = await _publish(p, parties, deadline_s=open_for)
+
+        async def refused() -> Any:
+            status, out, _ = await p.submit(tender_id, section, bidder, token, PRICES[0])
+            return out if status == 403 else None
+        out = await eventually(refused, within=10)
+        assert out["error"]["code"] == "bidder_restricted"
+        assert out["error"]["details"]["decision_no"] == "深建罚〔2026〕201号"
+        await asyncio.sleep(max(0.0, (midnight - datetime.now(UTC)).total_seconds() - 4))
+        status, out, _ = await p.submit(tender_id, section, bidder, token, PRICES[0])
+        assert datetime.now(UTC) < midnight, "the last check came after midnight"
+        assert status == 403 and out["error"]["code"] == "bidder_restricted", out  # its last day
+        lifted = await _reinstated(p, bidder)
+        assert lifted["lifted_by"] == "expiry"
+        assert datetime.fromisoformat(lifted["ce_time"]) >= midnight  # not before the day ended
+        status, out, _ = await p.submit(tender_id, section, bidder, token, PRICES[0])
+        assert status == 201, out
+        _, public = await p.call("credit", "GET", f"/v1/credit/{bidder}")
+        assert public["restrictions"] == []
+
+
+async def _reinstated(p: Platform, uscc: str) -> dict[str, Any]:
+    """The EntityReinstated of ``uscc``, with its envelope's time (``ce_time``)."""
+    def hits(rs: list[Any]) -> list[dict[str, Any]]:
+        return [{**r.json(), "ce_time": r.headers["ce_time"]} for r in rs
+                if r.headers.get("ce_type", "").endswith(".EntityReinstated.v1")
+                and r.json().get("uscc") == uscc]
+    records = await read_topic(p.kafka, topic_name(Stage.CREDIT, prefix=p.prefix),
+                               lambda rs: bool(hits(rs)), within=30)
+    found = hits(records)
+    assert found, "no EntityReinstated after the restriction's end"
+    return found[0]
