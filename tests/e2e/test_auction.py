@@ -39,9 +39,20 @@ def _body(seller: str, method: str = "listing", *, listing_s: int = 8,
     return body
 
 
+TIMES = ("start_at", "end_at", "applications_close_at")
+
+
 async def _announce(p: Platform, token: str, body: dict[str, Any]) -> str:
+    """Announce ``body``; a retry while bidding does not yet know the seller moves the
+    sale's times by the time waited, so the announcement period stays what it was."""
+    first = datetime.now(UTC)
+
+    def retimed() -> dict[str, Any]:
+        waited = datetime.now(UTC) - first
+        return {k: (datetime.fromisoformat(v) + waited).isoformat()
+                if k in TIMES and isinstance(v, str) else v for k, v in body.items()}
     status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/auctions", token,
-                                                     body))
+                                                     retimed()))
     assert status == 201, out
     return str(out["id"])
 
