@@ -130,7 +130,7 @@ class RiskIndicator(StrEnum):
     SAME_CONTACT = "same_contact"  # 87号令37: same contact person
     SAME_AGENT = "same_agent"  # 条例40(二): entrusted the same unit or person
     SAME_PROJECT_MANAGER = "same_project_manager"  # 条例40(三)
-    SAME_DEPOSIT_ACCOUNT = "same_deposit_account"  # 条例40(五)
+    SAME_DEPOSIT_ACCOUNT = "same_deposit_account"  # 条例40(六)
     PRICE_PATTERN = "price_pattern"  # 条例40(四): regular differences / ratios, abnormal closeness
     RELATED_ENTITIES = "related_entities"  # 条例34: same legal representative or control
     BID_ROTATION = "bid_rotation"  # cross-tender: the same group takes turns winning

@@ -682,8 +682,18 @@ class Bidding:
         committee = state["section_state"].get(code, {}).get("committee", [])
         found = await self.store.expert_names(committee)
         names = [found.get(e, e) for e in committee]
+        at, losers = now(), None
+        if rules.losers_refund_at_award.value >= 1 and not upheld:  # 政采条例33
+            docs = await self.store.section_bids(tender_id, code)
+            lines = [BidderLine.model_validate(ln)
+                     for ln in tender.lines_of(tender.section_of(state, code)) or []]
+
+            def losers(winner_bid: str) -> list[DepositRefund]:
+                return self._refunds(rules, [d for d in docs if d["_id"] != winner_bid],
+                                     lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.award(
-            s, rules, self.book.calendar, code, upheld=upheld, names=names, now=now()), cause)
+            s, rules, self.book.calendar, code, upheld=upheld, names=names, now=at,
+            losers=losers), cause)
         state = await self.tender(tender_id)
         sec = state["section_state"][code]
         if sec["status"] == "awarded":

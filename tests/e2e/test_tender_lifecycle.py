@@ -535,6 +535,12 @@ async def _first_declines_and_second_wins(p: Platform, tender_id: str, section: 
     winners = [r.json()["winner"]["bidder_uscc"] for r in events
                if r.headers["ce_type"].endswith(".Awarded.v1")]
     assert winners == [first, second] and "AwardDeclined" in _types(events)
+    # 政采条例33: the others' deposits are refunded from the award, not the contract
+    [at_award] = [r.json() for r in events if "DepositRefundsScheduled" in r.headers["ce_type"]
+                  and r.json()["trigger"] == "awarded"]
+    assert {x["bidder_uscc"] for x in at_award["refunds"]} == set(tokens) - {first}
+    assert all(x["action"] == "refund" and "第33条" in x["article"]
+               for x in at_award["refunds"])
     if "credit" in p.procs:
         _, supervisor = await p.entity("supervisor")
 

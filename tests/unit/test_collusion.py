@@ -90,7 +90,7 @@ def test_same_machine_serials_are_one_finding_tiaoli40_1() -> None:
     ("project_manager", ("王五", "王五"), RiskIndicator.SAME_PROJECT_MANAGER, "条例40(三)",
      "王五"),
     ("deposit_account", ("6222-0202-1234", "6222 0202 1234"),
-     RiskIndicator.SAME_DEPOSIT_ACCOUNT, "条例40(五)", "622202021234"),
+     RiskIndicator.SAME_DEPOSIT_ACCOUNT, "条例40(六)", "622202021234"),
 ])
 def test_shared_value_is_deemed_collusion_with_its_article(
         name: str, values: tuple[str, str], indicator: RiskIndicator, article: str,
@@ -106,10 +106,10 @@ def test_shared_value_is_deemed_collusion_with_its_article(
 
 
 def test_same_deposit_account_is_deemed_collusion_tiaoli40_5() -> None:
-    """条例40(五): deposits of three bidders paid from one account: one finding naming all."""
+    """条例40(六): deposits of three bidders paid from one account: one finding naming all."""
     prints = [bid(i, deposit_account="62220000") if i < 3 else bid(i) for i in range(5)]
     f = only(check_section(prints, {}))
-    assert f.indicator is RiskIndicator.SAME_DEPOSIT_ACCOUNT and f.article == "条例40(五)"
+    assert f.indicator is RiskIndicator.SAME_DEPOSIT_ACCOUNT and f.article == "条例40(六)"
     assert f.bidders == tuple(sorted(CODES[:3]))
     assert f.evidence["bid_ids"] == ["bid-000", "bid-001", "bid-002"]
 

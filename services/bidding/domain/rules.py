@@ -71,6 +71,8 @@ class CategoryRules(BaseModel):
     lowest_price_only: Rule  # 1: only the lowest evaluated price method (询价)
     expert_penalty_recusal: Rule  # 1: an expert once penalised recuses (暂行规定12(四))
     clean_record_years: Rule  # a bidder penalised within this many years is disqualified
+    losers_refund_at_award: Rule  # 1: all but the winner refunded from the award, not the
+    #                               contract (政采条例33); 0: every deposit from the contract
     draw_before_evaluation: Rule  # experts are drawn no earlier than this before the
     #                        evaluation (0: no limit); drawn at the opening record, the
     #                        evaluation begins within this long of it (198号文第14条)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -328,8 +328,13 @@ def report(state: State, code: str, candidates: list[Candidate], method: Any,
 
 
 def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, upheld: bool,
-          names: list[str], now: datetime) -> Change:
-    """After the publicity: award to the first-ranked (条例55), or re-evaluate if upheld."""
+          names: list[str], now: datetime,
+          losers: Callable[[str], Sequence[DepositRefund]] | None = None) -> Change:
+    """After the publicity: award to the first-ranked (条例55), or re-evaluate if upheld.
+
+    Where the category refunds all but the winner from the award (``losers_refund_at_award``,
+    政采条例33), ``losers(winner's bid id)`` are scheduled in the same write; the contract
+    then refunds the rest."""
     sec = section_of(state, code)
     if sec["status"] != "publicity":
         return Change()
@@ -349,7 +354,12 @@ def award(state: State, rules: CategoryRules, cal: Calendar, code: str, *, uphel
             f"section_state.{code}.winner": winner.model_dump(mode="json"),
             f"section_state.{code}.contract_due_ms": ms(due)}
     data = {"section": code, "winner": winner.bidder_uscc, "article": rules.contract_within.source}
-    return _change(state, "platform", "award", data, sets, [event], now, unset=[waits])
+    events: list[Any] = [event]
+    if losers is not None and rules.losers_refund_at_award.value >= 1:
+        items = list(losers(winner.bid_id))
+        sets[f"section_state.{code}.refunded_at_award"] = [r.bid_id for r in items]
+        events.extend(deposits.scheduled(state["tender_id"], code, "awarded", items, now))
+    return _change(state, "platform", "award", data, sets, events, now, unset=[waits])
 
 
 def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, bidder: str,
@@ -395,6 +405,8 @@ def sign_contract(state: State, code: str, price_fen: int, actor: str, now: date
         raise Conflict("not_awarded", f"section {code} has no award to contract")
     refuse_while_suspended(state, "no contract is recorded")
     winner = sec["winner"]
+    done = set(sec.get("refunded_at_award") or ())  # 政采条例33: the others at the award
+    refunds = [r for r in refunds if r.bid_id not in done]
     event = ContractSigned(tender_id=state["tender_id"], section_code=code,
                            winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now)
     sets = {f"section_state.{code}.status": "contracted",

@@ -6,7 +6,7 @@ the bidders (two or more different ones) and the evidence:
 
 - same document digest or maker machine serial: 条例40(一) (prepared by one unit);
 - same upload IP or MAC, same entrusted agent: 条例40(二); same contact person: 87号令37;
-- same project manager: 条例40(三); deposits from one account: 条例40(五);
+- same project manager: 条例40(三); deposits from one account: 条例40(六);
 - prices in a regular pattern or abnormally close: 条例40(四) (:func:`price_findings`);
 - related entities (same legal representative, control): 条例34 (政采条例18).
 
@@ -41,7 +41,7 @@ ARTICLES: Mapping[RiskIndicator, str] = {
     RiskIndicator.SAME_AGENT: "条例40(二)",
     RiskIndicator.SAME_CONTACT: "87号令37",
     RiskIndicator.SAME_PROJECT_MANAGER: "条例40(三)",
-    RiskIndicator.SAME_DEPOSIT_ACCOUNT: "条例40(五)",
+    RiskIndicator.SAME_DEPOSIT_ACCOUNT: "条例40(六)",
     RiskIndicator.PRICE_PATTERN: "条例40(四)",
     RiskIndicator.RELATED_ENTITIES: "条例34",
 }
