@@ -16,7 +16,6 @@ start (``near_midnight``).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 import uuid
@@ -39,6 +38,7 @@ from tests.e2e.test_tender_lifecycle import (
     _open_with_keys,
     _parties,
     _publish,
+    _reveal,
     _submit_all,
     _tender_body,
 )
@@ -202,12 +202,7 @@ async def _opened_without_a_committee(p: Platform, tender_id: str, section: str,
                                      keys: list[tuple[str, bytes]]) -> None:
     """The section opens (its keys revealed) and its draw finds too few eligible
     experts: it waits for a draw, with no committee."""
-    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
-    for token, key in keys:
-        status, body = await p.call("bidding", "POST",
-                                    f"/v1/tenders/{tender_id}/sections/{section}/bid/key", token,
-                                    {"key": base64.b64encode(key).decode()})
-        assert status == 200, body
+    await _reveal(p, tender_id, section, keys)
 
     async def opened() -> Any:
         _, t = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}")

@@ -119,13 +119,20 @@ async def _open_with_keys(p: Platform, tender_id: str, section: str,
                           keys: list[tuple[str, bytes]]) -> None:
     """After the deadline, each of ``keys`` (token, content key) is revealed (20号令); the
     others never are (视为撤销). Returns once the opening record is made."""
+    await _reveal(p, tender_id, section, keys)
+    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
+
+
+async def _reveal(p: Platform, tender_id: str, section: str,
+                  keys: list[tuple[str, bytes]]) -> None:
+    """Once the decryption window opens, each of ``keys`` (token, content key) is
+    revealed."""
     await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
     for token, key in keys:
         status, body = await p.call("bidding", "POST",
                                     f"/v1/tenders/{tender_id}/sections/{section}/bid/key", token,
                                     {"key": base64.b64encode(key).decode()})
         assert status == 200, body
-    await eventually(lambda: _is(p, tender_id, section, "evaluating"), within=30)
 
 
 async def test_full_construction_tender_from_publication_to_contract(platform: Platform) -> None:
