@@ -16,6 +16,7 @@ from typing import Any
 from ggzy.cli import main
 from ggzy.testing.client import PlatformClient
 from ggzy.testing.kafka import eventually
+from services.bidding.domain.draw import DrawRecord, replay
 
 
 async def _status(c: PlatformClient, tender_id: str, section: str) -> str:
@@ -140,7 +141,13 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
                              {"price_fen": 9_050_000_00})
     print(f"14. the contract is recorded -> {status}")
     _, draw = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
-    _show("the draw, verifiable now (sha256(seed) == commitment)", draw)
+    record = DrawRecord.of_doc(draw["record"])
+    rerun = replay(draw["seed"], record)
+    print(f"  the draw, re-run here from its published record: seed committed at publication "
+          f"{hashlib.sha256(draw['seed'].encode()).hexdigest() == draw['commitment']}, "
+          f"{len(record.eligible)} eligible, {len(record.excluded)} excluded, mixed with "
+          f"{len(record.digests)} bids' digests -> the same committee: "
+          f"{list(rerun) == draw['committee']}")
     _, trail = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
                             c.tokens["operator"])
     print(f"  audit trail: {[e['action'] for e in trail['entries']]}, "
