@@ -225,24 +225,17 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
         n = counts.get(code, 0)
         if n < rules.minimum_bidders.n:
             items = (refunds or {}).get(code, [])
-            sets[f"section_state.{code}"] = {**_bound(state, code),
-                                             "status": "failed", "reason": "too_few_bids",
-                                             "received": list((thin or {}).get(code, [])),
-                                             **_refund_state(items)}
+            fields = {"status": "failed", "reason": "too_few_bids",
+                      "received": list((thin or {}).get(code, [])), **_refund_state(items)}
             events.append(_failed(state, code, n, rules))
             events.extend(deposits.scheduled(state["tender_id"], code, "failed", items, now))
         else:
-            sets[f"section_state.{code}"] = {**_bound(state, code),
-                                             "status": "decrypting", "decrypt_end_ms": ms(end),
-                                             "bids": n}
+            fields = {"status": "decrypting", "decrypt_end_ms": ms(end), "bids": n}
+        # set field by field: the section keeps what it had (its draw seed, bound at
+        # publication)
+        sets.update({f"section_state.{code}.{k}": v for k, v in fields.items()})
     return _change(state, "platform", "close", {"counts": counts, "decrypt_end": iso(end)},
                    sets, events, now)
-
-
-def _bound(state: State, code: str) -> dict[str, Any]:
-    """What a section keeps across the close: its draw seed bound at publication."""
-    sec = state["section_state"][code]
-    return {k: sec[k] for k in ("draw_seed", "commitment") if k in sec}
 
 
 def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> TenderFailed:
