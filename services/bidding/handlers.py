@@ -346,7 +346,7 @@ class Bidding:
         return self._receipt(tender_id, section, bidder, bid.digest, at)
 
     async def confirm_taken(self, tender_id: str, section: str, bid_id: str, bidder: str,
-                       rules: CategoryRules) -> None:
+                            rules: CategoryRules) -> None:
         """A bid received before the deadline whose write ended as bidding closed: it gets
         its receipt only if the opening has it (20号令: a receipted bid is opened).
 
@@ -381,27 +381,12 @@ class Bidding:
             taken = dossier is None or any(b["bidder_uscc"] == bidder for b in dossier)
         if taken:
             return
-        await self._set_aside(tender_id, section, bid_id, bidder, rules, state)
+        at = now()
+        await self.bids.update(bid_id, lambda s, v: self._withdrawal(
+            state, rules, s, bid_id, LATE, at) if s["status"] == SUBMITTED else Change())
         raise RuleViolation("bid_deadline_passed", rules.late_bids, "the bid was written "
                             "after bidding closed and is not opened: it is refused and its "
                             "deposit refunded")
-
-    async def _set_aside(self, tender_id: str, section: str, bid_id: str, bidder: str,
-                         rules: CategoryRules, state: Doc) -> None:
-        at = now()
-        category = Category(state["category"])
-
-        def decide(s: dict[str, Any], v: int) -> Change:
-            if s["status"] != SUBMITTED:
-                return Change()
-            items = deposits.refunds(rules, self.book.calendar, [{**s, "_id": bid_id}], at)
-            refund = deposits.scheduled(tender_id, section, "late", items, at)
-            event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
-                                 bidder_uscc=bidder)
-            return Change(set={"status": LATE},
-                          events=[Outgoing(e, category) for e in (event, *refund)])
-
-        await self.bids.update(bid_id, decide)
 
     async def open_tender(self, tender_id: str, at: datetime) -> Doc:
         """The tender as a bid needs it (no audit trail).
@@ -459,19 +444,26 @@ class Bidding:
         rules, at = self.rules(state), now()
         tender.refuse_after_deadline(state, at, rules)
         bid_id = f"{tender_id}:{section}:{who.uscc}"
-        category = Category(state["category"])
-        event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
-                             bidder_uscc=str(who.uscc))
 
         def decide(s: dict[str, Any], v: int) -> Change:
             if s["status"] != SUBMITTED:
                 raise Conflict("bid_not_submitted", "there is no submitted bid to withdraw")
-            items = deposits.refunds(rules, self.book.calendar, [{**s, "_id": bid_id}], at)
-            refund = deposits.scheduled(tender_id, section, "withdrawn", items, at)
-            return Change(set={"status": WITHDRAWN},
-                          events=[Outgoing(e, category) for e in (event, *refund)])
+            return self._withdrawal(state, rules, s, bid_id, WITHDRAWN, at)
 
         await self.bids.update(bid_id, decide)
+
+    def _withdrawal(self, state: Mapping[str, Any], rules: CategoryRules, bid: Mapping[str, Any],
+                    bid_id: str, status: str, at: datetime) -> Change:
+        """A submitted bid taken out of the tender (``status``: withdrawn by its bidder, or
+        set aside as late): ``BidWithdrawn`` and its deposit's refund, in one write."""
+        tender_id, section = state["tender_id"], bid["section_code"]
+        items = deposits.refunds(rules, self.book.calendar, [{**bid, "_id": bid_id}], at)
+        trigger = "withdrawn" if status == WITHDRAWN else status
+        event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
+                             bidder_uscc=bid["bidder_uscc"])
+        return Change(set={"status": status}, events=[
+            Outgoing(e, Category(state["category"]))
+            for e in (event, *deposits.scheduled(tender_id, section, trigger, items, at))])
 
     # deadline and opening ------------------------------------------------------------
     async def on_deadline(self, timer: Timer) -> None:
