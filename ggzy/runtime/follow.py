@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
 log = logging.getLogger("ggzy.follow")
@@ -106,3 +108,40 @@ class Follower:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+
+
+class Clients:
+    """The live WebSocket clients of this replica, by the key of the records that concern
+    them (a recipient, a sale): what a ``Follower``'s ``wants`` asks."""
+
+    def __init__(self) -> None:
+        self._by_key: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_key
+
+    def listening(self, key: bytes) -> bool:
+        """Whether a record with this (raw) key concerns a client connected here."""
+        return bool(self._by_key) and key.decode() in self._by_key
+
+    def of(self, key: str) -> list[web.WebSocketResponse]:
+        return list(self._by_key.get(key, ()))
+
+    def join(self, key: str, ws: web.WebSocketResponse) -> None:
+        self._by_key[key].add(ws)
+
+    def leave(self, key: str, ws: web.WebSocketResponse) -> bool:
+        """Forget a client; True when it was the key's last."""
+        clients = self._by_key.get(key)
+        if clients is None:
+            return False
+        clients.discard(ws)
+        if clients:
+            return False
+        del self._by_key[key]
+        return True
+
+    async def close(self) -> None:
+        for clients in list(self._by_key.values()):
+            for ws in list(clients):
+                await ws.close()

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from aiohttp import web
 
 from ggzy.runtime.aggregates import now_ms
 from ggzy.runtime.errors import DomainError
+from ggzy.runtime.follow import Clients
 from ggzy.runtime.http import ws_refuse, ws_until_closed
 from services.bidding.auction_api import public_view
 from services.bidding.auctions import Auctions
@@ -39,16 +39,12 @@ class LiveAuctions:
 
     def __init__(self, auctions: Auctions) -> None:
         self.auctions = auctions
-        self.clients: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self.clients = Clients()
         self._last: dict[web.WebSocketResponse, dict[str, Any]] = {}  # what each client got
         self._locks: dict[str, asyncio.Lock] = {}
         self._clock: dict[str, asyncio.TimerHandle] = {}
         self._chores: set[asyncio.Task[None]] = set()
         self.follow: Callable[[], Awaitable[None]] | None = None  # the events' follower
-
-    def listening(self, key: bytes) -> bool:
-        """Whether a record keyed by this sale concerns a client connected here."""
-        return bool(self.clients) and key.decode() in self.clients
 
     async def on_event(self, auction_id: str, ce_type: str, value: bytes) -> None:
         await self.refresh(auction_id)
@@ -62,7 +58,7 @@ class LiveAuctions:
             await self.follow()
         lock = self._locks.setdefault(auction_id, asyncio.Lock())
         async with lock:  # joined before the read: a later change renders after this
-            self.clients[auction_id].add(ws)
+            self.clients.join(auction_id, ws)
             try:
                 state = await self.auctions.get(auction_id)
             except DomainError as exc:
@@ -84,7 +80,7 @@ class LiveAuctions:
                 return
             state = await self.auctions.get(auction_id)
             view = self._view(state)
-            for ws in list(self.clients.get(auction_id, ())):
+            for ws in self.clients.of(auction_id):
                 await self._send(ws, view)
             self._schedule(auction_id, state)
 
@@ -126,13 +122,8 @@ class LiveAuctions:
             await ws.send_json(view)
 
     def _leave(self, auction_id: str, ws: web.WebSocketResponse) -> None:
-        clients = self.clients.get(auction_id)
-        if clients is None:
-            return
-        clients.discard(ws)
         self._last.pop(ws, None)
-        if not clients:
-            del self.clients[auction_id]
+        if self.clients.leave(auction_id, ws):  # its last client: nothing more to keep
             self._locks.pop(auction_id, None)
             handle = self._clock.pop(auction_id, None)
             if handle is not None:
@@ -143,6 +134,4 @@ class LiveAuctions:
             handle.cancel()
         for task in list(self._chores):
             task.cancel()
-        for clients in list(self.clients.values()):
-            for ws in list(clients):
-                await ws.close()
+        await self.clients.close()

@@ -42,7 +42,8 @@ def build(rt: Runtime) -> Parts:
               errors=("404",))(live.watch)
     own = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     # the sales' events of every replica, for this replica's live clients
-    follower = Follower(rt.settings.kafka_bootstrap, own, live.listening, live.on_event)
+    follower = Follower(rt.settings.kafka_bootstrap, own, live.clients.listening,
+                        live.on_event)
     live.follow = follower.start  # with the first live client
 
     async def start() -> None:

@@ -16,7 +16,7 @@ import logging
 import smtplib
 import socket
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -28,6 +28,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from ggzy.runtime.follow import Clients
 from services.notify.domain import signing
 
 log = logging.getLogger("ggzy.notify.channels")
@@ -185,7 +186,7 @@ class InboxHub:
     replica: the ids pushed lately are remembered (bounded)."""
 
     def __init__(self, remember: int = 10_000) -> None:
-        self.clients: defaultdict[str, set[web.WebSocketResponse]] = defaultdict(set)
+        self.clients = Clients()
         self._pushed: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
         self.follow: Callable[[], Awaitable[None]] | None = None  # the receipts' follower
@@ -198,22 +199,16 @@ class InboxHub:
         self.join(recipient, ws)
 
     def join(self, recipient: str, ws: web.WebSocketResponse) -> None:
-        self.clients[recipient].add(ws)
+        self.clients.join(recipient, ws)
 
     def leave(self, recipient: str, ws: web.WebSocketResponse) -> None:
-        self.clients[recipient].discard(ws)
-        if not self.clients[recipient]:
-            del self.clients[recipient]
-
-    def listening(self, key: bytes) -> bool:
-        """Whether a record keyed by this recipient concerns a client connected here."""
-        return bool(self.clients) and key.decode() in self.clients
+        self.clients.leave(recipient, ws)
 
     async def push(self, recipient: str, message: dict[str, Any]) -> None:
         """Send to every live client of the recipient (the inbox keeps it anyway)."""
         if recipient not in self.clients or self._seen(str(message.get("id"))):
             return
-        for ws in list(self.clients.get(recipient, ())):
+        for ws in self.clients.of(recipient):
             try:
                 await ws.send_json(message)
             except (ConnectionError, RuntimeError) as exc:
@@ -244,6 +239,4 @@ class InboxHub:
         return False
 
     async def close(self) -> None:
-        for sockets in list(self.clients.values()):
-            for ws in list(sockets):
-                await ws.close()
+        await self.clients.close()

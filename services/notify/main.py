@@ -43,7 +43,7 @@ def build(rt: Runtime, settings: NotifySettings | None = None) -> Parts:
 
     own = [rt.topic(Stage.NOTIFY), rt.topic(Stage.NOTIFY, kind="deliveries")]
     # the receipts of every replica, for this replica's live clients
-    receipts = Follower(rt.settings.kafka_bootstrap, [own[0]], hub.listening,
+    receipts = Follower(rt.settings.kafka_bootstrap, [own[0]], hub.clients.listening,
                         lambda rid, ce_type, value: hub.on_receipt(rid, ce_type, value,
                                                                    queue.inbox_item))
     hub.follow = receipts.start  # with the first live client
