@@ -114,3 +114,31 @@ class PublicityObjectionAnswered(Event):
 
     def aggregate_id(self) -> str:
         return self.tender_id
+
+
+@register
+class PublicityObjectionOverdue(Event):
+    """An objection to a publicised result went unanswered past its due time (条例54: 3
+    days; 政府采购法53: 7 working days). Once per objection. The award still waits for the
+    answer (条例54: 作出答复前，应当暂停招标投标活动); an answer given later is accepted and
+    marked late. The objector may now complain (条例60; 政府采购法55); a credit fact against
+    the answerer."""
+
+    stage: ClassVar[Stage] = Stage.ANNOUNCEMENT
+    notice_id: str = Field(description="The publicity notice objected to.")
+    tender_id: str = Field(description="Tender project code (or a sale's id).")
+    section_code: str | None = Field(default=None, description="Section, where it applies.")
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: str = Field(description="Who objected (credit code, or the user's id).")
+    answerer_uscc: str | None = Field(default=None, description="Who should have answered: "
+                                      "the tenderee, or the seller.")
+    answerers: list[str] = Field(default_factory=list, description="Credit codes of those who "
+                                 "may answer it (the tenderee and its agency, or the seller).")
+    answer_due: datetime = Field(description="The due time that passed unanswered.")
+    overdue_at: datetime = Field(description="When the platform found it overdue.")
+    article: str = Field(description="Legal basis of the answer's time.")
+    complaint_article: str | None = Field(
+        default=None, description="The rule under which the objector may complain now.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id

@@ -365,6 +365,35 @@ class TenderObjectionAnswered(_TenderEvent):
 
 
 @register
+class TenderObjectionOverdue(_TenderEvent):
+    """An objection's answer is overdue: its due time (条例22: 3 days; 条例44: on the spot;
+    政采法53: 7 working days) passed with no answer. Once per objection. A tender the
+    objection suspended stays suspended until the answer (条例22: 作出答复前，应当暂停招标投标
+    活动); an answer still given later is accepted and marked late. The objector may now
+    complain to the supervising department (条例60; 政府采购法55); a credit fact against the
+    tenderee, whose duty the answer is (条例77第2款)."""
+
+    objection_id: str = Field(description="Objection id.")
+    objector_uscc: USCC = Field(description="Who objected (it may now complain).")
+    answerer_uscc: USCC = Field(description="Who should have answered: the tenderee.")
+    agency_uscc: USCC | None = Field(default=None,
+                                     description="The agency, which may answer for it.")
+    answer_due: datetime = Field(description="The due time that passed unanswered.")
+    overdue_at: datetime = Field(description="When the platform found it overdue.")
+    article: str = Field(description="Legal basis of the answer's time.")
+    matter: ObjectionMatter = Field(default=ObjectionMatter.DOCUMENTS,
+                                    description="What the objection is about.")
+    section_code: SectionCode | None = Field(
+        default=None, description="The section, for an objection to its opening.")
+    suspended: bool = Field(description="Whether the tender stays suspended (by this "
+                                        "objection) until the answer.")
+    complaint_article: str | None = Field(
+        default=None, description="The rule under which the objector may complain now "
+                                  "(条例60: within 10 days; 政府采购法55: 15 working days "
+                                  "after the answer's time ran out).")
+
+
+@register
 class TenderSuspended(_TenderEvent):
     """The tendering is suspended (暂停招标投标活动): no bid is taken or withdrawn, and the
     tender does not open, until it resumes (条例22: an objection to the documents)."""

@@ -64,6 +64,7 @@ class TenderFacts:
     region_code: str
     winners: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # section -> winner
     owners: frozenset[str] = frozenset()  # tenderee and agency: they answer objections
+    answerer: str | None = None  # whose duty the answer is: the tenderee, or the seller
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,8 @@ def pending_objections(notice: Mapping[str, Any]) -> list[str]:
 
 
 def file_objection(notice: Mapping[str, Any], objection_id: str, by: str, text: str,
-                   now_ms: int, answer_due_ms: int | None) -> dict[str, Any]:
+                   now_ms: int, answer_due_ms: int | None,
+                   answerer: str | None = None) -> dict[str, Any]:
     """An objection, taken only while the publicity period runs (条例54)."""
     if notice.get("publicity_status", NO_PUBLICITY) == NO_PUBLICITY:
         raise DomainError("no_publicity", "this notice has no publicity period")
@@ -420,7 +422,24 @@ def file_objection(notice: Mapping[str, Any], objection_id: str, by: str, text: 
         raise DomainError("publicity_ended", "the publicity period has ended (条例54)",
                           publicity_end=notice.get("publicity_end"))
     return {f"objections.{objection_id}": {"by": by, "text": text, "status": "pending",
-                                           "filed_ms": now_ms, "answer_due_ms": answer_due_ms}}
+                                           "filed_ms": now_ms, "answer_due_ms": answer_due_ms,
+                                           "answerer": answerer}}
+
+
+def objection_overdue(notice: Mapping[str, Any], objection_id: str,
+                      now_ms: int) -> dict[str, Any]:
+    """An objection still pending at its due time is overdue (条例54: 3日内作出答复), once:
+    the fields that mark it; nothing for one decided, unknown, already marked, without a
+    due time or not yet due. The publicity's status stays: the award waits for the answer
+    (作出答复前，应当暂停招标投标活动)."""
+    objection = (notice.get("objections") or {}).get(objection_id)
+    if objection is None or objection.get("status") != "pending" \
+            or objection.get("overdue_ms") is not None:
+        return {}
+    due = objection.get("answer_due_ms")
+    if due is None or now_ms < int(due):
+        return {}
+    return {f"objections.{objection_id}.overdue_ms": now_ms}
 
 
 def decide_objection(notice: Mapping[str, Any], objection_id: str, upheld: bool, by: str,

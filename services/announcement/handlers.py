@@ -11,6 +11,7 @@ from contracts.announcement import (
     NoticePublished,
     PublicityObjectionAnswered,
     PublicityObjectionFiled,
+    PublicityObjectionOverdue,
     PublicityPeriodEnded,
 )
 from contracts.bidding import AuctionClosed, AuctionPublished, Awarded, TenderPublished
@@ -26,6 +27,7 @@ from services.announcement.rules import CategoryRules
 from services.announcement.store import NOTICE, NoticeStore
 
 PUBLICITY = "publicity_end"  # the kind of timer that ends a publicity period
+OBJECTION_DUE = "objection_due"  # ... and of the one at an objection's answer due time
 
 
 class Announcement:
@@ -38,6 +40,7 @@ class Announcement:
         self.timers = timers
         self.rules = rules
         timers.on(PUBLICITY, self.on_publicity_end)
+        timers.on(OBJECTION_DUE, self.on_objection_due)
 
     # notices from bidding's events ----------------------------------------------------
     async def on_bidding_event(self, msg: Incoming[Any]) -> None:
@@ -143,7 +146,9 @@ class Announcement:
         """A bidder's objection (异议) while the period runs; returns its id and answer due.
         The tenderee and its agency hear of it (PublicityObjectionFiled, internal)."""
         notice = await self.notice(nid)
-        owners = await self._owners(notice)
+        facts = await self.store.facts(notice["tender_id"])
+        owners = facts.owners if facts else frozenset()
+        answerer = facts.answerer if facts else None
         if who.uscc is not None and who.uscc in owners:
             raise Forbidden("own_tender", "the tenderee and its agency answer objections; "
                             "they do not file them")
@@ -152,21 +157,69 @@ class Announcement:
         answer = rules.objection_answer if rules else None
         article = answer.source if answer else _basis(notice)
         objector = who.uscc or who.subject
+        now = now_ms()
+        due = _ms(answer.end(_at(now))) if answer else None
 
         def decide(state: Doc, version: int) -> Change:
-            now = now_ms()
-            due = _ms(answer.end(_at(now))) if answer else None
             filed = PublicityObjectionFiled(
                 notice_id=nid, tender_id=state["tender_id"],
                 section_code=state.get("section_code"), objection_id=oid,
                 objector_uscc=objector, text=text, filed_at=_at(now),
                 answer_due=_at(due) if due else None, article=article,
                 answerers=sorted(owners))
-            return Change(set=domain.file_objection(state, oid, objector, text, now, due),
+            return Change(set=domain.file_objection(state, oid, objector, text, now, due,
+                                                    answerer),
                           events=[Outgoing(filed, Category(state["category"]))])
 
-        await self.notices.update(nid, decide)
+        # its answer's timer first: a crash after the write cannot leave it without one (a
+        # timer whose filing was refused finds no objection and does nothing)
+        timer_id = f"{OBJECTION_DUE}:{nid}:{oid}"
+        if due is not None:
+            await self.timers.schedule(timer_id, OBJECTION_DUE, due,
+                                       {"notice_id": nid, "objection_id": oid})
+        try:
+            await self.notices.update(nid, decide)
+        except Exception:
+            await self.timers.cancel(timer_id)
+            raise
         return _objection_view(oid, (await self.notice(nid))["objections"][oid])
+
+    async def on_objection_due(self, timer: Timer) -> None:
+        """An objection's answer fell due (条例54: 3 days; 政府采购法53: 7 working days): if
+        still pending, ``PublicityObjectionOverdue`` once (the objector may complain, 条例60;
+        a credit fact); the award still waits for the answer, taken later and marked late."""
+        nid, oid = timer.payload["notice_id"], timer.payload["objection_id"]
+        notice = await self.notices.get(nid)
+        objection = ((notice or {}).get("objections") or {}).get(oid)
+        if notice is None or objection is None or objection.get("status") != "pending":
+            return  # answered in time, or a filing that was refused
+        due = int(objection["answer_due_ms"])
+        if now_ms() < due:  # fired early (a clock behind): again at the due time
+            await self.timers.schedule(f"{timer.timer_id}:{due}", OBJECTION_DUE, due,
+                                       timer.payload)
+            return
+        rules = self.rules.get(Category(notice["category"]))
+        article = (rules.objection_answer.source if rules and rules.objection_answer
+                   else _basis(notice))
+        complaint = rules.complaint_within.source if rules and rules.complaint_within \
+            else None
+        owners = await self._owners(notice)
+
+        def decide(state: Doc, version: int) -> Change:
+            now = now_ms()
+            sets = domain.objection_overdue(state, oid, now)
+            if not sets:
+                return Change()
+            o = state["objections"][oid]
+            event = PublicityObjectionOverdue(
+                notice_id=nid, tender_id=state["tender_id"],
+                section_code=state.get("section_code"), objection_id=oid,
+                objector_uscc=o["by"], answerer_uscc=o.get("answerer"),
+                answerers=sorted(owners), answer_due=_at(int(o["answer_due_ms"])),
+                overdue_at=_at(now), article=article, complaint_article=complaint)
+            return Change(set=sets, events=[Outgoing(event, Category(state["category"]))])
+
+        await self.notices.update(nid, decide, Cause(message_id=f"timer:{timer.timer_id}"))
 
     async def decide_objection(self, nid: str, oid: str, upheld: bool, who: Principal,
                                answer: str = "") -> None:
@@ -231,7 +284,9 @@ def _objection_view(oid: str, o: Mapping[str, Any]) -> dict[str, Any]:
             "answer_due": _at(int(due)).isoformat() if due else None,
             "decided_by": o.get("decided_by"), "answer": o.get("answer"),
             "answered_at": _at(int(o["decided_ms"])).isoformat() if o.get("decided_ms")
-            else None, "late": bool(o["late"]) if "late" in o else None}
+            else None, "late": bool(o["late"]) if "late" in o else None,
+            "overdue_at": _at(int(o["overdue_ms"])).isoformat() if o.get("overdue_ms")
+            else None}
 
 
 def _basis(notice: Doc) -> str:

@@ -47,6 +47,8 @@ class CategoryRules:
     publicity: Period  # 中标候选人公示期 (条例54)
     objection_answer: Period | None = None  # time to answer an objection (条例54)
     result_announcement: Period | None = None  # result announced within (政采条例43)
+    complaint_within: Period | None = None  # an objection unanswered in time: the objector
+    #                                          may complain within this (条例60; 政府采购法55)
 
 
 def load_rules(path: Path = RULES_FILE) -> dict[Category, CategoryRules]:
@@ -58,7 +60,8 @@ def load_rules(path: Path = RULES_FILE) -> dict[Category, CategoryRules]:
     return {Category(name): CategoryRules(
                 publicity=_period(spec["publicity"], calendar),
                 objection_answer=_optional(spec.get("objection_answer"), calendar),
-                result_announcement=_optional(spec.get("result_announcement"), calendar))
+                result_announcement=_optional(spec.get("result_announcement"), calendar),
+                complaint_within=_optional(spec.get("complaint_within"), calendar))
             for name, spec in raw.items() if name in known and "publicity" in spec}
 
 

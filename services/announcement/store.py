@@ -74,7 +74,8 @@ class NoticeStore:
         if owners is None:  # remembered before owners were: its tender notice names them
             owners = await self._owners_from_notice(tender_id)
         return TenderFacts(doc["project_name"], Category(doc["category"]), doc["region_code"],
-                           doc.get("winners") or {}, frozenset(owners))
+                           doc.get("winners") or {}, frozenset(owners),
+                           owners[0] if owners else None)
 
     async def _owners_from_notice(self, tender_id: str) -> list[str]:
         """The tenderee and agency its tender notice names (TENDERER_CODE,

@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from contracts.bidding import (
     Candidate,
     DepositRefund,
     EvaluationMethod,
+    ObjectionMatter,
     Period,
     TenderPublished,
 )
@@ -50,6 +51,7 @@ log = logging.getLogger("ggzy.bidding")
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
 SEAL_WAIT_S = 10.0  # how long a bid written as bidding closed waits for the opening's close
 SUSPENSION_END = "suspension_end"
+OBJECTION_DUE = "objection_due"  # an objection's answer falls due (条例22, 44; 政采法53)
 DEFAULT_VENUE = "公共资源交易平台评标区"  # GGZY_EVALUATION_VENUE
 CLOCK_TIMERS = {Period.DECRYPTION: DECRYPT_END, Period.CONTRACT: CONTRACT_DUE}  # their timers
 
@@ -80,6 +82,7 @@ class Bidding:
         timers.on(DECRYPT_END, self.on_decrypt_end)
         timers.on(CONTRACT_DUE, self.on_contract_due)
         timers.on(SUSPENSION_END, self.on_suspension_end)
+        timers.on(OBJECTION_DUE, self.on_objection_due)
 
     def rules(self, state: Mapping[str, Any]) -> CategoryRules:
         return self.book.for_tender(Category(state["category"]), state.get("method"))
@@ -205,10 +208,11 @@ class Bidding:
         if await self.store.entity(who.uscc) is None:
             raise DomainError("party_not_registered", f"{who.uscc} is not a registered entity")
         state = await self.tender(tender_id)
-        rules, oid = self.rules(state), uuid.uuid4().hex[:12]
-        await self.tenders.update(tender_id, lambda s, v: objections.file(
+        rules, oid, at = self.rules(state), uuid.uuid4().hex[:12], now()
+        due = objections.answer_due(rules, ObjectionMatter.DOCUMENTS, at, self.book.calendar)
+        await self._filing(tender_id, oid, due, lambda s, v: objections.file(
             s, rules, self.book.calendar, objection_id=oid, objector=str(who.uscc),
-            text=text, now=now(), source=who.address))
+            text=text, now=at, source=who.address))
         self.open_tenders.drop(tender_id)
         state = await self.tender(tender_id)
         return {**_own_objection(state, who, oid), "suspended": bool(state.get("suspensions"))}
@@ -219,11 +223,44 @@ class Bidding:
         if not who.has(Role.BIDDER) or not who.uscc:
             raise Forbidden("role_required", "an objection to the opening is a bidder's")
         state = await self.tender(tender_id)
-        rules, oid = self.rules(state), uuid.uuid4().hex[:12]
-        await self.tenders.update(tender_id, lambda s, v: objections.file_at_opening(
+        rules, oid, at = self.rules(state), uuid.uuid4().hex[:12], now()
+        due = objections.answer_due(rules, ObjectionMatter.OPENING, at, self.book.calendar)
+        await self._filing(tender_id, oid, due, lambda s, v: objections.file_at_opening(
             s, rules, section=section, objection_id=oid, objector=str(who.uscc), text=text,
-            now=now(), source=who.address))
+            now=at, source=who.address, cal=self.book.calendar))
         return _own_objection(await self.tender(tender_id), who, oid)
+
+    async def _filing(self, tender_id: str, oid: str, due: datetime,
+                      decide: Callable[[Doc, int], Change]) -> None:
+        """Write objection ``oid``, its answer's timer armed first: a crash after the write
+        cannot leave it without one (a timer whose filing was refused, or never written,
+        finds no objection and does nothing)."""
+        timer_id = f"{OBJECTION_DUE}:{tender_id}:{oid}"
+        await self.timers.schedule(timer_id, OBJECTION_DUE, tender.ms(due),
+                                   {"tender_id": tender_id, "objection_id": oid})
+        try:
+            await self.tenders.update(tender_id, decide)
+        except Exception:
+            await self.timers.cancel(timer_id)
+            raise
+
+    async def on_objection_due(self, timer: Timer) -> None:
+        """An objection's answer fell due: if still unanswered, it is overdue (once); the
+        tender stays suspended until the answer (条例22)."""
+        tender_id, oid = timer.payload["tender_id"], timer.payload["objection_id"]
+        state = await self.tenders.view(tender_id, without=("audit",))
+        objection = ((state or {}).get("objections") or {}).get(oid)
+        if state is None or objection is None or objection["status"] != objections.PENDING:
+            return  # answered in time, or a filing that was refused
+        due = int(objection["answer_due_ms"])
+        at = now()
+        if tender.ms(at) < due:  # fired early (a clock behind): again at the due time
+            await self.timers.schedule(f"{timer.timer_id}:{due}", OBJECTION_DUE, due,
+                                       timer.payload)
+            return
+        rules = self.rules(state)
+        await self.tenders.update(tender_id, lambda s, v: objections.overdue(
+            s, rules, objection_id=oid, now=at), Cause(message_id=f"timer:{timer.timer_id}"))
 
     async def answer_objection(self, tender_id: str, objection_id: str, text: str,
                                who: Principal) -> dict[str, Any]:

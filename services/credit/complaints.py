@@ -60,8 +60,8 @@ class Complaints:
             body = {**body, "objection": objection}
         c.check_filing(rules, self.rules.calendar, ComplaintMatter(body["matter"]),
                        body["known_on"], c.Objection(
-                           objection["ref"], objection["filed_on"], objection.get("answered_on"))
-                       if objection else None, date.today())
+                           objection["ref"], objection["filed_on"], objection.get("answered_on"),
+                           objection.get("due_on")) if objection else None, date.today())
         state, event = c.filed(cid, _json(body), category.value, who.uscc, rules,
                                self.rules.calendar, now())
         with contextlib.suppress(Conflict):  # filed concurrently by a retried request
@@ -148,7 +148,9 @@ def _recorded(tender: Mapping[str, Any], complainant: str,
     oid, o = mine[-1]
     return {"ref": oid, "filed_on": date.fromisoformat(o["filed_on"]),
             "answered_on": date.fromisoformat(o["answered_on"]) if o.get("answered_on")
-            else None, "recorded": True}
+            else None,
+            "due_on": date.fromisoformat(o["due_on"]) if o.get("due_on") else None,
+            "recorded": True}
 
 
 def _json(body: Mapping[str, Any]) -> dict[str, Any]:

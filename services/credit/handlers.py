@@ -240,18 +240,29 @@ class Credit:
         return outcomes
 
     async def on_late_answer(self, tender_id: str, objection_id: str, matter: str,
-                             article: str, source: str, cause: Cause) -> None:
-        """An objection answered after its due time: a record against the tenderee, whose
-        duty the answer is (条例22, 44, 54; 条例77第2款), once per objection."""
+                             article: str, source: str, cause: Cause, *,
+                             answerer: str | None = None, category: str | None = None,
+                             due: datetime | None = None) -> None:
+        """An objection not answered by its due time, found overdue then (bidding's and
+        announcement's ``...ObjectionOverdue``) or answered late: a record against the one
+        whose duty the answer is (条例22, 44, 54; 条例77第2款), the tenderee (``answerer``
+        when the event names it: a sale's seller), once per objection: an answer after the
+        overdue adds nothing (the same record)."""
         tender = await self.store.tender(tender_id)
-        if tender is None or not tender.get("tenderee_uscc"):
-            raise LookupError(f"no tenderee known for {tender_id} yet")
+        if answerer is None or category is None:
+            if tender is None or not tender.get("tenderee_uscc"):
+                raise LookupError(f"no tenderee known for {tender_id} yet")
+            answerer = answerer or tender["tenderee_uscc"]
+            category = category or tender["category"]
+        detail: dict[str, Any] = {"tender_id": tender_id, "objection_id": objection_id,
+                                  "matter": matter, "article": article,
+                                  "categories": [category]}
+        if due is not None:
+            detail["due"] = due.isoformat()
         rec = Record(f"objection_late:{tender_id}:{objection_id}", "objection_answer_late",
-                     source, {"tender_id": tender_id, "objection_id": objection_id,
-                              "matter": matter, "article": article,
-                              "categories": [tender["category"]]})
-        await self.apply(SubjectKind.ENTITY, tender["tenderee_uscc"],
-                         self.record(SubjectKind.ENTITY, rec), cause)
+                     source, detail)
+        await self.apply(SubjectKind.ENTITY, answerer, self.record(SubjectKind.ENTITY, rec),
+                         cause)
 
     # expert evaluations (专家评价) ---------------------------------------------------------
     async def on_evaluated(self, tender_id: str, section: str, category: str) -> None:

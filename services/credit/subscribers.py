@@ -7,7 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
+from contracts.announcement import (
+    PublicityObjectionAnswered,
+    PublicityObjectionFiled,
+    PublicityObjectionOverdue,
+)
 from contracts.bidding import (
     Awarded,
     BidFingerprintsExtracted,
@@ -16,6 +20,7 @@ from contracts.bidding import (
     ObjectionMatter,
     TenderObjectionAnswered,
     TenderObjectionFiled,
+    TenderObjectionOverdue,
     TenderPublished,
 )
 from contracts.credit import ComplaintMatter, CreditRecordsDue
@@ -82,7 +87,8 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         documents and to an opening in bidding (条例22, 44), to a publicised result in
         announcement (条例54)."""
         e = msg.message
-        if isinstance(e, PublicityObjectionFiled | PublicityObjectionAnswered):
+        if isinstance(e, PublicityObjectionFiled | PublicityObjectionAnswered
+                      | PublicityObjectionOverdue):
             matter = ComplaintMatter.EVALUATION_RESULT
         else:  # bidding's: to the documents (条例22) or to an opening (条例44)
             matter = ComplaintMatter.OPENING if e.matter is ObjectionMatter.OPENING \
@@ -90,6 +96,15 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         fields: dict[str, Any] = {"objector_uscc": e.objector_uscc, "matter": matter.value}
         if isinstance(e, TenderObjectionFiled | PublicityObjectionFiled):
             fields["filed_on"] = _day(e.filed_at)
+        elif isinstance(e, TenderObjectionOverdue | PublicityObjectionOverdue):
+            # unanswered at its due time: the objector may complain (条例60; 政府采购法55:
+            # 答复期满后); the time to complain counts from the due day (``due_on``)
+            fields["due_on"] = _day(e.answer_due)
+            await store.project_objection(e.tender_id, e.objection_id, fields)
+            await app.on_late_answer(e.tender_id, e.objection_id, matter.value, e.article,
+                                     type(e).__name__, _cause(msg), answerer=e.answerer_uscc,
+                                     category=_category(msg) or None, due=e.answer_due)
+            return
         else:
             fields["answered_on"] = _day(e.answered_at)
         await store.project_objection(e.tender_id, e.objection_id, fields)
@@ -114,10 +129,12 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
             TenderPublished: on_published, **dict.fromkeys(RECORDED, on_recorded),
             ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
             BidFingerprintsExtracted: on_fingerprints,
-            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection},
+            TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection,
+            TenderObjectionOverdue: on_objection},
             Batched(frozenset(RECORDED), add_records)),
         rt.subscription("credit.announcement", announcement, {
-            PublicityObjectionFiled: on_objection, PublicityObjectionAnswered: on_objection}),
+            PublicityObjectionFiled: on_objection, PublicityObjectionAnswered: on_objection,
+            PublicityObjectionOverdue: on_objection}),
     )]
 
 

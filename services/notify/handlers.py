@@ -54,7 +54,9 @@ class Notify:
         elif isinstance(event, BidSubmitted | TenderDocumentsObtained):  # told from now on
             await self.store.add_bidder(event.tender_id, event.bidder_uscc)
         parties = await self.store.parties(event.tender_id)
-        await self.notify(msg, routing.tender_routes(event, parties))
+        supervisors = await self.store.supervisors() if isinstance(event, routing.OVERDUE) \
+            else []
+        await self.notify(msg, routing.tender_routes(event, parties, supervisors))
 
     async def on_auction(self, msg: Incoming[Any]) -> None:
         """A sale's announcement and result: its seller and its winner hear them."""

@@ -6,6 +6,7 @@ from contracts.announcement import (
     NoticePublished,
     PublicityObjectionAnswered,
     PublicityObjectionFiled,
+    PublicityObjectionOverdue,
 )
 from contracts.bidding import (
     AuctionClosed,
@@ -29,6 +30,7 @@ from contracts.bidding import (
     TenderModified,
     TenderObjectionAnswered,
     TenderObjectionFiled,
+    TenderObjectionOverdue,
     TenderPublished,
     TenderResumed,
     TenderSuspended,
@@ -55,10 +57,11 @@ from services.notify.lanes import FastLane
 BIDDING = (TenderPublished, TenderModified, TenderDocumentsObtained, BidSubmitted, BidWithdrawn,
            BidsOpened, TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
            ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
-           TenderSuspended, TenderResumed)
+           TenderObjectionOverdue, TenderSuspended, TenderResumed)
 AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmationOverdue,
             AuctionContractSigned, AuctionContractOverdue, AuctionResultAnnulled)
-RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered)  # announcement's
+RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered,  # announcement's
+                     PublicityObjectionOverdue)
 CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
           RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)

@@ -308,3 +308,20 @@ def test_an_objection_is_decided_once() -> None:
         domain.decide_objection(decided, "o1", True, "sup", _ms(NOW))
     with pytest.raises(NotFound):
         domain.decide_objection(decided, "nope", True, "sup", _ms(NOW))
+
+
+def test_a_pending_objection_is_marked_overdue_once_at_its_due_time_article_54() -> None:
+    """条例54: 3日内作出答复. Marked once, only when still pending and due; the publicity's
+    status stays (the award waits for the answer)."""
+    due = _ms(NOW + timedelta(days=3))
+    pending = _notice(objections={"o1": {"status": "pending", "answer_due_ms": due}})
+    assert domain.objection_overdue(pending, "o1", due - 1) == {}
+    assert domain.objection_overdue(pending, "o1", due) == {"objections.o1.overdue_ms": due}
+    marked = _notice(objections={"o1": {"status": "pending", "answer_due_ms": due,
+                                        "overdue_ms": due}})
+    assert domain.objection_overdue(marked, "o1", due + 5) == {}
+    decided = _notice(objections={"o1": {"status": "dismissed", "answer_due_ms": due}})
+    assert domain.objection_overdue(decided, "o1", due + 5) == {}
+    assert domain.objection_overdue(pending, "nope", due + 5) == {}
+    no_due = _notice(objections={"o1": {"status": "pending", "answer_due_ms": None}})
+    assert domain.objection_overdue(no_due, "o1", due + 5) == {}

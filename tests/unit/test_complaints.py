@@ -174,3 +174,18 @@ def test_a_procurement_suspension_lasts_at_most_30_days_law_57() -> None:
     assert again.value.code == "not_suspended"
     assert [type(out.event).__name__ for out in c.decide(
         state, True, "Y号", "成立", False, "sup", NOW).events] == ["ComplaintDecided"]
+
+
+def test_an_unanswered_objection_counts_from_its_due_day_law_55_article_60() -> None:
+    """政府采购法55: 未在规定的时间内作出答复的，可以在答复期满后十五个工作日内投诉; 条例60:
+    the answer's period (to its due day) is not counted."""
+    filed, due = date(2026, 11, 2), date(2026, 11, 11)
+    unanswered = c.Objection("Q", filed, None, due)
+    last = c.last_filing_day(PROCUREMENT, CAL, filed, unanswered)
+    assert CAL.working_days_between(due + timedelta(days=1), last) == 15
+    with pytest.raises(DomainError) as exc:  # neither answered nor overdue yet
+        c.last_filing_day(PROCUREMENT, CAL, filed, c.Objection("Q", filed, None))
+    assert _code(exc) == "objection_answer_required"
+    known = date(2026, 11, 1)
+    assert c.last_filing_day(CONSTRUCTION, CAL, known, c.Objection("O", filed, None, due)) \
+        == known + timedelta(days=10 + (due - filed).days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from contracts.announcement import NoticePublished, NoticeType
+from contracts.announcement import NoticePublished, NoticeType, PublicityObjectionOverdue
 from contracts.bidding import (
     AuctionClosed,
     AuctionCloseReason,
@@ -15,6 +15,7 @@ from contracts.bidding import (
     TenderDocumentsObtained,
     TenderObjectionAnswered,
     TenderObjectionFiled,
+    TenderObjectionOverdue,
     TenderResumed,
     TenderSuspended,
 )
@@ -458,3 +459,33 @@ def test_each_invitee_gets_its_invitation_and_never_learns_the_others() -> None:
         (r.entity(u), "tender_invited") for u in invited]
     text = Templates.load().render("tender_invited", "zh", context("tender_invited", published))
     assert not any(u in text.title + text.body for u in invited)
+
+
+def test_an_overdue_objection_tells_its_objector_it_may_complain_and_the_supervisors(
+) -> None:
+    """条例22 (3日内答复) / 条例60: an objection left unanswered tells its objector, and the
+    supervisors (who objected, who failed to answer); no other bidder hears of it."""
+    tid = AWARDED.tender_id
+    overdue = TenderObjectionOverdue(
+        tender_id=tid, objection_id="o1", objector_uscc=BIDDER,
+        answerer_uscc="914403001922038216", answer_due=NOW, overdue_at=NOW,
+        article="条例22", suspended=True, complaint_article="实施条例第60条")
+    sups = [r.entity("SUP1"), r.entity("SUP1"), r.entity("SUP2")]
+    routes = tender_routes(overdue, PARTIES, sups)
+    assert [(x.recipient, x.kind) for x in routes] == [
+        (r.entity(BIDDER), "objection_overdue"),
+        (r.entity("SUP1"), "objection_overdue_supervisor"),
+        (r.entity("SUP2"), "objection_overdue_supervisor")]
+    templates = Templates.load()
+    told = templates.render("objection_overdue", "zh", context("objection_overdue", overdue))
+    assert "第60条" in told.body and "暂停" in told.body
+    sup = templates.render("objection_overdue_supervisor", "zh",
+                           context("objection_overdue_supervisor", overdue))
+    assert BIDDER in sup.body and "914403001922038216" in sup.body
+    result = PublicityObjectionOverdue(
+        notice_id="n1", tender_id=tid, objection_id="o2", objector_uscc=BIDDER,
+        answer_due=NOW, overdue_at=NOW, article="条例54")
+    assert _who(tender_routes(result, PARTIES, sups)) == [
+        r.entity(BIDDER), r.entity("SUP1"), r.entity("SUP2")]
+    en = templates.render("objection_overdue", "en", context("objection_overdue", result))
+    assert "no award" in en.body

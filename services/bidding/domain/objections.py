@@ -17,6 +17,12 @@ at least the resumption plus that time). A tenderee that also changes the
 documents answers with a modification, which moves the deadline by its own rule
 (法23).
 
+An objection's answer is due by the rule's time from its filing (``answer_due``: 条例22
+3 days, 政采法53 7 working days, 条例44 on the spot), shown to the objector. When it passes
+unanswered the objection is overdue (``overdue``, once): a fact for credit, and the
+objector may complain (条例60; 政府采购法55); a tender it suspended stays suspended until
+the answer, which is still taken and marked late.
+
 A supervisor handling a complaint may also order the tender's activities suspended
 (条例62; 政府采购法57: at most 30 days), whenever in its life. Then nothing moves until
 it resumes: no key is revealed, no section opens, no expert scores, no award is made or
@@ -38,6 +44,7 @@ from contracts.bidding import (
     ResumedClock,
     TenderObjectionAnswered,
     TenderObjectionFiled,
+    TenderObjectionOverdue,
     TenderResumed,
     TenderSuspended,
 )
@@ -81,6 +88,21 @@ def filing_closes(state: State, rules: CategoryRules,
     return min(limits, key=lambda limit: limit[0])
 
 
+def answer_rule(rules: CategoryRules, matter: ObjectionMatter) -> Rule:
+    """The rule of the time to answer an objection about ``matter``: to the documents
+    (条例22: 3 days; 政采法53: 7 working days) or to an opening (条例44: on the spot)."""
+    return rules.opening_objection_answer if matter is ObjectionMatter.OPENING \
+        else rules.objection_answer
+
+
+def answer_due(rules: CategoryRules, matter: ObjectionMatter, filed_at: datetime,
+               cal: Calendar) -> datetime:
+    """When the answer to an objection filed at ``filed_at`` is due: the rule's days,
+    calendar or working days (the platform's calendar) as the rule's unit says, or its
+    minutes."""
+    return after(answer_rule(rules, matter), filed_at, cal)
+
+
 def file(state: State, rules: CategoryRules, cal: Calendar, *, objection_id: str,
          objector: str, text: str, now: datetime, source: str | None = None) -> Change:
     """An objection to the documents; it suspends the tender where the rules say so."""
@@ -94,13 +116,14 @@ def file(state: State, rules: CategoryRules, cal: Calendar, *, objection_id: str
     if now > closes and rule is not None:
         raise RuleViolation("objection_too_late", rule, f"objections to the documents were "
                             f"taken until {closes.isoformat()}", closed_at=closes.isoformat())
-    due = after(rules.objection_answer, now, cal)
+    due = answer_due(rules, ObjectionMatter.DOCUMENTS, now, cal)
     article = rules.objection_answer.source
     suspends = rules.objection_suspends.value >= 1
     filed = TenderObjectionFiled(tender_id=state["tender_id"], objection_id=objection_id,
                                  objector_uscc=objector, text=text, filed_at=now,
                                  answer_due=due, suspends=suspends, article=article)
-    sets: dict[str, Any] = _pending(objection_id, objector, text, now, due)
+    sets: dict[str, Any] = _pending(objection_id, objector, text, now, due,
+                                    answer_article=article)
     events: list[Any] = [filed]
     if suspends:
         more, suspended = suspend(state, f"{OBJECTION}-{objection_id}", OBJECTION,
@@ -114,7 +137,7 @@ def file(state: State, rules: CategoryRules, cal: Calendar, *, objection_id: str
 
 def file_at_opening(state: State, rules: CategoryRules, *, section: str, objection_id: str,
                     objector: str, text: str, now: datetime,
-                    source: str | None = None) -> Change:
+                    source: str | None = None, cal: Calendar | None = None) -> Change:
     """A bidder's objection to a section's opening (条例44: 投标人对开标有异议的，应当在
     开标现场提出，招标人应当当场作出答复，并制作记录; 87号令第41条). Online, "at the
     opening" is the rule's time after the opening record, and the answer is due within the
@@ -132,13 +155,14 @@ def file_at_opening(state: State, rules: CategoryRules, *, section: str, objecti
     if now > closes:
         raise RuleViolation("objection_too_late", window, f"objections to the opening were "
                             f"taken until {closes.isoformat()}", closed_at=closes.isoformat())
-    due = now + duration(rules.opening_objection_answer)
+    due = answer_due(rules, ObjectionMatter.OPENING, now, cal or Calendar())
     filed = TenderObjectionFiled(tender_id=state["tender_id"], objection_id=objection_id,
                                  objector_uscc=objector, text=text, filed_at=now,
                                  answer_due=due, suspends=False, article=window.source,
                                  matter=ObjectionMatter.OPENING, section_code=section)
     sets = _pending(objection_id, objector, text, now, due,
-                    matter=ObjectionMatter.OPENING.value, section_code=section)
+                    matter=ObjectionMatter.OPENING.value, section_code=section,
+                    answer_article=rules.opening_objection_answer.source)
     data = {"objection": objection_id, "section": section, "answer_due": iso(due),
             "article": window.source}
     return _change(state, objector, "object_opening", data, sets, [filed], now, source)
@@ -163,8 +187,7 @@ def answer(state: State, rules: CategoryRules, *, objection_id: str, text: str, 
         raise Conflict("objection_answered", f"objection {objection_id} was answered already")
     late = ms(now) > int(objection["answer_due_ms"])
     matter = ObjectionMatter(objection.get("matter", ObjectionMatter.DOCUMENTS))
-    article = (rules.opening_objection_answer if matter is ObjectionMatter.OPENING
-               else rules.objection_answer).source
+    article = answer_rule(rules, matter).source
     answered = TenderObjectionAnswered(
         tender_id=state["tender_id"], objection_id=objection_id,
         objector_uscc=objection["objector_uscc"], answer=text, answered_at=now, late=late,
@@ -182,6 +205,35 @@ def answer(state: State, rules: CategoryRules, *, objection_id: str, text: str, 
         events.extend(resumed)
     data = {"objection": objection_id, "late": late}
     return _change(state, actor, "answer_objection", data, sets, events, now, source, unset)
+
+
+def overdue(state: State, rules: CategoryRules, *, objection_id: str,
+            now: datetime) -> Change:
+    """The answer's due time passed with no answer: ``TenderObjectionOverdue`` and an audit
+    entry, once (a timer fired again, or on another replica, finds it recorded). The
+    suspension stays (条例22: 作出答复前，应当暂停招标投标活动): only the answer lifts it.
+    Nothing for an objection answered, unknown, or not yet due."""
+    objection = (state.get("objections") or {}).get(objection_id)
+    if objection is None or objection["status"] != PENDING or "overdue_at" in objection:
+        return Change()
+    due = int(objection["answer_due_ms"])
+    if ms(now) < due:
+        return Change()
+    matter = ObjectionMatter(objection.get("matter", ObjectionMatter.DOCUMENTS))
+    article = answer_rule(rules, matter).source
+    suspended = f"{OBJECTION}-{objection_id}" in (state.get("suspensions") or {})
+    complaint = rules.complaint_within.source
+    event = TenderObjectionOverdue(
+        tender_id=state["tender_id"], objection_id=objection_id,
+        objector_uscc=objection["objector_uscc"], answerer_uscc=state["tenderee_uscc"],
+        agency_uscc=state.get("agency_uscc"), answer_due=_at(due), overdue_at=now,
+        article=article, matter=matter, section_code=objection.get("section_code"),
+        suspended=suspended, complaint_article=complaint)
+    base = f"objections.{objection_id}"
+    sets = {f"{base}.overdue_at": iso(now), f"{base}.complaint_article": complaint}
+    data = {"objection": objection_id, "answer_due": iso(_at(due)), "article": article,
+            "suspended": suspended}
+    return _change(state, "platform", "objection_overdue", data, sets, [event], now)
 
 
 def suspend(state: State, key: str, reason: str, reference: str, article: str,
@@ -283,6 +335,6 @@ def visible(state: State, who_uscc: str | None, *, owner: bool) -> list[dict[str
     return out
 
 
-__all__ = ["answer", "complaint_suspension", "end_complaint_suspension", "file",
-           "file_at_opening",
-           "filing_closes", "lift", "restored_clocks", "suspend", "visible"]
+__all__ = ["answer", "answer_due", "answer_rule", "complaint_suspension",
+           "end_complaint_suspension", "file", "file_at_opening", "filing_closes", "lift",
+           "overdue", "restored_clocks", "suspend", "visible"]

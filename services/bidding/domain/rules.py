@@ -49,6 +49,8 @@ class CategoryRules(BaseModel):
     objection_window: Rule  # ... or within this long of the end of the sale (0: no limit)
     objection_answer: Rule  # the tenderee answers within this long
     objection_suspends: Rule  # 1: the tender is suspended until the answer
+    complaint_within: Rule  # an objection unanswered in time: the objector may complain
+    #                        within this long (条例60; 政府采购法55), told when it is overdue
     suspension_restores_time: Rule  # 1: the deadline moves by a suspension's length
     invitation_list: Rule  # 0: open, no list; 1: a list may restrict the bidders; 2: required
     minimum_invitees: Rule  # a list names at least this many (法17: 3)

@@ -5,7 +5,10 @@ Pure.
   days from the day it knew or should have known; 政府采购法55: 15 working days after
   the answer to its 质疑). For the matters the law names, only after an objection
   (异议) to the tenderee, and the time the objection waited for its answer does not
-  count (条例60 second paragraph).
+  count (条例60 second paragraph). An objection left unanswered past its due time (the
+  platform records it overdue) counts as answered on its due day: 政府采购法55 (未在规定
+  的时间内作出答复的，可以在答复期满后十五个工作日内投诉), and 条例60 does not count the
+  answer's period.
 - The supervisor accepts or refuses it within the category's time (条例61: 3 working
   days), then decides in writing within the next period (30 working days).
 - While handling an accepted complaint the supervisor may order the tender's activities
@@ -52,11 +55,18 @@ UPHELD_RECORD, FALSE_RECORD = "complaint_upheld", "false_complaint"
 
 @dataclass(frozen=True)
 class Objection:
-    """The objection (异议/质疑) a complaint follows: when it was made and answered."""
+    """The objection (异议/质疑) a complaint follows: when it was made and answered, or,
+    unanswered, the day its answer was due (``due_on``: known once it is overdue)."""
 
     ref: str
     filed_on: date
     answered_on: date | None
+    due_on: date | None = None
+
+    @property
+    def answer_period_end(self) -> date | None:
+        """The answer's day, or the due day of an answer that never came."""
+        return self.answered_on or self.due_on
 
 
 def complaint_id(complainant: str, tender_id: str, section: str, matter: str,
@@ -73,18 +83,19 @@ def last_filing_day(rules: ComplaintRules, cal: Calendar, known_on: date,
     """The last day a complaint may be filed (条例60; 政府采购法55)."""
     period = rules.file_within
     if period.counted_from == "objection_answered_on":
-        if objection is None or objection.answered_on is None:
+        if objection is None or objection.answer_period_end is None:
             raise DomainError("objection_answer_required",
                               f"the time to complain runs from the answer to the objection "
                               f"({period.source}): give objection.answered_on",
                               rule=period.source)
-        start = objection.answered_on
+        start = objection.answer_period_end  # or the end of the time to answer (答复期满)
         paused = 0
     else:
         start = known_on
         # The objection's wait for its answer is not counted (条例60 second paragraph).
-        paused = (objection.answered_on - objection.filed_on).days \
-            if objection is not None and objection.answered_on is not None else 0
+        end = objection.answer_period_end if objection is not None else None
+        paused = (end - objection.filed_on).days \
+            if objection is not None and end is not None else 0
     return _after(period, cal, start) + timedelta(days=max(paused, 0))
 
 

@@ -5,6 +5,8 @@
   bid in. Nobody hears of another's bid before opening (the tenderee neither);
 - a drawn expert hears of its own draw, and nobody else ever does (the draw is
   secret: a bidder must never learn who evaluates it);
+- an objection left unanswered past its due time: its objector hears that it may now
+  complain (条例60; 政府采购法55), the supervisors that it is overdue;
 - supervisors hear risk alerts (围标串标预警) and new complaints (投诉); an entity or
   expert hears its own credit changes, bans and reinstatements; a complainant hears
   its complaint's steps, a named respondent its decision;
@@ -22,6 +24,7 @@ from contracts.announcement import (
     NoticePublished,
     PublicityObjectionAnswered,
     PublicityObjectionFiled,
+    PublicityObjectionOverdue,
 )
 from contracts.bidding import (
     AuctionClosed,
@@ -46,6 +49,7 @@ from contracts.bidding import (
     TenderModified,
     TenderObjectionAnswered,
     TenderObjectionFiled,
+    TenderObjectionOverdue,
     TenderPublished,
     TenderResumed,
     TenderSuspended,
@@ -109,8 +113,16 @@ class Interest:
     keywords: Sequence[str] = ()  # any of them in the title or text; empty: any notice
 
 
-def tender_routes(event: Any, parties: Parties) -> list[Route]:
-    """The recipients of a bidding event, from the tender's parties."""
+OVERDUE = (TenderObjectionOverdue, PublicityObjectionOverdue)  # they reach the supervisors
+
+
+def tender_routes(event: Any, parties: Parties,
+                  supervisors: Iterable[RecipientId] = ()) -> list[Route]:
+    """The recipients of a bidding event, from the tender's parties (and the supervisors,
+    for an objection left unanswered)."""
+    if isinstance(event, OVERDUE):  # the objector may now complain (条例60; 政府采购法55)
+        return [Route(r.entity(event.objector_uscc), "objection_overdue"),
+                *(Route(x, "objection_overdue_supervisor") for x in _unique(supervisors))]
     if isinstance(event, TenderPublished):  # and each invitee its invitation (法17)
         return [*(Route(x, "tender_published") for x in parties.owners()),
                 *(Route(r.entity(u), "tender_invited") for u in _unique(event.invited))]

@@ -88,6 +88,27 @@ def _publicity_objection_answered(e: Any) -> Context:
             "outcome_en": "upheld" if e.upheld else "dismissed"}
 
 
+def _overdue(e: Any) -> Context:
+    """An objection left unanswered past its due time, for its objector: when the answer
+    was due, under which rule, and the rule it may complain under now (条例60; 政府采购法55)."""
+    if not hasattr(e, "suspended"):  # to a publicised result: the award waits (条例54)
+        zh, en = "答复前不确定中标人", "no award is made until the answer"
+    elif e.suspended:
+        zh, en = "答复前招标投标活动仍暂停", "the tendering stays suspended until the answer"
+    else:
+        zh, en = "该异议不暂停招标投标活动", "the objection does not suspend the tendering"
+    return {"tender_id": e.tender_id, "section_code": e.section_code or "-",
+            "objection_id": e.objection_id, "answer_due": _t(e.answer_due),
+            "article": e.article, "complaint_article": e.complaint_article or "条例60",
+            "meanwhile_zh": zh, "meanwhile_en": en}
+
+
+def _overdue_supervisor(e: Any) -> Context:
+    """... and for the supervisors: who objected and who should have answered."""
+    return {**_overdue(e), "objector_uscc": e.objector_uscc,
+            "answerer_uscc": e.answerer_uscc or "-"}
+
+
 CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
     "tender_published": lambda e: {"tender_id": e.tender_id, "project_name": e.project_name,
                                    "bid_deadline": _t(e.bid_deadline)},
@@ -132,6 +153,9 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                                        "objector_uscc": e.objector_uscc, "text": e.text,
                                        "article": e.article},
     "sale_objection_answered": _publicity_objection_answered,
+    # an objection unanswered at its due time (条例22, 44, 54): the objector may complain
+    "objection_overdue": _overdue,
+    "objection_overdue_supervisor": _overdue_supervisor,
     "tender_suspended": lambda e: {"tender_id": e.tender_id,  # never who objected
                                    "suspended_at": _t(e.suspended_at), "article": e.article},
     "tender_resumed": lambda e: {"tender_id": e.tender_id, "resumed_at": _t(e.resumed_at),
