@@ -206,6 +206,45 @@ class ExpertsDrawn(_TenderEvent):
                                    "from the venue of its own place.")
 
 
+class ReplacementReason(StrEnum):
+    """Why a sitting committee member is replaced (条例48: 评标委员会成员有回避事由、擅离
+    职守或者因健康等原因不能继续评标的，应当及时更换; 87号令第49条: 缺席、回避或者健康
+    等特殊原因)."""
+
+    RECUSAL = "recusal"  # 回避事由 (条例46; 暂行规定12), found or declared after the draw
+    ABSENT = "absent"  # 擅离职守 / 缺席
+    HEALTH = "health"  # 健康等原因
+    OTHER = "other"  # another cause that keeps it from evaluating, stated in the note
+
+
+@register
+class ExpertReplaced(_TenderEvent):
+    """A sitting committee member was replaced by one drawn at random from the same pool
+    with the same recusal rules (internal; names secret until award). Its score sheets,
+    if any, are void (条例48第3款: 被更换的评标委员会成员作出的评审结论无效，由更换后的
+    评标委员会成员重新进行评审; 87号令第49条). The draw is verifiable like the first: the
+    committed seed mixed with the bids' digests, in round ``round``."""
+
+    section_code: SectionCode = Field(description="Section.")
+    replaced_expert_id: str = Field(description="The member replaced (no longer sitting).")
+    expert_id: str = Field(description="The member drawn in its place.")
+    reason: ReplacementReason = Field(description="Why it was replaced.")
+    expert_ids: list[str] = Field(description="The sitting committee after the replacement.")
+    round: int = Field(ge=1, description="The replacement's number in this section (its "
+                                         "draw's round).")
+    voided_sheets: bool = Field(description="Whether the replaced member had scored: its "
+                                            "sheets are void (条例48).")
+    replaced_at: datetime = Field(description="When it was replaced.")
+    commitment: str = Field(description="SHA-256 of the draw seed, published before the draw.")
+    evaluation_at: datetime | None = Field(
+        default=None, description="When the evaluation (评标) is held, told to the new "
+                                  "member only; None when the tender states none.")
+    evaluation_venue: str | None = Field(
+        default=None, max_length=200, description="Where, as the tender states it.")
+    evaluation_remote: bool = Field(default=False, description="A remote evaluation.")
+    article: str = Field(description="Legal basis of the replacement.")
+
+
 @register
 class EvaluationCompleted(_TenderEvent):
     """The evaluation report ranked the candidates (评标报告)."""

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 from contracts.bidding import (
     EvaluationMethod,
     ProcurementMethod,
+    ReplacementReason,
     Section,
     TenderDocument,
     TenderPublished,
@@ -150,11 +151,29 @@ class DeclineIn(RequestBody):
     reason: str = Field(min_length=1, max_length=500, description="Why the winner declines.")
 
 
+class ReplaceIn(RequestBody):
+    expert_id: str = Field(min_length=1, max_length=64,
+                           description="The sitting member to replace (oneself, for an "
+                                       "expert's own recusal).")
+    reason: ReplacementReason = Field(description="条例48: recusal (回避事由), absent (擅离"
+                                                  "职守), health (健康等原因), other.")
+    note: str | None = Field(default=None, max_length=500, description="What happened.")
+
+
 class ContractIn(RequestBody):
     price_fen: int = Field(ge=0)
 
 
 SCHEDULE = ("evaluation_at", "evaluation_venue", "evaluation_remote")  # not in the event
+
+
+def _first_committee(committee: list[str], replaced: list[dict[str, Any]]
+                     ) -> list[str]:
+    """The committee as first drawn: the replacements undone, last first."""
+    seats = list(committee)
+    for r in reversed(replaced):
+        seats[seats.index(r["by"])] = r["expert_id"]
+    return seats
 
 
 def to_event(body: TenderIn, tenderee_name: str) -> TenderPublished:
@@ -376,19 +395,43 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                                              [s.model_dump() for s in body.sheets]))
 
     @api.route("GET", base + "/draw", summary="The draw's commitment (from publication); "
-               "after the award its seed and record, to re-run it (draw.replay)")
+               "after the award its seed and record, to re-run it (draw.replay), and each "
+               "replacement's (条例48) with its own record")
     async def draw(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
         sec = (await app.tender(tender_id))["section_state"].get(code, {})
         out: dict[str, Any] = {"commitment": sec.get("commitment")}
-        if sec.get("status") in ("awarded", "contracted", "contract_overdue"):
-            out.update(seed=sec.get("seed"), committee=sec.get("committee"))
+        if sec.get("status") in ("awarded", "contracted", "contract_overdue") \
+                and sec.get("seed"):
+            seed, commitment = str(sec["seed"]), str(sec["commitment"])
+            replaced = list(sec.get("replaced") or [])
+            first = _first_committee(sec["committee"], replaced)
+            out.update(seed=seed, committee=sec.get("committee"), drawn=first)
             doc = await app.store.draw_record(tender_id, code)
-            if doc is not None and sec.get("seed"):
-                record = draws.DrawRecord.of_doc(doc)
+            if doc is not None:
                 out.update(record=doc, verified=draws.verify_replay(
-                    str(sec["commitment"]), str(sec["seed"]), record, sec["committee"]))
+                    commitment, seed, draws.DrawRecord.of_doc(doc), first))
+            rounds = []
+            for r in replaced:
+                doc = await app.store.draw_record(tender_id, code, int(r["round"]))
+                rounds.append({**r, "record": doc, "verified": doc is not None
+                               and draws.verify_replay(commitment, seed,
+                                                       draws.DrawRecord.of_doc(doc),
+                                                       [r["by"]])})
+            out["replacements"] = rounds
         return json_response(out)
+
+    @api.route("POST", base + "/committee/replacements", summary="Replace a sitting member "
+               "who cannot go on (条例48; 87号令第49条): by the member itself (recusal, "
+               "health), the operator or a supervisor; its sheets are void",
+               body=ReplaceIn, roles=("expert", "operator", "supervisor"),
+               errors=("401", "403", "409", "422"))
+    async def replace(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        body = await read_json(request, ReplaceIn)
+        out = await app.replace_expert(*ids(request), body.expert_id, body.reason, who,
+                                       body.note)
+        return json_response(out, status=201)
 
     @api.route("POST", base + "/award/decline", summary="The winner declines the award "
                "(条例55: the next candidate wins)", body=DeclineIn, roles=("bidder",),

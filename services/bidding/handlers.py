@@ -24,6 +24,7 @@ from contracts.bidding import (
     EvaluationMethod,
     ObjectionMatter,
     Period,
+    ReplacementReason,
     TenderPublished,
 )
 from contracts.categories import Category
@@ -630,6 +631,25 @@ class Bidding:
         ``digests``; the draw's record is kept (``store.keep_draw``) for anyone to re-run
         it once the seed is revealed at the award. A tender published before seeds were
         committed draws on a fresh seed, committed at the draw, as it did."""
+        pool, ctx = await self._pool(state, bidders, known)
+        committed = state["section_state"][code].get("draw_seed")
+        seed = committed or secrets.token_hex(32)
+        try:
+            result = draws.draw(pool, ctx, state["expert_mix"],
+                                draws.mixed(seed, digests) if committed else seed)
+        except draws.NotEnoughExperts:
+            return None
+        if committed:
+            record = draws.record_of(pool, result, digests, state["expert_mix"])
+            await self.store.keep_draw(state["tender_id"], code, record.as_doc())
+        return {"committee": list(result.committee), "seed": seed,
+                "commitment": draws.commitment(seed)}
+
+    async def _pool(self, state: Mapping[str, Any], bidders: list[str],
+                    known: Mapping[str, Mapping[str, Any]]
+                    ) -> tuple[list[draws.ExpertCandidate], draws.DrawContext]:
+        """The expert pool as a draw sees it (bars, employers and their ties read now) and
+        the parties its experts must have no tie to (条例46; 暂行规定12)."""
         (banned, penalised), experts = await asyncio.gather(
             self.store.expert_bars(state["category"], date.today()), self.store.experts_all())
         owners = [state["tenderee_uscc"], *([state["agency_uscc"]] if state.get("agency_uscc")
@@ -657,18 +677,57 @@ class Bidding:
             party_controllers=frozenset(c for p in parties  # (one set, not one per party)
                                         for c in entities.get(p, {}).get("controlled_by") or ()),
             recuse_penalised=self.rules(state).expert_penalty_recusal.value >= 1)
-        committed = state["section_state"][code].get("draw_seed")
-        seed = committed or secrets.token_hex(32)
-        try:
-            result = draws.draw(pool, ctx, state["expert_mix"],
-                                draws.mixed(seed, digests) if committed else seed)
-        except draws.NotEnoughExperts:
-            return None
-        if committed:
-            record = draws.record_of(pool, result, digests, state["expert_mix"])
-            await self.store.keep_draw(state["tender_id"], code, record.as_doc())
-        return {"committee": list(result.committee), "seed": seed,
-                "commitment": draws.commitment(seed)}
+        return pool, ctx
+
+    async def replace_expert(self, tender_id: str, code: str, out: str,
+                             reason: ReplacementReason, who: Principal,
+                             note: str | None = None) -> dict[str, Any]:
+        """A sitting member who cannot go on is replaced at once by one drawn at random in
+        its seat (条例48: 有回避事由、擅离职守或者因健康等原因不能继续评标的，应当及时更换;
+        87号令第49条): by the member itself (it declares a recusal cause or its health), or
+        by the platform's operator or a supervisor at the evaluation. The tenderee and the
+        agency cannot: they never learn who sits (法37: 名单保密). The draw runs on the
+        committed seed and the section's bids' digests in the replacement's own round, with
+        the first draw's recusal rules, and its record is kept to re-run it after the
+        award. Too few eligible experts left: 422 ``not_enough_experts``, nothing changed."""
+        self_recusal = who.expert_id is not None and who.expert_id == out
+        if not (who.has(Role.OPERATOR, Role.SUPERVISOR) or self_recusal):
+            raise Forbidden("role_required", "a member is replaced by itself, the platform's "
+                            "operator or a supervisor (the committee is secret, 法37)")
+        if self_recusal and not who.has(Role.OPERATOR, Role.SUPERVISOR) \
+                and reason not in (ReplacementReason.RECUSAL, ReplacementReason.HEALTH):
+            raise DomainError("reason_not_own", "a member replaces itself for a recusal "
+                              "cause or its health; absence is recorded by the platform")
+        state = await self.tender(tender_id)
+        rules = self.rules(state)
+        sec = tender.section_of(state, code)
+        if sec["status"] != "evaluating":
+            raise Conflict("not_evaluating", f"section {code} is not being evaluated")
+        committee = list(sec["committee"])
+        if out not in committee:
+            raise DomainError("not_on_committee", f"{out} is not a sitting member of "
+                              f"section {code}'s committee")
+        replaced = [r["expert_id"] for r in sec.get("replaced") or []]
+        round_no = len(replaced) + 1
+        bidders = [ln["bidder_uscc"] for ln in tender.lines_of(sec) or []
+                   if ln["status"] == "valid"]
+        first = await self.store.draw_record(tender_id, code)
+        digests = list(first["digests"]) if first else []
+        pool, ctx = await self._pool(state, bidders, {})
+        new, record = draws.replacement(pool, ctx, state["expert_mix"], str(sec["seed"]),
+                                        digests, committee, out, round_no=round_no,
+                                        replaced=replaced)
+        await self.store.keep_draw(tender_id, code, record.as_doc(), round_no=round_no)
+        await self.tenders.update(tender_id, lambda s, v: tender.replace_expert(
+            s, rules, code, out=out, new=new, reason=reason, round_no=round_no,
+            actor=str(who.expert_id if self_recusal else who.subject), now=now(),
+            note=note, source=who.address))
+        voided = out in (sec.get("sheets") or {})
+        out_view: dict[str, Any] = {"round": round_no, "voided_sheets": voided,
+                                    "committee": len(committee)}
+        if who.has(Role.OPERATOR, Role.SUPERVISOR):
+            out_view["expert_id"] = new  # those who may see the committee see who sits now
+        return out_view
 
     # evaluation and award ------------------------------------------------------------
     async def score(self, tender_id: str, code: str, who: Principal,

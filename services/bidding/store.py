@@ -296,16 +296,19 @@ class BiddingStore:
                 {"$setOnInsert": {"tender_id": tender_id, "section_code": code, "keys": {}}},
                 upsert=True)
 
-    async def keep_draw(self, tender_id: str, code: str, record: Doc) -> None:
+    async def keep_draw(self, tender_id: str, code: str, record: Doc, *,
+                        round_no: int = 0) -> None:
         """A section's draw record (``draw.DrawRecord``), kept apart from the tender (its
-        pool can be long): the same draw again writes the same record."""
-        key = f"{tender_id}:{code}"
+        pool can be long): the same draw again writes the same record. A replacement's
+        (条例48) is kept by its round."""
+        key = f"{tender_id}:{code}" + (f":r{round_no}" if round_no else "")
         # the id in the document too: nx-27017's upserting replace does not take it from
         # the filter (it makes an ObjectId), MongoDB's does; both keep the one given
         await self.draws.replace_one({"_id": key}, {**record, "_id": key}, upsert=True)
 
-    async def draw_record(self, tender_id: str, code: str) -> Doc | None:
-        return await self.draws.find_one({"_id": f"{tender_id}:{code}"}, {"_id": 0})
+    async def draw_record(self, tender_id: str, code: str, round_no: int = 0) -> Doc | None:
+        key = f"{tender_id}:{code}" + (f":r{round_no}" if round_no else "")
+        return await self.draws.find_one({"_id": key}, {"_id": 0})
 
     async def dossier(self, tender_id: str, code: str) -> list[Doc] | None:
         """The section's bids from its dossier, with the revealed keys' prices merged in

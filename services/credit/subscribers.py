@@ -16,6 +16,7 @@ from contracts.bidding import (
     Awarded,
     BidFingerprintsExtracted,
     EvaluationCompleted,
+    ExpertReplaced,
     ExpertsDrawn,
     ObjectionMatter,
     TenderObjectionAnswered,
@@ -66,6 +67,12 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         await app.add_records(msg.message, _cause(msg))
 
     async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
+        e = msg.message
+        await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
+
+    async def on_replaced(msg: Incoming[ExpertReplaced]) -> None:
+        """The sitting committee after a replacement (条例48): the one out is not reviewed
+        for this evaluation, the one in is."""
         e = msg.message
         await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
 
@@ -127,7 +134,8 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
             EntityRegistered: on_entity, EntityUpdated: on_entity}),
         rt.subscription("credit.bidding", bidding, {
             TenderPublished: on_published, **dict.fromkeys(RECORDED, on_recorded),
-            ExpertsDrawn: on_drawn, EvaluationCompleted: on_evaluated, Awarded: on_awarded,
+            ExpertsDrawn: on_drawn, ExpertReplaced: on_replaced, EvaluationCompleted: on_evaluated,
+            Awarded: on_awarded,
             BidFingerprintsExtracted: on_fingerprints,
             TenderObjectionFiled: on_objection, TenderObjectionAnswered: on_objection,
             TenderObjectionOverdue: on_objection},

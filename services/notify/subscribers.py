@@ -24,6 +24,7 @@ from contracts.bidding import (
     ContractOverdue,
     ContractSigned,
     EvaluationCompleted,
+    ExpertReplaced,
     ExpertsDrawn,
     TenderDocumentsObtained,
     TenderFailed,
@@ -55,9 +56,9 @@ from services.notify.handlers import Notify
 from services.notify.lanes import FastLane
 
 BIDDING = (TenderPublished, TenderModified, TenderDocumentsObtained, BidSubmitted, BidWithdrawn,
-           BidsOpened, TenderFailed, ExpertsDrawn, EvaluationCompleted, Awarded, ContractSigned,
-           ContractOverdue, AwardDeclined, TenderObjectionFiled, TenderObjectionAnswered,
-           TenderObjectionOverdue, TenderSuspended, TenderResumed)
+           BidsOpened, TenderFailed, ExpertsDrawn, ExpertReplaced, EvaluationCompleted, Awarded,
+           ContractSigned, ContractOverdue, AwardDeclined, TenderObjectionFiled,
+           TenderObjectionAnswered, TenderObjectionOverdue, TenderSuspended, TenderResumed)
 AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmationOverdue,
             AuctionContractSigned, AuctionContractOverdue, AuctionResultAnnulled)
 RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered,  # announcement's

@@ -12,6 +12,8 @@ from contracts.bidding import (
     AuctionPublished,
     AwardDeclined,
     ContractOverdue,
+    ExpertReplaced,
+    ReplacementReason,
     TenderDocumentsObtained,
     TenderObjectionAnswered,
     TenderObjectionFiled,
@@ -45,6 +47,7 @@ from services.notify.domain.routing import (
 )
 from services.notify.domain.templates import Templates, context
 from tests.unit.test_notify_templates import AWARDED, BID, BIDDER, DRAW, NOW, TENDER, VENUE
+from tests.unit.test_notify_templates import EXPERTS as EXPERTS_
 
 PARTIES = Parties("TENDEREE", "AGENCY", frozenset({"B1", "B2"}))
 
@@ -77,6 +80,33 @@ def test_a_draw_reaches_each_drawn_expert_and_nobody_else() -> None:
     routes = tender_routes(DRAW, PARTIES)
     assert _who(routes) == [r.expert(x) for x in DRAW.expert_ids]
     assert {x.kind for x in routes} == {"expert_drawn"}
+
+
+def test_a_replacement_tells_the_new_member_its_seat_and_the_one_out_its_release() -> None:
+    """条例48: the member drawn in place gets the schedule (as a drawn one does); the one
+    replaced hears it is released and, if it had scored, that its scores are void; neither
+    hears the other's identity, nobody else hears anything (法37: 名单保密)."""
+    event = ExpertReplaced(
+        tender_id=DRAW.tender_id, section_code=DRAW.section_code,
+        replaced_expert_id=EXPERTS_[0], expert_id="EXP-NEW", reason=ReplacementReason.HEALTH,
+        expert_ids=["EXP-NEW", *EXPERTS_[1:]], round=1, voided_sheets=True, replaced_at=NOW,
+        commitment="c" * 64, evaluation_at=DRAW.evaluation_at, evaluation_venue=VENUE,
+        article="条例48")
+    routes = tender_routes(event, PARTIES)
+    assert [(x.recipient, x.kind) for x in routes] == [
+        (r.expert("EXP-NEW"), "expert_replacement_drawn"),
+        (r.expert(EXPERTS_[0]), "expert_released")]
+    templates = Templates.load()
+    seat = templates.render("expert_replacement_drawn", "zh",
+                            context("expert_replacement_drawn", event))
+    out = templates.render("expert_released", "zh", context("expert_released", event))
+    assert VENUE in seat.body and "重新进行评审" in seat.body
+    assert "健康原因" in out.body and "无效" in out.body
+    for text in (seat, out):
+        assert not any(x in text.title + text.body for x in [*event.expert_ids, EXPERTS_[0]])
+    kept = templates.render("expert_released", "en", context(
+        "expert_released", event.model_copy(update={"voided_sheets": False})))
+    assert "void" not in kept.body
 
 
 def test_the_evaluation_schedule_reaches_the_drawn_experts_alone() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -106,34 +106,73 @@ class DrawRecord:
     eligible: Mapping[str, tuple[str, ...]]  # expert id -> its specialties
     excluded: Mapping[str, str]  # expert id -> the exclusion's reason
     mix: Mapping[str, int]
+    round_no: int = 0  # 0: the committee's draw; k: its k-th replacement (条例48)
+    already: tuple[str, ...] = ()  # a replacement's: those sitting or replaced, not drawn
 
     def as_doc(self) -> dict[str, Any]:
-        return {"digests": list(self.digests), "mix": dict(self.mix),
-                "eligible": {k: list(v) for k, v in self.eligible.items()},
-                "excluded": dict(self.excluded)}
+        doc: dict[str, Any] = {"digests": list(self.digests), "mix": dict(self.mix),
+                               "eligible": {k: list(v) for k, v in self.eligible.items()},
+                               "excluded": dict(self.excluded)}
+        if self.round_no:
+            doc.update(round=self.round_no, already=list(self.already))
+        return doc
 
     @classmethod
     def of_doc(cls, doc: Mapping[str, Any]) -> DrawRecord:
         return cls(digests=tuple(doc["digests"]), mix=dict(doc["mix"]),
                    eligible={k: tuple(v) for k, v in doc["eligible"].items()},
-                   excluded=dict(doc["excluded"]))
+                   excluded=dict(doc["excluded"]), round_no=int(doc.get("round", 0)),
+                   already=tuple(doc.get("already", ())))
 
 
 def record_of(candidates: Iterable[ExpertCandidate], result: Draw, digests: Iterable[str],
-              mix: Mapping[str, int]) -> DrawRecord:
+              mix: Mapping[str, int], *, round_no: int = 0,
+              already: Iterable[str] = ()) -> DrawRecord:
     pool = sorted(candidates, key=lambda e: e.expert_id)
     return DrawRecord(digests=tuple(sorted(digests)), mix=dict(mix),
                       eligible={e.expert_id: tuple(sorted(e.specialties)) for e in pool
                                 if e.expert_id not in result.excluded},
-                      excluded={k: v.value for k, v in result.excluded.items()})
+                      excluded={k: v.value for k, v in result.excluded.items()},
+                      round_no=round_no, already=tuple(sorted(already)))
 
 
 def replay(seed: str, record: DrawRecord) -> tuple[str, ...]:
-    """The committee the revealed ``seed`` gives on the published ``record``."""
+    """The committee (or a replacement's one expert) the revealed ``seed`` gives on the
+    published ``record``."""
     pool = [ExpertCandidate(expert_id=k, specialties=frozenset(v))
             for k, v in record.eligible.items()]
     return draw(pool, DrawContext(tenderee_uscc=""), record.mix,
-                mixed(seed, record.digests)).committee
+                mixed(seed, record.digests), round_no=record.round_no,
+                already=record.already).committee
+
+
+def slot_specialty(mix: Mapping[str, int], index: int) -> str:
+    """The specialty of the committee's ``index``-th seat: ``draw`` fills the seats
+    specialty by specialty in sorted order, so a replacement keeps the seat's specialty."""
+    for specialty in sorted(mix):
+        if index < mix[specialty]:
+            return specialty
+        index -= mix[specialty]
+    raise IndexError(f"seat {index} is beyond the mix")
+
+
+def replacement(candidates: Iterable[ExpertCandidate], ctx: DrawContext,
+                mix: Mapping[str, int], seed: str, digests: Iterable[str],
+                committee: Sequence[str], out: str, *, round_no: int,
+                replaced: Iterable[str] = ()) -> tuple[str, DrawRecord]:
+    """The expert drawn in place of ``out`` (条例48: 应当及时更换): one of the same seat's
+    specialty, by the same recusal rules, from those neither sitting nor replaced before,
+    on the committed seed mixed with the same ``digests`` in round ``round_no`` (so no two
+    rounds draw alike); and the record to re-run it."""
+    specialty = slot_specialty(mix, list(committee).index(out))
+    already = {*committee, *replaced}
+    pool = list(candidates)
+    digests = tuple(digests)
+    result = draw(pool, ctx, {specialty: 1}, mixed(seed, digests), round_no=round_no,
+                  already=already)
+    record = record_of(pool, result, digests, {specialty: 1}, round_no=round_no,
+                       already=already)
+    return result.committee[0], record
 
 
 def verify_replay(published_commitment: str, seed: str, record: DrawRecord,

@@ -29,7 +29,9 @@ from contracts.bidding import (
     ContractSigned,
     DepositRefund,
     EvaluationCompleted,
+    ExpertReplaced,
     ExpertsDrawn,
+    ReplacementReason,
     TenderDocumentsObtained,
     TenderFailed,
     TenderModified,
@@ -307,6 +309,56 @@ def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any
     refuse_while_suspended(state, "no score is taken")
     sets = {f"section_state.{code}.sheets.{expert_id}": sheets}
     return _change(state, expert_id, "score", {"section": code}, sets, [], now, source)
+
+
+def replace_expert(state: State, rules: CategoryRules, code: str, *, out: str, new: str,
+                   reason: ReplacementReason, round_no: int, actor: str, now: datetime,
+                   note: str | None = None, source: str | None = None) -> Change:
+    """Member ``out`` replaced by ``new`` in its seat (条例48: 应当及时更换; 87号令第49条),
+    only while the section is evaluated. Its sheets, if any, are void and kept apart
+    (``void_sheets``: 被更换的评标委员会成员作出的评审结论无效); the new member scores
+    afresh. ``round_no`` is the replacement's number, decided on the state read before
+    the draw: another replacement in between is a conflict (409), not a second change."""
+    sec = section_of(state, code)
+    rule = rules.expert_replacement
+    if rule.value < 1:
+        raise DomainError("replacement_not_allowed", f"no replacement in this category "
+                          f"({rule.source})", rule=rule.source)
+    if sec["status"] != "evaluating":
+        raise Conflict("not_evaluating", f"section {code} is not being evaluated: a member "
+                       f"is replaced during the evaluation ({rule.source})")
+    committee = list(sec["committee"])
+    if out not in committee:
+        raise DomainError("not_on_committee", f"{out} is not a sitting member of section "
+                          f"{code}'s committee")
+    replaced = list(sec.get("replaced") or [])
+    if len(replaced) + 1 != round_no or new in committee \
+            or new in {r["expert_id"] for r in replaced}:
+        raise Conflict("committee_changed", "the committee changed meanwhile; try again")
+    committee[committee.index(out)] = new
+    base = f"section_state.{code}"
+    sheets = (sec.get("sheets") or {}).get(out)
+    entry = {"expert_id": out, "by": new, "reason": reason.value, "round": round_no,
+             "at": iso(now), "voided_sheets": sheets is not None}
+    if note:
+        entry["note"] = note
+    sets: dict[str, Any] = {f"{base}.committee": committee,
+                            f"{base}.replaced": [*replaced, entry]}
+    unset: list[str] = []
+    if sheets is not None:
+        sets[f"{base}.void_sheets.{out}"] = sheets
+        unset.append(f"{base}.sheets.{out}")
+    plan = evaluation_of(state, code)
+    event = ExpertReplaced(
+        tender_id=state["tender_id"], section_code=code, replaced_expert_id=out,
+        expert_id=new, reason=reason, expert_ids=committee, round=round_no,
+        voided_sheets=sheets is not None, replaced_at=now, commitment=sec["commitment"],
+        evaluation_at=None if plan is None else max(plan.at or now, now),
+        evaluation_venue=plan.venue if plan else None,
+        evaluation_remote=plan.remote if plan else False, article=rule.source)
+    data = {"section": code, "replaced": out, "by": new, "reason": reason.value,
+            "round": round_no, "voided_sheets": sheets is not None, "article": rule.source}
+    return _change(state, actor, "replace_expert", data, sets, [event], now, source, unset)
 
 
 def report(state: State, code: str, candidates: list[Candidate], method: Any,

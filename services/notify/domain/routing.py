@@ -4,7 +4,8 @@
   hears its own bid's receipt and withdrawal, and the public steps of tenders it
   bid in. Nobody hears of another's bid before opening (the tenderee neither);
 - a drawn expert hears of its own draw, and nobody else ever does (the draw is
-  secret: a bidder must never learn who evaluates it);
+  secret: a bidder must never learn who evaluates it); a member replaced (条例48) hears
+  it is released, the one drawn in its place its seat and schedule;
 - an objection left unanswered past its due time: its objector hears that it may now
   complain (条例60; 政府采购法55), the supervisors that it is overdue;
 - supervisors hear risk alerts (围标串标预警) and new complaints (投诉); an entity or
@@ -42,6 +43,7 @@ from contracts.bidding import (
     ContractOverdue,
     ContractSigned,
     EvaluationCompleted,
+    ExpertReplaced,
     ExpertsDrawn,
     ObjectionMatter,
     TenderDocumentsObtained,
@@ -134,6 +136,9 @@ def tender_routes(event: Any, parties: Parties,
         return [Route(r.entity(event.bidder_uscc), "bid_withdrawn")]
     if isinstance(event, ExpertsDrawn):
         return [Route(r.expert(e), "expert_drawn") for e in _unique(event.expert_ids)]
+    if isinstance(event, ExpertReplaced):  # the new member its seat, the one out its release
+        return [Route(r.expert(event.expert_id), "expert_replacement_drawn"),
+                Route(r.expert(event.replaced_expert_id), "expert_released")]
     if isinstance(event, ContractOverdue):
         told = [*parties.owners(), r.entity(event.winner_uscc)]
         return [Route(x, "contract_overdue") for x in _unique(told)]

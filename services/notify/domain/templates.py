@@ -65,6 +65,17 @@ def _expert_drawn(e: Any) -> Context:
             if venue else "to be announced"}
 
 
+REASONS = {"recusal": ("回避", "recusal"), "absent": ("缺席", "absence"),
+           "health": ("健康原因", "health"), "other": ("其他原因", "another cause")}
+def _released(e: Any) -> Context:
+    """A replaced member's release (条例48): why, and whether its sheets are void."""
+    zh, en = REASONS.get(str(getattr(e.reason, "value", e.reason)), REASONS["other"])
+    void = bool(e.voided_sheets)
+    return {**_section(e), "reason_zh": zh, "reason_en": en,
+            "voided_zh": "您已提交的评审结论无效（条例48）。" if void else "",
+            "voided_en": " Your submitted scores are void (art. 48)." if void else ""}
+
+
 PERIOD_NAMES = {"decryption": ("解密", "decryption"), "contract": ("签订合同", "contract")}
 
 
@@ -126,6 +137,8 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                               "bids": str(len(e.lines))},
     "tender_failed": lambda e: {**_section(e), "reason": e.reason, "article": e.article},
     "expert_drawn": _expert_drawn,  # its time and place; never the other experts
+    "expert_replacement_drawn": _expert_drawn,  # the same, in a replaced member's seat
+    "expert_released": _released,  # to the member replaced: why, and its sheets void
     "evaluation_completed": lambda e: {**_section(e), "candidates": str(len(e.candidates))},
     "awarded": lambda e: {**_section(e), "winner_name": e.winner.bidder_name,
                           "contract_due": _t(e.contract_due)},  # never the committee
