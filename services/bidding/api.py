@@ -19,7 +19,7 @@ from contracts.bidding import (
 from contracts.categories import Category
 from contracts.codes import CodeError, section_code, tender_project_code
 from ggzy.runtime.auth import Role
-from ggzy.runtime.errors import DomainError, Forbidden
+from ggzy.runtime.errors import Conflict, DomainError, Forbidden
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.domain import audit, tender
@@ -420,6 +420,28 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                                                        [r["by"]])})
             out["replacements"] = rounds
         return json_response(out)
+
+    @api.route("GET", base + "/sealed", summary="After the deadline: the section's sealed "
+               "bids as the audit trail fixed them at the close (count, root, each bid's "
+               "receipt leaf; no bidder named), for a bidder to find its own receipt",
+               errors=("404", "409"))
+    async def sealed_bids(request: web.Request) -> web.Response:
+        tender_id, code = ids(request)
+        state = await app.tender(tender_id)
+        tender.section_of(state, code)
+        closes = [e for e in state.get("audit") or [] if e["action"] == "close"]
+        if state["status"] == "open" or not closes:
+            raise Conflict("not_closed", "the bids are sealed until the deadline: nobody "
+                           "learns who or how many have bid (20号令)")
+        recorded = (closes[0]["data"].get("sealed") or {}).get(code)
+        bids = (await app.store.received(tender_id, int(state["deadline_ms"]))).get(code, [])
+        now_ = audit.sealed_of(bids)
+        leaves = sorted(audit.receipt_leaf(b["_id"], b["digest"], b["received_ms"])
+                        for b in bids)
+        return json_response({"recorded": recorded, "audit_entry": closes[0]["n"],
+                              "bids": now_["bids"], "root": now_["root"], "leaves": leaves,
+                              "matches": recorded is not None
+                              and recorded["root"] == now_["root"]})
 
     @api.route("POST", base + "/committee/replacements", summary="Replace a sitting member "
                "who cannot go on (条例48; 87号令第49条): by the member itself (recusal, "

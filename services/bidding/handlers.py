@@ -34,7 +34,7 @@ from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from ggzy.runtime.timers import Timer, Timers
-from services.bidding.domain import deposits, evaluation, objections, sealed, tender
+from services.bidding.domain import audit, deposits, evaluation, objections, sealed, tender
 from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import (
@@ -530,8 +530,9 @@ class Bidding:
         cause = Cause(message_id=f"timer:{timer.timer_id}")
         thin = {code: [b["bidder_uscc"] for b in bids] for code, bids in received.items()
                 if len(bids) < rules.minimum_bidders.n}
+        roots = {code: audit.sealed_of(bids) for code, bids in received.items()}
         await self.tenders.update(tender_id, lambda s, v: tender.close(
-            s, rules, self.book.calendar, counts, at, refunds, thin), cause)
+            s, rules, self.book.calendar, counts, at, refunds, thin, roots), cause)
         state = await self.tender(tender_id)
         for code, sec in state["section_state"].items():
             if sec["status"] == "decrypting":

@@ -8,10 +8,12 @@ members score and the award follows."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from contracts.categories import Category
 from ggzy.testing.kafka import eventually
+from services.bidding.domain import audit
 from services.bidding.domain.draw import DrawRecord, replay
 from tests.e2e.conftest import Platform
 from tests.e2e.test_tender_lifecycle import (
@@ -22,7 +24,6 @@ from tests.e2e.test_tender_lifecycle import (
     _open_with_keys,
     _parties,
     _publish,
-    _submit_all,
     _tender_body,
     _types,
 )
@@ -30,6 +31,26 @@ from tests.e2e.test_tender_lifecycle import (
 PRICES = [100_000_00, 120_000_00, 150_000_00]
 POINTS = {100_000_00: 40, 120_000_00: 70, 150_000_00: 50}  # the sitting members' points
 SKEWED = {100_000_00: 100, 120_000_00: 0, 150_000_00: 100}  # the recused member's: void
+
+
+async def _the_close_fixed_the_sealed_bids(p: Platform, tender_id: str, base: str,
+                                           receipts: list[dict[str, Any]]) -> None:
+    """20号令: the bids the deadline had are fixed in the audit trail's close entry (their
+    count and root, nobody named); each bidder finds its own receipt's leaf."""
+    status, sealed = await p.call("bidding", "GET", f"{base}/sealed")
+    assert status == 200, sealed
+    assert sealed["matches"] is True and sealed["recorded"]["bids"] == sealed["bids"] == 3
+    assert audit.sealed_root(sealed["leaves"]) == sealed["recorded"]["root"]
+    for receipt in receipts:
+        bid_id = f"{receipt['tender_id']}:{receipt['section_code']}:{receipt['bidder_uscc']}"
+        received_ms = int(datetime.fromisoformat(receipt["received_at"]).timestamp() * 1000)
+        assert audit.receipt_leaf(bid_id, receipt["digest"], received_ms) in sealed["leaves"]
+        assert receipt["bidder_uscc"] not in json.dumps(sealed)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    [close] = [e for e in trail["entries"] if e["action"] == "close"]
+    assert close["n"] == sealed["audit_entry"]
+    assert close["data"]["sealed"][receipts[0]["section_code"]] == sealed["recorded"]
 
 
 async def _inbox(p: Platform, token: str, tender_id: str, kind: str) -> Any:
@@ -48,9 +69,18 @@ async def test_replaced_members_are_drawn_again_verifiably_and_their_scores_are_
                         evaluation="comprehensive_scoring")
     body["sections"][0].update(estimated_price_fen=5_000_000_00, deposit_fen=10_000_00)
     tender_id, section = await _publish(p, parties, body)
-    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES)
-    await _open_with_keys(p, tender_id, section, keys)
     base = f"/v1/tenders/{tender_id}/sections/{section}"
+    keys, receipts = [], []
+    for (uscc, token), price in zip(parties["bidders"], PRICES, strict=True):
+        status, out, key = await p.until_known(
+            lambda u=uscc, t=token, x=price: p.submit(tender_id, section, u, t, x))
+        assert status == 201, out
+        keys.append((token, key))
+        receipts.append(out["receipt"])
+    status, out = await p.call("bidding", "GET", f"{base}/sealed")
+    assert status == 409 and out["error"]["code"] == "not_closed", out  # nobody learns
+    await _open_with_keys(p, tender_id, section, keys)
+    await _the_close_fixed_the_sealed_bids(p, tender_id, base, receipts)
     _, opening = await p.call("bidding", "GET", f"{base}/opening")
     _, committee = await p.call("bidding", "GET", f"{base}/committee", p.tokens["operator"])
     drawn = list(committee["committee"])

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 
 from ggzy.cli import main
-from services.bidding.domain import audit
+from services.bidding.domain import audit, tender
+from tests.unit.test_objections import CAL, CONSTRUCTION, DEADLINE, _state
 
 
 def _chain(n: int) -> list[dict[str, Any]]:
@@ -85,3 +87,25 @@ def test_the_command_recomputes_the_chain_and_trusts_no_verdict_of_the_service(
     assert "no longer in the chain" in capsys.readouterr().out
     assert main([*args[:-2], "--token", "wrong"]) == 2
     assert "HTTP 401 token_missing" in capsys.readouterr().err
+
+
+def test_the_close_fixes_the_sealed_bids_in_the_chain_without_naming_bidders() -> None:
+    """20号令: the deadline's bids as one root in the close's entry; any bid added, dropped
+    or swapped after it changes the root; a bidder finds its leaf from its receipt."""
+    bids = [{"_id": f"T:S:91{i:016d}", "digest": f"{i:064x}", "received_ms": 1000 + i}
+            for i in range(4)]
+    sealed = audit.sealed_of(bids)
+    assert sealed["bids"] == 4
+    assert sealed == audit.sealed_of(list(reversed(bids)))  # the order of receipt aside
+    for other in (bids[:3], [*bids[:3], {**bids[3], "digest": "f" * 64}],
+                  [*bids[:3], {**bids[3], "received_ms": 999}]):
+        assert audit.sealed_of(other)["root"] != sealed["root"]
+    leaf = audit.receipt_leaf(bids[0]["_id"], bids[0]["digest"], bids[0]["received_ms"])
+    assert bids[0]["_id"] not in leaf and len(leaf) == 64
+    state = {**_state(), "section_state": {"S1": {"status": "bidding"}}}
+    change = tender.close(state, CONSTRUCTION, CAL, {"S1": 4},
+                          DEADLINE + timedelta(seconds=2), sealed={"S1": sealed})
+    entry = change.set["audit"][-1]
+    assert entry["action"] == "close" and entry["data"]["sealed"] == {"S1": sealed}
+    text = json.dumps(entry["data"])
+    assert not any(b["_id"] in text or b["_id"][4:] in text for b in bids)  # nobody named

@@ -210,8 +210,13 @@ def seal(state: State) -> Change:
 
 def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, int],
           now: datetime, refunds: Mapping[str, list[DepositRefund]] | None = None,
-          thin: Mapping[str, list[str]] | None = None) -> Change:
+          thin: Mapping[str, list[str]] | None = None,
+          sealed: Mapping[str, Mapping[str, Any]] | None = None) -> Change:
     """At the deadline: sections with too few bids fail (条例44); the rest decrypt.
+
+    ``sealed`` (per section: the count and root of its bids' receipt leaves,
+    ``audit.sealed_of``) goes into the close's audit entry: the chain fixes which sealed
+    bids the deadline had, bidders unnamed.
 
     A failed section's deposits are scheduled for refund in the same write (条例57), and
     it keeps who had bid (``thin``: fewer than the minimum, so a few credit codes), for a
@@ -236,8 +241,10 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
         # set field by field: the section keeps what it had (its draw seed, bound at
         # publication)
         sets.update({f"section_state.{code}.{k}": v for k, v in fields.items()})
-    return _change(state, "platform", "close", {"counts": counts, "decrypt_end": iso(end)},
-                   sets, events, now)
+    data: dict[str, Any] = {"counts": counts, "decrypt_end": iso(end)}
+    if sealed:
+        data["sealed"] = {code: dict(v) for code, v in sorted(sealed.items())}
+    return _change(state, "platform", "close", data, sets, events, now)
 
 
 def _failed(state: State, code: str, valid: int, rules: CategoryRules) -> TenderFailed:
