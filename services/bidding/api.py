@@ -443,6 +443,14 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                               "matches": recorded is not None
                               and recorded["root"] == now_["root"]})
 
+    @api.route("POST", base + "/committee", summary="Draw the committee of a section left "
+               "awaiting_draw at its opening (too few eligible experts then): operators and "
+               "supervisors", roles=("operator", "supervisor"),
+               errors=("401", "403", "409", "422"))
+    async def draw_again(request: web.Request) -> web.Response:
+        return json_response(await app.draw_again(*ids(request), rt.principal(request)),
+                             status=201)
+
     @api.route("POST", base + "/committee/replacements", summary="Replace a sitting member "
                "who cannot go on (条例48; 87号令第49条): by the member itself (recusal, "
                "health), the operator or a supervisor; its sheets are void",

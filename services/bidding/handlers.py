@@ -621,9 +621,35 @@ class Bidding:
         return deposits.refunds(rules, self.book.calendar,
                                 [d for d in docs if d["_id"] in received], at, revoked)
 
+    async def draw_again(self, tender_id: str, code: str, who: Principal) -> dict[str, Any]:
+        """The committee of a section the opening left ``awaiting_draw`` (too few eligible
+        experts then), drawn by an operator or supervisor once the pool allows: on the
+        committed seed and the opening's valid bids, like the opening's own draw. Still
+        too few: ``422 not_enough_experts`` with the specialty and the numbers, and the
+        section keeps waiting."""
+        if not who.has(Role.OPERATOR, Role.SUPERVISOR):
+            raise Forbidden("role_required", "the committee is drawn again by the platform's "
+                            "operator or a supervisor")
+        state = await self.tender(tender_id)
+        sec = tender.section_of(state, code)
+        if sec["status"] != "awaiting_draw":
+            raise Conflict("not_awaiting_draw", f"section {code} is not waiting for its "
+                           f"committee (status {sec['status']})")
+        lines = tender.lines_of(sec) or []
+        valid = [ln["bidder_uscc"] for ln in lines if ln["status"] == "valid"]
+        docs = await self.store.dossier(tender_id, code) \
+            or await self.store.section_bids(tender_id, code)
+        digests = {d["bidder_uscc"]: d["digest"] for d in docs}
+        picked = await self._draw(state, code, valid, {},  # NotEnoughExperts: 422
+                                  [digests[b] for b in valid if b in digests], strict=True)
+        assert picked is not None
+        await self.tenders.update(tender_id, lambda s, v: tender.draw_again(
+            s, code, picked, who.subject, now(), who.address))
+        return {"status": "evaluating", "committee": len(picked["committee"])}
+
     async def _draw(self, state: Mapping[str, Any], code: str, bidders: list[str],
-                    known: Mapping[str, Mapping[str, Any]], digests: list[str]
-                    ) -> dict[str, Any] | None:
+                    known: Mapping[str, Mapping[str, Any]], digests: list[str],
+                    strict: bool = False) -> dict[str, Any] | None:
         """The committee drawn for a section's ``bidders``; ``known``: the bidders'
         entities as the opening read them (``bidders_at_opening``: as registration
         last told), so only the experts' employers and the owners are read here.
@@ -631,7 +657,8 @@ class Bidding:
         The seed is the one committed at publication, mixed with the valid bids'
         ``digests``; the draw's record is kept (``store.keep_draw``) for anyone to re-run
         it once the seed is revealed at the award. A tender published before seeds were
-        committed draws on a fresh seed, committed at the draw, as it did."""
+        committed draws on a fresh seed, committed at the draw, as it did. Too few
+        eligible experts: None, or with ``strict`` ``NotEnoughExperts`` (its numbers)."""
         pool, ctx = await self._pool(state, bidders, known)
         committed = state["section_state"][code].get("draw_seed")
         seed = committed or secrets.token_hex(32)
@@ -639,6 +666,8 @@ class Bidding:
             result = draws.draw(pool, ctx, state["expert_mix"],
                                 draws.mixed(seed, digests) if committed else seed)
         except draws.NotEnoughExperts:
+            if strict:
+                raise
             return None
         if committed:
             record = draws.record_of(pool, result, digests, state["expert_mix"])

@@ -16,6 +16,7 @@ from ggzy.testing.kafka import eventually
 from services.bidding.domain import audit
 from services.bidding.domain.draw import DrawRecord, replay
 from tests.e2e.conftest import Platform
+from tests.e2e.test_credit import _opened_without_a_committee
 from tests.e2e.test_tender_lifecycle import (
     _end_publicity,
     _events,
@@ -24,6 +25,7 @@ from tests.e2e.test_tender_lifecycle import (
     _open_with_keys,
     _parties,
     _publish,
+    _submit_all,
     _tender_body,
     _types,
 )
@@ -175,3 +177,52 @@ async def test_replaced_members_are_drawn_again_verifiably_and_their_scores_are_
     actions = [e["action"] for e in trail["entries"]]
     assert actions.count("replace_expert") == 2 and trail["broken_at"] is None
     assert actions.index("replace_expert") < actions.index("report")
+
+
+A06 = "A06"  # 通信工程: no expert has it until the next test registers five
+
+
+async def test_a_section_left_awaiting_its_draw_is_drawn_once_the_pool_allows_fa37(
+        platform: Platform) -> None:
+    """法37 / 条例46: a section whose opening found too few eligible experts waits for its
+    committee (awaiting_draw); the operator draws it again once experts of the specialty
+    are in the pool, on the seed committed at publication; the draw is audited and
+    announced (ExpertsDrawn), and the members drawn score."""
+    p = platform
+    parties = await _parties(p, 3)
+    body = {**_tender_body(parties["tenderee"], deadline_s=10), "expert_mix": {A06: 5}}
+    tender_id, section = await _publish(p, parties, body)
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES)
+    await _opened_without_a_committee(p, tender_id, section, keys)
+    redraw = f"/v1/tenders/{tender_id}/sections/{section}/committee"
+    status, out = await p.call("bidding", "POST", redraw, parties["t_token"])
+    assert status == 403, out  # the tenderee never draws nor learns its committee
+    status, out = await p.call("bidding", "POST", redraw, p.tokens["operator"])
+    assert status == 422 and out["error"]["code"] == "not_enough_experts", out
+    assert out["error"]["details"]["specialty"] == A06, out
+    experts = dict([await p.expert([A06]) for _ in range(5)])
+
+    async def drawn() -> Any:
+        status, out = await p.call("bidding", "POST", redraw, p.tokens["operator"])
+        return out if status == 201 else None  # until bidding knows the new experts
+    assert await eventually(drawn, within=30) == {"status": "evaluating", "committee": 5}
+    status, out = await p.call("bidding", "POST", redraw, p.tokens["operator"])
+    assert status == 409 and out["error"]["code"] == "not_awaiting_draw", out
+    _, committee = await p.call("bidding", "GET", redraw, p.tokens["operator"])
+    assert sorted(committee["committee"]) == sorted(experts)
+    events = await _events(p, tender_id, lambda rs: "ExpertsDrawn" in _types(rs))
+    [announced] = [r.json() for r in events if ".ExpertsDrawn." in r.headers["ce_type"]]
+    assert sorted(announced["expert_ids"]) == sorted(experts)
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    [entry] = [e for e in trail["entries"] if e["action"] == "draw"]
+    assert entry["data"]["status"] == "evaluating" and trail["broken_at"] is None
+    _, opening = await p.call("bidding", "GET",
+                              f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    sheets = [{"bid_id": ln["bid_id"], "points": 60, "compliant": True}
+              for ln in opening["lines"]]
+    expert_id = committee["committee"][0]
+    status, out = await p.call("bidding", "POST",
+                               f"/v1/tenders/{tender_id}/sections/{section}/scores",
+                               experts[expert_id], {"sheets": sheets})
+    assert status == 200, out

@@ -867,7 +867,7 @@ async def test_a_complaint_about_the_result_or_opening_follows_the_recorded_obje
         tid, objection=None, facts="第一中标候选人资格不符，附证据"))
     assert status == 201, filed
     assert filed["objection"] == {"ref": "res1", "filed_on": _local_day(now - timedelta(
-        days=3)), "answered_on": _local_day(now), "recorded": True}
+        days=3)), "answered_on": _local_day(now), "due_on": None, "recorded": True}
     status, docs = await p.call("POST", "/v1/complaints", bidder, complaint(
         tid, matter="tender_documents", objection=None, facts="文件排斥潜在投标人，附证据"))
     assert status == 201 and docs["objection"]["ref"] == "doc1", docs  # each its own

@@ -178,3 +178,42 @@ def test_the_report_counts_the_sitting_members_only_tiaoli48() -> None:
         evaluation.evaluate(bids, [s for s in flat if s.expert_id != "E9"], sec["committee"],
                             comprehensive=True)
     assert err.value.code == "missing_scores" and err.value.details["experts"] == ["E9"]
+
+
+def _waiting(status: str = "awaiting_draw") -> dict[str, Any]:
+    return {"tender_id": SEC[:20], "category": "construction", "tenderee_uscc": "T0",
+            "audit": [], "section_state": {SEC: {"status": status, "draw_seed": "s"}}}
+
+
+def _draw_again(state: dict[str, Any]) -> Any:
+    picked = {"committee": ["E1", "E2", "E3"], "seed": "s", "commitment": commitment("s")}
+    return tender.draw_again(state, SEC, picked, "operator-1", NOW, "10.0.0.8")
+
+
+def test_a_section_awaiting_its_draw_gets_its_committee_drawn_again_fa37() -> None:
+    """法37 / 条例46: a section its opening left without a committee (too few eligible
+    experts then) is drawn once the pool allows, as the opening would have: the
+    committee, the seed's commitment, ExpertsDrawn, an audited ``draw``."""
+    change = _draw_again(_waiting())
+    after = _apply(_waiting(), change)
+    sec = after["section_state"][SEC]
+    assert sec["status"] == "evaluating" and sec["committee"] == ["E1", "E2", "E3"]
+    assert sec["commitment"] == commitment("s") and sec["sheets"] == {}
+    [event] = _events(change)
+    assert (event.expert_ids, event.commitment) == (["E1", "E2", "E3"], commitment("s"))
+    entry = after["audit"][-1]
+    assert (entry["action"], entry["actor"], entry["data"]["status"]) == (
+        "draw", "operator-1", "evaluating")
+    assert audit.verify(after["audit"]) is None
+
+
+def test_only_a_section_awaiting_its_draw_is_drawn_again_and_not_while_suspended() -> None:
+    for status in ("evaluating", "decrypting", "publicity"):
+        with pytest.raises(Conflict) as err:
+            _draw_again(_waiting(status))
+        assert err.value.code == "not_awaiting_draw"
+    suspended = {**_waiting(), "suspensions": {"o1": {
+        "reason": "objection", "article": "招标投标法实施条例第22条"}}}
+    with pytest.raises(Conflict) as err:
+        _draw_again(suspended)
+    assert err.value.code == "tender_suspended"

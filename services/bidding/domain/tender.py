@@ -294,6 +294,25 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
     return _change(state, "platform", "open", data, {f"section_state.{code}": sec}, events, now)
 
 
+def draw_again(state: State, code: str, draw: dict[str, Any], actor: str, now: datetime,
+               source: str | None = None) -> Change:
+    """A section left ``awaiting_draw`` at its opening (too few eligible experts then) gets
+    its committee once the pool allows (法37; 条例46): the same decision the opening would
+    have made, with the same seed (its record kept by the caller)."""
+    sec = section_of(state, code)
+    if sec["status"] != "awaiting_draw":
+        raise Conflict("not_awaiting_draw", f"section {code} is not waiting for its "
+                       f"committee (status {sec['status']})")
+    refuse_while_suspended(state, "no committee is drawn")
+    sec.update(status="evaluating", **draw, sheets={})
+    drawn = drawn_event(state, code, draw, now)
+    data: dict[str, Any] = {"section": code, "status": "evaluating"}
+    if drawn.evaluation_at is not None:
+        data["evaluation_at"] = iso(drawn.evaluation_at)
+    return _change(state, actor, "draw", data, {f"section_state.{code}": sec}, [drawn], now,
+                   source)
+
+
 def lines_of(sec: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     """The lines of a section's opening record as JSON objects (``BidderLine``), None
     before its opening. A section opened before the record became one text keeps
