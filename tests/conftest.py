@@ -12,9 +12,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from ggzy.runtime.settings import Settings
 from ggzy.testing.infra import Infra, start_infra
+
+# Property tests assert what holds, never how fast: no per-example deadline, which a
+# machine busy with the broker and the services (CI) would turn into flaky failures.
+hypothesis_settings.register_profile("ggzy", deadline=None)
+hypothesis_settings.load_profile("ggzy")
 
 
 @pytest.fixture(scope="session")

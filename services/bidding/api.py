@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, Field
@@ -158,6 +158,15 @@ class ReplaceIn(RequestBody):
     reason: ReplacementReason = Field(description="条例48: recusal (回避事由), absent (擅离"
                                                   "职守), health (健康等原因), other.")
     note: str | None = Field(default=None, max_length=500, description="What happened.")
+
+
+class DecryptFaultIn(RequestBody):
+    bidder_uscc: str = Field(min_length=18, max_length=18, description="The bidder whose bid "
+                             "a fault not its own keeps from being decrypted.")
+    cause: Literal["platform", "ca", "network", "other"] = Field(
+        description="platform (交易平台故障), ca (数字证书服务), network (网络、不可抗力), other.")
+    note: str = Field(min_length=1, max_length=500, description="What happened, for the "
+                      "record (the bidder may claim damages from whoever was at fault).")
 
 
 class ContractIn(RequestBody):
@@ -442,6 +451,17 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                               "bids": now_["bids"], "root": now_["root"], "leaves": leaves,
                               "matches": recorded is not None
                               and recorded["root"] == now_["root"]})
+
+    @api.route("POST", base + "/decrypt-faults", summary="Record that a fault not the "
+               "bidder's keeps its bid from being decrypted (20号令第31条: 视为撤回, not 撤销): "
+               "operators and supervisors, within the decryption window",
+               body=DecryptFaultIn, roles=("operator", "supervisor"),
+               errors=("401", "403", "409", "422"))
+    async def decrypt_fault(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        body = await read_json(request, DecryptFaultIn)
+        return json_response(await app.record_decrypt_fault(
+            *ids(request), body.bidder_uscc, body.cause, body.note, who), status=201)
 
     @api.route("POST", base + "/committee", summary="Draw the committee of a section left "
                "awaiting_draw at its opening (too few eligible experts then): operators and "

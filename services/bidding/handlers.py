@@ -45,7 +45,7 @@ from services.bidding.domain.timeline import (
     validate_invitations,
     validate_timeline,
 )
-from services.bidding.opening import fingerprints, opening_lines
+from services.bidding.opening import fingerprints, opening_lines, revoked_bids
 from services.bidding.store import LATE, SUBMITTED, WITHDRAWN, BiddingStore, bidder_snapshot
 
 log = logging.getLogger("ggzy.bidding")
@@ -580,7 +580,8 @@ class Bidding:
         entities = await self.store.bidders_at_opening(docs)
         penalised = await self._penalised(rules, docs)
         read = time.perf_counter()
-        lines = opening_lines(docs, entities, int(state["deadline_ms"]), penalised)
+        faults = tender.decrypt_faults(sec)
+        lines = opening_lines(docs, entities, int(state["deadline_ms"]), penalised, faults)
         valid = [ln.bidder_uscc for ln in lines if ln.status == "valid"]
         drawing = time.perf_counter()
         digests = {d["bidder_uscc"]: d["digest"] for d in docs}
@@ -594,7 +595,7 @@ class Bidding:
             if tender.fails_at_opening(rules, lines) else []
         decided = time.perf_counter()
         await self.tenders.update(tender_id, lambda s, v: tender.open_section(
-            s, rules, code, lines, picked, at, evidence, refunds),
+            s, rules, code, lines, picked, at, evidence, refunds, faults),
             Cause(message_id=f"timer:{timer.timer_id}"))
         log.info("section opened", extra={
             "tender_id": tender_id, "section": code, "bids": len(docs),
@@ -616,10 +617,31 @@ class Bidding:
     def _refunds(self, rules: CategoryRules, docs: list[dict[str, Any]],
                  lines: list[BidderLine], at: datetime) -> list[DepositRefund]:
         """Deposits of a section's extracted bids; revoked ones withheld (条例35)."""
-        revoked = frozenset(ln.bid_id for ln in lines if ln.status == "revoked")
+        revoked = revoked_bids(lines)
         received = {ln.bid_id for ln in lines}
         return deposits.refunds(rules, self.book.calendar,
                                 [d for d in docs if d["_id"] in received], at, revoked)
+
+    async def record_decrypt_fault(self, tender_id: str, code: str, bidder: str, cause: str,
+                                   note: str, who: Principal) -> dict[str, Any]:
+        """20号令第31条: a fault not the bidder's (the platform, the CA's service, the
+        network) keeps its bid from being decrypted: recorded by the platform's operator or
+        a supervisor, before the window ends, for a bidder whose bid the deadline has. If
+        the bid is still not decrypted at the opening it is withdrawn (撤回), not revoked."""
+        if not who.has(Role.OPERATOR, Role.SUPERVISOR):
+            raise Forbidden("role_required", "a decryption fault is recorded by the "
+                            "platform's operator or a supervisor")
+        state = await self.tender(tender_id)
+        tender.section_of(state, code)
+        bid = await self.bids.get(f"{tender_id}:{code}:{bidder}")
+        if bid is None or bid["status"] != SUBMITTED:
+            raise DomainError("no_bid", f"{bidder} has no bid in section {code} that the "
+                              "deadline received")
+        at = now()
+        await self.tenders.update(tender_id, lambda s, v: tender.record_decrypt_fault(
+            s, code, bidder, cause, note, who.subject, at, who.address))
+        return {"bidder_uscc": bidder, "cause": cause, "recorded_at": at.isoformat(),
+                "counts_as": "withdrawn", "article": tender.DECRYPT_FAULT_ARTICLE}
 
     async def draw_again(self, tender_id: str, code: str, who: Principal) -> dict[str, Any]:
         """The committee of a section the opening left ``awaiting_draw`` (too few eligible

@@ -37,9 +37,11 @@ def related_groups(bidders: list[str], entities: Mapping[str, Mapping[str, Any]]
 
 
 def opening_lines(bids: Sequence[Mapping[str, Any]], entities: Mapping[str, Mapping[str, Any]],
-                  deadline_ms: int, penalised: Collection[str] = ()) -> list[BidderLine]:
+                  deadline_ms: int, penalised: Collection[str] = (),
+                  faults: Collection[str] = ()) -> list[BidderLine]:
     """Every bid received before the deadline, as read out at opening: a bid not
-    decrypted is revoked (20号令); a bidder with a penalty within the category's
+    decrypted is revoked (视为撤销), or withdrawn (视为撤回) where a fault not its bidder's
+    was recorded (``faults``: 20号令第31条); a bidder with a penalty within the category's
     look-back (``penalised``: 政府采购法第22条(五)) is disqualified, and so is every
     bidder related to another (条例34)."""
     received = [b for b in bids if int(b["received_ms"]) < deadline_ms]
@@ -48,12 +50,20 @@ def opening_lines(bids: Sequence[Mapping[str, Any]], entities: Mapping[str, Mapp
     lines = []
     for b in received:
         uscc = b["bidder_uscc"]
-        status = ("revoked" if not b.get("opened") else "invalid_record" if uscc in penalised
+        status = (("withdrawn" if uscc in faults else "revoked") if not b.get("opened")
+                  else "invalid_record" if uscc in penalised
                   else "invalid_related" if uscc in related else "valid")
         lines.append(BidderLine(bid_id=b["_id"], bidder_uscc=uscc,
                                 bidder_name=entities.get(uscc, {}).get("name", uscc),
                                 price_fen=b.get("price_fen"), status=status))
     return lines
+
+
+def revoked_bids(lines: Sequence[BidderLine]) -> frozenset[str]:
+    """The bids revoked at the opening (视为撤销, the bidder's fault), whose deposits may be
+    withheld (条例35); a withdrawn one (视为撤回: a fault not its bidder's, 20号令第31条)
+    is not among them."""
+    return frozenset(ln.bid_id for ln in lines if ln.status == "revoked")
 
 
 def fingerprints(tender_id: str, code: str, bids: Sequence[Mapping[str, Any]],

@@ -34,6 +34,7 @@ from ggzy.testing.processes import ServiceProcess, service_env
 from tests.e2e.conftest import OPERATOR, Platform, _settings
 from tests.e2e.test_auction import WAN, _announce, _bidding_open, _body, _offer
 from tests.e2e.test_tender_lifecycle import (
+    _experts,
     _is,
     _open_with_keys,
     _parties,
@@ -289,6 +290,51 @@ async def _account(p: Platform, token: str, uscc: str, kind: str) -> dict[str, A
     found: dict[str, Any] = await eventually(has, within=60)
     return found
 
+
+
+async def test_a_bid_a_platform_fault_kept_sealed_is_withdrawn_not_revoked_ling20_31(
+        platform: Platform) -> None:
+    """20号令第31条: 因投标人原因造成投标文件未解密的，视为撤销其投标文件；因投标人之外的原因
+    造成投标文件未解密的，视为撤回其投标文件. The operator records, within the decryption
+    window, that the platform kept one bidder from decrypting: at the opening that bid is
+    withdrawn, with no credit record; another bid its bidder never decrypted is revoked,
+    with one (条例35)."""
+    p = platform
+    await _experts(p)
+    parties = await _parties(p, 5)
+    tender_id, section = await _publish(p, parties, _tender_body(parties["tenderee"],
+                                                                 deadline_s=10))
+    prices = [*PRICES, 9_020_000_00]
+    keys = await _submit_all(p, tender_id, section, parties["bidders"], prices)
+    (faulted, _), (revoked, _) = parties["bidders"][3], parties["bidders"][4]
+    faults = f"/v1/tenders/{tender_id}/sections/{section}/decrypt-faults"
+    body = {"bidder_uscc": faulted, "cause": "platform", "note": "解密服务 10:05-10:09 故障"}
+    status, out = await p.call("bidding", "POST", faults, p.tokens["operator"], body)
+    assert status == 409 and out["error"]["code"] == "not_decrypting", out  # before the window
+    await eventually(lambda: _is(p, tender_id, section, "decrypting"), within=30)
+    status, out = await p.call("bidding", "POST", faults, parties["t_token"], body)
+    assert status == 403, out
+    status, out = await p.call("bidding", "POST", faults, p.tokens["operator"],
+                               {**body, "bidder_uscc": parties["tenderee"]})
+    assert status == 422 and out["error"]["code"] == "no_bid", out
+    status, out = await p.call("bidding", "POST", faults, p.tokens["operator"], body)
+    assert status == 201 and out["counts_as"] == "withdrawn", out
+    await _open_with_keys(p, tender_id, section, keys[:3])
+    _, opening = await p.call("bidding", "GET",
+                              f"/v1/tenders/{tender_id}/sections/{section}/opening")
+    statuses = {ln["bidder_uscc"]: ln["status"] for ln in opening["lines"]}
+    assert (statuses[faulted], statuses[revoked]) == ("withdrawn", "revoked"), statuses
+    assert list(statuses.values()).count("valid") == 3
+    sup = await _supervisor(p)
+    await _account(p, sup, revoked, "bid_revoked")  # the same BidsOpened, applied
+    _, account = await p.call("credit", "GET", f"/v1/accounts/entity/{faulted}", sup)
+    assert "bid_revoked" not in [r["kind"] for r in account.get("records", {}).values()]
+    _, trail = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/audit",
+                            p.tokens["operator"])
+    [entry] = [e for e in trail["entries"] if e["action"] == "decrypt_fault"]
+    assert entry["data"]["bidder_uscc"] == faulted and trail["broken_at"] is None
+    status, out = await p.call("bidding", "POST", faults, p.tokens["operator"], body)
+    assert status == 409 and out["error"]["code"] == "not_decrypting", out  # opened
 
 
 A04 = "A04"  # 水利水电工程: only the next test's experts have it

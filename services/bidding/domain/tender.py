@@ -258,18 +258,60 @@ def fails_at_opening(rules: CategoryRules, lines: Sequence[BidderLine]) -> bool:
     return sum(line.status == "valid" for line in lines) < rules.minimum_bidders.n
 
 
+DECRYPT_FAULT_ARTICLE = "电子招标投标办法 (20号令) 第31条"
+DECRYPT_FAULT_CAUSES = ("platform", "ca", "network", "other")
+
+
+def decrypt_faults(sec: Mapping[str, Any]) -> frozenset[str]:
+    """The bidders whose bids a fault not theirs kept from being decrypted, as recorded."""
+    return frozenset(sec.get("decrypt_faults") or {})
+
+
+def record_decrypt_fault(state: State, code: str, bidder: str, cause: str, note: str,
+                         actor: str, now: datetime, source: str | None = None) -> Change:
+    """A fault not the bidder's keeps its bid from being decrypted (20号令第31条: 因投标人之外
+    的原因造成投标文件未解密的，视为撤回其投标文件，投标人有权要求责任方赔偿): recorded by the
+    platform's operator or a supervisor within the decryption window, so that the opening
+    counts the bid, if still not decrypted, as withdrawn (撤回: its deposit refunded, no
+    credit record) rather than revoked (撤销, the bidder's fault: 条例35). A bid its key
+    decrypts after all is read out as any other. Recorded once per bidder."""
+    sec = section_of(state, code)
+    if sec["status"] != "decrypting":
+        raise Conflict("not_decrypting", f"section {code} is not in its decryption window "
+                       f"(status {sec['status']})")
+    if ms(now) >= int(sec.get("decrypt_end_ms", 0)):
+        raise Conflict("decryption_ended", "the decryption window has ended: the opening "
+                       "record is being made")
+    if cause not in DECRYPT_FAULT_CAUSES:
+        raise DomainError("unknown_cause", f"cause must be one of {DECRYPT_FAULT_CAUSES}")
+    faults = dict(sec.get("decrypt_faults") or {})
+    if bidder in faults:
+        return Change()
+    faults[bidder] = {"cause": cause, "note": note, "at": iso(now), "by": actor}
+    sec["decrypt_faults"] = faults
+    return _change(state, actor, "decrypt_fault", {
+        "section": code, "bidder_uscc": bidder, "cause": cause,
+        "article": DECRYPT_FAULT_ARTICLE}, {f"section_state.{code}": sec}, [], now, source)
+
+
 def open_section(state: State, rules: CategoryRules, code: str, lines: list[BidderLine],
                  draw: dict[str, Any] | None, now: datetime,
                  evidence: Sequence[BidFingerprintsExtracted] = (),
-                 refunds: Sequence[DepositRefund] = ()) -> Change:
+                 refunds: Sequence[DepositRefund] = (),
+                 faults: Collection[str] = ()) -> Change:
     """The opening record; too few valid bids fail the section, else the committee is set.
 
     ``evidence`` (the bids' fingerprints) goes out in the same write, for credit;
-    a failed section schedules its ``refunds`` (条例57).
+    a failed section schedules its ``refunds`` (条例57). ``faults``: the decryption faults
+    the ``lines`` were made with (20号令第31条); one recorded since is refused
+    (``decrypt_faults_changed``: the opening is decided again on what is recorded).
     """
     sec = section_of(state, code)
     if sec["status"] != "decrypting" or state.get("suspensions"):  # suspended: opens later
         return Change()
+    if decrypt_faults(sec) != frozenset(faults):
+        raise Conflict("decrypt_faults_changed", "a decryption fault was recorded while the "
+                       "opening was decided: decided again")
     opened = BidsOpened(tender_id=state["tender_id"], section_code=code, opened_at=now,
                         lines=lines)
     valid = sum(line.status == "valid" for line in lines)
