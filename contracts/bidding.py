@@ -273,8 +273,13 @@ class ContractSigned(_TenderEvent):
 
     section_code: SectionCode = Field(description="Section.")
     winner_uscc: USCC = Field(description="Winner.")
-    price_fen: int = Field(ge=0, description="Contract price in fen.")
+    price_fen: int = Field(ge=0, description="Contract price in fen: the winning bid's "
+                                             "(条例57; 政府采购法46).")
     signed_at: datetime = Field(description="Signing time.")
+    performance_bond_fen: int | None = Field(
+        default=None, ge=0, description="The performance bond (履约保证金) the documents "
+                                        "asked, at most 10% of the price (条例58; 政采条例48); "
+                                        "None when none was asked.")
 
 
 @register

@@ -136,10 +136,18 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
         return
     print("13. announcement publicises the candidates; when the period ends, bidding awards")
     await _wait(c, tender_id, section, "awarded")
+    _, won = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/award")
+    price = won["winner"]["price_fen"]
+    status, out = await c.call("bidding", "POST",
+                               f"/v1/tenders/{tender_id}/sections/{section}/contract", t_token,
+                               {"price_fen": price + 1})
+    print(f"14. a contract off the winning bid's price is refused (条例57) -> {status} "
+          f"{out['error']['code']}")
     status, _ = await c.call("bidding", "POST",
                              f"/v1/tenders/{tender_id}/sections/{section}/contract", t_token,
-                             {"price_fen": 9_050_000_00})
-    print(f"14. the contract is recorded -> {status}")
+                             {"price_fen": price, "performance_bond_fen": price // 10})
+    print(f"    at {won['winner']['bidder_name']}'s {price} fen with a bond of 10% (条例58) "
+          f"-> {status}")
     _, draw = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
     record = DrawRecord.of_doc(draw["record"])
     rerun = replay(draw["seed"], record)

@@ -170,9 +170,14 @@ class DecryptFaultIn(RequestBody):
 
 
 class ContractIn(RequestBody):
-    price_fen: int = Field(ge=0)
+    price_fen: int = Field(ge=0, description="The contract price: the winning bid's "
+                                             "(条例57; 政府采购法46).")
+    performance_bond_fen: int | None = Field(
+        default=None, ge=0, description="The performance bond (履约保证金) the documents "
+                                        "ask, if any: at most 10% of the price (条例58).")
 
 
+AWARDED = ("awarded", "contracted", "contract_overdue")
 SCHEDULE = ("evaluation_at", "evaluation_venue", "evaluation_remote")  # not in the event
 
 
@@ -395,6 +400,19 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
             raise DomainError("not_opened", "the section has not been opened")
         return json_response({"status": sec["status"], "lines": lines})
 
+    @api.route("GET", base + "/award", summary="The award (public from the award, as the "
+               "result announcement): the winner, its price (the contract's, 条例57) and the "
+               "contract's due time (法46)", errors=("404", "409"))
+    async def award(request: web.Request) -> web.Response:
+        tender_id, code = ids(request)
+        sec = tender.section_of(await app.tender(tender_id), code)
+        if not sec.get("winner") or sec["status"] not in AWARDED:  # failed if all declined
+            raise Conflict("not_awarded", f"section {code} has no award (status "
+                           f"{sec['status']})")
+        due = datetime.fromtimestamp(int(sec["contract_due_ms"]) / 1000, UTC).isoformat()
+        return json_response({"status": sec["status"], "winner": sec["winner"],
+                              "contract_due": due})
+
     @api.route("POST", base + "/scores", summary="An expert's score sheets", body=ScoresIn,
                roles=("expert",))
     async def scores(request: web.Request) -> web.Response:
@@ -496,7 +514,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def contract(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
         body = await read_json(request, ContractIn)
-        await app.sign_contract(*ids(request), body.price_fen, who)
+        await app.sign_contract(*ids(request), body.price_fen, who, body.performance_bond_fen)
         return json_response({"signed": True})
 
     @api.route("GET", base + "/committee", summary="The committee (supervisors; secret)",

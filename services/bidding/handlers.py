@@ -862,16 +862,19 @@ class Bidding:
                 if sec["status"] == "awarded" else None}
 
     async def sign_contract(self, tender_id: str, code: str, price_fen: int,
-                            who: Principal) -> None:
+                            who: Principal, bond_fen: int | None = None) -> None:
         state = await self.tender(tender_id)
         self._owner(state, who)
         rules, at = self.rules(state), now()
         docs = await self.store.section_bids(tender_id, code)
         lines = [BidderLine.model_validate(ln)
                  for ln in tender.lines_of(tender.section_of(state, code)) or []]
+        sec = tender.section_of(state, code)
+        if sec.get("winner"):  # refused before anything is read (条例57, 58)
+            tender.contract_terms(rules, sec["winner"], price_fen, bond_fen)
         refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-            s, code, price_fen, who.subject, at, refunds, who.address))
+            s, rules, code, price_fen, who.subject, at, refunds, who.address, bond_fen))
 
     async def on_contract_due(self, timer: Timer) -> None:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]

@@ -184,11 +184,20 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     await eventually(lambda: _is(p, tender_id, section, "publicity"), within=30)
     await _end_publicity(p, tender_id, section)
     await eventually(lambda: _is(p, tender_id, section, "awarded"), within=30)
-    status, body = await p.call("bidding", "POST",
-                                f"/v1/tenders/{tender_id}/sections/{section}/contract",
-                                parties["t_token"], {"price_fen": 8_980_000_00})
+    contract = f"/v1/tenders/{tender_id}/sections/{section}/contract"
+    _, won = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/award")
+    assert won["winner"]["price_fen"] == 8_980_000_00 and won["status"] == "awarded", won
+    for terms, code in (({"price_fen": 8_900_000_00}, "contract_price_differs"),  # 条例57
+                        ({"price_fen": 8_980_000_00, "performance_bond_fen": 898_000_01},
+                         "performance_bond_too_high")):  # 条例58: at most 10%
+        status, body = await p.call("bidding", "POST", contract, parties["t_token"], terms)
+        assert status == 422 and body["error"]["code"] == code, body
+    status, body = await p.call("bidding", "POST", contract, parties["t_token"],
+                                {"price_fen": 8_980_000_00, "performance_bond_fen": 898_000_00})
     assert status == 200, body
     events = await _events(p, tender_id, lambda rs: "ContractSigned" in _types(rs))
+    [signed] = [r.json() for r in events if ".ContractSigned." in r.headers["ce_type"]]
+    assert signed["performance_bond_fen"] == 898_000_00
     types = _types(events)
     assert types[0] == "TenderPublished"
     assert types.count("BidSubmitted") == 4

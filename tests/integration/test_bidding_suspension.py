@@ -86,7 +86,7 @@ async def test_no_contract_until_the_suspension_is_lifted(bidding: Bidding) -> N
     await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
     with pytest.raises(Conflict) as refused:
         await bidding.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-            s, section, 100, "t", datetime.now(UTC)))
+            s, bidding.rules(s), section, 100, "t", datetime.now(UTC)))
     assert refused.value.code == "tender_suspended"
     lifted = TenderSuspensionLifted(complaint_id=order.complaint_id, tender_id=tender_id,
                                     category=P, complainant_uscc=order.complainant_uscc,
@@ -97,7 +97,7 @@ async def test_no_contract_until_the_suspension_is_lifted(bidding: Bidding) -> N
     assert "suspensions" not in state
     assert state["deadline_ms"] == before  # closed already: no deadline moves
     await bidding.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-        s, section, 100, "t", datetime.now(UTC)))
+        s, bidding.rules(s), section, 100, "t", datetime.now(UTC)))
     state = await bidding.tender(tender_id)
     assert state["section_state"][section]["status"] == "contracted"
 

@@ -266,7 +266,7 @@ def test_no_contract_is_recorded_while_suspended_tiaoli62() -> None:
     state = _apply(state, objections.complaint_suspension(state, "CP-2", "实施条例第62条",
                                                           DEADLINE))
     with pytest.raises(Conflict) as refused:
-        tender.sign_contract(state, SEC, 100, "t", DEADLINE)
+        tender.sign_contract(state, CONSTRUCTION, SEC, 100, "t", DEADLINE)
     assert refused.value.code == "tender_suspended"
     assert "第62条" in refused.value.details["article"]
 

@@ -64,8 +64,8 @@ def test_procurement_refunds_the_losers_from_the_award_and_the_winner_from_the_c
                "refunded_at_award": ["b2", "b3"]}
     rules = BOOK.for_tender(Category.PROCUREMENT, "open_tender")
     every = deposits.refunds(rules, BOOK.calendar, bids, NOW)
-    signed = tender.sign_contract({**state, "section_state": {SEC: awarded}}, SEC, 100_000_01,
-                                  "t", NOW, every)
+    signed = tender.sign_contract({**state, "section_state": {SEC: awarded}}, rules, SEC,
+                                  100_000_01, "t", NOW, every)
     [at_contract] = _scheduled(signed)
     assert at_contract.trigger == "contract_signed"
     assert [r.bid_id for r in at_contract.refunds] == ["b1"]  # each deposit refunded once

@@ -73,6 +73,7 @@ class CategoryRules(BaseModel):
     lowest_price_only: Rule  # 1: only the lowest evaluated price method (询价)
     expert_penalty_recusal: Rule  # 1: an expert once penalised recuses (暂行规定12(四))
     expert_replacement: Rule  # 1: a member who cannot go on is replaced, its sheets void
+    contract_as_awarded: Rule  # 1: the contract's price is the winning bid's (条例57)
     clean_record_years: Rule  # a bidder penalised within this many years is disqualified
     losers_refund_at_award: Rule  # 1: all but the winner refunded from the award, not the
     #                               contract (政采条例33); 0: every deposit from the contract

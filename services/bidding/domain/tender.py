@@ -510,22 +510,48 @@ def decline_award(state: State, rules: CategoryRules, cal: Calendar, code: str, 
     return _change(state, bidder, "decline", data, sets, events, now, source)
 
 
-def sign_contract(state: State, code: str, price_fen: int, actor: str, now: datetime,
-                  refunds: Sequence[DepositRefund] = (), source: str | None = None) -> Change:
-    """The contract with the winner (法46); every deposit is scheduled for refund (条例57)."""
+def contract_terms(rules: CategoryRules, winner: Mapping[str, Any], price_fen: int,
+                   bond_fen: int | None) -> None:
+    """A contract's terms as the law bounds them: its price the winning bid's
+    (``contract_as_awarded``: 条例57; 政府采购法46), and a performance bond, where the
+    documents ask one, of at most ``performance_bond_percent`` of the contract price
+    (条例58: 履约保证金不得超过中标合同金额的10%; 政采条例48)."""
+    bid = int(winner["price_fen"])
+    if rules.contract_as_awarded.value and price_fen != bid:
+        raise RuleViolation("contract_price_differs", rules.contract_as_awarded,
+                            f"the contract price must be the winning bid's {bid} fen",
+                            awarded_price_fen=bid)
+    cap = price_fen * int(rules.performance_bond_percent.value) // 100
+    if bond_fen is not None and bond_fen > cap:
+        raise RuleViolation("performance_bond_too_high", rules.performance_bond_percent,
+                            f"the performance bond may be at most {cap} fen "
+                            f"({int(rules.performance_bond_percent.value)}% of the contract "
+                            "price)", cap_fen=cap)
+
+
+def sign_contract(state: State, rules: CategoryRules, code: str, price_fen: int, actor: str,
+                  now: datetime, refunds: Sequence[DepositRefund] = (),
+                  source: str | None = None, bond_fen: int | None = None) -> Change:
+    """The contract with the winner (法46) on the terms the law allows
+    (:func:`contract_terms`); every deposit is scheduled for refund (条例57)."""
     sec = section_of(state, code)
     if sec["status"] != "awarded":
         raise Conflict("not_awarded", f"section {code} has no award to contract")
     refuse_while_suspended(state, "no contract is recorded")
     winner = sec["winner"]
+    contract_terms(rules, winner, price_fen, bond_fen)
     done = set(sec.get("refunded_at_award") or ())  # 政采条例33: the others at the award
     refunds = [r for r in refunds if r.bid_id not in done]
     event = ContractSigned(tender_id=state["tender_id"], section_code=code,
-                           winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now)
+                           winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now,
+                           performance_bond_fen=bond_fen)
     sets = {f"section_state.{code}.status": "contracted",
             **{f"section_state.{code}.{k}": v for k, v in _refund_state(refunds).items()}}
     refund = deposits.scheduled(state["tender_id"], code, "contract_signed", list(refunds), now)
-    return _change(state, actor, "contract", {"section": code, "price_fen": price_fen}, sets,
+    data: dict[str, Any] = {"section": code, "price_fen": price_fen}
+    if bond_fen is not None:
+        data["performance_bond_fen"] = bond_fen
+    return _change(state, actor, "contract", data, sets,
                    [event, *refund], now, source)
 
 
