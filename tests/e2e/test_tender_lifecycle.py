@@ -187,7 +187,7 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     contract = f"/v1/tenders/{tender_id}/sections/{section}/contract"
     _, won = await p.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/award")
     assert won["winner"]["price_fen"] == 8_980_000_00 and won["status"] == "awarded", won
-    for terms, code in (({"price_fen": 8_900_000_00}, "contract_price_differs"),  # 条例57
+    for terms, code in (({"price_fen": 8_900_000_00}, "contract_price_mismatch"),  # 条例57
                         ({"price_fen": 8_980_000_00, "performance_bond_fen": 898_000_01},
                          "performance_bond_too_high")):  # 条例58: at most 10%
         status, body = await p.call("bidding", "POST", contract, parties["t_token"], terms)

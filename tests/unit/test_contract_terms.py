@@ -47,7 +47,7 @@ def test_the_contract_is_signed_at_the_winning_price_with_a_bond_up_to_ten_perce
 def test_a_contract_price_other_than_the_winning_bids_is_refused_tiaoli57() -> None:
     with pytest.raises(RuleViolation) as err:
         _sign(WON - 1)
-    assert err.value.code == "contract_price_differs"
+    assert err.value.code == "contract_price_mismatch"
     assert err.value.details["awarded_price_fen"] == WON and "第57条" in err.value.article
     from services.bidding.domain.rules import load
     procurement = load().for_category(Category.PROCUREMENT)

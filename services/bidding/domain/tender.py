@@ -518,7 +518,7 @@ def contract_terms(rules: CategoryRules, winner: Mapping[str, Any], price_fen: i
     (条例58: 履约保证金不得超过中标合同金额的10%; 政采条例48)."""
     bid = int(winner["price_fen"])
     if rules.contract_as_awarded.value and price_fen != bid:
-        raise RuleViolation("contract_price_differs", rules.contract_as_awarded,
+        raise RuleViolation("contract_price_mismatch", rules.contract_as_awarded,
                             f"the contract price must be the winning bid's {bid} fen",
                             awarded_price_fen=bid)
     cap = price_fen * int(rules.performance_bond_percent.value) // 100
