@@ -264,6 +264,18 @@ class Credit:
         await self.apply(SubjectKind.ENTITY, answerer, self.record(SubjectKind.ENTITY, rec),
                          cause)
 
+    async def on_expert_absent(self, tender_id: str, section: str, expert_id: str,
+                               category: str, at: datetime, cause: Cause) -> None:
+        """A committee member the platform replaced as absent (擅离职守, 条例71第(二)项;
+        缺席, 87号令第49条): a record against the expert, once per evaluation. A member
+        who declared its own recusal or health is not recorded (条例48 asks it to)."""
+        rec = Record(f"absent:{tender_id}:{section}:{expert_id}", "evaluation_absent",
+                     "ExpertReplaced", {"tender_id": tender_id, "section_code": section,
+                                        "replaced_at": at.isoformat(),
+                                        **({"categories": [category]} if category else {})})
+        await self.apply(SubjectKind.EXPERT, expert_id, self.record(SubjectKind.EXPERT, rec),
+                         cause)
+
     # expert evaluations (专家评价) ---------------------------------------------------------
     async def on_evaluated(self, tender_id: str, section: str, category: str) -> None:
         """After the evaluation, each committee expert's evaluation record is pending."""

@@ -19,6 +19,7 @@ from contracts.bidding import (
     ExpertReplaced,
     ExpertsDrawn,
     ObjectionMatter,
+    ReplacementReason,
     TenderObjectionAnswered,
     TenderObjectionFiled,
     TenderObjectionOverdue,
@@ -75,6 +76,9 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         for this evaluation, the one in is."""
         e = msg.message
         await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
+        if e.reason is ReplacementReason.ABSENT:  # 擅离职守 / 缺席: a record (条例71(二))
+            await app.on_expert_absent(e.tender_id, e.section_code, e.replaced_expert_id,
+                                       _category(msg), e.replaced_at, _cause(msg))
 
     async def on_evaluated(msg: Incoming[EvaluationCompleted]) -> None:
         e = msg.message

@@ -145,6 +145,19 @@ async def test_replaced_members_are_drawn_again_verifiably_and_their_scores_are_
     [released] = await eventually(lambda: _inbox(p, experts[recused], tender_id,
                                                  "expert_released"), within=60)
     assert "回避" in released["body"] and "无效" in released["body"]
+    # the member the platform replaced as absent (擅离职守, 条例71(二)) gets a credit record;
+    # the one that declared its own recusal, as 条例48 asks, does not
+    _, sup = await p.entity("supervisor", name="示例市财政局政府采购监督管理处")
+
+    async def recorded(expert_id: str) -> Any:
+        _, account = await p.call("credit", "GET", f"/v1/accounts/expert/{expert_id}", sup)
+        kinds = [r["kind"] for r in (account.get("records") or {}).values()]
+        return account if "evaluation_absent" in kinds else None
+    account = await eventually(lambda: recorded(absent), within=60)
+    [record] = [r for r in account["records"].values() if r["kind"] == "evaluation_absent"]
+    assert "第71条" in record["article"] and record["detail"]["tender_id"] == tender_id
+    assert account["score"] <= 90  # 10 points (rules.yaml, configurable)
+    assert await recorded(recused) is None
 
     for expert_id in sitting:
         status, out = await p.call("bidding", "POST", f"{base}/scores", experts[expert_id],
