@@ -41,6 +41,10 @@ class RestrictionIn(RequestBody):
     end: date = Field(description="Last day (inclusive).")
     decision_no: str = Field(min_length=1, max_length=100, description="处罚决定书文号.")
     reason: str = Field(min_length=1, max_length=500, description="Why, with the article.")
+    basis: str | None = Field(default=None, max_length=64, description="The legal basis, "
+                              "where the law fixes the period (rules.yaml "
+                              "`restriction_bases`, e.g. bid_collusion: 条例67, 1-2 years): "
+                              "the period, subject and trade types are checked against it.")
 
     @model_validator(mode="after")
     def _dates(self) -> RestrictionIn:

@@ -29,7 +29,7 @@ from ggzy.runtime.timers import Timer, Timers
 from services.credit.domain import collusion, fingerprints, records
 from services.credit.domain.records import Record, Restriction, account_id, key
 from services.credit.domain.rotation import RotationPattern, SectionOutcome, find_rotation
-from services.credit.domain.rules import CreditRules, ScoringModel
+from services.credit.domain.rules import CreditRules, ScoringModel, check_basis
 from services.credit.store import RATED, CreditStore
 
 EXPIRY = "restriction_expiry"
@@ -173,11 +173,17 @@ class Credit:
     # restrictions ----------------------------------------------------------------------
     async def restrict(self, kind: SubjectKind, subject: str, body: Mapping[str, Any],
                        who: Principal) -> str:
-        """A supervisor's restriction, decided by a document (处罚决定)."""
+        """A supervisor's restriction, decided by a document (处罚决定). Naming a
+        ``basis`` whose law fixes the period (条例67, 68; 政府采购法77) has the period, the
+        subject and the trade types checked against it first."""
+        basis = body.get("basis")
+        if basis is not None:
+            check_basis(self.rules.restriction_bases, basis, kind, body["categories"],
+                        body["start"], body["end"])
         rid = restriction_id(kind, subject, body["decision_no"])
         r = Restriction(rid, body["action"], [c.value for c in body["categories"]],
                         body["start"], body["end"], body["decision_no"], body["reason"],
-                        who.subject)
+                        who.subject, basis)
         model = self.rules.model_for(kind)
         await self.apply(kind, subject, lambda s: records.add_restriction(s, model, r, now()))
         return rid

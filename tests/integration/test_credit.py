@@ -164,6 +164,28 @@ async def test_a_recorded_restriction_is_published_as_entity_banned_and_revocati
     assert status == 409 and body["error"]["code"] == "restriction_not_active"
 
 
+async def test_a_restriction_on_a_basis_the_law_times_is_checked_first_tiaoli67(
+        p: Platform) -> None:
+    """条例67第2款 (取消其1年至2年内...投标资格): naming the basis, a ban of six months is
+    refused with the range and nothing is recorded; one of a year is recorded with it."""
+    uscc, year = new_uscc(), date.today().year + 1
+    start, one_year = date(year, 1, 10), date(year + 1, 1, 9)
+    short = {**restriction(uscc, start, date(year, 7, 9)), "basis": "bid_collusion"}
+    status, body = await p.sup("POST", "/v1/restrictions", short)
+    assert status == 422 and body["error"]["code"] == "restriction_period_out_of_range", body
+    assert body["error"]["details"]["shortest_end"] == one_year.isoformat()
+    assert "第67条" in body["error"]["details"]["article"]
+    status, body = await p.sup("POST", "/v1/restrictions", {**short, "basis": "bid_bribery"})
+    assert status == 422 and body["error"]["code"] == "unknown_basis", body
+    status, body = await p.sup("GET", f"/v1/accounts/entity/{uscc}")
+    assert status == 404 or not body.get("restrictions"), body  # nothing recorded
+    status, body = await p.sup("POST", "/v1/restrictions",
+                               {**short, "end": one_year.isoformat()})
+    assert status == 201, body
+    account = await p.account(uscc, lambda a: a["restrictions"])
+    assert account["restrictions"][body["restriction_id"]]["basis"] == "bid_collusion"
+
+
 async def test_a_restriction_past_its_end_date_is_repaired_by_its_expiry_timer(
         p: Platform) -> None:
     """信用修复: at the end of the period the entity is reinstated (a durable timer)."""

@@ -61,6 +61,7 @@ class Restriction:
     decision_no: str
     reason: str
     recorded_by: str = "platform"
+    basis: str | None = None  # a basis whose law fixes the period (rules: restriction_bases)
 
 
 def account_id(kind: SubjectKind, subject_id: str) -> str:

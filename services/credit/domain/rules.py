@@ -8,6 +8,8 @@ provinces set their own scoring models).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contracts.calendar import Calendar, calendar_of, platform_calendar
 from contracts.categories import Category
 from contracts.credit import ComplaintMatter, SubjectKind
-from ggzy.runtime.errors import rules_for
+from ggzy.runtime.errors import DomainError, rules_for
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -117,6 +119,58 @@ class ComplaintRules(_Rule):
     suspend_at_most: SuspensionLimit
 
 
+class RestrictionBasis(_Rule):
+    """A legal basis whose law fixes how long a restriction on it lasts (e.g. 条例67第2款:
+    取消其1年至2年内参加依法必须进行招标的项目的投标资格): whom and which trade types it
+    restricts, and the shortest and longest period, in years from the first day."""
+
+    subject_kind: SubjectKind
+    categories: list[Category] = Field(min_length=1)
+    min_years: int = Field(ge=0, le=10)
+    max_years: int | None = Field(default=None, ge=1, le=10)  # None: no longest
+    article: str = Field(min_length=1)
+
+
+def _years_on(start: date, years: int) -> date:
+    """The last day of ``years`` years whose first day is ``start``: the day before it, in
+    the year ``years`` on, or that month's last day where it has no such day (民法典第201条:
+    开始的当日不计入; 第202条: 到期月的对应日为期间的最后一日；没有对应日的，月末日为最后一日)."""
+    before = start - timedelta(days=1)
+    try:
+        return before.replace(year=before.year + years)
+    except ValueError:  # 29 February into a common year: the month's last day
+        return before.replace(year=before.year + years, day=28)
+
+
+def check_basis(bases: Mapping[str, RestrictionBasis], name: str, kind: SubjectKind,
+                categories: Sequence[Category], start: date, end: date) -> RestrictionBasis:
+    """The basis ``name`` of a restriction, checked: it restricts this kind of subject, in
+    these trade types, for a period within the law's range; a specific refusal otherwise."""
+    basis = bases.get(name)
+    if basis is None:
+        raise DomainError("unknown_basis", f"no restriction basis {name!r}: one of "
+                          f"{sorted(bases)}", known=sorted(bases))
+    if basis.subject_kind is not kind:
+        raise DomainError("basis_not_for_subject", f"{name} restricts an "
+                          f"{basis.subject_kind.value}, not an {kind.value} ({basis.article})",
+                          article=basis.article)
+    outside = sorted(c.value for c in categories if c not in basis.categories)
+    if outside:
+        raise DomainError("basis_categories", f"{name} does not cover {outside} "
+                          f"({basis.article})", article=basis.article, outside=outside)
+    shortest = _years_on(start, basis.min_years) if basis.min_years else start
+    longest = _years_on(start, basis.max_years) if basis.max_years else None
+    if end < shortest or (longest is not None and end > longest):
+        span = f"{basis.min_years}-{basis.max_years}" if basis.max_years \
+            else f"at least {basis.min_years}"
+        raise DomainError("restriction_period_out_of_range", f"a restriction on {name} lasts "
+                          f"{span} years: from {start} it ends between {shortest} and "
+                          f"{longest or 'any later day'} ({basis.article})",
+                          article=basis.article, shortest_end=shortest.isoformat(),
+                          longest_end=longest.isoformat() if longest else None)
+    return basis
+
+
 class CreditRules(BaseModel):
     """Everything the credit service reads from its rules file."""
 
@@ -126,6 +180,7 @@ class CreditRules(BaseModel):
     expert: ScoringModel
     collusion: dict[str, Any] = Field(default_factory=dict)
     complaints: dict[Category, ComplaintRules] = Field(default_factory=dict)
+    restriction_bases: dict[str, RestrictionBasis] = Field(default_factory=dict)
     calendar: Calendar = Field(default_factory=platform_calendar)
 
     def model_for(self, kind: SubjectKind) -> ScoringModel:
