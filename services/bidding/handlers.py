@@ -125,6 +125,8 @@ class Bidding:
             await self.check_party(invitee, "bidder")
         size = sum(extra["expert_mix"].values())
         committee_shape(rules, sum(s.estimated_price_fen for s in event.sections), size, size)
+        tender.check_project(await self.store.claim_project(
+            event.project_code, tender.project_record(event)), event)
         state, change = tender.publish(event, who.subject, extra, who.address)
         await self.tenders.create(event.tender_id, {**state, **change.set}, change.events)
         await self.timers.schedule(f"{DEADLINE}:{event.tender_id}", DEADLINE,

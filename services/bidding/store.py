@@ -75,6 +75,7 @@ class BiddingStore:
         self.dossiers = db["opening_dossiers"]
         self.draws = db["draws"]  # each section's draw record, for anyone to re-run it
         self.reveals = db["reveals"]
+        self.projects = db["projects"]  # a project code's tenderee and region (项目代码)
 
     async def setup(self) -> None:
         """Indexes of the queries below."""
@@ -141,6 +142,16 @@ class BiddingStore:
                 {"$set": {"changed_ms": changed_ms, "deposit_reduction_pct": reduction_pct}},
                 upsert=True)
         self.cached_reductions.drop(uscc)
+
+    async def claim_project(self, code: str, data: dict[str, Any]) -> Doc:
+        """The project record of ``code``: the one kept, or ``data`` when it is the first
+        (a project code names one project, 项目代码: its tenderee and region from its
+        first tender on)."""
+        with contextlib.suppress(DuplicateKeyError):  # two first tenders at once: one wins
+            await self.projects.update_one({"_id": code}, {"$setOnInsert": data}, upsert=True)
+        doc: Doc | None = await self.projects.find_one({"_id": code})
+        assert doc is not None  # upserted above or by the one that won
+        return doc
 
     async def restrict(self, restriction_id: str, subject: str, data: dict[str, Any]) -> None:
         """Record a restriction (idempotent by its id)."""

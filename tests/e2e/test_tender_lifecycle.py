@@ -416,6 +416,29 @@ async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) 
     assert paid[parties["bidders"][1][0]] == 20_000_00
 
 
+async def test_a_project_code_is_one_projects_its_tenderees_in_its_region(
+        platform: Platform) -> None:
+    """A project code (项目代码) names one project for its whole life: its first tender
+    fixes the tenderee and the region; another tenderee's tender under it is refused, as
+    is the same tenderee's in another region; its own next tender (标段/批次) is taken."""
+    p = platform
+    parties = await _parties(p, 0)
+    other, o_token = await p.entity("tenderee", name="另一城投公司")
+    first = _tender_body(parties["tenderee"], deadline_s=60)
+    tender_id, _ = await _publish(p, parties, first)
+    second = {**_tender_body(parties["tenderee"], deadline_s=60),
+              "project_code": first["project_code"], "tender_no": 2}
+    status, out = await p.until_known(lambda: p.call(
+        "bidding", "POST", "/v1/tenders", o_token, {**second, "tenderee_uscc": other}))
+    assert status == 409 and out["error"]["code"] == "project_of_another_tenderee", out
+    assert out["error"]["details"]["first_tender_id"] == tender_id
+    status, out = await p.call("bidding", "POST", "/v1/tenders", parties["t_token"],
+                               {**second, "region_code": "440100"})
+    assert status == 422 and out["error"]["code"] == "project_region_mismatch", out
+    status, out = await p.call("bidding", "POST", "/v1/tenders", parties["t_token"], second)
+    assert status == 201 and out["id"] == first["project_code"] + "002", out
+
+
 async def test_late_bid_is_refused(platform: Platform) -> None:
     """法28: a bid after the deadline is refused (20号令: unfinished = not submitted)."""
     p = platform

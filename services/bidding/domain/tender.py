@@ -91,6 +91,30 @@ def committed() -> dict[str, str]:
     return {"draw_seed": seed, "commitment": draws.commitment(seed)}
 
 
+PROJECT_CODE_ARTICLE = ("全国投资项目在线审批监管平台运行管理暂行办法 (发改投资〔2017〕1044号) "
+                        "(unverified): 项目代码是项目整个建设周期的唯一身份标识")
+
+
+def project_record(event: TenderPublished) -> dict[str, Any]:
+    """What a project code's first tender fixes about the project: its tenderee, region."""
+    return {"tenderee_uscc": event.tenderee_uscc, "region_code": event.region_code,
+            "project_name": event.project_name, "first_tender_id": event.tender_id}
+
+
+def check_project(project: Mapping[str, Any], event: TenderPublished) -> None:
+    """A tender under a known project code is the same project's: its tenderee's, in its
+    region (项目代码 names one project for its whole life); else a specific refusal."""
+    if project["tenderee_uscc"] != event.tenderee_uscc:
+        raise Conflict("project_of_another_tenderee", f"project {event.project_code} is "
+                       "another tenderee's: its first tender "
+                       f"{project['first_tender_id']} named it ({PROJECT_CODE_ARTICLE})",
+                       first_tender_id=project["first_tender_id"])
+    if project["region_code"] != event.region_code:
+        raise DomainError("project_region_mismatch", f"project {event.project_code} is in "
+                          f"region {project['region_code']}, not {event.region_code}",
+                          region_code=project["region_code"])
+
+
 def publish(event: TenderPublished, actor: str, extra: dict[str, Any],
             source: str | None = None) -> tuple[State, Change]:
     """The first state of a published tender."""
