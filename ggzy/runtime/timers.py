@@ -16,13 +16,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.metrics import Metrics
+
+T = TypeVar("T")
 
 log = logging.getLogger("ggzy.timers")
 PENDING, DONE, FAILED = 0, 1, 2
@@ -69,6 +71,21 @@ class Timers:
             "kind": kind, "due_ms": due_ms, "payload": dict(payload or {}), "state": PENDING,
             "lease_ms": 0, "attempts": 0}}, upsert=True)
         self._wake.set()
+
+    async def armed_for(self, timer_id: str, kind: str, due_ms: int | None,
+                        payload: Mapping[str, Any], write: Callable[[], Awaitable[T]]) -> T:
+        """``write`` with the timer it needs armed first (none when ``due_ms`` is None): a
+        crash after the write cannot leave it without one, and a write that fails takes
+        its timer back (a timer left by a crash in between finds nothing to do: its
+        handler checks the state)."""
+        if due_ms is None:
+            return await write()
+        await self.schedule(timer_id, kind, due_ms, payload)
+        try:
+            return await write()
+        except Exception:
+            await self.cancel(timer_id)
+            raise
 
     async def reschedule(self, timer_id: str, due_ms: int) -> bool:
         """Move a pending timer (e.g. a postponed bid deadline)."""

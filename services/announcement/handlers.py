@@ -173,15 +173,9 @@ class Announcement:
 
         # its answer's timer first: a crash after the write cannot leave it without one (a
         # timer whose filing was refused finds no objection and does nothing)
-        timer_id = f"{OBJECTION_DUE}:{nid}:{oid}"
-        if due is not None:
-            await self.timers.schedule(timer_id, OBJECTION_DUE, due,
-                                       {"notice_id": nid, "objection_id": oid})
-        try:
-            await self.notices.update(nid, decide)
-        except Exception:
-            await self.timers.cancel(timer_id)
-            raise
+        await self.timers.armed_for(f"{OBJECTION_DUE}:{nid}:{oid}", OBJECTION_DUE, due,
+                                    {"notice_id": nid, "objection_id": oid},
+                                    lambda: self.notices.update(nid, decide))
         return _objection_view(oid, (await self.notice(nid))["objections"][oid])
 
     async def on_objection_due(self, timer: Timer) -> None:

@@ -238,14 +238,10 @@ class Bidding:
         """Write objection ``oid``, its answer's timer armed first: a crash after the write
         cannot leave it without one (a timer whose filing was refused, or never written,
         finds no objection and does nothing)."""
-        timer_id = f"{OBJECTION_DUE}:{tender_id}:{oid}"
-        await self.timers.schedule(timer_id, OBJECTION_DUE, tender.ms(due),
-                                   {"tender_id": tender_id, "objection_id": oid})
-        try:
-            await self.tenders.update(tender_id, decide)
-        except Exception:
-            await self.timers.cancel(timer_id)
-            raise
+        await self.timers.armed_for(f"{OBJECTION_DUE}:{tender_id}:{oid}", OBJECTION_DUE,
+                                    tender.ms(due), {"tender_id": tender_id,
+                                                     "objection_id": oid},
+                                    lambda: self.tenders.update(tender_id, decide))
 
     async def on_objection_due(self, timer: Timer) -> None:
         """An objection's answer fell due: if still unanswered, it is overdue (once); the
