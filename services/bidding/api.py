@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, Field
@@ -163,7 +163,7 @@ class ReplaceIn(RequestBody):
 class DecryptFaultIn(RequestBody):
     bidder_uscc: str = Field(min_length=18, max_length=18, description="The bidder whose bid "
                              "a fault not its own keeps from being decrypted.")
-    cause: Literal["platform", "ca", "network", "other"] = Field(
+    cause: tender.DecryptFaultCause = Field(
         description="platform (交易平台故障), ca (数字证书服务), network (网络、不可抗力), other.")
     note: str = Field(min_length=1, max_length=500, description="What happened, for the "
                       "record (the bidder may claim damages from whoever was at fault).")

@@ -571,9 +571,7 @@ class Bidding:
         if state.get("suspensions") or int(sec.get("decrypt_end_ms", 0)) > timer.due_ms:
             return  # suspended (opens when it resumes) or its window moved since
         rules = self.rules(state)
-        docs = await self.store.dossier(tender_id, code)
-        if docs is None:  # closed before dossiers existed: every bid as it stands
-            docs = await self.store.section_bids(tender_id, code)
+        docs = await self._extracted(tender_id, code)
         bids_read = time.perf_counter()
         entities = await self.store.bidders_at_opening(docs)
         penalised = await self._penalised(rules, docs)
@@ -600,6 +598,12 @@ class Bidding:
             "read_s": round(read - started, 3), "bids_read_s": round(bids_read - started, 3),
             "decide_s": round(decided - read, 3), "draw_s": round(drawn - drawing, 3),
             "write_s": round(time.perf_counter() - decided, 3)})
+
+    async def _extracted(self, tender_id: str, code: str) -> list[dict[str, Any]]:
+        """A section's bids as its opening reads them: the dossier the deadline kept, or,
+        for a section closed before dossiers existed, every bid as it stands."""
+        docs = await self.store.dossier(tender_id, code)
+        return docs if docs is not None else await self.store.section_bids(tender_id, code)
 
     async def _penalised(self, rules: CategoryRules, docs: list[dict[str, Any]]) -> set[str]:
         """The bidders penalised within the category's look-back (政府采购法第22条(五)),
@@ -638,7 +642,7 @@ class Bidding:
         at = now()
         await self.tenders.update(tender_id, lambda s, v: tender.record_decrypt_fault(
             s, code, bidder, cause, note, who.subject, at, who.address))
-        return {"bidder_uscc": bidder, "cause": cause, "recorded_at": at.isoformat(),
+        return {"bidder_uscc": bidder, "cause": str(cause), "recorded_at": at.isoformat(),
                 "counts_as": "withdrawn", "article": tender.DECRYPT_FAULT_ARTICLE}
 
     async def draw_again(self, tender_id: str, code: str, who: Principal) -> dict[str, Any]:
@@ -651,15 +655,8 @@ class Bidding:
             raise Forbidden("role_required", "the committee is drawn again by the platform's "
                             "operator or a supervisor")
         state = await self.tender(tender_id)
-        sec = tender.section_of(state, code)
-        if sec["status"] != "awaiting_draw":
-            raise Conflict("not_awaiting_draw", f"section {code} is not waiting for its "
-                           f"committee (status {sec['status']})")
-        lines = tender.lines_of(sec) or []
-        valid = [ln["bidder_uscc"] for ln in lines if ln["status"] == "valid"]
-        docs = await self.store.dossier(tender_id, code) \
-            or await self.store.section_bids(tender_id, code)
-        digests = {d["bidder_uscc"]: d["digest"] for d in docs}
+        valid = tender.valid_bidders(tender.awaiting_draw(state, code))
+        digests = {d["bidder_uscc"]: d["digest"] for d in await self._extracted(tender_id, code)}
         picked = await self._draw(state, code, valid, {},  # NotEnoughExperts: 422
                                   [digests[b] for b in valid if b in digests], strict=True)
         assert picked is not None
@@ -759,8 +756,7 @@ class Bidding:
                               f"section {code}'s committee")
         replaced = [r["expert_id"] for r in sec.get("replaced") or []]
         round_no = len(replaced) + 1
-        bidders = [ln["bidder_uscc"] for ln in tender.lines_of(sec) or []
-                   if ln["status"] == "valid"]
+        bidders = tender.valid_bidders(sec)
         first = await self.store.draw_record(tender_id, code)
         digests = list(first["digests"]) if first else []
         pool, ctx = await self._pool(state, bidders, {})
@@ -867,9 +863,6 @@ class Bidding:
         docs = await self.store.section_bids(tender_id, code)
         lines = [BidderLine.model_validate(ln)
                  for ln in tender.lines_of(tender.section_of(state, code)) or []]
-        sec = tender.section_of(state, code)
-        if sec.get("winner"):  # refused before anything is read (条例57, 58)
-            tender.contract_terms(rules, sec["winner"], price_fen, bond_fen)
         refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
             s, rules, code, price_fen, who.subject, at, refunds, who.address, bond_fen))

@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -283,7 +284,15 @@ def fails_at_opening(rules: CategoryRules, lines: Sequence[BidderLine]) -> bool:
 
 
 DECRYPT_FAULT_ARTICLE = "电子招标投标办法 (20号令) 第31条"
-DECRYPT_FAULT_CAUSES = ("platform", "ca", "network", "other")
+
+
+class DecryptFaultCause(StrEnum):
+    """What kept a bid from being decrypted that was not its bidder's (20号令第31条)."""
+
+    PLATFORM = "platform"  # 交易平台故障
+    CA = "ca"  # 数字证书 (CA) 服务
+    NETWORK = "network"  # 网络、不可抗力
+    OTHER = "other"
 
 
 def decrypt_faults(sec: Mapping[str, Any]) -> frozenset[str]:
@@ -306,8 +315,10 @@ def record_decrypt_fault(state: State, code: str, bidder: str, cause: str, note:
     if ms(now) >= int(sec.get("decrypt_end_ms", 0)):
         raise Conflict("decryption_ended", "the decryption window has ended: the opening "
                        "record is being made")
-    if cause not in DECRYPT_FAULT_CAUSES:
-        raise DomainError("unknown_cause", f"cause must be one of {DECRYPT_FAULT_CAUSES}")
+    causes = [c.value for c in DecryptFaultCause]
+    if cause not in causes:
+        raise DomainError("unknown_cause", f"cause must be one of {causes}")
+    cause = str(cause)  # as kept: the value, also of the API's enum
     faults = dict(sec.get("decrypt_faults") or {})
     if bidder in faults:
         return Change()
@@ -348,8 +359,7 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
     elif draw is None:
         sec.update(status="awaiting_draw")
     else:
-        sec.update(status="evaluating", **draw, sheets={})
-        drawn = drawn_event(state, code, draw, now)
+        drawn = _seat(state, code, sec, draw, now)
         events.append(drawn)
         told = drawn.evaluation_at
     sec["opening_lines"] = _LINES.dump_json(lines).decode()
@@ -360,18 +370,35 @@ def open_section(state: State, rules: CategoryRules, code: str, lines: list[Bidd
     return _change(state, "platform", "open", data, {f"section_state.{code}": sec}, events, now)
 
 
+def awaiting_draw(state: State, code: str) -> dict[str, Any]:
+    """Section ``code``, which its opening left ``awaiting_draw``; ``409`` otherwise."""
+    sec = section_of(state, code)
+    if sec["status"] != "awaiting_draw":
+        raise Conflict("not_awaiting_draw", f"section {code} is not waiting for its "
+                       f"committee (status {sec['status']})")
+    return sec
+
+
+def valid_bidders(sec: Mapping[str, Any]) -> list[str]:
+    """The bidders of the valid bids in a section's opening record, in its order."""
+    return [ln["bidder_uscc"] for ln in lines_of(sec) or [] if ln["status"] == "valid"]
+
+
+def _seat(state: State, code: str, sec: dict[str, Any], draw: dict[str, Any],
+          now: datetime) -> ExpertsDrawn:
+    """The drawn committee takes its seats in ``sec`` (evaluating, no sheets yet)."""
+    sec.update(status="evaluating", **draw, sheets={})
+    return drawn_event(state, code, draw, now)
+
+
 def draw_again(state: State, code: str, draw: dict[str, Any], actor: str, now: datetime,
                source: str | None = None) -> Change:
     """A section left ``awaiting_draw`` at its opening (too few eligible experts then) gets
     its committee once the pool allows (法37; 条例46): the same decision the opening would
     have made, with the same seed (its record kept by the caller)."""
-    sec = section_of(state, code)
-    if sec["status"] != "awaiting_draw":
-        raise Conflict("not_awaiting_draw", f"section {code} is not waiting for its "
-                       f"committee (status {sec['status']})")
+    sec = awaiting_draw(state, code)
     refuse_while_suspended(state, "no committee is drawn")
-    sec.update(status="evaluating", **draw, sheets={})
-    drawn = drawn_event(state, code, draw, now)
+    drawn = _seat(state, code, sec, draw, now)
     data: dict[str, Any] = {"section": code, "status": "evaluating"}
     if drawn.evaluation_at is not None:
         data["evaluation_at"] = iso(drawn.evaluation_at)
