@@ -369,14 +369,20 @@ class Bidding:
         event = BidSubmitted(tender_id=tender_id, section_code=section, bid_id=bid_id,
                              bidder_uscc=bidder, digest=bid.digest, received_at=at)
         out = [Outgoing(event, Category(state["category"]))]
+
+        def op(current: dict[str, Any] | None, action: str) -> dict[str, Any]:
+            return audit.operation(current, at=at.isoformat(), actor=who.subject,
+                                   action=action, data={"digest": bid.digest},
+                                   source=who.address)
         try:
-            await self.bids.create(bid_id, doc, out)
+            await self.bids.create(bid_id, {**doc, **op(None, "submit")}, out)
         except Conflict:  # a resubmission before the deadline replaces the sealed bid
             if rules.one_price.value >= 1:  # ... unless its price may not change (询价)
                 raise Conflict("price_unchangeable", f"a bid here is one price that cannot "
                                f"be changed or submitted again ({rules.one_price.source})",
                                article=rules.one_price.source) from None
-            await self.bids.update(bid_id, lambda s, v: Change(set=doc, events=out))
+            await self.bids.update(bid_id, lambda s, v: Change(
+                set={**doc, **op(s, "resubmit")}, events=out))
         if time.time_ns() // 1_000_000 >= int(state["deadline_ms"]) + self.grace_ms // 2:
             await self.confirm_taken(tender_id, section, bid_id, bidder, rules)
         return self._receipt(tender_id, section, bidder, bid.digest, at)
@@ -419,7 +425,8 @@ class Bidding:
             return
         at = now()
         await self.bids.update(bid_id, lambda s, v: self._withdrawal(
-            state, rules, s, bid_id, LATE, at) if s["status"] == SUBMITTED else Change())
+            state, rules, s, bid_id, LATE, at, actor="platform", source=None)
+            if s["status"] == SUBMITTED else Change())
         raise RuleViolation("bid_deadline_passed", rules.late_bids, "the bid was written "
                             "after bidding closed and is not opened: it is refused and its "
                             "deposit refunded")
@@ -484,22 +491,55 @@ class Bidding:
         def decide(s: dict[str, Any], v: int) -> Change:
             if s["status"] != SUBMITTED:
                 raise Conflict("bid_not_submitted", "there is no submitted bid to withdraw")
-            return self._withdrawal(state, rules, s, bid_id, WITHDRAWN, at)
+            return self._withdrawal(state, rules, s, bid_id, WITHDRAWN, at,
+                                    actor=who.subject, source=who.address)
 
         await self.bids.update(bid_id, decide)
 
     def _withdrawal(self, state: Mapping[str, Any], rules: CategoryRules, bid: Mapping[str, Any],
-                    bid_id: str, status: str, at: datetime) -> Change:
+                    bid_id: str, status: str, at: datetime, *, actor: str,
+                    source: str | None) -> Change:
         """A submitted bid taken out of the tender (``status``: withdrawn by its bidder, or
-        set aside as late): ``BidWithdrawn`` and its deposit's refund, in one write."""
+        set aside as late): ``BidWithdrawn``, its deposit's refund and the operation on
+        the bid's record (20号令), in one write."""
         tender_id, section = state["tender_id"], bid["section_code"]
         items = deposits.refunds(rules, self.book.calendar, [{**bid, "_id": bid_id}], at)
         trigger = "withdrawn" if status == WITHDRAWN else status
         event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
                              bidder_uscc=bid["bidder_uscc"])
-        return Change(set={"status": status}, events=[
+        action = "withdraw" if status == WITHDRAWN else audit.SET_ASIDE_LATE
+        recorded = audit.operation(dict(bid), at=at.isoformat(), actor=actor, action=action,
+                                   data={"digest": bid["digest"]}, source=source)
+        return Change(set={"status": status, **recorded}, events=[
             Outgoing(e, Category(state["category"]))
             for e in (event, *deposits.scheduled(tender_id, section, trigger, items, at))])
+
+    async def bid_operations(self, tender_id: str, code: str, who: Principal
+                             ) -> dict[str, Any]:
+        """After the deadline: the section's bids' operations (投标操作记录: each submission,
+        resubmission and withdrawal with its time, user and address; 20号令) checked against
+        what the close fixed; supervisors and operators see every bid, a bidder its own."""
+        state = await self.tenders.view(tender_id)
+        if state is None:
+            raise NotFound("tender_not_found", f"no tender {tender_id}")
+        tender.section_of(state, code)
+        everyone = who.has(Role.SUPERVISOR, Role.OPERATOR)
+        if not everyone and not (who.has(Role.BIDDER) and who.uscc):
+            raise Forbidden("role_required", "a section's bid operations are for supervisors, "
+                            "operators and, each its own, bidders")
+        closes = [e for e in state.get("audit") or [] if e["action"] == "close"]
+        if state["status"] == "open" or not closes:
+            raise Conflict("not_closed", "the bids are sealed until the deadline: nobody "
+                           "learns who or how many have bid (20号令)")
+        recorded = ((closes[0]["data"].get("sealed") or {}).get(code) or {}).get("operations")
+        bids, leaves = await asyncio.gather(
+            self.store.bid_operations(tender_id, code),
+            self.store.kept_operations(tender_id, code))
+        report = audit.operations_report(bids, recorded, leaves)
+        if not everyone:
+            report["bids"] = [b for b in report["bids"] if b["bidder_uscc"] == who.uscc]
+        return {"tender_id": tender_id, "section_code": code, "audit_entry": closes[0]["n"],
+                **report}
 
     # deadline and opening ------------------------------------------------------------
     async def on_deadline(self, timer: Timer) -> None:
@@ -516,7 +556,7 @@ class Bidding:
             # sealed before the bids are read: a bid whose write ends after this asks
             # whether the read had it (``confirm_taken``)
             await self.tenders.update(tender_id, lambda s, v: tender.seal(s))  # idempotent
-        received = await self.store.received(tender_id, int(state["deadline_ms"]))
+        received, every = await self.store.at_close(tender_id, int(state["deadline_ms"]))
         counts = {code: len(bids) for code, bids in received.items()}
         at = now()
         refunds = {code: deposits.refunds(rules, self.book.calendar, bids, at)  # failing ones
@@ -529,6 +569,12 @@ class Bidding:
         thin = {code: [b["bidder_uscc"] for b in bids] for code, bids in received.items()
                 if len(bids) < rules.minimum_bidders.n}
         roots = {code: audit.sealed_of(bids) for code, bids in received.items()}
+        if state["status"] == "open":  # each bid's operations, withdrawn ones too (20号令)
+            for code, bids in every.items():
+                kept = await self.store.keep_operations(tender_id, code,
+                                                        audit.operations_of(bids))
+                roots[code] = {**roots.get(code, audit.sealed_of([])),
+                               "operations": {k: kept[k] for k in ("bids", "ops", "root")}}
         await self.tenders.update(tender_id, lambda s, v: tender.close(
             s, rules, self.book.calendar, counts, at, refunds, thin, roots), cause)
         state = await self.tender(tender_id)

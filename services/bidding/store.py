@@ -31,7 +31,7 @@ BIDDER_FIELDS = ("name", "legal_representative_ref", "controlled_by")
 # the one that took a bid (NTP keeps them within milliseconds).
 CLOCK_SKEW_MS = 8_000
 # What the opening reads of a bid: not its ciphertext (opened at the reveal) nor bookkeeping.
-OPENING_FIELDS = {"ciphertext": 0, "nonce": 0, "outbox": 0, "processed": 0}
+OPENING_FIELDS = {"ciphertext": 0, "nonce": 0, "outbox": 0, "processed": 0, "ops": 0}
 # What a section's dossier keeps of each bid received by the deadline (the opening record,
 # the related-bidder check, the fingerprints for credit, the deposits).
 DOSSIER_FIELDS = ("section_code", "bidder_uscc", "received_ms", "digest", "fingerprint",
@@ -75,6 +75,7 @@ class BiddingStore:
         self.dossiers = db["opening_dossiers"]
         self.draws = db["draws"]  # each section's draw record, for anyone to re-run it
         self.reveals = db["reveals"]
+        self.operations = db["bid_operations"]  # each section's operation leaves at the close
         self.projects = db["projects"]  # a project code's tenderee and region (项目代码)
 
     async def setup(self) -> None:
@@ -270,13 +271,47 @@ class BiddingStore:
 
     async def received(self, tender_id: str, deadline_ms: int) -> dict[str, list[Doc]]:
         """Bids received before the deadline, per section (what a dossier keeps of them)."""
-        docs = await self.bids.find({"tender_id": tender_id, "status": SUBMITTED},
-                                    dict.fromkeys(DOSSIER_FIELDS, 1)).to_list(None)
-        out: dict[str, list[Doc]] = {}
+        return (await self.at_close(tender_id, deadline_ms))[0]
+
+    async def at_close(self, tender_id: str, deadline_ms: int
+                       ) -> tuple[dict[str, list[Doc]], dict[str, list[Doc]]]:
+        """In one read: the bids received before the deadline per section, and every bid
+        of the tender (withdrawn ones too) with its operations' head, per section."""
+        docs = await self.bids.find({"tender_id": tender_id}, dict.fromkeys(
+            (*DOSSIER_FIELDS, "status", "ops_head", "ops_n"), 1)).to_list(None)
+        received: dict[str, list[Doc]] = {}
+        every: dict[str, list[Doc]] = {}
         for d in docs:
-            if int(d["received_ms"]) < deadline_ms:
-                out.setdefault(d["section_code"], []).append(d)
-        return out
+            every.setdefault(d["section_code"], []).append(
+                {k: d.get(k) for k in ("_id", "ops_head", "ops_n")})
+            if d.get("status") == SUBMITTED and int(d["received_ms"]) < deadline_ms:
+                received.setdefault(d["section_code"], []).append(
+                    {k: v for k, v in d.items() if k not in ("status", "ops_head", "ops_n")})
+        return received, every
+
+    async def keep_operations(self, tender_id: str, code: str, record: Doc) -> Doc:
+        """A section's bids' operation leaves as the close fixes them (``audit.operations_of``;
+        first write wins, so a close decided again uses the same leaves), as kept."""
+        key = f"{tender_id}:{code}"
+        with contextlib.suppress(DuplicateKeyError):
+            await self.operations.insert_one({
+                "_id": key, "tender_id": tender_id, "section_code": code,
+                **{k: record[k] for k in ("bids", "ops", "root")},
+                "leaves": json.dumps(record["leaves"], separators=(",", ":"))})
+        kept = await self.operations.find_one({"_id": key})
+        assert kept is not None
+        return {"bids": kept["bids"], "ops": kept["ops"], "root": kept["root"],
+                "leaves": json.loads(kept["leaves"])}
+
+    async def kept_operations(self, tender_id: str, code: str) -> list[str] | None:
+        kept = await self.operations.find_one({"_id": f"{tender_id}:{code}"}, {"leaves": 1})
+        return None if kept is None else list(json.loads(kept["leaves"]))
+
+    async def bid_operations(self, tender_id: str, code: str) -> list[Doc]:
+        """A section's bids with their operations, none of their content."""
+        return list(await self.bids.find({"tender_id": tender_id, "section_code": code},
+                                         {"bidder_uscc": 1, "status": 1, "ops": 1})
+                    .to_list(None))
 
     # the opening dossier: a section's bids as they stand at the deadline -----------------
     async def write_dossier(self, tender_id: str, code: str, bids: list[Doc]) -> None:

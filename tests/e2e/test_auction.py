@@ -289,12 +289,14 @@ async def test_land_listing_goes_live_when_a_bidder_wants_to_go_on(platform: Pla
     status, body = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/going-on",
                                 a_token)
     assert status == 200 and body == {"paddle": 1, "going_on": True}, body
-    records = await _events(p, auction_id, "ListingWentLive")
-    [live] = _of(records, "ListingWentLive")
-    assert live["minimum_offer_fen"] == 1070 * WAN
+    async def live() -> bool:  # the calls end it in seconds: offer at once, read after
+        return bool((await _view(p, auction_id))["status"] == "live")
+    await eventually(live, within=60, interval=0.05)
     status, body = await _offer(p, auction_id, a_token, 1070 * WAN)
     assert status == 201, body
     records = await _events(p, auction_id, "AuctionClosed")
+    [went_live] = _of(records, "ListingWentLive")
+    assert went_live["minimum_offer_fen"] == 1070 * WAN
     [closed] = _of(records, "AuctionClosed")
     assert (closed["winner_uscc"], closed["price_fen"]) == (a, 1070 * WAN)
     assert "第16条" in closed["article"]
@@ -516,9 +518,7 @@ async def test_mining_listing_result_is_publicised_and_objections_go_to_the_sell
     assert status == 201, out  # a listing needs no least number of bidders
     status, out = await _offer(p, auction_id, b_token, 1010 * WAN)
     assert status == 201, out
-    records = await _events(p, auction_id, "AuctionClosed", Category.MINING)
-    [closed] = _of(records, "AuctionClosed")
-    assert closed["sold"] and closed["winner_uscc"] == b and closed["publicity_end"]
+    await _closed(p, auction_id)  # the period runs from here: object first, read after
     result = (await _notices(p, auction_id))["auction_result"]
     assert result["publicity_status"] == "open", result
     assert datetime.fromisoformat(result["content"]["PUBLICITY_END_TIME"]) == \
@@ -536,6 +536,9 @@ async def test_mining_listing_result_is_publicised_and_objections_go_to_the_sell
         "announcement", "POST", f"/v1/notices/{nid}/objections/{oid}/decision", s_token,
         {"upheld": False, "answer": "报价时间以系统记录为准"})
     assert status == 200, out
+    records = await _events(p, auction_id, "AuctionClosed", Category.MINING)
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] and closed["winner_uscc"] == b and closed["publicity_end"]
 
     async def ended() -> bool:
         _, notice = await p.call("announcement", "GET", f"/v1/notices/{nid}")
@@ -670,6 +673,7 @@ async def test_the_sale_contract_is_signed_at_the_deal_price_or_lapses_with_a_cr
     signed_id = await _announce(p, s_token, _body(seller, listing_s=5))
     lapsed_id = await _announce(p, s_token, _body(seller, listing_s=5, lot_no=2))
     await _bidding_open(p, signed_id)
+    await _bidding_open(p, lapsed_id)
     for aid, token in ((signed_id, a_token), (lapsed_id, b_token)):
         status, out = await _offer(p, aid, token, 1060 * WAN)
         assert status == 201, out
@@ -725,6 +729,7 @@ async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
     status, out = await _offer(p, auction_id, b_token, 1000 * WAN)
     assert status == 201, out
     await _closed(p, auction_id)
+    nid = (await _notices(p, auction_id))["auction_result"]["notice_id"]  # its period runs
     status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/confirmation",
                                b_token)
     assert status == 200 and out["contract_due"], out
@@ -732,7 +737,6 @@ async def test_an_objection_upheld_in_a_mining_result_publicity_annuls_the_sale(
     terms = {"contract_no": "示矿出让〔2026〕3号", "price_fen": 1000 * WAN}
     status, out = await p.call("bidding", "POST", contract, s_token, terms)
     assert status == 409 and out["error"]["code"] == "publicity_running", out
-    nid = (await _notices(p, auction_id))["auction_result"]["notice_id"]
     filed = await _objection_upheld(p, nid, a_token, s_token, "竞得人不具备勘查资质",
                                     "经核实竞得人资质不符，异议成立")
     records = await _events(p, auction_id, "AuctionResultAnnulled", Category.MINING)
@@ -789,15 +793,16 @@ async def test_a_mining_sale_by_agreement_concludes_with_its_buyer_unless_an_obj
     await _objection_upheld(p, nid, a_token, s_token, "该区域深部已设探矿权",
                             "经核实权属有争议，异议成立")
 
+    await _closed(p, concluded_id)
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{concluded_id}/contract",
+                               s_token, {"contract_no": "示矿协〔2026〕1号",
+                                         "price_fen": 1000 * WAN})
+    assert status == 200 and out["status"] == "signed", out
     [closed] = _of(await _events(p, concluded_id, "AuctionClosed", Category.MINING),
                    "AuctionClosed")
     assert (closed["sold"], closed["winner_uscc"], closed["price_fen"], closed["offers"]) == (
         True, b, 1000 * WAN, 0)
     assert closed["contract_due"] and closed["confirmation_due"] is None
-    status, out = await p.call("bidding", "POST", f"/v1/auctions/{concluded_id}/contract",
-                               s_token, {"contract_no": "示矿协〔2026〕1号",
-                                         "price_fen": 1000 * WAN})
-    assert status == 200 and out["status"] == "signed", out
     [stopped] = _of(await _events(p, objected_id, "AuctionClosed", Category.MINING),
                     "AuctionClosed")
     assert (stopped["sold"], stopped["reason"]) == (False, "objection_upheld")
@@ -821,13 +826,14 @@ async def test_a_land_sale_by_agreement_is_publicised_again_from_its_contract(
     assert status == 422 and out["error"]["code"] == "price_below_agreement_floor", out
     assert out["error"]["details"]["minimum_price_fen"] == 1050 * WAN  # 70% of 1500万
     auction_id = await _announce(p, s_token, body)
-    [closed] = _of(await _events(p, auction_id, "AuctionClosed"), "AuctionClosed")
-    assert (closed["sold"], closed["winner_uscc"], closed["price_fen"]) == (
-        True, buyer, 1000 * WAN)
+    await _closed(p, auction_id)
     status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/contract",
                                s_token, {"contract_no": "示协出〔2026〕2号",
                                          "price_fen": 1000 * WAN})
     assert status == 200 and out["status"] == "signed", out
+    [closed] = _of(await _events(p, auction_id, "AuctionClosed"), "AuctionClosed")
+    assert (closed["sold"], closed["winner_uscc"], closed["price_fen"]) == (
+        True, buyer, 1000 * WAN)
     [signed] = _of(await _events(p, auction_id, "AuctionContractSigned"),
                    "AuctionContractSigned")
     assert signed["publicity_end"] and "第14条" in signed["publicity_article"]

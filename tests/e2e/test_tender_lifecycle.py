@@ -20,6 +20,7 @@ from contracts.categories import Category
 from contracts.credit import EntityBanned
 from contracts.envelope import Envelope
 from contracts.topics import Stage, topic_name
+from ggzy.testing.client import bidder_address
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
 from services.bidding.domain.draw import DrawRecord, replay
 from tests.e2e.conftest import Platform
@@ -398,9 +399,15 @@ async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) 
         assert status == 201, body
     withdrawn, w_token = parties["bidders"][2]
     status, body = await p.call("bidding", "DELETE",
-                                f"/v1/tenders/{tender_id}/sections/{section}/bid", w_token)
+                                f"/v1/tenders/{tender_id}/sections/{section}/bid", w_token,
+                                client_ip="203.0.113.77")
     assert status == 200, body
+    operations = f"/v1/tenders/{tender_id}/sections/{section}/operations"
+    _, supervisor = await p.entity("supervisor", name="示例市住房和建设局")
+    status, body = await p.call("bidding", "GET", operations, supervisor)
+    assert status == 409 and body["error"]["code"] == "not_closed", body  # sealed till then
     events = await _events(p, tender_id, lambda rs: "TenderFailed" in _types(rs))
+    await _bid_operations_are_on_record(p, operations, parties, supervisor, withdrawn, w_token)
     failed = next(r.json() for r in events if r.headers["ce_type"].endswith("TenderFailed.v1"))
     assert failed["reason"] == "fewer_than_minimum_bids" and failed["valid_bids"] == 2
     assert "实施条例第44条" in failed["article"]
@@ -414,6 +421,33 @@ async def test_tender_with_two_bids_fails_and_is_not_opened(platform: Platform) 
     paid = {x["bidder_uscc"]: x["amount_fen"] for x in refunds[1]["refunds"]}
     assert paid[parties["bidders"][0][0]] == 10_000_00  # the reduced deposit comes back
     assert paid[parties["bidders"][1][0]] == 20_000_00
+
+
+async def _bid_operations_are_on_record(p: Platform, path: str, parties: dict[str, Any],
+                                        supervisor: str, withdrawn: str, w_token: str) -> None:
+    """20号令: every operation on a bid with its time, user and source address, chained,
+    and fixed by the close's entry in the tender's audit trail: the supervisor sees every
+    bid's, withdrawn ones too; a bidder only its own; the tenderee none."""
+    status, body = await p.call("bidding", "GET", path, supervisor)
+    assert status == 200 and body["matches"] and body["leaves_match_root"], body
+    assert (body["recorded"]["bids"], body["recorded"]["ops"]) == (3, 4)
+    rows = {b["bidder_uscc"]: b for b in body["bids"]}
+    assert set(rows) == {u for u, _ in parties["bidders"]}
+    mine = rows[withdrawn]
+    assert (mine["status"], [o["action"] for o in mine["operations"]]) == (
+        "withdrawn", ["submit", "withdraw"])
+    assert [o["source"] for o in mine["operations"]] == [bidder_address(withdrawn),
+                                                         "203.0.113.77"]
+    assert all(b["intact"] and b["after_close"] == [] for b in body["bids"])
+    status, audit = await p.call("bidding", "GET", path.split("/sections/")[0] + "/audit",
+                                 supervisor)
+    [close] = [e for e in audit["entries"] if e["action"] == "close"]
+    assert body["audit_entry"] == close["n"] and audit["broken_at"] is None
+    assert close["data"]["sealed"][path.split("/")[-2]]["operations"] == body["recorded"]
+    status, own = await p.call("bidding", "GET", path, w_token)
+    assert status == 200 and [b["bidder_uscc"] for b in own["bids"]] == [withdrawn], own
+    status, out = await p.call("bidding", "GET", path, parties["t_token"])
+    assert status == 403 and out["error"]["code"] == "role_required", out
 
 
 async def test_a_project_code_is_one_projects_its_tenderees_in_its_region(

@@ -109,3 +109,75 @@ def test_the_close_fixes_the_sealed_bids_in_the_chain_without_naming_bidders() -
     assert entry["action"] == "close" and entry["data"]["sealed"] == {"S1": sealed}
     text = json.dumps(entry["data"])
     assert not any(b["_id"] in text or b["_id"][4:] in text for b in bids)  # nobody named
+
+
+# A bid's own operations (投标操作记录, 20号令: time, operator, source address, unalterable)
+def _bid(bid_id: str, *actions: str, status: str = "submitted") -> dict[str, Any]:
+    doc: dict[str, Any] = {"_id": bid_id, "bidder_uscc": bid_id.rsplit(":", 1)[1],
+                           "status": status}
+    for i, action in enumerate(actions):
+        doc.update(audit.operation(doc, at=f"2026-12-01T09:0{i}:00+00:00",
+                                   actor="platform" if action == audit.SET_ASIDE_LATE
+                                   else "u-1", action=action, data={"digest": f"d{i}"},
+                                   source=None if action == audit.SET_ASIDE_LATE
+                                   else "203.0.113.9"))
+    return doc
+
+
+def _closed(bids: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    record = audit.operations_of(bids)
+    return {k: record[k] for k in ("bids", "ops", "root")}, record["leaves"]
+
+
+def test_each_bid_operation_is_chained_with_its_time_user_and_address() -> None:
+    """20号令: a submission, resubmission and withdrawal each on record, in one chain."""
+    bid = _bid("T:1:A", "submit", "resubmit", "withdraw", status="withdrawn")
+    assert [o["action"] for o in bid["ops"]] == ["submit", "resubmit", "withdraw"]
+    assert (bid["ops_n"], bid["ops_head"]) == (3, bid["ops"][-1]["hash"])
+    assert {o["source"] for o in bid["ops"]} == {"203.0.113.9"}
+    assert audit.verify(bid["ops"]) is None
+    tampered = [dict(o) for o in bid["ops"]]
+    tampered[0]["source"] = "198.51.100.1"
+    assert audit.verify(tampered) == 1
+
+
+def test_the_close_fixes_every_bids_operations_withdrawn_ones_too() -> None:
+    bids = [_bid("T:1:A", "submit"), _bid("T:1:B", "submit", "withdraw", status="withdrawn"),
+            _bid("T:1:C", "submit", "resubmit")]
+    recorded, leaves = _closed(bids)
+    assert (recorded["bids"], recorded["ops"]) == (3, 5)
+    assert not any("T:1" in leaf for leaf in leaves)  # the leaves name nobody
+    report = audit.operations_report(bids, recorded, leaves)
+    assert report["matches"] and report["leaves_match_root"]
+    assert [b["sealed_operations"] for b in report["bids"]] == [1, 2, 2]
+
+
+def test_an_operation_dropped_or_added_after_the_close_is_found() -> None:
+    bids = [_bid("T:1:A", "submit"), _bid("T:1:B", "submit", "withdraw", status="withdrawn")]
+    recorded, leaves = _closed(bids)
+    # B's withdrawal erased afterwards (its bid "submitted" again): B's chain no longer
+    # ends where the close saw it, and the close's leaf for B is nobody's
+    erased = _bid("T:1:B", "submit")
+    report = audit.operations_report([bids[0], erased], recorded, leaves)
+    assert not report["matches"] and report["unaccounted_leaves"] == 1
+    # a bid slipped in after the close: operations the close never saw, not explained
+    slipped = _bid("T:1:Z", "submit")
+    report = audit.operations_report([*bids, slipped], recorded, leaves)
+    assert not report["matches"]
+    assert [b["after_close"] for b in report["bids"] if b["bid_id"] == "T:1:Z"] == [["submit"]]
+    # a leaf list swapped for another: it no longer hashes to the chain's root
+    report = audit.operations_report(bids, recorded, sorted([*leaves[:1], "0" * 64]))
+    assert not report["matches"] and not report["leaves_match_root"]
+
+
+def test_a_bid_written_as_bidding_closed_and_set_aside_is_explained() -> None:
+    """A write that ended after the close's read (``confirm_taken``): the close did not see
+    it, and the platform set it aside as late, on the bid's own record."""
+    on_time = _bid("T:1:A", "submit")
+    recorded, leaves = _closed([on_time])
+    late = _bid("T:1:L", "submit", audit.SET_ASIDE_LATE, status="late")
+    report = audit.operations_report([on_time, late], recorded, leaves)
+    assert report["matches"], report
+    [row] = [b for b in report["bids"] if b["bid_id"] == "T:1:L"]
+    assert (row["sealed_operations"], row["after_close"]) == (0, ["submit", "set_aside_late"])
+    assert row["operations"][-1]["actor"] == "platform" and "source" not in row["operations"][-1]

@@ -71,3 +71,76 @@ def sealed_of(bids: list[dict[str, Any]]) -> dict[str, Any]:
     ``received_ms``)."""
     leaves = [receipt_leaf(b["_id"], b["digest"], b["received_ms"]) for b in bids]
     return {"bids": len(leaves), "root": sealed_root(leaves)}
+
+
+# A bid's own operations (投标操作记录) ------------------------------------------------------
+# 20号令: every operation is recorded with its time, operator and source address, and the
+# record cannot be altered. A bid's submissions, resubmissions and withdrawal are chained
+# in the bid itself (one write with the operation: nothing to read or contend for at the
+# deadline), each bid's chain head is a leaf, and the close writes the section's leaves'
+# root into the tender's trail. Before the deadline nobody can read them (who or how many
+# have bid stays sealed).
+SET_ASIDE_LATE = "set_aside_late"  # the platform's step on a bid written as bidding closed
+
+
+def operation(bid: dict[str, Any] | None, *, at: str, actor: str, action: str,
+              data: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """The fields to set on ``bid`` (None: a new bid) for its next operation: the chain
+    (``ops``) with the entry appended, its head and length."""
+    chain = list((bid or {}).get("ops") or [])
+    chain.append(entry(chain, at=at, actor=actor, action=action, data=data, source=source))
+    return {"ops": chain, "ops_head": chain[-1]["hash"], "ops_n": len(chain)}
+
+
+def operations_leaf(bid_id: str, head: str, n: int) -> str:
+    """One bid's operations as the close fixes them: its id, how many, the last hash."""
+    return hashlib.sha256(f"{bid_id}|{int(n)}|{head}".encode()).hexdigest()
+
+
+def operations_of(bids: list[dict[str, Any]]) -> dict[str, Any]:
+    """A section's bids' operation chains at the close (``_id``, ``ops_head``, ``ops_n``;
+    a bid from before chains counts with none): the leaves, sorted, and their root."""
+    leaves = sorted(operations_leaf(b["_id"], str(b.get("ops_head") or ""),
+                                    int(b.get("ops_n") or 0)) for b in bids)
+    return {"bids": len(leaves), "ops": sum(int(b.get("ops_n") or 0) for b in bids),
+            "root": sealed_root(leaves), "leaves": leaves}
+
+
+def sealed_operations(bid_id: str, ops: list[dict[str, Any]], leaves: set[str]) -> int | None:
+    """How many of a bid's operations the close fixed: the longest prefix of its chain
+    whose leaf the close recorded; None when it recorded none (a bid written as bidding
+    closed, set aside since)."""
+    for k in range(len(ops), -1, -1):
+        if operations_leaf(bid_id, ops[k - 1]["hash"] if k else "", k) in leaves:
+            return k
+    return None
+
+
+def operations_report(bids: list[dict[str, Any]], recorded: dict[str, Any] | None,
+                      leaves: list[str] | None) -> dict[str, Any]:
+    """Check a section's bids' operations against what the close fixed: each chain intact,
+    the kept leaves those of the recorded root, every leaf some bid's, and nothing after
+    the close but the platform's setting aside of a late bid."""
+    kept = set(leaves or [])
+    found: set[str] = set()
+    out = []
+    for b in sorted(bids, key=lambda b: str(b["_id"])):
+        ops = list(b.get("ops") or [])
+        k = sealed_operations(b["_id"], ops, kept)
+        if k is not None:
+            found.add(operations_leaf(b["_id"], ops[k - 1]["hash"] if k else "", k))
+        after = [o["action"] for o in ops[k or 0:]]
+        out.append({"bid_id": b["_id"], "bidder_uscc": b["bidder_uscc"], "status": b["status"],
+                    "operations": ops, "intact": verify(ops) is None,
+                    "sealed_operations": k or 0, "after_close": after,
+                    # only a bid whose write ended as bidding closed has operations the
+                    # close did not see, and the platform set it aside (``LATE``) after
+                    "explained": not after or (b["status"] == "late"
+                                               and after[-1] == SET_ASIDE_LATE)})
+    root_matches = recorded is not None and leaves is not None \
+        and sealed_root(list(leaves)) == recorded.get("root")
+    missing = len(kept - found)
+    return {"recorded": recorded, "leaves_match_root": root_matches,
+            "unaccounted_leaves": missing, "bids": out,
+            "matches": root_matches and missing == 0
+            and all(b["intact"] and b["explained"] for b in out)}

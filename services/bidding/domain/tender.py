@@ -240,8 +240,9 @@ def close(state: State, rules: CategoryRules, cal: Calendar, counts: dict[str, i
     """At the deadline: sections with too few bids fail (条例44); the rest decrypt.
 
     ``sealed`` (per section: the count and root of its bids' receipt leaves,
-    ``audit.sealed_of``) goes into the close's audit entry: the chain fixes which sealed
-    bids the deadline had, bidders unnamed.
+    ``audit.sealed_of``, and the root of its bids' operation chains, withdrawn bids too,
+    ``audit.operations_of``) goes into the close's audit entry: the chain fixes which
+    sealed bids the deadline had and every operation on them, bidders unnamed.
 
     A failed section's deposits are scheduled for refund in the same write (条例57), and
     it keeps who had bid (``thin``: fewer than the minimum, so a few credit codes), for a
