@@ -9,6 +9,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ggzy.runtime import logs
 from ggzy.runtime.service import Parts, Runtime, run
@@ -73,32 +74,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    """Fetch a tender's or a sale's audit trail and re-compute its chain here, trusting
-    nothing the service says about it; with --head, the chain must still contain a head
-    saved earlier (a rewritten history fails even if re-hashed throughout)."""
+def _get_json(url: str, token: str) -> tuple[dict[str, Any] | None, str]:
+    """GET ``url`` with the bearer ``token``: the JSON body, or None and why not."""
     import json
-    import os
     import urllib.error
     import urllib.request
 
-    from services.bidding.domain import audit
-
-    kind = "tenders" if args.kind == "tender" else "auctions"
-    url = f"{args.url.rstrip('/')}/v1/{kind}/{args.id}/audit"
-    token = args.token or os.environ.get("GGZY_TOKEN", "")
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}
                                      if token else {})
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
-            body = json.load(resp)
+            return dict(json.load(resp)), ""
     except urllib.error.HTTPError as exc:
         error = json.loads(exc.read() or b"{}").get("error", {})
-        print(f"ggzy audit: {url}: HTTP {exc.code} {error.get('code', '')}: "
-              f"{error.get('message', exc.reason)}", file=sys.stderr)
-        return 2
+        return None, (f"{url}: HTTP {exc.code} {error.get('code', '')}: "
+                      f"{error.get('message', exc.reason)}")
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"ggzy audit: {url}: {exc}", file=sys.stderr)
+        return None, f"{url}: {exc}"
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Fetch a tender's or a sale's audit trail and re-compute its chain here, trusting
+    nothing the service says about it; with --head, the chain must still contain a head
+    saved earlier (a rewritten history fails even if re-hashed throughout). For a tender,
+    each section's bid operations are then checked here against the root its close wrote
+    into the chain (20号令)."""
+    import os
+
+    from services.bidding.domain import audit
+
+    kind = "tenders" if args.kind == "tender" else "auctions"
+    base = f"{args.url.rstrip('/')}/v1/{kind}/{args.id}"
+    token = args.token or os.environ.get("GGZY_TOKEN", "")
+    body, why = _get_json(base + "/audit", token)
+    if body is None:
+        print(f"ggzy audit: {why}", file=sys.stderr)
         return 2
     entries = body.get("entries") or []
     head = entries[-1]["hash"] if entries else audit.GENESIS
@@ -115,6 +125,26 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 1
     print("intact: every entry follows from the one before it"
           + (", and the chain extends the saved head" if args.head else ""))
+    closes = [e for e in entries if e.get("action") == "close"] if kind == "tenders" else []
+    for code, sealed in sorted(((closes[0].get("data") or {}).get("sealed") or {}).items()
+                               if closes else []):
+        if "operations" not in sealed:
+            continue  # closed before bids' operations were chained
+        ops, why = _get_json(f"{base}/sections/{code}/operations", token)
+        if ops is None:
+            print(f"ggzy audit: {why}", file=sys.stderr)
+            return 2
+        bids = [{**b, "_id": b["bid_id"], "ops": b["operations"]} for b in ops.get("bids") or []]
+        report = audit.operations_report(bids, sealed["operations"], ops.get("leaves"))
+        total = sum(len(b["operations"]) for b in report["bids"])
+        if not report["matches"]:
+            bad = [b["bid_id"] for b in report["bids"]
+                   if not (b["intact"] and b["explained"])]
+            print(f"BROKEN: section {code}'s bid operations do not match the close's root "
+                  f"(leaves match root: {report['leaves_match_root']}, unaccounted leaves: "
+                  f"{report['unaccounted_leaves']}, bids: {bad})")
+            return 1
+        print(f"section {code}: {len(bids)} bids, {total} operations, as the close fixed them")
     return 0
 
 

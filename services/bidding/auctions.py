@@ -70,6 +70,9 @@ class Auctions:
         event = _event(data, str(seller.get("name", data["seller_uscc"])), rules)
         base, decision = data.get("base_price_fen"), data.get("base_price_decision")
         auction.validate(rules, event, base, decision, self.calendar)
+        await self.bidding.claim_project(event.project_code, owner=event.seller_uscc,
+                                         region=event.region_code, name=event.name,
+                                         first_id=event.auction_id)
         state, change = auction.publish(event, rules, base, decision)
         state["audit"] = audit.appended(state, at=_now_iso(), actor=who.subject,
                                         action="publish", source=who.address, data={

@@ -125,8 +125,9 @@ class Bidding:
             await self.check_party(invitee, "bidder")
         size = sum(extra["expert_mix"].values())
         committee_shape(rules, sum(s.estimated_price_fen for s in event.sections), size, size)
-        tender.check_project(await self.store.claim_project(
-            event.project_code, tender.project_record(event)), event)
+        await self.claim_project(event.project_code, owner=event.tenderee_uscc,
+                                 region=event.region_code, name=event.project_name,
+                                 first_id=event.tender_id)
         state, change = tender.publish(event, who.subject, extra, who.address)
         await self.tenders.create(event.tender_id, {**state, **change.set}, change.events)
         await self.timers.schedule(f"{DEADLINE}:{event.tender_id}", DEADLINE,
@@ -337,6 +338,14 @@ class Bidding:
         owner = who.has(Role.SUPERVISOR, Role.OPERATOR) or _owns(state, who)
         return objections.visible(state, who.uscc, owner=owner)
 
+    async def claim_project(self, code: str, *, owner: str, region: str, name: str,
+                            first_id: str) -> None:
+        """Record a project code's owner and region at its first tender or sale, or check a
+        later one against them (项目代码: one project, one tenderee, one region)."""
+        tender.check_project(await self.store.claim_project(code, tender.project_record(
+            owner=owner, region=region, name=name, first_id=first_id)),
+            code=code, owner=owner, region=region)
+
     def _owner(self, state: Mapping[str, Any], who: Principal) -> None:
         if not _owns(state, who):
             raise Forbidden("not_your_tender", "only the tenderee or its agency may do this")
@@ -539,7 +548,7 @@ class Bidding:
         if not everyone:
             report["bids"] = [b for b in report["bids"] if b["bidder_uscc"] == who.uscc]
         return {"tender_id": tender_id, "section_code": code, "audit_entry": closes[0]["n"],
-                **report}
+                "leaves": leaves, **report}  # (the leaves name nobody: for re-computing)
 
     # deadline and opening ------------------------------------------------------------
     async def on_deadline(self, timer: Timer) -> None:

@@ -297,6 +297,17 @@ async def test_land_listing_goes_live_when_a_bidder_wants_to_go_on(platform: Pla
     records = await _events(p, auction_id, "AuctionClosed")
     [went_live] = _of(records, "ListingWentLive")
     assert went_live["minimum_offer_fen"] == 1070 * WAN
+    # 项目代码: the lot's project code is this seller's project, in its region
+    other, o_token = await p.entity("tenderee", name="另一自然资源局")
+    view = await _view(p, auction_id)
+    again = {**_body(other, listing_s=5), "project_code": view["project_code"], "lot_no": 2}
+    status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/auctions",
+                                                     o_token, again))
+    assert status == 409 and out["error"]["code"] == "project_of_another_tenderee", out
+    assert out["error"]["details"]["first_tender_id"] == auction_id
+    status, out = await p.call("bidding", "POST", "/v1/auctions", s_token, {
+        **again, "seller_uscc": seller, "region_code": "440100"})
+    assert status == 422 and out["error"]["code"] == "project_region_mismatch", out
     [closed] = _of(records, "AuctionClosed")
     assert (closed["winner_uscc"], closed["price_fen"]) == (a, 1070 * WAN)
     assert "第16条" in closed["article"]

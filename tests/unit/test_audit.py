@@ -38,6 +38,7 @@ def test_the_source_address_is_part_of_the_chain_20_order() -> None:
 
 class _Serve(BaseHTTPRequestHandler):
     body: ClassVar[dict[str, Any]] = {}
+    operations: ClassVar[dict[str, Any]] = {}  # a section's bid operations, by path
 
     def do_GET(self) -> None:
         if self.headers.get("Authorization") != "Bearer sup-token":
@@ -45,7 +46,7 @@ class _Serve(BaseHTTPRequestHandler):
             payload = {"error": {"code": "token_missing", "message": "no token"}}
         else:
             self.send_response(200)
-            payload = type(self).body
+            payload = type(self).operations.get(self.path, type(self).body)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(json.dumps(payload).encode())
@@ -56,7 +57,7 @@ class _Serve(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def served() -> Iterator[tuple[str, type[_Serve]]]:
-    handler = type("Handler", (_Serve,), {"body": {}})
+    handler = type("Handler", (_Serve,), {"body": {}, "operations": {}})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -181,3 +182,30 @@ def test_a_bid_written_as_bidding_closed_and_set_aside_is_explained() -> None:
     [row] = [b for b in report["bids"] if b["bid_id"] == "T:1:L"]
     assert (row["sealed_operations"], row["after_close"]) == (0, ["submit", "set_aside_late"])
     assert row["operations"][-1]["actor"] == "platform" and "source" not in row["operations"][-1]
+
+
+def test_the_command_checks_each_sections_bid_operations_against_the_close(
+        served: tuple[str, type[_Serve]], capsys: pytest.CaptureFixture[str]) -> None:
+    """``ggzy audit verify tender`` re-computes the bids' operations against the root the
+    close wrote into the chain, not the service's verdict on them."""
+    url, handler = served
+    bids = [_bid("T1:1:A", "submit"), _bid("T1:1:B", "submit", "withdraw", status="withdrawn")]
+    recorded, leaves = _closed(bids)
+    chain: list[dict[str, Any]] = []
+    chain.append(audit.entry(chain, at="2026-12-01T10:00:00+00:00", actor="platform",
+                             action="close", data={"sealed": {"1": {
+                                 **audit.sealed_of([]), "operations": recorded}}}))
+    handler.body = {"entries": chain, "broken_at": None}
+
+    def served_ops(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"leaves": leaves, "matches": True,  # what the service says does not count
+                "bids": [{"bid_id": b["_id"], "bidder_uscc": b["bidder_uscc"],
+                          "status": b["status"], "operations": b["ops"]} for b in rows]}
+    path = "/v1/tenders/T1/sections/1/operations"
+    handler.operations = {path: served_ops(bids)}
+    args = ["audit", "verify", "tender", "T1", "--url", url, "--token", "sup-token"]
+    assert main(args) == 0
+    assert "section 1: 2 bids, 3 operations" in capsys.readouterr().out
+    handler.operations = {path: served_ops([bids[0], _bid("T1:1:B", "submit")])}  # erased
+    assert main(args) == 1
+    assert "BROKEN: section 1's bid operations" in capsys.readouterr().out

@@ -20,19 +20,36 @@ def _event() -> Any:
     return to_event(_body(), "城投")
 
 
+def _check(project: dict[str, Any], event: Any, owner: str | None = None) -> None:
+    tender.check_project(project, code=event.project_code,
+                         owner=owner or event.tenderee_uscc, region=event.region_code)
+
+
 def test_the_first_tender_fixes_the_projects_tenderee_and_region() -> None:
     first = _event()
-    project = tender.project_record(first)
+    project = tender.project_record(owner=first.tenderee_uscc, region=first.region_code,
+                                    name=first.project_name, first_id=first.tender_id)
     assert project == {"tenderee_uscc": first.tenderee_uscc, "region_code": first.region_code,
                        "project_name": first.project_name, "first_tender_id": first.tender_id}
-    tender.check_project(project, first)  # its own
+    _check(project, first)  # its own
     later: Any = first.model_copy(update={"tender_id": first.project_code + "002"})
-    tender.check_project(project, later)  # the same project's next tender
+    _check(project, later)  # the same project's next tender
     with pytest.raises(Conflict) as err:
-        tender.check_project({**project, "tenderee_uscc": OTHER}, later)
+        _check({**project, "tenderee_uscc": OTHER}, later)
     assert err.value.code == "project_of_another_tenderee"
     assert err.value.details["first_tender_id"] == first.tender_id
     with pytest.raises(DomainError) as bad:
-        tender.check_project({**project, "region_code": "110101"}, later)
+        _check({**project, "region_code": "110101"}, later)
     assert bad.value.code == "project_region_mismatch"
     assert bad.value.details["region_code"] == "110101"
+
+
+def test_a_sale_under_a_tendered_projects_code_is_its_owners_only() -> None:
+    """A sale (拍卖/挂牌) names its lot by the same project code: another seller's sale
+    under a code a tender fixed is refused, as a tender would be."""
+    first = _event()
+    project = tender.project_record(owner=first.tenderee_uscc, region=first.region_code,
+                                    name=first.project_name, first_id=first.tender_id)
+    with pytest.raises(Conflict) as err:
+        _check(project, first, owner=OTHER)
+    assert err.value.code == "project_of_another_tenderee"

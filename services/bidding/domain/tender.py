@@ -96,23 +96,23 @@ PROJECT_CODE_ARTICLE = ("全国投资项目在线审批监管平台运行管理�
                         "(unverified): 项目代码是项目整个建设周期的唯一身份标识")
 
 
-def project_record(event: TenderPublished) -> dict[str, Any]:
-    """What a project code's first tender fixes about the project: its tenderee, region."""
-    return {"tenderee_uscc": event.tenderee_uscc, "region_code": event.region_code,
-            "project_name": event.project_name, "first_tender_id": event.tender_id}
+def project_record(*, owner: str, region: str, name: str, first_id: str) -> dict[str, Any]:
+    """What a project code's first tender or sale fixes about the project: its owner (the
+    tenderee, or a sale's seller, registered as one), its region."""
+    return {"tenderee_uscc": owner, "region_code": region, "project_name": name,
+            "first_tender_id": first_id}
 
 
-def check_project(project: Mapping[str, Any], event: TenderPublished) -> None:
-    """A tender under a known project code is the same project's: its tenderee's, in its
-    region (项目代码 names one project for its whole life); else a specific refusal."""
-    if project["tenderee_uscc"] != event.tenderee_uscc:
-        raise Conflict("project_of_another_tenderee", f"project {event.project_code} is "
-                       "another tenderee's: its first tender "
-                       f"{project['first_tender_id']} named it ({PROJECT_CODE_ARTICLE})",
-                       first_tender_id=project["first_tender_id"])
-    if project["region_code"] != event.region_code:
-        raise DomainError("project_region_mismatch", f"project {event.project_code} is in "
-                          f"region {project['region_code']}, not {event.region_code}",
+def check_project(project: Mapping[str, Any], *, code: str, owner: str, region: str) -> None:
+    """A tender or sale under a known project code is the same project's: its owner's, in
+    its region (项目代码 names one project for its whole life); else a specific refusal."""
+    if project["tenderee_uscc"] != owner:
+        raise Conflict("project_of_another_tenderee", f"project {code} is another "
+                       f"tenderee's: its first tender {project['first_tender_id']} named it "
+                       f"({PROJECT_CODE_ARTICLE})", first_tender_id=project["first_tender_id"])
+    if project["region_code"] != region:
+        raise DomainError("project_region_mismatch", f"project {code} is in region "
+                          f"{project['region_code']}, not {region}",
                           region_code=project["region_code"])
 
 
