@@ -456,16 +456,13 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         tender_id, code = ids(request)
         state = await app.tender(tender_id)
         tender.section_of(state, code)
-        closes = [e for e in state.get("audit") or [] if e["action"] == "close"]
-        if state["status"] == "open" or not closes:
-            raise Conflict("not_closed", "the bids are sealed until the deadline: nobody "
-                           "learns who or how many have bid (20号令)")
-        recorded = (closes[0]["data"].get("sealed") or {}).get(code)
+        close = tender.close_entry(state)
+        recorded = (close["data"].get("sealed") or {}).get(code)
         bids = (await app.store.received(tender_id, int(state["deadline_ms"]))).get(code, [])
         now_ = audit.sealed_of(bids)
         leaves = sorted(audit.receipt_leaf(b["_id"], b["digest"], b["received_ms"])
                         for b in bids)
-        return json_response({"recorded": recorded, "audit_entry": closes[0]["n"],
+        return json_response({"recorded": recorded, "audit_entry": close["n"],
                               "bids": now_["bids"], "root": now_["root"], "leaves": leaves,
                               "matches": recorded is not None
                               and recorded["root"] == now_["root"]})

@@ -536,18 +536,15 @@ class Bidding:
         if not everyone and not (who.has(Role.BIDDER) and who.uscc):
             raise Forbidden("role_required", "a section's bid operations are for supervisors, "
                             "operators and, each its own, bidders")
-        closes = [e for e in state.get("audit") or [] if e["action"] == "close"]
-        if state["status"] == "open" or not closes:
-            raise Conflict("not_closed", "the bids are sealed until the deadline: nobody "
-                           "learns who or how many have bid (20号令)")
-        recorded = ((closes[0]["data"].get("sealed") or {}).get(code) or {}).get("operations")
+        close = tender.close_entry(state)
+        recorded = ((close["data"].get("sealed") or {}).get(code) or {}).get("operations")
         bids, leaves = await asyncio.gather(
             self.store.bid_operations(tender_id, code),
             self.store.kept_operations(tender_id, code))
         report = audit.operations_report(bids, recorded, leaves)
         if not everyone:
             report["bids"] = [b for b in report["bids"] if b["bidder_uscc"] == who.uscc]
-        return {"tender_id": tender_id, "section_code": code, "audit_entry": closes[0]["n"],
+        return {"tender_id": tender_id, "section_code": code, "audit_entry": close["n"],
                 "leaves": leaves, **report}  # (the leaves name nobody: for re-computing)
 
     # deadline and opening ------------------------------------------------------------

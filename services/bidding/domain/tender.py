@@ -96,6 +96,16 @@ PROJECT_CODE_ARTICLE = ("全国投资项目在线审批监管平台运行管理�
                         "(unverified): 项目代码是项目整个建设周期的唯一身份标识")
 
 
+def close_entry(state: State) -> dict[str, Any]:
+    """The close's entry in the tender's audit trail; until the deadline has closed bidding
+    nothing about the bids is shown (20号令: nobody learns who or how many have bid)."""
+    closes = [e for e in state.get("audit") or [] if e["action"] == "close"]
+    if state["status"] == "open" or not closes:
+        raise Conflict("not_closed", "the bids are sealed until the deadline: nobody "
+                       "learns who or how many have bid (20号令)")
+    return dict(closes[0])
+
+
 def project_record(*, owner: str, region: str, name: str, first_id: str) -> dict[str, Any]:
     """What a project code's first tender or sale fixes about the project: its owner (the
     tenderee, or a sale's seller, registered as one), its region."""
