@@ -319,12 +319,14 @@ async def test_property_online_bidding_is_extended_by_a_late_offer(platform: Pla
     p = platform
     seller, s_token = await p.entity("tenderee", name="示例国有资本投资有限公司")
     (_a, a_token), (b, b_token) = [await p.entity("bidder") for _ in range(2)]
-    body = _body(seller, "online_bidding", category="property", listing_s=4,
-                 appraised_fen=1000 * WAN, base_price_fen=None, base_price_decision=None)
-    low = {**body, "starting_price_fen": 999 * WAN}
+    def sale() -> dict[str, Any]:  # timed from now: the first offer lands before the window
+        return _body(seller, "online_bidding", category="property", listing_s=8,
+                     appraised_fen=1000 * WAN, base_price_fen=None, base_price_decision=None)
+    low = {**sale(), "starting_price_fen": 999 * WAN}
     status, out = await p.until_known(lambda: p.call("bidding", "POST", "/v1/auctions",
                                                      s_token, low))
     assert status == 422 and out["error"]["code"] == "price_below_appraisal", out
+    body = sale()
     auction_id = await _announce(p, s_token, body)
     await _bidding_open(p, auction_id)
     assert (await _offer(p, auction_id, a_token, 1000 * WAN))[0] == 201
@@ -778,10 +780,10 @@ async def test_a_mining_sale_by_agreement_concludes_with_its_buyer_unless_an_obj
     (a, a_token), (b, _) = [await p.entity("bidder", name=f"协议{i}矿业有限公司")
                             for i in range(2)]
 
-    def agreement(lot: int) -> dict[str, Any]:
+    def agreement(lot: int, publicity_s: int = 10) -> dict[str, Any]:
         body = _mining_body(seller, "agreement", lot_no=lot, buyer_uscc=b,
-                            approval_no="示府函〔2026〕12号",
-                            start_at=(datetime.now(UTC) + timedelta(seconds=10)).isoformat(),
+                            approval_no="示府函〔2026〕12号", start_at=(
+                                datetime.now(UTC) + timedelta(seconds=publicity_s)).isoformat(),
                             end_at=None)
         body.pop("increment_fen")
         return body
@@ -790,7 +792,7 @@ async def test_a_mining_sale_by_agreement_concludes_with_its_buyer_unless_an_obj
         "bidding", "POST", "/v1/auctions", s_token, {**agreement(1), "buyer_uscc": seller}))
     assert status == 422 and out["error"]["code"] == "party_wrong_kind", out  # not a bidder
     concluded_id = await _announce(p, s_token, agreement(1))
-    objected_id = await _announce(p, s_token, agreement(2))
+    objected_id = await _announce(p, s_token, agreement(2, 16))  # time to object in it
     status, out = await _offer(p, concluded_id, a_token, 2000 * WAN)
     assert status == 409 and out["error"]["code"] == "no_offers", out
 
@@ -836,6 +838,8 @@ async def test_a_land_sale_by_agreement_is_publicised_again_from_its_contract(
         "bidding", "POST", "/v1/auctions", s_token, {**body, "benchmark_price_fen": 1500 * WAN}))
     assert status == 422 and out["error"]["code"] == "price_below_agreement_floor", out
     assert out["error"]["details"]["minimum_price_fen"] == 1050 * WAN  # 70% of 1500万
+    # its publicity is timed from now (the refusal above may have waited for the seller)
+    body["start_at"] = (datetime.now(UTC) + timedelta(seconds=10)).isoformat()
     auction_id = await _announce(p, s_token, body)
     await _closed(p, auction_id)
     status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/contract",

@@ -61,7 +61,8 @@ async def test_offers_and_the_close_are_pushed_live_to_clients_of_every_replica(
     seller, s_token = await p.entity("tenderee", name="示例市自然资源和规划局")
     (a, a_token), (b, b_token) = [await p.entity("bidder", name=f"实况{i}置业有限公司")
                                   for i in range(2)]
-    auction_id = await _announce(p, s_token, _body(seller, listing_s=6))
+    # long enough for two offers, each awaited on both replicas' pushes, on a busy machine
+    auction_id = await _announce(p, s_token, _body(seller, listing_s=10))
     assert p.http is not None
     urls = [u.replace("http", "ws") + f"/v1/auctions/{auction_id}/live"
             for u in (p.url("bidding"), second_bidding.url)]
