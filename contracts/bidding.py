@@ -302,6 +302,9 @@ class BidFingerprint(_Part):
     file_digest: str = Field(default="", description="Digest of the bid document file (MD5/SHA).")
     machine_serials: list[str] = Field(default_factory=list,
                                        description="CPU/disk/board serials of the maker machine.")
+    part_digests: list[str] = Field(default_factory=list, description=(
+        "SHA-256 digests of each file in the bid package (投标文件各组成文件), as the "
+        "bidder's tool computed them; the tender documents' own files left out."))
     upload_ip: str = Field(default="", description="IP address of the upload, as the "
                            "platform saw it (through its trusted proxies).")
     upload_mac: str = Field(default="", description="MAC address of the upload.")

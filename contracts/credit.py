@@ -132,6 +132,7 @@ class RiskIndicator(StrEnum):
     SAME_PROJECT_MANAGER = "same_project_manager"  # 条例40(三)
     SAME_DEPOSIT_ACCOUNT = "same_deposit_account"  # 条例40(六)
     PRICE_PATTERN = "price_pattern"  # 条例40(四): regular differences / ratios, abnormal closeness
+    MIXED_DOCUMENTS = "mixed_documents"  # 条例40(五): a file of one bid in another's package
     RELATED_ENTITIES = "related_entities"  # 条例34: same legal representative or control
     BID_ROTATION = "bid_rotation"  # cross-tender: the same group takes turns winning
 

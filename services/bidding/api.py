@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, Field
@@ -106,6 +106,9 @@ class FingerprintIn(RequestBody):
     file_digest: str = Field(default="", max_length=128, description="Bid document digest.")
     machine_serials: list[str] = Field(default_factory=list, max_length=8,
                                        description="CPU/disk/board serials of the maker machine.")
+    part_digests: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list, max_length=50, description="SHA-256 (lowercase hex) of each "
+        "file in the bid package (投标文件各组成文件), as the bidder's tool computed them.")
     upload_ip: str = Field(default="", max_length=45, description="Upload IP address as the "
                            "bidder's tool saw it; the platform records the address it sees "
                            "(a different one is kept as declared_upload_ip).")

@@ -637,7 +637,8 @@ class Bidding:
                                   [digests[b] for b in valid if b in digests])
         drawn = time.perf_counter()
         at = now()
-        evidence = fingerprints(tender_id, code, docs, lines, at)
+        evidence = fingerprints(tender_id, code, docs, lines, at,
+                                {d["digest"] for d in state.get("documents") or []})
         # only a section that fails at opening refunds its deposits now (条例57)
         refunds = self._refunds(rules, docs, lines, at) \
             if tender.fails_at_opening(rules, lines) else []

@@ -67,15 +67,32 @@ def revoked_bids(lines: Sequence[BidderLine]) -> frozenset[str]:
 
 
 def fingerprints(tender_id: str, code: str, bids: Sequence[Mapping[str, Any]],
-                 lines: Sequence[BidderLine], at: datetime) -> list[BidFingerprintsExtracted]:
-    """The fingerprints of the extracted bids, in parts, for credit's check (条例40)."""
+                 lines: Sequence[BidderLine], at: datetime,
+                 tender_files: Collection[str]) -> list[BidFingerprintsExtracted]:
+    """The fingerprints of the extracted bids, in parts, for credit's check (条例40).
+
+    A bid's parts that are files of the tender documents (``tender_files``: their
+    digests) are left out here, where the tender's documents are known: every bidder
+    downloads them and may include identical copies (forms to fill in), which is no
+    sign of bids mixed into each other's packages (相互混装, 条例40(五)).
+    """
     by_id = {b["_id"]: b for b in bids}
     prints = [BidFingerprint(bid_id=ln.bid_id, bidder_uscc=ln.bidder_uscc,
                              digest=by_id[ln.bid_id]["digest"], price_fen=ln.price_fen,
-                             status=ln.status, **by_id[ln.bid_id].get("fingerprint", {}))
+                             status=ln.status, **_own_parts(
+                                 by_id[ln.bid_id].get("fingerprint", {}), tender_files))
               for ln in lines]
     chunks = [prints[i:i + FINGERPRINTS_PER_PART]
               for i in range(0, len(prints), FINGERPRINTS_PER_PART)] or [[]]
     return [BidFingerprintsExtracted(tender_id=tender_id, section_code=code, part=n,
                                      parts=len(chunks), fingerprints=chunk, extracted_at=at)
             for n, chunk in enumerate(chunks, 1)]
+
+
+def _own_parts(fingerprint: Mapping[str, Any], tender_files: Collection[str]
+               ) -> Mapping[str, Any]:
+    """The fingerprint without the parts that are files of the tender documents."""
+    parts = fingerprint.get("part_digests")
+    if not parts or not tender_files:
+        return fingerprint
+    return {**fingerprint, "part_digests": [d for d in parts if d not in tender_files]}

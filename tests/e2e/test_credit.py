@@ -16,6 +16,7 @@ start (``near_midnight``).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -131,9 +132,12 @@ async def test_a_construction_restriction_blocks_construction_bids_only_within_i
 
 async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_experts(
         platform: Platform) -> None:
-    """One tender, five credit facts: a blacklisted expert is never drawn (条例71, 72);
+    """One tender, six credit facts: a blacklisted expert is never drawn (条例71, 72);
     bids uploaded from one address raise an alert (条例40(二)), the address the platform
-    saw, whatever their tools declared; a bid never decrypted is a
+    saw, whatever their tools declared; a file of one bidder's package in another's
+    raises mixed_documents on the credit topic (相互混装, 条例40(五)), while a file of
+    the tender documents in every package raises nothing (a part digest that is no
+    SHA-256 is refused: 422); a bid never decrypted is a
     revoked-bid record (20号令, 条例35); each committee expert's evaluation becomes pending;
     the winner not signing in time (法46, seconds in rules-demo) lowers its score.
 
@@ -151,14 +155,25 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
                                     "深建专罚〔2026〕7号"))
     await _credit_event(p, "ExpertBlacklisted", expert_id=barred)
     parties = await _parties(p, 4)
-    body = {**_tender_body(parties["tenderee"], deadline_s=12), "expert_mix": {A08: 5}}
+    form = {"name": "投标函格式.docx", "digest": _sha256("投标函格式"), "size_bytes": 24_576,
+            "url": "https://files.example.cn/t/投标函格式.docx"}  # every package holds it
+    body = {**_tender_body(parties["tenderee"], deadline_s=12), "expert_mix": {A08: 5},
+            "documents": [form]}
     tender_id, section = await _publish(p, parties, body)
     only_barred = {**_tender_body(parties["tenderee"], deadline_s=25),
                    "expert_mix": {A02: 1, A03: 4}}
     solo_id, solo_section = await _publish(p, parties, only_barred)
+    mixed = _sha256("施工组织设计")  # bidder 0's file, in bidder 2's package too
     prints: list[dict[str, Any] | None] = [  # each tool declares an address of its own
-        {"file_digest": f"{n}" * 32, "upload_ip": f"192.0.2.{n}"} for n in range(len(PRICES))]
+        {"file_digest": f"{n}" * 32, "upload_ip": f"192.0.2.{n}", "part_digests": [
+            form["digest"], _sha256(f"商务标{n}"), *([mixed] if n in (0, 2) else [])]}
+        for n in range(len(PRICES))]
     seen = ["203.0.113.9" if n < 2 else f"198.51.100.{n}" for n in range(len(PRICES))]
+    (first, first_token), third = parties["bidders"][0], parties["bidders"][2][0]
+    status, refused, _ = await p.submit(tender_id, section, first, first_token, PRICES[0],
+                                        {"part_digests": [mixed.upper()]})
+    assert (status, refused["error"]["code"]) == (422, "invalid_request"), refused
+    assert "fingerprint.part_digests.0" in refused["error"]["message"]
     keys = await _submit_all(p, tender_id, section, parties["bidders"], PRICES, prints, seen)
     solo_keys = await _submit_all(p, solo_id, solo_section, parties["bidders"][:3], PRICES[:3])
     await _open_with_keys(p, tender_id, section, keys[:3])  # the fourth: 视为撤销
@@ -197,6 +212,17 @@ async def test_a_tender_feeds_credit_overdue_winner_revoked_bid_collusion_and_ex
         return body["items"] if len(body["items"]) == 5 else None
     reviews = await eventually(pending, within=30)
     assert sorted(r["expert_id"] for r in reviews) == sorted(eligible)
+    raised = await _credit_event(p, "RiskAlertRaised", tender_id=tender_id,
+                                 indicator="mixed_documents")
+    assert (raised["article"], sorted(raised["bidders"])) == ("条例40(五)", sorted((first, third)))
+    assert raised["evidence"]["digests"] == [mixed]  # not the tender documents' form
+    mixing = [a["alert_id"] for a in await _alerts(p, sup, tender_id)  # all raised by now
+              if a["indicator"] == "mixed_documents"]
+    assert mixing == [raised["alert_id"]]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def _opened_without_a_committee(p: Platform, tender_id: str, section: str,

@@ -8,6 +8,7 @@ credit decides is read back through its HTTP API and as events on its own topic.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -345,6 +346,7 @@ PLANTED: dict[str, dict[str, Any]] = {
     "same_agent": {"agent": "深圳某咨询公司"},
     "same_project_manager": {"project_manager": "赵六"},
     "same_deposit_account": {"deposit_account": "4000 0231 0900 1234"},
+    "mixed_documents": {"part_digests": [hashlib.sha256(b"technical-proposal").hexdigest()]},
 }
 
 
@@ -377,8 +379,9 @@ async def _alerts(p: Platform, tid: str, n: int, section: str | None = None
 
 async def test_each_planted_indicator_raises_its_alert_and_an_honest_section_none(
         p: Platform) -> None:
-    """条例40 (一)-(五), 87号令37: one alert per planted indicator, naming the two bidders
-    that share it; prices without a pattern and distinct fingerprints raise nothing.
+    """条例40 (一)(二)(三)(五)(六), 87号令37: one alert per planted indicator, naming the
+    two bidders that share it; prices without a pattern and distinct fingerprints raise
+    nothing.
 
     The honest section raising nothing is only read once it is known to have been
     checked: credit kept its outcome (who bid, written when a complete section is

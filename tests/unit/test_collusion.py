@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
@@ -13,9 +15,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from contracts.bidding import BidFingerprint
+from contracts.bidding import BidderLine, BidFingerprint
 from contracts.credit import RiskIndicator
 from ggzy.testing.data import new_uscc
+from services.bidding import opening
 from services.credit.domain import collusion
 from services.credit.domain.collusion import (
     CollusionConfig,
@@ -29,12 +32,18 @@ CODES = sorted({new_uscc(_RNG) for _ in range(40)})[:32]
 HONEST_PRICES = [9_512_300, 10_031_700, 10_877_100, 11_402_900, 8_733_500]
 
 
+def part(name: str) -> str:
+    """The SHA-256 (lowercase hex) of a file of a bid package, as the bidder's tool gives it."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
 def bid(i: int, price: int | None = None, status: str = "valid", **over: Any) -> BidFingerprint:
     """An honest bid of bidder CODES[i]: every fingerprint value its own."""
     data: dict[str, Any] = {
         "bid_id": f"bid-{i:03d}", "bidder_uscc": CODES[i], "digest": f"sha-{i}",
         "price_fen": HONEST_PRICES[i % 5] if price is None else price, "status": status,
         "file_digest": f"md5-{i}", "machine_serials": [f"CPU-{i}", f"DISK-{i}"],
+        "part_digests": [part(f"商务标-{i}"), part(f"技术标-{i}")],
         "upload_ip": f"10.0.0.{i}", "upload_mac": f"00:16:3E:00:00:{i:02X}",
         "contact_person": f"联系人{i}", "agent": f"代理人{i}", "project_manager": f"项目经理{i}",
         "deposit_account": f"6222 0000 0000 {i:04d}"}
@@ -95,7 +104,7 @@ def test_same_machine_serials_are_one_finding_tiaoli40_1() -> None:
 def test_shared_value_is_deemed_collusion_with_its_article(
         name: str, values: tuple[str, str], indicator: RiskIndicator, article: str,
         normal: str) -> None:
-    """条例40(二)(三)(五); 87号令37: upload address, agent, contact, manager, deposit account."""
+    """条例40(二)(三)(六); 87号令37: upload address, agent, contact, manager, deposit account."""
     first: dict[str, Any] = {name: values[0]}
     second: dict[str, Any] = {name: values[1]}
     prints = [bid(0), bid(1, **first), bid(2), bid(3, **second), bid(4)]
@@ -105,13 +114,76 @@ def test_shared_value_is_deemed_collusion_with_its_article(
     assert f.evidence == {"field": name, "value": normal, "bid_ids": ["bid-001", "bid-003"]}
 
 
-def test_same_deposit_account_is_deemed_collusion_tiaoli40_5() -> None:
+def test_same_deposit_account_is_deemed_collusion_tiaoli40_6() -> None:
     """条例40(六): deposits of three bidders paid from one account: one finding naming all."""
     prints = [bid(i, deposit_account="62220000") if i < 3 else bid(i) for i in range(5)]
     f = only(check_section(prints, {}))
     assert f.indicator is RiskIndicator.SAME_DEPOSIT_ACCOUNT and f.article == "条例40(六)"
     assert f.bidders == tuple(sorted(CODES[:3]))
     assert f.evidence["bid_ids"] == ["bid-000", "bid-001", "bid-002"]
+
+
+def test_a_file_of_one_bid_package_in_another_is_mixed_documents_tiaoli40_5() -> None:
+    """条例40(五): a file of one bidder's package found in another's (相互混装); the files
+    the same bidders share are one finding, the digest read whatever its case."""
+    mixed, also = part("施工组织设计-3"), part("报价清单-3")
+    prints = [*honest_section()[:3], bid(3, part_digests=[mixed, also, part("商务标-3")]),
+              bid(4, part_digests=[part("商务标-4"), also.upper(), f" {mixed}"])]
+    f = only(check_section(prints, {}))
+    assert (f.indicator, f.article) == (RiskIndicator.MIXED_DOCUMENTS, "条例40(五)")
+    assert f.bidders == tuple(sorted([CODES[3], CODES[4]]))
+    assert f.evidence == {"field": "part_digests", "digests": sorted([mixed, also]),
+                          "bid_ids": ["bid-003", "bid-004"]}
+
+
+def test_mixed_documents_are_one_finding_per_set_of_bidders_tiaoli40_5() -> None:
+    """条例40(五): A's package holds a file of B's and another of C's, and all three
+    share a third: one finding per set of bidders, each listing the files it shares."""
+    ab, ac, abc = part("A-B"), part("A-C"), part("A-B-C")
+    prints = [bid(0, part_digests=[ab, ac, abc]), bid(1, part_digests=[abc, ab]),
+              bid(2, part_digests=[ac, abc]), bid(3), bid(4)]
+    found = {f.bidders: f.evidence for f in check_section(prints, {})
+             if f.indicator is RiskIndicator.MIXED_DOCUMENTS}
+    assert found == {
+        tuple(sorted(CODES[:2])): {"field": "part_digests", "digests": [ab],
+                                   "bid_ids": ["bid-000", "bid-001"]},
+        tuple(sorted([CODES[0], CODES[2]])): {"field": "part_digests", "digests": [ac],
+                                              "bid_ids": ["bid-000", "bid-002"]},
+        tuple(sorted(CODES[:3])): {"field": "part_digests", "digests": [abc],
+                                   "bid_ids": ["bid-000", "bid-001", "bid-002"]}}
+
+
+def test_a_file_of_the_tender_documents_in_every_package_is_no_evidence_tiaoli40_5() -> None:
+    """条例40(五): every bidder downloads the tender documents (招标文件) and may include
+    their forms as they are; bidding leaves those files out of the fingerprints it sends
+    at the opening, so that credit finds nothing in them. A file of one bid in another's
+    package is still found beside them."""
+    form = part("投标函格式.docx")  # a file of the tender documents
+    mixed = part("施工组织设计-1")
+    bids = [{"_id": f"bid-{i:03d}", "digest": f"sha-{i}",
+             "fingerprint": {"part_digests": [form, part(f"商务标-{i}"),
+                                              *([mixed] if i in (1, 2) else [])]}}
+            for i in range(5)]
+    lines = [BidderLine(bid_id=b["_id"], bidder_uscc=CODES[i], bidder_name=f"投标人{i}",
+                        price_fen=HONEST_PRICES[i], status="valid") for i, b in enumerate(bids)]
+
+    def sent(tender_files: set[str]) -> list[BidFingerprint]:
+        [event] = opening.fingerprints("2026ABCDEFGHIJKLM001", "2026ABCDEFGHIJKLM001001",
+                                       bids, lines, datetime.now(UTC), tender_files)
+        return event.fingerprints
+    kept = sent({form})
+    assert all(form not in p.part_digests for p in kept)
+    f = only(check_section(kept, {}))
+    assert (f.indicator, f.bidders) == (RiskIndicator.MIXED_DOCUMENTS, tuple(sorted(CODES[1:3])))
+    assert f.evidence["digests"] == [mixed]
+    unfiltered = check_section(sent(set()), {})  # the form would name every bidder
+    assert [f.bidders for f in unfiltered] == [tuple(sorted(CODES[:5])), tuple(sorted(CODES[1:3]))]
+
+
+def test_bids_without_part_digests_are_no_evidence_of_mixing_tiaoli40_5() -> None:
+    """条例40(五): a bid whose tool gave no part digests (or blank ones) shares no file."""
+    prints = [bid(i, part_digests=[] if i % 2 else ["", " "]) for i in range(5)]
+    assert check_section(prints, {}) == []
 
 
 def test_one_bidders_own_bids_sharing_a_value_are_not_collusion() -> None:
@@ -136,7 +208,8 @@ def test_withdrawn_bids_are_ignored_but_revoked_and_invalid_ones_checked() -> No
 def test_empty_values_are_never_shared() -> None:
     """A missing fingerprint value is no evidence (条例40)."""
     blank: dict[str, Any] = {
-        "file_digest": "", "machine_serials": ["", " "], "upload_ip": "", "upload_mac": " ",
+        "file_digest": "", "machine_serials": ["", " "], "part_digests": [""],
+        "upload_ip": "", "upload_mac": " ",
         "contact_person": "", "agent": "", "project_manager": "", "deposit_account": ""}
     assert check_section([bid(i, **blank) for i in range(5)], {}) == []
 
@@ -257,15 +330,16 @@ def test_config_from_yaml_mapping_is_exact_and_refuses_unknown_keys() -> None:
 # properties --------------------------------------------------------------------------
 _value = st.sampled_from(["", "a", "b", "c"])
 _print = st.builds(
-    lambda b, n, price, status, vals, serials: BidFingerprint(
+    lambda b, n, price, status, vals, serials, parts: BidFingerprint(
         bid_id=f"bid-{n}", bidder_uscc=CODES[b], digest="d", price_fen=price, status=status,
         file_digest=vals[0], upload_ip=vals[1], upload_mac=vals[2], contact_person=vals[3],
-        agent=vals[4], project_manager=vals[5], deposit_account=vals[6], machine_serials=serials),
+        agent=vals[4], project_manager=vals[5], deposit_account=vals[6], machine_serials=serials,
+        part_digests=parts),
     st.integers(0, 5), st.integers(0, 10**6),
     st.one_of(st.none(), st.integers(1, 40).map(lambda k: k * 250_000),
               st.integers(1, 10**8)),
     st.sampled_from(["valid", "revoked", "withdrawn", "invalid_related"]),
-    st.tuples(*[_value] * 7), st.lists(_value, max_size=3))
+    st.tuples(*[_value] * 7), st.lists(_value, max_size=3), st.lists(_value, max_size=3))
 _prints = st.lists(_print, max_size=14, unique_by=lambda p: p.bid_id)
 _entities = st.dictionaries(st.sampled_from(CODES[:6]), st.fixed_dictionaries(
     {}, optional={"legal_representative_ref": _value,
@@ -289,6 +363,27 @@ def test_check_is_invariant_under_permutation(
     shuffled = list(prints)
     rnd.shuffle(shuffled)
     assert check_section(shuffled, entities) == check_section(prints, entities)
+
+
+@given(_prints)
+def test_mixed_documents_are_the_files_shared_by_each_set_of_bidders_tiaoli40_5(
+        prints: list[BidFingerprint]) -> None:
+    """条例40(五): for each set of two or more bidders, one finding listing exactly the
+    files held by those bidders and no other, and the bids that hold them."""
+    checked = [p for p in prints if p.status != "withdrawn"]
+    holders: dict[str, set[str]] = {}
+    for p in checked:
+        for d in filter(None, p.part_digests):
+            holders.setdefault(d, set()).add(p.bidder_uscc)
+    shared: dict[tuple[str, ...], list[str]] = {}
+    for d, who in sorted(holders.items()):
+        if len(who) > 1:
+            shared.setdefault(tuple(sorted(who)), []).append(d)
+    expected = {who: {"field": "part_digests", "digests": ds, "bid_ids": sorted(
+        p.bid_id for p in checked if set(ds) & set(p.part_digests))}
+        for who, ds in shared.items()}
+    assert {f.bidders: f.evidence for f in check_section(prints, {})
+            if f.indicator is RiskIndicator.MIXED_DOCUMENTS} == expected
 
 
 @given(st.integers(10**5, 10**9), st.integers(1, 10**7), st.integers(3, 8),

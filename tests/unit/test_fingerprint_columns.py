@@ -15,6 +15,8 @@ from services.credit.domain import collusion
 from services.credit.domain.collusion import check_columns, check_section
 from services.credit.domain.fingerprints import (
     CHECKED_FIELDS,
+    LATER_FIELDS,
+    LIST_FIELDS,
     STORED_FIELDS,
     VALUE_FIELDS,
     columns_of,
@@ -42,15 +44,15 @@ def varied_section(rng: random.Random) -> tuple[list[BidFingerprint], dict[str, 
             "bid_id": f"bid-{i:04d}", "bidder_uscc": bidders[i if rng.random() < 0.9 else 0],
             "digest": f"{i:064x}", "price_fen": price, "status": status,
             "machine_serials": [f"CPU{i}", f"DISK{i}"][:rng.randint(0, 2)],
+            "part_digests": [f"{i:032x}{k:032x}" for k in range(rng.randint(0, 3))],
             **{name: ("" if rng.random() < 0.1 else f"{name}-{i}") for name in VALUE_FIELDS}}
         prints.append(row)
     for _ in range(rng.randint(0, 12)):
         value = f"Shared-{rng.randint(0, 5)}"
-        name = rng.choice((*VALUE_FIELDS, "machine_serials"))
+        name = rng.choice((*VALUE_FIELDS, *LIST_FIELDS))
         for i in rng.sample(range(n), min(n, rng.randint(2, 4))):
             spelt = rng.choice(SPELLINGS).format(v=value, V=value.upper())
-            prints[i][name] = [spelt, *prints[i]["machine_serials"]] \
-                if name == "machine_serials" else spelt
+            prints[i][name] = [spelt, *prints[i][name]] if name in LIST_FIELDS else spelt
     _plant_prices(rng, prints)
     entities: dict[str, Any] = {b: {"legal_representative_ref": f"rep-{k % max(1, n - 3)}",
                                     "controlled_by": []} for k, b in enumerate(bidders)}
@@ -114,8 +116,22 @@ def test_parts_kept_as_rows_before_read_as_the_same_columns() -> None:
     assert check_columns(columns_of_parts(parts), entities) == check_section(prints, entities)
 
 
+def test_parts_kept_as_columns_before_part_digests_read_as_bids_without_any() -> None:
+    """A part kept before bids carried part digests (条例40(五)) has no column of them:
+    each of its bids reads as one with none, and the rest of the part is checked as ever."""
+    prints, entities = varied_section(random.Random(7))
+    earlier = [p.model_copy(update={name: [] for name in LATER_FIELDS}) for p in prints]
+    parts = stored(earlier, 40)
+    for part in parts:
+        for name in LATER_FIELDS:
+            del part["columns"][name]
+    assert columns_of_parts(parts) == columns_of(earlier)
+    assert check_columns(columns_of_parts(parts), entities) == check_section(earlier, entities)
+
+
 def test_the_check_reads_every_value_field_it_normalises() -> None:
     assert {name for _, name, _ in collusion._SINGLE_VALUED} == set(VALUE_FIELDS)
+    assert {name for _, name, _, _ in collusion._MULTI_VALUED} == set(LIST_FIELDS)
 
 
 def _bad(part: dict[str, Any]) -> str:
@@ -135,6 +151,9 @@ def _bad(part: dict[str, Any]) -> str:
                                           "integer or null"),
     (lambda c: c.update(machine_serials=["CPU"]), "column 'machine_serials' holds a value "
                                                   "that is not a list of strings"),
+    (lambda c: c.update(part_digests=[[1]]), "column 'part_digests' holds a value that is "
+                                             "not a list of strings"),
+    (lambda c: c["part_digests"].append([]), "part 2: its columns differ in length ([1, 2])"),
 ])
 def test_a_damaged_stored_part_is_refused_with_its_reason(change: Any, reason: str) -> None:
     cols = stored_part([BidFingerprint(bid_id="b-2", bidder_uscc=CODES[1], digest="d",

@@ -8,6 +8,8 @@ the bidders (two or more different ones) and the evidence:
 - same upload IP or MAC, same entrusted agent: 条例40(二); same contact person: 87号令37;
 - same project manager: 条例40(三); deposits from one account: 条例40(六);
 - prices in a regular pattern or abnormally close: 条例40(四) (:func:`price_findings`);
+- a file of one bid's package in another's (相互混装, same part digest): 条例40(五);
+  bidding has left out the tender documents' own files, which any bid may include;
 - related entities (same legal representative, control): 条例34 (政采条例18).
 
 Every check groups by key in a dict (O(n)); prices are sorted once
@@ -43,6 +45,7 @@ ARTICLES: Mapping[RiskIndicator, str] = {
     RiskIndicator.SAME_PROJECT_MANAGER: "条例40(三)",
     RiskIndicator.SAME_DEPOSIT_ACCOUNT: "条例40(六)",
     RiskIndicator.PRICE_PATTERN: "条例40(四)",
+    RiskIndicator.MIXED_DOCUMENTS: "条例40(五)",
     RiskIndicator.RELATED_ENTITIES: "条例34",
 }
 _ORDER = {indicator: n for n, indicator in enumerate(RiskIndicator)}
@@ -182,6 +185,11 @@ _SINGLE_VALUED: tuple[tuple[RiskIndicator, str, _Normalise], ...] = (
     (RiskIndicator.SAME_PROJECT_MANAGER, "project_manager", _compact),
     (RiskIndicator.SAME_DEPOSIT_ACCOUNT, "deposit_account", _account),
 )
+# fields holding several values a bid: (indicator, field, evidence key, normaliser)
+_MULTI_VALUED: tuple[tuple[RiskIndicator, str, str, _Normalise], ...] = (
+    (RiskIndicator.SAME_MACHINE, "machine_serials", "serials", _serial),
+    (RiskIndicator.MIXED_DOCUMENTS, "part_digests", "digests", _lower),
+)
 
 
 def check_section(prints: Sequence[BidFingerprint], entities: Mapping[str, Mapping[str, Any]],
@@ -203,7 +211,8 @@ def check_columns(prints: FingerprintColumns, entities: Mapping[str, Mapping[str
         found += [Finding(indicator, ARTICLES[indicator], _picked(bidders, at),
                           {"field": name, "value": value, "bid_ids": list(_picked(bid_ids, at))})
                   for value, at in _shared(norm(column), bidders.__getitem__).items()]
-    found += _machine_findings(cols.machine_serials, bid_ids, bidders)
+    for multi, lists in zip(_MULTI_VALUED, cols.lists, strict=True):
+        found += _multi_valued_findings(*multi, lists, bid_ids, bidders)
     found += _price_findings(cols.prices, bid_ids, bidders, config)
     found += related_findings(set(bidders), entities)
     return sorted(found, key=_sort_key)
@@ -220,21 +229,22 @@ class _Columns:
     bid_ids: Sequence[str]
     bidders: Sequence[str]
     prices: Sequence[int | None]
-    machine_serials: Sequence[Sequence[str]]
+    lists: Sequence[Sequence[Sequence[str]]]  # one column per entry of _MULTI_VALUED
     values: Sequence[Sequence[str]]  # one column per entry of _SINGLE_VALUED
 
 
 def _columns(prints: FingerprintColumns, excluded: frozenset[str]) -> _Columns:
     """The columns of the bids not in an excluded status."""
     status = prints.status
-    bid_ids, bidders, prices, serials = (
-        prints.bid_id, prints.bidder_uscc, prints.price_fen, prints.machine_serials)
+    bid_ids, bidders, prices = prints.bid_id, prints.bidder_uscc, prints.price_fen
+    lists = [getattr(prints, name) for _, name, _, _ in _MULTI_VALUED]
     values = [getattr(prints, name) for _, name, _ in _SINGLE_VALUED]
     if excluded and not excluded.isdisjoint(status):
         keep = [s not in excluded for s in status]
-        bid_ids, bidders, prices, serials, *values = (
-            list(compress(column, keep)) for column in (bid_ids, bidders, prices, serials, *values))
-    return _Columns(bid_ids, bidders, prices, serials, values)
+        bid_ids, bidders, prices, *columns = (
+            list(compress(column, keep)) for column in (bid_ids, bidders, prices, *lists, *values))
+        lists, values = columns[:len(lists)], columns[len(lists):]
+    return _Columns(bid_ids, bidders, prices, lists, values)
 
 
 def _shared(values: Sequence[str], owner: Callable[[int], str]) -> dict[str, list[int]]:
@@ -258,24 +268,25 @@ def _picked(column: Sequence[str], at: Iterable[int]) -> tuple[str, ...]:
     return tuple(sorted({column[i] for i in at}))
 
 
-def _machine_findings(serials: Sequence[Sequence[str]], bid_ids: Sequence[str],
-                      bidders: Sequence[str]) -> list[Finding]:
-    """Bids made on one machine (条例40(一)): one finding per set of bidders sharing serials.
+def _multi_valued_findings(indicator: RiskIndicator, name: str, key: str, norm: _Normalise,
+                           lists: Sequence[Sequence[str]], bid_ids: Sequence[str],
+                           bidders: Sequence[str]) -> list[Finding]:
+    """One finding per set of bidders sharing values of a field of several values a bid.
 
-    A machine has several serials (CPU, disk, board); the serials that the
-    same bidders share are one finding, not one per serial.
+    The values the same bidders share are one finding (listed under ``key``), not
+    one per value: a machine has several serials (CPU, disk, board: 条例40(一)),
+    and packages mixed into each other may share several files (条例40(五)).
     """
-    flat = _serial(list(chain.from_iterable(serials)))
-    ends = list(accumulate(map(len, serials)))  # bid i's serials end before flat[ends[i]]
+    flat = norm(list(chain.from_iterable(lists)))
+    ends = list(accumulate(map(len, lists)))  # bid i's values end before flat[ends[i]]
     by_group: dict[tuple[str, ...], tuple[list[str], set[str]]] = {}
-    for serial, at in _shared(flat, lambda i: bidders[bisect_right(ends, i)]).items():
+    for value, at in _shared(flat, lambda i: bidders[bisect_right(ends, i)]).items():
         bids = [bisect_right(ends, i) for i in at]
         listed, union = by_group.setdefault(_picked(bidders, bids), ([], set()))
-        listed.append(serial)
+        listed.append(value)
         union.update(bid_ids[b] for b in bids)
-    return [Finding(RiskIndicator.SAME_MACHINE, ARTICLES[RiskIndicator.SAME_MACHINE], group,
-                    {"field": "machine_serials", "serials": sorted(listed),
-                     "bid_ids": sorted(union)})
+    return [Finding(indicator, ARTICLES[indicator], group,
+                    {"field": name, key: sorted(listed), "bid_ids": sorted(union)})
             for group, (listed, union) in by_group.items()]
 
 

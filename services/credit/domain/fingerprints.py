@@ -23,8 +23,11 @@ from ggzy.runtime.errors import DomainError
 VALUE_FIELDS = ("file_digest", "upload_ip", "upload_mac", "agent", "contact_person",
                 "project_manager", "deposit_account")
 TEXT_FIELDS = ("status", "bid_id", "bidder_uscc", *VALUE_FIELDS)
-CHECKED_FIELDS = ("status", "bid_id", "bidder_uscc", "price_fen", "machine_serials",
-                  *VALUE_FIELDS)
+LIST_FIELDS = ("machine_serials", "part_digests")
+CHECKED_FIELDS = ("status", "bid_id", "bidder_uscc", "price_fen", *LIST_FIELDS, *VALUE_FIELDS)
+# Checked fields added after credit began keeping parts as columns: a part kept before
+# has no column of one, and reads as each bid's default, an empty list (no evidence).
+LATER_FIELDS = ("part_digests",)
 STORED_FIELDS = tuple(BidFingerprint.model_fields)  # a part keeps every field
 
 
@@ -37,6 +40,7 @@ class FingerprintColumns:
     bidder_uscc: Sequence[str]
     price_fen: Sequence[int | None]
     machine_serials: Sequence[Sequence[str]]
+    part_digests: Sequence[Sequence[str]]
     file_digest: Sequence[str]
     upload_ip: Sequence[str]
     upload_mac: Sequence[str]
@@ -92,7 +96,8 @@ def columns_of_parts(parts: Iterable[Mapping[str, Any]]) -> FingerprintColumns:
     a checked field, whose columns differ in length, or whose values are not
     of the field's type is a ``DomainError`` (``fingerprints_invalid``) naming
     the part and the field; the values themselves were validated when the part
-    was consumed, and are not validated again.
+    was consumed, and are not validated again. A part kept before a field of
+    ``LATER_FIELDS`` was checked reads as that field's empty lists.
     """
     columns: list[Mapping[str, Any]] = []
     for n, part in enumerate(parts, 1):
@@ -118,14 +123,17 @@ def _invalid(detail: str) -> DomainError:
 def _checked_part(n: int, cols: Any) -> Mapping[str, Any]:
     if not isinstance(cols, Mapping):
         raise _invalid(f"part {n} holds no fingerprint columns")
+    later = [name for name in LATER_FIELDS if name not in cols]
     lengths = set()
     for name in CHECKED_FIELDS:
+        if name in later:
+            continue
         if not isinstance(cols.get(name), list):
             raise _invalid(f"part {n} has no column {name!r}")
         lengths.add(len(cols[name]))
     if len(lengths) > 1:
         raise _invalid(f"part {n}: its columns differ in length ({sorted(lengths)})")
-    return cols
+    return {**cols, **{name: [[] for _ in cols["bid_id"]] for name in later}} if later else cols
 
 
 def _check_types(cols: Mapping[str, list[Any]]) -> None:
@@ -138,7 +146,8 @@ def _check_types(cols: Mapping[str, list[Any]]) -> None:
             raise _invalid(f"column {name!r} holds a value that is not a string") from None
     if not set(map(type, cols["price_fen"])) <= {int, type(None)}:
         raise _invalid("column 'price_fen' holds a value that is not an integer or null")
-    serials = cols["machine_serials"]
-    if not set(map(type, serials)) <= {list} or \
-            not set(map(type, chain.from_iterable(serials))) <= {str}:
-        raise _invalid("column 'machine_serials' holds a value that is not a list of strings")
+    for name in LIST_FIELDS:
+        lists = cols[name]
+        if not set(map(type, lists)) <= {list} or \
+                not set(map(type, chain.from_iterable(lists))) <= {str}:
+            raise _invalid(f"column {name!r} holds a value that is not a list of strings")
