@@ -517,7 +517,7 @@ class Bidding:
         event = BidWithdrawn(tender_id=tender_id, section_code=section, bid_id=bid_id,
                              bidder_uscc=bid["bidder_uscc"])
         action = "withdraw" if status == WITHDRAWN else audit.SET_ASIDE_LATE
-        recorded = audit.operation(dict(bid), at=at.isoformat(), actor=actor, action=action,
+        recorded = audit.operation(bid, at=at.isoformat(), actor=actor, action=action,
                                    data={"digest": bid["digest"]}, source=source)
         return Change(set={"status": status, **recorded}, events=[
             Outgoing(e, Category(state["category"]))
@@ -528,9 +528,7 @@ class Bidding:
         """After the deadline: the section's bids' operations (投标操作记录: each submission,
         resubmission and withdrawal with its time, user and address; 20号令) checked against
         what the close fixed; supervisors and operators see every bid, a bidder its own."""
-        state = await self.tenders.view(tender_id)
-        if state is None:
-            raise NotFound("tender_not_found", f"no tender {tender_id}")
+        state = await self.tender(tender_id)
         tender.section_of(state, code)
         everyone = who.has(Role.SUPERVISOR, Role.OPERATOR)
         if not everyone and not (who.has(Role.BIDDER) and who.uscc):
@@ -579,8 +577,7 @@ class Bidding:
             for code, bids in every.items():
                 kept = await self.store.keep_operations(tender_id, code,
                                                         audit.operations_of(bids))
-                roots[code] = {**roots.get(code, audit.sealed_of([])),
-                               "operations": {k: kept[k] for k in ("bids", "ops", "root")}}
+                roots[code] = {**roots.get(code, audit.sealed_of([])), "operations": kept}
         await self.tenders.update(tender_id, lambda s, v: tender.close(
             s, rules, self.book.calendar, counts, at, refunds, thin, roots), cause)
         state = await self.tender(tender_id)

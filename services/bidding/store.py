@@ -291,17 +291,18 @@ class BiddingStore:
 
     async def keep_operations(self, tender_id: str, code: str, record: Doc) -> Doc:
         """A section's bids' operation leaves as the close fixes them (``audit.operations_of``;
-        first write wins, so a close decided again uses the same leaves), as kept."""
+        first write wins, so a close decided again uses the same leaves): the count of bids
+        and operations and the root kept."""
         key = f"{tender_id}:{code}"
         with contextlib.suppress(DuplicateKeyError):
             await self.operations.insert_one({
                 "_id": key, "tender_id": tender_id, "section_code": code,
                 **{k: record[k] for k in ("bids", "ops", "root")},
                 "leaves": json.dumps(record["leaves"], separators=(",", ":"))})
-        kept = await self.operations.find_one({"_id": key})
+        kept = await self.operations.find_one({"_id": key}, {"_id": 0, "bids": 1, "ops": 1,
+                                                             "root": 1})
         assert kept is not None
-        return {"bids": kept["bids"], "ops": kept["ops"], "root": kept["root"],
-                "leaves": json.loads(kept["leaves"])}
+        return dict(kept)
 
     async def kept_operations(self, tender_id: str, code: str) -> list[str] | None:
         kept = await self.operations.find_one({"_id": f"{tender_id}:{code}"}, {"leaves": 1})

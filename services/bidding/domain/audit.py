@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 GENESIS = "0" * 64
@@ -83,7 +84,7 @@ def sealed_of(bids: list[dict[str, Any]]) -> dict[str, Any]:
 SET_ASIDE_LATE = "set_aside_late"  # the platform's step on a bid written as bidding closed
 
 
-def operation(bid: dict[str, Any] | None, *, at: str, actor: str, action: str,
+def operation(bid: Mapping[str, Any] | None, *, at: str, actor: str, action: str,
               data: dict[str, Any], source: str | None) -> dict[str, Any]:
     """The fields to set on ``bid`` (None: a new bid) for its next operation: the chain
     (``ops``) with the entry appended, its head and length."""
@@ -106,13 +107,15 @@ def operations_of(bids: list[dict[str, Any]]) -> dict[str, Any]:
             "root": sealed_root(leaves), "leaves": leaves}
 
 
-def sealed_operations(bid_id: str, ops: list[dict[str, Any]], leaves: set[str]) -> int | None:
-    """How many of a bid's operations the close fixed: the longest prefix of its chain
-    whose leaf the close recorded; None when it recorded none (a bid written as bidding
-    closed, set aside since)."""
+def sealed_operations(bid_id: str, ops: list[dict[str, Any]],
+                      leaves: set[str]) -> tuple[int, str] | None:
+    """How many of a bid's operations the close fixed, and their leaf: the longest prefix
+    of its chain whose leaf the close recorded; None when it recorded none (a bid written
+    as bidding closed, set aside since)."""
     for k in range(len(ops), -1, -1):
-        if operations_leaf(bid_id, ops[k - 1]["hash"] if k else "", k) in leaves:
-            return k
+        leaf = operations_leaf(bid_id, ops[k - 1]["hash"] if k else "", k)
+        if leaf in leaves:
+            return k, leaf
     return None
 
 
@@ -126,13 +129,15 @@ def operations_report(bids: list[dict[str, Any]], recorded: dict[str, Any] | Non
     out = []
     for b in sorted(bids, key=lambda b: str(b["_id"])):
         ops = list(b.get("ops") or [])
-        k = sealed_operations(b["_id"], ops, kept)
-        if k is not None:
-            found.add(operations_leaf(b["_id"], ops[k - 1]["hash"] if k else "", k))
-        after = [o["action"] for o in ops[k or 0:]]
+        sealed = sealed_operations(b["_id"], ops, kept)
+        k = 0
+        if sealed is not None:
+            k, leaf = sealed
+            found.add(leaf)
+        after = [o["action"] for o in ops[k:]]
         out.append({"bid_id": b["_id"], "bidder_uscc": b["bidder_uscc"], "status": b["status"],
                     "operations": ops, "intact": verify(ops) is None,
-                    "sealed_operations": k or 0, "after_close": after,
+                    "sealed_operations": k, "after_close": after,
                     # only a bid whose write ended as bidding closed has operations the
                     # close did not see, and the platform set it aside (``LATE``) after
                     "explained": not after or (b["status"] == "late"
