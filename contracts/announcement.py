@@ -31,6 +31,7 @@ class NoticeType(StrEnum):
     SALE_LAPSED = "sale_lapsed"  # 成交不成立 / 成交结果无效公告: the winner did not sign the
     #                                confirmation or the contract, or an objection was upheld
     SALE_CONTRACT = "sale_contract"  # 出让合同公告 / 产权交易结果公告: the sale's contract signed
+    PERFORMANCE = "performance"  # 履约验收结果公告 (履约信息): the contract's acceptance
 
 
 @register

@@ -282,6 +282,43 @@ class ContractSigned(_TenderEvent):
                                         "None when none was asked.")
 
 
+class AcceptanceItem(_Part):
+    """One standard of the contract and how it was performed (验收书: 每一项技术、服务、安全
+    标准的履约情况, 政府采购法实施条例第45条)."""
+
+    standard: str = Field(min_length=1, max_length=200, description="A technical, service or "
+                          "safety standard the contract sets (技术、服务、安全标准).")
+    met: bool = Field(description="Whether the winner's performance met it.")
+    note: str = Field(default="", max_length=500, description="What was found (public).")
+
+
+@register
+class ContractAccepted(_TenderEvent):
+    """The winner's performance of the contract was checked (履约验收: 政府采购法第41条;
+    政府采购法实施条例第45条; 建设工程质量管理条例第16条 竣工验收): passed when every
+    standard was met. Public data from here on (履约信息, 国办发〔2015〕63号 (十一)): the
+    notice repeats it; credit records a failed acceptance against the winner. A failed
+    round may be followed by another after rectification (整改后复验); a passed one is
+    final."""
+
+    section_code: SectionCode = Field(description="Section.")
+    winner_uscc: USCC = Field(description="The winner whose performance was checked.")
+    price_fen: int = Field(ge=0, description="The contract price in fen.")
+    round: int = Field(ge=1, description="1 for the first acceptance, 2 after a failed one, "
+                                         "...")
+    passed: bool = Field(description="Every standard was met (验收合格).")
+    items: list[AcceptanceItem] = Field(min_length=1, description="Each standard and its "
+                                        "performance.")
+    recipients_opinion: str | None = Field(
+        default=None, description="The service recipients' opinion, for a public service "
+                                  "(政府采购法实施条例第45条: 邀请服务对象参与并出具意见).")
+    inspection_body_uscc: USCC | None = Field(
+        default=None, description="The quality inspection body that took part (政府采购法第41条: "
+                                  "大型或者复杂的项目).")
+    accepted_at: datetime = Field(description="When the acceptance was recorded.")
+    article: str = Field(description="The legal basis of the acceptance.")
+
+
 @register
 class ContractOverdue(_TenderEvent):
     """The winner did not sign within the rule's days (法46): a credit fact."""

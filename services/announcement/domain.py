@@ -26,6 +26,7 @@ from contracts.bidding import (
     AuctionResultAnnulled,
     Awarded,
     BidsOpened,
+    ContractAccepted,
     ContractSigned,
     EvaluationCompleted,
     TenderFailed,
@@ -218,6 +219,26 @@ def _contract(e: ContractSigned, facts: TenderFacts, rules: Rules,
     return Draft(NoticeType.CONTRACT, e.section_code, f"{facts.project_name}合同公告", content)
 
 
+def _performance(e: ContractAccepted, facts: TenderFacts, rules: Rules,
+                 now: datetime) -> Draft:
+    """履约验收结果公告: a round of the contract's acceptance, each standard and whether it was
+    met (履约信息, 国办发〔2015〕63号 (十一); 政府采购法实施条例第45条: 验收结果应当向社会公告)."""
+    winner = facts.winners.get(e.section_code, {})
+    content = {
+        "TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODE": e.section_code,
+        "WIN_BIDDER_CODE": e.winner_uscc, "WIN_BIDDER_NAME": winner.get("name"),
+        **_amount("CONTRACT_AMOUNT", e.price_fen), "ACCEPTANCE_TIME": e.accepted_at.isoformat(),
+        "ACCEPTANCE_ROUND": e.round, "ACCEPTANCE_PASSED": e.passed,
+        "ACCEPTANCE_RESULT": "合格" if e.passed else "不合格",
+        "ACCEPTANCE_ITEMS": [{"STANDARD": i.standard, "MET": i.met, "NOTE": i.note}
+                             for i in e.items],
+        "RECIPIENTS_OPINION": e.recipients_opinion,
+        "INSPECTION_BODY_CODE": e.inspection_body_uscc, "LEGAL_BASIS": e.article}
+    round_ = "" if e.round == 1 else f"（第{e.round}次）"
+    return Draft(NoticeType.PERFORMANCE, e.section_code,
+                 f"{facts.project_name}履约验收结果公告{round_}", content)
+
+
 def _failure(e: TenderFailed, facts: TenderFacts, rules: Rules,
              now: datetime) -> Draft:
     content = {"TENDER_PROJECT_CODE": e.tender_id, "BID_SECTION_CODE": e.section_code,
@@ -395,6 +416,7 @@ SALE_OBJECTION_METHOD = ("公示期内对公示内容有异议的，可通过平
 DRAFTS: dict[type, Callable[[Any, TenderFacts, Rules, datetime], Draft | None]] = {
     TenderPublished: _tender, TenderModified: _modification, BidsOpened: _opening,
     EvaluationCompleted: _candidates, Awarded: _result, ContractSigned: _contract,
+    ContractAccepted: _performance,
     TenderFailed: _failure, AuctionPublished: _auction, AuctionClosed: _auction_result,
     TenderSuspended: _suspension, TenderResumed: _resumption,
     AuctionConfirmationOverdue: _sale_lapsed, AuctionContractOverdue: _contract_lapsed,

@@ -14,6 +14,7 @@ Every published notice is one release of its tender's contracting process
 | failure (流标/终止) | tenderUpdate | tender.status unsuccessful, the lot unsuccessful |
 | suspension (暂停公告) | tenderUpdate | tender.statusDetails suspended (OCDS has no such status) |
 | resumption (恢复公告) | tenderUpdate | tender.statusDetails resumed, the new tenderPeriod end |
+| performance (履约验收) | implementation | an assessment milestone of the contract, met or notMet |
 
 Only the notice's public content is used, so a release never carries more than
 the notice. Amounts are the notice's exact yuan strings turned into JSON
@@ -222,8 +223,23 @@ def _sale_contract(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) 
                        "dateSigned": c["SIGN_TIME"], "value": _value(c["CONTRACT_AMOUNT"])}]
 
 
+def _performance(r: Release, c: Mapping[str, Any], notice: Mapping[str, Any]) -> None:
+    """A round of the contract's acceptance (履约验收) as an assessment milestone of its
+    implementation: met when every standard was, else notMet."""
+    award_id = f"{notice['tender_id']}-{c['BID_SECTION_CODE']}"
+    unmet = [i["STANDARD"] for i in c["ACCEPTANCE_ITEMS"] if not i["MET"]]
+    r["tag"] = ["implementation"]
+    r["contracts"] = [{"id": f"{award_id}-contract", "awardID": award_id, "implementation": {
+        "milestones": [{
+            "id": f"{award_id}-acceptance-{c['ACCEPTANCE_ROUND']}", "title": "履约验收",
+            "type": "assessment", "status": "met" if c["ACCEPTANCE_PASSED"] else "notMet",
+            **({"dateMet": c["ACCEPTANCE_TIME"]} if c["ACCEPTANCE_PASSED"] else {}),
+            "dateModified": c["ACCEPTANCE_TIME"],
+            "description": "；".join(f"未达标：{s}" for s in unmet) or "全部标准均已达到"}]}}]
+
+
 FILL = {"tender": _tender, "modification": _amendment, "opening": _opening,
         "candidates": _candidates, "result": _result, "contract": _contract,
         "failure": _failure, "auction": _sale, "auction_result": _sale_result,
         "suspension": _suspension, "resumption": _resumption, "sale_lapsed": _sale_lapsed,
-        "sale_contract": _sale_contract}
+        "sale_contract": _sale_contract, "performance": _performance}

@@ -12,6 +12,7 @@ from contracts.bidding import (
     AuctionResultAnnulled,
     Awarded,
     BidsOpened,
+    ContractAccepted,
     ContractSigned,
     EvaluationCompleted,
     TenderFailed,
@@ -28,7 +29,8 @@ from services.announcement.handlers import Announcement
 PUBLIC_EVENTS = (TenderPublished, TenderModified, BidsOpened, EvaluationCompleted, Awarded,
                  ContractSigned, TenderFailed, AuctionPublished, AuctionClosed, TenderSuspended,
                  TenderResumed, AuctionConfirmationOverdue, AuctionContractOverdue,
-                 AuctionResultAnnulled, AuctionConfirmed, AuctionContractSigned)
+                 AuctionResultAnnulled, AuctionConfirmed, AuctionContractSigned,
+                 ContractAccepted)
 
 
 def subscriptions(rt: Runtime, app: Announcement) -> list[Subscription]:

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, Field
 
 from contracts.bidding import (
+    AcceptanceItem,
     EvaluationMethod,
     ProcurementMethod,
     ReplacementReason,
@@ -17,12 +18,12 @@ from contracts.bidding import (
     TenderPublished,
 )
 from contracts.categories import Category
-from contracts.codes import CodeError, section_code, tender_project_code
+from contracts.codes import USCC, CodeError, section_code, tender_project_code
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
-from services.bidding.domain import audit, tender
+from services.bidding.domain import audit, performance, tender
 from services.bidding.domain import draw as draws
 from services.bidding.domain.timeline import Evaluation
 from services.bidding.handlers import Bidding
@@ -178,6 +179,18 @@ class ContractIn(RequestBody):
     performance_bond_fen: int | None = Field(
         default=None, ge=0, description="The performance bond (履约保证金) the documents "
                                         "ask, if any: at most 10% of the price (条例58).")
+
+
+class AcceptanceIn(RequestBody):
+    items: list[AcceptanceItem] = Field(min_length=1, max_length=100, description=(
+        "Each technical, service and safety standard the contract sets, and whether it was "
+        "met (政府采购法实施条例第45条): the acceptance passes only if all were"))
+    public_service: bool = Field(default=False, description="A public service to the public "
+                                 "(公共服务项目): its recipients' opinion is asked (政采条例45)")
+    recipients_opinion: str | None = Field(default=None, max_length=2000, description=(
+        "The service recipients' opinion (服务对象意见)"))
+    inspection_body_uscc: USCC | None = Field(default=None, description=(
+        "The quality inspection body that took part (政府采购法第41条)"))
 
 
 AWARDED = ("awarded", "contracted", "contract_overdue")
@@ -524,6 +537,29 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         body = await read_json(request, ContractIn)
         await app.sign_contract(*ids(request), body.price_fen, who, body.performance_bond_fen)
         return json_response({"signed": True})
+
+    @api.route("POST", base + "/acceptance", summary="Record a round of the contract's "
+               "acceptance (履约验收: 政府采购法第41条; 政采条例45; 建设工程质量管理条例第16条): "
+               "passed when every standard was met; after a failed round another may follow, "
+               "a passed one is final", body=AcceptanceIn, status=201,
+               roles=("tenderee", "agency"), errors=("401", "403", "404", "409", "422"))
+    async def acceptance(request: web.Request) -> web.Response:
+        who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
+        body = await read_json(request, AcceptanceIn)
+        out = await app.accept_contract(
+            *ids(request), who, body.items, public_service=body.public_service,
+            recipients_opinion=body.recipients_opinion,
+            inspection_body_uscc=body.inspection_body_uscc)
+        return json_response(out, status=201)
+
+    @api.route("GET", base + "/acceptance", summary="The contract's acceptance rounds (public: "
+               "履约信息, 国办发〔2015〕63号)", errors=("404",))
+    async def acceptances(request: web.Request) -> web.Response:
+        tender_id, code = ids(request)
+        sec = tender.section_of(await app.tender(tender_id), code)
+        rounds = [performance.public(r) for r in sec.get("acceptances") or []]
+        return json_response({"status": sec["status"], "rounds": rounds,
+                              "passed": any(r["passed"] for r in rounds)})
 
     @api.route("GET", base + "/committee", summary="The committee (supervisors; secret)",
                roles=("operator", "supervisor"))

@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts.bidding import (
+    AcceptanceItem,
     BidderLine,
     BidSubmitted,
     BidWithdrawn,
@@ -34,7 +35,15 @@ from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.cache import TTLCache
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from ggzy.runtime.timers import Timer, Timers
-from services.bidding.domain import audit, deposits, evaluation, objections, sealed, tender
+from services.bidding.domain import (
+    audit,
+    deposits,
+    evaluation,
+    objections,
+    performance,
+    sealed,
+    tender,
+)
 from services.bidding.domain import draw as draws
 from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.domain.timeline import (
@@ -916,6 +925,18 @@ class Bidding:
         refunds = self._refunds(rules, docs, lines, at)
         await self.tenders.update(tender_id, lambda s, v: tender.sign_contract(
             s, rules, code, price_fen, who.subject, at, refunds, who.address, bond_fen))
+
+    async def accept_contract(self, tender_id: str, code: str, who: Principal,
+                              items: Sequence[AcceptanceItem], **facts: Any) -> dict[str, Any]:
+        """One round of the contract's acceptance (履约验收; see domain.performance), by the
+        tenderee or its agency; the round as recorded."""
+        state = await self.tender(tender_id)
+        self._owner(state, who)
+        rules, at = self.rules(state), now()
+        await self.tenders.update(tender_id, lambda s, v: performance.accept(
+            s, rules, code, items, actor=who.subject, now=at, source=who.address, **facts))
+        sec = tender.section_of(await self.tender(tender_id), code)
+        return performance.public(sec["acceptances"][-1])
 
     async def on_contract_due(self, timer: Timer) -> None:
         tender_id, code = timer.payload["tender_id"], timer.payload["section"]

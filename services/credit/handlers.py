@@ -18,6 +18,7 @@ from contracts.bidding import (
     AwardDeclined,
     BidFingerprint,
     BidsOpened,
+    ContractAccepted,
     ContractOverdue,
 )
 from contracts.credit import CreditRecordsDue, RecordDue, RiskAlertRaised, SubjectKind
@@ -36,9 +37,9 @@ EXPIRY = "restriction_expiry"
 Decide = Callable[[Mapping[str, Any]], Change]
 # each adds credit records (records_of)
 RecordedEvent = (BidsOpened | ContractOverdue | AwardDeclined | AuctionConfirmationOverdue
-                 | AuctionContractOverdue)
+                 | AuctionContractOverdue | ContractAccepted)
 RECORDED = (BidsOpened, ContractOverdue, AwardDeclined, AuctionConfirmationOverdue,
-            AuctionContractOverdue)
+            AuctionContractOverdue, ContractAccepted)
 
 
 def now() -> datetime:
@@ -71,6 +72,14 @@ def records_of(e: RecordedEvent) -> list[tuple[str, Record]]:
         return [(e.winner_uscc, Record(
             f"sale_contract_unsigned:{e.auction_id}", "sale_contract_unsigned",
             "AuctionContractOverdue", {"auction_id": e.auction_id, "due": e.due.isoformat()}))]
+    if isinstance(e, ContractAccepted):  # 履约验收不合格: one record per contract, however
+        if e.passed:                       # many rounds fail before one passes
+            return []
+        return [(e.winner_uscc, Record(
+            f"performance_failed:{e.tender_id}:{e.section_code}", "performance_failed",
+            "ContractAccepted", {"tender_id": e.tender_id, "section_code": e.section_code,
+                                 "round": e.round, "article": e.article,
+                                 "unmet": [i.standard for i in e.items if not i.met]}))]
     return [(e.winner_uscc, Record(
         f"contract_overdue:{e.tender_id}:{e.section_code}", "contract_overdue",
         "ContractOverdue", {"tender_id": e.tender_id, "section_code": e.section_code,
@@ -213,7 +222,8 @@ class Credit:
         """The credit records of one bidding event (``records_of``): a bid that failed to
         decrypt counts as revoked (视为撤销, 20号令; 条例35); the winner gave up the award
         (放弃中标; 条例74) or did not sign within the rule's days (法46; 条例74); a sale's
-        winner did not sign the confirmation in time (39号令第22条, unverified)."""
+        winner did not sign the confirmation in time (39号令第22条, unverified); a contract
+        failed its acceptance (履约验收不合格, 政采条例45)."""
         for uscc, rec in records_of(e):
             await self.apply(SubjectKind.ENTITY, uscc, self.record(SubjectKind.ENTITY, rec),
                              cause)

@@ -21,6 +21,7 @@ from contracts.bidding import (
     BidsOpened,
     BidSubmitted,
     BidWithdrawn,
+    ContractAccepted,
     ContractOverdue,
     ContractSigned,
     EvaluationCompleted,
@@ -57,7 +58,7 @@ from services.notify.lanes import FastLane
 
 BIDDING = (TenderPublished, TenderModified, TenderDocumentsObtained, BidSubmitted, BidWithdrawn,
            BidsOpened, TenderFailed, ExpertsDrawn, ExpertReplaced, EvaluationCompleted, Awarded,
-           ContractSigned, ContractOverdue, AwardDeclined, TenderObjectionFiled,
+           ContractSigned, ContractOverdue, ContractAccepted, AwardDeclined, TenderObjectionFiled,
            TenderObjectionAnswered, TenderObjectionOverdue, TenderSuspended, TenderResumed)
 AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmationOverdue,
             AuctionContractSigned, AuctionContractOverdue, AuctionResultAnnulled)

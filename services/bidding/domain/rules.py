@@ -67,6 +67,10 @@ class CategoryRules(BaseModel):
     publicity: Rule
     contract_within: Rule
     performance_bond_percent: Rule
+    acceptance_recipients_opinion: Rule  # 1: a public service's acceptance carries its
+    #                        recipients' opinion (政采条例45)
+    acceptance_inspection_from_fen: Rule  # a contract of at least this price is accepted with
+    #                        a quality inspection body (政府采购法41; 0: never required)
     decryption_window: Rule
     late_bids: Rule
     one_price: Rule  # 1: a bid, once in, is neither replaced nor submitted again (询价)

@@ -608,6 +608,7 @@ def sign_contract(state: State, rules: CategoryRules, code: str, price_fen: int,
                            winner_uscc=winner["bidder_uscc"], price_fen=price_fen, signed_at=now,
                            performance_bond_fen=bond_fen)
     sets = {f"section_state.{code}.status": "contracted",
+            f"section_state.{code}.contract_price_fen": price_fen,
             **{f"section_state.{code}.{k}": v for k, v in _refund_state(refunds).items()}}
     refund = deposits.scheduled(state["tender_id"], code, "contract_signed", list(refunds), now)
     data: dict[str, Any] = {"section": code, "price_fen": price_fen}

@@ -40,6 +40,7 @@ from contracts.bidding import (
     BidsOpened,
     BidSubmitted,
     BidWithdrawn,
+    ContractAccepted,
     ContractOverdue,
     ContractSigned,
     EvaluationCompleted,
@@ -142,6 +143,10 @@ def tender_routes(event: Any, parties: Parties,
     if isinstance(event, ContractOverdue):
         told = [*parties.owners(), r.entity(event.winner_uscc)]
         return [Route(x, "contract_overdue") for x in _unique(told)]
+    if isinstance(event, ContractAccepted):  # 履约验收: the owners and the winner
+        kind = "contract_accepted" if event.passed else "contract_acceptance_failed"
+        return [Route(x, kind) for x in _unique([*parties.owners(),
+                                                 r.entity(event.winner_uscc)])]
     if isinstance(event, TenderObjectionFiled):  # the objector is named to the owners only
         kind = "opening_objection_filed" if event.matter is ObjectionMatter.OPENING \
             else "objection_filed"

@@ -144,6 +144,11 @@ CONTEXTS: Mapping[str, Callable[[Any], Context]] = {
                           "contract_due": _t(e.contract_due)},  # never the committee
     "contract_signed": lambda e: {**_section(e), "signed_at": _t(e.signed_at)},
     "contract_overdue": lambda e: {**_section(e), "due": _t(e.due)},
+    "contract_accepted": lambda e: {**_section(e), "round": str(e.round),
+                                    "accepted_at": _t(e.accepted_at)},
+    "contract_acceptance_failed": lambda e: {
+        **_section(e), "round": str(e.round), "accepted_at": _t(e.accepted_at),
+        "unmet": "、".join(i.standard for i in e.items if not i.met)},
     "award_declined": lambda e: {**_section(e), "declined_at": _t(e.declined_at),
                                  "next_winner": e.next_winner.bidder_name if e.next_winner
                                  else "-"},
