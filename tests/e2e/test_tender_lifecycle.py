@@ -590,6 +590,8 @@ async def test_procurement_with_comprehensive_scoring_awards_the_best_total(
     assert ranked == [(120_000_00, "95.00"), (100_000_00, "70.00"), (150_000_00, "70.00")]
     await _first_declines_and_second_wins(p, tender_id, section, report["candidates"],
                                           dict(parties["bidders"]))
+    await _the_contract_is_accepted_in_rounds_and_published(
+        p, tender_id, section, report["candidates"][1], parties)
 
 
 async def _first_declines_and_second_wins(p: Platform, tender_id: str, section: str,
@@ -623,6 +625,74 @@ async def _first_declines_and_second_wins(p: Platform, tender_id: str, section: 
             kinds = [r["kind"] for r in account.get("records", {}).values()]
             return status == 200 and "award_declined" in kinds
         await eventually(recorded, within=30)
+
+
+async def _the_contract_is_accepted_in_rounds_and_published(
+        p: Platform, tender_id: str, section: str, winner: dict[str, Any],
+        parties: dict[str, Any]) -> None:
+    """履约验收 (政府采购法第41条; 政府采购法实施条例第45条): each standard checked, a public
+    service with its recipients' opinion; a failed round, another after rectification, then
+    final. Each round is published (履约信息, 国办发〔2015〕63号), credit records the failure
+    against the winner, and the winner hears the result."""
+    path = f"/v1/tenders/{tender_id}/sections/{section}/acceptance"
+    t_token, tokens = parties["t_token"], dict(parties["bidders"])
+    items = [{"standard": "设备到货数量", "met": True},
+             {"standard": "系统联调", "met": False, "note": "接口未联通"}]
+    status, body = await p.call("bidding", "POST", path, t_token, {"items": items})
+    assert status == 409 and body["error"]["code"] == "not_contracted", body
+    status, body = await p.call("bidding", "POST",
+                                f"/v1/tenders/{tender_id}/sections/{section}/contract", t_token,
+                                {"price_fen": winner["price_fen"]})
+    assert status == 200, body
+    status, body = await p.call("bidding", "POST", path, tokens[winner["bidder_uscc"]],
+                                {"items": items})
+    assert status == 403, body  # the tenderee or its agency records it, not the winner
+    service = {"items": items, "public_service": True}
+    status, body = await p.call("bidding", "POST", path, t_token, service)
+    assert status == 422 and body["error"]["code"] == "recipients_opinion_required", body
+    assert "第45条" in body["error"]["details"]["article"]
+    status, failed = await p.call("bidding", "POST", path, t_token,
+                                  {**service, "recipients_opinion": "部分功能无法使用"})
+    assert status == 201 and (failed["round"], failed["passed"]) == (1, False), failed
+    fixed = [{**i, "met": True} for i in items]
+    status, passed = await p.call("bidding", "POST", path, t_token,
+                                  {"items": fixed, "public_service": True,
+                                   "recipients_opinion": "服务对象满意"})
+    assert status == 201 and (passed["round"], passed["passed"]) == (2, True), passed
+    status, body = await p.call("bidding", "POST", path, t_token, {"items": fixed})
+    assert status == 409 and body["error"]["code"] == "acceptance_final", body
+    _, public = await p.call("bidding", "GET", path)  # no token: 履约信息 is public
+    assert public["passed"] is True and [r["round"] for r in public["rounds"]] == [1, 2]
+
+    async def notices() -> Any:
+        _, feed = await p.call("announcement", "GET",
+                               f"/v1/notices?tender={tender_id}&type=performance")
+        return feed["items"] if len(feed["items"]) == 2 else None
+    newest, first = await eventually(notices, within=30)
+    assert (first["content"]["ACCEPTANCE_RESULT"], newest["content"]["ACCEPTANCE_RESULT"]) \
+        == ("不合格", "合格")
+    assert first["content"]["ACCEPTANCE_ITEMS"][1]["NOTE"] == "接口未联通"
+    assert newest["content"]["RECIPIENTS_OPINION"] == "服务对象满意"
+    _, pkg = await p.call("announcement", "GET", f"/v1/ocds/releases?tender={tender_id}")
+    milestones = [m for rel in pkg["releases"] if rel["tag"] == ["implementation"]
+                  for m in rel["contracts"][0]["implementation"]["milestones"]]
+    assert [m["status"] for m in milestones] == ["notMet", "met"]
+    if "credit" in p.procs:
+        _, supervisor = await p.entity("supervisor")
+
+        async def recorded() -> Any:
+            status, account = await p.call(
+                "credit", "GET", f"/v1/accounts/entity/{winner['bidder_uscc']}", supervisor)
+            kinds = [r["kind"] for r in account.get("records", {}).values()]
+            return status == 200 and kinds.count("performance_failed") == 1
+        await eventually(recorded, within=30)
+
+    async def told() -> Any:
+        _, inbox = await p.call("notify", "GET", "/v1/me/inbox?limit=500",
+                                tokens[winner["bidder_uscc"]])
+        kinds = [i["kind"] for i in inbox["items"] if i["data"].get("tender_id") == tender_id]
+        return {"contract_acceptance_failed", "contract_accepted"} <= set(kinds)
+    await eventually(told, within=30)
 
 
 async def test_objection_to_the_documents_suspends_the_tender_until_answered(
