@@ -1,4 +1,5 @@
-"""The demo's second part: one construction tender from publication to contract.
+"""The demo's second part: one construction tender from publication to contract and its
+acceptance.
 
 The local platform runs the bidding rules of ``deploy/rules-demo.yaml`` (the
 real articles, periods in seconds) so the whole tender takes about a minute.
@@ -148,6 +149,12 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
                              {"price_fen": price, "performance_bond_fen": price // 10})
     print(f"    at {won['winner']['bidder_name']}'s {price} fen with a bond of 10% (条例58) "
           f"-> {status}")
+    standards = [{"standard": s, "met": True} for s in ("主体结构质量", "消防设施", "节能")]
+    status, done = await c.call("bidding", "POST",
+                                f"/v1/tenders/{tender_id}/sections/{section}/acceptance",
+                                t_token, {"items": standards})
+    print(f"    its acceptance (履约验收, 建设工程质量管理条例第16条), each standard met -> "
+          f"{status} round {done.get('round')} passed={done.get('passed')}")
     _, draw = await c.call("bidding", "GET", f"/v1/tenders/{tender_id}/sections/{section}/draw")
     record = DrawRecord.of_doc(draw["record"])
     rerun = replay(draw["seed"], record)
@@ -163,12 +170,13 @@ async def _award(c: PlatformClient, tender_id: str, section: str, t_token: str) 
     print(f"  the same checked here, as `ggzy audit verify tender {tender_id}` does:")
     await asyncio.to_thread(main, ["audit", "verify", "tender", tender_id, "--url",
                                    c.urls["bidding"], "--token", c.tokens["operator"]])
-    async def seven() -> list[dict[str, Any]] | None:  # with the suspension and resumption
-        _, body = await c.call("announcement", "GET", f"/v1/notices?tender={tender_id}")
-        return body["items"] if len(body["items"]) >= 7 else None
+    async def eight() -> list[dict[str, Any]] | None:  # with the suspension, the resumption
+        _, body = await c.call("announcement", "GET",  # and the acceptance (履约信息)
+                               f"/v1/notices?tender={tender_id}")
+        return body["items"] if len(body["items"]) >= 8 else None
 
     print("15. the public notices of the tender (announcement's feed, newest first):")
-    for notice in await eventually(seven, within=30):
+    for notice in await eventually(eight, within=30):
         print(f"  notice: {notice['notice_type']:10} {notice['title']}")
 
 
