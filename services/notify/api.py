@@ -19,8 +19,9 @@ from ggzy.runtime.http import (
     ws_refuse,
     ws_until_closed,
 )
+from ggzy.runtime.outbound import forbidden_target
 from ggzy.runtime.service import Runtime
-from services.notify.channels import InboxHub, forbidden_target
+from services.notify.channels import InboxHub
 from services.notify.domain import recipients as r
 from services.notify.domain.recipients import RecipientId
 from services.notify.queue import DeliveryQueue

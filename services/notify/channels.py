@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
-import ipaddress
 import json
 import logging
 import smtplib
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
+from ggzy.runtime import signing
 from ggzy.runtime.follow import Clients
-from services.notify.domain import signing
+from ggzy.runtime.outbound import PublicResolver, body_of, forbidden_target
 
 log = logging.getLogger("ggzy.notify.channels")
 
@@ -46,56 +42,8 @@ class DeliveryError(Exception):
         self.endpoint_fault = endpoint_fault
 
 
-def body_of(payload: dict[str, Any]) -> bytes:
-    """The exact bytes a webhook receives (and that are signed): what ``json.dumps(payload,
-    ensure_ascii=False, separators=(",", ":"))`` writes, by one encoder made once."""
-    return _BODY.encode(payload).encode()
-
-
-_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def is_public(address: str) -> bool:
-    """Whether an IP address is a public internet address: not loopback, private,
-    link-local (where cloud metadata services answer), multicast or reserved."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_global and not ip.is_multicast
-
-
-def forbidden_target(url: str) -> str | None:
-    """Why a webhook URL may not be used when only public targets are allowed (its host
-    is an IP literal that is not public, or a name of this host), or None."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return f"{host} is this host"
-    try:
-        return None if is_public(host) else f"{host} is not a public address"
-    except ValueError:  # a name: checked again when it is resolved, at every connection
-        return None
-
-
-class PublicResolver(AbstractResolver):
-    """Resolves webhook hosts to public addresses only, so a recipient's URL cannot make
-    the platform call into its own network (SSRF). Checked at connection time, so a
-    name that resolves elsewhere later (DNS rebinding) is refused as well."""
-
-    def __init__(self) -> None:
-        self.inner = DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        found = await self.inner.resolve(host, port, family)
-        public = [r for r in found if is_public(r["host"])]
-        if not public:
-            raise OSError(f"webhook host {host} resolves to no public address")
-        return public
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
 class Webhooks:
-    """POSTs signed JSON to recipients' endpoints (see ``domain.signing``).
+    """POSTs signed JSON to recipients' endpoints (see ``ggzy.runtime.signing``).
 
     Only public targets are called unless ``allow_private`` (a local platform, tests)."""
 

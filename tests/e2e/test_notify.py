@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from contracts.topics import Stage, topic_name
+from ggzy.runtime import signing
 from ggzy.testing.kafka import eventually, read_topic
-from services.notify.domain import signing
 from tests.e2e.conftest import Platform
 from tests.e2e.test_tender_lifecycle import (
     _events,

@@ -42,6 +42,7 @@ from contracts.credit import (
 from contracts.envelope import Envelope
 from contracts.notify import Channel, NotificationQueued
 from contracts.topics import Stage, topic_name
+from ggzy.runtime import signing
 from ggzy.runtime.aggregates import Aggregates, Cause, Change, now_ms
 from ggzy.runtime.batching import Store
 from ggzy.runtime.errors import Conflict
@@ -51,7 +52,6 @@ from ggzy.testing.infra import Infra
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
 from ggzy.testing.services import Running, free_port, running
 from services.notify.courier import Courier, NotifyMetrics
-from services.notify.domain import signing
 from services.notify.domain.policy import Breakers, RetryPolicy
 from services.notify.domain.recipients import RecipientId, lane_id, notification_id
 from services.notify.lanes import queued_id

@@ -12,10 +12,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from ggzy.runtime.outbound import PublicResolver
 from ggzy.testing.client import PlatformClient
 from ggzy.testing.infra import Infra
 from ggzy.testing.services import free_port, running
-from services.notify.channels import DeliveryError, PublicResolver, Webhooks
+from services.notify.channels import DeliveryError, Webhooks
 from services.notify.main import build
 from services.notify.settings import NotifySettings
 from tests.conftest import isolated_settings

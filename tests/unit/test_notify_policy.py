@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import random
 
-from services.notify.domain import signing
+from ggzy.runtime import signing
 from services.notify.domain.policy import CLOSED, HALF_OPEN, OPEN, Breaker, RetryPolicy
 
 

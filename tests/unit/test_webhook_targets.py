@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.notify.channels import forbidden_target, is_public
+from ggzy.runtime.outbound import forbidden_target, is_public
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.8", "172.16.5.4", "192.168.1.1",

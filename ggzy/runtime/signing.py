@@ -1,13 +1,14 @@
-"""Webhook signatures: how a receiver checks that a notification came from the platform.
+"""Signed outbound requests: how a receiver checks that a POST came from the platform.
 
-Every webhook POST carries three headers:
+Notify's webhooks and announcement's syndication to upper platforms sign alike. Every
+such POST carries three headers:
 
 - ``X-Ggzy-Timestamp``: Unix time in seconds when it was signed;
 - ``X-Ggzy-Signature``: ``v1=`` followed by the lowercase hex HMAC-SHA256, keyed
   with the secret the recipient registered, over the bytes
   ``<timestamp> + "." + <raw request body>``;
-- ``X-Ggzy-Notification-Id``: the notification's id (the same on every retry:
-  a receiver deduplicates on it).
+- ``X-Ggzy-Notification-Id`` (a webhook) or ``X-Ggzy-Delivery-Id`` (a syndication
+  batch): its id, the same on every retry, so a receiver deduplicates on it.
 
 To verify: take the raw body as received (before any JSON parsing), compute
 ``hmac_sha256(secret, f"{timestamp}.".encode() + body)``, compare it with the
@@ -25,6 +26,7 @@ import hmac
 TIMESTAMP = "X-Ggzy-Timestamp"
 SIGNATURE = "X-Ggzy-Signature"
 NOTIFICATION_ID = "X-Ggzy-Notification-Id"
+DELIVERY_ID = "X-Ggzy-Delivery-Id"
 TOLERANCE_S = 300
 
 
@@ -33,10 +35,11 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + hmac.digest(secret.encode(), b"%d." % timestamp + body, "sha256").hex()
 
 
-def headers(secret: str, timestamp: int, body: bytes, notification_id: str) -> dict[str, str]:
-    """Every header of a signed webhook request."""
+def headers(secret: str, timestamp: int, body: bytes, notification_id: str,
+            id_header: str = NOTIFICATION_ID) -> dict[str, str]:
+    """Every header of a signed request (its id under ``id_header``)."""
     return {TIMESTAMP: str(timestamp), SIGNATURE: sign(secret, timestamp, body),
-            NOTIFICATION_ID: notification_id, "Content-Type": "application/json"}
+            id_header: notification_id, "Content-Type": "application/json"}
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str, now: int,
