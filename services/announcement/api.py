@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from contracts.announcement import NoticePublished, NoticeType
+from contracts.announcement import NoticeType
 from contracts.categories import Category
 from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import BadRequest
@@ -22,10 +22,10 @@ from ggzy.runtime.http import Api, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.announcement import ocds
 from services.announcement.handlers import Announcement
-from services.announcement.store import region_filter, text_filter
+from services.announcement.store import public, region_filter, text_filter
+from services.announcement.syndication import Syndication
 
 BEIJING = timezone(timedelta(hours=8), "CST")  # a date or time without offset is 北京时间
-PUBLIC = (*NoticePublished.model_fields, "seq", "publicity_status")
 REGION = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
 MAX_QUERY = 100
 
@@ -64,6 +64,18 @@ class FeedPage(BaseModel):
     watermark: int = Field(description="Every notice numbered up to here is visible.")
 
 
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}$",
+                           description="The upper platform's id, e.g. national-ggzy.")
+    name: str = Field(min_length=1, max_length=200, description="e.g. 全国公共资源交易平台.")
+    url: AnyHttpUrl = Field(description="Where its batches are POSTed (public address).")
+    categories: list[Category] = Field(default_factory=list, max_length=len(Category),
+                                       description="The categories it takes (empty: all).")
+    from_start: bool = Field(default=True, description="Every notice published so far "
+                             "first; false: only notices published from now on.")
+
+
 class Stats(BaseModel):
     counts: list[dict[str, Any]] = Field(description="Per category and type.")
     by_type: dict[str, int]
@@ -79,11 +91,6 @@ class FeedQuery:
     before: int | None
     after: int | None
     limit: int
-
-
-def public(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A notice as anyone may read it: only the fields of the published notice."""
-    return {"id": doc["_id"], **{k: doc[k] for k in PUBLIC if k in doc}}
 
 
 def _int(query: Mapping[str, str], name: str, low: int, high: int) -> int | None:
@@ -193,7 +200,7 @@ def _stats(rows: list[dict[str, Any]]) -> Stats:
                  total=sum(by_type.values()))
 
 
-def routes(rt: Runtime, app: Announcement) -> Api:
+def routes(rt: Runtime, app: Announcement, syndication: Syndication) -> Api:
     api = Api("ggzy announcement")
 
     @api.route("GET", "/v1/notices", response=FeedPage, errors=("400",), summary=(
@@ -237,7 +244,36 @@ def routes(rt: Runtime, app: Announcement) -> Api:
             uri=str(request.url), next_uri=nxt))
 
     _objection_routes(api, rt, app)
+    _syndication_routes(api, rt, syndication)
     return api
+
+
+def _syndication_routes(api: Api, rt: Runtime, syndication: Syndication) -> None:
+    @api.route("POST", "/v1/syndication/targets", body=TargetIn, status=201,
+               roles=("operator",), errors=("401", "403", "409", "422"),
+               summary="Register an upper platform the feed is pushed to (上连国家; signed "
+                       "batches, oldest first, nothing skipped): its secret is in this answer "
+                       "only")
+    async def add_target(request: web.Request) -> web.Response:
+        rt.principal(request, Role.OPERATOR)
+        body = await read_json(request, TargetIn)
+        out = await syndication.add(body.target_id, body.name, str(body.url), body.categories,
+                                    body.from_start)
+        return json_response(out, 201)
+
+    @api.route("GET", "/v1/syndication/targets", roles=("operator", "supervisor"),
+               errors=("401", "403"), summary="The upper platforms: each one's cursor, lag "
+               "behind the feed's watermark, failures and last error")
+    async def targets(request: web.Request) -> web.Response:
+        rt.principal(request, Role.OPERATOR, Role.SUPERVISOR)
+        return json_response({"targets": await syndication.all(),
+                              "watermark": await syndication.store.watermark()})
+
+    @api.route("GET", "/v1/syndication/targets/{target_id}", roles=("operator", "supervisor"),
+               errors=("401", "403", "404"), summary="One upper platform")
+    async def target(request: web.Request) -> web.Response:
+        rt.principal(request, Role.OPERATOR, Role.SUPERVISOR)
+        return json_response(await syndication.one(request.match_info["target_id"]))
 
 
 def _objection_routes(api: Api, rt: Runtime, app: Announcement) -> None:

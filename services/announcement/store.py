@@ -26,6 +26,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from contracts.announcement import NoticePublished
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.errors import Conflict
@@ -34,6 +35,12 @@ from services.announcement.domain import TenderFacts
 FEED = "feed"
 NOTICE, VOID = "notice", "void"  # the ``record`` of a document in the notices collection
 ABANDON_MS = 10_000
+PUBLIC = (*NoticePublished.model_fields, "seq", "publicity_status")
+
+
+def public(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A notice as anyone may read it: only the fields of the published notice."""
+    return {"id": doc["_id"], **{k: doc[k] for k in PUBLIC if k in doc}}
 
 
 class NoticeStore:
