@@ -484,10 +484,10 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                               and recorded["root"] == now_["root"]})
 
     @api.route("GET", base + "/operations", summary="After the deadline: each bid's "
-               "operations (投标操作记录: submission, resubmission, withdrawal, each with its "
-               "time, user and source address; 20号令) as hash chains, checked against the "
-               "root the close wrote into the audit trail: supervisors and operators every "
-               "bid, a bidder its own", errors=("401", "403", "404", "409"))
+               "operations (投标操作记录: submission, resubmission, withdrawal, key reveal, each "
+               "with its time, user and source address; 20号令) as hash chains, checked "
+               "against the root the close wrote into the audit trail: supervisors and "
+               "operators every bid, a bidder its own", errors=("401", "403", "404", "409"))
     async def bid_operations(request: web.Request) -> web.Response:
         return json_response(await app.bid_operations(*ids(request), rt.principal(request)))
 

@@ -614,8 +614,11 @@ class Bidding:
                                base64.b64decode(doc["nonce"]), doc["digest"])
         content = sealed.open_bid(bid, key, tender_id=tender_id, section_code=section,
                                   bidder_uscc=str(who.uscc))
+        # the operation (20号令: time, operator, address), chained on the bid's last one
+        op = audit.entry(list(doc.get("ops") or []), at=tender.iso(now()), actor=who.subject,
+                         action=audit.REVEAL_KEY, data={}, source=who.address)
         if not await self.store.record_reveal(tender_id, section, str(who.uscc), key_b64,
-                                              int(content["price_fen"])):
+                                              int(content["price_fen"]), op):
             await self.bids.update(bid_id, lambda s, v: Change(set={  # no reveal ledger
                 "key": key_b64, "price_fen": content["price_fen"], "opened": 1}))
         return {"price_fen": content["price_fen"]}

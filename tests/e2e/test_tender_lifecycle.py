@@ -166,6 +166,7 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     assert status == 200
     assert sorted(line["status"] for line in opening["lines"]) == [
         "revoked", "valid", "valid", "valid"]
+    await _reveals_are_operations_on_record(p, tender_id, section, list(keys)[:3])
     await _object_to_the_opening(p, tender_id, section, parties)
     status, committee = await p.call("bidding", "GET",
                                      f"/v1/tenders/{tender_id}/sections/{section}/committee",
@@ -213,6 +214,21 @@ async def test_full_construction_tender_from_publication_to_contract(platform: P
     _the_draw_reruns_from_its_record(draw, committed["commitment"], members, digests[:3])
     await _audit_trail_is_for_supervision_and_verifies_end_to_end(p, tender_id)
     await _notices_are_public_and_complete(p, tender_id, members)
+
+
+async def _reveals_are_operations_on_record(p: Platform, tender_id: str, section: str,
+                                            revealed: list[str]) -> None:
+    """20号令: each decryption is on its bid's record with its time, user and address,
+    chained after the bid's submission; the bid whose key never came has none."""
+    status, ops = await p.call("bidding", "GET",
+                               f"/v1/tenders/{tender_id}/sections/{section}/operations",
+                               p.tokens["operator"])
+    assert status == 200 and ops["matches"] is True, ops
+    after = {b["bidder_uscc"]: b["after_close"] for b in ops["bids"]}
+    assert {u for u, a in after.items() if a == ["reveal_key"]} == set(revealed)
+    assert all(a == [] for u, a in after.items() if u not in revealed)
+    reveal = next(b for b in ops["bids"] if b["bidder_uscc"] == revealed[0])["operations"][-1]
+    assert reveal["action"] == "reveal_key" and reveal["source"] == "127.0.0.1"
 
 
 def _the_draw_reruns_from_its_record(draw: dict[str, Any], committed: str, members: list[str],

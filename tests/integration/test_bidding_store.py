@@ -151,6 +151,24 @@ async def test_the_ledger_keeps_key_and_price_and_reads_entries_kept_before(
                       old: 9_999}
     assert bidding_store.reveal_price(bidding_store.reveal_entry("a:b", -3)) == -3
 
+async def test_a_reveal_keeps_its_operation_and_the_first_reveal_stands(
+        store: BiddingStore) -> None:
+    """20号令: the decryption on record (who, when, from where); a repeated reveal (a
+    retried request) neither rewrites it nor adds another."""
+    bids = received(3, "T5")
+    await store.write_dossier("T5", "S1", bids)
+    for b in bids:
+        await store.bids.insert_one({**b, "tender_id": "T5", "section_code": "S1",
+                                     "status": "submitted", "ops": []})
+    first = {"n": 1, "at": "2026-12-01T10:00:00+00:00", "actor": "u-1",
+             "action": "reveal_key", "data": {}, "prev": "0" * 64, "hash": "a" * 64}
+    uscc = bids[0]["bidder_uscc"]
+    assert await store.record_reveal("T5", "S1", uscc, "k1=", 100, first)
+    assert await store.record_reveal("T5", "S1", uscc, "k1=", 100, {**first, "hash": "b" * 64})
+    ops = {b["bidder_uscc"]: b["ops"] for b in await store.bid_operations("T5", "S1")}
+    assert ops[uscc] == [first]  # the first stands
+    assert all(ops[b["bidder_uscc"]] == [] for b in bids[1:])
+
 
 async def test_an_incomplete_dossier_or_no_ledger_falls_back(store: BiddingStore) -> None:
     await store.write_dossier("T2", "S1", received(1_500, "T2"))

@@ -184,6 +184,37 @@ def test_a_bid_written_as_bidding_closed_and_set_aside_is_explained() -> None:
     assert row["operations"][-1]["actor"] == "platform" and "source" not in row["operations"][-1]
 
 
+def test_a_key_revealed_after_the_close_is_on_the_bids_record_ling20() -> None:
+    """20号令: the decryption is an operation too, with its time, user and address; kept in
+    the reveal ledger, chained on the bid's last operation, so it cannot be altered or put
+    on another bid. After the close only that, once, is explained on a bid taken."""
+    from services.bidding.store import reveal_entry, reveal_op, reveal_price
+
+    bids = [_bid("T:1:A", "submit"), _bid("T:1:B", "submit", "resubmit")]
+    recorded, leaves = _closed(bids)
+
+    def revealed(bid: dict[str, Any]) -> dict[str, Any]:
+        op = audit.entry(bid["ops"], at="2026-12-01T10:00:00+00:00", actor="u-1",
+                         action=audit.REVEAL_KEY, data={}, source="203.0.113.9")
+        entry = reveal_entry("a2V5", 9_000_000_00, op)  # as the ledger keeps it
+        assert reveal_price(entry) == 9_000_000_00 and reveal_op("9:a2V5") is None
+        return {**bid, "ops": [*bid["ops"], reveal_op(entry)]}
+    opened = [revealed(b) for b in bids]
+    report = audit.operations_report(opened, recorded, leaves)
+    assert report["matches"], report
+    assert [b["after_close"] for b in report["bids"]] == [["reveal_key"], ["reveal_key"]]
+    assert report["bids"][1]["operations"][-1]["n"] == 3
+    # a reveal op moved onto another bid: its chain breaks
+    moved = {**bids[0], "ops": [*bids[0]["ops"], opened[1]["ops"][-1]]}
+    assert not audit.operations_report([moved, opened[1]], recorded, leaves)["matches"]
+    # twice, or on a late bid, is not what a bidder's window allows
+    twice = revealed(opened[0])
+    assert not audit.operations_report([twice, opened[1]], recorded, leaves)["matches"]
+    late = _bid("T:1:L", "submit", status="late")
+    report = audit.operations_report([*opened, revealed(late)], recorded, leaves)
+    assert not report["matches"]
+
+
 def test_the_command_checks_each_sections_bid_operations_against_the_close(
         served: tuple[str, type[_Serve]], capsys: pytest.CaptureFixture[str]) -> None:
     """``ggzy audit verify tender`` re-computes the bids' operations against the root the

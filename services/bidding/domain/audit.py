@@ -82,6 +82,8 @@ def sealed_of(bids: list[dict[str, Any]]) -> dict[str, Any]:
 # root into the tender's trail. Before the deadline nobody can read them (who or how many
 # have bid stays sealed).
 SET_ASIDE_LATE = "set_aside_late"  # the platform's step on a bid written as bidding closed
+REVEAL_KEY = "reveal_key"  # the bidder's decryption in the window (kept in the reveal ledger,
+#                            chained on the bid's last operation)
 
 
 def operation(bid: Mapping[str, Any] | None, *, at: str, actor: str, action: str,
@@ -123,7 +125,7 @@ def operations_report(bids: list[dict[str, Any]], recorded: dict[str, Any] | Non
                       leaves: list[str] | None) -> dict[str, Any]:
     """Check a section's bids' operations against what the close fixed: each chain intact,
     the kept leaves those of the recorded root, every leaf some bid's, and nothing after
-    the close but the platform's setting aside of a late bid."""
+    the close but a bid's key revealed or the platform's setting aside of a late bid."""
     kept = set(leaves or [])
     found: set[str] = set()
     out = []
@@ -135,13 +137,13 @@ def operations_report(bids: list[dict[str, Any]], recorded: dict[str, Any] | Non
             k, leaf = sealed
             found.add(leaf)
         after = [o["action"] for o in ops[k:]]
+        # after the close: the bidder's one reveal of a bid taken, or the platform's
+        # setting aside of a bid written as bidding closed (``LATE``), and nothing else
+        explained = not after or (b["status"] == "late" and after[-1] == SET_ASIDE_LATE) \
+            or (after == [REVEAL_KEY] and b["status"] != "late")
         out.append({"bid_id": b["_id"], "bidder_uscc": b["bidder_uscc"], "status": b["status"],
                     "operations": ops, "intact": verify(ops) is None,
-                    "sealed_operations": k, "after_close": after,
-                    # only a bid whose write ended as bidding closed has operations the
-                    # close did not see, and the platform set it aside (``LATE``) after
-                    "explained": not after or (b["status"] == "late"
-                                               and after[-1] == SET_ASIDE_LATE)})
+                    "sealed_operations": k, "after_close": after, "explained": explained})
     root_matches = recorded is not None and leaves is not None \
         and sealed_root(list(leaves)) == recorded.get("root")
     missing = len(kept - found)
