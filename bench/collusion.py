@@ -50,7 +50,8 @@ from services.credit.domain.rotation import SectionOutcome, find_rotation  # noq
 
 RESULTS = ROOT / "bench" / "results"
 PLANTED = ("file_digest", "machine_serials", "upload_ip", "upload_mac", "contact_person",
-           "agent", "project_manager", "deposit_account")
+           "agent", "project_manager", "deposit_account", "part_digests")
+PARTS = 5  # files of each bid's package, each with its digest (条例40(五)); --parts
 Entities = dict[str, dict[str, Any]]
 
 
@@ -71,7 +72,13 @@ def honest_print(i: int, code: str, price: int | None) -> BidFingerprint:
         upload_ip=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
         upload_mac=f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
         contact_person=f"联系人{i}", agent=f"代理人{i}", project_manager=f"项目经理{i}",
-        deposit_account=f"6222{i:012d}")
+        deposit_account=f"6222{i:012d}",
+        part_digests=[f"{i:056x}{p:08x}" for p in range(PARTS)])
+
+
+def planted(n: int) -> int:
+    """Pairs planted in a section of n bids: one per mark at least (every indicator)."""
+    return max(len(PLANTED), n // 1000)
 
 
 def section(rng: random.Random, bidders: list[str], n: int,
@@ -86,9 +93,13 @@ def section(rng: random.Random, bidders: list[str], n: int,
     for k in range(planted_pairs):
         a, b = rng.sample(range(n), 2)
         name = PLANTED[k % len(PLANTED)]
+        if name == "part_digests" and not PARTS:
+            name = PLANTED[0]  # packages without parts: plant another value instead
         value: Any = [f"SHARED{k}"] if name == "machine_serials" else f"shared-{k}"
-        prints[b] = prints[b].model_copy(update={name: value})
-        prints[a] = prints[a].model_copy(update={name: value})
+        for x in (a, b):
+            if name == "part_digests":  # one file of each package the same (相互混装)
+                value = [*prints[x].part_digests[1:], f"{0xFEED0000 + k:064x}"]
+            prints[x] = prints[x].model_copy(update={name: value})
     entities: Entities = {c: {"legal_representative_ref": f"rep-{j}", "controlled_by": []}
                           for j, c in enumerate(bidders[:n])}
     for k in range(max(1, planted_pairs // 4)):
@@ -164,7 +175,7 @@ def cold_check(n: int, seed: int, path: str) -> dict[str, float]:
     """The first check of a fresh process on a section of n bids it has just built
     (``models``: check_section on the models; ``service``: from the decoded stored parts)."""
     rng = random.Random(seed)
-    prints, entities = section(rng, codes(rng, n), n, planted_pairs=max(8, n // 1000))
+    prints, entities = section(rng, codes(rng, n), n, planted_pairs=planted(n))
     if path == "service":
         parts = decoded(stored_parts(prints))
         del prints
@@ -178,7 +189,8 @@ def cold_check(n: int, seed: int, path: str) -> dict[str, float]:
 
 def cold_in_fresh_process(n: int, seed: int, path: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--cold-one", str(n), "--seed", str(seed),
-                          "--path", path], check=True, capture_output=True, text=True).stdout
+                          "--path", path, "--parts", str(PARTS)], check=True,
+                         capture_output=True, text=True).stdout
     figures: dict[str, float] = json.loads(out)
     return figures
 
@@ -189,7 +201,7 @@ def bench_sections(sizes: list[int], repeats: int, rng: random.Random,
     bidders = codes(rng, max(sizes))
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        prints, entities = section(rng, bidders, n, planted_pairs=max(8, n // 1000))
+        prints, entities = section(rng, bidders, n, planted_pairs=planted(n))
         findings = check_section(prints, entities)  # warm-up, and the findings
         check = partial(check_section, prints, entities)
         runs = repeats if n < 100_000 else max(3, repeats // 2)
@@ -313,6 +325,7 @@ def report(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    global PARTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="100,1000,10000,100000")
     parser.add_argument("--repeats", type=int, default=5)
@@ -322,13 +335,17 @@ def main() -> None:
     parser.add_argument("--cold-one", type=int, help="time one check of this size, print JSON")
     parser.add_argument("--path", choices=("models", "service"), default="models",
                         help="with --cold-one: the check timed")
+    parser.add_argument("--parts", type=int, default=5, help="files per bid package, "
+                        "each with its digest (条例40(五)); 0: none, as before session 17")
     args = parser.parse_args()
+    PARTS = args.parts
     if args.cold_one:
         print(json.dumps(cold_check(args.cold_one, args.seed, args.path)))
         return
     rng = random.Random(args.seed)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     result = {"stamp": stamp, "python": sys.version.split()[0], "seed": args.seed,
+              "parts": PARTS,
               "loadavg": Path("/proc/loadavg").read_text().split()[:3],
               "calibration_s": calibration_s(),
               "sections": bench_sections([int(s) for s in args.sizes.split(",")],

@@ -124,6 +124,8 @@ class Syndication:
         self.owner = uuid.uuid4().hex  # this replica, as a lease holder
         self.session: aiohttp.ClientSession | None = None
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False
+        self.wake = asyncio.Event()
 
     # targets (operators) --------------------------------------------------------------
     async def add(self, target_id: str, name: str, url: str,
@@ -167,22 +169,22 @@ class Syndication:
         self.task = asyncio.create_task(self._loop(), name="syndication")
 
     async def stop(self) -> None:
+        """Stop after the batch in flight (its cursor written, the lease given back)."""
+        self.stopping = True
+        self.wake.set()
         if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await self.task
         if self.session is not None:
             await self.session.close()
 
     async def _loop(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:  # the store away a moment: the next pass tries again
                 log.exception("syndication pass failed")
-            await asyncio.sleep(self.settings.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.interval_s)
 
     async def run_once(self) -> int:
         """One pass: push every due target this replica can lease, until each is up to
@@ -191,6 +193,8 @@ class Syndication:
         now = now_ms()
         due = await self.targets.find({"next_attempt_ms": {"$lte": now}}, {"_id": 1}).to_list(None)
         for doc in due:  # read whole first: no cursor stays open across the writes below
+            if self.stopping:
+                break
             target = await self._lease(str(doc["_id"]), now)
             if target is not None:
                 done += await self._push(target)
@@ -228,7 +232,7 @@ class Syndication:
         filters = ({"category": {"$in": list(target["categories"])}}
                    if target.get("categories") else {})
         try:
-            while True:
+            while not self.stopping:
                 docs, mark = await self.store.feed(filters, before=None, after=cursor,
                                                    limit=self.settings.batch)
                 if not docs and cursor >= mark:
@@ -258,6 +262,7 @@ class Syndication:
                 done += len(docs)
                 cursor = moved
                 self.metrics.lag.labels(tid).set(max(0, mark - cursor))
+            return done
         finally:  # released (if still ours): the next pass, of any replica, goes on
             await self._write(tid, version, {"lease_until_ms": 0})
 
