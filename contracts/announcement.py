@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import Event, register
 from contracts.categories import Category
@@ -50,6 +50,39 @@ class NoticePublished(Event):
     content: dict[str, Any] = Field(description="Fields of the notice (public data only).")
     published_at: datetime = Field(description="Publication time.")
     publicity_end: datetime | None = Field(default=None, description="End of publicity, if any.")
+
+    def aggregate_id(self) -> str:
+        return self.tender_id
+
+
+class FieldChange(BaseModel):
+    """One field of a published notice as a later notice changed it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    field: str = Field(description="The field of the corrected notice's content (the data "
+                                   "standard's name, e.g. BID_DOC_REFER_END_TIME).")
+    before: Any = Field(description="Its value in force before the correction.")
+    after: Any = Field(description="Its value from the correction on.")
+
+
+@register
+class NoticeCorrected(Event):
+    """A published notice was corrected by a later notice (更正公告: 财政部87号令第27条;
+    澄清、修改: 招标投标法第23条). Partner-facing, public data only. The corrected notice
+    stays as it was published (a record is not rewritten); the correction says what
+    changed, and the corrected notice lists its corrections (``corrected_by``)."""
+
+    stage: ClassVar[Stage] = Stage.ANNOUNCEMENT
+    audience: ClassVar[Audience] = Audience.PARTNER
+    notice_id: str = Field(description="The corrected notice (the tender notice).")
+    correction_notice_id: str = Field(description="The notice that corrects it.")
+    tender_id: str = Field(description="Tender project code.")
+    category: Category = Field(description="Transaction category.")
+    region_code: RegionCode = Field(description="Region (GB/T 2260).")
+    changes: list[FieldChange] = Field(description="The fields changed (empty: the documents "
+                                                   "were clarified, no field of the notice).")
+    summary: str = Field(description="What was corrected, as published.")
+    corrected_at: datetime = Field(description="When the correction was published.")
 
     def aggregate_id(self) -> str:
         return self.tender_id

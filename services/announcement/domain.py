@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contracts.announcement import NoticeType
+from contracts.announcement import FieldChange, NoticeType
 from contracts.bidding import (
     AuctionClosed,
     AuctionConfirmationOverdue,
@@ -77,6 +77,8 @@ class Draft:
     title: str
     content: dict[str, Any]
     publicity_end: datetime | None = None
+    corrects: NoticeType | None = None  # the tender's earlier notice this one corrects
+    changes: tuple[FieldChange, ...] = ()  # ... and the fields it changes there
 
 
 def notice_id(tender_id: str, notice_type: NoticeType, section: str | None,
@@ -164,7 +166,15 @@ def _modification(e: TenderModified, facts: TenderFacts, rules: Rules,
         "BID_DOC_REFER_END_TIME": e.bid_deadline.isoformat(),
         "BID_OPEN_TIME": e.bid_deadline.isoformat(), "POSTPONED_BY_RULE": e.postponed_by_rule,
         "LEGAL_BASIS": POSTPONEMENT_BASIS if e.postponed_by_rule else None}
-    return Draft(NoticeType.MODIFICATION, None, f"{facts.project_name}澄清修改公告", content)
+    changes: tuple[FieldChange, ...] = ()
+    if e.bid_deadline != e.previous_deadline:  # the tender notice's times in force change
+        before, after = e.previous_deadline.isoformat(), e.bid_deadline.isoformat()
+        changes = tuple(FieldChange(field=f, before=before, after=after)
+                        for f in ("BID_DOC_REFER_END_TIME", "BID_OPEN_TIME"))
+    # 政府采购: 更正公告 (87号令第27条: 在原公告发布媒体上发布更正公告); 工程: 澄清修改公告
+    title = facts.project_name + _word(facts, "澄清修改公告", "更正公告")
+    return Draft(NoticeType.MODIFICATION, None, title, content, corrects=NoticeType.TENDER,
+                 changes=changes)
 
 
 def _opening(e: BidsOpened, facts: TenderFacts, rules: Rules, now: datetime) -> Draft:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.announcement import (
+    NoticeCorrected,
     NoticePublished,
     PublicityObjectionAnswered,
     PublicityObjectionFiled,
@@ -59,6 +60,8 @@ class Announcement:
         notice = (await self.notices.get(nid)
                   or await self._publish(nid, tender_id, draft, facts, env, now))
         await self._ensure_timer(notice)  # also after a crash between the notice and its timer
+        if notice.get("corrects"):  # ... and between a correction and the corrected's link
+            await self.store.link_correction(notice["corrects"], nid, int(notice["seq"]))
 
     async def _learn(self, event: Any) -> None:
         """Keep what later notices of the tender need (its name, region, winners)."""
@@ -86,6 +89,17 @@ class Announcement:
             section_code=draft.section_code, category=facts.category,
             region_code=facts.region_code, title=draft.title, content=draft.content,
             published_at=now, publicity_end=draft.publicity_end)
+        events = [Outgoing(event, facts.category)]
+        corrected = None
+        if draft.corrects is not None:  # 更正公告: the notice it corrects stays as published
+            corrected = await self.store.notice_of(tender_id, draft.corrects)
+        if corrected is not None:
+            events.append(Outgoing(NoticeCorrected(
+                notice_id=corrected, correction_notice_id=nid, tender_id=tender_id,
+                category=facts.category, region_code=facts.region_code,
+                changes=list(draft.changes), summary=str(draft.content.get("NOTICE_CONTENT")
+                                                         or draft.title),
+                corrected_at=now), facts.category))
         end = draft.publicity_end
         state: Doc = {
             **event.model_dump(mode="json"), "record": NOTICE, "source_event_id": env.id,
@@ -94,9 +108,11 @@ class Announcement:
             "publicity_status": domain.OPEN if end else domain.NO_PUBLICITY,
             "publicity_end_ms": _ms(end) if end else 0, "objections": {},
             "objection_upheld": 0}
+        if corrected is not None:
+            state["corrects"] = corrected
         cause = Cause(message_id=env.id, correlation_id=env.correlationid)
-        await self._insert_numbered(nid, state, [Outgoing(event, facts.category)], cause)
-        return state
+        await self._insert_numbered(nid, state, events, cause)
+        return (await self.notices.get(nid)) or state  # with its number
 
     async def _insert_numbered(self, nid: str, state: Doc, events: list[Outgoing],
                                cause: Cause, attempts: int = 5) -> None:

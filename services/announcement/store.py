@@ -26,7 +26,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts.announcement import NoticePublished
+from contracts.announcement import NoticePublished, NoticeType
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Doc, now_ms
 from ggzy.runtime.errors import Conflict
@@ -35,12 +35,16 @@ from services.announcement.domain import TenderFacts
 FEED = "feed"
 NOTICE, VOID = "notice", "void"  # the ``record`` of a document in the notices collection
 ABANDON_MS = 10_000
-PUBLIC = (*NoticePublished.model_fields, "seq", "publicity_status")
+PUBLIC = (*NoticePublished.model_fields, "seq", "publicity_status", "corrects")
 
 
 def public(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A notice as anyone may read it: only the fields of the published notice."""
-    return {"id": doc["_id"], **{k: doc[k] for k in PUBLIC if k in doc}}
+    """A notice as anyone may read it: only the fields of the published notice, and the
+    later notices that corrected it (更正公告), in publication order."""
+    out = {"id": doc["_id"], **{k: doc[k] for k in PUBLIC if k in doc}}
+    corrections = doc.get("corrections") or {}
+    out["corrected_by"] = sorted(corrections, key=lambda nid: int(corrections[nid]))
+    return out
 
 
 class NoticeStore:
@@ -97,6 +101,19 @@ class NoticeStore:
         await self.tenders.update_one({"_id": tender_id, "owners": {"$exists": False}},
                                       {"$set": {"owners": owners}})
         return owners
+
+    async def notice_of(self, tender_id: str, notice_type: NoticeType) -> str | None:
+        """The id of the tender's first notice of ``notice_type`` (its tender notice)."""
+        doc = await self.notices.find_one(
+            {"tender_id": tender_id, "record": NOTICE, "notice_type": notice_type.value},
+            {"_id": 1}, sort=[("seq", 1)])
+        return None if doc is None else str(doc["_id"])
+
+    async def link_correction(self, corrected: str, correction: str, seq: int) -> None:
+        """The corrected notice lists the notice that corrects it (the same again changes
+        nothing): its content stays as published."""
+        await self.notices.update_one({"_id": corrected},
+                                      {"$set": {f"corrections.{correction}": seq}})
 
     # publication numbers ------------------------------------------------------------
     async def allocate(self, attempts: int = 500) -> int:

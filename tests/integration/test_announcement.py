@@ -214,10 +214,24 @@ async def test_every_public_step_of_a_tender_is_announced_and_nothing_confidenti
     assert by["contract"]["content"]["WIN_BIDDER_NAME"] == "甲建设公司"
     assert by["failure"]["content"]["LEGAL_BASIS"] == "招标投标法实施条例第44条"
     partner = await read_topic(bidding.kafka, bidding.topic(Audience.PARTNER), lambda rs: len(
-        [r for r in rs if r.key == t.tender_id]) >= 7)
-    mine = [r for r in partner if r.key == t.tender_id]
+        [r for r in rs if r.key == t.tender_id]) >= 8)
+    ours = [r for r in partner if r.key == t.tender_id]
+    mine = [r for r in ours if r.headers["ce_type"] == "ggzy.announcement.NoticePublished.v1"]
     assert sorted(r.json()["notice_type"] for r in mine) == sorted(kinds)
-    assert {r.headers["ce_type"] for r in mine} == {"ggzy.announcement.NoticePublished.v1"}
+    # 更正公告 (87号令第27条; 法23): the modification corrects the tender notice, which
+    # stays as published and lists it; partners get what changed
+    [corrected] = [r.json() for r in ours
+                   if r.headers["ce_type"] == "ggzy.announcement.NoticeCorrected.v1"]
+    assert (corrected["notice_id"], corrected["correction_notice_id"]) == (
+        by["tender"]["id"], by["modification"]["id"])
+    assert {c["field"] for c in corrected["changes"]} == {"BID_DOC_REFER_END_TIME",
+                                                          "BID_OPEN_TIME"}
+    assert corrected["summary"] == "补充技术规范"
+    assert by["modification"]["corrects"] == by["tender"]["id"]
+    _, tender_notice = await bidding.get(f"/v1/notices/{by['tender']['id']}")
+    assert tender_notice["corrected_by"] == [by["modification"]["id"]]
+    assert tender_notice["content"] == by["tender"]["content"]  # as published
+    assert len(ours) == 8
     published = json.dumps([notices, [r.json() for r in mine]], ensure_ascii=False)
     assert not any(secret in published for secret in SECRET)
     before_award = json.dumps([n for n in notices if n["notice_type"] != "result"],
@@ -583,7 +597,9 @@ async def test_a_notice_is_public_by_id_and_shows_public_fields_only(bidding: Bi
     assert status == 200 and notice == listed
     assert set(notice) <= {"id", "notice_id", "notice_type", "tender_id", "section_code",
                            "category", "region_code", "title", "content", "published_at",
-                           "publicity_end", "seq", "publicity_status"}
+                           "publicity_end", "seq", "publicity_status", "corrects",
+                           "corrected_by"}
+    assert notice["corrected_by"] == []  # not corrected (更正公告): nothing else is shown
     for missing in ("no-such-notice", "void:1"):
         status, err = await bidding.get(f"/v1/notices/{missing}")
         assert (status, err["error"]["code"]) == (404, "notice_not_found")

@@ -168,6 +168,11 @@ async def test_a_reveal_keeps_its_operation_and_the_first_reveal_stands(
     ops = {b["bidder_uscc"]: b["ops"] for b in await store.bid_operations("T5", "S1")}
     assert ops[uscc] == [first]  # the first stands
     assert all(ops[b["bidder_uscc"]] == [] for b in bids[1:])
+    # the ledger keeps the key and price only, as before (its documents stay small)
+    got = await store.dossier("T5", "S1")
+    assert got is not None and [b["price_fen"] for b in got if b.get("opened")] == [100]
+    buckets = await store.reveals.find({"tender_id": "T5"}).to_list(None)
+    assert [v for d in buckets for v in d["keys"].values()] == ["100:k1="]
 
 
 async def test_an_incomplete_dossier_or_no_ledger_falls_back(store: BiddingStore) -> None:

@@ -107,6 +107,25 @@ def test_modification_notice_cites_the_rule_that_postponed_the_deadline() -> Non
     assert notice.content["NOTICE_CONTENT"] == "工期由300日改为280日"
 
 
+def test_a_modification_corrects_the_tender_notice_87号令第27条() -> None:
+    """The modification corrects the tender notice (更正公告, 87号令第27条; 法23): which
+    fields it changes there, from the value in force to the new one; none when only the
+    documents were clarified."""
+    moved = TenderModified(tender_id=TID, modification_id="m1", summary="截止时间顺延",
+                           affects_bids=True, modified_at=NOW, previous_deadline=NOW,
+                           bid_deadline=NOW + timedelta(days=15), postponed_by_rule=True)
+    notice = draft(moved, GOODS, None, NOW)
+    assert notice is not None and notice.corrects is NoticeType.TENDER
+    assert notice.title == "示例医院设备采购更正公告"  # procurement's name for it
+    assert [(c.field, c.before, c.after) for c in notice.changes] == [
+        (f, NOW.isoformat(), (NOW + timedelta(days=15)).isoformat())
+        for f in ("BID_DOC_REFER_END_TIME", "BID_OPEN_TIME")]
+    same = moved.model_copy(update={"bid_deadline": NOW, "postponed_by_rule": False})
+    clarified = draft(same, WORKS, None, NOW)
+    assert clarified is not None and clarified.changes == ()
+    assert clarified.title.endswith("澄清修改公告")
+
+
 def test_suspension_and_resumption_notices_never_name_the_objector_tiaoli22() -> None:
     """条例22: the suspension is public (暂停公告) and so is the resumption with its deadline
     (恢复公告); the objection itself, which names its objector, is no notice."""
