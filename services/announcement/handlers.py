@@ -61,7 +61,8 @@ class Announcement:
                   or await self._publish(nid, tender_id, draft, facts, env, now))
         await self._ensure_timer(notice)  # also after a crash between the notice and its timer
         if notice.get("corrects"):  # ... and between a correction and the corrected's link
-            await self.store.link_correction(notice["corrects"], nid, int(notice["seq"]))
+            await self.store.link_correction(notice["corrects"], nid,
+                                             int(notice["published_ms"]))
 
     async def _learn(self, event: Any) -> None:
         """Keep what later notices of the tender need (its name, region, winners)."""
@@ -112,7 +113,7 @@ class Announcement:
             state["corrects"] = corrected
         cause = Cause(message_id=env.id, correlation_id=env.correlationid)
         await self._insert_numbered(nid, state, events, cause)
-        return (await self.notices.get(nid)) or state  # with its number
+        return state
 
     async def _insert_numbered(self, nid: str, state: Doc, events: list[Outgoing],
                                cause: Cause, attempts: int = 5) -> None:

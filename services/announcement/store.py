@@ -109,11 +109,11 @@ class NoticeStore:
             {"_id": 1}, sort=[("seq", 1)])
         return None if doc is None else str(doc["_id"])
 
-    async def link_correction(self, corrected: str, correction: str, seq: int) -> None:
-        """The corrected notice lists the notice that corrects it (the same again changes
-        nothing): its content stays as published."""
+    async def link_correction(self, corrected: str, correction: str, published_ms: int) -> None:
+        """The corrected notice lists the notice that corrects it, with its publication
+        time (the same again changes nothing): its content stays as published."""
         await self.notices.update_one({"_id": corrected},
-                                      {"$set": {f"corrections.{correction}": seq}})
+                                      {"$set": {f"corrections.{correction}": published_ms}})
 
     # publication numbers ------------------------------------------------------------
     async def allocate(self, attempts: int = 500) -> int:

@@ -137,7 +137,8 @@ class Syndication:
             raise DomainError("target_forbidden", f"an upper platform is called at a public "
                               f"address: {refused}")
         secret = secrets.token_urlsafe(32)
-        cursor = 0 if from_start else await self.store.watermark()
+        mark = await self.store.watermark()
+        cursor = 0 if from_start else mark
         doc: Doc = {"_id": target_id, "name": name, "url": url,
                     "categories": sorted(c.value for c in categories), "secret": secret,
                     "cursor": cursor, "delivered": 0, "failures": 0, "last_error": None,
@@ -148,7 +149,7 @@ class Syndication:
         except DuplicateKeyError:
             raise Conflict("target_exists", f"upper platform {target_id} is registered "
                            "already") from None
-        return {**view(doc, await self.store.watermark()), "secret": secret}
+        return {**view(doc, mark), "secret": secret}
 
     async def all(self) -> list[dict[str, Any]]:
         mark = await self.store.watermark()

@@ -82,8 +82,8 @@ def sealed_of(bids: list[dict[str, Any]]) -> dict[str, Any]:
 # root into the tender's trail. Before the deadline nobody can read them (who or how many
 # have bid stays sealed).
 SET_ASIDE_LATE = "set_aside_late"  # the platform's step on a bid written as bidding closed
-REVEAL_KEY = "reveal_key"  # the bidder's decryption in the window (kept in the reveal ledger,
-#                            chained on the bid's last operation)
+REVEAL_KEY = "reveal_key"  # the bidder's decryption in the window (kept apart from the bid,
+#                            store.record_reveal; chained on the bid's last operation)
 
 
 def operation(bid: Mapping[str, Any] | None, *, at: str, actor: str, action: str,
