@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:
 from bench.pipeline import (  # noqa: E402
     PARTITIONS,
     Proc,
+    bare_modes,
     bench_main,
     collector_paused,
     config,
@@ -503,9 +504,58 @@ async def run_async(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode
         tenderee = new_uscc()
         experts = [_expert(n, A01) for n in range(6)] + [_expert(10 + n, E01) for n in range(2)]
         await play_registration(kafka.bootstrap, [_entity(tenderee, ["tenderee"], 0), *experts])
-        return await measure(args, kafka, store, bidding, issuer, tenderee)
+        figures = await measure(args, kafka, store, bidding, issuer, tenderee)
+        await asyncio.to_thread(bidding.stop)
+        floors = {mode: await measure_bare_burst(args, stack, kafka, store, issuer, jwks_url,
+                                                 mode) for mode in bare_modes(args)}
+        if floors and figures["burst"]:
+            mine = figures["burst"]["bidding_cpu_us_per_bid"]
+            for floor in floors.values():
+                floor["bidding_to_floor_cpu_ratio"] = round(
+                    mine / max(floor["cpu_us_per_bid"], 1e-9), 2)
+        return {**figures, **({"floor": floors} if floors else {})}
     finally:
         await runner.cleanup()
+
+
+async def measure_bare_burst(args: argparse.Namespace, stack: ExitStack, kafka: KafkaNode,
+                             store: StoreNode, issuer: TokenIssuer, jwks_url: str,
+                             mode: str) -> Doc:
+    """The burst's floor (bench/bare.py's ``bid``, bidding stopped): the same number of
+    fresh bidders' sealed bids, each with its first token, at the same offered rate."""
+    port = free_port()
+    env = {**os.environ, "BARE_ROLE": "bid", "BARE_PORT": str(port), "BARE_JWKS": jwks_url,
+           "BARE_BOOTSTRAP": kafka.bootstrap, "BARE_MONGO": store.url, "BARE_WRITES": mode,
+           "BARE_TOPIC": f"bench.bare-bids.{mode}.v1", "BARE_PARTITIONS": str(PARTITIONS),
+           "BARE_DATABASE": f"ggzy_bare_bids_{mode}"}
+    proc = Proc(f"bare-bid-{mode}", [sys.executable, "-m", "bench.bare"], env, port,
+                WORK / f"bare-bid-{mode}.log")
+    stack.callback(proc.stop)
+    await asyncio.to_thread(proc.start)
+    try:
+        timeout = aiohttp.ClientTimeout(total=120)
+        connector = aiohttp.TCPConnector(limit=args.connections)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            url = f"{proc.url}/v1/tenders/BARE/sections/001/bid"
+            warm = seal_bids(make_bidders(issuer, 200), "BARE", "001")
+            await burst(session, url, warm, 100.0)
+            if _errors(warm):
+                raise RuntimeError(f"bare warm-up failed: {_errors(warm)}")
+            load = seal_bids(make_bidders(issuer, args.bids), "BARE", "001")
+            cpu0 = cpu_s(proc.pid), cpu_s(store.pid)
+            with collector_paused():
+                begin = await burst(session, url, load, args.rate)
+            cpu1 = cpu_s(proc.pid), cpu_s(store.pid)
+        ok = [b for b in load if b.status == 201]
+        return {"offered": len(load), "accepted": len(ok), "errors": _errors(load),
+                "accepted_per_s": round(len(ok) / max(max(b.done for b in load) - begin,
+                                                      1e-9), 1),
+                "latency_ms": summary_ms([b.done - b.due for b in ok]),
+                "cpu_us_per_bid": round((cpu1[0] - cpu0[0]) / max(len(ok), 1) * 1e6, 1),
+                "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / max(len(ok), 1) * 1e6, 1),
+                "rss_peak_mb": mem_mb(proc.pid, "VmHWM")}
+    finally:
+        await asyncio.to_thread(proc.stop)
 
 
 def run(args: argparse.Namespace) -> Doc:
@@ -521,6 +571,18 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
     rows = _burst_rows(r, b) if b else []
     if v:
         rows += _opening_rows(v, o)
+    for mode, f in r.get("floor", {}).items():
+        lat = f["latency_ms"]
+        rows += [
+            (f"FLOOR ({mode}): bare libraries", f"{f['accepted']} / {f['offered']} accepted, "
+             f"errors {f['errors']}, {f['accepted_per_s']}/s", "same load"),
+            ("  floor CPU per accepted bid", f"{f['cpu_us_per_bid']} µs (store "
+             f"{f['store_cpu_us_per_bid']} µs)", f"<= {TARGETS['cpu_us_per_bid']:g} µs "
+             + _met(f["cpu_us_per_bid"] <= TARGETS["cpu_us_per_bid"])),
+            ("  floor submission p50/p99/max",
+             f"{lat.get('p50')} / {lat.get('p99')} / {lat.get('max')} ms", ""),
+            ("  bidding / floor (CPU per bid)", f"{f.get('bidding_to_floor_cpu_ratio', '-')}",
+             "ratio")]
     if "kafka_producer_performance" in r:
         rows += [
             ("Kafka ProducerPerformance",
@@ -579,6 +641,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="cProfile bidding by CPU time in the burst (bench/cpu_profile.py;"
                         f" to {WORK.relative_to(ROOT)}/bidding.prof)")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--bare", default="one,many",
+                   help="the burst's floor after the rest, bidding stopped (bench/bare.py: "
+                        "one = insert_one per bid, many = group commit; empty: none)")
     return p.parse_args(argv)
 
 

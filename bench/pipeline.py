@@ -382,6 +382,7 @@ class Rig:
     pids: dict[str, int]
     drain_s: float
     urls: dict[str, str]  # of the services, for /metrics
+    group: str = GROUP  # the consumer group whose commits say what is applied
 
     async def wait_applied(self, keys: list[str]) -> bool:
         """Poll (5/s) until the tap saw every key and the projection's group has
@@ -390,7 +391,7 @@ class Rig:
         1000 documents) and would load the store being measured."""
         deadline = time.time() + self.drain_s
         while time.time() < deadline:
-            if all(k in self.tap.seen for k in keys) and await self.tap.group_caught_up(GROUP):
+            if all(k in self.tap.seen for k in keys) and await self.tap.group_caught_up(self.group):
                 return True
             await asyncio.sleep(0.2)
         return False
@@ -583,13 +584,87 @@ def fresh_infra(work: Path) -> Iterator[tuple[ExitStack, KafkaNode, StoreNode]]:
 
 
 def run(args: argparse.Namespace) -> Doc:
-    """Start the infrastructure and services, measure, stop everything (whatever happens)."""
+    """Start the infrastructure and services, measure, stop everything (whatever happens);
+    then, on the same broker and store, the floor (``--bare``) with the services stopped."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     settings = config(args)
     with fresh_infra(WORK) as (stack, kafka, store):
         procs = start_services(stack, kafka, store, args, stamp)
         figures = asyncio.run(measure(args, kafka, store, procs, stamp))
-    return {"stamp": stamp, "config": settings, **figures}
+        for proc in procs.values():
+            proc.stop()
+        floors = {mode: asyncio.run(measure_bare(args, stack, kafka, store, mode))
+                  for mode in bare_modes(args)}
+    return {"stamp": stamp, "config": settings, **figures,
+            **({"floor": floor_report(figures, floors)} if floors else {})}
+
+
+# --------------------------------------------------------------------------- the floor
+
+
+def bare_modes(args: argparse.Namespace) -> list[str]:
+    modes = [m for m in args.bare.split(",") if m]
+    if unknown := set(modes) - {"one", "many"}:
+        raise SystemExit(f"--bare: unknown mode(s) {sorted(unknown)} (one, many)")
+    return modes
+
+
+def start_bare(stack: ExitStack, kafka: KafkaNode, store: StoreNode,
+               mode: str) -> tuple[dict[str, Proc], str]:
+    """bench/bare.py's command and consumer for one mode, on a topic and database of its
+    own; stopped by ``stack`` whatever happens (and at the end of the mode)."""
+    topic = f"bench.bare.{mode}.v1"
+    procs: dict[str, Proc] = {}
+    for role in ("command", "consumer"):
+        port = free_port()
+        env = {**os.environ, "BARE_ROLE": role, "BARE_PORT": str(port),
+               "BARE_BOOTSTRAP": kafka.bootstrap, "BARE_MONGO": store.url, "BARE_TOPIC": topic,
+               "BARE_WRITES": mode, "BARE_PARTITIONS": str(PARTITIONS),
+               "BARE_DATABASE": f"ggzy_bare_{mode}", "BARE_GROUP": f"bench.bare.{mode}"}
+        procs[role] = Proc(f"bare-{mode}-{role}", [sys.executable, "-m", "bench.bare"], env,
+                           port, WORK / f"bare-{mode}-{role}.log")
+        stack.callback(procs[role].stop)
+        procs[role].start()
+    return procs, topic
+
+
+async def measure_bare(args: argparse.Namespace, stack: ExitStack, kafka: KafkaNode,
+                       store: StoreNode, mode: str) -> Doc:
+    """The floor's warm-up and open loop, measured as the platform's (same load, rate,
+    harness): its command in the place of registration, its consumer of the projection."""
+    procs, topic = start_bare(stack, kafka, store, mode)
+    pids = {"registration": procs["command"].pid, "projection": procs["consumer"].pid,
+            "store": store.pid, "kafka": kafka.pid, "harness": os.getpid()}
+    tap = Tap(kafka.bootstrap, topic)
+    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(store.url)
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
+    connector = aiohttp.TCPConnector(limit=args.connections)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            client = Client(session, procs["command"].url, {"Content-Type": "application/json"})
+            await tap.start()
+            try:
+                rig = Rig(client, tap, mongo[f"ggzy_bare_{mode}"]["seen"], pids,
+                          args.drain_seconds, {}, group=f"bench.bare.{mode}")
+                await warm_up(rig)
+                await asyncio.sleep(2)
+                idle = {n: mem_mb(pid, "VmRSS") for n, pid in pids.items()}
+                opened = await measure_open(rig, args.rate, args.seconds, [])
+                return {**opened, "rss_idle_mb": idle}
+            finally:
+                await tap.stop()
+                await mongo.close()
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def floor_report(figures: Doc, floors: dict[str, Doc]) -> Doc:
+    """Each floor's figures, and the platform's service CPU per event as a multiple of it."""
+    platform_us = figures["open_loop"]["service_cpu_us_per_event"]
+    return {mode: {**floor, "platform_to_floor_cpu_ratio": round(
+        platform_us / max(floor["service_cpu_us_per_event"], 1e-9), 2)}
+        for mode, floor in floors.items()}
 
 
 def config(args: argparse.Namespace) -> Doc:
@@ -640,7 +715,26 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
          "yardstick"),
         ("  broker CPU/record there", f"{k['broker_cpu_us_per_record']} µs", ""),
         ("pipeline / Kafka", f"{r['pipeline_to_kafka_ratio']}", ""),
+        *_floor_rows(r.get("floor", {})),
     ]
+
+
+def _floor_rows(floors: Doc) -> list[tuple[str, str, str]]:
+    rows = []
+    for mode, f in floors.items():
+        cpu = f["cpu_us_per_event"]
+        rows += [
+            (f"FLOOR ({mode}): bare libraries", f"{f['ok']} accepted, errors {f['errors']}, "
+             f"{f['throughput_per_s']} events/s", "same load"),
+            ("  floor CPU/event command + consumer", f"{cpu['registration']} + "
+             f"{cpu['projection']} = {f['service_cpu_us_per_event']} µs",
+             _met(f["service_cpu_us_per_event"] <= TARGET_CPU_US, "<= 200 µs")),
+            ("  floor HTTP p50/p95/p99", _lat(f["http_ms"]), ""),
+            ("  floor store / Kafka CPU/event", f"{cpu['store']} / {cpu['kafka']} µs "
+             f"(other {cpu['other']} µs)", "apart"),
+            ("  platform / floor (service CPU)", f"{f['platform_to_floor_cpu_ratio']}", ""),
+        ]
+    return rows
 
 
 def _store_use_rows(use: Doc) -> list[tuple[str, str, str]]:
@@ -689,6 +783,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=("none", "py-spy", "cprofile"), default="none",
                    help="profile the services (py-spy: open-loop phase; cprofile: whole run)")
     p.add_argument("--py-spy", default="", help="path of the py-spy binary")
+    p.add_argument("--bare", default="one,many",
+                   help="the floor's modes, run after the platform on the same broker and "
+                        "store (bench/bare.py: one = insert_one per request, many = group "
+                        "commit; empty: none)")
     return p.parse_args(argv)
 
 
