@@ -650,7 +650,8 @@ async def measure_bare(args: argparse.Namespace, stack: ExitStack, kafka: KafkaN
                 await asyncio.sleep(2)
                 idle = {n: mem_mb(pid, "VmRSS") for n, pid in pids.items()}
                 opened = await measure_open(rig, args.rate, args.seconds, [])
-                return {**opened, "rss_idle_mb": idle}
+                closed = await measure_closed(rig, args.clients, args.closed_seconds)
+                return {**opened, "rss_idle_mb": idle, "closed_loop": closed}
             finally:
                 await tap.stop()
                 await mongo.close()
@@ -662,8 +663,11 @@ async def measure_bare(args: argparse.Namespace, stack: ExitStack, kafka: KafkaN
 def floor_report(figures: Doc, floors: dict[str, Doc]) -> Doc:
     """Each floor's figures, and the platform's service CPU per event as a multiple of it."""
     platform_us = figures["open_loop"]["service_cpu_us_per_event"]
+    ceiling_us = figures["closed_loop"]["service_cpu_us_per_event"]
     return {mode: {**floor, "platform_to_floor_cpu_ratio": round(
-        platform_us / max(floor["service_cpu_us_per_event"], 1e-9), 2)}
+        platform_us / max(floor["service_cpu_us_per_event"], 1e-9), 2),
+        "closed_loop_platform_to_floor_cpu_ratio": round(
+            ceiling_us / max(floor["closed_loop"]["service_cpu_us_per_event"], 1e-9), 2)}
         for mode, floor in floors.items()}
 
 
@@ -722,7 +726,7 @@ def table(r: Doc) -> list[tuple[str, str, str]]:
 def _floor_rows(floors: Doc) -> list[tuple[str, str, str]]:
     rows = []
     for mode, f in floors.items():
-        cpu = f["cpu_us_per_event"]
+        cpu, c = f["cpu_us_per_event"], f["closed_loop"]
         rows += [
             (f"FLOOR ({mode}): bare libraries", f"{f['ok']} accepted, errors {f['errors']}, "
              f"{f['throughput_per_s']} events/s", "same load"),
@@ -733,6 +737,9 @@ def _floor_rows(floors: Doc) -> list[tuple[str, str, str]]:
             ("  floor store / Kafka CPU/event", f"{cpu['store']} / {cpu['kafka']} µs "
              f"(other {cpu['other']} µs)", "apart"),
             ("  platform / floor (service CPU)", f"{f['platform_to_floor_cpu_ratio']}", ""),
+            ("  floor closed loop CEILING", f"{c['ceiling_per_s']}/s, service CPU/event "
+             f"{c['service_cpu_us_per_event']} µs (platform / floor "
+             f"{f['closed_loop_platform_to_floor_cpu_ratio']})", "ceiling"),
         ]
     return rows
 
