@@ -1442,3 +1442,27 @@ def test_one_shot_notices_name_the_method_and_publish_every_offer_at_the_close()
     assert [(o["RANK"], o["BIDDER_CODE"], o["PRICE"]) for o in result.content["OFFERS"]] == [
         (1, B, "103000.00"), (2, A, "101000.00")]
     assert result.content["WIN_BIDDER_CODE"] == B
+
+
+def test_one_shot_price_cut_tells_the_seller_nothing_of_the_offers_32号令第18条() -> None:
+    """A price cut (32号令第18条) is refused from the start to the close whether or not an
+    offer was made (the refusal may not reveal one); before the start and after no sale
+    it is a price cut as for any sale."""
+    state = _one_shot(start_at=T0 + timedelta(days=28), end_at=T0 + timedelta(days=29))
+    during = T0 + timedelta(days=28, hours=1)
+    offered = _shot(state, A, 100_000_00, during)
+    when = dict(price_fen=95_000_00, start=during + timedelta(days=28),
+                end=during + timedelta(days=29), now=during)
+    codes = set()
+    for s in (state, offered):
+        with pytest.raises(Conflict) as err:
+            _reprice(s, PROPERTY, **when)
+        codes.add(err.value.code)
+    assert codes == {"offers_sealed"}
+    before = T0 + timedelta(days=1)
+    _reprice(state, PROPERTY, price_fen=95_000_00, start=before + timedelta(days=28),
+             end=before + timedelta(days=29), now=before)
+    unsold = _apply(state, _at_end(state, PROPERTY, state["end_ms"]))
+    now = T0 + timedelta(days=30)
+    _reprice(unsold, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=28),
+             end=now + timedelta(days=29), now=now)

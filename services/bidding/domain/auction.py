@@ -867,6 +867,11 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
         raise DomainError("price_cut_not_allowed", "this category (or a sale by agreement) "
                           "does not allow price cuts", article=rules.price_cut.source)
     sold = state.get("result", {}).get("sold")
+    if sealed(state) and ms(now) >= int(state["start_ms"]):
+        # refused whether or not offers were made: the answer may not tell the seller
+        raise Conflict("offers_sealed", "the price of a sale by one-shot offers is not cut "
+                       "while its offers are sealed (from the start to the close)",
+                       article=rules.one_shot_result.source)
     if state["status"] == LIVE or sold or (state["status"] == OPEN and state.get("offers")):
         raise Conflict("offers_made", "the price may be cut only before any offer or after no "
                        "sale", article=rules.price_cut.source)
