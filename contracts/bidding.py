@@ -528,6 +528,9 @@ class AuctionMethod(StrEnum):
     AUCTION = "auction"  # 拍卖: sold after the calls with no higher offer
     LISTING = "listing"  # 挂牌: offers during a listing period; may go live at its end
     ONLINE_BIDDING = "online_bidding"  # 网络竞价 (多次报价): fixed end, extended by late offers
+    ONE_SHOT = "one_shot"  # 网络竞价 (一次报价): each qualified buyer makes one sealed offer of at
+    #                        least the listing price before a fixed end, never changed; the
+    #                        highest wins (on a tie the earliest); nothing is shown before the end
     AGREEMENT = "agreement"  # 协议出让: one named buyer at a price of at least the appraisal,
     #                          publicised first; no offers (矿业权交易规则第32条, unverified)
 
@@ -541,6 +544,8 @@ class AuctionCloseReason(StrEnum):
     TOO_FEW_BIDDERS = "too_few_bidders"  # 竞买人不足: the auction does not take place
     OBJECTION_UPHELD = "objection_upheld"  # a sale by agreement: an objection to its
     #                                        publicity was upheld, so it is not concluded
+    TIED_OFFERS = "tied_offers"  # one-shot offers: equal highest offers, where the rules do
+    #                              not let the earliest win (one_shot_tie_earliest: 0)
 
 
 class _AuctionEvent(Event):
@@ -566,11 +571,14 @@ class AuctionPublished(_AuctionEvent):
     region_code: RegionCode = Field(description="Region (GB/T 2260).")
     seller_uscc: USCC = Field(description="Seller (出让人 / 转让方).")
     seller_name: str = Field(description="Seller's name.")
-    method: AuctionMethod = Field(description="Auction, listing or online bidding.")
+    method: AuctionMethod = Field(description="Auction, listing, online bidding (多次报价), "
+                                  "one-shot offers (一次报价) or agreement.")
     starting_price_fen: int = Field(ge=0, description="Starting / listing price (起始价/挂牌价) "
                                     "in fen.")
     increment_fen: int = Field(ge=0, description="Bid increment (加价幅度) in fen (0: a sale "
-                               "by agreement, which takes no offers).")
+                               "by agreement, which takes no offers, or one-shot offers, "
+                               "which take one offer per buyer of at least the listing "
+                               "price).")
     appraised_fen: int | None = Field(default=None, ge=0,
                                       description="Appraised value (评估值), if any, in fen.")
     has_base_price: bool = Field(description="Whether a secret base price (底价) is set.")
@@ -644,6 +652,19 @@ class AuctionRepriced(_AuctionEvent):
                                     "(32号令第18条).")
 
 
+class AuctionOfferLine(_Part):
+    """One one-shot offer (一次报价) as published at the close: who, how much, when
+    received. Before the end nobody learns any of it, nor how many there are."""
+
+    rank: int = Field(ge=1, description="Rank: the highest price first, equal prices in "
+                      "the order received.")
+    paddle: int = Field(ge=1, description="The buyer's paddle number (竞买号).")
+    bidder_uscc: USCC = Field(description="The buyer's (意向受让方) credit code.")
+    bidder_name: str = Field(description="The buyer's name.")
+    price_fen: int = Field(ge=0, description="Offered price in fen.")
+    offered_at: datetime = Field(description="When the offer was received.")
+
+
 @register
 class AuctionClosed(_AuctionEvent):
     """An auction or listing closed, sold (成交) or not (流拍 / 不成交).
@@ -656,7 +677,7 @@ class AuctionClosed(_AuctionEvent):
     category: Category = Field(description="Transaction category.")
     sold: bool = Field(description="Whether a buyer won.")
     reason: AuctionCloseReason = Field(description="sold, no_valid_offer, below_base_price, "
-                                       "too_few_bidders or objection_upheld.")
+                                       "too_few_bidders, objection_upheld or tied_offers.")
     article: str = Field(description="Legal basis of the outcome.")
     offers: int = Field(ge=0, description="Offers accepted in all.")
     winning_paddle: int | None = Field(default=None, description="Winner's paddle number.")
@@ -679,6 +700,11 @@ class AuctionClosed(_AuctionEvent):
         default=None, description="A sale by agreement: the contract (出让合同) is signed by "
                                   "then, with no confirmation before it (None otherwise: the "
                                   "confirmation gives the contract's due time).")
+    offer_lines: list[AuctionOfferLine] = Field(
+        default_factory=list, description="One-shot offers (网络竞价-一次报价): every offer, "
+                                          "ranked, with the buyer's name and price, published "
+                                          "at the close (sealed until then); empty for the "
+                                          "other methods.")
 
 
 class AuctionDeposit(_Part):

@@ -287,7 +287,7 @@ def _resumption(e: TenderResumed, facts: TenderFacts, rules: Rules,
 
 
 SALE_METHODS = {"auction": "拍卖", "listing": "挂牌", "online_bidding": "网络竞价",
-                "agreement": "协议"}
+                "one_shot": "网络竞价（一次报价）", "agreement": "协议"}
 # The announcement's name per category: 出让公告 (39号令第10条; 矿业权交易规则) or
 # 产权转让信息披露 (32号令第13条)
 SALE_KINDS = {Category.LAND: "{method}出让公告", Category.MINING: "矿业权{method}出让公告",
@@ -330,13 +330,20 @@ def _auction(e: AuctionPublished, facts: TenderFacts, rules: Rules, now: datetim
 def _auction_result(e: AuctionClosed, facts: TenderFacts, rules: Rules,
                     now: datetime) -> Draft:
     """成交公示 with the deal price (成交价) and the winner, or 不成交 with its reason; whether
-    the base price was met, never the base price itself."""
-    content = {
+    the base price was met, never the base price itself. One-shot offers (一次报价), sealed
+    until the close, are all listed: each buyer's name and price, ranked."""
+    content: dict[str, Any] = {
         "AUCTION_CODE": e.auction_id, "SOLD": e.sold, "RESULT_REASON": e.reason.value,
         "LEGAL_BASIS": e.article, "OFFER_COUNT": e.offers, "WIN_PADDLE": e.winning_paddle,
         "WIN_BIDDER_NAME": e.winner_name, "WIN_BIDDER_CODE": e.winner_uscc,
         **_amount("DEAL_PRICE", e.price_fen if e.sold else None),
         "BASE_PRICE_MET": e.base_price_met, "CLOSE_TIME": e.closed_at.isoformat()}
+    if e.offer_lines:  # one-shot offers (一次报价), sealed until the close: all of them now
+        content["OFFERS"] = [{"RANK": line.rank, "PADDLE": line.paddle,
+                              "BIDDER_NAME": line.bidder_name, "BIDDER_CODE": line.bidder_uscc,
+                              "PRICE": fen_to_yuan_str(line.price_fen),
+                              "OFFER_TIME": line.offered_at.isoformat()}
+                             for line in e.offer_lines]
     # 成交公示 with its period, where the category has one (e.g. 矿业权: 10 working days)
     end = _sale_publicity(content, e.publicity_end, e.publicity_article, now)
     title = facts.project_name + ("成交公示" if e.sold else "不成交（流拍）公告")

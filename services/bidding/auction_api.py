@@ -12,6 +12,7 @@ from contracts.bidding import AuctionMethod
 from contracts.categories import Category
 from ggzy.runtime.aggregates import now_ms
 from ggzy.runtime.auth import Role
+from ggzy.runtime.errors import Conflict
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.bidding.auctions import Auctions
@@ -30,7 +31,8 @@ class AuctionIn(RequestBody):
     method: AuctionMethod
     starting_price_fen: int = Field(ge=1, description="Starting / listing price in fen.")
     increment_fen: int | None = Field(default=None, ge=1, description="Bid increment (加价幅度) "
-                                      "in fen; required but for a sale by agreement.")
+                                      "in fen; required but for a sale by agreement and "
+                                      "one-shot offers (一次报价), which take none.")
     appraised_fen: int | None = Field(default=None, ge=0, description="Appraised value.")
     base_price_fen: int | None = Field(default=None, ge=0, description="Secret base price "
                                        "(底价), never shown; required for land.")
@@ -58,8 +60,9 @@ class AuctionIn(RequestBody):
     @model_validator(mode="after")
     def _increment_unless_agreement(self) -> AuctionIn:
         agreed = self.method is AuctionMethod.AGREEMENT
-        if self.increment_fen is None and not agreed:
-            raise ValueError("increment_fen is required (but for a sale by agreement)")
+        if self.increment_fen is None and not agreed and self.method is not AuctionMethod.ONE_SHOT:
+            raise ValueError("increment_fen is required (but for a sale by agreement or "
+                             "one-shot offers)")
         if self.increment_fen is not None and agreed:
             raise ValueError("a sale by agreement takes no offers: no increment_fen")
         return self
@@ -90,7 +93,14 @@ class OfferIn(RequestBody):
     price_fen: int = Field(ge=1, description="Offered price in fen.")
     seen_offers: int | None = Field(default=None, ge=0, description="Number of offers the "
                                     "bidder saw: a different current number refuses the offer "
-                                    "as stale (409 stale_offer).")
+                                    "as stale (409 stale_offer). Not for one-shot offers, "
+                                    "whose count is sealed (422 offers_sealed).")
+    offer_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                 pattern=r"^[A-Za-z0-9_.:-]+$", description="One-shot offers "
+                                 "(一次报价): the client's id of this offer; the same request "
+                                 "again (a retry) gets the same answer and makes no second "
+                                 "offer. Without it a repeated request is refused as a second "
+                                 "offer (409 offer_already_made).")
 
 
 class ContractIn(RequestBody):
@@ -121,12 +131,18 @@ PUBLIC = ("auction_id", "project_code", "name", "category", "region_code", "sell
 
 def public_view(state: dict[str, Any], now: int) -> dict[str, Any]:
     """What anyone may see: the top price and paddle and the number of offers, never who
-    made them, and never the base price (after the close only whether it was met)."""
+    made them, and never the base price (after the close only whether it was met).
+    One-shot offers are sealed until the close: no top, no paddle, no count."""
     offers = auction.offers_of(state)
     top = auction.top_of(offers)
+    if state["method"] == AuctionMethod.ONE_SHOT:
+        top = next(iter(auction.one_shot_ranking(offers)), None)
+    hidden = auction.sealed(state)
+    if hidden:
+        top = None
     out = {k: state.get(k) for k in PUBLIC}
-    out.update(status=_phase(state, now), offers=len(offers),
-               top_price_fen=top.price_fen if top else None,
+    out.update(status=_phase(state, now), offers=None if hidden else len(offers),
+               sealed=hidden, top_price_fen=top.price_fen if top else None,
                top_paddle=top.paddle if top else None,
                minimum_offer_fen=auction.minimum_offer(state),
                ends_at=auction.at(int(state["end_ms"])).isoformat(),
@@ -174,13 +190,16 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
     async def get(request: web.Request) -> web.Response:
         return json_response(public_view(await app.get(aid(request)), now_ms()))
 
-    @api.route("POST", base + "/offers", summary="Make an offer (竞买人报价)", body=OfferIn,
+    @api.route("POST", base + "/offers", summary="Make an offer (竞买人报价). One-shot offers "
+               "(一次报价): one sealed offer per buyer, at least the listing price, before the "
+               "end, never changed (409 offer_already_made); the answer is the buyer's own "
+               "offer and signed receipt, nothing about any other", body=OfferIn,
                status=201, roles=("bidder",), errors=("401", "403", "409", "422"))
     async def offer(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, OfferIn)
         return json_response(await app.offer(aid(request), who, body.price_fen,
-                                             body.seen_offers), 201)
+                                             body.seen_offers, body.offer_id), 201)
 
     @api.route("POST", base + "/confirmation", summary="The winner signs the confirmation "
                "of the sale (成交确认书) before it is due", roles=("bidder",),
@@ -228,17 +247,23 @@ def auction_routes(api: Api, rt: Runtime, app: Auctions) -> None:
     async def going_on(request: web.Request) -> web.Response:
         return json_response(await app.go_on(aid(request), rt.principal(request, Role.BIDDER)))
 
-    @api.route("GET", base + "/me", summary="The caller's paddle and standing",
-               roles=("bidder",))
+    @api.route("GET", base + "/me", summary="The caller's paddle and standing (one-shot "
+               "offers before the end: only its own offer)", roles=("bidder",))
     async def mine(request: web.Request) -> web.Response:
         return json_response(await app.mine(aid(request), rt.principal(request, Role.BIDDER)))
 
     @api.route("GET", base + "/audit", summary="The sale's audit trail, verified (supervisors "
-               "and operators: it names each bidder and its address)",
-               roles=("supervisor", "operator"), errors=("401", "403", "404"))
+               "and operators: it names each bidder and its address); of one-shot offers "
+               "only after the close (409 offers_sealed)",
+               roles=("supervisor", "operator"), errors=("401", "403", "404", "409"))
     async def audit_trail(request: web.Request) -> web.Response:
         rt.principal(request, Role.SUPERVISOR, Role.OPERATOR)
-        chain = (await app.get(aid(request))).get("audit", [])
+        state = await app.get(aid(request))
+        if auction.sealed(state):
+            raise Conflict("offers_sealed", "the trail of a sale by one-shot offers names its "
+                           "offers: it is read after the close", ends_at=auction.at(
+                               int(state["end_ms"])).isoformat())
+        chain = state.get("audit", [])
         return json_response({"entries": chain, "broken_at": audit.verify(chain)})
 
     @api.route("POST", base + "/price-cut", summary="Cut the price with a new disclosure "

@@ -8,12 +8,13 @@ extension, live bidding) is followed by the next timer and the close happens onc
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.announcement import PublicityObjectionAnswered, PublicityObjectionFiled
-from contracts.bidding import AuctionMethod, AuctionPublished, OfferAccepted
+from contracts.bidding import AuctionClosed, AuctionMethod, AuctionPublished, OfferAccepted
 from contracts.calendar import Calendar
 from contracts.categories import Category
 from contracts.codes import CodeError, tender_project_code
@@ -21,7 +22,7 @@ from ggzy.runtime.aggregates import Aggregates, Cause, Change, Doc, now_ms
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
-from services.bidding.domain import auction, audit
+from services.bidding.domain import auction, audit, sealed
 from services.bidding.domain.rules import AuctionRules, duration
 from services.bidding.handlers import Bidding
 
@@ -89,12 +90,16 @@ class Auctions:
                                    {"auction_id": auction_id})
 
     async def offer(self, auction_id: str, who: Principal, price_fen: int,
-                    seen_offers: int | None) -> dict[str, Any]:
-        """A bidder's offer (报价); the answer gives its paddle number and the end now."""
+                    seen_offers: int | None, offer_id: str | None = None) -> dict[str, Any]:
+        """A bidder's offer (报价); the answer gives its paddle number and the end now
+        (one-shot offers: ``one_shot_offer``)."""
         state = await self.get(auction_id)
         bidder, entity = await self._bidder(state, who)
         name = str(entity.get("name", bidder))
         rules = self.rules(state)
+        if state["method"] == AuctionMethod.ONE_SHOT:
+            return await self.one_shot_offer(auction_id, who, bidder, name, price_fen,
+                                             seen_offers, offer_id or uuid.uuid4().hex)
         made: list[Change] = []
 
         def decide(s: Doc, v: int) -> Change:
@@ -111,6 +116,42 @@ class Auctions:
         assert isinstance(event, OfferAccepted)
         return {"paddle": event.paddle, "offer_no": event.offer_no,
                 "price_fen": event.price_fen, "ends_at": event.ends_at.isoformat()}
+
+    async def one_shot_offer(self, auction_id: str, who: Principal, bidder: str, name: str,
+                             price_fen: int, seen_offers: int | None,
+                             offer_id: str) -> dict[str, Any]:
+        """A buyer's one sealed offer (一次报价), in one conditional write with its audit
+        entry; a retry with the same ``offer_id`` gets the same answer and adds nothing.
+        The answer is the buyer's own offer with the platform's signed receipt, and tells
+        nothing of any other offer (no paddle, no number, no count)."""
+        rules = self.rules(await self.get(auction_id))
+
+        def decide(s: Doc, v: int) -> Change:
+            change = auction.offer(s, rules, bidder=bidder, name=name, price_fen=price_fen,
+                                   seen_offers=seen_offers, now_ms=now_ms(),
+                                   offer_id=offer_id)
+            mine = change.set.get(f"bidders.{bidder}") or {}
+            return _audited(s, change, who, "offer", {  # read by nobody before the close
+                "paddle": mine.get("paddle"), "bidder": bidder, "offer_id": offer_id,
+                "price_fen": price_fen, "sealed": True})
+
+        await self.auctions.update(auction_id, decide)
+        state = await self.get(auction_id)
+        made = auction.own_offer(state, bidder)
+        assert made is not None
+        return self._offer_receipt(state, bidder, made, str(auction.offer_id_of(state, bidder)))
+
+    def _offer_receipt(self, state: Mapping[str, Any], bidder: str, made: auction.Offer,
+                       offer_id: str) -> dict[str, Any]:
+        """The buyer's own sealed offer and, where the platform has its key, its signed
+        receipt (the same for every retry)."""
+        receipt = {"auction_id": state["auction_id"], "bidder_uscc": bidder,
+                   "offer_id": offer_id, "price_fen": made.price_fen,
+                   "offered_at": auction.at(made.at_ms).isoformat()}
+        key = self.bidding.receipt_key
+        return {**receipt, "sealed": True,
+                "ends_at": auction.at(int(state["end_ms"])).isoformat(), "receipt": receipt,
+                "signature": None if key is None else sealed.sign_receipt(key, receipt)}
 
     async def _bidder(self, state: Mapping[str, Any], who: Principal) -> tuple[str, Doc]:
         bidder, entity, _ = await self.bidding.eligible_bidder(who, Category(state["category"]),
@@ -172,8 +213,16 @@ class Auctions:
         if not who.uscc:
             raise Forbidden("role_required", "a bidder's user is required")
         state = await self.get(auction_id)
+        if auction.sealed(state):  # one-shot, before the close: its own offer, nothing more
+            made = auction.own_offer(state, who.uscc)
+            return {"sealed": True, "offer": None if made is None else {
+                "price_fen": made.price_fen, "offered_at": auction.at(made.at_ms).isoformat(),
+                "offer_id": auction.offer_id_of(state, who.uscc)}}
         paddle = auction.paddle_of(state, who.uscc)
         top = auction.top_of(auction.offers_of(state))
+        if state["method"] == AuctionMethod.ONE_SHOT:
+            ranked = auction.one_shot_ranking(auction.offers_of(state))
+            top = ranked[0] if ranked else None
         return {"paddle": paddle, "top": paddle is not None and top is not None
                 and top.paddle == paddle}
 
@@ -330,9 +379,13 @@ def _audited(state: Mapping[str, Any], change: Change, who: Principal | None, ac
 def _ended(state: Mapping[str, Any], change: Change) -> Change:
     """The end of bidding in the audit trail: live bidding, or the result."""
     result = change.set.get("result") or {}
-    return _audited(state, change, None, "end", {
-        "status": change.set.get("status"), "sold": result.get("sold"),
-        "price_fen": result.get("price_fen"), "offers": result.get("offers")})
+    data = {"status": change.set.get("status"), "sold": result.get("sold"),
+            "price_fen": result.get("price_fen"), "offers": result.get("offers")}
+    lines = next((o.event.offer_lines for o in change.events
+                  if isinstance(o.event, AuctionClosed)), [])
+    if lines:  # one-shot offers: the ranking the close decided, by paddle
+        data["ranking"] = [line.paddle for line in lines]
+    return _audited(state, change, None, "end", data)
 
 
 def _event(data: Mapping[str, Any], seller_name: str, rules: AuctionRules) -> AuctionPublished:

@@ -1,6 +1,6 @@
-"""Land listings and auctions (39号令) and property online bidding (32号令) end to end,
-through public HTTP APIs and Kafka topics only, with the rules in seconds
-(deploy/rules-demo.yaml: 2 s announcement, 4 s shortest listing, 3 calls of 1 s;
+"""Land listings and auctions (39号令) and property online bidding and one-shot offers
+(32号令) end to end, through public HTTP APIs and Kafka topics only, with the rules in
+seconds (deploy/rules-demo.yaml: 2 s announcement, 4 s shortest listing, 3 calls of 1 s;
 property: a 3 s extension window that extends to 4 s after the offer)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from contracts.categories import Category
 from contracts.credit import EntityBanned
 from contracts.envelope import Envelope
-from contracts.topics import Stage, topic_name
+from contracts.topics import Audience, Stage, topic_name
 from ggzy.testing.kafka import Record, eventually, publish, read_topic
 from tests.e2e.conftest import Platform
 
@@ -886,3 +886,124 @@ async def test_a_land_sale_by_agreement_is_publicised_again_from_its_contract(
     assert notice["title"].endswith("出让结果公示")
     assert notice["content"]["WIN_BIDDER_NAME"] == "协议用地置业有限公司"
     assert "9900000" not in json.dumps(notice)  # never the base price
+
+
+async def _partner_records(p: Platform, auction_id: str, notice_type: str) -> list[Record]:
+    """What partners read of the sale (announcement's partner topic), once its notice of
+    ``notice_type`` is there."""
+    records = await read_topic(
+        p.kafka, topic_name(Stage.ANNOUNCEMENT, Category.PROPERTY, audience=Audience.PARTNER,
+                            prefix=p.prefix),
+        lambda rs: any(r.key == auction_id and r.json().get("notice_type") == notice_type
+                       for r in rs), within=30)
+    return [r for r in records if r.key == auction_id]
+
+
+async def test_property_one_shot_offers_are_sealed_until_the_end_then_the_highest_wins(
+        platform: Platform) -> None:
+    """网络竞价-一次报价 (32号令第22条, unverified): each buyer offers once, at least the listing
+    price, never changed; until the fixed end no public read, no partner topic and no
+    bidding event shows an offer, who made one or how many; at the end the highest wins (a
+    tie to the earliest), the result publishes every buyer's name and price, and the
+    property path follows (产权交易合同, 32号令第29条)."""
+    p = platform
+    seller, s_token = await p.entity("tenderee", name="示例国有资本运营有限公司")
+    buyers = [await p.entity("bidder", name=f"受让方{i}投资有限公司") for i in range(3)]
+    (a, a_token), (b, b_token), (c, c_token) = buyers
+    probe = await _probe_sale(p, s_token, seller)
+    for _, token in buyers:  # each buyer known to bidding before the sale's timed steps
+        status, out = await _going_on(p, probe, token)
+        assert out["error"]["code"] in ("bidding_not_open", "not_a_bidder"), out
+
+    def sale() -> dict[str, Any]:
+        return _body(seller, "one_shot", category="property", listing_s=20,
+                     name="示例公司100%股权", appraised_fen=1000 * WAN, increment_fen=None,
+                     base_price_fen=None, base_price_decision=None)
+    status, out = await p.call("bidding", "POST", "/v1/auctions", s_token,
+                               {**sale(), "increment_fen": 10 * WAN})
+    assert status == 422 and out["error"]["code"] == "one_shot_takes_no_increment", out
+    body = sale()
+    auction_id = await _announce(p, s_token, body)
+    end = datetime.fromisoformat((await _view(p, auction_id))["ends_at"])
+    await _bidding_open(p, auction_id)
+    empty = await _view(p, auction_id)
+
+    offers = f"/v1/auctions/{auction_id}/offers"
+    status, first = await p.call("bidding", "POST", offers, a_token,
+                                 {"price_fen": 1000 * WAN, "offer_id": "a-1"})
+    assert status == 201 and first["sealed"] is True, first
+    assert "paddle" not in first and "offer_no" not in first and first["signature"]
+    status, retried = await p.call("bidding", "POST", offers, a_token,
+                                   {"price_fen": 1000 * WAN, "offer_id": "a-1"})
+    assert (status, retried) == (201, first)  # a retry: the same answer, no second offer
+    status, out = await p.call("bidding", "POST", offers, a_token, {"price_fen": 1100 * WAN})
+    assert status == 409 and out["error"]["code"] == "offer_already_made", out
+    status, out = await p.call("bidding", "POST", offers, b_token, {"price_fen": 999 * WAN})
+    assert status == 422 and out["error"]["code"] == "offer_too_low", out
+    assert out["error"]["details"]["minimum_offer_fen"] == 1000 * WAN
+    for token in (b_token, c_token):  # equal highest offers: b's is received first
+        status, out = await p.call("bidding", "POST", offers, token, {"price_fen": 1050 * WAN})
+        assert status == 201, out
+
+    # before the end: nothing about the offers, the offerors or their count anywhere
+    view = await _view(p, auction_id)
+    assert view == {**empty, "status": view["status"]} and view["status"] == "bidding"
+    assert (view["offers"], view["top_price_fen"], view["top_paddle"], view["sealed"]) == (
+        None, None, None, True)
+    secrets = (a, b, c, str(1050 * WAN), "10500000")
+    assert not any(x in json.dumps(view, ensure_ascii=False) for x in secrets)
+    status, mine = await p.call("bidding", "GET", f"/v1/auctions/{auction_id}/me", c_token)
+    assert status == 200 and mine["offer"]["price_fen"] == 1050 * WAN, mine
+    assert set(mine) == {"sealed", "offer"}  # its own offer, nothing of the others
+    status, out = await p.call("bidding", "GET", f"/v1/auctions/{auction_id}/audit",
+                               p.tokens["operator"])
+    assert status == 409 and out["error"]["code"] == "offers_sealed", out
+    partner = await _partner_records(p, auction_id, "auction")
+    assert [r.json()["notice_type"] for r in partner] == ["auction"]
+    assert partner[0].json()["content"]["TRADE_METHOD"] == "one_shot"
+    internal = await read_topic(p.kafka, topic_name(Stage.BIDDING, Category.PROPERTY,
+                                                    prefix=p.prefix), lambda rs: False, within=2)
+    ours = [r for r in internal if r.key == auction_id]
+    assert [r.headers["ce_type"] for r in ours] == ["ggzy.bidding.AuctionPublished.v1"]
+    text = json.dumps([r.json() for r in partner + ours], ensure_ascii=False)
+    assert not any(x in text for x in secrets)
+    assert datetime.now(UTC) < end, "the checks before the end ran past it: lengthen the sale"
+
+    # at the fixed end (a durable timer): the highest offer, the earliest of equal ones
+    records = await _events(p, auction_id, "AuctionClosed", Category.PROPERTY)
+    assert not _of(records, "OfferAccepted")  # no offer was ever an event of its own
+    [closed] = _of(records, "AuctionClosed")
+    assert closed["sold"] and (closed["winner_uscc"], closed["price_fen"]) == (b, 1050 * WAN)
+    status, out = await p.call("bidding", "POST", f"/v1/auctions/{auction_id}/confirmation",
+                               b_token)  # within its window (seconds here): the 产权交易合同
+    assert status == 200 and out["status"] == "confirmed", out
+    assert closed["offers"] == 3 and "第22条" in closed["article"]
+    assert datetime.fromisoformat(closed["closed_at"]) >= end  # no extension
+    assert [(x["bidder_uscc"], x["price_fen"]) for x in closed["offer_lines"]] == [
+        (b, 1050 * WAN), (c, 1050 * WAN), (a, 1000 * WAN)]
+    after = await _view(p, auction_id)
+    assert (after["offers"], after["top_price_fen"], after["sealed"]) == (3, 1050 * WAN, False)
+    status, out = await p.call("bidding", "POST", offers, c_token, {"price_fen": 1200 * WAN})
+    assert status == 409 and out["error"]["code"] == "auction_closed", out
+    status, trail = await p.call("bidding", "GET", f"/v1/auctions/{auction_id}/audit",
+                                 p.tokens["operator"])
+    assert status == 200 and trail["broken_at"] is None, trail
+    assert [e["action"] for e in trail["entries"]] == ["publish", "offer", "offer", "offer",
+                                                      "end", "confirm"]  # a retry adds none
+    assert trail["entries"][4]["data"]["ranking"] == [2, 3, 1]  # b, c, a by paddle
+    assert [e["data"]["bidder"] for e in trail["entries"] if e["action"] == "offer"] == [
+        a, b, c]
+
+    # the result publishes the offers (names and prices); the property path follows
+    result = (await _notices(p, auction_id))["auction_result"]
+    assert result["title"] == "示例公司100%股权成交公示"
+    assert result["content"]["WIN_BIDDER_CODE"] == b
+    assert [(o["BIDDER_NAME"], o["PRICE"]) for o in result["content"]["OFFERS"]] == [
+        ("受让方1投资有限公司", "10500000.00"), ("受让方2投资有限公司", "10500000.00"),
+        ("受让方0投资有限公司", "10000000.00")]
+    published = await _partner_records(p, auction_id, "auction_result")
+    [to_partners] = [r.json() for r in published if r.json()["notice_type"] == "auction_result"]
+    assert to_partners["content"]["OFFERS"] == result["content"]["OFFERS"]
+    contract = await _notice_of(p, auction_id, "sale_contract")
+    assert contract["title"].endswith("产权交易结果公告")
+    assert contract["content"]["CONTRACT_AMOUNT"] == "10500000.00"

@@ -1262,3 +1262,207 @@ def test_a_land_sale_by_agreement_is_publicised_15_days_from_its_contract_21号�
     annulled = _event_of(change, AuctionResultAnnulled)
     assert annulled.contract_signed and annulled.article == LAND.agreement_result_publicity.source
     assert _deep(state, change)["contract"]["status"] == "void"
+
+
+# one-shot offers (网络竞价-一次报价; 32号令第22条, unverified) --------------------------------
+C = new_uscc(random.Random(11))
+ONE_SHOT = dict(category=Category.PROPERTY, appraised_fen=100_000_00,
+                method=AuctionMethod.ONE_SHOT, increment_fen=0)
+
+
+def _one_shot(**kw: Any) -> dict[str, Any]:
+    return _state(PROPERTY, None, **{**ONE_SHOT, **kw})
+
+
+def _shot(state: dict[str, Any], bidder: str, price: int, at: datetime,
+          offer_id: str | None = None, rules: AuctionRules = PROPERTY) -> dict[str, Any]:
+    change = auction.offer(state, rules, bidder=bidder, name=f"受让方{bidder[-4:]}",
+                           price_fen=price, seen_offers=None, now_ms=_ms(at), offer_id=offer_id)
+    assert change.events == []  # nothing leaves the sale's record before the close
+    return _apply(state, change)
+
+
+def _refusal(state: dict[str, Any], bidder: str, price: int, at: datetime,
+             **kw: Any) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        auction.offer(state, PROPERTY, bidder=bidder, name=bidder, price_fen=price,
+                      now_ms=_ms(at), **{"seen_offers": None, **kw})
+    return err.value
+
+
+def test_one_shot_offers_are_a_property_method_with_sourced_rules_32号令第22条() -> None:
+    """网络竞价-一次报价 is one of property's methods (32号令第22条, unverified); land has
+    none; the tie rule is a configurable flag, by default the earliest equal offer."""
+    assert AuctionMethod.ONE_SHOT in PROPERTY.methods
+    assert AuctionMethod.ONE_SHOT not in LAND.methods and not LAND.one_shot_result.value
+    assert "第22条" in PROPERTY.one_shot_result.source
+    assert "unverified" in PROPERTY.one_shot_result.source
+    assert PROPERTY.one_shot_tie_earliest.value == 1
+    assert "unverified" in PROPERTY.one_shot_tie_earliest.source
+    with pytest.raises(DomainError) as err:
+        _validate(LAND, _event(method=AuctionMethod.ONE_SHOT, increment_fen=0), 120_000_00,
+                  "2026-集体决策-07")
+    assert err.value.code == "method_not_allowed"
+    raw = PROPERTY.model_dump()
+    raw["one_shot_result"] = {**raw["one_shot_result"], "value": 0}
+    with pytest.raises(ValidationError, match="one_shot_result"):
+        AuctionRules.model_validate(raw)
+
+
+def test_one_shot_announcement_has_a_fixed_end_and_no_increment_32号令第22条() -> None:
+    start = T0 + timedelta(days=28)  # 20 working days after a Monday: 4 weeks
+    ok = _event(**ONE_SHOT, start_at=start, end_at=start + timedelta(days=1))
+    _validate(PROPERTY, ok, None, None)
+    with pytest.raises(DomainError) as err:
+        _validate(PROPERTY, ok.model_copy(update={"increment_fen": 1_000_00}), None, None)
+    assert err.value.code == "one_shot_takes_no_increment"
+    with pytest.raises(DomainError) as err:
+        _validate(PROPERTY, ok.model_copy(update={"end_at": None}), None, None)
+    assert err.value.code == "listing_too_short"
+    state = _one_shot()
+    late = _shot(state, A, 100_000_00, auction.at(state["end_ms"]) - timedelta(seconds=1))
+    assert late["end_ms"] == state["end_ms"]  # no extension for one-shot offers
+
+
+def test_one_shot_highest_offer_wins_and_every_offer_is_published_at_the_close_第22条(
+        ) -> None:
+    """At the end the highest offer wins; the close ranks every offer with its buyer's name
+    and price (the result publishes them), and the winner's confirmation follows."""
+    state = _one_shot()
+    state = _shot(state, A, 101_000_00, OPENED)
+    state = _shot(state, B, 108_000_00, OPENED + timedelta(minutes=1))
+    state = _shot(state, C, 100_000_00, OPENED + timedelta(minutes=2))
+    change = _at_end(state, PROPERTY, state["end_ms"])
+    closed = _closed(change)
+    assert closed.sold and closed.reason is AuctionCloseReason.SOLD
+    assert (closed.winner_uscc, closed.price_fen, closed.offers) == (B, 108_000_00, 3)
+    assert "第22条" in closed.article and closed.confirmation_due is not None
+    assert [(x.rank, x.bidder_uscc, x.price_fen) for x in closed.offer_lines] == [
+        (1, B, 108_000_00), (2, A, 101_000_00), (3, C, 100_000_00)]
+    assert closed.offer_lines[0].bidder_name == f"受让方{B[-4:]}"
+    assert _at_end(_apply(state, change), PROPERTY, state["end_ms"] + 1) == Change()  # once
+
+
+def test_one_shot_equal_highest_offers_go_to_the_earliest_received_unless_the_rule_says_no(
+        ) -> None:
+    """Exchange practice (unverified): 最高报价相同的, 先提交者为受让方, in the order the sale's
+    record took them (a replica's clock cannot reorder them); with the flag at 0 a tie is
+    no sale (tied_offers)."""
+    offers = [Offer(1, 1, 105_000_00, 2_000), Offer(2, 2, 105_000_00, 1_000),
+              Offer(3, 3, 104_000_00, 500)]
+    outcome = auction.decide_one_shot(offers, None, PROPERTY)
+    assert outcome.sold and outcome.top == offers[0]  # the first received, whatever its clock
+    assert "unverified" in outcome.article
+    state = _shot(_shot(_one_shot(), A, 105_000_00, OPENED), B, 105_000_00,
+                  OPENED + timedelta(seconds=1))
+    assert _closed(_at_end(state, PROPERTY, state["end_ms"])).winner_uscc == A
+    raw = PROPERTY.model_dump()
+    raw["one_shot_tie_earliest"] = {**raw["one_shot_tie_earliest"], "value": 0}
+    strict = AuctionRules.model_validate(raw)
+    tied = _closed(_at_end(state, strict, state["end_ms"]))
+    assert not tied.sold and tied.reason is AuctionCloseReason.TIED_OFFERS
+    assert tied.winner_uscc is None and tied.confirmation_due is None
+    assert auction.decide_one_shot(offers[2:], None, strict).sold  # one top offer: sold
+
+
+def test_one_shot_no_valid_offer_is_no_sale_32号令第22条() -> None:
+    state = _one_shot()
+    closed = _closed(_at_end(state, PROPERTY, state["end_ms"]))
+    assert not closed.sold and closed.reason is AuctionCloseReason.NO_VALID_OFFER
+    assert closed.offer_lines == [] and closed.price_fen is None
+
+
+def test_one_shot_offer_is_made_once_and_never_changed_一次报价不得更改() -> None:
+    """A second offer by the same buyer is refused (higher, lower or equal); a retry of the
+    same request (its offer_id, same price) changes nothing and makes no second offer."""
+    state = _shot(_one_shot(), A, 101_000_00, OPENED, offer_id="a-1")
+    for price in (102_000_00, 100_000_00, 101_000_00):
+        err = _refusal(state, A, price, OPENED + timedelta(minutes=1))
+        assert isinstance(err, Conflict) and err.code == "offer_already_made"
+        assert err.details["price_fen"] == 101_000_00  # its own offer, nothing else
+    again = auction.offer(state, PROPERTY, bidder=A, name=A, price_fen=101_000_00,
+                          seen_offers=None, now_ms=_ms(OPENED) + 5, offer_id="a-1")
+    assert again == Change()
+    err = _refusal(state, A, 109_000_00, OPENED, offer_id="a-1")
+    assert err.code == "offer_id_reused"
+    assert len(state["offers"]) == 1 and auction.own_offer(state, A) == Offer(
+        1, 1, 101_000_00, _ms(OPENED))
+
+
+def test_one_shot_offer_below_listing_price_outside_bidding_or_unqualified_is_refused(
+        ) -> None:
+    """At least the listing price (转让底价, 32号令第12条; 422); before the start and after the
+    end 409; a sale with a deposit takes offers from qualified buyers only (32号令第15条)."""
+    state = _one_shot()
+    err = _refusal(state, A, 99_999_99, OPENED)
+    assert err.code == "offer_too_low" and err.details["minimum_offer_fen"] == 100_000_00
+    assert "第22条" in err.details["article"]
+    assert _refusal(state, A, 100_000_00, T0).code == "bidding_not_open"
+    assert _refusal(state, A, 100_000_00, auction.at(state["end_ms"])).code == "bidding_ended"
+    assert _refusal(state, A, 100_000_00, OPENED, seen_offers=0).code == "offers_sealed"
+    deposit = _one_shot(**DEPOSITED)
+    err = _refusal(deposit, A, 100_000_00, OPENED)
+    assert err.code == "not_qualified" and err.status == 403
+    qualified = _qualified(deposit, PROPERTY, A)
+    assert len(_shot(qualified, A, 100_000_00, OPENED)["offers"]) == 1
+
+
+def test_one_shot_reveals_no_offer_offeror_or_count_before_the_end() -> None:
+    """Sealed until the close (as sealed bids, 20号令): the public view is the same whether
+    or not offers were made, and shows no count, top or paddle; a buyer reads its own offer
+    only; after the close the count and the top appear."""
+    from services.bidding.auction_api import public_view
+
+    empty = _one_shot()
+    state = _shot(_shot(empty, A, 101_000_00, OPENED), B, 107_000_00, OPENED)
+    now = _ms(OPENED) + 1
+    view = public_view(state, now)
+    assert view == public_view(empty, now)
+    assert (view["offers"], view["top_price_fen"], view["top_paddle"]) == (None, None, None)
+    assert view["sealed"] is True and view["minimum_offer_fen"] == 100_000_00
+    assert not any(x in str(view) for x in (A, B, "10100000", "10700000"))
+    assert auction.sealed(state) and auction.own_offer(state, B) == Offer(
+        2, 2, 107_000_00, _ms(OPENED))
+    closed = _apply(state, _at_end(state, PROPERTY, state["end_ms"]))
+    after = public_view(closed, state["end_ms"] + 1)
+    assert not after["sealed"] and (after["offers"], after["top_price_fen"]) == (2, 107_000_00)
+
+
+def test_one_shot_notices_name_the_method_and_publish_every_offer_at_the_close() -> None:
+    """产权转让信息披露 names the method; the result (成交公示) lists each buyer and its
+    price, ranked (names and prices published at the end, as an opening record is)."""
+    from services.announcement import domain as notices
+
+    facts = notices.TenderFacts("示例公司100%股权", Category.PROPERTY, "440300")
+    published = notices.draft(_event(**ONE_SHOT), facts, None, T0)
+    assert published is not None and published.content["TRADE_METHOD"] == "one_shot"
+    state = _shot(_shot(_one_shot(), A, 101_000_00, OPENED), B, 103_000_00, OPENED)
+    result = notices.draft(_closed(_at_end(state, PROPERTY, state["end_ms"])), facts, None, T0)
+    assert result is not None and result.title == "示例公司100%股权成交公示"
+    assert [(o["RANK"], o["BIDDER_CODE"], o["PRICE"]) for o in result.content["OFFERS"]] == [
+        (1, B, "103000.00"), (2, A, "101000.00")]
+    assert result.content["WIN_BIDDER_CODE"] == B
+
+
+def test_one_shot_price_cut_tells_the_seller_nothing_of_the_offers_32号令第18条() -> None:
+    """A price cut (32号令第18条) is refused from the start to the close whether or not an
+    offer was made (the refusal may not reveal one); before the start and after no sale
+    it is a price cut as for any sale."""
+    state = _one_shot(start_at=T0 + timedelta(days=28), end_at=T0 + timedelta(days=29))
+    during = T0 + timedelta(days=28, hours=1)
+    offered = _shot(state, A, 100_000_00, during)
+    when = dict(price_fen=95_000_00, start=during + timedelta(days=28),
+                end=during + timedelta(days=29), now=during)
+    codes = set()
+    for s in (state, offered):
+        with pytest.raises(Conflict) as err:
+            _reprice(s, PROPERTY, **when)
+        codes.add(err.value.code)
+    assert codes == {"offers_sealed"}
+    before = T0 + timedelta(days=1)
+    _reprice(state, PROPERTY, price_fen=95_000_00, start=before + timedelta(days=28),
+             end=before + timedelta(days=29), now=before)
+    unsold = _apply(state, _at_end(state, PROPERTY, state["end_ms"]))
+    now = T0 + timedelta(days=30)
+    _reprice(unsold, PROPERTY, price_fen=95_000_00, start=now + timedelta(days=28),
+             end=now + timedelta(days=29), now=now)

@@ -5,6 +5,10 @@ current end ``end_ms`` (the durable timer compares integers), the offers (报价
 paddle number only), the bidders' paddles (竞买号, private) and, once closed, the
 result. Status: ``open`` -> (listing with a bidder who goes on) ``live`` -> ``closed``.
 
+One-shot offers (网络竞价-一次报价, property) use the same offers and paddles, but are
+sealed until the close: one offer per buyer, never changed, no event and no public
+count before the end (``sealed``); the close ranks and publishes them all.
+
 Articles of 39号令 (land), 32号令 (property) and the mining rules (矿业权交易规则) are
 unverified; each rule's source says so (rules.yaml).
 """
@@ -27,6 +31,7 @@ from contracts.bidding import (
     AuctionDeposit,
     AuctionDepositsSettled,
     AuctionMethod,
+    AuctionOfferLine,
     AuctionPublished,
     AuctionRepriced,
     AuctionResultAnnulled,
@@ -150,6 +155,10 @@ def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> 
     elif e.end_at is None or e.end_at < after(rules.listing_period, e.start_at, cal):
         raise DomainError("listing_too_short", "the listing / bidding period is shorter than "
                           "the rule", article=rules.listing_period.source)
+    if e.method is AuctionMethod.ONE_SHOT and e.increment_fen:
+        raise DomainError("one_shot_takes_no_increment", "one-shot offers (一次报价) take one "
+                          "offer per buyer of at least the listing price: no increment",
+                          article=rules.one_shot_result.source)
     if e.increment_fen * 100 > e.starting_price_fen * rules.increment_max_percent.value:
         raise DomainError("increment_too_large", "the increment exceeds the rule's share of "
                           "the starting price", article=rules.increment_max_percent.source)
@@ -239,7 +248,10 @@ def top_of(offers: list[Offer]) -> Offer | None:
 
 
 def minimum_offer(state: Mapping[str, Any]) -> int:
-    """The lowest acceptable offer: the starting price, then the top plus one increment."""
+    """The lowest acceptable offer: the starting price, then the top plus one increment
+    (one-shot offers: always the listing price, whatever was offered)."""
+    if state["method"] == AuctionMethod.ONE_SHOT:
+        return int(state["starting_price_fen"])
     top = top_of(offers_of(state))
     return int(state["starting_price_fen"]) if top is None else (
         top.price_fen + int(state["increment_fen"]))
@@ -256,8 +268,14 @@ def _refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
 
 
 def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: str,
-          price_fen: int, seen_offers: int | None, now_ms: int) -> Change:
-    """Accept an offer that beats the top by an increment; the end moves by the rules."""
+          price_fen: int, seen_offers: int | None, now_ms: int,
+          offer_id: str | None = None) -> Change:
+    """Accept an offer that beats the top by an increment; the end moves by the rules.
+    One-shot offers: ``one_shot_offer``."""
+    if state["method"] == AuctionMethod.ONE_SHOT:
+        return one_shot_offer(state, rules, bidder=bidder, name=name, price_fen=price_fen,
+                              seen_offers=seen_offers, now_ms=now_ms,
+                              offer_id=offer_id or f"{bidder}:{now_ms}")
     if state["method"] == AuctionMethod.AGREEMENT:
         raise Conflict("no_offers", "a sale by agreement (协议出让) takes no offers",
                        article=rules.agreement_publicity.source)
@@ -294,6 +312,102 @@ def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: s
     return Change(set={"offers": [*state.get("offers", []), asdict(new)], "end_ms": end,
                        f"bidders.{bidder}": mine},
                   events=[Outgoing(event, Category(state["category"]))])
+
+
+# one-shot offers (网络竞价-一次报价; 32号令第22条, unverified) ----------------------------
+def sealed(state: Mapping[str, Any]) -> bool:
+    """One-shot offers before the close: nobody may learn any offer, who made one, nor how
+    many there are (as sealed bids, 20号令), by any read, event or notice."""
+    return bool(state["method"] == AuctionMethod.ONE_SHOT and state["status"] != CLOSED)
+
+
+def own_offer(state: Mapping[str, Any], bidder: str) -> Offer | None:
+    """``bidder``'s offer in this round, if it made one (its own to know)."""
+    paddle = paddle_of(state, bidder)
+    return next((o for o in offers_of(state) if o.paddle == paddle), None)
+
+
+def offer_id_of(state: Mapping[str, Any], bidder: str) -> str | None:
+    """The id of ``bidder``'s offer (given by its request, so a retry finds it)."""
+    mine = state.get("bidders", {}).get(bidder) or {}
+    return None if mine.get("offer_id") is None else str(mine["offer_id"])
+
+
+def one_shot_offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: str,
+                   price_fen: int, seen_offers: int | None, now_ms: int,
+                   offer_id: str) -> Change:
+    """A buyer's one sealed offer (一次报价): at least the listing price, before the end,
+    never changed, withdrawn or made twice; the same request again (its ``offer_id``, at
+    the same price) changes nothing. No event: nothing about it leaves the sale's record
+    before the close, and no refusal tells anything of the others' offers."""
+    article = rules.one_shot_result.source
+    made = own_offer(state, bidder)
+    if made is not None and offer_id_of(state, bidder) == offer_id:
+        if made.price_fen != price_fen:
+            raise Conflict("offer_id_reused", "this offer_id names your offer at another "
+                           "price: an offer cannot be changed", article=article)
+        return Change()  # a retry of the offer made
+    if seen_offers is not None:
+        raise DomainError("offers_sealed", "one-shot offers are sealed until the end: there "
+                          "is no count of offers to condition on (omit seen_offers)",
+                          article=article)
+    _refuse_outside_bidding(state, now_ms)
+    if made is not None:
+        raise Conflict("offer_already_made", "a one-shot offer (一次报价) is made once and "
+                       "cannot be changed or withdrawn", price_fen=made.price_fen,
+                       offered_at=at(made.at_ms).isoformat(), article=article)
+    least = int(state["starting_price_fen"])
+    if price_fen < least:
+        raise DomainError("offer_too_low", f"an offer is at least the listing price, {least} "
+                          "fen", minimum_offer_fen=least, article=article)
+    bidders: dict[str, Any] = dict(state.get("bidders", {}))
+    mine = bidders.get(bidder)
+    if mine is None:
+        if state.get("deposit_fen"):  # paddles come from the qualification review
+            raise Forbidden("not_qualified", "this sale takes offers from qualified "
+                            "applicants only: apply with the deposit first",
+                            article=rules.qualification.source)
+        mine = {"paddle": len(bidders) + 1, "name": name}
+    offers = state.get("offers", [])
+    new = Offer(no=len(offers) + 1, paddle=int(mine["paddle"]), price_fen=price_fen,
+                at_ms=now_ms)
+    return Change(set={"offers": [*offers, asdict(new)],
+                       f"bidders.{bidder}": {**mine, "offer_id": offer_id}})
+
+
+def one_shot_ranking(offers: list[Offer]) -> list[Offer]:
+    """The highest first; equal prices in the order received (the order the sale's record
+    took them, which no replica's clock can reorder)."""
+    return sorted(offers, key=lambda o: (-o.price_fen, o.no))
+
+
+def decide_one_shot(offers: list[Offer], base_price_fen: int | None,
+                    rules: AuctionRules) -> Outcome:
+    """At the end: the highest offer wins; among equal highest the earliest, where the rule
+    says so (one_shot_tie_earliest), else no sale; no valid offer, no sale."""
+    article = rules.one_shot_result.source
+    ranked = one_shot_ranking(offers)
+    if not ranked:
+        return Outcome(AuctionCloseReason.NO_VALID_OFFER, article, None, None)
+    top = ranked[0]
+    met = None if base_price_fen is None else top.price_fen >= base_price_fen
+    if met is False:
+        return Outcome(AuctionCloseReason.BELOW_BASE_PRICE, rules.base_price.source, top, False)
+    if len(ranked) > 1 and ranked[1].price_fen == top.price_fen:
+        tie = rules.one_shot_tie_earliest
+        reason = AuctionCloseReason.SOLD if tie.value else AuctionCloseReason.TIED_OFFERS
+        return Outcome(reason, f"{article}; {tie.source}", top, met)
+    return Outcome(AuctionCloseReason.SOLD, article, top, met)
+
+
+def offer_lines(state: Mapping[str, Any]) -> list[AuctionOfferLine]:
+    """Every one-shot offer as the close publishes it: ranked, with who and how much."""
+    by_paddle = {int(b["paddle"]): (uscc, b) for uscc, b in state.get("bidders", {}).items()}
+    return [AuctionOfferLine(rank=rank, paddle=o.paddle, bidder_uscc=by_paddle[o.paddle][0],
+                             bidder_name=str(by_paddle[o.paddle][1].get("name")
+                                             or by_paddle[o.paddle][0]),
+                             price_fen=o.price_fen, offered_at=at(o.at_ms))
+            for rank, o in enumerate(one_shot_ranking(offers_of(state)), 1)]
 
 
 def _end_after_offer(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> int:
@@ -449,6 +563,10 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Cale
         return Change(set={"status": LIVE, "end_ms": end}, events=[Outgoing(event, category)])
     if state["method"] == AuctionMethod.AGREEMENT:
         return _agreed(state, rules, now_ms, category, cal)
+    if state["method"] == AuctionMethod.ONE_SHOT:  # the end is fixed: no extension
+        outcome = decide_one_shot(offers, state.get("base_price_fen"), rules)
+        return _closed(state, outcome, len(offers), now_ms, category, rules, cal,
+                       offer_lines(state))
     by_calls = state["method"] == AuctionMethod.AUCTION or state["status"] == LIVE
     outcome = (Outcome(AuctionCloseReason.TOO_FEW_BIDDERS, rules.minimum_bidders.source, None,
                        None) if too_few_bidders(state, rules)
@@ -473,7 +591,8 @@ def _agreed(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, category
 
 
 def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
-            category: Category, rules: AuctionRules, cal: Calendar) -> Change:
+            category: Category, rules: AuctionRules, cal: Calendar,
+            lines: list[AuctionOfferLine] | None = None) -> Change:
     top = outcome.top
     agreed = state["method"] == AuctionMethod.AGREEMENT
     winner: tuple[str | None, Mapping[str, Any]] = next(
@@ -485,7 +604,7 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
         winning_paddle=top.paddle if top and outcome.sold else None,
         price_fen=top.price_fen if top else None, winner_uscc=winner[0],
         winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
-        closed_at=at(now_ms),
+        closed_at=at(now_ms), offer_lines=lines or [],
         **(_publicity(rules, cal, at(now_ms)) if outcome.sold and not agreed
            and not rules.result_publicity_after_contract.value else {}))
     sets: dict[str, Any] = {"status": CLOSED}
@@ -748,6 +867,11 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
         raise DomainError("price_cut_not_allowed", "this category (or a sale by agreement) "
                           "does not allow price cuts", article=rules.price_cut.source)
     sold = state.get("result", {}).get("sold")
+    if sealed(state) and ms(now) >= int(state["start_ms"]):
+        # refused whether or not offers were made: the answer may not tell the seller
+        raise Conflict("offers_sealed", "the price of a sale by one-shot offers is not cut "
+                       "while its offers are sealed (from the start to the close)",
+                       article=rules.one_shot_result.source)
     if state["status"] == LIVE or sold or (state["status"] == OPEN and state.get("offers")):
         raise Conflict("offers_made", "the price may be cut only before any offer or after no "
                        "sale", article=rules.price_cut.source)

@@ -120,6 +120,10 @@ class AuctionRules(BaseModel):
     #                        its contract (0: the contract's notice has no period)
     result_publicity_after_contract: Rule  # value 1: the result's publicity starts when the
     #                        contract is signed (the confirmation, as property's 产权交易合同)
+    one_shot_result: Rule  # value 1: one-shot offers (网络竞价-一次报价) are a method here: one
+    #                        sealed offer per buyer, >= the listing price, the highest wins
+    one_shot_tie_earliest: Rule  # value 1: among equal highest one-shot offers the earliest
+    #                        received wins; 0: a tie is no sale (tied_offers)
 
     @model_validator(mode="after")
     def _coherent(self) -> AuctionRules:
@@ -142,6 +146,8 @@ class AuctionRules(BaseModel):
                              "confirmation, as the contract itself: "
                              "result_publicity_after_contract needs confirmation_within and "
                              "no contract_within")
+        if AuctionMethod.ONE_SHOT in self.methods and self.one_shot_result.value != 1:
+            raise ValueError("one-shot offers are a method only where one_shot_result is 1")
         if self.extension_window.value > 0 and self.extension.value <= 0:
             raise ValueError("an extension window needs a positive extension")
         if not 0 < self.increment_max_percent.value <= 100:
