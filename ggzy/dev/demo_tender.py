@@ -77,11 +77,15 @@ async def run_tender(c: PlatformClient) -> None:
         t_token, {"answer": "已删除本地业绩要求，详见澄清"})
     _show(f"POST .../answer -> {status}", answered)
     print("10. four bidders seal their bids and upload ciphertext only; each gets a receipt")
-    print("    (the first two upload from the same address: credit will see it at opening)")
+    print("    (the first two upload from the same address, the last two share a file of their")
+    print("    packages: credit will see both at opening, 条例40)")
     keys = []
     for i, (uscc, token) in enumerate(bidders):
+        parts = [hashlib.sha256(f"{uscc}:{n}".encode()).hexdigest() for n in range(3)]
+        if i >= 2:  # one file mixed into both packages (相互混装, 条例40(五))
+            parts[2] = hashlib.sha256(b"demo shared technical file").hexdigest()
         fingerprint = {"file_digest": f"demo-{uscc}", "upload_ip": "10.8.8.8" if i < 2
-                       else f"10.9.9.{i}"}
+                       else f"10.9.9.{i}", "part_digests": parts}
         status, receipt, key = await c.until_known(lambda u=uscc, t=token, n=i, f=fingerprint:
                                                    c.submit(tender_id, section, u, t,
                                                             9_500_000_00 - n * 150_000_00, f))
@@ -201,7 +205,7 @@ async def _credit(c: PlatformClient, tender_id: str, revoked: str) -> str | None
     async def alerts() -> Any:
         _, body = await c.call("credit", "GET", f"/v1/alerts?tender={tender_id}", supervisor)
         return body.get("items") or None
-    print("17. the supervisor sees the collusion alert raised at opening (条例40):")
+    print("17. the supervisor sees the collusion alerts raised at opening (条例40):")
     for alert in await eventually(alerts, within=30):
         print(f"  alert {alert['indicator']} ({alert['article']}): {alert['bidders']} "
               f"{json.dumps(alert['evidence'], ensure_ascii=False)[:120]}")
