@@ -22,7 +22,7 @@ from contracts.bidding import (
     ContractOverdue,
 )
 from contracts.credit import CreditRecordsDue, RecordDue, RiskAlertRaised, SubjectKind
-from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing
+from ggzy.runtime.aggregates import Aggregates, Applied, Cause, Change, Doc, Outgoing, now_ms
 from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
 from ggzy.runtime.steps import Step, apply_many
@@ -34,6 +34,8 @@ from services.credit.domain.rules import CreditRules, ScoringModel, check_basis
 from services.credit.store import RATED, CreditStore
 
 EXPIRY = "restriction_expiry"
+RECORD_SWEEP = "record_sweep"  # once a day: records past their period stop counting
+SWEEP_BATCH = 200  # accounts a sweep reads at once
 Decide = Callable[[Mapping[str, Any]], Change]
 # each adds credit records (records_of)
 RecordedEvent = (BidsOpened | ContractOverdue | AwardDeclined | AuctionConfirmationOverdue
@@ -98,6 +100,11 @@ def _recording(model: ScoringModel, rec: Record) -> Decide:
     return lambda s: records.add_record(s, model, rec, now())
 
 
+def _expiring(model: ScoringModel, today: date) -> Decide:
+    """The decision that ends the records of an account scored by ``model`` due by ``today``."""
+    return lambda s: records.expire_records(s, model, today, now())
+
+
 def _opening(kind: SubjectKind, subject: str, model: ScoringModel) -> Callable[[], Doc]:
     """A fresh account of ``subject``, at ``model``'s base score."""
     return lambda: records.new_account(kind, subject, model)
@@ -121,6 +128,7 @@ class Credit:
         self.rules = rules
         self.collusion = collusion.CollusionConfig.from_mapping(rules.collusion)
         timers.on(EXPIRY, self.on_expiry)
+        timers.on(RECORD_SWEEP, self.on_record_sweep)
 
     # accounts --------------------------------------------------------------------------
     async def apply(self, kind: SubjectKind, subject: str, decide: Decide,
@@ -162,6 +170,37 @@ class Credit:
         await self.apply(SubjectKind(p["kind"]), p["subject"],
                          lambda s: records.expire_restriction(s, p["rid"], date.today()),
                          Cause(message_id=f"timer:{timer.timer_id}"))
+
+    # records' periods (有效期) ------------------------------------------------------------
+    async def arm_record_sweep(self, day: date | None = None) -> None:
+        """The day's sweep of records whose period ended (once a day, whichever replica;
+        at start it is due at once, so days the service was down are caught up)."""
+        day = day or date.today()
+        await self.timers.schedule(f"{RECORD_SWEEP}:{day.isoformat()}", RECORD_SWEEP,
+                                   now_ms(), {"day": day.isoformat()})
+
+    async def on_record_sweep(self, timer: Timer) -> None:
+        """Expire the records due by the timer's day, then arm the next day's sweep."""
+        day = date.fromisoformat(timer.payload["day"])
+        await self.expire_records(day)
+        following = day + timedelta(days=1)
+        await self.timers.schedule(f"{RECORD_SWEEP}:{following.isoformat()}", RECORD_SWEEP,
+                                   expiry_ms(day.isoformat()), {"day": following.isoformat()})
+
+    async def expire_records(self, today: date) -> int:
+        """Every account's records whose period ended by ``today`` stop counting and the
+        account is scored again (``CreditChanged``, reason ``record_expired``); the number of
+        accounts re-scored. Idempotent: an account done before finds nothing due."""
+        seen: set[str] = set()
+        while due := await self.store.accounts_with_records_due(today.isoformat(), SWEEP_BATCH):
+            if seen.issuperset(d["_id"] for d in due):
+                break  # nothing changed them (not expected): never loop on them
+            seen.update(d["_id"] for d in due)
+            for doc in due:
+                kind = SubjectKind(doc["subject_kind"])
+                await self.apply(kind, doc["subject_id"],
+                                 _expiring(self.rules.model_for(kind), today))
+        return len(seen)
 
     async def on_registered(self, uscc: str, cause: Cause) -> None:
         """A newly registered entity is rated at once (its level and the level's incentives)."""

@@ -38,6 +38,7 @@ class CreditStore:
         await self.parts.create_index("section")
         await self.reviews.create_index("expert_id")
         await self.alerts.create_index("tender_id")
+        await self.accounts.create_index("next_record_expiry")
 
     async def project_entity(self, uscc: str, version: int, data: dict[str, Any]) -> None:
         """Upsert an entity snapshot if it is newer than the one held (idempotent)."""
@@ -120,6 +121,13 @@ class CreditStore:
     async def outcomes_of(self, category: str | None) -> list[Doc]:
         query: dict[str, Any] = {"category": category} if category else {}
         return [d for d in await self.outcomes.find(query).to_list(None) if d.get("bidders")]
+
+    async def accounts_with_records_due(self, day: str, limit: int) -> list[Doc]:
+        """Accounts holding a record whose period ends by ``day`` (ISO date), at most
+        ``limit``: the subject of each."""
+        return await self.accounts.find(
+            {"next_record_expiry": {"$lte": day}}, {"subject_kind": 1, "subject_id": 1},
+        ).sort("_id", 1).limit(limit).to_list(None)
 
     async def account_with_restriction(self, restriction_key: str) -> Doc | None:
         return await self.accounts.find_one(

@@ -954,3 +954,30 @@ async def test_an_objection_answered_late_is_a_record_against_the_tenderee_once(
 def _local_day(at: datetime) -> str:
     return at.astimezone().date().isoformat()
 
+
+
+# records' periods: the last test of the module, since its sweep re-scores every account
+# holding a record made today ------------------------------------------------------------
+async def test_a_record_past_its_period_stops_counting_at_that_days_sweep(p: Platform) -> None:
+    """失信行为纠正后的信用信息修复管理办法 (unverified; rules.yaml `days`): a general record
+    (条例74: the contract not signed in time) counts one year; the day's sweep, a durable
+    timer, then scores the account again without it, and the record stays, marked."""
+    tid, sec = ids()
+    winner = new_uscc()
+    await p.send(ContractOverdue(tender_id=tid, section_code=sec, winner_uscc=winner,
+                                 due=datetime.now(UTC)))
+    account = await p.account(winner, lambda a: a["records"])
+    [record] = account["records"].values()
+    until = date.fromisoformat(record["until"])
+    assert until == date.today() + timedelta(days=365) and account["score"] == 85
+    assert account["next_record_expiry"] == record["until"]
+    await p.svc.runtime.timers.schedule(f"record_sweep:{until}", "record_sweep", 0,
+                                        {"day": until.isoformat()})  # that day's, due now
+    events = await p.credit_events(lambda rs: of_type(rs, "CreditChanged", subject_id=winner,
+                                                      reason="record_expired"))
+    [changed] = of_type(events, "CreditChanged", subject_id=winner, reason="record_expired")
+    assert (changed["score"], changed["level"], changed["previous_level"]) == (100, "A", "B")
+    account = await p.account(winner, lambda a: "next_record_expiry" not in a)
+    assert [r["expired"] for r in account["records"].values()] == [1]
+    assert [r["kind"] for r in account["records"].values()] == ["contract_overdue"]
+    assert len(of_type(events, "CreditChanged", subject_id=winner)) == 2  # recorded, expired

@@ -14,7 +14,7 @@ from ggzy.runtime.errors import Conflict
 from ggzy.testing.data import new_uscc
 from services.credit.domain import records
 from services.credit.domain.records import Record, Restriction
-from services.credit.domain.rules import load
+from services.credit.domain.rules import Deduction, load
 
 MODEL = load().entity
 NOW = datetime(2026, 5, 1, 10, tzinfo=UTC)
@@ -164,3 +164,67 @@ def test_a_sale_winner_that_does_not_sign_the_contract_gets_a_credit_record_once
     s = _apply(s, records.add_record(s, MODEL, rec, NOW))
     assert s["score"] == 85
     assert records.add_record(s, MODEL, rec, NOW).events == []
+
+
+# records' periods (有效期; 失信行为纠正后的信用信息修复管理办法, unverified) ---------------
+def _applied(state: dict[str, Any], change: Change) -> dict[str, Any]:
+    out = _apply(state, change)
+    for path in change.unset:
+        out.pop(path, None)
+    return out
+
+
+def _revoked_bid(n: int = 1) -> Record:
+    return Record(f"bid_revoked:T{n}", "bid_revoked", "BidsOpened", {"tender_id": f"T{n}"})
+
+
+def test_a_general_record_stops_counting_after_its_period_58号令() -> None:
+    """A general record (bid revoked, 20号令第31条) counts one year (the rule's days), then
+    the account is scored again without it; the record stays, marked expired."""
+    rule = MODEL.deductions["bid_revoked"]
+    acc = _account()
+    s = _applied(acc, records.add_record(acc, MODEL, _revoked_bid(), NOW))
+    until = (TODAY + timedelta(days=rule.days)).isoformat()
+    assert s["score"] == 100 - rule.points
+    assert s["records"]["bid_revoked:T1"]["until"] == until == s["next_record_expiry"]
+    day_before = TODAY + timedelta(days=rule.days - 1)
+    assert records.expire_records(s, MODEL, day_before, NOW) == Change()
+    change = records.expire_records(s, MODEL, TODAY + timedelta(days=rule.days), NOW)
+    after = _applied(s, change)
+    assert after["score"] == 100 and after["records"]["bid_revoked:T1"]["expired"] == 1
+    assert "next_record_expiry" not in after
+    (event,) = [o.event for o in change.events]
+    assert isinstance(event, CreditChanged)
+    assert (event.reason, event.record_id, event.score) == ("record_expired", "bid_revoked:T1",
+                                                            100)
+    assert records.expire_records(after, MODEL, date(2099, 1, 1), NOW) == Change()  # once
+
+
+def test_the_next_expiry_follows_the_records_still_counting() -> None:
+    acc = _account()
+    s = _applied(acc, records.add_record(acc, MODEL, _revoked_bid(1), NOW))
+    later = NOW + timedelta(days=30)
+    s = _applied(s, records.add_record(s, MODEL, _revoked_bid(2), later))
+    assert s["next_record_expiry"] == (TODAY + timedelta(days=365)).isoformat()
+    s = _applied(s, records.expire_records(s, MODEL, TODAY + timedelta(days=365), NOW))
+    assert s["next_record_expiry"] == (later.date() + timedelta(days=365)).isoformat()
+    assert s["score"] == 100 - MODEL.deductions["bid_revoked"].points
+
+
+def test_a_restrictions_penalty_record_counts_until_revoked_not_by_a_period() -> None:
+    """A supervisor's decision (处罚决定) governs its own period: its record does not age."""
+    acc = _account()
+    s = _applied(acc, records.add_restriction(acc, MODEL, _restriction(TODAY, TODAY), NOW))
+    assert "until" not in s["records"]["R-1"] and "next_record_expiry" not in s
+    assert records.expire_records(s, MODEL, date(2099, 1, 1), NOW) == Change()
+
+
+def test_a_stale_marker_with_nothing_due_is_removed() -> None:
+    acc = {**_account(), "next_record_expiry": TODAY.isoformat()}
+    assert records.expire_records(acc, MODEL, TODAY, NOW) == Change(unset=["next_record_expiry"])
+
+
+def test_a_period_needs_its_source() -> None:
+    with pytest.raises(ValueError, match="days_article"):
+        Deduction(points=5, article="20号令第31条", days=365)
+    assert Deduction(points=5, article="x").days == 0  # no period: counts until revoked

@@ -106,7 +106,35 @@ def blocking(state: State, category: str, today: date) -> list[dict[str, Any]]:
 
 
 def kinds_in_force(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    return [r["kind"] for r in records.values() if not r.get("revoked")]
+    """The kinds of the records that count: neither revoked nor past their period."""
+    return [r["kind"] for r in records.values() if not r.get("revoked") and not r.get("expired")]
+
+
+def next_expiry(records: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The first day a record still counting stops counting (ISO date), if any."""
+    return min((str(r["until"]) for r in records.values() if r.get("until")
+                and not r.get("revoked") and not r.get("expired")), default=None)
+
+
+def expire_records(state: State, model: ScoringModel, today: date, now: datetime) -> Change:
+    """The records whose period ended by ``today`` stop counting (信用修复 of a record: it
+    stays in the account, marked ``expired``); the account is scored again. Nothing to do
+    (already done, or none due): no change."""
+    day = today.isoformat()
+    due = sorted(rk for rk, r in state["records"].items() if r.get("until")
+                 and r["until"] <= day and not r.get("revoked") and not r.get("expired"))
+    if not due:  # none due; the account's marker follows what is left (a record revoked)
+        return _marker(state, next_expiry(state["records"]))
+    records = {**state["records"], **{rk: {**state["records"][rk], "expired": 1} for rk in due}}
+    sets: dict[str, Any] = {f"records.{rk}.expired": 1 for rk in due}
+    following = next_expiry(records)
+    if following is not None:
+        sets["next_record_expiry"] = following
+    change = _rescore(state, model, records, state["records"][due[0]].get("record_id"),
+                      "record_expired", now, sets)
+    if following is None:
+        change.unset.append("next_record_expiry")  # none left: no sweep finds the account
+    return change
 
 
 def initial_rating(state: State, now: datetime) -> Change:
@@ -121,17 +149,36 @@ def initial_rating(state: State, now: datetime) -> Change:
     return Change(set={"rated": 1}, events=[Outgoing(event)])
 
 
-def add_record(state: State, model: ScoringModel, record: Record, now: datetime) -> Change:
-    """Add a record (once: a known record id changes nothing); re-score; ban if due."""
+def _marker(state: State, following: str | None) -> Change:
+    """The account's ``next_record_expiry`` set to ``following`` (removed for None)."""
+    if state.get("next_record_expiry") == following:
+        return Change()
+    if following is None:
+        return Change(unset=["next_record_expiry"])
+    return Change(set={"next_record_expiry": following})
+
+
+def add_record(state: State, model: ScoringModel, record: Record, now: datetime, *,
+               ages: bool = True) -> Change:
+    """Add a record (once: a known record id changes nothing); re-score; ban if due.
+
+    A record of a kind with a period (``days``) counts until ``until`` (its day plus the
+    period) and then stops counting (``expire_records``); one that does not ``age`` (a
+    restriction's penalty record) counts until revoked."""
     rk = key(record.record_id)
     if rk in state["records"]:
         return Change()
     deduction(model, record.kind)  # refuses a kind the model does not know
+    rule = model.deductions[record.kind]
     entry = {"kind": record.kind, "source": record.source, "detail": record.detail,
-             "article": model.deductions[record.kind].article, "at": now.isoformat(),
-             "revoked": 0}
+             "article": rule.article, "at": now.isoformat(), "revoked": 0}
+    if ages and rule.days:
+        entry.update(until=(now.date() + timedelta(days=rule.days)).isoformat(),
+                     period_article=rule.days_article, record_id=record.record_id)
     records = {**state["records"], rk: entry}
     sets: dict[str, Any] = {f"records.{rk}": entry}
+    if entry.get("until"):
+        sets["next_record_expiry"] = next_expiry(records)
     ban = model.serious_bans.get(record.kind)  # a serious case's own ban replaces the level's
     change = _rescore(state, model, records, record.record_id, record.kind, now, sets,
                       level_ban=ban is None)
@@ -182,7 +229,7 @@ def add_restriction(state: State, model: ScoringModel, r: Restriction, now: date
         return Change(set=sets, events=events)
     record = Record(r.restriction_id, "administrative_penalty", "supervisor",
                     {"decision_no": r.decision_no, "reason": r.reason})
-    change = add_record(state, model, record, now)
+    change = add_record(state, model, record, now, ages=False)  # the decision's period
     change.set.update(sets)
     change.events[:0] = events
     return change

@@ -35,10 +35,19 @@ class Base(_Rule):
 
 
 class Deduction(_Rule):
-    """Points one record of a kind takes off the score."""
+    """Points one record of a kind takes off the score, and for how long (有效期)."""
 
     points: int = Field(ge=0, le=1000)
     article: str
+    days: int = Field(default=0, ge=0, le=3650, description="Days a record of the kind "
+                      "counts in the score from the day it was made (0: until revoked).")
+    days_article: str = ""
+
+    @model_validator(mode="after")
+    def _period_cited(self) -> Deduction:
+        if self.days and not self.days_article:
+            raise ValueError("a record's period (days) needs its source (days_article)")
+        return self
 
 
 class Level(_Rule):
