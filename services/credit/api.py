@@ -21,11 +21,11 @@ from contracts.codes import CodeError, validate_uscc
 from contracts.credit import ComplaintMatter, RiskIndicator, SubjectKind
 from ggzy.runtime.aggregates import state_of
 from ggzy.runtime.auth import Role
-from ggzy.runtime.errors import BadRequest, DomainError
+from ggzy.runtime.errors import BadRequest, DomainError, Forbidden
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
 from services.credit.complaints import Complaints
-from services.credit.handlers import Credit
+from services.credit.handlers import Credit, is_subject
 
 EXPERT_ID = r"^EXP-[0-9A-F]{12}$"
 
@@ -59,6 +59,16 @@ class RestrictionOut(BaseModel):
 
 class RevocationIn(RequestBody):
     reason: str = Field(min_length=1, max_length=500, description="Why it is revoked.")
+
+
+class RepairIn(RequestBody):
+    correction: str = Field(min_length=1, max_length=2000, description="How the conduct "
+                            "was corrected (整改情况), as the application states it.")
+
+
+class RepairDecisionIn(RequestBody):
+    approve: bool = Field(description="Approve (the record stops counting) or refuse.")
+    reason: str = Field(min_length=1, max_length=500, description="The decision's reason.")
 
 
 class PublicRestriction(BaseModel):
@@ -197,16 +207,39 @@ def routes(rt: Runtime, app: Credit, complaints: Complaints) -> Api:
         uscc = subject(SubjectKind.ENTITY, request.match_info["uscc"])
         return json_response(await app.public(uscc))
 
-    @api.route("GET", "/v1/accounts/{kind}/{subject_id}", summary="A full credit record",
-               roles=("supervisor",), errors=("401", "403", "422"))
+    @api.route("GET", "/v1/accounts/{kind}/{subject_id}", summary="A full credit record "
+               "(supervisors; and the subject its own)", errors=("401", "403", "422"))
     async def account(request: web.Request) -> web.Response:
-        rt.principal(request, sup)
-        try:
-            kind = SubjectKind(request.match_info["kind"])
-        except ValueError as exc:
-            raise BadRequest("invalid_kind", "kind is entity or expert") from exc
-        doc = await app.account(kind, subject(kind, request.match_info["subject_id"]))
-        return json_response(_without_bookkeeping(doc))
+        who = rt.principal(request)
+        kind, subject_id = _account_of(request)
+        if not who.has(sup) and not is_subject(who, kind, subject_id):
+            raise Forbidden("role_required", "a full credit record is for supervisors and "
+                            "its own subject")
+        return json_response(_without_bookkeeping(await app.account(kind, subject_id)))
+
+    record = "/v1/accounts/{kind}/{subject_id}/records/{record_id}/repair"
+
+    @api.route("POST", record, summary="Apply for a record's repair (信用修复申请; the "
+               "record's subject, after the kind's waiting time)", body=RepairIn,
+               status=202, errors=("401", "403", "404", "409", "422"))
+    async def apply_for_repair(request: web.Request) -> web.Response:
+        who = rt.principal(request)
+        body = await read_json(request, RepairIn)
+        kind, subject_id = _account_of(request)
+        await app.apply_for_repair(kind, subject_id, request.match_info["record_id"],
+                                   body.correction, who)
+        return json_response({"status": "pending"}, 202)
+
+    @api.route("POST", record + "/decision", summary="Decide an application for repair "
+               "(approved: the record stops counting)", body=RepairDecisionIn,
+               roles=("supervisor",), errors=("401", "403", "404", "409", "422"))
+    async def decide_repair(request: web.Request) -> web.Response:
+        who = rt.principal(request, sup)
+        body = await read_json(request, RepairDecisionIn)
+        kind, subject_id = _account_of(request)
+        await app.decide_repair(kind, subject_id, request.match_info["record_id"],
+                                body.approve, body.reason, who)
+        return json_response({"status": "approved" if body.approve else "refused"})
 
     @api.route("GET", "/v1/expert-reviews", summary="Expert evaluations to rate",
                roles=("supervisor", "tenderee", "agency"), errors=("401", "403"))
@@ -350,6 +383,15 @@ def complaint_routes(api: Api, rt: Runtime, app: Complaints) -> None:
         b = await read_json(request, ComplaintDecisionIn)
         return json_response(await app.decide(request.match_info["complaint_id"], b.upheld,
                                               b.decision_no, b.reason, b.false_complaint, who))
+
+
+def _account_of(request: web.Request) -> tuple[SubjectKind, str]:
+    """The account a path names: its kind and its checked subject id."""
+    try:
+        kind = SubjectKind(request.match_info["kind"])
+    except ValueError as exc:
+        raise BadRequest("invalid_kind", "kind is entity or expert") from exc
+    return kind, subject(kind, request.match_info["subject_id"])
 
 
 def _without_bookkeeping(doc: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from ggzy.runtime.auth import Principal, Role
 from ggzy.runtime.errors import Conflict, Forbidden, NotFound
 from ggzy.runtime.steps import Step, apply_many
 from ggzy.runtime.timers import Timer, Timers
-from services.credit.domain import collusion, fingerprints, records
+from services.credit.domain import collusion, fingerprints, records, repair
 from services.credit.domain.records import Record, Restriction, account_id, key
 from services.credit.domain.rotation import RotationPattern, SectionOutcome, find_rotation
 from services.credit.domain.rules import CreditRules, ScoringModel, check_basis
@@ -98,6 +98,11 @@ def _arms_expiry(applied: Applied) -> bool:
 def _recording(model: ScoringModel, rec: Record) -> Decide:
     """The decision that adds ``rec`` to an account scored by ``model``."""
     return lambda s: records.add_record(s, model, rec, now())
+
+
+def is_subject(who: Principal, kind: SubjectKind, subject: str) -> bool:
+    """The caller is the account's subject: a user of the entity, or the expert."""
+    return (who.uscc == subject) if kind is SubjectKind.ENTITY else (who.expert_id == subject)
 
 
 def _expiring(model: ScoringModel, today: date) -> Decide:
@@ -245,6 +250,34 @@ class Credit:
         model = self.rules.model_for(kind)
         await self.apply(kind, doc["subject_id"], lambda s: records.revoke_restriction(
             s, model, rid, who.subject, reason, now()))
+
+    # credit repair by application (信用修复申请) --------------------------------------------
+    async def apply_for_repair(self, kind: SubjectKind, subject: str, record_id: str,
+                               correction: str, who: Principal) -> None:
+        """The subject's own application to repair one of its records."""
+        if not is_subject(who, kind, subject):
+            raise Forbidden("not_the_subject", "only the record's subject applies for its "
+                            "repair (a user of the entity, or the expert)")
+        model = self.rules.model_for(kind)
+        await self._on_existing(kind, subject, lambda s: repair.apply_for_repair(
+            s, model, record_id, correction=correction, by=who.subject, today=date.today(),
+            now=now()))
+
+    async def decide_repair(self, kind: SubjectKind, subject: str, record_id: str,
+                            approve: bool, reason: str, who: Principal) -> None:
+        """A supervisor approves (the record stops counting) or refuses an application."""
+        model = self.rules.model_for(kind)
+        await self._on_existing(kind, subject, lambda s: repair.decide_repair(
+            s, model, record_id, approve=approve, reason=reason, by=who.subject, now=now()))
+
+    async def _on_existing(self, kind: SubjectKind, subject: str, decide: Decide) -> None:
+        """A decision on an account that must exist (none: no record to repair)."""
+        try:
+            await self.accounts.update(account_id(kind, subject), lambda s, v: decide(s))
+        except NotFound as exc:
+            if exc.code != "not_found":
+                raise
+            raise NotFound("record_not_found", f"{subject} has no credit record") from None
 
     async def public(self, uscc: str) -> dict[str, Any]:
         """What anyone may see: the level and the restrictions in force today."""

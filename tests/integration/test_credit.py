@@ -281,6 +281,77 @@ async def test_a_rules_files_credit_section_changes_weights_and_thresholds(
         assert status == 200 and (public["level"], public["deposit_reduction_pct"]) == ("A", 30)
 
 
+@pytest.fixture(scope="module")
+def repair_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service's own rules with a late contract's record repairable at once."""
+    rules = yaml.safe_load(RULES_FILE.read_text("utf-8"))
+    rules["credit"]["entity"]["deductions"]["contract_overdue"]["repair_after_days"] = 0
+    path = tmp_path_factory.mktemp("repair") / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), "utf-8")
+    return path
+
+
+async def test_a_record_is_repaired_on_its_subjects_application_and_a_supervisors_approval(
+        infra: Infra, registration: Registration, tokens: dict[str, str],
+        repair_rules: Path) -> None:
+    """信用修复申请 (失信行为纠正后的信用信息修复管理办法, unverified): the subject reads its own
+    record and applies (no one else may), one application at a time; approved, the record
+    stops counting and the account is scored again (CreditChanged record_repaired)."""
+    settings = isolated_settings(infra, "credit", rules_file=str(repair_rules),
+                                 jwks_url=registration.svc.url + "/.well-known/jwks.json")
+    uscc, own = await _user(registration, "bidder")
+    async with running(settings, build) as svc, aiohttp.ClientSession() as http:
+        other = Platform(svc, http, tokens)
+        tid, sec = ids()
+        await other.send(ContractOverdue(tender_id=tid, section_code=sec, winner_uscc=uscc,
+                                         due=datetime.now(UTC)))
+        await other.account(uscc, lambda a: a["records"])
+        status, mine = await other.call("GET", f"/v1/accounts/entity/{uscc}", own)
+        assert status == 200 and mine["score"] == 85
+        [rid] = mine["records"]
+        path = f"/v1/accounts/entity/{uscc}/records/{rid}/repair"
+        body = {"correction": "已与招标人签订书面合同，整改完毕"}
+        status, refused = await other.call("POST", path, tokens["bidder"], body)
+        assert status == 403 and refused["error"]["code"] == "not_the_subject"
+        status, _ = await other.call("GET", f"/v1/accounts/entity/{uscc}", tokens["bidder"])
+        assert status == 403  # another entity's full record
+        assert (await other.call("POST", path, own, body))[0] == 202
+        status, pending = await other.call("POST", path, own, body)
+        assert status == 409 and pending["error"]["code"] == "repair_pending"
+        status, _ = await other.call("POST", path + "/decision", own,
+                                     {"approve": True, "reason": "x"})
+        assert status == 403  # a supervisor decides
+        status, decided = await other.sup("POST", path + "/decision",
+                                          {"approve": True, "reason": "整改到位"})
+        assert status == 200 and decided == {"status": "approved"}
+        events = await other.credit_events(lambda rs: of_type(
+            rs, "CreditChanged", subject_id=uscc, reason="record_repaired"))
+        [changed] = of_type(events, "CreditChanged", subject_id=uscc, reason="record_repaired")
+        assert (changed["score"], changed["level"], changed["record_id"]) == (100, "A", rid)
+        account = await other.account(uscc, lambda a: a["score"] == 100)
+        assert account["records"][rid]["repaired"] == 1
+        assert account["records"][rid]["repair"]["status"] == "approved"
+
+
+async def test_an_application_for_repair_before_the_waiting_time_is_refused(
+        p: Platform, registration: Registration) -> None:
+    """By the service's rules a general record waits 90 days (the shortest publicity
+    period, configurable): an application before is 409 repair_too_early with the day."""
+    uscc, own = await _user(registration, "bidder")
+    tid, sec = ids()
+    await p.send(ContractOverdue(tender_id=tid, section_code=sec, winner_uscc=uscc,
+                                 due=datetime.now(UTC)))
+    account = await p.account(uscc, lambda a: a["records"])
+    [rid] = account["records"]
+    status, body = await p.call("POST", f"/v1/accounts/entity/{uscc}/records/{rid}/repair",
+                                own, {"correction": "已整改"})
+    assert status == 409 and body["error"]["code"] == "repair_too_early"
+    assert body["error"]["details"]["earliest"] == (date.today() + timedelta(days=90)).isoformat()
+    status, body = await p.call("POST", f"/v1/accounts/entity/{uscc}/records/nope/repair",
+                                own, {"correction": "已整改"})
+    assert status == 404 and body["error"]["code"] == "record_not_found"
+
+
 async def test_records_fetched_together_apply_once_each_in_order_past_a_poison_record(
         p: Platform) -> None:
     """Several records of one bidder, a redelivered one and a record that is not JSON,

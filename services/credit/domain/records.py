@@ -107,13 +107,18 @@ def blocking(state: State, category: str, today: date) -> list[dict[str, Any]]:
 
 def kinds_in_force(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The kinds of the records that count: neither revoked nor past their period."""
-    return [r["kind"] for r in records.values() if not r.get("revoked") and not r.get("expired")]
+    return [r["kind"] for r in records.values() if counts(r)]
+
+
+def counts(r: Mapping[str, Any]) -> bool:
+    """The record counts in the score: not revoked, past its period, or repaired."""
+    return not (r.get("revoked") or r.get("expired") or r.get("repaired"))
 
 
 def next_expiry(records: Mapping[str, Mapping[str, Any]]) -> str | None:
     """The first day a record still counting stops counting (ISO date), if any."""
-    return min((str(r["until"]) for r in records.values() if r.get("until")
-                and not r.get("revoked") and not r.get("expired")), default=None)
+    return min((str(r["until"]) for r in records.values() if r.get("until") and counts(r)),
+               default=None)
 
 
 def expire_records(state: State, model: ScoringModel, today: date, now: datetime) -> Change:
@@ -122,15 +127,15 @@ def expire_records(state: State, model: ScoringModel, today: date, now: datetime
     (already done, or none due): no change."""
     day = today.isoformat()
     due = sorted(rk for rk, r in state["records"].items() if r.get("until")
-                 and r["until"] <= day and not r.get("revoked") and not r.get("expired"))
+                 and r["until"] <= day and counts(r))
     if not due:  # none due; the account's marker follows what is left (a record revoked)
-        return _marker(state, next_expiry(state["records"]))
+        return marker(state, next_expiry(state["records"]))
     records = {**state["records"], **{rk: {**state["records"][rk], "expired": 1} for rk in due}}
     sets: dict[str, Any] = {f"records.{rk}.expired": 1 for rk in due}
     following = next_expiry(records)
     if following is not None:
         sets["next_record_expiry"] = following
-    change = _rescore(state, model, records, state["records"][due[0]].get("record_id"),
+    change = rescore(state, model, records, state["records"][due[0]].get("record_id"),
                       "record_expired", now, sets)
     if following is None:
         change.unset.append("next_record_expiry")  # none left: no sweep finds the account
@@ -149,7 +154,7 @@ def initial_rating(state: State, now: datetime) -> Change:
     return Change(set={"rated": 1}, events=[Outgoing(event)])
 
 
-def _marker(state: State, following: str | None) -> Change:
+def marker(state: State, following: str | None) -> Change:
     """The account's ``next_record_expiry`` set to ``following`` (removed for None)."""
     if state.get("next_record_expiry") == following:
         return Change()
@@ -180,7 +185,7 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime,
     if entry.get("until"):
         sets["next_record_expiry"] = next_expiry(records)
     ban = model.serious_bans.get(record.kind)  # a serious case's own ban replaces the level's
-    change = _rescore(state, model, records, record.record_id, record.kind, now, sets,
+    change = rescore(state, model, records, record.record_id, record.kind, now, sets,
                       level_ban=ban is None)
     if ban is not None:
         _ban(state, change, f"{record.record_id}:ban", ban.days, ban.article,
@@ -189,7 +194,7 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime,
     return change
 
 
-def _rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[str, Any]],
+def rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[str, Any]],
              record_id: str | None, reason: str, now: datetime,
              sets: dict[str, Any], level_ban: bool = True) -> Change:
     s = standing(model, kinds_in_force(records))
@@ -275,7 +280,7 @@ def revoke_restriction(state: State, model: ScoringModel, restriction_id: str, b
         return Change(set=sets, events=events)
     records = {**state["records"], rk: {**state["records"][rk], "revoked": 1}}
     sets[f"records.{rk}.revoked"] = 1
-    change = _rescore(state, model, records, restriction_id, "record_revoked", now, sets)
+    change = rescore(state, model, records, restriction_id, "record_revoked", now, sets)
     change.events[:0] = events
     return change
 

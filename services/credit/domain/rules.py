@@ -42,11 +42,21 @@ class Deduction(_Rule):
     days: int = Field(default=0, ge=0, le=3650, description="Days a record of the kind "
                       "counts in the score from the day it was made (0: until revoked).")
     days_article: str = ""
+    repair_after_days: int | None = Field(
+        default=None, ge=0, le=3650, description="Days from the record after which its "
+        "subject may apply for its repair (信用修复申请; 0: at once; none: a record of the "
+        "kind is not repaired by application).")
+    repair_article: str = ""
 
     @model_validator(mode="after")
     def _period_cited(self) -> Deduction:
         if self.days and not self.days_article:
             raise ValueError("a record's period (days) needs its source (days_article)")
+        if self.repair_after_days is not None and not self.repair_article:
+            raise ValueError("a repair's waiting time needs its source (repair_article)")
+        if self.repair_after_days is not None and self.days \
+                and self.repair_after_days >= self.days:
+            raise ValueError("repair_after_days must be shorter than the record's period")
         return self
 
 
