@@ -11,7 +11,7 @@ from ggzy.runtime.errors import DomainError
 from services.bidding.domain.rules import AuctionRules, after
 
 
-def _check_agreement(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
+def check_agreement(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
     """A sale by agreement (协议出让): one named buyer, the government's consent, no offers
     (so no end, no deposit), concluded at the end of its publicity."""
     article = rules.agreement_publicity.source
@@ -30,7 +30,7 @@ def _check_agreement(rules: AuctionRules, e: AuctionPublished, cal: Calendar) ->
                           "its publicity period", article=article)
 
 
-def _check_agreed_price(rules: AuctionRules, e: AuctionPublished, base: int | None) -> None:
+def check_agreed_price(rules: AuctionRules, e: AuctionPublished, base: int | None) -> None:
     """The agreed price of a land sale by agreement: at least the rule's share of the
     benchmark land price (协议出让最低价, 21号令第5条) and not below the secret base price
     set collectively (第11条; both unverified). Told to the seller, who set them."""

@@ -66,14 +66,16 @@ def review(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar, *, bidd
         paddle = len(state.get("bidders", {})) + 1
         sets[f"bidders.{bidder}"] = {"paddle": paddle, "name": held["name"]}
     else:
-        events.append(Outgoing(_settled(state, rules, cal, [(bidder, held)], None, now),
+        events.append(Outgoing(settlement(state, rules, cal, [(bidder, held)], None, now),
                                Category(state["category"])))
     return Change(set=sets, events=events)
 
 
-def _settled(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar,
-             deposits: list[tuple[str, Mapping[str, Any]]], winner: str | None,
-             now: datetime) -> AuctionDepositsSettled:
+def settlement(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar,
+               deposits: list[tuple[str, Mapping[str, Any]]], winner: str | None,
+               now: datetime) -> AuctionDepositsSettled:
+    """The deposits ``deposits`` settled: refunded within the rule's period, but the
+    ``winner``'s, which counts towards the price."""
     due = after(rules.deposit_refund, now, cal)
     return AuctionDepositsSettled(auction_id=state["auction_id"], settled_at=now, deposits=[
         AuctionDeposit(bidder_uscc=uscc, payer_account=a["account"], amount_fen=a["paid_fen"],
@@ -93,6 +95,6 @@ def settle_deposits(state: Mapping[str, Any], change: Change, rules: AuctionRule
     if held:
         closed = next(o.event for o in change.events if isinstance(o.event, AuctionClosed))
         winner = closed.winner_uscc if closed.sold else None
-        change.events.append(Outgoing(_settled(state, rules, cal, held, winner, now),
+        change.events.append(Outgoing(settlement(state, rules, cal, held, winner, now),
                                       Category(state["category"])))
     return change

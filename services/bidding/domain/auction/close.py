@@ -24,11 +24,11 @@ from services.bidding.domain.auction.model import (
     PENDING,
     Offer,
     Outcome,
-    _ms,
     at,
     minimum_offer,
     ms,
     offers_of,
+    span_ms,
     too_few_bidders,
     top_of,
 )
@@ -63,7 +63,7 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Cale
     category = Category(state["category"])
     if state["method"] == AuctionMethod.LISTING and state["status"] == OPEN and offers \
             and state.get("going_on"):
-        end = now_ms + _ms(rules.countdown)
+        end = now_ms + span_ms(rules.countdown)
         top = top_of(offers)
         assert top is not None
         event = ListingWentLive(auction_id=state["auction_id"], top_price_fen=top.price_fen,
@@ -114,7 +114,7 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
         price_fen=top.price_fen if top else None, winner_uscc=winner[0],
         winner_name=winner[1].get("name"), base_price_met=outcome.base_price_met,
         closed_at=at(now_ms), offer_lines=lines or [],
-        **(_publicity(rules, cal, at(now_ms)) if outcome.sold and not agreed
+        **(publicity_fields(rules, cal, at(now_ms)) if outcome.sold and not agreed
            and not rules.result_publicity_after_contract.value else {}))
     sets: dict[str, Any] = {"status": CLOSED}
     if agreed and outcome.sold and winner[0] is not None and rules.contract_within.value > 0:
@@ -133,7 +133,7 @@ def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,
     return Change(set=sets, events=[Outgoing(event, category)])
 
 
-def _publicity(rules: AuctionRules, cal: Calendar, start: datetime) -> dict[str, Any]:
+def publicity_fields(rules: AuctionRules, cal: Calendar, start: datetime) -> dict[str, Any]:
     """The publicity period of a sale's result (成交公示), if the category has one."""
     period = rules.result_publicity
     if period.value <= 0:

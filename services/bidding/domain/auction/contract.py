@@ -20,7 +20,7 @@ from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError, Forbidden
-from services.bidding.domain.auction.close import _publicity
+from services.bidding.domain.auction.close import publicity_fields
 from services.bidding.domain.auction.model import (
     CONFIRMED,
     HELD,
@@ -69,7 +69,7 @@ def confirm(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: 
     if rules.result_publicity_after_contract.value:
         # the confirmation is the 产权交易合同: the result is publicised from it, with what
         # 32号令第29条 names (评估结果, 转让底价, 交易价格; unverified)
-        publicity = _publicity(rules, cal, at(now_ms))
+        publicity = publicity_fields(rules, cal, at(now_ms))
         event = event.model_copy(update={
             **publicity, "appraised_fen": state.get("appraised_fen"),
             "listing_price_fen": int(state["starting_price_fen"])})

@@ -36,7 +36,8 @@ def at(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def _ms(span: timedelta) -> int:
+def span_ms(span: timedelta) -> int:
+    """A period in milliseconds, the unit of ``end_ms`` and ``start_ms``."""
     return int(span.total_seconds() * 1000)
 
 
@@ -88,7 +89,8 @@ def paddle_of(state: Mapping[str, Any], bidder: str) -> int | None:
     return None if mine is None else int(mine["paddle"])
 
 
-def _refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
+def refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
+    """Refuse an offer before the start, at or after the end, or once closed."""
     if state["status"] == CLOSED:
         raise Conflict("auction_closed", "the auction has closed")
     if now_ms < int(state["start_ms"]):
@@ -98,7 +100,7 @@ def _refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:
         raise Conflict("bidding_ended", "bidding has ended; the result follows")
 
 
-def _needs_count(rules: AuctionRules, method: AuctionMethod | str) -> bool:
+def needs_count(rules: AuctionRules, method: AuctionMethod | str) -> bool:
     """An auction (not a listing) of a category with a least number of bidders."""
     return rules.minimum_bidders.value > 0 and method == AuctionMethod.AUCTION
 
@@ -106,5 +108,5 @@ def _needs_count(rules: AuctionRules, method: AuctionMethod | str) -> bool:
 def too_few_bidders(state: Mapping[str, Any], rules: AuctionRules) -> bool:
     """An auction short of the category's least number of qualified bidders (e.g. 矿业权
     拍卖竞买人不得少于3人): it takes no offer and closes without sale at its end."""
-    return (_needs_count(rules, state["method"]) and state["status"] == OPEN
+    return (needs_count(rules, state["method"]) and state["status"] == OPEN
             and len(state.get("bidders", {})) < rules.minimum_bidders.n)

@@ -11,7 +11,7 @@ from contracts.bidding import AuctionMethod, AuctionResultAnnulled
 from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
-from services.bidding.domain.auction.applications import _settled
+from services.bidding.domain.auction.applications import settlement
 from services.bidding.domain.auction.model import HELD, OVERDUE, PENDING, SIGNED, VOID, ms
 from services.bidding.domain.rules import AuctionRules, Rule, after
 
@@ -71,7 +71,7 @@ def objection_answered(state: Mapping[str, Any], rules: AuctionRules, cal: Calen
         events.append(Outgoing(annulled, category))
         applied = (state.get("applicants") or {}).get(winner)
         if applied:  # counted towards the price, it goes back to the winner
-            events.append(Outgoing(_settled(state, rules, cal, [(winner, applied)], None, now),
+            events.append(Outgoing(settlement(state, rules, cal, [(winner, applied)], None, now),
                                    category))
         sets["annulled"] = {"objection_id": objection_id, "at": now.isoformat()}
         if confirmation:

@@ -15,11 +15,11 @@ from services.bidding.domain.auction.model import (
     LIVE,
     OPEN,
     Offer,
-    _ms,
-    _refuse_outside_bidding,
     at,
     minimum_offer,
     offers_of,
+    refuse_outside_bidding,
+    span_ms,
     too_few_bidders,
     top_of,
 )
@@ -40,7 +40,7 @@ def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: s
     if state["method"] == AuctionMethod.AGREEMENT:
         raise Conflict("no_offers", "a sale by agreement (协议出让) takes no offers",
                        article=rules.agreement_publicity.source)
-    _refuse_outside_bidding(state, now_ms)
+    refuse_outside_bidding(state, now_ms)
     if too_few_bidders(state, rules):
         raise Conflict("too_few_bidders", f"the auction needs at least "
                        f"{rules.minimum_bidders.n} qualified bidders and has "
@@ -79,16 +79,16 @@ def _end_after_offer(state: Mapping[str, Any], rules: AuctionRules, now_ms: int)
     """Calls restart (auction, live bidding); a late offer extends online bidding."""
     end = int(state["end_ms"])
     if state["method"] == AuctionMethod.AUCTION or state["status"] == LIVE:
-        return max(end, now_ms + _ms(rules.countdown))
-    window = _ms(duration(rules.extension_window))
+        return max(end, now_ms + span_ms(rules.countdown))
+    window = span_ms(duration(rules.extension_window))
     if state["method"] == AuctionMethod.ONLINE_BIDDING and window and end - now_ms <= window:
-        return max(end, now_ms + _ms(duration(rules.extension)))
+        return max(end, now_ms + span_ms(duration(rules.extension)))
     return end
 
 
 def go_on(state: Mapping[str, Any], rules: AuctionRules, bidder: str, now_ms: int) -> Change:
     """A bidder of a listing wants to go on at its end (表示愿意继续竞价)."""
-    _refuse_outside_bidding(state, now_ms)
+    refuse_outside_bidding(state, now_ms)
     if state["method"] != AuctionMethod.LISTING or state["status"] != OPEN:
         raise Conflict("not_a_listing", "only a listing in its listing period can go live",
                        article=rules.listing_result.source)

@@ -14,10 +14,10 @@ from services.bidding.domain.auction.model import (
     CLOSED,
     Offer,
     Outcome,
-    _refuse_outside_bidding,
     at,
     offers_of,
     paddle_of,
+    refuse_outside_bidding,
 )
 from services.bidding.domain.rules import AuctionRules
 
@@ -59,7 +59,7 @@ def one_shot_offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str
         raise DomainError("offers_sealed", "one-shot offers are sealed until the end: there "
                           "is no count of offers to condition on (omit seen_offers)",
                           article=article)
-    _refuse_outside_bidding(state, now_ms)
+    refuse_outside_bidding(state, now_ms)
     if made is not None:
         raise Conflict("offer_already_made", "a one-shot offer (一次报价) is made once and "
                        "cannot be changed or withdrawn", price_fen=made.price_fen,

@@ -12,13 +12,13 @@ from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, DomainError
-from services.bidding.domain.auction.applications import _settled
+from services.bidding.domain.auction.applications import settlement
 from services.bidding.domain.auction.model import CLOSED, LIVE, OPEN, REJECTED, ms
 from services.bidding.domain.auction.one_shot import sealed
 from services.bidding.domain.auction.publication import (
-    _check_applications,
-    _check_schedule,
-    _first_end,
+    check_applications,
+    check_schedule,
+    first_end,
 )
 from services.bidding.domain.rules import AuctionRules
 
@@ -59,8 +59,8 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
                                          "announced_at": now, "start_at": start, "end_at": end,
                                          "applications_close_at": applications_close_at})
     # a new disclosure; the appraisal floor binds the first price only
-    _check_schedule(rules, e, cal)
-    _check_applications(rules, e)
+    check_schedule(rules, e, cal)
+    check_applications(rules, e)
     event = AuctionRepriced(auction_id=state["auction_id"],
                             previous_price_fen=int(state["starting_price_fen"]),
                             starting_price_fen=price_fen, announced_at=now, start_at=start,
@@ -68,7 +68,7 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
                             approval_no=approval_no)
     sets = {"starting_price_fen": price_fen, "announced_at": now.isoformat(),
             "start_at": start.isoformat(), "end_at": end.isoformat() if end else None,
-            "start_ms": ms(start), "end_ms": _first_end(e, rules), "status": OPEN,
+            "start_ms": ms(start), "end_ms": first_end(e, rules), "status": OPEN,
             "offers": [], "going_on": []}
     events = [Outgoing(event, Category(state["category"]))]
     if state.get("deposit_fen"):
@@ -79,6 +79,6 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
         held = [(u, a) for u, a in (state.get("applicants") or {}).items()
                 if a["status"] != REJECTED]
         if held and state["status"] != CLOSED:
-            events.append(Outgoing(_settled(state, rules, cal, held, None, now),
+            events.append(Outgoing(settlement(state, rules, cal, held, None, now),
                                    Category(state["category"])))
     return Change(set=sets, unset=["result"], events=events)

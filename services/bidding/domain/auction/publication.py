@@ -7,8 +7,8 @@ from contracts.bidding import AuctionMethod, AuctionPublished
 from contracts.calendar import Calendar
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import DomainError
-from services.bidding.domain.auction.agreement import _check_agreed_price, _check_agreement
-from services.bidding.domain.auction.model import OPEN, State, _needs_count, ms
+from services.bidding.domain.auction.agreement import check_agreed_price, check_agreement
+from services.bidding.domain.auction.model import OPEN, State, ms, needs_count
 from services.bidding.domain.rules import AuctionRules, after
 
 
@@ -20,20 +20,22 @@ def validate(rules: AuctionRules, e: AuctionPublished, base_price_fen: int | Non
         raise DomainError("method_not_allowed", f"{e.method.value} is not a method of "
                           f"{e.category.value}", allowed=sorted(m.value for m in rules.methods))
     if e.method is AuctionMethod.AGREEMENT:
-        _check_agreement(rules, e, cal)
-        _check_agreed_price(rules, e, base_price_fen)
+        check_agreement(rules, e, cal)
+        check_agreed_price(rules, e, base_price_fen)
     elif e.buyer_uscc is not None or e.approval_no is not None \
             or e.benchmark_price_fen is not None:
         raise DomainError("buyer_by_agreement_only", "only a sale by agreement (协议出让) "
                           "names its buyer and the government's consent",
                           article=rules.agreement_publicity.source)
     else:
-        _check_schedule(rules, e, cal)
+        check_schedule(rules, e, cal)
     _check_prices(rules, e, base_price_fen, base_decision)
-    _check_applications(rules, e)
+    check_applications(rules, e)
 
 
-def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
+def check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> None:
+    """The announcement period, the bidding period and the increment the rules allow
+    (at publication and at a price cut's new disclosure)."""
     if e.start_at < after(rules.announce_before, e.announced_at, cal):
         raise DomainError("announcement_too_short", "offers may open only after the "
                           "announcement period", article=rules.announce_before.source)
@@ -53,11 +55,11 @@ def _check_schedule(rules: AuctionRules, e: AuctionPublished, cal: Calendar) -> 
                           "the starting price", article=rules.increment_max_percent.source)
 
 
-def _check_applications(rules: AuctionRules, e: AuctionPublished) -> None:
+def check_applications(rules: AuctionRules, e: AuctionPublished) -> None:
     """A sale with a deposit takes applications until a set time within bidding, so the
     seller can review each applicant before it offers (qualification rule)."""
     if not e.deposit_fen:
-        if _needs_count(rules, e.method):
+        if needs_count(rules, e.method):
             raise DomainError("applications_required", f"an auction of {e.category.value} "
                               f"takes place with at least {rules.minimum_bidders.n} qualified "
                               "bidders, counted from the applications: give deposit_fen and "
@@ -100,13 +102,14 @@ def publish(e: AuctionPublished, rules: AuctionRules, base_price_fen: int | None
     bidders = {} if e.buyer_uscc is None else {  # by agreement: the buyer, named
         e.buyer_uscc: {"paddle": 1, "name": e.buyer_name or e.buyer_uscc}}
     state: State = {**e.model_dump(mode="json"), "status": OPEN, "start_ms": ms(e.start_at),
-                    "end_ms": _first_end(e, rules), "base_price_fen": base_price_fen,
+                    "end_ms": first_end(e, rules), "base_price_fen": base_price_fen,
                     "base_price_decision": base_decision, "offers": [], "bidders": bidders,
                     "going_on": []}
     return state, Change(events=[Outgoing(e, e.category)])
 
 
-def _first_end(e: AuctionPublished, rules: AuctionRules) -> int:
+def first_end(e: AuctionPublished, rules: AuctionRules) -> int:
+    """The first end ``end_ms`` of an announced (or repriced) sale."""
     if e.method is AuctionMethod.AGREEMENT:  # concluded at the end of its publicity
         return ms(e.start_at)
     if e.end_at is None:  # an auction: the calls run from the opening
