@@ -18,10 +18,10 @@ modules offer, each module importing only those before it here:
 - ``model``: the record, its statuses, times, offers and outcome (imports no other);
 - ``one_shot``: one-shot offers, sealed until the close;
 - ``applications``: applications, the qualification review and the deposits;
-- ``agreement``: the terms of a sale by agreement (协议出让);
+- ``objections``: objections to the publicised result, and annulment;
+- ``agreement``: a sale by agreement (协议出让): its terms and its conclusion;
 - ``publication``: the announcement's checks and the first state;
 - ``offers``: offers, extension and calls, going on to live bidding;
-- ``objections``: objections to the publicised result, and annulment;
 - ``close``: the end, live bidding or the close, its outcome and public result;
 - ``contract``: the confirmation and the contract, and their lapse;
 - ``price_cut``: a price cut with its new disclosure.

@@ -1,13 +1,18 @@
-"""Sales by agreement (协议出让): the terms their announcement must give, a named buyer,
-the government's consent, a publicity period and an agreed price above the floors."""
+"""Sales by agreement (协议出让): the terms their announcement must give (a named buyer,
+the government's consent, a publicity period, an agreed price above the floors) and their
+conclusion at the end of the publicity."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
-from contracts.bidding import AuctionPublished
+from contracts.bidding import AuctionCloseReason, AuctionPublished
 from contracts.calendar import Calendar
 from ggzy.runtime.errors import DomainError
+from services.bidding.domain.auction.model import Offer, Outcome
+from services.bidding.domain.auction.objections import pending_objections
 from services.bidding.domain.rules import AuctionRules, after
 
 
@@ -52,3 +57,16 @@ def check_agreed_price(rules: AuctionRules, e: AuctionPublished, base: int | Non
     if base is not None and e.starting_price_fen < base:
         raise DomainError("price_below_base", "the agreed price may not be below the base "
                           "price (底价)", article=rules.base_price.source)
+
+
+def agreed_outcome(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Outcome | None:
+    """The end of a sale by agreement's publicity: concluded with its buyer at its price,
+    unless an objection was upheld; while one waits for its answer, it waits too (交易中止,
+    矿业权交易规则第27条: the answer concludes it), ``None``."""
+    if pending_objections(state):
+        return None
+    article = rules.agreement_publicity.source
+    if "upheld" in (state.get("objections") or {}).values():
+        return Outcome(AuctionCloseReason.OBJECTION_UPHELD, article, None, None)
+    agreed = Offer(no=0, paddle=1, price_fen=int(state["starting_price_fen"]), at_ms=now_ms)
+    return Outcome(AuctionCloseReason.SOLD, article, agreed, None)

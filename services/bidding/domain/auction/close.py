@@ -17,6 +17,7 @@ from contracts.bidding import (
 from contracts.calendar import Calendar
 from contracts.categories import Category
 from ggzy.runtime.aggregates import Change, Outgoing
+from services.bidding.domain.auction.agreement import agreed_outcome
 from services.bidding.domain.auction.model import (
     CLOSED,
     LIVE,
@@ -32,7 +33,6 @@ from services.bidding.domain.auction.model import (
     too_few_bidders,
     top_of,
 )
-from services.bidding.domain.auction.objections import pending_objections
 from services.bidding.domain.auction.one_shot import decide_one_shot, offer_lines
 from services.bidding.domain.rules import AuctionRules, after
 
@@ -71,7 +71,9 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Cale
                                 article=rules.listing_result.source)
         return Change(set={"status": LIVE, "end_ms": end}, events=[Outgoing(event, category)])
     if state["method"] == AuctionMethod.AGREEMENT:
-        return _agreed(state, rules, now_ms, category, cal)
+        agreed = agreed_outcome(state, rules, now_ms)
+        return Change() if agreed is None else _closed(state, agreed, 0, now_ms, category,
+                                                       rules, cal)
     if state["method"] == AuctionMethod.ONE_SHOT:  # the end is fixed: no extension
         outcome = decide_one_shot(offers, state.get("base_price_fen"), rules)
         return _closed(state, outcome, len(offers), now_ms, category, rules, cal,
@@ -81,22 +83,6 @@ def at_end(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, cal: Cale
                        None) if too_few_bidders(state, rules)
                else decide(offers, state.get("base_price_fen"), rules, by_calls))
     return _closed(state, outcome, len(offers), now_ms, category, rules, cal)
-
-
-def _agreed(state: Mapping[str, Any], rules: AuctionRules, now_ms: int, category: Category,
-            cal: Calendar) -> Change:
-    """The end of a sale by agreement's publicity: concluded with its buyer at its price,
-    unless an objection was upheld; while one waits for its answer, it waits too (交易中止,
-    矿业权交易规则第27条: the answer concludes it)."""
-    if pending_objections(state):
-        return Change()
-    article = rules.agreement_publicity.source
-    if "upheld" in (state.get("objections") or {}).values():
-        outcome = Outcome(AuctionCloseReason.OBJECTION_UPHELD, article, None, None)
-    else:
-        agreed = Offer(no=0, paddle=1, price_fen=int(state["starting_price_fen"]), at_ms=now_ms)
-        outcome = Outcome(AuctionCloseReason.SOLD, article, agreed, None)
-    return _closed(state, outcome, 0, now_ms, category, rules, cal)
 
 
 def _closed(state: Mapping[str, Any], outcome: Outcome, n: int, now_ms: int,

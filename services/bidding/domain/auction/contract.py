@@ -128,6 +128,26 @@ def sign_contract(state: Mapping[str, Any], rules: AuctionRules, *, contract_no:
             return Change()
         raise Conflict("contract_signed", "the contract is already recorded",
                        contract_no=held.get("contract_no"))
+    _refuse_contract(state, rules, held, price_fen, now_ms)
+    event = AuctionContractSigned(auction_id=state["auction_id"], winner_uscc=held["winner"],
+                                  contract_no=contract_no, price_fen=price_fen,
+                                  signed_at=at(now_ms), article=rules.contract_within.source)
+    sets: dict[str, Any] = {"contract.status": SIGNED, "contract.contract_no": contract_no,
+                            "contract.price_fen": price_fen, "contract.at_ms": now_ms}
+    period = rules.agreement_result_publicity
+    if state["method"] == AuctionMethod.AGREEMENT and period.value > 0:
+        # 协议出让结果 publicised from the contract (21号令第14条, unverified)
+        end = after(period, at(now_ms), cal)
+        event = event.model_copy(update={"publicity_end": end,
+                                         "publicity_article": period.source})
+        sets["result.publicity_end"] = end.isoformat()
+    return Change(set=sets, events=[Outgoing(event, Category(state["category"]))])
+
+
+def _refuse_contract(state: Mapping[str, Any], rules: AuctionRules, held: Mapping[str, Any],
+                     price_fen: int, now_ms: int) -> None:
+    """Refuse a contract on an annulled result, past its due time, during the result's
+    publicity, while an objection waits, or at another price than the deal's."""
     if held["status"] == VOID:
         raise Conflict("result_annulled", "the result was annulled on an upheld objection",
                        article=rules.result_publicity.source)
@@ -150,19 +170,6 @@ def sign_contract(state: Mapping[str, Any], rules: AuctionRules, *, contract_no:
         raise DomainError("contract_price_mismatch", f"the contract price must be the deal "
                           f"price, {deal} fen", deal_price_fen=deal,
                           article=rules.contract_within.source)
-    event = AuctionContractSigned(auction_id=state["auction_id"], winner_uscc=held["winner"],
-                                  contract_no=contract_no, price_fen=price_fen,
-                                  signed_at=at(now_ms), article=rules.contract_within.source)
-    sets: dict[str, Any] = {"contract.status": SIGNED, "contract.contract_no": contract_no,
-                            "contract.price_fen": price_fen, "contract.at_ms": now_ms}
-    period = rules.agreement_result_publicity
-    if state["method"] == AuctionMethod.AGREEMENT and period.value > 0:
-        # 协议出让结果 publicised from the contract (21号令第14条, unverified)
-        end = after(period, at(now_ms), cal)
-        event = event.model_copy(update={"publicity_end": end,
-                                         "publicity_article": period.source})
-        sets["result.publicity_end"] = end.isoformat()
-    return Change(set=sets, events=[Outgoing(event, Category(state["category"]))])
 
 
 def contract_due(state: Mapping[str, Any], rules: AuctionRules, now_ms: int) -> Change:

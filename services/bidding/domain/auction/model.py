@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.bidding import AuctionCloseReason, AuctionMethod
-from ggzy.runtime.errors import Conflict
+from ggzy.runtime.errors import Conflict, Forbidden
 from services.bidding.domain.rules import AuctionRules
 
 State = dict[str, Any]
@@ -87,6 +87,22 @@ def minimum_offer(state: Mapping[str, Any]) -> int:
 def paddle_of(state: Mapping[str, Any], bidder: str) -> int | None:
     mine = state.get("bidders", {}).get(bidder)
     return None if mine is None else int(mine["paddle"])
+
+
+def paddle_for(state: Mapping[str, Any], rules: AuctionRules, bidder: str,
+               name: str) -> dict[str, Any]:
+    """The bidder's entry with its paddle (竞买号) for an offer: its own, or the next
+    number where any registered bidder may offer; a sale with a deposit gives paddles at
+    the qualification review only."""
+    bidders: Mapping[str, Any] = state.get("bidders", {})
+    mine: dict[str, Any] | None = bidders.get(bidder)
+    if mine is None:
+        if state.get("deposit_fen"):  # paddles come from the qualification review
+            raise Forbidden("not_qualified", "this sale takes offers from qualified "
+                            "applicants only: apply with the deposit first",
+                            article=rules.qualification.source)
+        mine = {"paddle": len(bidders) + 1, "name": name}
+    return mine
 
 
 def refuse_outside_bidding(state: Mapping[str, Any], now_ms: int) -> None:

@@ -58,29 +58,41 @@ def objection_answered(state: Mapping[str, Any], rules: AuctionRules, cal: Calen
     winner = _winner(state)
     confirmation = state.get("confirmation") or {}
     contract = state.get("contract") or {}
-    events: list[Outgoing] = []
-    category = Category(state["category"])
     lapsed = OVERDUE in (confirmation.get("status"), contract.get("status"))  # fell already
     if upheld and result.get("sold") and winner is not None and not lapsed \
             and not state.get("annulled"):
-        annulled = AuctionResultAnnulled(
-            auction_id=state["auction_id"], winner_uscc=winner,
-            price_fen=int(result["price_fen"]), objection_id=objection_id, reason=answer,
-            annulled_at=now, contract_signed=contract.get("status") == SIGNED,
-            article=_result_publicity_rule(state, rules).source)
-        events.append(Outgoing(annulled, category))
-        applied = (state.get("applicants") or {}).get(winner)
-        if applied:  # counted towards the price, it goes back to the winner
-            events.append(Outgoing(settlement(state, rules, cal, [(winner, applied)], None, now),
-                                   category))
-        sets["annulled"] = {"objection_id": objection_id, "at": now.isoformat()}
-        if confirmation:
-            sets["confirmation.status"] = VOID
-        if contract:
-            sets["contract.status"] = VOID
-    elif not upheld and (state.get("contract") or {}).get("status") == HELD \
+        annulled = _annulled(state, rules, cal, winner, objection_id=objection_id,
+                             answer=answer, now=now)
+        return Change(set={**sets, **annulled.set}, events=annulled.events)
+    if not upheld and (state.get("contract") or {}).get("status") == HELD \
             and pending_objections(state) == [objection_id]:
         due = after(rules.contract_within, now, cal)
         sets.update({"contract.status": PENDING, "contract.due_ms": ms(due),
                      "contract.due": due.isoformat()})
+    return Change(set=sets)
+
+
+def _annulled(state: Mapping[str, Any], rules: AuctionRules, cal: Calendar, winner: str, *,
+              objection_id: str, answer: str, now: datetime) -> Change:
+    """The sold result annulled on an upheld objection: its event, the winner's deposit
+    back, and any confirmation or contract on it void."""
+    result = state["result"]
+    confirmation = state.get("confirmation") or {}
+    contract = state.get("contract") or {}
+    category = Category(state["category"])
+    annulled = AuctionResultAnnulled(
+        auction_id=state["auction_id"], winner_uscc=winner,
+        price_fen=int(result["price_fen"]), objection_id=objection_id, reason=answer,
+        annulled_at=now, contract_signed=contract.get("status") == SIGNED,
+        article=_result_publicity_rule(state, rules).source)
+    events = [Outgoing(annulled, category)]
+    applied = (state.get("applicants") or {}).get(winner)
+    if applied:  # counted towards the price, it goes back to the winner
+        events.append(Outgoing(settlement(state, rules, cal, [(winner, applied)], None, now),
+                               category))
+    sets: dict[str, Any] = {"annulled": {"objection_id": objection_id, "at": now.isoformat()}}
+    if confirmation:
+        sets["confirmation.status"] = VOID
+    if contract:
+        sets["contract.status"] = VOID
     return Change(set=sets, events=events)

@@ -18,6 +18,7 @@ from services.bidding.domain.auction.model import (
     at,
     minimum_offer,
     offers_of,
+    paddle_for,
     refuse_outside_bidding,
     span_ms,
     too_few_bidders,
@@ -48,8 +49,7 @@ def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: s
                        article=rules.minimum_bidders.source)
     offers = offers_of(state)
     top = top_of(offers)
-    bidders: dict[str, Any] = dict(state.get("bidders", {}))
-    mine = bidders.get(bidder)
+    mine = state.get("bidders", {}).get(bidder)
     if seen_offers is not None and seen_offers != len(offers):
         raise Conflict("stale_offer", "the top offer has changed since you looked",
                        offers=len(offers), minimum_offer_fen=minimum_offer(state))
@@ -59,12 +59,7 @@ def offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str, name: s
     if price_fen < least:
         raise DomainError("offer_too_low", f"the lowest acceptable offer is {least} fen",
                           minimum_offer_fen=least, article=rules.increment_max_percent.source)
-    if mine is None:
-        if state.get("deposit_fen"):  # paddles come from the qualification review
-            raise Forbidden("not_qualified", "this sale takes offers from qualified "
-                            "applicants only: apply with the deposit first",
-                            article=rules.qualification.source)
-        mine = {"paddle": len(bidders) + 1, "name": name}
+    mine = paddle_for(state, rules, bidder, name)
     new = Offer(no=len(offers) + 1, paddle=mine["paddle"], price_fen=price_fen, at_ms=now_ms)
     end = _end_after_offer(state, rules, now_ms)
     event = OfferAccepted(auction_id=state["auction_id"], offer_no=new.no, paddle=new.paddle,

@@ -9,13 +9,14 @@ from typing import Any
 
 from contracts.bidding import AuctionCloseReason, AuctionMethod, AuctionOfferLine
 from ggzy.runtime.aggregates import Change
-from ggzy.runtime.errors import Conflict, DomainError, Forbidden
+from ggzy.runtime.errors import Conflict, DomainError
 from services.bidding.domain.auction.model import (
     CLOSED,
     Offer,
     Outcome,
     at,
     offers_of,
+    paddle_for,
     paddle_of,
     refuse_outside_bidding,
 )
@@ -68,14 +69,7 @@ def one_shot_offer(state: Mapping[str, Any], rules: AuctionRules, *, bidder: str
     if price_fen < least:
         raise DomainError("offer_too_low", f"an offer is at least the listing price, {least} "
                           "fen", minimum_offer_fen=least, article=article)
-    bidders: dict[str, Any] = dict(state.get("bidders", {}))
-    mine = bidders.get(bidder)
-    if mine is None:
-        if state.get("deposit_fen"):  # paddles come from the qualification review
-            raise Forbidden("not_qualified", "this sale takes offers from qualified "
-                            "applicants only: apply with the deposit first",
-                            article=rules.qualification.source)
-        mine = {"paddle": len(bidders) + 1, "name": name}
+    mine = paddle_for(state, rules, bidder, name)
     offers = state.get("offers", [])
     new = Offer(no=len(offers) + 1, paddle=int(mine["paddle"]), price_fen=price_fen,
                 at_ms=now_ms)

@@ -31,29 +31,7 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
     """Cut the price: allowed with no offer in this round, and only after a new disclosure
     (32号令第18条); below 90% of the appraisal only with the approving unit's written
     consent (same article); an unsold auction reopens with it."""
-    if not rules.price_cut.value or state["method"] == AuctionMethod.AGREEMENT:
-        raise DomainError("price_cut_not_allowed", "this category (or a sale by agreement) "
-                          "does not allow price cuts", article=rules.price_cut.source)
-    sold = state.get("result", {}).get("sold")
-    if sealed(state) and ms(now) >= int(state["start_ms"]):
-        # refused whether or not offers were made: the answer may not tell the seller
-        raise Conflict("offers_sealed", "the price of a sale by one-shot offers is not cut "
-                       "while its offers are sealed (from the start to the close)",
-                       article=rules.one_shot_result.source)
-    if state["status"] == LIVE or sold or (state["status"] == OPEN and state.get("offers")):
-        raise Conflict("offers_made", "the price may be cut only before any offer or after no "
-                       "sale", article=rules.price_cut.source)
-    if price_fen >= int(state["starting_price_fen"]):
-        raise DomainError("not_a_price_cut", "the new price must be lower",
-                          starting_price_fen=state["starting_price_fen"])
-    floor = rules.price_cut_approval_below_percent
-    appraised = state.get("appraised_fen")
-    if floor.value > 0 and appraised and price_fen * 100 < appraised * floor.value \
-            and not approval_no:
-        raise DomainError("approval_required", f"a price below {floor.value:g}% of the "
-                          f"appraised value ({appraised * floor.value / 100:.0f} fen) needs "
-                          f"the approving unit's written consent: give approval_no "
-                          f"({floor.source})", article=floor.source)
+    _refuse_price_cut(state, rules, price_fen, now, approval_no)
     published = {k: v for k, v in state.items() if k in AuctionPublished.model_fields}
     e = AuctionPublished.model_validate({**published, "starting_price_fen": price_fen,
                                          "announced_at": now, "start_at": start, "end_at": end,
@@ -82,3 +60,32 @@ def reprice(state: Mapping[str, Any], rules: AuctionRules, *, price_fen: int,
             events.append(Outgoing(settlement(state, rules, cal, held, None, now),
                                    Category(state["category"])))
     return Change(set=sets, unset=["result"], events=events)
+
+
+def _refuse_price_cut(state: Mapping[str, Any], rules: AuctionRules, price_fen: int,
+                      now: datetime, approval_no: str | None) -> None:
+    """Refuse a cut the category does not allow, one of a sale with offers (or sealed
+    ones), a price not lower, or one below the approval floor without its consent."""
+    if not rules.price_cut.value or state["method"] == AuctionMethod.AGREEMENT:
+        raise DomainError("price_cut_not_allowed", "this category (or a sale by agreement) "
+                          "does not allow price cuts", article=rules.price_cut.source)
+    sold = state.get("result", {}).get("sold")
+    if sealed(state) and ms(now) >= int(state["start_ms"]):
+        # refused whether or not offers were made: the answer may not tell the seller
+        raise Conflict("offers_sealed", "the price of a sale by one-shot offers is not cut "
+                       "while its offers are sealed (from the start to the close)",
+                       article=rules.one_shot_result.source)
+    if state["status"] == LIVE or sold or (state["status"] == OPEN and state.get("offers")):
+        raise Conflict("offers_made", "the price may be cut only before any offer or after no "
+                       "sale", article=rules.price_cut.source)
+    if price_fen >= int(state["starting_price_fen"]):
+        raise DomainError("not_a_price_cut", "the new price must be lower",
+                          starting_price_fen=state["starting_price_fen"])
+    floor = rules.price_cut_approval_below_percent
+    appraised = state.get("appraised_fen")
+    if floor.value > 0 and appraised and price_fen * 100 < appraised * floor.value \
+            and not approval_no:
+        raise DomainError("approval_required", f"a price below {floor.value:g}% of the "
+                          f"appraised value ({appraised * floor.value / 100:.0f} fen) needs "
+                          f"the approving unit's written consent: give approval_no "
+                          f"({floor.source})", article=floor.source)

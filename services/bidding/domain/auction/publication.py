@@ -1,4 +1,4 @@
-"""The announcement of an auction or listing (出让公告): the checks of the category's rules
+"""The announcement of an auction or listing (公告): the checks of the category's rules
 (method, schedule, prices, applications) and the sale's first state."""
 
 from __future__ import annotations
