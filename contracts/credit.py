@@ -120,6 +120,26 @@ class CreditChanged(Event):
         return self.subject_id
 
 
+@register
+class CreditRepairDecided(Event):
+    """A supervisor decided an application to repair a credit record (信用修复申请;
+    失信行为纠正后的信用信息修复管理办法, unverified). Approved, the record stops counting
+    (the account's ``CreditChanged``, reason ``record_repaired``, follows it); refused, the
+    subject may apply again. Tells the applicant either way."""
+
+    stage: ClassVar[Stage] = Stage.CREDIT
+    subject_kind: SubjectKind = Field(description="Entity or expert.")
+    subject_id: str = Field(description="Credit code of the entity, or the expert id.")
+    record_id: str = Field(description="The record the application was for.")
+    record_kind: str = Field(description="The record's kind, e.g. contract_overdue.")
+    approved: bool = Field(description="Approved (the record stops counting) or refused.")
+    reason: str = Field(description="The decision's reason, as the supervisor gave it.")
+    decided_at: datetime = Field(description="When it was decided.")
+
+    def aggregate_id(self) -> str:
+        return self.subject_id
+
+
 class RiskIndicator(StrEnum):
     """A deemed-collusion indicator (视为串通投标: 条例40; 87号令37) or a risk pattern."""
 

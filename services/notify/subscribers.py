@@ -42,6 +42,7 @@ from contracts.credit import (
     ComplaintDecided,
     ComplaintFiled,
     CreditChanged,
+    CreditRepairDecided,
     EntityBanned,
     EntityReinstated,
     ExpertBlacklisted,
@@ -64,8 +65,8 @@ AUCTIONS = (AuctionPublished, AuctionClosed, AuctionConfirmed, AuctionConfirmati
             AuctionContractSigned, AuctionContractOverdue, AuctionResultAnnulled)
 RESULT_OBJECTIONS = (PublicityObjectionFiled, PublicityObjectionAnswered,  # announcement's
                      PublicityObjectionOverdue)
-CREDIT = (CreditChanged, EntityBanned, EntityReinstated, ExpertBlacklisted, ExpertReinstated,
-          RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)
+CREDIT = (CreditChanged, CreditRepairDecided, EntityBanned, EntityReinstated, ExpertBlacklisted,
+          ExpertReinstated, RiskAlertRaised, ComplaintFiled, ComplaintAccepted, ComplaintDecided)
 REGISTRATION = (EntityRegistered, EntityUpdated, ExpertRegistered, ExpertUpdated)
 
 

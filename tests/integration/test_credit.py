@@ -328,6 +328,9 @@ async def test_a_record_is_repaired_on_its_subjects_application_and_a_supervisor
             rs, "CreditChanged", subject_id=uscc, reason="record_repaired"))
         [changed] = of_type(events, "CreditChanged", subject_id=uscc, reason="record_repaired")
         assert (changed["score"], changed["level"], changed["record_id"]) == (100, "A", rid)
+        [told] = of_type(events, "CreditRepairDecided", subject_id=uscc)
+        assert (told["approved"], told["record_kind"], told["reason"]) == (
+            True, "contract_overdue", "整改到位")
         account = await other.account(uscc, lambda a: a["score"] == 100)
         assert account["records"][rid]["repaired"] == 1
         assert account["records"][rid]["repair"]["status"] == "approved"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from contracts.credit import CreditChanged, SubjectKind
+from contracts.credit import CreditChanged, CreditRepairDecided, SubjectKind
 from ggzy.runtime.aggregates import Change
 from ggzy.runtime.errors import Conflict, NotFound
 from ggzy.testing.data import new_uscc
@@ -64,7 +64,9 @@ def test_an_approved_repair_stops_the_record_counting_and_rescores() -> None:
     assert s["score"] == 100 and s["records"][RID]["repaired"] == 1
     assert s["records"][RID]["repair"]["status"] == repair.APPROVED
     assert "next_record_expiry" not in s  # the repaired record no longer ages
-    (event,) = [o.event for o in change.events]
+    decided, event = [o.event for o in change.events]
+    assert isinstance(decided, CreditRepairDecided) and decided.approved
+    assert (decided.record_id, decided.record_kind) == (RID, "contract_overdue")
     assert isinstance(event, CreditChanged)
     assert (event.reason, event.record_id, event.score) == ("record_repaired", RID, 100)
     with pytest.raises(Conflict) as again:
@@ -77,7 +79,9 @@ def test_a_refused_repair_keeps_the_record_and_may_be_applied_for_again() -> Non
     s = _applied(s, _apply(s, 90))
     change = repair.decide_repair(s, MODEL, RID, approve=False, reason="整改材料不全",
                                   by="supervisor-1", now=NOW + timedelta(days=92))
-    assert change.events == []
+    (decided,) = [o.event for o in change.events]  # the applicant is told; no re-score
+    assert isinstance(decided, CreditRepairDecided) and not decided.approved
+    assert decided.reason == "整改材料不全"
     s = _applied(s, change)
     assert s["score"] == 85 and s["records"][RID]["repair"]["reason"] == "整改材料不全"
     assert _applied(s, _apply(s, 93))["records"][RID]["repair"]["status"] == repair.PENDING

@@ -29,6 +29,7 @@ from contracts.credit import (
     ComplaintMatter,
     ComplaintOutcome,
     CreditChanged,
+    CreditRepairDecided,
     EntityBanned,
     RiskAlertRaised,
     RiskIndicator,
@@ -167,6 +168,23 @@ def test_credit_changes_and_bans_reach_their_subject() -> None:
                        end=date(2026, 12, 31), decision_no="罚1", reason="串通", uscc=BIDDER)
     assert _who(credit_routes(changed, [r.user("sup")])) == [r.expert("EXP-000000000001")]
     assert _who(credit_routes(ban, [])) == [r.entity(BIDDER)]
+
+
+def test_a_repair_decision_reaches_its_applicant_in_its_language() -> None:
+    """信用修复申请: the subject hears the outcome, approved or refused, with the reason."""
+    templates = Templates.load()
+    refused = CreditRepairDecided(subject_kind=SubjectKind.ENTITY, subject_id=BIDDER,
+                                  record_id="contract_overdue:T:S", record_kind="contract_overdue",
+                                  approved=False, reason="整改材料不全", decided_at=NOW)
+    assert _who(credit_routes(refused, [r.user("sup")])) == [r.entity(BIDDER)]
+    ctx = context("credit_repair_decided", refused)
+    zh = templates.render("credit_repair_decided", "zh", ctx)
+    en = templates.render("credit_repair_decided", "en", ctx)
+    assert zh.title.endswith("不予修复") and "整改材料不全" in zh.body
+    assert "was refused" in en.body and "contract_overdue:T:S" in en.body
+    approved = refused.model_copy(update={"approved": True, "reason": "整改到位"})
+    assert templates.render("credit_repair_decided", "zh", context(
+        "credit_repair_decided", approved)).title.endswith("准予修复")
 
 
 def _notice(title: str = "示例学校改造工程招标公告", region: str = "440304") -> NoticePublished:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ggzy.runtime.aggregates import Change
+from contracts.credit import CreditRepairDecided
+from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, NotFound
 from services.credit.domain.records import State, counts, key, marker, next_expiry, rescore
 from services.credit.domain.rules import ScoringModel
@@ -65,11 +66,16 @@ def decide_repair(state: State, model: ScoringModel, record_id: str, *, approve:
         raise Conflict("no_repair_pending", f"no application to repair {record_id} is pending")
     application.update(status=APPROVED if approve else REFUSED, decided_by=by,
                        decided_at=now.isoformat(), reason=reason)
+    decided = Outgoing(CreditRepairDecided(
+        subject_kind=state["subject_kind"], subject_id=state["subject_id"],
+        record_id=record_id, record_kind=r["kind"], approved=approve, reason=reason,
+        decided_at=now))
     if not approve:
-        return Change(set={f"records.{rk}.repair": application})
+        return Change(set={f"records.{rk}.repair": application}, events=[decided])
     records = {**state["records"], rk: {**r, "repair": application, "repaired": 1}}
     sets: dict[str, Any] = {f"records.{rk}.repair": application, f"records.{rk}.repaired": 1}
     change = rescore(state, model, records, record_id, "record_repaired", now, sets)
+    change.events.insert(0, decided)
     following = marker(state, next_expiry(records))  # the repaired record ages no more
     change.set.update(following.set)
     change.unset.extend(following.unset)

@@ -63,6 +63,7 @@ from contracts.credit import (
     ComplaintFiled,
     ComplaintOutcome,
     CreditChanged,
+    CreditRepairDecided,
     EntityBanned,
     EntityReinstated,
     ExpertBlacklisted,
@@ -220,6 +221,10 @@ def credit_routes(event: Any, supervisors: Iterable[RecipientId]) -> list[Route]
         subject = (r.entity(event.subject_id) if event.subject_kind == SubjectKind.ENTITY
                    else r.expert(event.subject_id))
         return [Route(subject, "credit_changed")]
+    if isinstance(event, CreditRepairDecided):
+        subject = (r.entity(event.subject_id) if event.subject_kind == SubjectKind.ENTITY
+                   else r.expert(event.subject_id))
+        return [Route(subject, "credit_repair_decided")]
     if isinstance(event, EntityBanned):
         return [Route(r.entity(event.uscc), "entity_banned")]
     if isinstance(event, EntityReinstated):
