@@ -75,6 +75,7 @@ from services.bidding.domain.tender.schedule import (
     SCHEDULE,
     drawn_event,
     evaluation_of,
+    evaluation_told,
     shifted_evaluations,
 )
 
@@ -83,9 +84,9 @@ __all__ = [
     "Change", "DecryptFaultCause", "State", "_change", "_failed", "_refund_state", "_seat",
     "awaiting_draw", "award", "check_project", "close", "close_entry", "committed",
     "contract_overdue", "contract_terms", "decline_award", "decrypt_faults", "draw_again",
-    "drawn_event", "evaluation_of", "fails_at_opening", "iso", "lines_of", "modify", "ms",
-    "obtain_documents", "open_section", "project_record", "publish", "published_section",
-    "record_decrypt_fault", "record_scores", "refuse_after_deadline", "refuse_uninvited",
-    "refuse_while_suspended", "replace_expert", "report", "seal", "section_of",
-    "shifted_evaluations", "sign_contract", "valid_bidders",
+    "drawn_event", "evaluation_of", "evaluation_told", "fails_at_opening", "iso", "lines_of",
+    "modify", "ms", "obtain_documents", "open_section", "project_record", "publish",
+    "published_section", "record_decrypt_fault", "record_scores", "refuse_after_deadline",
+    "refuse_uninvited", "refuse_while_suspended", "replace_expert", "report", "seal",
+    "section_of", "shifted_evaluations", "sign_contract", "valid_bidders",
 ]

@@ -3,13 +3,14 @@ replacement, and its report."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from contracts.bidding import Candidate, EvaluationCompleted, ExpertReplaced, ReplacementReason
 from ggzy.runtime.aggregates import Change
 from ggzy.runtime.errors import Conflict, DomainError
-from services.bidding.domain.rules import CategoryRules
+from services.bidding.domain.rules import CategoryRules, Rule
 from services.bidding.domain.tender.core import (
     State,
     _change,
@@ -17,7 +18,7 @@ from services.bidding.domain.tender.core import (
     refuse_while_suspended,
     section_of,
 )
-from services.bidding.domain.tender.schedule import evaluation_of
+from services.bidding.domain.tender.schedule import evaluation_told
 
 
 def record_scores(state: State, code: str, expert_id: str, sheets: dict[str, Any],
@@ -43,6 +44,36 @@ def replace_expert(state: State, rules: CategoryRules, code: str, *, out: str, n
     the draw: another replacement in between is a conflict (409), not a second change."""
     sec = section_of(state, code)
     rule = rules.expert_replacement
+    _check_replacement(sec, rule, code, out=out, new=new, round_no=round_no)
+    committee = list(sec["committee"])
+    replaced = list(sec.get("replaced") or [])
+    committee[committee.index(out)] = new
+    base = f"section_state.{code}"
+    sheets = (sec.get("sheets") or {}).get(out)
+    entry = {"expert_id": out, "by": new, "reason": reason.value, "round": round_no,
+             "at": iso(now), "voided_sheets": sheets is not None}
+    if note:
+        entry["note"] = note
+    sets: dict[str, Any] = {f"{base}.committee": committee,
+                            f"{base}.replaced": [*replaced, entry]}
+    unset: list[str] = []
+    if sheets is not None:
+        sets[f"{base}.void_sheets.{out}"] = sheets
+        unset.append(f"{base}.sheets.{out}")
+    event = ExpertReplaced(
+        tender_id=state["tender_id"], section_code=code, replaced_expert_id=out,
+        expert_id=new, reason=reason, expert_ids=committee, round=round_no,
+        voided_sheets=sheets is not None, replaced_at=now, commitment=sec["commitment"],
+        article=rule.source, **evaluation_told(state, code, now))
+    data = {"section": code, "replaced": out, "by": new, "reason": reason.value,
+            "round": round_no, "voided_sheets": sheets is not None, "article": rule.source}
+    return _change(state, actor, "replace_expert", data, sets, [event], now, source, unset)
+
+
+def _check_replacement(sec: Mapping[str, Any], rule: Rule, code: str, *, out: str, new: str,
+                       round_no: int) -> None:
+    """A replacement the category allows, of a sitting member while the section is
+    evaluated, on the committee as it was read (``round_no``); else a specific refusal."""
     if rule.value < 1:
         raise DomainError("replacement_not_allowed", f"no replacement in this category "
                           f"({rule.source})", rule=rule.source)
@@ -57,30 +88,6 @@ def replace_expert(state: State, rules: CategoryRules, code: str, *, out: str, n
     if len(replaced) + 1 != round_no or new in committee \
             or new in {r["expert_id"] for r in replaced}:
         raise Conflict("committee_changed", "the committee changed meanwhile; try again")
-    committee[committee.index(out)] = new
-    base = f"section_state.{code}"
-    sheets = (sec.get("sheets") or {}).get(out)
-    entry = {"expert_id": out, "by": new, "reason": reason.value, "round": round_no,
-             "at": iso(now), "voided_sheets": sheets is not None}
-    if note:
-        entry["note"] = note
-    sets: dict[str, Any] = {f"{base}.committee": committee,
-                            f"{base}.replaced": [*replaced, entry]}
-    unset: list[str] = []
-    if sheets is not None:
-        sets[f"{base}.void_sheets.{out}"] = sheets
-        unset.append(f"{base}.sheets.{out}")
-    plan = evaluation_of(state, code)
-    event = ExpertReplaced(
-        tender_id=state["tender_id"], section_code=code, replaced_expert_id=out,
-        expert_id=new, reason=reason, expert_ids=committee, round=round_no,
-        voided_sheets=sheets is not None, replaced_at=now, commitment=sec["commitment"],
-        evaluation_at=None if plan is None else max(plan.at or now, now),
-        evaluation_venue=plan.venue if plan else None,
-        evaluation_remote=plan.remote if plan else False, article=rule.source)
-    data = {"section": code, "replaced": out, "by": new, "reason": reason.value,
-            "round": round_no, "voided_sheets": sheets is not None, "article": rule.source}
-    return _change(state, actor, "replace_expert", data, sets, [event], now, source, unset)
 
 
 def report(state: State, code: str, candidates: list[Candidate], method: Any,

@@ -44,9 +44,16 @@ def drawn_event(state: Mapping[str, Any], code: str, draw: Mapping[str, Any],
                 now: datetime) -> ExpertsDrawn:
     """The committee drawn for section ``code`` with its evaluation's time and place: the
     stated time (never before the draw), or the draw's own when the tender left it."""
-    plan = evaluation_of(state, code)
-    at = None if plan is None else max(plan.at or now, now)
     return ExpertsDrawn(tender_id=state["tender_id"], section_code=code,
                         expert_ids=draw["committee"], commitment=draw["commitment"],
-                        evaluation_at=at, evaluation_venue=plan.venue if plan else None,
-                        evaluation_remote=plan.remote if plan else False)
+                        **evaluation_told(state, code, now))
+
+
+def evaluation_told(state: Mapping[str, Any], code: str, now: datetime) -> dict[str, Any]:
+    """Section ``code``'s evaluation time and place as its committee is told them at
+    ``now`` (``evaluation_at``, ``evaluation_venue``, ``evaluation_remote``): the stated
+    time, never before ``now``; ``now`` where the tender left the time to the draw."""
+    plan = evaluation_of(state, code)
+    at = None if plan is None else max(plan.at or now, now)
+    return {"evaluation_at": at, "evaluation_venue": plan.venue if plan else None,
+            "evaluation_remote": plan.remote if plan else False}
