@@ -212,10 +212,13 @@ def routes(rt: Runtime, app: Credit, complaints: Complaints) -> Api:
     async def account(request: web.Request) -> web.Response:
         who = rt.principal(request)
         kind, subject_id = _account_of(request)
-        if not who.has(sup) and not is_subject(who, kind, subject_id):
+        doc = _without_bookkeeping(await app.account(kind, subject_id))
+        if who.has(sup):
+            return json_response(doc)
+        if not is_subject(who, kind, subject_id):
             raise Forbidden("role_required", "a full credit record is for supervisors and "
                             "its own subject")
-        return json_response(_without_bookkeeping(await app.account(kind, subject_id)))
+        return json_response(subject_view(doc))
 
     record = "/v1/accounts/{kind}/{subject_id}/records/{record_id}/repair"
 
@@ -383,6 +386,33 @@ def complaint_routes(api: Api, rt: Runtime, app: Complaints) -> None:
         b = await read_json(request, ComplaintDecisionIn)
         return json_response(await app.decide(request.match_info["complaint_id"], b.upheld,
                                               b.decision_no, b.reason, b.false_complaint, who))
+
+
+# What the subject sees of its own account (信用主体查询自身信用信息): its records and
+# restrictions as decided, without the supervisors' bookkeeping (who recorded or decided,
+# a rater's note, a confirmed alert's evidence naming other bidders).
+_RECORD_FIELDS = ("kind", "source", "article", "at", "until", "period_article", "revoked",
+                  "expired", "repaired")
+_DETAIL_FIELDS = ("tender_id", "section_code", "auction_id", "decision_no", "due")
+_REPAIR_FIELDS = ("status", "correction", "applied_at", "decided_at", "reason", "article")
+_RESTRICTION_FIELDS = ("restriction_id", "action", "categories", "start", "end",
+                       "decision_no", "reason", "status")
+
+
+def subject_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """A credit account as its own subject reads it."""
+    def record(r: dict[str, Any]) -> dict[str, Any]:
+        out = {k: r[k] for k in _RECORD_FIELDS if k in r}
+        out["detail"] = {k: v for k, v in (r.get("detail") or {}).items() if k in _DETAIL_FIELDS}
+        if r.get("repair"):
+            out["repair"] = {k: r["repair"][k] for k in _REPAIR_FIELDS if k in r["repair"]}
+        return out
+    return {
+        **{k: doc.get(k) for k in ("_id", "subject_kind", "subject_id", "score", "level",
+                                   "deposit_reduction_pct")},
+        "records": {rk: record(r) for rk, r in doc.get("records", {}).items()},
+        "restrictions": {rk: {k: r[k] for k in _RESTRICTION_FIELDS if k in r}
+                         for rk, r in doc.get("restrictions", {}).items()}}
 
 
 def _account_of(request: web.Request) -> tuple[SubjectKind, str]:

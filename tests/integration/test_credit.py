@@ -333,7 +333,12 @@ async def test_a_record_is_repaired_on_its_subjects_application_and_a_supervisor
             True, "contract_overdue", "整改到位")
         account = await other.account(uscc, lambda a: a["score"] == 100)
         assert account["records"][rid]["repaired"] == 1
-        assert account["records"][rid]["repair"]["status"] == "approved"
+        assert account["records"][rid]["repair"]["decided_by"]  # the supervisors see who
+        status, mine = await other.call("GET", f"/v1/accounts/entity/{uscc}", own)
+        assert mine["records"][rid]["repair"]["status"] == "approved" and mine["score"] == 100
+        assert "decided_by" not in mine["records"][rid]["repair"]  # the subject does not
+        assert mine["records"][rid]["detail"] == {"tender_id": tid, "section_code": sec,
+                                                  "due": account["records"][rid]["detail"]["due"]}
 
 
 async def test_an_application_for_repair_before_the_waiting_time_is_refused(
@@ -670,11 +675,14 @@ async def test_mutating_calls_need_a_supervisor_token(p: Platform) -> None:
     assert status == 403
     status, out = await p.call("GET", f"/v1/accounts/entity/{new_uscc()}")
     assert status == 401
-    own = p.tokens["bidder_uscc"]  # the full record is for supervisors, even one's own
-    status, out = await p.call("GET", f"/v1/accounts/entity/{own}", p.tokens["bidder"])
+    other = new_uscc()  # another entity's full record is for supervisors only
+    status, out = await p.call("GET", f"/v1/accounts/entity/{other}", p.tokens["bidder"])
     assert status == 403 and out["error"]["code"] == "role_required", out
+    own = p.tokens["bidder_uscc"]
     status, out = await p.sup("GET", f"/v1/accounts/entity/{own}")
-    assert status == 200 and out["subject_id"] == own, out
+    assert status == 200 and out["subject_id"] == own and "version" in out, out
+    status, mine = await p.call("GET", f"/v1/accounts/entity/{own}", p.tokens["bidder"])
+    assert status == 200 and mine["subject_id"] == own and "version" not in mine, mine
 
 
 def _wrong_check_char(uscc: str) -> str:
