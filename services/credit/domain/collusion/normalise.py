@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-# normalisers: formatting must not hide a shared value (one list at a time: fast) ------
 _Normalise = Callable[[Sequence[str]], Sequence[str]]
 _SEP = "\0"
 

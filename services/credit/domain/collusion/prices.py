@@ -22,7 +22,8 @@ from services.credit.domain.collusion.runs import (
 from services.credit.domain.collusion.shared import _columns, _picked
 from services.credit.domain.fingerprints import columns_of
 
-# prices (条例40(四)) ---------------------------------------------------------------
+_RATIO_PLACES = Decimal("0.00000001")
+_PCT_PLACES = Decimal("0.0001")
 
 
 def price_findings(prints: Sequence[BidFingerprint], config: CollusionConfig) -> list[Finding]:
@@ -105,40 +106,62 @@ def _price_order(prices: Sequence[int | None], bid_ids: Sequence[str],
 def _price_runs(prices: Sequence[int], config: CollusionConfig
                 ) -> dict[_Run, dict[str, dict[str, Any]]]:
     """Each run of sorted prices with the patterns it matches and their figures."""
-    k = config.min_pattern_bids
     odds = Chance(prices, config)
     patterns: dict[_Run, dict[str, dict[str, Any]]] = {}
+    for pattern, found in (("equal_difference", _equal_differences(prices, config, odds)),
+                           ("equal_ratio", _equal_ratios(prices, config, odds)),
+                           ("closeness", _closeness(prices, config, odds))):
+        for run, figures in found.items():
+            patterns.setdefault(run, {})[pattern] = figures
+    return patterns
+
+
+def _equal_differences(prices: Sequence[int], config: CollusionConfig, odds: Chance
+                       ) -> dict[_Run, dict[str, Any]]:
+    """The runs of equal differences chance would rarely make, with their steps."""
     tol = config.equal_difference_tolerance_fen
     # runs too short to be rare are not even looked for: the shortest rare run of a
     # window at least this wide (a ratio's window grows with the price), less one
     # against rounding; every run found is still judged by itself below
     shortest = odds.shortest_rare(2 * tol + 1) - 1
-    for first, last in _equal_difference_runs(prices, tol, max(k, shortest)):
+    found: dict[_Run, dict[str, Any]] = {}
+    for first, last in _equal_difference_runs(prices, tol, max(config.min_pattern_bids, shortest)):
         if odds.rare(c := odds.equal_steps(first, last, 2 * tol + 1)):
-            patterns.setdefault((first, last), {})["equal_difference"] = {
+            found[first, last] = {
                 "steps_fen": [prices[m + 1] - prices[m] for m in range(first, last)],
                 "difference_chance": _odds(c)}
+    return found
+
+
+def _equal_ratios(prices: Sequence[int], config: CollusionConfig, odds: Chance
+                  ) -> dict[_Run, dict[str, Any]]:
+    """The runs of equal ratios chance would rarely make, with their ratios."""
     ratio_tol = float(config.equal_ratio_tolerance)
     shortest = odds.shortest_rare(2 * ratio_tol * (prices[0] if prices else 0) + 1) - 1
-    for first, last in _equal_ratio_runs(prices, config.equal_ratio_tolerance, max(k, shortest)):
+    k = max(config.min_pattern_bids, shortest)
+    found: dict[_Run, dict[str, Any]] = {}
+    for first, last in _equal_ratio_runs(prices, config.equal_ratio_tolerance, k):
         width = 2 * ratio_tol * prices[first] + 1
         if odds.rare(c := odds.equal_steps(first, last, width)):
-            patterns.setdefault((first, last), {})["equal_ratio"] = {"ratios": [
+            found[first, last] = {"ratios": [
                 str((Decimal(prices[m + 1]) / prices[m]).quantize(_RATIO_PLACES))
                 for m in range(first, last)], "ratio_chance": _odds(c)}
-    for first, last in _close_groups(prices, config.closeness_pct, k):
+    return found
+
+
+def _closeness(prices: Sequence[int], config: CollusionConfig, odds: Chance
+               ) -> dict[_Run, dict[str, Any]]:
+    """The groups of close prices chance would rarely make, with their spread."""
+    found: dict[_Run, dict[str, Any]] = {}
+    for first, last in _close_groups(prices, config.closeness_pct, config.min_pattern_bids):
         low, high = prices[first], prices[last]
         if odds.rare(c := odds.close(first, last)):
-            patterns.setdefault((first, last), {})["closeness"] = {
+            found[first, last] = {
                 "spread_pct": str((Decimal(high - low) * 100 / low).quantize(_PCT_PLACES)),
                 "closeness_chance": _odds(c)}
-    return patterns
+    return found
 
 
 def _odds(chance: float) -> str:
     """The chance as evidence: a short decimal string (stable in the finding's id)."""
     return f"{chance:.2e}"
-
-
-_RATIO_PLACES = Decimal("0.00000001")
-_PCT_PLACES = Decimal("0.0001")

@@ -26,6 +26,21 @@ def related_findings(bidders: set[str],
       a controller (relation ``common_controller``).
     Only direct control is read (no transitive chains).
     """
+    known, entries = _registered(bidders, entities)
+    plain = set(map(type, entries)) <= {dict}  # as the store gives them: read at C speed
+    reps = _representatives(_field(entries, plain, _REP, _REPRESENTATIVE))
+    by_rep = {rep: {known[m] for m in at} for rep, at in _shared(reps, known.__getitem__).items()}
+    article = ARTICLES[RiskIndicator.RELATED_ENTITIES]
+    found = [Finding(RiskIndicator.RELATED_ENTITIES, article, tuple(sorted(group)),
+                     {"relation": "same_legal_representative", "legal_representative_ref": rep})
+             for rep, group in by_rep.items()]
+    controllers = _field(entries, plain, _CONTROLLED_BY, _CONTROLLERS)
+    return found + _control_findings(_by_controller(known, controllers), bidders, article)
+
+
+def _registered(bidders: set[str], entities: Mapping[str, Mapping[str, Any]]
+                ) -> tuple[list[str], list[Mapping[str, Any]]]:
+    """The bidders with a registration entry, and their entries (an empty one is none)."""
     if len(entities) <= 2 * len(bidders):  # about the bidders' own, as the store gives them
         # read in the mapping's order (the order its documents lie in memory), not in the
         # bidders' hash order: a cache miss less per entity
@@ -33,31 +48,42 @@ def related_findings(bidders: set[str],
         known, entries = list(compress(entities, held)), list(compress(entities.values(), held))
         if not all(entries):  # an empty entry is no entity, as below
             known, entries = list(compress(known, entries)), list(filter(None, entries))
-    else:
-        users = list(bidders)
-        looked_up = list(map(entities.get, users))
-        known, entries = list(compress(users, looked_up)), list(filter(None, looked_up))
-    plain = set(map(type, entries)) <= {dict}  # as the store gives them: read at C speed
-    dicts = cast(list[dict[str, Any]], entries)
-    reps: list[Any] = list(map(dict.get, dicts, repeat(_REP)) if plain
-                           else map(_REPRESENTATIVE, entries))
+        return known, entries
+    users = list(bidders)
+    looked_up = list(map(entities.get, users))
+    return list(compress(users, looked_up)), list(filter(None, looked_up))
+
+
+def _field(entries: list[Mapping[str, Any]], plain: bool, key: str,
+           get: methodcaller) -> list[Any]:
+    """The field ``key`` of each entry (None where absent); ``plain``: all are dicts."""
+    if plain:  # read at C speed
+        return list(map(dict.get, cast(list[dict[str, Any]], entries), repeat(key)))
+    return list(map(get, entries))
+
+
+def _representatives(reps: list[Any]) -> list[str]:
+    """The legal representatives' refs as stripped text ("" for none)."""
     if set(map(type, reps)) <= {str}:  # as registration stores them: at C speed
-        reps = _gathered(reps)
-    else:
-        reps = [str(r).strip() if r else "" for r in reps]
-    by_rep = {rep: {known[m] for m in at} for rep, at in _shared(reps, known.__getitem__).items()}
+        return _gathered(reps)
+    return [str(r).strip() if r else "" for r in reps]
+
+
+def _by_controller(known: list[str], controllers: list[Any]) -> dict[str, set[str]]:
+    """Per unit, the bidders ``controlled_by`` it (a bidder never controls itself)."""
     by_controller: dict[str, set[str]] = {}
-    controllers: list[Any] = list(map(dict.get, dicts, repeat(_CONTROLLED_BY)) if plain
-                                  else map(_CONTROLLERS, entries))
     for m in compress(range(len(controllers)), controllers):
         uscc = known[m]
         for unit in controllers[m]:
             if unit and unit != uscc:
                 by_controller.setdefault(unit, set()).add(uscc)
-    article = ARTICLES[RiskIndicator.RELATED_ENTITIES]
-    found = [Finding(RiskIndicator.RELATED_ENTITIES, article, tuple(sorted(group)),
-                     {"relation": "same_legal_representative", "legal_representative_ref": rep})
-             for rep, group in by_rep.items()]
+    return by_controller
+
+
+def _control_findings(by_controller: Mapping[str, set[str]], bidders: set[str],
+                      article: str) -> list[Finding]:
+    """Per unit, its bidders with it (``control``) or sharing it (``common_controller``)."""
+    found: list[Finding] = []
     for unit, controlled in by_controller.items():
         if unit in bidders:
             found.append(Finding(RiskIndicator.RELATED_ENTITIES, article,
