@@ -4,7 +4,6 @@ the few lookups every stage of a tender needs."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +22,6 @@ from services.bidding.domain.rules import CategoryRules, RuleBook
 from services.bidding.opening import revoked_bids
 from services.bidding.store import BiddingStore
 
-log = logging.getLogger("ggzy.bidding")
 # the timers' kinds
 DEADLINE, DECRYPT_END, CONTRACT_DUE = "deadline", "decrypt_end", "contract_due"
 SUSPENSION_END = "suspension_end"

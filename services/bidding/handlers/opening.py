@@ -5,6 +5,7 @@ committee's draw at the opening (and again, when the pool allowed none)."""
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from datetime import date
 from typing import Any
@@ -16,9 +17,11 @@ from ggzy.runtime.timers import Timer
 from services.bidding.domain import audit, deposits, sealed, tender
 from services.bidding.domain.rules import CategoryRules
 from services.bidding.handlers.committee import Committee
-from services.bidding.handlers.context import DECRYPT_END, Context, log, now
+from services.bidding.handlers.context import DECRYPT_END, Context, now
 from services.bidding.opening import fingerprints, opening_lines
 from services.bidding.store import SUBMITTED
+
+log = logging.getLogger("ggzy.bidding")
 
 
 class Opening:
