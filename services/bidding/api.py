@@ -274,12 +274,12 @@ def routes(rt: Runtime, app: Bidding) -> Api:
     async def publish(request: web.Request) -> web.Response:
         who = rt.principal(request, *party)
         body = await read_json(request, TenderIn)
-        tenderee = await app.store.entity(body.tenderee_uscc.upper()) or {}
+        tenderee = await app.ctx.store.entity(body.tenderee_uscc.upper()) or {}
         event = to_event(body, str(tenderee.get("name", body.tenderee_uscc)))
-        schedule = schedule_of(body, event, app.evaluation_venue)
-        await app.publish(event, who, {"expert_mix": body.expert_mix,
-                                       "price_weight": body.price_weight,
-                                       tender.SCHEDULE: schedule})
+        schedule = schedule_of(body, event, app.ctx.evaluation_venue)
+        await app.publication.publish(event, who, {"expert_mix": body.expert_mix,
+                                                   "price_weight": body.price_weight,
+                                                   tender.SCHEDULE: schedule})
         return json_response({"id": event.tender_id,
                               "sections": [s.section_code for s in event.sections],
                               "evaluation": schedule_view(schedule)}, 201)
@@ -287,7 +287,7 @@ def routes(rt: Runtime, app: Bidding) -> Api:
     @api.route("GET", "/v1/tenders/{tender_id}", summary="A tender (public data)",
                errors=("404",))
     async def get_tender(request: web.Request) -> web.Response:
-        return json_response(public_view(await app.tender(request.match_info["tender_id"])))
+        return json_response(public_view(await app.ctx.tender(request.match_info["tender_id"])))
 
     @api.route("POST", "/v1/tenders/{tender_id}/documents/obtained", status=201,
                summary="Record that you obtained the tender documents (获取招标文件): you are "
@@ -297,8 +297,8 @@ def routes(rt: Runtime, app: Bidding) -> Api:
                roles=("bidder",), errors=("401", "403", "404", "409"))
     async def obtain(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
-        return json_response(await app.obtain_documents(request.match_info["tender_id"], who),
-                             201)
+        return json_response(await app.publication.obtain_documents(
+            request.match_info["tender_id"], who), 201)
 
     @api.route("GET", "/v1/tenders/{tender_id}/documents/obtained",
                summary="Who obtained the documents: supervisors and operators; the tenderee "
@@ -306,16 +306,16 @@ def routes(rt: Runtime, app: Bidding) -> Api:
                errors=("401", "403", "404", "409"))
     async def recipients(request: web.Request) -> web.Response:
         who = rt.principal(request)
-        return json_response(await app.document_recipients(request.match_info["tender_id"],
-                                                           who))
+        return json_response(await app.publication.document_recipients(
+            request.match_info["tender_id"], who))
 
     @api.route("POST", "/v1/tenders/{tender_id}/modifications", body=Modification,
                summary="Clarify or modify the documents (法23)", roles=("tenderee", "agency"))
     async def modify(request: web.Request) -> web.Response:
         who = rt.principal(request, *party)
         body = await read_json(request, Modification)
-        return json_response(await app.modify(request.match_info["tender_id"], body.summary,
-                                              body.affects_bids, who))
+        return json_response(await app.publication.modify(
+            request.match_info["tender_id"], body.summary, body.affects_bids, who))
 
     @api.route("POST", "/v1/tenders/{tender_id}/objections", body=ObjectionIn, status=201,
                summary="Object to the tender documents (条例22: >= 10 days before the "
@@ -324,7 +324,7 @@ def routes(rt: Runtime, app: Bidding) -> Api:
     async def object_to(request: web.Request) -> web.Response:
         who = rt.principal(request)
         body = await read_json(request, ObjectionIn)
-        return json_response(await app.object_to_documents(
+        return json_response(await app.objections.object_to_documents(
             request.match_info["tender_id"], body.text, who), 201)
 
     @api.route("POST", "/v1/tenders/{tender_id}/sections/{section}/opening/objections",
@@ -335,7 +335,7 @@ def routes(rt: Runtime, app: Bidding) -> Api:
     async def object_to_opening(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, ObjectionIn)
-        return json_response(await app.object_to_opening(
+        return json_response(await app.objections.object_to_opening(
             request.match_info["tender_id"], request.match_info["section"], body.text, who), 201)
 
     @api.route("GET", "/v1/tenders/{tender_id}/objections", summary="Objections to the "
@@ -343,7 +343,8 @@ def routes(rt: Runtime, app: Bidding) -> Api:
                "supervisors; one's own otherwise (objectors are named to no one else)",
                errors=("401", "404"))
     async def objections(request: web.Request) -> web.Response:
-        found = await app.objections_of(request.match_info["tender_id"], rt.principal(request))
+        found = await app.objections.objections_of(request.match_info["tender_id"],
+                                                   rt.principal(request))
         return json_response({"objections": found})
 
     @api.route("POST", "/v1/tenders/{tender_id}/objections/{objection_id}/answer",
@@ -353,7 +354,7 @@ def routes(rt: Runtime, app: Bidding) -> Api:
     async def answer(request: web.Request) -> web.Response:
         who = rt.principal(request, *party)
         body = await read_json(request, AnswerIn)
-        return json_response(await app.answer_objection(
+        return json_response(await app.objections.answer_objection(
             request.match_info["tender_id"], request.match_info["objection_id"], body.answer,
             who))
 
@@ -363,8 +364,8 @@ def routes(rt: Runtime, app: Bidding) -> Api:
                "the drawn experts are told theirs, and nobody learns who they are)",
                errors=("401", "403", "404"))
     async def evaluation(request: web.Request) -> web.Response:
-        found = await app.evaluation_schedule(request.match_info["tender_id"],
-                                              rt.principal(request))
+        found = await app.publication.evaluation_schedule(request.match_info["tender_id"],
+                                                          rt.principal(request))
         return json_response({"tender_id": request.match_info["tender_id"],
                               "sections": schedule_view(found)})
 
@@ -374,7 +375,7 @@ def routes(rt: Runtime, app: Bidding) -> Api:
                errors=("401", "403", "404"))
     async def audit_trail(request: web.Request) -> web.Response:
         rt.principal(request, Role.SUPERVISOR, Role.OPERATOR)
-        chain = (await app.tender(request.match_info["tender_id"])).get("audit", [])
+        chain = (await app.ctx.tender(request.match_info["tender_id"])).get("audit", [])
         return json_response({"entries": chain, "broken_at": audit.verify(chain)})
 
     _bid_routes(api, rt, app)
@@ -392,12 +393,12 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def submit(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, BidIn)
-        return json_response(await app.submit_bid(*ids(request), who, body.model_dump()), 201)
+        return json_response(await app.bids.submit_bid(*ids(request), who, body.model_dump()), 201)
 
     @api.route("DELETE", base + "/bid", summary="Withdraw a bid before the deadline",
                roles=("bidder",))
     async def withdraw(request: web.Request) -> web.Response:
-        await app.withdraw_bid(*ids(request), rt.principal(request, Role.BIDDER))
+        await app.bids.withdraw_bid(*ids(request), rt.principal(request, Role.BIDDER))
         return json_response({"withdrawn": True})
 
     @api.route("POST", base + "/bid/key", summary="Reveal the content key at opening",
@@ -405,12 +406,12 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def reveal(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, KeyIn)
-        return json_response(await app.reveal_key(*ids(request), who, body.key))
+        return json_response(await app.opening.reveal_key(*ids(request), who, body.key))
 
     @api.route("GET", base + "/opening", summary="The opening record (after opening)")
     async def opening(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
-        sec = (await app.tender(tender_id))["section_state"].get(code, {})
+        sec = (await app.ctx.tender(tender_id))["section_state"].get(code, {})
         lines = tender.lines_of(sec)
         if lines is None:
             raise DomainError("not_opened", "the section has not been opened")
@@ -421,7 +422,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                "contract's due time (法46)", errors=("404", "409"))
     async def award(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
-        sec = tender.section_of(await app.tender(tender_id), code)
+        sec = tender.section_of(await app.ctx.tender(tender_id), code)
         if not sec.get("winner") or sec["status"] not in AWARDED:  # failed if all declined
             raise Conflict("not_awarded", f"section {code} has no award (status "
                            f"{sec['status']})")
@@ -434,15 +435,15 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def scores(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.EXPERT)
         body = await read_json(request, ScoresIn)
-        return json_response(await app.score(*ids(request), who,
-                                             [s.model_dump() for s in body.sheets]))
+        return json_response(await app.committee.score(*ids(request), who,
+                                                       [s.model_dump() for s in body.sheets]))
 
     @api.route("GET", base + "/draw", summary="The draw's commitment (from publication); "
                "after the award its seed and record, to re-run it (draw.replay), and each "
                "replacement's (条例48) with its own record")
     async def draw(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
-        sec = (await app.tender(tender_id))["section_state"].get(code, {})
+        sec = (await app.ctx.tender(tender_id))["section_state"].get(code, {})
         out: dict[str, Any] = {"commitment": sec.get("commitment")}
         if sec.get("status") in ("awarded", "contracted", "contract_overdue") \
                 and sec.get("seed"):
@@ -450,13 +451,13 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
             replaced = list(sec.get("replaced") or [])
             first = _first_committee(sec["committee"], replaced)
             out.update(seed=seed, committee=sec.get("committee"), drawn=first)
-            doc = await app.store.draw_record(tender_id, code)
+            doc = await app.ctx.store.draw_record(tender_id, code)
             if doc is not None:
                 out.update(record=doc, verified=draws.verify_replay(
                     commitment, seed, draws.DrawRecord.of_doc(doc), first))
             rounds = []
             for r in replaced:
-                doc = await app.store.draw_record(tender_id, code, int(r["round"]))
+                doc = await app.ctx.store.draw_record(tender_id, code, int(r["round"]))
                 rounds.append({**r, "record": doc, "verified": doc is not None
                                and draws.verify_replay(commitment, seed,
                                                        draws.DrawRecord.of_doc(doc),
@@ -470,11 +471,11 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                errors=("404", "409"))
     async def sealed_bids(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
-        state = await app.tender(tender_id)
+        state = await app.ctx.tender(tender_id)
         tender.section_of(state, code)
         close = tender.close_entry(state)
         recorded = (close["data"].get("sealed") or {}).get(code)
-        bids = (await app.store.received(tender_id, int(state["deadline_ms"]))).get(code, [])
+        bids = (await app.ctx.store.received(tender_id, int(state["deadline_ms"]))).get(code, [])
         now_ = audit.sealed_of(bids)
         leaves = sorted(audit.receipt_leaf(b["_id"], b["digest"], b["received_ms"])
                         for b in bids)
@@ -489,7 +490,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                "against the root the close wrote into the audit trail: supervisors and "
                "operators every bid, a bidder its own", errors=("401", "403", "404", "409"))
     async def bid_operations(request: web.Request) -> web.Response:
-        return json_response(await app.bid_operations(*ids(request), rt.principal(request)))
+        return json_response(await app.bids.bid_operations(*ids(request), rt.principal(request)))
 
     @api.route("POST", base + "/decrypt-faults", summary="Record that a fault not the "
                "bidder's keeps its bid from being decrypted (20号令第31条: 视为撤回, not 撤销): "
@@ -499,7 +500,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def decrypt_fault(request: web.Request) -> web.Response:
         who = rt.principal(request)
         body = await read_json(request, DecryptFaultIn)
-        return json_response(await app.record_decrypt_fault(
+        return json_response(await app.opening.record_decrypt_fault(
             *ids(request), body.bidder_uscc, body.cause, body.note, who), status=201)
 
     @api.route("POST", base + "/committee", summary="Draw the committee of a section left "
@@ -507,7 +508,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                "supervisors", roles=("operator", "supervisor"),
                errors=("401", "403", "409", "422"))
     async def draw_again(request: web.Request) -> web.Response:
-        return json_response(await app.draw_again(*ids(request), rt.principal(request)),
+        return json_response(await app.opening.draw_again(*ids(request), rt.principal(request)),
                              status=201)
 
     @api.route("POST", base + "/committee/replacements", summary="Replace a sitting member "
@@ -518,8 +519,8 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def replace(request: web.Request) -> web.Response:
         who = rt.principal(request)
         body = await read_json(request, ReplaceIn)
-        out = await app.replace_expert(*ids(request), body.expert_id, body.reason, who,
-                                       body.note)
+        out = await app.committee.replace_expert(*ids(request), body.expert_id, body.reason,
+                                                 who, body.note)
         return json_response(out, status=201)
 
     @api.route("POST", base + "/award/decline", summary="The winner declines the award "
@@ -528,14 +529,14 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def decline(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, DeclineIn)
-        return json_response(await app.decline_award(*ids(request), who, body.reason))
+        return json_response(await app.award.decline_award(*ids(request), who, body.reason))
 
     @api.route("POST", base + "/contract", summary="Record the signed contract",
                body=ContractIn, roles=("tenderee", "agency"))
     async def contract(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
         body = await read_json(request, ContractIn)
-        await app.sign_contract(*ids(request), body.price_fen, who, body.performance_bond_fen)
+        await app.award.sign_contract(*ids(request), body.price_fen, who, body.performance_bond_fen)
         return json_response({"signed": True})
 
     @api.route("POST", base + "/acceptance", summary="Record a round of the contract's "
@@ -546,7 +547,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def acceptance(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
         body = await read_json(request, AcceptanceIn)
-        out = await app.accept_contract(
+        out = await app.award.accept_contract(
             *ids(request), who, body.items, public_service=body.public_service,
             recipients_opinion=body.recipients_opinion,
             inspection_body_uscc=body.inspection_body_uscc)
@@ -556,7 +557,7 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                "履约信息, 国办发〔2015〕63号)", errors=("404",))
     async def acceptances(request: web.Request) -> web.Response:
         tender_id, code = ids(request)
-        sec = tender.section_of(await app.tender(tender_id), code)
+        sec = tender.section_of(await app.ctx.tender(tender_id), code)
         rounds = [performance.public(r) for r in sec.get("acceptances") or []]
         return json_response({"status": sec["status"], "rounds": rounds,
                               "passed": any(r["passed"] for r in rounds)})
@@ -568,5 +569,5 @@ def _bid_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         if not who.has(Role.OPERATOR, Role.SUPERVISOR):
             raise Forbidden("confidential", "the committee is secret until the award")
         tender_id, code = ids(request)
-        sec = (await app.tender(tender_id))["section_state"].get(code, {})
+        sec = (await app.ctx.tender(tender_id))["section_state"].get(code, {})
         return json_response({"committee": sec.get("committee", [])})

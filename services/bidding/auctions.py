@@ -24,7 +24,7 @@ from ggzy.runtime.errors import DomainError, Forbidden, NotFound
 from ggzy.runtime.timers import Timer, Timers
 from services.bidding.domain import auction, audit, sealed
 from services.bidding.domain.rules import AuctionRules, duration
-from services.bidding.handlers import Bidding
+from services.bidding.handlers import Context, Parties
 
 AUCTION_END = "auction_end"
 CONFIRMATION_DUE = "auction_confirmation_due"
@@ -34,9 +34,11 @@ CONTRACT_DUE = "auction_contract_due"
 class Auctions:
     """The auctions and listings of land use rights and state property."""
 
-    def __init__(self, *, auctions: Aggregates, bidding: Bidding, timers: Timers) -> None:
+    def __init__(self, *, auctions: Aggregates, bidding: Context, parties: Parties,
+                 timers: Timers) -> None:
         self.auctions = auctions
-        self.bidding = bidding  # its projections: registered entities and restrictions
+        self.bidding = bidding  # its rule book, categories and receipt key
+        self.parties = parties  # its projections: registered entities and restrictions
         self.timers = timers
         timers.on(AUCTION_END, self.on_end)
         timers.on(CONFIRMATION_DUE, self.on_confirmation_due)
@@ -62,16 +64,16 @@ class Auctions:
             raise DomainError("category_not_served", f"this deployment does not serve "
                               f"{category.value}")
         self._seller(data, who)
-        seller = await self.bidding.check_party(data["seller_uscc"], "tenderee")
+        seller = await self.parties.check_party(data["seller_uscc"], "tenderee")
         rules = self.bidding.book.for_auctions(category)
         buyer = data.get("buyer_uscc")
         if buyer:  # a sale by agreement: its buyer is a registered bidder, not restricted
-            entity, _ = await self.bidding.eligible(buyer, category)
+            entity, _ = await self.parties.eligible(buyer, category)
             data = {**data, "buyer_name": str(entity.get("name", buyer))}
         event = _event(data, str(seller.get("name", data["seller_uscc"])), rules)
         base, decision = data.get("base_price_fen"), data.get("base_price_decision")
         auction.validate(rules, event, base, decision, self.calendar)
-        await self.bidding.claim_project(event.project_code, owner=event.seller_uscc,
+        await self.parties.claim_project(event.project_code, owner=event.seller_uscc,
                                          region=event.region_code, name=event.name,
                                          first_id=event.auction_id)
         state, change = auction.publish(event, rules, base, decision)
@@ -154,7 +156,7 @@ class Auctions:
                 "signature": None if key is None else sealed.sign_receipt(key, receipt)}
 
     async def _bidder(self, state: Mapping[str, Any], who: Principal) -> tuple[str, Doc]:
-        bidder, entity, _ = await self.bidding.eligible_bidder(who, Category(state["category"]),
+        bidder, entity, _ = await self.parties.eligible_bidder(who, Category(state["category"]),
                                                                with_reduction=False)
         if bidder == state["seller_uscc"]:
             raise Forbidden("seller_cannot_bid", "the seller may not bid on its own sale")

@@ -13,7 +13,7 @@ from services.bidding.auction_api import auction_routes
 from services.bidding.auction_live import LiveAuctions
 from services.bidding.auctions import Auctions
 from services.bidding.domain.rules import RULES_FILE, load
-from services.bidding.handlers import Bidding
+from services.bidding.handlers import Bidding, Context
 from services.bidding.store import BiddingStore
 from services.bidding.subscribers import subscriptions
 
@@ -29,11 +29,12 @@ GC_THRESHOLDS = (50_000, 10, 10)
 def build(rt: Runtime) -> Parts:
     """Wire the bidding service onto the runtime."""
     store = BiddingStore(rt.db, store=rt.store)
-    app = Bidding(tenders=rt.aggregates("tenders"), bids=rt.aggregates("bids"), store=store,
-                  timers=rt.timers, categories=rt.categories,
-                  book=load(Path(rt.settings.rules_file or RULES_FILE)),
-                  evaluation_venue=rt.settings.evaluation_venue)
-    auctions = Auctions(auctions=rt.aggregates("auctions"), bidding=app, timers=rt.timers)
+    app = Bidding(Context(tenders=rt.aggregates("tenders"), bids=rt.aggregates("bids"),
+                          store=store, timers=rt.timers, categories=rt.categories,
+                          book=load(Path(rt.settings.rules_file or RULES_FILE)),
+                          evaluation_venue=rt.settings.evaluation_venue))
+    auctions = Auctions(auctions=rt.aggregates("auctions"), bidding=app.ctx,
+                        parties=app.parties, timers=rt.timers)
     api = routes(rt, app)
     auction_routes(api, rt, auctions)
     live = LiveAuctions(auctions)
@@ -48,7 +49,7 @@ def build(rt: Runtime) -> Parts:
 
     async def start() -> None:
         await store.setup()
-        app.receipt_key, _ = await signing_key(rt.db, "bid-receipts")
+        app.ctx.receipt_key, _ = await signing_key(rt.db, "bid-receipts")
         await load_verifier(rt)
 
     async def stop() -> None:

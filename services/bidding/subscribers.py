@@ -36,7 +36,7 @@ from services.bidding.handlers import Bidding
 
 def subscriptions(rt: Runtime, app: Bidding, sales: Auctions) -> list[Subscription]:
     """What bidding consumes."""
-    store = app.store
+    store = app.ctx.store
 
     async def on_entity(msg: Incoming[Any]) -> None:
         e = msg.message
@@ -67,14 +67,14 @@ def subscriptions(rt: Runtime, app: Bidding, sales: Auctions) -> list[Subscripti
         e = msg.message
         cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
         if isinstance(e, TenderSuspensionOrdered):
-            await app.on_suspension_ordered(e, cause)
+            await app.objections.on_suspension_ordered(e, cause)
         else:
-            await app.on_suspension_lifted(e, cause)
+            await app.objections.on_suspension_lifted(e, cause)
 
     async def on_publicity(msg: Incoming[PublicityPeriodEnded]) -> None:
         e = msg.message
         cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)
-        await app.on_publicity_ended(e.tender_id, e.section_code, e.objection_upheld, cause)
+        await app.award.on_publicity_ended(e.tender_id, e.section_code, e.objection_upheld, cause)
 
     async def on_sale_objection(msg: Incoming[Any]) -> None:
         cause = Cause(message_id=msg.envelope.id, correlation_id=msg.envelope.correlationid)

@@ -18,7 +18,7 @@ from ggzy.runtime.timers import Timers
 from ggzy.testing.infra import Infra
 from ggzy.testing.services import Running, running
 from services.bidding.domain.rules import RuleBook
-from services.bidding.handlers import Bidding
+from services.bidding.handlers import Bidding, Context
 from services.bidding.store import BiddingStore
 from services.registration.main import build
 from tests.conftest import isolated_settings
@@ -74,9 +74,9 @@ async def bidding_app(infra: Infra, book: RuleBook, categories: frozenset[Catego
         return Aggregates(db[name], source="/ggzy/bidding", topic_prefix="t",
                           on_queued=lambda: None)
     try:
-        yield Bidding(tenders=aggregates("tenders"), bids=aggregates("bids"),
-                      store=BiddingStore(db), timers=Timers(db["timers"]),
-                      categories=categories, book=book, **kw)
+        yield Bidding(Context(tenders=aggregates("tenders"), bids=aggregates("bids"),
+                              store=BiddingStore(db), timers=Timers(db["timers"]),
+                              categories=categories, book=book, **kw))
     finally:
         await mongo.drop_database(db.name)
         await mongo.close()

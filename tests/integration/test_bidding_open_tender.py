@@ -33,7 +33,7 @@ async def bidding(infra: Infra) -> AsyncIterator[Bidding]:
 
 async def _tender(app: Bidding, deadline: datetime) -> str:
     tender_id = "2026" + uuid.uuid4().hex[:13].upper() + "001"
-    await app.tenders.create(tender_id, {
+    await app.ctx.tenders.create(tender_id, {
         "tender_id": tender_id, "category": "construction", "status": "open",
         "bid_deadline": deadline.isoformat(), "deadline_ms": tender.ms(deadline),
         "section_state": {f"{tender_id}001": {"status": "bidding"}}, "audit": []}, [])
@@ -41,9 +41,9 @@ async def _tender(app: Bidding, deadline: datetime) -> str:
 
 
 async def _refused(app: Bidding, tender_id: str, at: datetime) -> bool:
-    state = await app.open_tender(tender_id, at)
+    state = await app.bids.open_tender(tender_id, at)
     try:
-        tender.refuse_after_deadline(state, at, app.rules(state))
+        tender.refuse_after_deadline(state, at, app.ctx.rules(state))
     except RuleViolation as exc:
         assert exc.code == "bid_deadline_passed"
         return True
@@ -52,8 +52,8 @@ async def _refused(app: Bidding, tender_id: str, at: datetime) -> bool:
 
 async def test_a_bid_before_the_deadline_is_answered_from_the_copy(bidding: Bidding) -> None:
     tender_id = await _tender(bidding, DEADLINE)
-    first = await bidding.open_tender(tender_id, DEADLINE - timedelta(minutes=1))
-    again = await bidding.open_tender(tender_id, DEADLINE - timedelta(seconds=1))
+    first = await bidding.bids.open_tender(tender_id, DEADLINE - timedelta(minutes=1))
+    again = await bidding.bids.open_tender(tender_id, DEADLINE - timedelta(seconds=1))
     assert again is first
     assert "audit" not in first
 
@@ -68,9 +68,9 @@ async def test_refuses_a_bid_at_the_deadline_on_the_stored_tender(bidding: Biddi
 async def test_a_deadline_postponed_elsewhere_is_seen_before_refusing(bidding: Bidding) -> None:
     """Another replica postponed the deadline (法23) after this one kept its copy."""
     tender_id = await _tender(bidding, DEADLINE)
-    await bidding.open_tender(tender_id, DEADLINE - timedelta(minutes=1))  # the copy
+    await bidding.bids.open_tender(tender_id, DEADLINE - timedelta(minutes=1))  # the copy
     later = DEADLINE + timedelta(days=15)
-    await bidding.tenders.collection.update_one({"_id": tender_id}, {"$set": {
+    await bidding.ctx.tenders.collection.update_one({"_id": tender_id}, {"$set": {
         "bid_deadline": later.isoformat(), "deadline_ms": tender.ms(later)}})
     assert not await _refused(bidding, tender_id, DEADLINE + timedelta(seconds=1))
     assert await _refused(bidding, tender_id, later)
@@ -78,12 +78,12 @@ async def test_a_deadline_postponed_elsewhere_is_seen_before_refusing(bidding: B
 
 async def test_a_closed_tender_is_never_kept(bidding: Bidding) -> None:
     tender_id = await _tender(bidding, DEADLINE)
-    await bidding.tenders.collection.update_one({"_id": tender_id},
+    await bidding.ctx.tenders.collection.update_one({"_id": tender_id},
                                                 {"$set": {"status": "closed"}})
     assert await _refused(bidding, tender_id, DEADLINE - timedelta(minutes=1))
-    assert bidding.open_tenders.get(tender_id) is None
+    assert bidding.ctx.open_tenders.get(tender_id) is None
 
 
 async def test_an_unknown_tender_is_not_found(bidding: Bidding) -> None:
     with pytest.raises(NotFound):
-        await bidding.open_tender("2026NOPE", DEADLINE)
+        await bidding.bids.open_tender("2026NOPE", DEADLINE)

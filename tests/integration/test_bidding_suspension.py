@@ -24,7 +24,8 @@ from ggzy.testing.data import new_uscc
 from ggzy.testing.infra import Infra
 from services.bidding.domain import tender
 from services.bidding.domain.rules import load
-from services.bidding.handlers import CONTRACT_DUE, DECRYPT_END, Bidding
+from services.bidding.handlers import Bidding
+from services.bidding.handlers.context import CONTRACT_DUE, DECRYPT_END
 from tests.integration.conftest import bidding_app
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ async def _tender(app: Bidding, section_status: str) -> tuple[str, str]:
     deadline = datetime.now(UTC) - timedelta(days=1)
     winner = {"rank": 1, "bid_id": "b1", "bidder_uscc": new_uscc(), "bidder_name": "甲",
               "price_fen": 100, "score": "1"}
-    await app.tenders.create(tender_id, {
+    await app.ctx.tenders.create(tender_id, {
         "tender_id": tender_id, "category": P.value, "method": "open_tender",
         "status": "closed", "tenderee_uscc": new_uscc(), "bid_deadline": deadline.isoformat(),
         "deadline_ms": tender.ms(deadline), "audit": [], "section_state": {section: {
@@ -64,15 +65,15 @@ async def test_the_longest_suspension_ends_by_its_timer_and_the_award_then_made(
         bidding: Bidding) -> None:
     tender_id, section = await _tender(bidding, "publicity")
     order = _ordered(tender_id, datetime.now(UTC) + timedelta(seconds=1))
-    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
-    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))  # redelivered
-    await bidding.on_publicity_ended(tender_id, section, False, Cause(message_id="m2"))
-    state = await bidding.tender(tender_id)
+    await bidding.objections.on_suspension_ordered(order, Cause(message_id="m1"))
+    await bidding.objections.on_suspension_ordered(order, Cause(message_id="m1"))  # redelivered
+    await bidding.award.on_publicity_ended(tender_id, section, False, Cause(message_id="m2"))
+    state = await bidding.ctx.tender(tender_id)
     assert state["section_state"][section]["status"] == "publicity"  # the award waits
     assert [e["action"] for e in state["audit"]] == ["suspend", "award_deferred"]
     await asyncio.sleep(1.2)
-    assert await bidding.timers.fire_due() == 1
-    state = await bidding.tender(tender_id)
+    assert await bidding.ctx.timers.fire_due() == 1
+    state = await bidding.ctx.tender(tender_id)
     assert "suspensions" not in state
     assert state["section_state"][section]["status"] == "awarded"
     assert [e["action"] for e in state["audit"]] == [
@@ -83,22 +84,22 @@ async def test_the_longest_suspension_ends_by_its_timer_and_the_award_then_made(
 async def test_no_contract_until_the_suspension_is_lifted(bidding: Bidding) -> None:
     tender_id, section = await _tender(bidding, "awarded")
     order = _ordered(tender_id, None)
-    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
+    await bidding.objections.on_suspension_ordered(order, Cause(message_id="m1"))
     with pytest.raises(Conflict) as refused:
-        await bidding.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-            s, bidding.rules(s), section, 100, "t", datetime.now(UTC)))
+        await bidding.ctx.tenders.update(tender_id, lambda s, v: tender.sign_contract(
+            s, bidding.ctx.rules(s), section, 100, "t", datetime.now(UTC)))
     assert refused.value.code == "tender_suspended"
     lifted = TenderSuspensionLifted(complaint_id=order.complaint_id, tender_id=tender_id,
                                     category=P, complainant_uscc=order.complainant_uscc,
                                     lifted_at=datetime.now(UTC), cause="decided")
-    before = (await bidding.tender(tender_id))["deadline_ms"]
-    await bidding.on_suspension_lifted(lifted, Cause(message_id="m3"))
-    state = await bidding.tender(tender_id)
+    before = (await bidding.ctx.tender(tender_id))["deadline_ms"]
+    await bidding.objections.on_suspension_lifted(lifted, Cause(message_id="m3"))
+    state = await bidding.ctx.tender(tender_id)
     assert "suspensions" not in state
     assert state["deadline_ms"] == before  # closed already: no deadline moves
-    await bidding.tenders.update(tender_id, lambda s, v: tender.sign_contract(
-        s, bidding.rules(s), section, 100, "t", datetime.now(UTC)))
-    state = await bidding.tender(tender_id)
+    await bidding.ctx.tenders.update(tender_id, lambda s, v: tender.sign_contract(
+        s, bidding.ctx.rules(s), section, 100, "t", datetime.now(UTC)))
+    state = await bidding.ctx.tender(tender_id)
     assert state["section_state"][section]["status"] == "contracted"
 
 
@@ -108,29 +109,29 @@ async def test_a_running_period_stands_still_while_suspended_tiaoli62(
         bidding: Bidding, status: str, kind: str, field: str) -> None:
     tender_id, section = await _tender(bidding, status)
     end = tender.ms(datetime.now(UTC)) + 800
-    await bidding.tenders.update(tender_id, lambda s, v: tender.Change(
+    await bidding.ctx.tenders.update(tender_id, lambda s, v: tender.Change(
         set={f"section_state.{section}.{field}": end}))
     payload = {"tender_id": tender_id, "section": section}
-    await bidding.timers.schedule(f"{kind}:{tender_id}:{section}", kind, end, payload)
+    await bidding.ctx.timers.schedule(f"{kind}:{tender_id}:{section}", kind, end, payload)
     order = _ordered(tender_id, None)
-    await bidding.on_suspension_ordered(order, Cause(message_id="m1"))
+    await bidding.objections.on_suspension_ordered(order, Cause(message_id="m1"))
     if status == "decrypting":  # no key is revealed meanwhile
         bidder = Principal("u", frozenset({Role.BIDDER}), new_uscc())
         with pytest.raises(Conflict) as refused:
-            await bidding.reveal_key(tender_id, section, bidder, "AAAA")
+            await bidding.opening.reveal_key(tender_id, section, bidder, "AAAA")
         assert refused.value.code == "tender_suspended"
     await asyncio.sleep(1.0)
-    assert await bidding.timers.fire_due() == 1  # the period's end came while suspended
-    state = await bidding.tender(tender_id)
+    assert await bidding.ctx.timers.fire_due() == 1  # the period's end came while suspended
+    state = await bidding.ctx.tender(tender_id)
     assert state["section_state"][section]["status"] == status  # ... and did nothing
     assert [e["action"] for e in state["audit"]] == ["suspend"]
     lifted = TenderSuspensionLifted(complaint_id=order.complaint_id, tender_id=tender_id,
                                     category=P, complainant_uscc=order.complainant_uscc,
                                     lifted_at=datetime.now(UTC), cause="decided")
-    await bidding.on_suspension_lifted(lifted, Cause(message_id="m2"))
-    state = await bidding.tender(tender_id)
+    await bidding.objections.on_suspension_lifted(lifted, Cause(message_id="m2"))
+    state = await bidding.ctx.tender(tender_id)
     moved = int(state["section_state"][section][field])
     assert moved >= tender.ms(lifted.lifted_at) + 700  # ~800 ms were left when it began
-    pending = await bidding.timers.collection.find_one({"kind": kind, "state": PENDING})
+    pending = await bidding.ctx.timers.collection.find_one({"kind": kind, "state": PENDING})
     assert pending is not None and pending["due_ms"] == moved
     assert pending["payload"] == payload

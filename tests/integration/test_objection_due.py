@@ -25,7 +25,8 @@ from ggzy.testing.data import new_uscc
 from ggzy.testing.infra import Infra
 from services.bidding.domain import tender
 from services.bidding.domain.rules import load
-from services.bidding.handlers import OBJECTION_DUE, Bidding
+from services.bidding.handlers import Bidding, Context
+from services.bidding.handlers.context import OBJECTION_DUE
 from services.bidding.store import BiddingStore
 
 pytestmark = pytest.mark.integration
@@ -44,9 +45,9 @@ async def replicas(infra: Infra) -> AsyncIterator[tuple[Bidding, Bidding, Any]]:
         def aggregates(name: str) -> Aggregates:
             return Aggregates(db[name], source="/ggzy/bidding", topic_prefix="t",
                               on_queued=lambda: None)
-        return Bidding(tenders=aggregates("tenders"), bids=aggregates("bids"),
-                       store=BiddingStore(db), timers=Timers(db["timers"], lease_s=0.5),
-                       categories=frozenset({C}), book=load(DEMO))
+        return Bidding(Context(tenders=aggregates("tenders"), bids=aggregates("bids"),
+                               store=BiddingStore(db), timers=Timers(db["timers"], lease_s=0.5),
+                               categories=frozenset({C}), book=load(DEMO)))
     try:
         yield replica(), replica(), replica
     finally:
@@ -59,7 +60,7 @@ async def _tender(app: Bidding) -> tuple[str, str]:
     tender_id = "2026" + uuid.uuid4().hex[:13].upper() + "001"
     deadline = datetime.now(UTC) + timedelta(minutes=1)
     tenderee = new_uscc()
-    await app.tenders.create(tender_id, {
+    await app.ctx.tenders.create(tender_id, {
         "tender_id": tender_id, "category": C.value, "method": "open_tender",
         "status": "open", "tenderee_uscc": tenderee, "bid_deadline": deadline.isoformat(),
         "deadline_ms": tender.ms(deadline), "sale_end": datetime.now(UTC).isoformat(),
@@ -77,21 +78,21 @@ async def test_the_overdue_is_found_once_across_replicas_and_a_restart_tiaoli22(
     one, two, restart = replicas
     tender_id, tenderee = await _tender(one)
     objector = new_uscc()
-    await one.store.entities.insert_one({"_id": objector, "uscc": objector,
+    await one.ctx.store.entities.insert_one({"_id": objector, "uscc": objector,
                                          "kinds": ["bidder"]})
     who = Principal("u1", frozenset({Role.BIDDER}), objector)
-    filed = await one.object_to_documents(tender_id, "资格条件排斥潜在投标人", who)
+    filed = await one.objections.object_to_documents(tender_id, "资格条件排斥潜在投标人", who)
     oid, due = filed["objection_id"], datetime.fromisoformat(filed["answer_due"])
     assert filed["suspended"] and "第22条" in filed["answer_article"]
-    timer = await one.timers.collection.find_one({"kind": OBJECTION_DUE})
+    timer = await one.ctx.timers.collection.find_one({"kind": OBJECTION_DUE})
     assert timer is not None and timer["due_ms"] == tender.ms(due)  # the objection's own
     assert timer["payload"] == {"tender_id": tender_id, "objection_id": oid}
 
-    assert await one.timers.fire_due() == 0  # not due yet
+    assert await one.ctx.timers.fire_due() == 0  # not due yet
     await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.1)
-    fired = await asyncio.gather(one.timers.fire_due(), two.timers.fire_due())
+    fired = await asyncio.gather(one.ctx.timers.fire_due(), two.ctx.timers.fire_due())
     assert sorted(fired) == [0, 1]  # one replica claims it
-    raw = await one.tenders.collection.find_one({"_id": tender_id})
+    raw = await one.ctx.tenders.collection.find_one({"_id": tender_id})
     assert raw is not None
     [event] = _overdue_in_outbox(raw)
     assert (event["objection_id"], event["objector_uscc"], event["answerer_uscc"]) == (
@@ -101,26 +102,27 @@ async def test_the_overdue_is_found_once_across_replicas_and_a_restart_tiaoli22(
 
     # a crash after the effect, before the timer was marked done: it fires again after a
     # restart, and finds the overdue recorded
-    await one.timers.collection.update_one({"_id": timer["_id"]}, {"$set": {
+    await one.ctx.timers.collection.update_one({"_id": timer["_id"]}, {"$set": {
         "state": PENDING, "lease_ms": 0}})
     again = restart()
-    assert await again.timers.fire_due() == 1
-    raw = await one.tenders.collection.find_one({"_id": tender_id})
+    assert await again.ctx.timers.fire_due() == 1
+    raw = await one.ctx.tenders.collection.find_one({"_id": tender_id})
     assert raw is not None and len(_overdue_in_outbox(raw)) == 1
-    state = await one.tender(tender_id)
+    state = await one.ctx.tender(tender_id)
     assert [e["action"] for e in state["audit"]] == ["object", "objection_overdue"]
     assert state["audit"][-1]["actor"] == "platform"
     assert list(state["suspensions"]) == [f"objection-{oid}"]  # still suspended (条例22)
-    done = await one.timers.collection.find_one({"_id": timer["_id"]})
+    done = await one.ctx.timers.collection.find_one({"_id": timer["_id"]})
     assert done is not None and done["state"] == DONE
 
-    [mine] = await one.objections_of(tender_id, who)  # the objector sees it overdue
+    [mine] = await one.objections.objections_of(tender_id, who)  # the objector sees it overdue
     assert mine["status"] == "pending" and mine["overdue_at"]
     assert mine["answer_due"] == due.isoformat()
 
     owner = Principal("t1", frozenset({Role.TENDEREE}), tenderee)
-    answered = await two.answer_objection(tender_id, oid, "经复核，资格条件已调整", owner)
+    answered = await two.objections.answer_objection(tender_id, oid, "经复核，资格条件已调整",
+                                                     owner)
     assert answered["suspended"] is False  # a late answer is still taken, and resumes
-    state = await one.tender(tender_id)
+    state = await one.ctx.tender(tender_id)
     assert bool(state["objections"][oid]["late"])  # (the embedded store gives 1)
     assert "suspensions" not in state

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ggzy.runtime.addresses import AddressError, client_address, networks
-from services.bidding.handlers import observed
+from services.bidding.handlers.bids import observed
 
 LB = networks("10.0.0.0/8, 127.0.0.1")
 
