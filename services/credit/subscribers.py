@@ -65,7 +65,7 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
                                                  "category": e.category.value})
 
     async def on_recorded(msg: Incoming[Any]) -> None:  # BidsOpened, ContractOverdue, ...
-        await app.records.add_records(msg.message, _cause(msg))
+        await app.records.add(msg.message, _cause(msg))
 
     async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
         e = msg.message
@@ -126,7 +126,7 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
                                              e.article, type(e).__name__, _cause(msg))
 
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
-        return await app.records.add_records_of([(msg.message, _cause(msg)) for msg in msgs])
+        return await app.records.add_batch([(msg.message, _cause(msg)) for msg in msgs])
 
     async def on_records_due(msg: Incoming[CreditRecordsDue]) -> None:
         await app.records.on_records_due(msg.message, _cause(msg))

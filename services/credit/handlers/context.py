@@ -96,5 +96,8 @@ class Context:
             await self.timers.schedule(f"{EXPIRY}:{aid}:{key(rid)}", EXPIRY, expiry_ms(r["end"]),
                                        {"kind": kind, "subject": subject, "rid": rid})
 
-    def record(self, kind: SubjectKind, rec: Record) -> Decide:
-        return recording(self.rules.model_for(kind), rec)
+    async def add_record(self, kind: SubjectKind, subject: str, rec: Record,
+                         cause: Cause | None = None) -> Applied:
+        """Add ``rec`` to the subject's account (``apply``; the record's id makes it once)."""
+        return await self.apply(kind, subject, recording(self.rules.model_for(kind), rec),
+                                cause)

@@ -77,18 +77,17 @@ class Records:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def add_records(self, e: RecordedEvent, cause: Cause) -> None:
+    async def add(self, e: RecordedEvent, cause: Cause) -> None:
         """The credit records of one bidding event (``records_of``): a bid that failed to
         decrypt counts as revoked (视为撤销, 20号令; 条例35); the winner gave up the award
         (放弃中标; 条例74) or did not sign within the rule's days (法46; 条例74); a sale's
         winner did not sign the confirmation in time (39号令第22条, unverified); a contract
         failed its acceptance (履约验收不合格, 政采条例45)."""
         for uscc, rec in records_of(e):
-            await self.ctx.apply(SubjectKind.ENTITY, uscc,
-                                 self.ctx.record(SubjectKind.ENTITY, rec), cause)
+            await self.ctx.add_record(SubjectKind.ENTITY, uscc, rec, cause)
 
-    async def add_records_of(self, events: list[tuple[RecordedEvent, Cause]]
-                             ) -> list[Exception | None]:
+    async def add_batch(self, events: list[tuple[RecordedEvent, Cause]]
+                        ) -> list[Exception | None]:
         """The records of many events in one pass (``steps.apply_many``): each event's
         outcome, None when all its records are applied."""
         kind = SubjectKind.ENTITY
@@ -136,8 +135,7 @@ class Records:
             detail["due"] = due.isoformat()
         rec = Record(f"objection_late:{tender_id}:{objection_id}", "objection_answer_late",
                      source, detail)
-        await self.ctx.apply(SubjectKind.ENTITY, answerer,
-                             self.ctx.record(SubjectKind.ENTITY, rec), cause)
+        await self.ctx.add_record(SubjectKind.ENTITY, answerer, rec, cause)
 
     async def on_expert_absent(self, tender_id: str, section: str, expert_id: str,
                                category: str, at: datetime, cause: Cause) -> None:
@@ -148,14 +146,12 @@ class Records:
                      "ExpertReplaced", {"tender_id": tender_id, "section_code": section,
                                         "replaced_at": at.isoformat(),
                                         **({"categories": [category]} if category else {})})
-        await self.ctx.apply(SubjectKind.EXPERT, expert_id,
-                             self.ctx.record(SubjectKind.EXPERT, rec), cause)
+        await self.ctx.add_record(SubjectKind.EXPERT, expert_id, rec, cause)
 
     async def on_records_due(self, e: CreditRecordsDue, cause: Cause) -> None:
         """Apply a decision's records, each to its account once."""
         for i, due in enumerate(e.records):
             rec = Record(due.record_id, due.kind, due.source, dict(due.detail))
-            await self.ctx.apply(due.subject_kind, due.subject_id,
-                                 self.ctx.record(due.subject_kind, rec),
-                                 Cause(message_id=f"{cause.message_id}-{i}",
-                                       correlation_id=cause.correlation_id))
+            await self.ctx.add_record(due.subject_kind, due.subject_id, rec,
+                                      Cause(message_id=f"{cause.message_id}-{i}",
+                                            correlation_id=cause.correlation_id))

@@ -43,7 +43,6 @@ class Reviews:
         rec = Record(f"review:{review_id}", f"rating_{rating}", "evaluation",
                      {"tender_id": review["tender_id"], "section_code": review["section_code"],
                       "note": note, "by": who.subject})
-        await self.ctx.apply(SubjectKind.EXPERT, review["expert_id"],
-                             self.ctx.record(SubjectKind.EXPERT, rec))
+        await self.ctx.add_record(SubjectKind.EXPERT, review["expert_id"], rec)
         await store.rate_review(review_id, rating, who.subject, note)
         return await self.accounts.account(SubjectKind.EXPERT, review["expert_id"])
