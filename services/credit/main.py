@@ -48,7 +48,7 @@ def build(rt: Runtime) -> Parts:
     async def start() -> None:
         await store.setup()
         await load_verifier(rt)
-        await app.arm_record_sweep()  # records past their period (有效期) stop counting
+        await app.repair.arm_record_sweep()  # records past their period (有效期) stop counting
 
     return Parts(api=routes(rt, app, complaints), subscriptions=subscriptions(rt, app),
                  topics=[rt.topic(Stage.CREDIT), rt.topic(Stage.CREDIT, kind="records")],

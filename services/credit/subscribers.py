@@ -56,7 +56,7 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         await store.project_entity(e.entity.uscc, e.entity_version,
                                    e.entity.model_dump(mode="json"))
         if isinstance(e, EntityRegistered):
-            await app.on_registered(e.entity.uscc, _cause(msg))
+            await app.accounts.on_registered(e.entity.uscc, _cause(msg))
 
     async def on_published(msg: Incoming[TenderPublished]) -> None:
         e = msg.message
@@ -65,7 +65,7 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
                                                  "category": e.category.value})
 
     async def on_recorded(msg: Incoming[Any]) -> None:  # BidsOpened, ContractOverdue, ...
-        await app.add_records(msg.message, _cause(msg))
+        await app.records.add(msg.message, _cause(msg))
 
     async def on_drawn(msg: Incoming[ExpertsDrawn]) -> None:
         e = msg.message
@@ -77,12 +77,13 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
         e = msg.message
         await store.project_committee(e.tender_id, e.section_code, e.expert_ids, _category(msg))
         if e.reason is ReplacementReason.ABSENT:  # 擅离职守 / 缺席: a record (条例71(二))
-            await app.on_expert_absent(e.tender_id, e.section_code, e.replaced_expert_id,
-                                       _category(msg), e.replaced_at, _cause(msg))
+            await app.records.on_expert_absent(e.tender_id, e.section_code,
+                                               e.replaced_expert_id, _category(msg),
+                                               e.replaced_at, _cause(msg))
 
     async def on_evaluated(msg: Incoming[EvaluationCompleted]) -> None:
         e = msg.message
-        await app.on_evaluated(e.tender_id, e.section_code, _category(msg))
+        await app.reviews.on_evaluated(e.tender_id, e.section_code, _category(msg))
 
     async def on_awarded(msg: Incoming[Awarded]) -> None:
         e = msg.message
@@ -90,8 +91,8 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
 
     async def on_fingerprints(msg: Incoming[BidFingerprintsExtracted]) -> None:
         e = msg.message
-        await app.on_fingerprints(e.tender_id, e.section_code, e.part, e.parts, _category(msg),
-                                  e.fingerprints, _cause(msg))
+        await app.collusion.on_fingerprints(e.tender_id, e.section_code, e.part, e.parts,
+                                            _category(msg), e.fingerprints, _cause(msg))
 
     async def on_objection(msg: Incoming[Any]) -> None:
         """Objections as the platform recorded them, for complaints (条例60): to the
@@ -112,22 +113,23 @@ def subscriptions(rt: Runtime, app: Credit) -> list[Subscription]:
             # 答复期满后); the time to complain counts from the due day (``due_on``)
             fields["due_on"] = _day(e.answer_due)
             await store.project_objection(e.tender_id, e.objection_id, fields)
-            await app.on_late_answer(e.tender_id, e.objection_id, matter.value, e.article,
-                                     type(e).__name__, _cause(msg), answerer=e.answerer_uscc,
-                                     category=_category(msg) or None, due=e.answer_due)
+            await app.records.on_late_answer(e.tender_id, e.objection_id, matter.value,
+                                             e.article, type(e).__name__, _cause(msg),
+                                             answerer=e.answerer_uscc,
+                                             category=_category(msg) or None, due=e.answer_due)
             return
         else:
             fields["answered_on"] = _day(e.answered_at)
         await store.project_objection(e.tender_id, e.objection_id, fields)
         if not isinstance(e, TenderObjectionFiled | PublicityObjectionFiled) and e.late:
-            await app.on_late_answer(e.tender_id, e.objection_id, matter.value, e.article,
-                                     type(e).__name__, _cause(msg))
+            await app.records.on_late_answer(e.tender_id, e.objection_id, matter.value,
+                                             e.article, type(e).__name__, _cause(msg))
 
     async def add_records(msgs: list[Incoming[Any]]) -> list[Exception | None]:
-        return await app.add_records_of([(msg.message, _cause(msg)) for msg in msgs])
+        return await app.records.add_batch([(msg.message, _cause(msg)) for msg in msgs])
 
     async def on_records_due(msg: Incoming[CreditRecordsDue]) -> None:
-        await app.on_records_due(msg.message, _cause(msg))
+        await app.records.on_records_due(msg.message, _cause(msg))
 
     bidding = [rt.topic(Stage.BIDDING, c) for c in sorted(rt.categories)]
     announcement = [rt.topic(Stage.ANNOUNCEMENT, c) for c in sorted(rt.categories)]
