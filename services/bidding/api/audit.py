@@ -10,7 +10,7 @@ from aiohttp import web
 from ggzy.runtime.auth import Role
 from ggzy.runtime.http import Api, json_response
 from ggzy.runtime.service import Runtime
-from services.bidding.api.common import SECTION, ids
+from services.bidding.api.common import AWARDED, SECTION, ids
 from services.bidding.domain import audit, tender
 from services.bidding.domain import draw as draws
 from services.bidding.handlers import Bidding
@@ -44,8 +44,7 @@ def audit_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         tender_id, code = ids(request)
         sec = (await app.ctx.tender(tender_id))["section_state"].get(code, {})
         out: dict[str, Any] = {"commitment": sec.get("commitment")}
-        if sec.get("status") in ("awarded", "contracted", "contract_overdue") \
-                and sec.get("seed"):
+        if sec.get("status") in AWARDED and sec.get("seed"):
             seed, commitment = str(sec["seed"]), str(sec["commitment"])
             replaced = list(sec.get("replaced") or [])
             first = _first_committee(sec["committee"], replaced)

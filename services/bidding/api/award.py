@@ -14,7 +14,7 @@ from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import Conflict
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
-from services.bidding.api.common import SECTION, ids
+from services.bidding.api.common import AWARDED, PARTY, SECTION, ids
 from services.bidding.domain import performance, tender
 from services.bidding.handlers import Bidding
 
@@ -40,9 +40,6 @@ class AcceptanceIn(RequestBody):
         "The service recipients' opinion (服务对象意见)"))
     inspection_body_uscc: USCC | None = Field(default=None, description=(
         "The quality inspection body that took part (政府采购法第41条)"))
-
-
-AWARDED = ("awarded", "contracted", "contract_overdue")
 
 
 def award_routes(api: Api, rt: Runtime, app: Bidding) -> None:
@@ -72,7 +69,7 @@ def award_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     @api.route("POST", SECTION + "/contract", summary="Record the signed contract",
                body=ContractIn, roles=("tenderee", "agency"))
     async def contract(request: web.Request) -> web.Response:
-        who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
+        who = rt.principal(request, *PARTY)
         body = await read_json(request, ContractIn)
         await app.award.sign_contract(*ids(request), body.price_fen, who, body.performance_bond_fen)
         return json_response({"signed": True})
@@ -83,7 +80,7 @@ def award_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                "a passed one is final", body=AcceptanceIn, status=201,
                roles=("tenderee", "agency"), errors=("401", "403", "404", "409", "422"))
     async def acceptance(request: web.Request) -> web.Response:
-        who = rt.principal(request, Role.TENDEREE, Role.AGENCY)
+        who = rt.principal(request, *PARTY)
         body = await read_json(request, AcceptanceIn)
         out = await app.award.accept_contract(
             *ids(request), who, body.items, public_service=body.public_service,

@@ -9,7 +9,7 @@ from pydantic import Field
 from ggzy.runtime.auth import Role
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
-from services.bidding.api.common import PARTY
+from services.bidding.api.common import PARTY, SECTION, ids, tender_id
 from services.bidding.handlers import Bidding
 
 
@@ -36,26 +36,25 @@ def objection_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         who = rt.principal(request)
         body = await read_json(request, ObjectionIn)
         return json_response(await app.objections.object_to_documents(
-            request.match_info["tender_id"], body.text, who), 201)
+            tender_id(request), body.text, who), 201)
 
-    @api.route("POST", "/v1/tenders/{tender_id}/sections/{section}/opening/objections",
-               body=ObjectionIn, status=201, roles=("bidder",),
-               summary="Object to a section's opening (条例44: at the opening, i.e. within "
-               "the rule's time of the opening record; answered on the spot)",
+    @api.route("POST", SECTION + "/opening/objections", body=ObjectionIn, status=201,
+               roles=("bidder",), summary="Object to a section's opening (条例44: at the "
+               "opening, i.e. within the rule's time of the opening record; answered on the "
+               "spot)",
                errors=("401", "403", "404", "409", "422"))
     async def object_to_opening(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         body = await read_json(request, ObjectionIn)
         return json_response(await app.objections.object_to_opening(
-            request.match_info["tender_id"], request.match_info["section"], body.text, who), 201)
+            *ids(request), body.text, who), 201)
 
     @api.route("GET", "/v1/tenders/{tender_id}/objections", summary="Objections to the "
                "documents and to the openings: all for the tenderee, its agency and "
                "supervisors; one's own otherwise (objectors are named to no one else)",
                errors=("401", "404"))
     async def objections(request: web.Request) -> web.Response:
-        found = await app.objections.objections_of(request.match_info["tender_id"],
-                                                   rt.principal(request))
+        found = await app.objections.objections_of(tender_id(request), rt.principal(request))
         return json_response({"objections": found})
 
     @api.route("POST", "/v1/tenders/{tender_id}/objections/{objection_id}/answer",
@@ -66,5 +65,5 @@ def objection_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         who = rt.principal(request, *PARTY)
         body = await read_json(request, AnswerIn)
         return json_response(await app.objections.answer_objection(
-            request.match_info["tender_id"], request.match_info["objection_id"], body.answer,
+            tender_id(request), request.match_info["objection_id"], body.answer,
             who))

@@ -22,7 +22,7 @@ from ggzy.runtime.auth import Role
 from ggzy.runtime.errors import DomainError
 from ggzy.runtime.http import Api, RequestBody, json_response, read_json
 from ggzy.runtime.service import Runtime
-from services.bidding.api.common import PARTY
+from services.bidding.api.common import PARTY, tender_id
 from services.bidding.domain import tender
 from services.bidding.domain.timeline import Evaluation
 from services.bidding.handlers import Bidding
@@ -171,7 +171,7 @@ def tender_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     @api.route("GET", "/v1/tenders/{tender_id}", summary="A tender (public data)",
                errors=("404",))
     async def get_tender(request: web.Request) -> web.Response:
-        return json_response(public_view(await app.ctx.tender(request.match_info["tender_id"])))
+        return json_response(public_view(await app.ctx.tender(tender_id(request))))
 
     @api.route("POST", "/v1/tenders/{tender_id}/documents/obtained", status=201,
                summary="Record that you obtained the tender documents (获取招标文件): you are "
@@ -182,7 +182,7 @@ def tender_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def obtain(request: web.Request) -> web.Response:
         who = rt.principal(request, Role.BIDDER)
         return json_response(await app.publication.obtain_documents(
-            request.match_info["tender_id"], who), 201)
+            tender_id(request), who), 201)
 
     @api.route("GET", "/v1/tenders/{tender_id}/documents/obtained",
                summary="Who obtained the documents: supervisors and operators; the tenderee "
@@ -191,7 +191,7 @@ def tender_routes(api: Api, rt: Runtime, app: Bidding) -> None:
     async def recipients(request: web.Request) -> web.Response:
         who = rt.principal(request)
         return json_response(await app.publication.document_recipients(
-            request.match_info["tender_id"], who))
+            tender_id(request), who))
 
     @api.route("POST", "/v1/tenders/{tender_id}/modifications", body=Modification,
                summary="Clarify or modify the documents (法23)", roles=("tenderee", "agency"))
@@ -199,7 +199,7 @@ def tender_routes(api: Api, rt: Runtime, app: Bidding) -> None:
         who = rt.principal(request, *PARTY)
         body = await read_json(request, Modification)
         return json_response(await app.publication.modify(
-            request.match_info["tender_id"], body.summary, body.affects_bids, who))
+            tender_id(request), body.summary, body.affects_bids, who))
 
     @api.route("GET", "/v1/tenders/{tender_id}/evaluation", summary="Each section's "
                "evaluation time and place (评标时间、地点), as stated and moved with the "
@@ -207,7 +207,7 @@ def tender_routes(api: Api, rt: Runtime, app: Bidding) -> None:
                "the drawn experts are told theirs, and nobody learns who they are)",
                errors=("401", "403", "404"))
     async def evaluation(request: web.Request) -> web.Response:
-        found = await app.publication.evaluation_schedule(request.match_info["tender_id"],
+        found = await app.publication.evaluation_schedule(tender_id(request),
                                                           rt.principal(request))
-        return json_response({"tender_id": request.match_info["tender_id"],
+        return json_response({"tender_id": tender_id(request),
                               "sections": schedule_view(found)})
