@@ -106,7 +106,7 @@ def blocking(state: State, category: str, today: date) -> list[dict[str, Any]]:
 
 
 def kinds_in_force(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The kinds of the records that count: neither revoked nor past their period."""
+    """The kinds of the records that count (``counts``)."""
     return [r["kind"] for r in records.values() if counts(r)]
 
 
@@ -132,13 +132,20 @@ def expire_records(state: State, model: ScoringModel, today: date, now: datetime
         return marker(state, next_expiry(state["records"]))
     records = {**state["records"], **{rk: {**state["records"][rk], "expired": 1} for rk in due}}
     sets: dict[str, Any] = {f"records.{rk}.expired": 1 for rk in due}
-    following = next_expiry(records)
-    if following is not None:
-        sets["next_record_expiry"] = following
-    change = rescore(state, model, records, state["records"][due[0]].get("record_id"),
-                      "record_expired", now, sets)
-    if following is None:
-        change.unset.append("next_record_expiry")  # none left: no sweep finds the account
+    return stopped_counting(state, model, records, sets,
+                            state["records"][due[0]].get("record_id"), "record_expired", now)
+
+
+def stopped_counting(state: State, model: ScoringModel, records: Mapping[str, Mapping[str, Any]],
+                     sets: dict[str, Any], record_id: str | None, reason: str,
+                     now: datetime) -> Change:
+    """``records`` (the account's, some no longer counting) scored again, with the
+    account's ``next_record_expiry`` following what still counts (none left: removed, so
+    no sweep finds the account)."""
+    change = rescore(state, model, records, record_id, reason, now, sets)
+    following = marker(state, next_expiry(records))
+    change.set.update(following.set)
+    change.unset.extend(following.unset)
     return change
 
 
@@ -186,7 +193,7 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime,
         sets["next_record_expiry"] = next_expiry(records)
     ban = model.serious_bans.get(record.kind)  # a serious case's own ban replaces the level's
     change = rescore(state, model, records, record.record_id, record.kind, now, sets,
-                      level_ban=ban is None)
+                     level_ban=ban is None)
     if ban is not None:
         _ban(state, change, f"{record.record_id}:ban", ban.days, ban.article,
              record.detail.get("categories") or ALL_CATEGORIES,
@@ -195,8 +202,8 @@ def add_record(state: State, model: ScoringModel, record: Record, now: datetime,
 
 
 def rescore(state: State, model: ScoringModel, records: Mapping[str, Mapping[str, Any]],
-             record_id: str | None, reason: str, now: datetime,
-             sets: dict[str, Any], level_ban: bool = True) -> Change:
+            record_id: str | None, reason: str, now: datetime,
+            sets: dict[str, Any], level_ban: bool = True) -> Change:
     s = standing(model, kinds_in_force(records))
     sets.update(score=s.score, level=s.level, deposit_reduction_pct=s.deposit_reduction_pct)
     event = CreditChanged(subject_kind=state["subject_kind"],  # validated as SubjectKind

@@ -18,7 +18,7 @@ from typing import Any
 from contracts.credit import CreditRepairDecided
 from ggzy.runtime.aggregates import Change, Outgoing
 from ggzy.runtime.errors import Conflict, NotFound
-from services.credit.domain.records import State, counts, key, marker, next_expiry, rescore
+from services.credit.domain.records import State, counts, key, stopped_counting
 from services.credit.domain.rules import ScoringModel
 
 PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
@@ -74,9 +74,6 @@ def decide_repair(state: State, model: ScoringModel, record_id: str, *, approve:
         return Change(set={f"records.{rk}.repair": application}, events=[decided])
     records = {**state["records"], rk: {**r, "repair": application, "repaired": 1}}
     sets: dict[str, Any] = {f"records.{rk}.repair": application, f"records.{rk}.repaired": 1}
-    change = rescore(state, model, records, record_id, "record_repaired", now, sets)
+    change = stopped_counting(state, model, records, sets, record_id, "record_repaired", now)
     change.events.insert(0, decided)
-    following = marker(state, next_expiry(records))  # the repaired record ages no more
-    change.set.update(following.set)
-    change.unset.extend(following.unset)
     return change
