@@ -368,19 +368,29 @@ async def measure_burst(rig: Rig, bidders: list[Bidder], rate: float) -> Doc:
     if rig.profiled:
         os.kill(pid, signal.SIGUSR2)
     cpu1 = cpu_s(pid), cpu_s(store_pid)
-    ok = [b for b in load if b.status == 201]
-    trips = store_use(trips0, await asyncio.to_thread(store_counters, counted), len(ok))
-    end = max(b.done for b in load)
+    figures = burst_figures(load, begin, cpu0, cpu1, "bidding_cpu_us_per_bid")
+    trips = store_use(trips0, await asyncio.to_thread(store_counters, counted),
+                      figures["accepted"])
     return {
-        "offered": len(load), "rate": rate, "accepted": len(ok), "errors": _errors(load),
-        "accepted_per_s": round(len(ok) / max(end - begin, 1e-9), 1),
-        "latency_ms": summary_ms([b.done - b.due for b in ok]),
-        "bidding_cpu_us_per_bid": round((cpu1[0] - cpu0[0]) / max(len(ok), 1) * 1e6, 1),
-        "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / max(len(ok), 1) * 1e6, 1),
+        **figures, "rate": rate,
         # group-committed round trips and the operations they carried, per accepted bid
         "store_use_per_bid": trips.get("bidding", {}),
         "bidding_rss_idle_mb": idle_mb, "bidding_rss_peak_mb": mem_mb(pid, "VmHWM"),
-        "last_answer_before_deadline_s": round(deadline.timestamp() - end, 2)}
+        "last_answer_before_deadline_s": round(
+            deadline.timestamp() - max(b.done for b in load), 2)}
+
+
+def burst_figures(load: list[Bidder], begin: float, cpu0: tuple[float, float],
+                  cpu1: tuple[float, float], cpu_key: str) -> Doc:
+    """A burst's answers and the CPU (the service's under ``cpu_key``, then the store's)
+    per accepted bid, from the (service, store) CPU seconds before and after it."""
+    ok = [b for b in load if b.status == 201]
+    per_bid = max(len(ok), 1)
+    return {"offered": len(load), "accepted": len(ok), "errors": _errors(load),
+            "accepted_per_s": round(len(ok) / max(max(b.done for b in load) - begin, 1e-9), 1),
+            "latency_ms": summary_ms([b.done - b.due for b in ok]),
+            cpu_key: round((cpu1[0] - cpu0[0]) / per_bid * 1e6, 1),
+            "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / per_bid * 1e6, 1)}
 
 
 async def load_bids(rig: Rig, url: str, bids: list[Bidder], clients: int) -> None:
@@ -546,13 +556,7 @@ async def measure_bare_burst(args: argparse.Namespace, stack: ExitStack, kafka: 
             with collector_paused():
                 begin = await burst(session, url, load, args.rate)
             cpu1 = cpu_s(proc.pid), cpu_s(store.pid)
-        ok = [b for b in load if b.status == 201]
-        return {"offered": len(load), "accepted": len(ok), "errors": _errors(load),
-                "accepted_per_s": round(len(ok) / max(max(b.done for b in load) - begin,
-                                                      1e-9), 1),
-                "latency_ms": summary_ms([b.done - b.due for b in ok]),
-                "cpu_us_per_bid": round((cpu1[0] - cpu0[0]) / max(len(ok), 1) * 1e6, 1),
-                "store_cpu_us_per_bid": round((cpu1[1] - cpu0[1]) / max(len(ok), 1) * 1e6, 1),
+        return {**burst_figures(load, begin, cpu0, cpu1, "cpu_us_per_bid"),
                 "rss_peak_mb": mem_mb(proc.pid, "VmHWM")}
     finally:
         await asyncio.to_thread(proc.stop)

@@ -33,8 +33,8 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -518,22 +518,34 @@ async def measure(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode,
                   procs: dict[str, Proc], stamp: str) -> Doc:
     pids = {n: p.pid for n, p in procs.items()} | {"store": store.pid, "kafka": kafka.pid,
                                                    "harness": os.getpid()}
-    tap = Tap(kafka.bootstrap, topic_name(Stage.REGISTRATION))
-    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(store.url)
-    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
-    connector = aiohttp.TCPConnector(limit=args.connections)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    async with harness(args, kafka, store, topic_name(Stage.REGISTRATION)) as (
+            session, tap, mongo):
         url = procs["registration"].url
         client = Client(session, url, {"Authorization": f"Bearer {await token(session, url)}",
                                        "Content-Type": "application/json"})
-        await tap.start()
-        try:
-            rig = Rig(client, tap, mongo["ggzy_projection"]["seen"], pids, args.drain_seconds,
-                      {n: p.url for n, p in procs.items()})
-            return await phases(args, rig, kafka, stamp)
-        finally:
-            await tap.stop()
-            await mongo.close()
+        rig = Rig(client, tap, mongo["ggzy_projection"]["seen"], pids, args.drain_seconds,
+                  {n: p.url for n, p in procs.items()})
+        return await phases(args, rig, kafka, stamp)
+
+
+@asynccontextmanager
+async def harness(args: argparse.Namespace, kafka: KafkaNode, store: StoreNode, topic: str
+                  ) -> AsyncIterator[tuple[aiohttp.ClientSession, Tap, AsyncMongoClient[Doc]]]:
+    """The load generator's HTTP session, its tap on ``topic`` (started) and a store
+    client, closed whatever happens."""
+    tap = Tap(kafka.bootstrap, topic)
+    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(store.url)
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
+    connector = aiohttp.TCPConnector(limit=args.connections)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            await tap.start()
+            try:
+                yield session, tap, mongo
+            finally:
+                await tap.stop()
+    finally:
+        await mongo.close()
 
 
 async def phases(args: argparse.Namespace, rig: Rig, kafka: KafkaNode, stamp: str) -> Doc:
@@ -635,26 +647,17 @@ async def measure_bare(args: argparse.Namespace, stack: ExitStack, kafka: KafkaN
     procs, topic = start_bare(stack, kafka, store, mode)
     pids = {"registration": procs["command"].pid, "projection": procs["consumer"].pid,
             "store": store.pid, "kafka": kafka.pid, "harness": os.getpid()}
-    tap = Tap(kafka.bootstrap, topic)
-    mongo: AsyncMongoClient[Doc] = AsyncMongoClient(store.url)
-    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
-    connector = aiohttp.TCPConnector(limit=args.connections)
     try:
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        async with harness(args, kafka, store, topic) as (session, tap, mongo):
             client = Client(session, procs["command"].url, {"Content-Type": "application/json"})
-            await tap.start()
-            try:
-                rig = Rig(client, tap, mongo[f"ggzy_bare_{mode}"]["seen"], pids,
-                          args.drain_seconds, {}, group=f"bench.bare.{mode}")
-                await warm_up(rig)
-                await asyncio.sleep(2)
-                idle = {n: mem_mb(pid, "VmRSS") for n, pid in pids.items()}
-                opened = await measure_open(rig, args.rate, args.seconds, [])
-                closed = await measure_closed(rig, args.clients, args.closed_seconds)
-                return {**opened, "rss_idle_mb": idle, "closed_loop": closed}
-            finally:
-                await tap.stop()
-                await mongo.close()
+            rig = Rig(client, tap, mongo[f"ggzy_bare_{mode}"]["seen"], pids,
+                      args.drain_seconds, {}, group=f"bench.bare.{mode}")
+            await warm_up(rig)
+            await asyncio.sleep(2)
+            idle = {n: mem_mb(pid, "VmRSS") for n, pid in pids.items()}
+            opened = await measure_open(rig, args.rate, args.seconds, [])
+            closed = await measure_closed(rig, args.clients, args.closed_seconds)
+            return {**opened, "rss_idle_mb": idle, "closed_loop": closed}
     finally:
         for proc in procs.values():
             proc.stop()
